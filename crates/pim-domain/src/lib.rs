@@ -1,0 +1,26 @@
+//! pim's domain model: pure types and rules with no I/O, no async and no clock of its own.
+//!
+//! Every function that depends on time takes `now` as a parameter.
+
+pub mod actions;
+pub mod assignment;
+pub mod error;
+pub mod ids;
+pub mod permission;
+pub mod principal;
+pub mod request;
+pub mod role;
+pub mod scope;
+pub mod settings;
+pub mod time;
+
+pub use assignment::{Assignment, AssignmentKind};
+pub use error::{DomainError, ErrorKind};
+pub use ids::{AssignmentId, PrincipalId, RequestId, RoleId, TokenId};
+pub use permission::{ActionName, Pattern, Permissions};
+pub use principal::PrincipalKind;
+pub use request::{RequestAction, RequestStatus};
+pub use role::RoleDefinition;
+pub use scope::ScopePath;
+pub use settings::RoleSettings;
+pub use time::{Timestamp, Window};
