@@ -209,7 +209,7 @@ mod tests {
         assert!(ActionName::parse("a b").is_err());
         assert!(Pattern::parse("storage.*").is_ok());
         assert!(Pattern::parse("st*rage").is_err());
-        assert_eq!(ActionName::parse(&"a.".repeat(11).trim_end_matches('.').to_owned()), Err(ActionError::TooLong));
+        assert_eq!(ActionName::parse("a.".repeat(11).trim_end_matches('.')), Err(ActionError::TooLong));
     }
 
     proptest! {
