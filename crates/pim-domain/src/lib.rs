@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod assignment;
+pub mod audit;
 pub mod error;
 pub mod ids;
 pub mod permission;
@@ -15,11 +16,12 @@ pub mod settings;
 pub mod time;
 
 pub use assignment::{Assignment, AssignmentKind};
+pub use audit::{AuditDraft, AuditEvent, Outcome};
 pub use error::{DomainError, ErrorKind};
-pub use ids::{AssignmentId, PrincipalId, RequestId, RoleId, TokenId};
+pub use ids::{AssignmentId, EventId, PrincipalId, RequestId, ResourceId, RoleId, TokenId};
 pub use permission::{ActionName, Pattern, Permissions};
-pub use principal::PrincipalKind;
-pub use request::{RequestAction, RequestStatus};
+pub use principal::{ApiToken, Principal, PrincipalKind, Resource};
+pub use request::{Request, RequestAction, RequestStatus, Ticket};
 pub use role::RoleDefinition;
 pub use scope::ScopePath;
 pub use settings::RoleSettings;

@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{PrincipalId, ResourceId, TokenId};
+use crate::scope::ScopePath;
+use crate::time::Timestamp;
+
 /// What kind of principal an id names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -32,6 +36,89 @@ impl PrincipalKind {
             "servicePrincipal" => Some(PrincipalKind::ServicePrincipal),
             _ => None,
         }
+    }
+}
+
+/// A user, group or service principal, as stored. Which fields matter depends on `kind`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Principal {
+    /// The principal's id.
+    pub id: PrincipalId,
+    /// User, group or service principal.
+    pub kind: PrincipalKind,
+    /// Unique name (case-insensitive across all principals): a user name, group name or client name.
+    pub name: String,
+    /// Name for people.
+    pub display_name: String,
+    /// Email address (users; optional for groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Free text (groups and service principals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The user's manager (another user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager_id: Option<PrincipalId>,
+    /// Disabled principals hold nothing and cannot sign in.
+    pub enabled: bool,
+    /// A break-glass account (users only).
+    pub emergency_access: bool,
+    /// Last successful sign-in (users and service principals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sign_in_at: Option<Timestamp>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A registered resource: a named, typed node of the scope tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Resource {
+    /// The resource's id.
+    pub id: ResourceId,
+    /// Its scope path (unique).
+    pub scope: ScopePath,
+    /// Display name.
+    pub name: String,
+    /// Type, e.g. `subscription`, `postgres.database`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When it was registered.
+    pub created_at: Timestamp,
+}
+
+/// An API token's metadata (the secret itself is shown once and stored only as a hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ApiToken {
+    /// The token's id.
+    pub id: TokenId,
+    /// Whom it authenticates.
+    pub principal_id: PrincipalId,
+    /// A label.
+    pub name: String,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+    /// When it was revoked, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+    /// When it was last used (updated at most once a minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl ApiToken {
+    /// Whether it authenticates at `now`.
+    pub fn is_valid(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
     }
 }
 
