@@ -1,1 +1,556 @@
-//! placeholder
+//! Typed HTTP client for pim's API (`docs/API.md`): one async method per endpoint, errors parsed from
+//! `application/problem+json`. Used by the CLI and by the tests.
+
+// `ClientError::Api` carries the whole problem document by value so callers can match on it directly;
+// errors are the slow path of a network client, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
+use std::time::Duration;
+
+use pim_api::{
+    ApiToken, Assignment, AssignmentId, AssignmentQuery, AuditEvent, AuditExportQuery, AuditQuery, AuditVerifyReport,
+    CheckRequest, CheckResponse, CreateGroup, CreateRequest, CreateResource, CreateRole, CreateServicePrincipal,
+    CreateTokenRequest, CreateUser, CreatedToken, EffectiveSettings, ExportFormat, ListQuery, LoginRequest,
+    LoginResponse, MeResponse, Page, Principal, PrincipalId, Problem, Request, RequestId, RequestOutcome, RequestQuery,
+    Resource, ResourceId, ResourceQuery, RoleDefinition, RoleId, RoleSettings, ScopeInfo, ScopePath, SettingsListQuery,
+    SettingsQuery, SetupRequest, SetupStatus, TokenId, TokenQuery, UpdateGroup, UpdateServicePrincipal, UpdateUser,
+    ValidateScope, Validation,
+};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use pim_api;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error status; `problem` is its problem+json body (or one built from the answer).
+    #[error("{problem}")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The error body.
+        problem: Problem,
+    },
+    /// The request could not be sent or its answer not read.
+    #[error("request to the pim server failed")]
+    Http(#[from] reqwest::Error),
+    /// The answer was not what the API describes.
+    #[error("unexpected answer from the server: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// The problem's stable code, for API errors.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { problem, .. } => Some(&problem.code),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, for API errors.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Result of a client call.
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// A client of one pim server, optionally authenticated with a bearer token.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    token: Option<String>,
+}
+
+/// Builds the problem for an error answer: its problem+json body, or one made from the status and text.
+pub fn problem_from_body(status: u16, body: &str) -> Problem {
+    if let Ok(p) = serde_json::from_str::<Problem>(body) {
+        return p;
+    }
+    let reason = StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error").to_owned();
+    let loose = serde_json::from_str::<serde_json::Value>(body).ok();
+    let field = |name: &str| {
+        loose.as_ref().and_then(|v| v.get(name)).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_owned)
+    };
+    let text = body.trim();
+    let detail = field("detail")
+        .or_else(|| field("message"))
+        .or_else(|| field("title"))
+        .or_else(|| (!text.is_empty() && loose.is_none()).then(|| truncate(text, 500)))
+        .unwrap_or_else(|| reason.clone());
+    let code = field("code").unwrap_or_else(|| fallback_code(status).to_owned());
+    let mut p = Problem::new(status, code, field("title").unwrap_or(reason), detail);
+    p.request_id = field("requestId");
+    p
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+fn fallback_code(status: u16) -> &'static str {
+    match status {
+        400 => "invalid_input",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        409 => "conflict",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid_input",
+        429 => "too_many_requests",
+        500..=599 => "server_error",
+        _ => "http_error",
+    }
+}
+
+impl Client {
+    /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8420`), authenticated when `token` is given.
+    pub fn new(base_url: &str, token: Option<String>) -> Result<Client> {
+        let mut base = Url::parse(base_url.trim())
+            .map_err(|e| ClientError::Decode(format!("'{base_url}' is not a server URL: {e}")))?;
+        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+            return Err(ClientError::Decode(format!("'{base_url}' is not an http(s) server URL")));
+        }
+        base.set_query(None);
+        base.set_fragment(None);
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .user_agent(concat!("pim-client/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client { http, base, token })
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// The bearer token in use.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Uses `token` from now on (or none).
+    pub fn set_token(&mut self, token: Option<String>) {
+        self.token = token;
+    }
+
+    /// The URL of the base followed by `segments` (each percent-encoded as one path segment).
+    fn url(&self, segments: &[&str]) -> Result<Url> {
+        let mut url = self.base.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .map_err(|()| ClientError::Decode(format!("'{}' cannot be a base URL", self.base)))?;
+            path.pop_if_empty();
+            for s in segments {
+                path.push(s);
+            }
+        }
+        Ok(url)
+    }
+
+    /// The URL of an API path: `/api/v1/` followed by `segments`.
+    fn api(&self, segments: &[&str]) -> Result<Url> {
+        let mut all = vec!["api", "v1"];
+        all.extend_from_slice(segments);
+        self.url(&all)
+    }
+
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let rb = self.http.request(method, url);
+        match &self.token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    /// Sends `rb`; an error status becomes [`ClientError::Api`].
+    async fn send(rb: RequestBuilder) -> Result<Response> {
+        let resp = rb.send().await?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let body = resp.text().await.unwrap_or_default();
+        Err(ClientError::Api { status: status.as_u16(), problem: problem_from_body(status.as_u16(), &body) })
+    }
+
+    async fn json<T: DeserializeOwned>(rb: RequestBuilder) -> Result<T> {
+        let resp = Self::send(rb).await?;
+        let bytes = resp.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            let text = String::from_utf8_lossy(&bytes);
+            ClientError::Decode(format!("{e} in {}", truncate(&text, 300)))
+        })
+    }
+
+    async fn empty(rb: RequestBuilder) -> Result<()> {
+        Self::send(rb).await.map(|_| ())
+    }
+
+    async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T> {
+        Self::json(self.request(Method::GET, self.api(segments)?)).await
+    }
+
+    async fn get_query<T: DeserializeOwned, Q: Serialize + ?Sized>(&self, segments: &[&str], query: &Q) -> Result<T> {
+        Self::json(self.request(Method::GET, self.api(segments)?).query(query)).await
+    }
+
+    async fn send_json<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T> {
+        Self::json(self.request(method, self.api(segments)?).json(body)).await
+    }
+
+    async fn no_content(&self, method: Method, segments: &[&str]) -> Result<()> {
+        Self::empty(self.request(method, self.api(segments)?)).await
+    }
+
+    // ----- health -----
+
+    /// `GET /healthz`: the body (`ok`) while the process runs.
+    pub async fn healthz(&self) -> Result<String> {
+        Ok(Self::send(self.request(Method::GET, self.url(&["healthz"])?)).await?.text().await?)
+    }
+
+    /// `GET /readyz`: the body (`ready`) when the database answers.
+    pub async fn readyz(&self) -> Result<String> {
+        Ok(Self::send(self.request(Method::GET, self.url(&["readyz"])?)).await?.text().await?)
+    }
+
+    /// `GET {path}` (relative to the base URL, e.g. `/api/v1/openapi.json`): the status and body, whatever they are.
+    pub async fn raw_get(&self, path: &str) -> Result<(u16, String)> {
+        let joined = format!("{}/{}", self.base.as_str().trim_end_matches('/'), path.trim_start_matches('/'));
+        let url = Url::parse(&joined).map_err(|e| ClientError::Decode(format!("bad path '{path}': {e}")))?;
+        let resp = self.request(Method::GET, url).send().await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.text().await?))
+    }
+
+    // ----- setup and sign-in -----
+
+    /// `GET /api/v1/setup`: whether the server waits for its first account.
+    pub async fn setup_status(&self) -> Result<SetupStatus> {
+        self.get(&["setup"]).await
+    }
+
+    /// `POST /api/v1/setup`: creates the first account with the one-time setup secret.
+    pub async fn setup(&self, body: &SetupRequest) -> Result<Principal> {
+        self.send_json(Method::POST, &["setup"], body).await
+    }
+
+    /// `POST /api/v1/auth/login`: signs in; the client does not switch to the new token by itself.
+    pub async fn login(&self, body: &LoginRequest) -> Result<LoginResponse> {
+        self.send_json(Method::POST, &["auth", "login"], body).await
+    }
+
+    /// `POST /api/v1/auth/logout`: revokes the token in use.
+    pub async fn logout(&self) -> Result<()> {
+        self.no_content(Method::POST, &["auth", "logout"]).await
+    }
+
+    /// `GET /api/v1/me`: the caller and their current assignments.
+    pub async fn me(&self) -> Result<MeResponse> {
+        self.get(&["me"]).await
+    }
+
+    // ----- API tokens -----
+
+    /// `GET /api/v1/tokens`: your tokens, or `principal_id`'s.
+    pub async fn list_tokens(&self, principal_id: Option<PrincipalId>) -> Result<Page<ApiToken>> {
+        self.get_query(&["tokens"], &TokenQuery { principal_id }).await
+    }
+
+    /// `POST /api/v1/tokens`: issues a token (the secret is only in this answer).
+    pub async fn create_token(&self, body: &CreateTokenRequest) -> Result<CreatedToken> {
+        self.send_json(Method::POST, &["tokens"], body).await
+    }
+
+    /// `DELETE /api/v1/tokens/{id}`: revokes a token.
+    pub async fn revoke_token(&self, id: TokenId) -> Result<()> {
+        self.no_content(Method::DELETE, &["tokens", &id.to_string()]).await
+    }
+
+    // ----- directory -----
+
+    /// `GET /api/v1/principals/{idOrName}`: a user, group or service principal.
+    pub async fn get_principal(&self, id_or_name: &str) -> Result<Principal> {
+        self.get(&["principals", id_or_name]).await
+    }
+
+    /// `GET /api/v1/users`: a page of users.
+    pub async fn list_users(&self, query: &ListQuery) -> Result<Page<Principal>> {
+        self.get_query(&["users"], query).await
+    }
+
+    /// `POST /api/v1/users`: creates a user.
+    pub async fn create_user(&self, body: &CreateUser) -> Result<Principal> {
+        self.send_json(Method::POST, &["users"], body).await
+    }
+
+    /// `GET /api/v1/users/{id}`.
+    pub async fn get_user(&self, id: PrincipalId) -> Result<Principal> {
+        self.get(&["users", &id.to_string()]).await
+    }
+
+    /// `PATCH /api/v1/users/{id}`: changes a user.
+    pub async fn update_user(&self, id: PrincipalId, body: &UpdateUser) -> Result<Principal> {
+        self.send_json(Method::PATCH, &["users", &id.to_string()], body).await
+    }
+
+    /// `GET /api/v1/groups`: a page of groups.
+    pub async fn list_groups(&self, query: &ListQuery) -> Result<Page<Principal>> {
+        self.get_query(&["groups"], query).await
+    }
+
+    /// `POST /api/v1/groups`: creates a group.
+    pub async fn create_group(&self, body: &CreateGroup) -> Result<Principal> {
+        self.send_json(Method::POST, &["groups"], body).await
+    }
+
+    /// `GET /api/v1/groups/{id}`.
+    pub async fn get_group(&self, id: PrincipalId) -> Result<Principal> {
+        self.get(&["groups", &id.to_string()]).await
+    }
+
+    /// `PATCH /api/v1/groups/{id}`: changes a group.
+    pub async fn update_group(&self, id: PrincipalId, body: &UpdateGroup) -> Result<Principal> {
+        self.send_json(Method::PATCH, &["groups", &id.to_string()], body).await
+    }
+
+    /// `GET /api/v1/groups/{id}/members`: the direct members.
+    pub async fn list_members(&self, group: PrincipalId) -> Result<Page<Principal>> {
+        self.get(&["groups", &group.to_string(), "members"]).await
+    }
+
+    /// `PUT /api/v1/groups/{id}/members/{memberId}`: adds a user or group.
+    pub async fn add_member(&self, group: PrincipalId, member: PrincipalId) -> Result<()> {
+        self.no_content(Method::PUT, &["groups", &group.to_string(), "members", &member.to_string()]).await
+    }
+
+    /// `DELETE /api/v1/groups/{id}/members/{memberId}`: removes a member.
+    pub async fn remove_member(&self, group: PrincipalId, member: PrincipalId) -> Result<()> {
+        self.no_content(Method::DELETE, &["groups", &group.to_string(), "members", &member.to_string()]).await
+    }
+
+    /// `GET /api/v1/service-principals`: a page of service principals.
+    pub async fn list_service_principals(&self, query: &ListQuery) -> Result<Page<Principal>> {
+        self.get_query(&["service-principals"], query).await
+    }
+
+    /// `POST /api/v1/service-principals`: creates a service principal.
+    pub async fn create_service_principal(&self, body: &CreateServicePrincipal) -> Result<Principal> {
+        self.send_json(Method::POST, &["service-principals"], body).await
+    }
+
+    /// `GET /api/v1/service-principals/{id}`.
+    pub async fn get_service_principal(&self, id: PrincipalId) -> Result<Principal> {
+        self.get(&["service-principals", &id.to_string()]).await
+    }
+
+    /// `PATCH /api/v1/service-principals/{id}`: changes a service principal.
+    pub async fn update_service_principal(&self, id: PrincipalId, body: &UpdateServicePrincipal) -> Result<Principal> {
+        self.send_json(Method::PATCH, &["service-principals", &id.to_string()], body).await
+    }
+
+    // ----- scopes and resources -----
+
+    /// `GET /api/v1/resources`: a page of resources, the tree depth first.
+    pub async fn list_resources(&self, query: &ResourceQuery) -> Result<Page<Resource>> {
+        self.get_query(&["resources"], query).await
+    }
+
+    /// `POST /api/v1/resources`: registers a resource.
+    pub async fn create_resource(&self, body: &CreateResource) -> Result<Resource> {
+        self.send_json(Method::POST, &["resources"], body).await
+    }
+
+    /// `GET /api/v1/resources/{id}`.
+    pub async fn get_resource(&self, id: ResourceId) -> Result<Resource> {
+        self.get(&["resources", &id.to_string()]).await
+    }
+
+    /// `POST /api/v1/scopes/validate`: whether `scope` is a valid path, and its ancestors.
+    pub async fn validate_scope(&self, scope: &str) -> Result<ScopeInfo> {
+        self.send_json(Method::POST, &["scopes", "validate"], &ValidateScope { scope: scope.to_owned() }).await
+    }
+
+    // ----- roles and role settings -----
+
+    /// `GET /api/v1/roles`: every role definition.
+    pub async fn list_roles(&self) -> Result<Page<RoleDefinition>> {
+        self.get(&["roles"]).await
+    }
+
+    /// `GET /api/v1/roles/{idOrName}`.
+    pub async fn get_role(&self, id_or_name: &str) -> Result<RoleDefinition> {
+        self.get(&["roles", id_or_name]).await
+    }
+
+    /// `POST /api/v1/roles`: creates a custom role.
+    pub async fn create_role(&self, body: &CreateRole) -> Result<RoleDefinition> {
+        self.send_json(Method::POST, &["roles"], body).await
+    }
+
+    /// `PUT /api/v1/roles/{idOrName}`: replaces a custom role.
+    pub async fn update_role(&self, id_or_name: &str, body: &CreateRole) -> Result<RoleDefinition> {
+        self.send_json(Method::PUT, &["roles", id_or_name], body).await
+    }
+
+    /// `DELETE /api/v1/roles/{idOrName}`: deletes a custom, unassigned role.
+    pub async fn delete_role(&self, id_or_name: &str) -> Result<()> {
+        self.no_content(Method::DELETE, &["roles", id_or_name]).await
+    }
+
+    /// `GET /api/v1/roles/{idOrName}/settings?scope=`: the settings in force.
+    pub async fn get_settings(&self, role: &str, scope: &ScopePath) -> Result<EffectiveSettings> {
+        self.get_query(&["roles", role, "settings"], &SettingsQuery { scope: Some(scope.clone()) }).await
+    }
+
+    /// `PUT /api/v1/roles/{idOrName}/settings?scope=`: sets explicit settings; answers the settings now in force.
+    pub async fn put_settings(
+        &self,
+        role: &str,
+        scope: &ScopePath,
+        settings: &RoleSettings,
+    ) -> Result<EffectiveSettings> {
+        let url = self.api(&["roles", role, "settings"])?;
+        let rb = self.request(Method::PUT, url).query(&SettingsQuery { scope: Some(scope.clone()) }).json(settings);
+        Self::json(rb).await
+    }
+
+    /// `DELETE /api/v1/roles/{idOrName}/settings?scope=`: the scope inherits again.
+    pub async fn delete_settings(&self, role: &str, scope: &ScopePath) -> Result<()> {
+        let url = self.api(&["roles", role, "settings"])?;
+        Self::empty(self.request(Method::DELETE, url).query(&SettingsQuery { scope: Some(scope.clone()) })).await
+    }
+
+    /// `GET /api/v1/settings?roleId=`: every explicit setting.
+    pub async fn list_settings(&self, role_id: Option<RoleId>) -> Result<Page<EffectiveSettings>> {
+        self.get_query(&["settings"], &SettingsListQuery { role_id }).await
+    }
+
+    // ----- assignments and requests -----
+
+    /// `GET /api/v1/assignments`: a page of assignments.
+    pub async fn list_assignments(&self, query: &AssignmentQuery) -> Result<Page<Assignment>> {
+        self.get_query(&["assignments"], query).await
+    }
+
+    /// `GET /api/v1/assignments/{id}`.
+    pub async fn get_assignment(&self, id: AssignmentId) -> Result<Assignment> {
+        self.get(&["assignments", &id.to_string()]).await
+    }
+
+    /// `POST /api/v1/requests`: makes a request (`validateOnly` is cleared; see [`Client::validate_request`]).
+    pub async fn create_request(&self, body: &CreateRequest) -> Result<RequestOutcome> {
+        let body = CreateRequest { validate_only: None, ..body.clone() };
+        self.send_json(Method::POST, &["requests"], &body).await
+    }
+
+    /// `POST /api/v1/requests` with `validateOnly`: whether it would pass and what it needs; nothing changes.
+    pub async fn validate_request(&self, body: &CreateRequest) -> Result<Validation> {
+        let body = CreateRequest { validate_only: Some(true), ..body.clone() };
+        self.send_json(Method::POST, &["requests"], &body).await
+    }
+
+    /// `GET /api/v1/requests`: a page of requests.
+    pub async fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>> {
+        self.get_query(&["requests"], query).await
+    }
+
+    /// `GET /api/v1/requests/{id}`.
+    pub async fn get_request(&self, id: RequestId) -> Result<Request> {
+        self.get(&["requests", &id.to_string()]).await
+    }
+
+    /// `POST /api/v1/requests/{id}/cancel`: withdraws a pending request.
+    pub async fn cancel_request(&self, id: RequestId) -> Result<Request> {
+        Self::json(self.request(Method::POST, self.api(&["requests", &id.to_string(), "cancel"])?)).await
+    }
+
+    // ----- check -----
+
+    /// `POST /api/v1/check`: may the principal perform the action at the scope?
+    pub async fn check(&self, body: &CheckRequest) -> Result<CheckResponse> {
+        self.send_json(Method::POST, &["check"], body).await
+    }
+
+    // ----- audit -----
+
+    /// `GET /api/v1/audit`: a page of audit events, newest first.
+    pub async fn list_audit(&self, query: &AuditQuery) -> Result<Page<AuditEvent>> {
+        self.get_query(&["audit"], query).await
+    }
+
+    /// `GET /api/v1/audit/export`: the file (CSV or a JSON array), oldest first; paging in `query` is ignored.
+    pub async fn export_audit(&self, format: ExportFormat, query: &AuditQuery) -> Result<Vec<u8>> {
+        let q = AuditExportQuery::new(format, query);
+        let resp = Self::send(self.request(Method::GET, self.api(&["audit", "export"])?).query(&q)).await?;
+        Ok(resp.bytes().await?.to_vec())
+    }
+
+    /// `POST /api/v1/audit/verify`: checks the audit hash chain.
+    pub async fn verify_audit(&self) -> Result<AuditVerifyReport> {
+        Self::json(self.request(Method::POST, self.api(&["audit", "verify"])?)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_encode_each_segment_and_keep_a_base_path() {
+        let c = Client::new("http://127.0.0.1:8420", None).unwrap();
+        assert_eq!(
+            c.api(&["roles", "Global Administrator"]).unwrap().as_str(),
+            "http://127.0.0.1:8420/api/v1/roles/Global%20Administrator"
+        );
+        assert_eq!(
+            c.api(&["principals", "a/b?c"]).unwrap().as_str(),
+            "http://127.0.0.1:8420/api/v1/principals/a%2Fb%3Fc"
+        );
+        let c = Client::new("https://pim.example.com/base/", None).unwrap();
+        assert_eq!(c.api(&["me"]).unwrap().as_str(), "https://pim.example.com/base/api/v1/me");
+        assert_eq!(c.url(&["healthz"]).unwrap().as_str(), "https://pim.example.com/base/healthz");
+        assert!(Client::new("not a url", None).is_err());
+        assert!(Client::new("ftp://x", None).is_err());
+    }
+
+    #[test]
+    fn problems_are_parsed_or_built() {
+        let body = r#"{"type":"https://pim.dev/problems/justification_required","title":"Justification required",
+            "status":422,"detail":"the role's settings require a justification","code":"justification_required"}"#;
+        let p = problem_from_body(422, body);
+        assert_eq!(p.code, "justification_required");
+        let e = ClientError::Api { status: 422, problem: p };
+        assert_eq!(e.to_string(), "the role's settings require a justification (justification_required)");
+        assert_eq!(e.code(), Some("justification_required"));
+
+        let p = problem_from_body(502, "Bad gateway from proxy");
+        assert_eq!((p.status, p.code.as_str(), p.detail.as_str()), (502, "server_error", "Bad gateway from proxy"));
+        let p = problem_from_body(404, "");
+        assert_eq!((p.code.as_str(), p.detail.as_str()), ("not_found", "Not Found"));
+        let p = problem_from_body(400, r#"{"message":"bad thing"}"#);
+        assert_eq!((p.code.as_str(), p.detail.as_str()), ("invalid_input", "bad thing"));
+    }
+}

@@ -1,1 +1,21 @@
-//! placeholder
+//! pim's use cases (assign, activate, check, audit, ...), the in-memory access index and the
+//! background workers. Knows nothing of HTTP: the server calls [`Engine`] with a [`Context`].
+
+pub mod audit;
+pub mod auth;
+pub mod check;
+pub mod clock;
+pub mod context;
+pub mod directory;
+pub mod engine;
+pub mod error;
+pub mod index;
+pub mod requests;
+pub mod resources;
+pub mod roles;
+pub mod workers;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use context::{Actor, Context};
+pub use engine::Engine;
+pub use error::{EngineError, Result};

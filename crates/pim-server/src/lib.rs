@@ -1,1 +1,99 @@
-//! placeholder
+//! pim's HTTP server: the `/api/v1` handlers over the engine, authentication by bearer token,
+//! problem+json errors, request ids, and the OpenAPI document.
+
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod openapi;
+pub mod paging;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use parking_lot::Mutex;
+use pim_engine::Engine;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The use cases.
+    pub engine: Engine,
+    /// The one-time setup secret, while the server has no account.
+    pub setup: Arc<SetupGate>,
+}
+
+/// Holds the one-time setup secret printed at start on an empty database.
+#[derive(Debug, Default)]
+pub struct SetupGate(Mutex<Option<String>>);
+
+impl SetupGate {
+    /// A gate that accepts `secret` once.
+    pub fn with_secret(secret: Option<String>) -> SetupGate {
+        SetupGate(Mutex::new(secret))
+    }
+    /// Takes the secret if `given` matches it (constant-time comparison); it cannot be used twice.
+    pub fn take_if(&self, given: &str) -> bool {
+        let mut guard = self.0.lock();
+        let ok = guard.as_deref().is_some_and(|s| constant_time_eq(s.as_bytes(), given.as_bytes()));
+        if ok {
+            *guard = None;
+        }
+        ok
+    }
+    /// Puts a secret back (when setup failed after taking it).
+    pub fn restore(&self, secret: String) {
+        *self.0.lock() = Some(secret);
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    handlers::routes()
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(error::add_request_id_to_problem))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+}
+
+/// Serves the application on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// How often the background jobs run by default.
+pub const JOB_INTERVAL: Duration = Duration::from_secs(5);

@@ -1,0 +1,102 @@
+//! Setup of the first account, sign-in, the caller's own view, and API tokens.
+
+use pim_domain::{ApiToken, Assignment, Principal, PrincipalId, Timestamp};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Whether the server still waits for its first account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SetupStatus {
+    /// No account exists yet; `POST /api/v1/setup` will create the first one.
+    pub setup_required: bool,
+}
+
+/// Creates the first account (a permanent active Global Administrator at `/`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetupRequest {
+    /// The one-time setup secret the server printed or was configured with.
+    pub setup_secret: String,
+    /// User name of the first administrator.
+    pub username: String,
+    /// Their password.
+    pub password: String,
+    /// Name for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// Signs in with a user name and password.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// A label for the token issued (e.g. the machine's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_name: Option<String>,
+}
+
+/// A successful sign-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    /// The bearer token; send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When the token stops working.
+    pub expires_at: Timestamp,
+    /// Who signed in.
+    pub principal: Principal,
+}
+
+/// The caller and their current assignments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeResponse {
+    /// The caller.
+    pub principal: Principal,
+    /// Active assignments in effect or starting later (activations included), directly or through groups.
+    pub active_assignments: Vec<Assignment>,
+    /// Eligible assignments in effect or starting later, directly or through groups.
+    pub eligible_assignments: Vec<Assignment>,
+}
+
+/// Query of `GET /api/v1/tokens`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct TokenQuery {
+    /// Another principal's tokens (needs `pim.tokens.read` at `/`); yours when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<PrincipalId>,
+}
+
+/// Issues an API token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    /// A label.
+    pub name: String,
+    /// Lifetime in days, 1-365 (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_days: Option<u32>,
+    /// For another principal, e.g. a service principal (needs `pim.tokens.write` at `/`); yourself when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<PrincipalId>,
+}
+
+/// A new API token; the secret is shown only here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedToken {
+    /// The bearer token secret.
+    pub token: String,
+    /// The token's metadata.
+    pub info: ApiToken,
+}

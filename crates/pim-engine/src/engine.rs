@@ -1,0 +1,182 @@
+//! The [`Engine`]: the store, the access index and the clock, plus the helpers every use case
+//! shares (authorization, audit drafts, recording refusals).
+
+use std::sync::Arc;
+
+use pim_domain::{AuditDraft, DomainError, ErrorKind, PrincipalKind, ScopePath, Timestamp};
+use pim_store::{Store, q};
+
+use crate::auth::TokenCache;
+use crate::clock::Clock;
+use crate::context::{Actor, Context};
+use crate::error::{EngineError, Result};
+use crate::index::{AccessIndex, IndexPrincipal};
+
+/// Tunables of the engine.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Lifetime of a token issued by sign-in, in milliseconds.
+    pub session_token_ms: i64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { session_token_ms: 12 * pim_domain::time::HOUR_MS }
+    }
+}
+
+/// pim's use cases over one store.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) store: Store,
+    pub(crate) index: Arc<AccessIndex>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) tokens: Arc<TokenCache>,
+    pub(crate) options: EngineOptions,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("assignments_indexed", &self.index.len()).finish()
+    }
+}
+
+impl Engine {
+    /// Builds the engine and loads the access index from the store.
+    pub async fn open(store: Store, clock: Arc<dyn Clock>, options: EngineOptions) -> Result<Engine> {
+        let engine = Engine {
+            store,
+            index: Arc::new(AccessIndex::new()),
+            clock,
+            tokens: Arc::new(TokenCache::default()),
+            options,
+        };
+        engine.reload_index().await?;
+        Ok(engine)
+    }
+
+    /// Reloads the whole access index from the store.
+    pub async fn reload_index(&self) -> Result<()> {
+        let now = self.now();
+        let mut c = self.store.read().await?;
+        let mut principals = Vec::new();
+        let mut after = None;
+        loop {
+            let filter = q::PrincipalFilter { kind: None, name_prefix: None, after, limit: 10_000 };
+            let page = q::list_principals(&mut c, &filter).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let full = page.len() < 10_000;
+            principals.extend(page.into_iter().map(|p| index_principal(&p)));
+            if full {
+                break;
+            }
+        }
+        let memberships = q::all_memberships(&mut c).await?;
+        let roles = q::list_roles(&mut c).await?;
+        let assignments = q::all_current_assignments(&mut c, now).await?;
+        drop(c);
+        self.index.load(principals, memberships, roles, assignments);
+        Ok(())
+    }
+
+    /// The current time according to the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The access index (read-only use by the server, e.g. for `/metrics`).
+    pub fn index(&self) -> &AccessIndex {
+        &self.index
+    }
+
+    /// The store (the server's readiness probe uses it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The caller, or `unauthenticated`.
+    pub(crate) fn actor<'a>(&self, ctx: &'a Context) -> Result<&'a Actor> {
+        ctx.actor
+            .as_ref()
+            .ok_or_else(|| EngineError::Refused(DomainError::new(ErrorKind::Unauthenticated, "sign in first")))
+    }
+
+    /// Whether the caller may perform `action` at `scope` now, by pim's own roles.
+    pub fn allowed(&self, ctx: &Context, action: &str, scope: &ScopePath) -> bool {
+        match &ctx.actor {
+            Some(a) => self.index.check(a.id, action, scope.as_str(), self.now()).allowed,
+            None => false,
+        }
+    }
+
+    /// Refuses with `forbidden` unless the caller may perform `action` at `scope`.
+    pub(crate) fn authorize(&self, ctx: &Context, action: &str, scope: &ScopePath) -> Result<()> {
+        let actor = self.actor(ctx)?;
+        if self.index.check(actor.id, action, scope.as_str(), self.now()).allowed {
+            Ok(())
+        } else {
+            Err(EngineError::Refused(DomainError::new(
+                ErrorKind::Forbidden,
+                format!("{} may not {action} at {scope}", actor.name),
+            )))
+        }
+    }
+
+    /// An audit draft for `action`, filled with who and where from the context.
+    pub(crate) fn draft(&self, ctx: &Context, action: &str) -> AuditDraft {
+        AuditDraft {
+            action: action.to_owned(),
+            actor_id: ctx.actor.as_ref().map(|a| a.id),
+            actor_name: ctx.actor.as_ref().map(|a| a.name.clone()),
+            http_request_id: ctx.http_request_id.clone(),
+            client_addr: ctx.client_addr.clone(),
+            details: serde_json::Value::Null,
+            ..AuditDraft::default()
+        }
+    }
+
+    /// Runs a use case; when it is refused, writes the refusal as a failure audit event
+    /// (in a transaction of its own, so nothing else of the refused change is kept).
+    pub(crate) async fn audited<T>(
+        &self,
+        draft: AuditDraft,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let result = work.await;
+        if let Err(EngineError::Refused(e)) = &result {
+            self.record_refusal(draft, e).await?;
+        }
+        result
+    }
+
+    /// Writes a failure audit event for a request refused outside the engine (e.g. a wrong setup secret).
+    pub async fn record_refused(&self, ctx: &Context, action: &str, e: &DomainError) -> Result<()> {
+        self.record_refusal(self.draft(ctx, action), e).await
+    }
+
+    /// Writes a failure audit event for a refused request.
+    pub(crate) async fn record_refusal(&self, mut draft: AuditDraft, e: &DomainError) -> Result<()> {
+        let now = self.now();
+        draft.error_code = Some(e.code().to_owned());
+        if draft.details.is_null() {
+            draft.details = serde_json::json!({ "message": e.message });
+        } else if let Some(obj) = draft.details.as_object_mut() {
+            obj.insert("message".into(), serde_json::Value::String(e.message.clone()));
+        }
+        let mut tx = self.store.write(now).await?;
+        tx.audit(now, draft).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// What the index keeps of a principal.
+pub(crate) fn index_principal(p: &pim_domain::Principal) -> IndexPrincipal {
+    IndexPrincipal { id: p.id, kind: p.kind, name: p.name.clone(), enabled: p.enabled }
+}
+
+/// Whether the kind can sign in and hold tokens.
+pub(crate) fn can_authenticate(kind: PrincipalKind) -> bool {
+    matches!(kind, PrincipalKind::User | PrincipalKind::ServicePrincipal)
+}

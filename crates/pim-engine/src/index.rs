@@ -1,0 +1,937 @@
+//! The in-memory access index: answers "may principal P perform action A at scope S now?" in well
+//! under a microsecond, without allocating and under a read lock only.
+//!
+//! Layout (everything addressed by dense `u32` indexes):
+//! - principals live in one `Vec`; each holds a contiguous, end-sorted `Vec` of compact entries for
+//!   its *active* assignments (32 bytes: window, scope index and depth, role index, record index),
+//!   its direct membership edges (static, or time-bound from an active `Member` assignment at
+//!   `/groups/{id}`), the reverse edges, and its precomputed group closure: every group it is in,
+//!   transitively, with the window of each distinct path;
+//! - scopes are interned into a tree (every ancestor of an interned scope is interned), so a check
+//!   resolves the ancestors of the requested scope once and then tests an entry's scope with one
+//!   comparison (`ancestors[entry.depth] == entry.scope`);
+//! - roles' permissions are looked up by dense index; assignment records (ids, windows, kind) sit in
+//!   a slab beside the hot entries.
+//!
+//! Whether an assignment is in effect is computed from its window and `now` on every check; `prune`
+//! only reclaims memory. Membership changes rebuild the closures of the affected members only.
+
+use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use pim_domain::permission::Permissions;
+use pim_domain::role::GROUP_MEMBER;
+use pim_domain::scope::MAX_SCOPE_DEPTH;
+use pim_domain::{
+    Assignment, AssignmentId, AssignmentKind, PrincipalId, PrincipalKind, RoleDefinition, RoleId, Timestamp,
+};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+#[cfg(test)]
+mod tests;
+
+/// A principal as the index sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexPrincipal {
+    /// The principal's id.
+    pub id: PrincipalId,
+    /// User, group or service principal.
+    pub kind: PrincipalKind,
+    /// Unique name (resolved case-insensitively).
+    pub name: String,
+    /// Disabled principals hold nothing; disabled groups confer nothing on their members.
+    pub enabled: bool,
+}
+
+/// An assignment in effect that applies to a principal, directly or through a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// The assignment.
+    pub assignment_id: AssignmentId,
+    /// Its role.
+    pub role_id: RoleId,
+    /// Its scope.
+    pub scope: Arc<str>,
+    /// The principal the assignment is on.
+    pub holder: PrincipalId,
+    /// `Some(holder)` when the assignment is on a group the principal is (transitively) in.
+    pub via_group: Option<PrincipalId>,
+    /// When this access ends: the assignment's end, or earlier if the membership it comes through
+    /// is time-bound and ends first. `None` = permanent.
+    pub ends_at: Option<Timestamp>,
+}
+
+/// The answer to a check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the action is allowed.
+    pub allowed: bool,
+    /// The best grant that allows it: permanent first, else the one ending latest; direct before
+    /// group on ties.
+    pub grant: Option<Grant>,
+}
+
+impl Decision {
+    const DENY: Decision = Decision { allowed: false, grant: None };
+}
+
+/// The access index. Cheap to share (`Send + Sync`); checks take a read lock only.
+pub struct AccessIndex {
+    data: RwLock<IndexData>,
+}
+
+impl Default for AccessIndex {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for AccessIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.data.read();
+        f.debug_struct("AccessIndex")
+            .field("principals", &d.principals.len())
+            .field("assignments", &d.rec_ids.len())
+            .field("scopes", &d.scopes.len())
+            .finish()
+    }
+}
+
+impl AccessIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        AccessIndex { data: RwLock::new(IndexData::new()) }
+    }
+
+    /// Replaces everything (start-up, and a full reload). The new index is built before the write
+    /// lock is taken, so checks are not held up while it is built.
+    pub fn load(
+        &self,
+        principals: Vec<IndexPrincipal>,
+        memberships: Vec<(PrincipalId, PrincipalId)>,
+        roles: Vec<RoleDefinition>,
+        assignments: Vec<Assignment>,
+    ) {
+        let fresh = IndexData::build(principals, memberships, roles, assignments);
+        let old = std::mem::replace(&mut *self.data.write(), fresh);
+        drop(old); // freed outside the lock
+    }
+
+    /// Adds or updates a principal (name, kind, enabled flag).
+    pub fn upsert_principal(&self, p: IndexPrincipal) {
+        self.data.write().upsert_principal(p);
+    }
+
+    /// Adds (`present`) or removes a static membership of `member` in `group`.
+    pub fn set_membership(&self, group: PrincipalId, member: PrincipalId, present: bool) {
+        self.data.write().set_membership(group, member, present);
+    }
+
+    /// Adds or replaces a role definition.
+    pub fn upsert_role(&self, role: RoleDefinition) {
+        let mut d = self.data.write();
+        let r = d.role_slot(role.id);
+        if let Some(slot) = d.roles.get_mut(r as usize) {
+            slot.perms = Some(role.permissions);
+        }
+    }
+
+    /// Removes a role; assignments of it grant nothing until it is defined again.
+    pub fn remove_role(&self, id: RoleId) {
+        let mut d = self.data.write();
+        let r = d.role_ids.get(&id).copied().unwrap_or(NONE);
+        if let Some(slot) = d.roles.get_mut(r as usize) {
+            slot.perms = None;
+        }
+    }
+
+    /// Inserts an assignment, or replaces the one with the same id (e.g. a changed window).
+    pub fn upsert_assignment(&self, a: &Assignment) {
+        let mut d = self.data.write();
+        let mut seeds = Vec::new();
+        d.put_assignment(a, true, &mut seeds);
+        d.rebuild_closures(&seeds);
+    }
+
+    /// Removes an assignment (no-op if unknown).
+    pub fn remove_assignment(&self, id: AssignmentId) {
+        let mut d = self.data.write();
+        if let Some(&r) = d.rec_ids.get(&id) {
+            let mut seeds = Vec::new();
+            d.drop_rec(r, &mut seeds);
+            d.rebuild_closures(&seeds);
+        }
+    }
+
+    /// Drops every assignment whose window has ended at `now`; returns how many. Only reclaims
+    /// memory: checks already ignore ended assignments.
+    pub fn prune(&self, now: Timestamp) -> usize {
+        self.data.write().prune(now.0)
+    }
+
+    /// May `principal` perform `action` at `scope` at `now`? No allocation; read lock only.
+    pub fn check(&self, principal: PrincipalId, action: &str, scope: &str, now: Timestamp) -> Decision {
+        self.data.read().check(principal, action, scope, now.0)
+    }
+
+    /// The principal with this name, compared case-insensitively.
+    pub fn resolve_name(&self, name: &str) -> Option<PrincipalId> {
+        let d = self.data.read();
+        let i = *d.names.get(&name.to_lowercase())?;
+        d.principals.get(i as usize).map(|s| s.id)
+    }
+
+    /// The principal as last upserted, if known.
+    pub fn principal(&self, id: PrincipalId) -> Option<IndexPrincipal> {
+        let d = self.data.read();
+        let i = *d.ids.get(&id)?;
+        d.principals.get(i as usize)?.info.clone()
+    }
+
+    /// Groups the principal belongs to at `now`, transitively (static memberships and active
+    /// Member-role assignments). Disabled groups, and groups reached only through them, are left
+    /// out; a disabled or unknown principal belongs to none.
+    pub fn groups_of(&self, principal: PrincipalId, now: Timestamp) -> Vec<PrincipalId> {
+        let d = self.data.read();
+        let now = clamp(now.0);
+        let Some(i) = d.holding(principal) else { return Vec::new() };
+        let mut out = Vec::new();
+        d.for_each_group(i, now, |g, _| {
+            if let Some(s) = d.principals.get(g as usize) {
+                out.push(s.id);
+            }
+        });
+        out
+    }
+
+    /// Every active assignment in effect at `now` that applies to the principal, directly or
+    /// through groups, with the group it came through (assignments of unknown roles are left out).
+    /// Direct ones first, then by end, latest (permanent) first.
+    pub fn effective(&self, principal: PrincipalId, now: Timestamp) -> Vec<Grant> {
+        let d = self.data.read();
+        let now = clamp(now.0);
+        let Some(i) = d.holding(principal) else { return Vec::new() };
+        let mut out = Vec::new();
+        let mut take = |holder: u32, path_end: i64| {
+            let Some(slot) = d.principals.get(holder as usize) else { return };
+            for e in &slot.entries {
+                if e.start <= now && now < e.end && d.roles.get(e.role as usize).is_some_and(|r| r.perms.is_some()) {
+                    out.extend(d.grant(i, e.rec, e.end.min(path_end)));
+                }
+            }
+        };
+        take(i, FOREVER);
+        d.for_each_group(i, now, take);
+        // Direct first (stable: the group order is kept), then the latest end first.
+        out.sort_by_key(|g| (g.via_group.is_some(), Reverse(g.ends_at.map_or(FOREVER, |t| t.0))));
+        out
+    }
+
+    /// Number of assignments held (eligible and active, including ended ones not yet pruned).
+    pub fn len(&self) -> usize {
+        self.data.read().rec_ids.len()
+    }
+
+    /// Whether no assignment is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// An estimate of the heap memory the index holds, in bytes (for metrics and the benchmark).
+    pub fn approx_heap_bytes(&self) -> usize {
+        self.data.read().approx_heap_bytes()
+    }
+}
+
+/// No index; also "no scope", "no role", "free record".
+const NONE: u32 = u32::MAX;
+/// The end of a permanent window.
+const FOREVER: i64 = i64::MAX;
+/// Size of the per-check ancestor table: a power of two above the deepest scope.
+const ANC: usize = 32;
+const _: () = assert!(MAX_SCOPE_DEPTH < ANC);
+
+/// Lists up to this long are scanned; longer ones are searched by scope.
+#[cfg(not(test))]
+const SCAN_MAX: usize = 32;
+/// Small in tests, so that their small worlds exercise both ways.
+#[cfg(test)]
+const SCAN_MAX: usize = 2;
+
+/// The interned ancestors of a requested scope: by depth (for scans), and those that hold any
+/// active assignment as a list (for searches).
+struct Ancestors {
+    by_depth: [u32; ANC],
+    ids: [u32; ANC],
+    n: usize,
+}
+
+fn scan_max() -> usize {
+    static V: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *V.get_or_init(|| std::env::var("PIM_SCAN_MAX").ok().and_then(|v| v.parse().ok()).unwrap_or(SCAN_MAX))
+}
+/// `now` as compared with window ends: permanent windows (end `FOREVER`) contain every instant.
+fn clamp(now: i64) -> i64 {
+    now.min(FOREVER - 1)
+}
+
+/// An active assignment on the hot path (32 bytes). A principal's entries are sorted by scope,
+/// then by `end`, latest first, so the first match in a scope's run is that run's best grant.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    start: i64,
+    end: i64,
+    rec: u32,
+    scope: u32,
+    role: u32,
+    depth: u8,
+}
+
+/// One group in a principal's closure, with the window of one path to it. A group appears once
+/// per path window not contained in another one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Reach {
+    group: u32,
+    start: i64,
+    end: i64,
+}
+
+/// A direct membership edge, from the member's side.
+#[derive(Clone, Copy, Debug)]
+struct Edge {
+    group: u32,
+    start: i64,
+    end: i64,
+    /// `NONE` for a static membership, else the record of the Member assignment.
+    source: u32,
+}
+
+#[derive(Debug)]
+struct Slot {
+    id: PrincipalId,
+    /// `None` while only referenced (by a membership or an assignment), never upserted.
+    info: Option<IndexPrincipal>,
+    /// Known and enabled: may be granted anything.
+    holds: bool,
+    /// A known, enabled group: its members inherit its assignments.
+    confers: bool,
+    entries: Vec<Entry>,
+    closure: Vec<Reach>,
+    parents: Vec<Edge>,
+    children: Vec<u32>,
+}
+
+impl Slot {
+    fn new(id: PrincipalId) -> Slot {
+        Slot {
+            id,
+            info: None,
+            holds: false,
+            confers: false,
+            entries: Vec::new(),
+            closure: Vec::new(),
+            parents: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+}
+
+/// An assignment record (eligible or active). `holder == NONE` marks a free slab slot.
+#[derive(Clone, Copy, Debug)]
+struct Rec {
+    id: AssignmentId,
+    holder: u32,
+    role: u32,
+    scope: u32,
+    end: i64,
+    active: bool,
+    /// The group an active Member assignment makes its holder a member of, else `NONE`.
+    member_of: u32,
+}
+
+#[derive(Debug)]
+struct RoleSlot {
+    id: RoleId,
+    perms: Option<Permissions>,
+}
+
+#[derive(Debug)]
+struct ScopeNode {
+    path: Arc<str>,
+    parent: u32,
+    depth: u8,
+    /// Active assignments at exactly this scope (searches skip scopes that have none).
+    active: u32,
+}
+
+#[derive(Debug)]
+struct IndexData {
+    ids: FxHashMap<PrincipalId, u32>,
+    principals: Vec<Slot>,
+    /// Lower-cased name to principal (SipHash: names come from outside).
+    names: HashMap<String, u32>,
+    role_ids: FxHashMap<RoleId, u32>,
+    roles: Vec<RoleSlot>,
+    scope_ids: FxHashMap<Arc<str>, u32>,
+    scopes: Vec<ScopeNode>,
+    rec_ids: FxHashMap<AssignmentId, u32>,
+    recs: Vec<Rec>,
+    free: Vec<u32>,
+}
+
+/// Remembers, for one check, whether the roles seen so far allow the action (a bitset over the
+/// first `MEMO_ROLES` role indexes; roles beyond are evaluated each time).
+struct RoleMemo<'a> {
+    action: &'a str,
+    known: [u64; MEMO_WORDS],
+    allowed: [u64; MEMO_WORDS],
+}
+
+const MEMO_WORDS: usize = 8;
+
+impl<'a> RoleMemo<'a> {
+    fn new(action: &'a str) -> Self {
+        RoleMemo { action, known: [0; MEMO_WORDS], allowed: [0; MEMO_WORDS] }
+    }
+
+    fn allows(&mut self, roles: &[RoleSlot], role: u32) -> bool {
+        let (word, bit) = (role as usize / 64, 1u64 << (role % 64));
+        if let (Some(known), Some(allowed)) = (self.known.get_mut(word), self.allowed.get_mut(word)) {
+            if *known & bit == 0 {
+                *known |= bit;
+                if roles.get(role as usize).and_then(|r| r.perms.as_ref()).is_some_and(|p| p.allows(self.action)) {
+                    *allowed |= bit;
+                }
+            }
+            return *allowed & bit != 0;
+        }
+        roles.get(role as usize).and_then(|r| r.perms.as_ref()).is_some_and(|p| p.allows(self.action))
+    }
+}
+
+fn len_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(NONE)
+}
+
+impl IndexData {
+    fn new() -> IndexData {
+        let mut d = IndexData {
+            ids: FxHashMap::default(),
+            principals: Vec::new(),
+            names: HashMap::new(),
+            role_ids: FxHashMap::default(),
+            roles: Vec::new(),
+            scope_ids: FxHashMap::default(),
+            scopes: Vec::new(),
+            rec_ids: FxHashMap::default(),
+            recs: Vec::new(),
+            free: Vec::new(),
+        };
+        d.intern("/"); // the root is scope 0
+        d
+    }
+
+    fn build(
+        principals: Vec<IndexPrincipal>,
+        memberships: Vec<(PrincipalId, PrincipalId)>,
+        roles: Vec<RoleDefinition>,
+        assignments: Vec<Assignment>,
+    ) -> IndexData {
+        let mut d = IndexData::new();
+        d.ids.reserve(principals.len());
+        d.principals.reserve(principals.len());
+        d.rec_ids.reserve(assignments.len());
+        d.recs.reserve(assignments.len());
+        for p in principals {
+            d.put_principal(p);
+        }
+        for (g, m) in memberships {
+            d.add_static_edge(g, m);
+        }
+        for r in roles {
+            let i = d.role_slot(r.id);
+            if let Some(slot) = d.roles.get_mut(i as usize) {
+                slot.perms = Some(r.permissions);
+            }
+        }
+        let mut seeds = Vec::new();
+        for a in &assignments {
+            d.put_assignment(a, false, &mut seeds);
+        }
+        drop(assignments);
+        for slot in &mut d.principals {
+            slot.entries.sort_by_key(|e| (e.scope, Reverse(e.end)));
+            slot.entries.shrink_to_fit();
+        }
+        for i in 0..d.principals.len() {
+            let i = len_u32(i);
+            if d.principals.get(i as usize).is_some_and(|s| !s.parents.is_empty()) {
+                let c = d.closure_of(i);
+                if let Some(s) = d.principals.get_mut(i as usize) {
+                    s.closure = c;
+                }
+            }
+        }
+        d
+    }
+
+    // ---- the hot path ----
+
+    /// The principal's index, if it is known and enabled.
+    fn holding(&self, id: PrincipalId) -> Option<u32> {
+        let i = *self.ids.get(&id)?;
+        self.principals.get(i as usize)?.holds.then_some(i)
+    }
+
+    /// The interned ancestors of `scope` (itself included). Agrees with `scope_contains` for every
+    /// interned (valid) scope, even when `scope` itself is not a valid path.
+    fn ancestors(&self, scope: &str) -> Ancestors {
+        let mut anc = Ancestors { by_depth: [NONE; ANC], ids: [NONE; ANC], n: 0 };
+        let mut end = scope.len();
+        let mut depth = scope.bytes().filter(|&b| b == b'/').count();
+        let mut cur = 0; // the root, when no deeper prefix is interned
+        while depth > 0 {
+            let found =
+                if depth <= MAX_SCOPE_DEPTH { scope.get(..end).and_then(|s| self.scope_ids.get(s)) } else { None };
+            if let Some(&id) = found {
+                cur = id;
+                break;
+            }
+            match scope.get(..end).and_then(|s| s.rfind('/')) {
+                Some(p) if p > 0 => {
+                    end = p;
+                    depth -= 1;
+                }
+                _ => break,
+            }
+        }
+        while let Some(node) = self.scopes.get(cur as usize) {
+            anc.by_depth[usize::from(node.depth) & (ANC - 1)] = cur;
+            if node.active > 0 {
+                anc.ids[anc.n & (ANC - 1)] = cur;
+                anc.n += 1;
+            }
+            cur = node.parent;
+        }
+        anc
+    }
+
+    /// The best entry of one list that allows the action at the scope: effective end (its end,
+    /// capped at `path_end`) strictly above `floor`, highest first, first found on ties.
+    fn best_in(
+        &self,
+        entries: &[Entry],
+        anc: &Ancestors,
+        now: i64,
+        path_end: i64,
+        mut floor: i64,
+        memo: &mut RoleMemo<'_>,
+    ) -> Option<(u32, i64)> {
+        let mut best = None;
+        if entries.len() <= scan_max() {
+            for e in entries {
+                let eff = e.end.min(path_end);
+                if eff > floor
+                    && e.start <= now
+                    && anc.by_depth[usize::from(e.depth) & (ANC - 1)] == e.scope
+                    && memo.allows(&self.roles, e.role)
+                {
+                    best = Some((e.rec, eff));
+                    floor = eff;
+                }
+            }
+            return best;
+        }
+        // Sorted by scope, then end (latest first): search each ancestor's run.
+        for &scope in anc.ids.iter().take(anc.n) {
+            let from = entries.partition_point(|e| e.scope < scope);
+            for e in entries.get(from..).unwrap_or_default().iter().take_while(|e| e.scope == scope) {
+                let eff = e.end.min(path_end);
+                if eff <= floor {
+                    break;
+                }
+                if e.start <= now && memo.allows(&self.roles, e.role) {
+                    best = Some((e.rec, eff));
+                    floor = eff;
+                    break;
+                }
+            }
+        }
+        best
+    }
+
+    fn check(&self, principal: PrincipalId, action: &str, scope: &str, now: i64) -> Decision {
+        let now = clamp(now);
+        let Some(pi) = self.holding(principal) else { return Decision::DENY };
+        let Some(slot) = self.principals.get(pi as usize) else { return Decision::DENY };
+        let anc = self.ancestors(scope);
+        let mut memo = RoleMemo::new(action);
+        // Direct assignments first: they win ties, and a permanent one cannot be beaten.
+        let mut best = self.best_in(&slot.entries, &anc, now, FOREVER, now, &mut memo);
+        if best.is_none_or(|(_, end)| end != FOREVER) {
+            self.for_each_group(pi, now, |group, path_end| {
+                let floor = best.map_or(now, |(_, end)| end);
+                if path_end > floor {
+                    if let Some(g) = self.principals.get(group as usize) {
+                        if let Some(b) = self.best_in(&g.entries, &anc, now, path_end, floor, &mut memo) {
+                            best = Some(b);
+                        }
+                    }
+                }
+            });
+        }
+        match best.and_then(|(rec, end)| self.grant(pi, rec, end)) {
+            Some(g) => Decision { allowed: true, grant: Some(g) },
+            None => Decision::DENY,
+        }
+    }
+
+    /// Calls `f(group, path_end)` once for every group `i` is in at `now`, with the latest end
+    /// among the windows of its paths there.
+    fn for_each_group(&self, i: u32, now: i64, mut f: impl FnMut(u32, i64)) {
+        let Some(slot) = self.principals.get(i as usize) else { return };
+        let closure = &slot.closure;
+        let mut k = 0;
+        while let Some(first) = closure.get(k) {
+            let group = first.group;
+            let mut path_end = i64::MIN;
+            while let Some(r) = closure.get(k).filter(|r| r.group == group) {
+                if r.start <= now && now < r.end {
+                    path_end = path_end.max(r.end);
+                }
+                k += 1;
+            }
+            if path_end > now {
+                f(group, path_end);
+            }
+        }
+    }
+
+    fn grant(&self, principal: u32, rec: u32, end: i64) -> Option<Grant> {
+        let r = self.recs.get(rec as usize)?;
+        let holder = self.principals.get(r.holder as usize)?.id;
+        Some(Grant {
+            assignment_id: r.id,
+            role_id: self.roles.get(r.role as usize)?.id,
+            scope: self.scopes.get(r.scope as usize)?.path.clone(),
+            holder,
+            via_group: (r.holder != principal).then_some(holder),
+            ends_at: (end != FOREVER).then_some(Timestamp(end)),
+        })
+    }
+
+    // ---- writes ----
+
+    fn principal_slot(&mut self, id: PrincipalId) -> u32 {
+        if let Some(&i) = self.ids.get(&id) {
+            return i;
+        }
+        let i = len_u32(self.principals.len());
+        self.principals.push(Slot::new(id));
+        self.ids.insert(id, i);
+        i
+    }
+
+    fn role_slot(&mut self, id: RoleId) -> u32 {
+        if let Some(&i) = self.role_ids.get(&id) {
+            return i;
+        }
+        let i = len_u32(self.roles.len());
+        self.roles.push(RoleSlot { id, perms: None });
+        self.role_ids.insert(id, i);
+        i
+    }
+
+    /// Interns a (valid) scope path and its ancestors.
+    fn intern(&mut self, path: &str) -> u32 {
+        if let Some(&i) = self.scope_ids.get(path) {
+            return i;
+        }
+        let (parent, depth) = match path.rfind('/') {
+            _ if path == "/" => (NONE, 0),
+            Some(0) => (self.intern("/"), 1),
+            Some(p) => {
+                let parent = self.intern(&path[..p]);
+                (parent, self.scopes.get(parent as usize).map_or(0, |n| n.depth.saturating_add(1)))
+            }
+            None => (NONE, 0),
+        };
+        let i = len_u32(self.scopes.len());
+        let path: Arc<str> = Arc::from(path);
+        self.scopes.push(ScopeNode { path: path.clone(), parent, depth, active: 0 });
+        self.scope_ids.insert(path, i);
+        i
+    }
+
+    /// Sets a principal's data; returns whether it changed whether it confers membership.
+    fn put_principal(&mut self, p: IndexPrincipal) -> bool {
+        let i = self.principal_slot(p.id);
+        let Some(slot) = self.principals.get_mut(i as usize) else { return false };
+        if let Some(old) = &slot.info {
+            let key = old.name.to_lowercase();
+            if self.names.get(&key) == Some(&i) {
+                self.names.remove(&key);
+            }
+        }
+        self.names.insert(p.name.to_lowercase(), i);
+        let was = slot.confers;
+        slot.holds = p.enabled;
+        slot.confers = p.enabled && p.kind == PrincipalKind::Group;
+        slot.info = Some(p);
+        was != slot.confers
+    }
+
+    fn upsert_principal(&mut self, p: IndexPrincipal) {
+        let i = self.principal_slot(p.id);
+        if self.put_principal(p) {
+            self.rebuild_closures(&[i]);
+        }
+    }
+
+    fn add_static_edge(&mut self, group: PrincipalId, member: PrincipalId) -> Option<u32> {
+        let g = self.principal_slot(group);
+        let m = self.principal_slot(member);
+        let slot = self.principals.get_mut(m as usize)?;
+        if slot.parents.iter().any(|e| e.source == NONE && e.group == g) {
+            return None;
+        }
+        slot.parents.push(Edge { group: g, start: i64::MIN, end: FOREVER, source: NONE });
+        self.principals.get_mut(g as usize)?.children.push(m);
+        Some(m)
+    }
+
+    fn set_membership(&mut self, group: PrincipalId, member: PrincipalId, present: bool) {
+        if present {
+            if let Some(m) = self.add_static_edge(group, member) {
+                self.rebuild_closures(&[m]);
+            }
+            return;
+        }
+        let (Some(&g), Some(&m)) = (self.ids.get(&group), self.ids.get(&member)) else { return };
+        let Some(slot) = self.principals.get_mut(m as usize) else { return };
+        let Some(pos) = slot.parents.iter().position(|e| e.source == NONE && e.group == g) else { return };
+        slot.parents.remove(pos);
+        self.remove_child(g, m);
+        self.rebuild_closures(&[m]);
+    }
+
+    fn remove_child(&mut self, group: u32, member: u32) {
+        if let Some(slot) = self.principals.get_mut(group as usize) {
+            if let Some(pos) = slot.children.iter().position(|&c| c == member) {
+                slot.children.swap_remove(pos);
+            }
+        }
+    }
+
+    /// Inserts or replaces an assignment. Pushes onto `seeds` every principal whose membership
+    /// edges changed. With `sorted`, keeps the holder's entries sorted (else `build` sorts).
+    fn put_assignment(&mut self, a: &Assignment, sorted: bool, seeds: &mut Vec<u32>) {
+        if let Some(&old) = self.rec_ids.get(&a.id) {
+            self.drop_rec(old, seeds);
+        }
+        let holder = self.principal_slot(a.principal_id);
+        let role = self.role_slot(a.role_id);
+        let scope = self.intern(a.scope.as_str());
+        let depth = self.scopes.get(scope as usize).map_or(0, |n| n.depth);
+        let active = a.kind == AssignmentKind::Active;
+        if let Some(node) = self.scopes.get_mut(scope as usize).filter(|_| active) {
+            node.active += 1;
+        }
+        let start = a.window.start.0;
+        let mut end = a.window.end.map_or(FOREVER, |t| t.0);
+        if let Some(t) = a.ended_early_at {
+            end = end.min(t.0);
+        }
+        let member_of = match a.scope.group() {
+            Some(g) if active && a.role_id == GROUP_MEMBER => self.principal_slot(g),
+            _ => NONE,
+        };
+        let rec = Rec { id: a.id, holder, role, scope, end, active, member_of };
+        let r = match self.free.pop() {
+            Some(r) => {
+                if let Some(slot) = self.recs.get_mut(r as usize) {
+                    *slot = rec;
+                }
+                r
+            }
+            None => {
+                self.recs.push(rec);
+                len_u32(self.recs.len() - 1)
+            }
+        };
+        self.rec_ids.insert(a.id, r);
+        let Some(slot) = self.principals.get_mut(holder as usize) else { return };
+        if active {
+            let entry = Entry { start, end, rec: r, scope, role, depth };
+            if sorted {
+                let pos = slot.entries.partition_point(|e| (e.scope, Reverse(e.end)) <= (scope, Reverse(end)));
+                slot.entries.insert(pos, entry);
+            } else {
+                slot.entries.push(entry);
+            }
+        }
+        if member_of != NONE {
+            slot.parents.push(Edge { group: member_of, start, end, source: r });
+            if let Some(g) = self.principals.get_mut(member_of as usize) {
+                g.children.push(holder);
+            }
+            seeds.push(holder);
+        }
+    }
+
+    /// Removes one assignment record and its entry and edge.
+    fn drop_rec(&mut self, r: u32, seeds: &mut Vec<u32>) {
+        let Some(rec) = self.recs.get_mut(r as usize) else { return };
+        let old = *rec;
+        if old.holder == NONE {
+            return;
+        }
+        rec.holder = NONE;
+        self.rec_ids.remove(&old.id);
+        self.free.push(r);
+        let Some(slot) = self.principals.get_mut(old.holder as usize) else { return };
+        if old.active {
+            if let Some(pos) = slot.entries.iter().position(|e| e.rec == r) {
+                slot.entries.remove(pos);
+            }
+            if let Some(node) = self.scopes.get_mut(old.scope as usize) {
+                node.active = node.active.saturating_sub(1);
+            }
+        }
+        if old.member_of != NONE {
+            if let Some(pos) = slot.parents.iter().position(|e| e.source == r) {
+                slot.parents.remove(pos);
+            }
+            self.remove_child(old.member_of, old.holder);
+            seeds.push(old.holder);
+        }
+    }
+
+    fn prune(&mut self, now: i64) -> usize {
+        let mut holders = FxHashSet::default();
+        let mut seeds = Vec::new();
+        let mut n = 0;
+        for r in 0..self.recs.len() {
+            let Some(rec) = self.recs.get_mut(r) else { continue };
+            if rec.holder == NONE || rec.end > now {
+                continue;
+            }
+            let old = *rec;
+            rec.holder = NONE;
+            self.rec_ids.remove(&old.id);
+            self.free.push(len_u32(r));
+            holders.insert(old.holder);
+            if let Some(node) = self.scopes.get_mut(old.scope as usize).filter(|_| old.active) {
+                node.active = node.active.saturating_sub(1);
+            }
+            if old.member_of != NONE {
+                self.remove_child(old.member_of, old.holder);
+                seeds.push(old.holder);
+            }
+            n += 1;
+        }
+        let recs = &self.recs;
+        let live = |r: u32| recs.get(r as usize).is_some_and(|x| x.holder != NONE);
+        for h in holders {
+            if let Some(slot) = self.principals.get_mut(h as usize) {
+                slot.entries.retain(|e| live(e.rec));
+                slot.parents.retain(|e| e.source == NONE || live(e.source));
+            }
+        }
+        self.rebuild_closures(&seeds);
+        n
+    }
+
+    /// Recomputes the closure of each seed and of everything below it (its members, transitively).
+    fn rebuild_closures(&mut self, seeds: &[u32]) {
+        if seeds.is_empty() {
+            return;
+        }
+        let mut seen = FxHashSet::default();
+        let mut order = Vec::new();
+        let mut stack = seeds.to_vec();
+        while let Some(x) = stack.pop() {
+            if seen.insert(x) {
+                order.push(x);
+                if let Some(slot) = self.principals.get(x as usize) {
+                    stack.extend_from_slice(&slot.children);
+                }
+            }
+        }
+        for x in order {
+            let c = self.closure_of(x);
+            if let Some(slot) = self.principals.get_mut(x as usize) {
+                slot.closure = c;
+            }
+        }
+    }
+
+    /// Every group `m` is in through enabled groups, once per path window not contained in another
+    /// path's window to the same group. Terminates on cycles: a cycle only narrows a window.
+    fn closure_of(&self, m: u32) -> Vec<Reach> {
+        let mut out: Vec<Reach> = Vec::new();
+        let mut work = vec![(m, i64::MIN, FOREVER)];
+        while let Some((x, start, end)) = work.pop() {
+            let Some(slot) = self.principals.get(x as usize) else { continue };
+            for edge in &slot.parents {
+                let g = edge.group;
+                if g == m || !self.principals.get(g as usize).is_some_and(|s| s.confers) {
+                    continue;
+                }
+                let (s, e) = (start.max(edge.start), end.min(edge.end));
+                if s >= e || out.iter().any(|r| r.group == g && r.start <= s && e <= r.end) {
+                    continue;
+                }
+                out.retain(|r| !(r.group == g && s <= r.start && r.end <= e));
+                out.push(Reach { group: g, start: s, end: e });
+                work.push((g, s, e));
+            }
+        }
+        out.sort_unstable_by_key(|r| (r.group, r.start, r.end));
+        out.shrink_to_fit();
+        out
+    }
+
+    fn approx_heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        fn map<K, V, S>(m: &HashMap<K, V, S>) -> usize {
+            m.capacity() * (size_of::<(K, V)>() + 1)
+        }
+        let slots: usize = self
+            .principals
+            .iter()
+            .map(|s| {
+                s.entries.capacity() * size_of::<Entry>()
+                    + s.closure.capacity() * size_of::<Reach>()
+                    + s.parents.capacity() * size_of::<Edge>()
+                    + s.children.capacity() * size_of::<u32>()
+                    + s.info.as_ref().map_or(0, |p| p.name.capacity())
+            })
+            .sum();
+        let names: usize = self.names.keys().map(String::capacity).sum();
+        let scopes: usize = self.scopes.iter().map(|n| n.path.len() + 16).sum();
+        let roles: usize = self
+            .roles
+            .iter()
+            .filter_map(|r| r.perms.as_ref())
+            .map(|p| p.actions.iter().chain(&p.not_actions).map(|a| a.as_str().len() + 24).sum::<usize>())
+            .sum();
+        map(&self.ids)
+            + self.principals.capacity() * size_of::<Slot>()
+            + slots
+            + map(&self.names)
+            + names
+            + map(&self.role_ids)
+            + self.roles.capacity() * size_of::<RoleSlot>()
+            + roles
+            + map(&self.scope_ids)
+            + self.scopes.capacity() * size_of::<ScopeNode>()
+            + scopes
+            + map(&self.rec_ids)
+            + self.recs.capacity() * size_of::<Rec>()
+            + self.free.capacity() * size_of::<u32>()
+    }
+}

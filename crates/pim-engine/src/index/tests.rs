@@ -1,0 +1,738 @@
+//! Unit tests of the access index, and a property test against a naive reference implementation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pim_domain::role::{GROUP_MEMBER, builtin_roles};
+use pim_domain::scope::scope_contains;
+use pim_domain::{RequestId, ScopePath, Window};
+use proptest::prelude::*;
+use uuid::Uuid;
+
+use super::*;
+
+fn pid(n: u128) -> PrincipalId {
+    PrincipalId(Uuid::from_u128(n))
+}
+
+const fn rid(n: u128) -> RoleId {
+    RoleId(Uuid::from_u128(0xAA00 + n))
+}
+
+fn aid(n: u128) -> AssignmentId {
+    AssignmentId(Uuid::from_u128(0xBB00 + n))
+}
+
+fn t(ms: i64) -> Timestamp {
+    Timestamp(ms)
+}
+
+fn principal(n: u128, kind: PrincipalKind, name: &str) -> IndexPrincipal {
+    IndexPrincipal { id: pid(n), kind, name: name.to_owned(), enabled: true }
+}
+
+fn user(n: u128) -> IndexPrincipal {
+    principal(n, PrincipalKind::User, &format!("user{n}"))
+}
+
+fn group(n: u128) -> IndexPrincipal {
+    principal(n, PrincipalKind::Group, &format!("group{n}"))
+}
+
+fn role(n: u128, actions: &[&str], not: &[&str]) -> RoleDefinition {
+    RoleDefinition {
+        id: rid(n),
+        name: format!("role{n}"),
+        description: String::new(),
+        builtin: false,
+        permissions: Permissions::from_literals(actions, not),
+    }
+}
+
+fn scope(s: &str) -> ScopePath {
+    ScopePath::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn assignment(
+    n: u128,
+    holder: PrincipalId,
+    role: RoleId,
+    at: &str,
+    kind: AssignmentKind,
+    start: i64,
+    end: Option<i64>,
+) -> Assignment {
+    Assignment {
+        id: aid(n),
+        principal_id: holder,
+        principal_kind: PrincipalKind::User,
+        role_id: role,
+        scope: scope(at),
+        kind,
+        window: Window { start: t(start), end: end.map(t) },
+        activated_from: None,
+        created_by_request: RequestId(Uuid::from_u128(1)),
+        created_at: t(0),
+        ended_early_at: None,
+    }
+}
+
+fn active(n: u128, holder: PrincipalId, role: RoleId, at: &str, start: i64, end: Option<i64>) -> Assignment {
+    assignment(n, holder, role, at, AssignmentKind::Active, start, end)
+}
+
+/// Active `Member` of `group` for `holder`.
+fn member(n: u128, holder: PrincipalId, group: PrincipalId, start: i64, end: Option<i64>) -> Assignment {
+    active(n, holder, GROUP_MEMBER, ScopePath::for_group(group).as_str(), start, end)
+}
+
+const STORAGE: u128 = 1;
+
+/// Users 1, 2; groups 10, 11, 12; role STORAGE = `storage.*` except `storage.keys.*`; builtins.
+fn world() -> AccessIndex {
+    let idx = AccessIndex::new();
+    let mut roles = builtin_roles();
+    roles.push(role(STORAGE, &["storage.*"], &["storage.keys.*"]));
+    idx.load(vec![user(1), user(2), group(10), group(11), group(12)], vec![], roles, vec![]);
+    idx
+}
+
+fn allowed(idx: &AccessIndex, p: u128, action: &str, at: &str, now: i64) -> bool {
+    idx.check(pid(p), action, at, t(now)).allowed
+}
+
+fn ends(idx: &AccessIndex, p: u128, at: &str, now: i64) -> Option<Option<Timestamp>> {
+    idx.check(pid(p), "storage.blobs.read", at, t(now)).grant.map(|g| g.ends_at)
+}
+
+const READ: &str = "storage.blobs.read";
+
+#[test]
+fn only_active_assignments_grant() {
+    let idx = world();
+    idx.upsert_assignment(&assignment(1, pid(1), rid(STORAGE), "/", AssignmentKind::Eligible, 0, None));
+    assert!(!allowed(&idx, 1, READ, "/a", 5));
+    assert_eq!(idx.len(), 1);
+    idx.upsert_assignment(&assignment(1, pid(1), rid(STORAGE), "/", AssignmentKind::Active, 0, None));
+    assert!(allowed(&idx, 1, READ, "/a", 5));
+    assert_eq!(idx.len(), 1);
+}
+
+#[test]
+fn a_scope_covers_itself_and_below_on_segment_boundaries() {
+    let idx = world();
+    idx.upsert_assignment(&active(1, pid(1), rid(STORAGE), "/a", 0, None));
+    idx.upsert_assignment(&active(2, pid(2), rid(STORAGE), "/", 0, None));
+    for s in ["/a", "/a/b", "/a/b/c/d/e"] {
+        assert!(allowed(&idx, 1, READ, s, 5), "{s}");
+    }
+    for s in ["/", "/ab", "/b", "/b/a", "/ab/c"] {
+        assert!(!allowed(&idx, 1, READ, s, 5), "{s}");
+    }
+    // Odd requested scopes follow scope_contains exactly, and never panic.
+    for s in ["", "a/b", "/a/", "/a//b", "//a", "/a/b/", "x", "/é/a", "/a/é"] {
+        assert_eq!(allowed(&idx, 1, READ, s, 5), scope_contains("/a", s), "{s:?}");
+        assert!(allowed(&idx, 2, READ, s, 5), "{s:?}");
+    }
+    let deep = format!("/a{}", "/x".repeat(40));
+    assert!(allowed(&idx, 1, READ, &deep, 5));
+}
+
+#[test]
+fn a_window_is_half_open_to_the_millisecond() {
+    let idx = world();
+    idx.upsert_assignment(&active(1, pid(1), rid(STORAGE), "/", 100, Some(200)));
+    assert!(!allowed(&idx, 1, READ, "/", 99));
+    assert!(allowed(&idx, 1, READ, "/", 100));
+    assert!(allowed(&idx, 1, READ, "/", 199));
+    assert!(!allowed(&idx, 1, READ, "/", 200));
+    assert_eq!(ends(&idx, 1, "/", 150), Some(Some(t(200))));
+    idx.upsert_assignment(&active(2, pid(2), rid(STORAGE), "/", 100, None));
+    assert_eq!(ends(&idx, 2, "/", i64::MAX), Some(None));
+}
+
+#[test]
+fn ended_early_at_ends_access() {
+    let idx = world();
+    let mut a = active(1, pid(1), rid(STORAGE), "/", 0, Some(1000));
+    a.ended_early_at = Some(t(50));
+    idx.upsert_assignment(&a);
+    assert!(allowed(&idx, 1, READ, "/", 49));
+    assert!(!allowed(&idx, 1, READ, "/", 50));
+}
+
+#[test]
+fn role_permissions_use_patterns_and_exclusions() {
+    let idx = world();
+    idx.upsert_assignment(&active(1, pid(1), rid(STORAGE), "/", 0, None));
+    assert!(allowed(&idx, 1, "storage.blobs.read", "/", 5));
+    assert!(!allowed(&idx, 1, "storage.keys.list", "/", 5));
+    assert!(!allowed(&idx, 1, "storage", "/", 5));
+    assert!(!allowed(&idx, 1, "compute.vms.read", "/", 5));
+    idx.upsert_assignment(&active(2, pid(1), pim_domain::role::READER, "/", 0, None));
+    assert!(allowed(&idx, 1, "compute.vms.read", "/", 5));
+    assert!(!allowed(&idx, 1, "compute.vms.write", "/", 5));
+}
+
+#[test]
+fn unknown_or_removed_roles_grant_nothing() {
+    let idx = world();
+    idx.upsert_assignment(&active(1, pid(1), rid(7), "/", 0, None));
+    assert!(!allowed(&idx, 1, "x.read", "/", 5));
+    assert!(idx.effective(pid(1), t(5)).is_empty());
+    idx.upsert_role(role(7, &["x.*"], &[]));
+    assert!(allowed(&idx, 1, "x.read", "/", 5));
+    idx.upsert_role(role(7, &["y.*"], &[]));
+    assert!(!allowed(&idx, 1, "x.read", "/", 5));
+    assert!(allowed(&idx, 1, "y.read", "/", 5));
+    idx.remove_role(rid(7));
+    assert!(!allowed(&idx, 1, "y.read", "/", 5));
+}
+
+#[test]
+fn disabled_and_unknown_principals_are_denied() {
+    let idx = world();
+    idx.upsert_assignment(&active(1, pid(1), rid(STORAGE), "/", 0, None));
+    assert!(allowed(&idx, 1, READ, "/", 5));
+    idx.upsert_principal(IndexPrincipal { enabled: false, ..user(1) });
+    assert!(!allowed(&idx, 1, READ, "/", 5));
+    assert!(idx.effective(pid(1), t(5)).is_empty());
+    idx.upsert_principal(user(1));
+    assert!(allowed(&idx, 1, READ, "/", 5));
+    // Assignments on a principal the index has never been told about grant nothing.
+    idx.upsert_assignment(&active(2, pid(99), rid(STORAGE), "/", 0, None));
+    assert!(!allowed(&idx, 99, READ, "/", 5));
+    assert_eq!(idx.principal(pid(99)), None);
+}
+
+#[test]
+fn nested_groups_inherit_and_a_disabled_group_cuts_the_path() {
+    let idx = world();
+    idx.set_membership(pid(10), pid(1), true);
+    idx.set_membership(pid(11), pid(10), true);
+    idx.set_membership(pid(12), pid(11), true);
+    idx.upsert_assignment(&active(1, pid(12), rid(STORAGE), "/a", 0, None));
+    idx.upsert_assignment(&active(2, pid(10), rid(STORAGE), "/b", 0, None));
+    let d = idx.check(pid(1), READ, "/a/x", t(5));
+    assert!(d.allowed);
+    let g = d.grant.unwrap_or_else(|| panic!("no grant"));
+    assert_eq!((g.holder, g.via_group, g.assignment_id), (pid(12), Some(pid(12)), aid(1)));
+    assert_eq!(&*g.scope, "/a");
+    assert_eq!(g.role_id, rid(STORAGE));
+
+    idx.upsert_principal(IndexPrincipal { enabled: false, ..group(11) });
+    assert!(!allowed(&idx, 1, READ, "/a/x", 5), "the path through a disabled group is cut");
+    assert!(allowed(&idx, 1, READ, "/b", 5), "the group below it still confers");
+    assert_eq!(idx.groups_of(pid(1), t(5)), vec![pid(10)]);
+    idx.upsert_principal(group(11));
+    assert!(allowed(&idx, 1, READ, "/a/x", 5));
+    idx.upsert_principal(IndexPrincipal { enabled: false, ..group(12) });
+    assert!(!allowed(&idx, 1, READ, "/a/x", 5), "a disabled group confers nothing");
+    idx.upsert_principal(group(12));
+
+    idx.set_membership(pid(11), pid(10), false);
+    assert!(!allowed(&idx, 1, READ, "/a/x", 5));
+    assert!(allowed(&idx, 1, READ, "/b", 5));
+    idx.set_membership(pid(10), pid(1), false);
+    assert!(!allowed(&idx, 1, READ, "/b", 5));
+}
+
+#[test]
+fn a_membership_added_above_existing_members_reaches_them() {
+    let idx = world();
+    idx.set_membership(pid(10), pid(1), true);
+    idx.set_membership(pid(10), pid(2), true);
+    idx.upsert_assignment(&active(1, pid(11), rid(STORAGE), "/", 0, None));
+    assert!(!allowed(&idx, 1, READ, "/", 5));
+    idx.set_membership(pid(11), pid(10), true);
+    assert!(allowed(&idx, 1, READ, "/", 5));
+    assert!(allowed(&idx, 2, READ, "/", 5));
+}
+
+#[test]
+fn only_groups_confer_membership() {
+    let idx = world();
+    idx.set_membership(pid(2), pid(1), true); // a user "containing" a user
+    idx.upsert_assignment(&active(1, pid(2), rid(STORAGE), "/", 0, None));
+    assert!(allowed(&idx, 2, READ, "/", 5));
+    assert!(!allowed(&idx, 1, READ, "/", 5));
+}
+
+#[test]
+fn an_active_member_assignment_is_membership_for_its_window_only() {
+    let idx = world();
+    idx.upsert_assignment(&active(1, pid(10), rid(STORAGE), "/", 0, None));
+    idx.upsert_assignment(&member(2, pid(1), pid(10), 100, Some(200)));
+    assert!(!allowed(&idx, 1, READ, "/x", 99));
+    assert!(allowed(&idx, 1, READ, "/x", 100));
+    assert_eq!(ends(&idx, 1, "/x", 150), Some(Some(t(200))), "access ends with the membership");
+    assert!(!allowed(&idx, 1, READ, "/x", 200));
+    assert_eq!(idx.groups_of(pid(1), t(150)), vec![pid(10)]);
+    assert!(idx.groups_of(pid(1), t(200)).is_empty());
+
+    // Shortening the membership, then making it eligible, then removing it.
+    idx.upsert_assignment(&member(2, pid(1), pid(10), 100, Some(120)));
+    assert!(!allowed(&idx, 1, READ, "/x", 150));
+    idx.upsert_assignment(&assignment(
+        2,
+        pid(1),
+        GROUP_MEMBER,
+        ScopePath::for_group(pid(10)).as_str(),
+        AssignmentKind::Eligible,
+        0,
+        None,
+    ));
+    assert!(!allowed(&idx, 1, READ, "/x", 110), "an eligible membership is no membership");
+    idx.upsert_assignment(&member(2, pid(1), pid(10), 0, None));
+    assert!(allowed(&idx, 1, READ, "/x", 110));
+    idx.remove_assignment(aid(2));
+    assert!(!allowed(&idx, 1, READ, "/x", 110));
+    // Another role at a group scope is no membership.
+    idx.upsert_assignment(&active(3, pid(1), rid(STORAGE), ScopePath::for_group(pid(10)).as_str(), 0, None));
+    assert!(!allowed(&idx, 1, READ, "/x", 110));
+}
+
+#[test]
+fn time_bound_memberships_nest_and_every_edge_must_hold() {
+    let idx = world();
+    idx.upsert_assignment(&active(1, pid(11), rid(STORAGE), "/", 0, None));
+    idx.upsert_assignment(&member(2, pid(1), pid(10), 100, Some(300)));
+    idx.upsert_assignment(&member(3, pid(10), pid(11), 200, Some(400)));
+    assert!(!allowed(&idx, 1, READ, "/", 150));
+    assert_eq!(ends(&idx, 1, "/", 250), Some(Some(t(300))));
+    assert!(!allowed(&idx, 1, READ, "/", 350));
+    // A static path to the same group lasts longer and wins.
+    idx.set_membership(pid(12), pid(1), true);
+    idx.upsert_assignment(&member(4, pid(12), pid(11), 0, Some(1000)));
+    assert_eq!(ends(&idx, 1, "/", 250), Some(Some(t(1000))));
+    assert!(allowed(&idx, 1, READ, "/", 500));
+}
+
+#[test]
+fn cycles_do_not_loop() {
+    let idx = world();
+    idx.set_membership(pid(10), pid(11), true);
+    idx.set_membership(pid(11), pid(10), true);
+    idx.set_membership(pid(10), pid(1), true);
+    idx.upsert_assignment(&member(1, pid(11), pid(12), 0, Some(100)));
+    idx.upsert_assignment(&member(2, pid(12), pid(10), 0, None));
+    idx.upsert_assignment(&member(3, pid(10), pid(10), 0, None));
+    idx.upsert_assignment(&active(4, pid(12), rid(STORAGE), "/", 0, None));
+    assert!(allowed(&idx, 1, READ, "/", 5));
+    let mut gs = idx.groups_of(pid(1), t(5));
+    gs.sort();
+    assert_eq!(gs, vec![pid(10), pid(11), pid(12)]);
+    assert!(!allowed(&idx, 1, READ, "/", 100));
+    // A group is never in its own closure; its own assignments are direct.
+    let d = idx.check(pid(12), READ, "/", t(5));
+    assert_eq!(d.grant.map(|g| g.via_group), Some(None));
+}
+
+#[test]
+fn the_best_grant_is_permanent_then_latest_then_direct() {
+    let idx = world();
+    idx.set_membership(pid(10), pid(1), true);
+    idx.upsert_assignment(&active(1, pid(1), rid(STORAGE), "/", 0, Some(300)));
+    idx.upsert_assignment(&active(2, pid(1), rid(STORAGE), "/", 0, Some(400)));
+    let best =
+        |idx: &AccessIndex, now| idx.check(pid(1), READ, "/a", t(now)).grant.map(|g| (g.assignment_id, g.via_group));
+    assert_eq!(best(&idx, 5), Some((aid(2), None)));
+    idx.upsert_assignment(&active(3, pid(10), rid(STORAGE), "/a", 0, Some(500)));
+    assert_eq!(best(&idx, 5), Some((aid(3), Some(pid(10)))), "latest end wins");
+    idx.upsert_assignment(&active(4, pid(10), rid(STORAGE), "/", 0, Some(400)));
+    idx.upsert_assignment(&active(5, pid(1), rid(STORAGE), "/", 0, Some(500)));
+    assert_eq!(best(&idx, 5), Some((aid(5), None)), "direct wins a tie");
+    idx.upsert_assignment(&active(6, pid(10), rid(STORAGE), "/", 0, None));
+    assert_eq!(best(&idx, 5), Some((aid(6), Some(pid(10)))), "permanent wins");
+    idx.upsert_assignment(&active(7, pid(1), rid(STORAGE), "/a", 0, None));
+    assert_eq!(best(&idx, 5), Some((aid(7), None)), "direct permanent wins a permanent tie");
+    // A permanent group assignment through a membership ending at 250 loses to a direct one at 300.
+    let idx = world();
+    idx.upsert_assignment(&member(1, pid(1), pid(10), 0, Some(250)));
+    idx.upsert_assignment(&active(2, pid(10), rid(STORAGE), "/", 0, None));
+    idx.upsert_assignment(&active(3, pid(1), rid(STORAGE), "/", 0, Some(300)));
+    assert_eq!(best(&idx, 5), Some((aid(3), None)));
+    assert_eq!(best(&idx, 300), None);
+}
+
+#[test]
+fn remove_prune_and_len() {
+    let idx = world();
+    assert!(idx.is_empty());
+    idx.upsert_assignment(&active(1, pid(1), rid(STORAGE), "/", 0, Some(100)));
+    idx.upsert_assignment(&assignment(2, pid(1), rid(STORAGE), "/", AssignmentKind::Eligible, 0, Some(50)));
+    idx.upsert_assignment(&active(3, pid(1), rid(STORAGE), "/", 0, None));
+    idx.upsert_assignment(&member(4, pid(2), pid(10), 0, Some(60)));
+    idx.upsert_assignment(&active(8, pid(2), rid(STORAGE), "/", 0, Some(60)));
+    assert_eq!(idx.len(), 5);
+    assert_eq!(idx.prune(t(49)), 0);
+    assert!(allowed(&idx, 2, READ, "/", 10));
+    assert_eq!(idx.prune(t(60)), 3);
+    assert_eq!(idx.len(), 2);
+    assert!(idx.groups_of(pid(2), t(10)).is_empty(), "the pruned membership is gone");
+    assert!(idx.effective(pid(2), t(10)).is_empty(), "and so is its entry");
+    assert_eq!(idx.effective(pid(1), t(10)).len(), 2);
+    idx.remove_assignment(aid(3));
+    idx.remove_assignment(aid(3));
+    assert_eq!(idx.len(), 1);
+    assert_eq!(ends(&idx, 1, "/", 10), Some(Some(t(100))));
+    assert_eq!(idx.prune(t(100)), 1);
+    assert!(idx.is_empty());
+    assert!(!allowed(&idx, 1, READ, "/", 10));
+    // Slots are reused after removal.
+    idx.upsert_assignment(&active(5, pid(1), rid(STORAGE), "/", 0, None));
+    idx.upsert_assignment(&active(6, pid(1), rid(STORAGE), "/", 0, None));
+    idx.upsert_assignment(&active(7, pid(1), rid(STORAGE), "/", 0, None));
+    assert!(allowed(&idx, 1, READ, "/", 10));
+    assert!(!allowed(&idx, 2, READ, "/", 10), "what was pruned stays gone");
+}
+
+#[test]
+fn pruning_keeps_what_still_applies_in_long_lists() {
+    // Long enough to be searched by scope rather than scanned.
+    let idx = world();
+    for (n, at) in [(1, "/a"), (2, "/b"), (3, "/c"), (4, "/d")] {
+        idx.upsert_assignment(&active(n, pid(1), rid(STORAGE), at, 0, None));
+    }
+    idx.upsert_assignment(&assignment(5, pid(1), rid(STORAGE), "/a", AssignmentKind::Eligible, 0, Some(10)));
+    idx.upsert_assignment(&active(6, pid(1), rid(STORAGE), "/a", 0, Some(10)));
+    assert_eq!(idx.prune(t(10)), 2);
+    for at in ["/a/x", "/b", "/c", "/d"] {
+        assert!(allowed(&idx, 1, READ, at, 20), "{at}");
+    }
+    idx.remove_assignment(aid(1));
+    assert!(!allowed(&idx, 1, READ, "/a/x", 20));
+}
+
+#[test]
+fn names_resolve_case_insensitively_and_principals_read_back() {
+    let idx = world();
+    idx.upsert_principal(principal(5, PrincipalKind::ServicePrincipal, "Deploy-Bot"));
+    assert_eq!(idx.resolve_name("deploy-bot"), Some(pid(5)));
+    assert_eq!(idx.resolve_name("DEPLOY-BOT"), Some(pid(5)));
+    assert_eq!(idx.resolve_name("USER1"), Some(pid(1)));
+    idx.upsert_principal(principal(5, PrincipalKind::ServicePrincipal, "ci-bot"));
+    assert_eq!(idx.resolve_name("deploy-bot"), None);
+    assert_eq!(idx.resolve_name("CI-Bot"), Some(pid(5)));
+    assert_eq!(idx.principal(pid(5)).map(|p| p.name), Some("ci-bot".to_owned()));
+    assert_eq!(idx.principal(pid(12)), Some(group(12)));
+}
+
+#[test]
+fn effective_lists_direct_then_group_grants_in_effect() {
+    let idx = world();
+    idx.set_membership(pid(10), pid(1), true);
+    idx.upsert_assignment(&member(1, pid(1), pid(11), 0, Some(100)));
+    idx.upsert_assignment(&active(2, pid(1), rid(STORAGE), "/a", 0, Some(50)));
+    idx.upsert_assignment(&active(3, pid(10), rid(STORAGE), "/b", 0, None));
+    idx.upsert_assignment(&active(4, pid(11), rid(STORAGE), "/c", 0, None));
+    idx.upsert_assignment(&active(5, pid(11), rid(STORAGE), "/d", 20, None));
+    idx.upsert_assignment(&assignment(6, pid(1), rid(STORAGE), "/e", AssignmentKind::Eligible, 0, None));
+    let got: Vec<_> =
+        idx.effective(pid(1), t(10)).into_iter().map(|g| (g.assignment_id, g.via_group, g.ends_at)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (aid(1), None, Some(t(100))),
+            (aid(2), None, Some(t(50))),
+            (aid(3), Some(pid(10)), None),
+            (aid(4), Some(pid(11)), Some(t(100))),
+        ]
+    );
+}
+
+#[test]
+fn load_replaces_everything() {
+    let idx = world();
+    idx.upsert_assignment(&active(1, pid(1), rid(STORAGE), "/", 0, None));
+    idx.load(
+        vec![user(2), group(10)],
+        vec![(pid(10), pid(2))],
+        vec![role(STORAGE, &["storage.*"], &[])],
+        vec![active(2, pid(10), rid(STORAGE), "/z", 0, None), active(2, pid(10), rid(STORAGE), "/y", 0, None)],
+    );
+    assert!(!allowed(&idx, 1, READ, "/", 5));
+    assert_eq!(idx.principal(pid(1)), None);
+    assert_eq!(idx.len(), 1, "a repeated id replaces the earlier one");
+    assert!(allowed(&idx, 2, READ, "/y", 5));
+    assert!(!allowed(&idx, 2, READ, "/z", 5));
+}
+
+// ---- property test against a naive reference ----
+
+/// The world as plain data, and the rules written as directly as possible.
+#[derive(Clone, Debug, Default)]
+struct World {
+    principals: BTreeMap<PrincipalId, IndexPrincipal>,
+    memberships: BTreeSet<(PrincipalId, PrincipalId)>,
+    roles: BTreeMap<RoleId, RoleDefinition>,
+    assignments: BTreeMap<AssignmentId, Assignment>,
+}
+
+fn end_of(a: &Assignment) -> i64 {
+    let end = a.window.end.map_or(i64::MAX, |e| e.0);
+    a.ended_early_at.map_or(end, |e| end.min(e.0))
+}
+
+fn in_effect(a: &Assignment, now: i64) -> bool {
+    a.kind == AssignmentKind::Active && a.window.start.0 <= now && now < end_of(a)
+}
+
+impl World {
+    fn holds(&self, p: PrincipalId) -> bool {
+        self.principals.get(&p).is_some_and(|p| p.enabled)
+    }
+
+    fn confers(&self, g: PrincipalId) -> bool {
+        self.principals.get(&g).is_some_and(|p| p.enabled && p.kind == PrincipalKind::Group)
+    }
+
+    /// Every group `p` is in at `now`, with the latest end over its simple paths (an edge's end
+    /// bounds the path).
+    fn groups(&self, p: PrincipalId, now: i64) -> BTreeMap<PrincipalId, i64> {
+        let mut best = BTreeMap::new();
+        self.walk(p, i64::MAX, now, &mut vec![p], &mut best);
+        best
+    }
+
+    fn walk(
+        &self,
+        x: PrincipalId,
+        end: i64,
+        now: i64,
+        path: &mut Vec<PrincipalId>,
+        best: &mut BTreeMap<PrincipalId, i64>,
+    ) {
+        let mut next: Vec<(PrincipalId, i64)> =
+            self.memberships.iter().filter(|(_, m)| *m == x).map(|(g, _)| (*g, end)).collect();
+        for a in self.assignments.values() {
+            let member_of = a.scope.group().filter(|_| a.role_id == GROUP_MEMBER && in_effect(a, now));
+            if let (true, Some(g)) = (a.principal_id == x, member_of) {
+                next.push((g, end.min(end_of(a))));
+            }
+        }
+        for (g, e) in next {
+            if !self.confers(g) || path.contains(&g) {
+                continue;
+            }
+            let b = best.entry(g).or_insert(e);
+            *b = (*b).max(e);
+            path.push(g);
+            self.walk(g, e, now, path, best);
+            path.pop();
+        }
+    }
+
+    /// (assignment, via group, effective end) for every grant in effect.
+    fn effective(&self, p: PrincipalId, now: i64) -> Vec<(AssignmentId, Option<PrincipalId>, i64)> {
+        if !self.holds(p) {
+            return Vec::new();
+        }
+        let groups = self.groups(p, now);
+        let mut out = Vec::new();
+        for a in self.assignments.values() {
+            if !in_effect(a, now) || !self.roles.contains_key(&a.role_id) {
+                continue;
+            }
+            if a.principal_id == p {
+                out.push((a.id, None, end_of(a)));
+            } else if let Some(&e) = groups.get(&a.principal_id) {
+                out.push((a.id, Some(a.principal_id), end_of(a).min(e)));
+            }
+        }
+        out
+    }
+
+    fn allows(&self, a: AssignmentId, action: &str, at: &str) -> bool {
+        let Some(a) = self.assignments.get(&a) else { return false };
+        scope_contains(a.scope.as_str(), at) && self.roles.get(&a.role_id).is_some_and(|r| r.permissions.allows(action))
+    }
+}
+
+const P: [u128; 8] = [1, 2, 3, 10, 11, 12, 13, 99]; // users, groups, and one never upserted
+const GROUPS: [u128; 4] = [10, 11, 12, 13];
+const ROLES: [RoleId; 5] = [rid(0), rid(1), rid(2), GROUP_MEMBER, rid(9)]; // rid(9) is never defined
+const SCOPES: [&str; 6] = ["/", "/a", "/a/b", "/ab", "/a/b/c", "/x"];
+const ACTIONS: [&str; 4] = ["a.b.read", "a.b.write", "x.read", "a.c"];
+const QUERIES: [&str; 8] = ["/", "/a", "/a/b", "/a/b/c/d", "/ab", "/x/y", "/a/", "/q"];
+const PATTERNS: [&str; 6] = ["*", "a.*", "*.read", "a.b.read", "x.*", "a.*.write"];
+
+fn arb_assignment() -> impl Strategy<Value = Assignment> {
+    (
+        0u128..14,
+        0..P.len(),
+        0..ROLES.len(),
+        0..SCOPES.len() + GROUPS.len(),
+        prop::bool::weighted(0.8),
+        (0i64..20, prop::option::weighted(0.7, 0i64..20)),
+        prop::option::weighted(0.1, 0i64..30),
+    )
+        .prop_map(|(n, h, r, s, is_active, (start, len), early)| {
+            let at = match SCOPES.get(s) {
+                Some(s) => (*s).to_owned(),
+                None => ScopePath::for_group(pid(GROUPS[s - SCOPES.len()])).as_str().to_owned(),
+            };
+            let kind = if is_active { AssignmentKind::Active } else { AssignmentKind::Eligible };
+            let mut a = assignment(n, pid(P[h]), ROLES[r], &at, kind, start, len.map(|l| start + l));
+            a.ended_early_at = early.map(t);
+            a
+        })
+}
+
+fn arb_role(n: u128) -> impl Strategy<Value = RoleDefinition> {
+    (prop::sample::subsequence(&PATTERNS[..], 1..3), prop::sample::subsequence(&PATTERNS[1..], 0..2))
+        .prop_map(move |(a, x)| role(n, &a, &x))
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Upsert(Assignment),
+    Remove(u128),
+    Membership(usize, usize, bool),
+    Enabled(usize, bool),
+    UpsertRole(RoleDefinition),
+    RemoveRole(usize),
+    Prune(i64),
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => arb_assignment().prop_map(Op::Upsert),
+        1 => (0u128..14).prop_map(Op::Remove),
+        2 => (0..GROUPS.len(), 0..P.len(), any::<bool>()).prop_map(|(g, m, b)| Op::Membership(g, m, b)),
+        2 => (0..P.len() - 1, prop::bool::weighted(0.6)).prop_map(|(p, b)| Op::Enabled(p, b)),
+        1 => (0u128..3).prop_flat_map(arb_role).prop_map(Op::UpsertRole),
+        1 => (0..3usize).prop_map(Op::RemoveRole),
+        1 => (0i64..30).prop_map(Op::Prune),
+    ]
+}
+
+fn principal_for(i: usize, enabled: bool) -> IndexPrincipal {
+    let n = P[i];
+    let mut p = if GROUPS.contains(&n) { group(n) } else { user(n) };
+    p.enabled = enabled;
+    p
+}
+
+fn arb_world() -> impl Strategy<Value = (World, Vec<Op>)> {
+    (
+        prop::collection::vec(prop::bool::weighted(0.85), P.len() - 1),
+        prop::collection::vec((0..GROUPS.len(), 0..P.len()), 0..8),
+        (arb_role(0), arb_role(1), arb_role(2), any::<bool>()),
+        prop::collection::vec(arb_assignment(), 0..14),
+        prop::collection::vec(arb_op(), 0..12),
+    )
+        .prop_map(|(enabled, memberships, (r0, r1, r2, with_member), assignments, ops)| {
+            let mut w = World::default();
+            for (i, e) in enabled.into_iter().enumerate() {
+                let p = principal_for(i, e);
+                w.principals.insert(p.id, p);
+            }
+            w.memberships = memberships.into_iter().map(|(g, m)| (pid(GROUPS[g]), pid(P[m]))).collect();
+            let mut roles = vec![r0, r1, r2];
+            if with_member {
+                roles.extend(builtin_roles().into_iter().filter(|r| r.id == GROUP_MEMBER));
+            }
+            w.roles = roles.into_iter().map(|r| (r.id, r)).collect();
+            for a in assignments {
+                w.assignments.insert(a.id, a);
+            }
+            (w, ops)
+        })
+}
+
+fn apply(w: &mut World, idx: &AccessIndex, op: Op) {
+    match op {
+        Op::Upsert(a) => {
+            idx.upsert_assignment(&a);
+            w.assignments.insert(a.id, a);
+        }
+        Op::Remove(n) => {
+            idx.remove_assignment(aid(n));
+            w.assignments.remove(&aid(n));
+        }
+        Op::Membership(g, m, present) => {
+            let (g, m) = (pid(GROUPS[g]), pid(P[m]));
+            idx.set_membership(g, m, present);
+            if present {
+                w.memberships.insert((g, m));
+            } else {
+                w.memberships.remove(&(g, m));
+            }
+        }
+        Op::Enabled(i, e) => {
+            let p = principal_for(i, e);
+            idx.upsert_principal(p.clone());
+            w.principals.insert(p.id, p);
+        }
+        Op::UpsertRole(r) => {
+            idx.upsert_role(r.clone());
+            w.roles.insert(r.id, r);
+        }
+        Op::RemoveRole(i) => {
+            idx.remove_role(rid(i as u128));
+            w.roles.remove(&rid(i as u128));
+        }
+        Op::Prune(now) => {
+            let before = w.assignments.len();
+            w.assignments.retain(|_, a| end_of(a) > now);
+            assert_eq!(idx.prune(t(now)), before - w.assignments.len());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn agrees_with_a_naive_reference((world, ops) in arb_world()) {
+        let mut w = world;
+        let idx = AccessIndex::new();
+        idx.load(
+            w.principals.values().cloned().collect(),
+            w.memberships.iter().copied().collect(),
+            w.roles.values().cloned().collect(),
+            w.assignments.values().cloned().collect(),
+        );
+        for op in ops {
+            apply(&mut w, &idx, op);
+        }
+        prop_assert_eq!(idx.len(), w.assignments.len());
+        for &n in &P {
+            let p = pid(n);
+            for now in 0..42 {
+                let mut want = w.effective(p, now);
+                let mut got: Vec<_> = idx
+                    .effective(p, t(now))
+                    .into_iter()
+                    .map(|g| (g.assignment_id, g.via_group, g.ends_at.map_or(i64::MAX, |e| e.0)))
+                    .collect();
+                want.sort();
+                got.sort();
+                prop_assert_eq!(&got, &want, "effective({}, {})", n, now);
+
+                let mut groups = idx.groups_of(p, t(now));
+                groups.sort();
+                let want_groups: Vec<_> =
+                    if w.holds(p) { w.groups(p, now).into_keys().collect() } else { Vec::new() };
+                prop_assert_eq!(groups, want_groups);
+
+                for action in ACTIONS {
+                    for at in QUERIES {
+                        let d = idx.check(p, action, at, t(now));
+                        let candidates: Vec<_> = want.iter().filter(|(a, _, _)| w.allows(*a, action, at)).collect();
+                        prop_assert_eq!(d.allowed, !candidates.is_empty(), "check({}, {}, {}, {})", n, action, at, now);
+                        let Some(g) = d.grant else { continue };
+                        let best = candidates.iter().map(|c| c.2).max().unwrap_or(i64::MIN);
+                        let direct = candidates.iter().any(|c| c.2 == best && c.1.is_none());
+                        let end = g.ends_at.map_or(i64::MAX, |e| e.0);
+                        prop_assert_eq!(end, best);
+                        prop_assert_eq!(g.via_group.is_none(), direct);
+                        prop_assert!(candidates.contains(&&(g.assignment_id, g.via_group, end)));
+                        let a = &w.assignments[&g.assignment_id];
+                        prop_assert_eq!((&*g.scope, g.role_id, g.holder), (a.scope.as_str(), a.role_id, a.principal_id));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1164 @@
+//! Requests: the nine actions of SPEC section 4, planned against the rules and the role settings,
+//! then carried out in one transaction with their audit events, or only validated.
+
+use pim_domain::actions::{ASSIGNMENTS_READ, ASSIGNMENTS_WRITE, REQUESTS_READ};
+use pim_domain::request::{ActivationInput, Needs, normalize_justification, plan_activation};
+use pim_domain::role::GLOBAL_ADMINISTRATOR;
+use pim_domain::time::DAY_MS;
+use pim_domain::{
+    Assignment, AssignmentId, AssignmentKind, AuditDraft, DomainError, ErrorKind, PrincipalId, PrincipalKind, Request,
+    RequestAction, RequestId, RequestStatus, RoleId, RoleSettings, ScopePath, Ticket, Timestamp, Window,
+};
+use pim_store::{AnyConnection, q};
+
+use crate::context::{Actor, Context};
+use crate::engine::Engine;
+use crate::error::{EngineError, Result, refuse};
+use crate::roles::{check_group_role, find_role, settings_at};
+
+/// How far ahead of its end an assignment may be extended by its holder.
+pub const EXTEND_WINDOW_MS: i64 = 14 * DAY_MS;
+/// How long after its end an assignment may be renewed by its holder.
+pub const RENEW_WINDOW_MS: i64 = 30 * DAY_MS;
+
+/// What a caller asks for; which fields matter depends on `action` (see docs/API.md).
+#[derive(Clone, Debug)]
+pub struct RequestInput {
+    /// The action.
+    pub action: RequestAction,
+    /// Whose assignment (admin assign).
+    pub principal_id: Option<PrincipalId>,
+    /// Which role (assign, activate).
+    pub role_id: Option<RoleId>,
+    /// Where (assign, activate).
+    pub scope: Option<ScopePath>,
+    /// Eligible or active (assign).
+    pub kind: Option<AssignmentKind>,
+    /// The assignment concerned (update, remove, extend, renew, deactivate).
+    pub assignment_id: Option<AssignmentId>,
+    /// Requested start.
+    pub start: Option<Timestamp>,
+    /// Requested end.
+    pub end: Option<Timestamp>,
+    /// Make the assignment permanent (update).
+    pub permanent: bool,
+    /// Activation length in minutes.
+    pub duration_minutes: Option<u32>,
+    /// Why.
+    pub justification: Option<String>,
+    /// Ticket reference.
+    pub ticket: Option<Ticket>,
+    /// Only say whether it would pass.
+    pub validate_only: bool,
+}
+
+impl RequestInput {
+    /// An input for `action` with every other field empty.
+    pub fn new(action: RequestAction) -> RequestInput {
+        RequestInput {
+            action,
+            principal_id: None,
+            role_id: None,
+            scope: None,
+            kind: None,
+            assignment_id: None,
+            start: None,
+            end: None,
+            permanent: false,
+            duration_minutes: None,
+            justification: None,
+            ticket: None,
+            validate_only: false,
+        }
+    }
+}
+
+/// A request carried out (or accepted, or pending) and the assignment it made or changed.
+#[derive(Clone, Debug)]
+pub struct RequestOutcome {
+    /// The request as stored.
+    pub request: Request,
+    /// The assignment it created or changed.
+    pub assignment: Option<Assignment>,
+}
+
+/// The answer to a `validateOnly` request.
+#[derive(Clone, Debug)]
+pub struct Validation {
+    /// Whether it would be carried out (or accepted for approval) now.
+    pub valid: bool,
+    /// What it still needs.
+    pub needs: Needs,
+    /// The rules it breaks.
+    pub problems: Vec<DomainError>,
+    /// The window it would have.
+    pub window: Option<Window>,
+}
+
+/// What `submit` did.
+#[derive(Clone, Debug)]
+pub enum Submission {
+    /// Carried out, accepted or pending.
+    Done(RequestOutcome),
+    /// Only validated.
+    Validated(Validation),
+}
+
+/// Filters for listing requests.
+#[derive(Clone, Debug, Default)]
+pub struct RequestQuery {
+    /// Only requests the caller made or that concern the caller.
+    pub mine: bool,
+    /// Only requests concerning this principal.
+    pub principal: Option<PrincipalId>,
+    /// Only in this status.
+    pub status: Option<RequestStatus>,
+    /// Only this action.
+    pub action: Option<RequestAction>,
+    /// Page cursor: the last id of the previous page.
+    pub after: Option<RequestId>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// Filters for listing assignments.
+#[derive(Clone, Debug, Default)]
+pub struct AssignmentQuery {
+    /// Only this principal's.
+    pub principal: Option<PrincipalId>,
+    /// Only this role's.
+    pub role: Option<RoleId>,
+    /// Only at exactly this scope.
+    pub scope: Option<ScopePath>,
+    /// Only at this scope or below.
+    pub under: Option<ScopePath>,
+    /// Only eligible or only active.
+    pub kind: Option<AssignmentKind>,
+    /// Include assignments that have ended.
+    pub include_ended: bool,
+    /// Page cursor.
+    pub after: Option<AssignmentId>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// Everything a request will change, computed before anything is written.
+#[derive(Debug)]
+struct Plan {
+    request: Request,
+    insert: Option<Assignment>,
+    update: Vec<Assignment>,
+    requests_to_update: Vec<Request>,
+    extra_events: Vec<AuditDraft>,
+    needs: Needs,
+    /// The assignment to return to the caller.
+    result: Option<AssignmentId>,
+}
+
+fn missing(field: &str, action: RequestAction) -> DomainError {
+    DomainError::invalid(format!("{} needs '{field}'", action.as_str()))
+}
+
+fn window_of(start: Option<Timestamp>, end: Option<Timestamp>, now: Timestamp) -> Result<Window> {
+    let start = start.unwrap_or(now);
+    if let Some(e) = end {
+        if e <= start {
+            return refuse(ErrorKind::InvalidWindow, "the end must be after the start");
+        }
+        if e <= now {
+            return refuse(ErrorKind::InvalidWindow, "the end must be in the future");
+        }
+    }
+    Ok(Window { start, end })
+}
+
+/// Applies "allow permanent" and "expire after N days" of the role settings to an assignment window.
+fn check_assignment_policy(settings: &RoleSettings, kind: AssignmentKind, w: &Window, now: Timestamp) -> Result<()> {
+    let (allow_permanent, days, what) = match kind {
+        AssignmentKind::Eligible => {
+            (settings.allow_permanent_eligible, settings.eligible_expire_after_days, "eligible")
+        }
+        AssignmentKind::Active => (settings.allow_permanent_active, settings.active_expire_after_days, "active"),
+    };
+    match w.end {
+        None if !allow_permanent => refuse(
+            ErrorKind::PermanentNotAllowed,
+            format!("the role's settings do not allow permanent {what} assignments; give an end within {days} days"),
+        ),
+        Some(end) if !allow_permanent && end.0 - w.start.max(now).0 > i64::from(days) * DAY_MS => refuse(
+            ErrorKind::ExpirationTooFar,
+            format!("the role's settings allow {what} assignments of at most {days} days"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn request_for(
+    action: RequestAction,
+    a: &Assignment,
+    window: Window,
+    actor: &Actor,
+    justification: Option<String>,
+    ticket: Option<Ticket>,
+    now: Timestamp,
+) -> Request {
+    Request {
+        id: RequestId::new(),
+        action,
+        status: RequestStatus::Provisioned,
+        principal_id: a.principal_id,
+        role_id: a.role_id,
+        scope: a.scope.clone(),
+        kind: a.kind,
+        window,
+        requested_by: actor.id,
+        justification,
+        ticket,
+        target_assignment: Some(a.id),
+        eligibility: a.activated_from,
+        created_at: now,
+        updated_at: now,
+        status_reason: None,
+    }
+}
+
+/// Refuses a change that would leave no enabled user with a permanent, active Global Administrator
+/// assignment at `/`. `changed` are the new versions of assignments being changed; `disabling` a user
+/// being disabled.
+pub(crate) async fn ensure_global_admin_remains(
+    c: &mut AnyConnection,
+    now: Timestamp,
+    changed: &[Assignment],
+    disabling: Option<PrincipalId>,
+) -> Result<()> {
+    let filter = q::AssignmentFilter {
+        role: Some(GLOBAL_ADMINISTRATOR),
+        scope: Some(ScopePath::root()),
+        kind: Some(AssignmentKind::Active),
+        not_ended_at: Some(now),
+        ..Default::default()
+    };
+    let current = q::list_assignments(c, &filter).await?;
+    let mut before = 0;
+    let mut after = 0;
+    for a in &current {
+        let holder_ok = match q::get_principal(c, a.principal_id).await? {
+            Some(p) => p.kind == PrincipalKind::User && p.enabled,
+            None => false,
+        };
+        let qualifies = |x: &Assignment| x.window.end.is_none() && x.window.start <= now;
+        if holder_ok && qualifies(a) {
+            before += 1;
+            let new = changed.iter().find(|x| x.id == a.id).unwrap_or(a);
+            if qualifies(new) && disabling != Some(a.principal_id) {
+                after += 1;
+            }
+        }
+    }
+    if before > 0 && after == 0 {
+        return refuse(
+            ErrorKind::LastGlobalAdmin,
+            "this would leave no permanent active Global Administrator at /; assign another one first",
+        );
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Submits a request: validates it, and unless `validate_only`, carries it out in one transaction.
+    pub async fn submit(&self, ctx: &Context, input: RequestInput) -> Result<Submission> {
+        let mut draft = self.draft(ctx, &format!("request.{}", input.action.as_str()));
+        draft.principal_id =
+            input.principal_id.or(ctx.actor.as_ref().filter(|_| !input.action.is_admin()).map(|a| a.id));
+        draft.role_id = input.role_id;
+        draft.scope = input.scope.clone();
+        draft.justification = input.justification.clone();
+        draft.ticket = input.ticket.as_ref().map(|t| format!("{}:{}", t.system, t.number));
+        if let Some(id) = input.assignment_id {
+            draft.details = serde_json::json!({ "assignmentId": id });
+        }
+        if input.validate_only {
+            return self.validate(ctx, &input).await.map(Submission::Validated);
+        }
+        self.audited(draft.clone(), async {
+            let actor = self.actor(ctx)?.clone();
+            let now = self.now();
+            let mut tx = self.store.write(now).await?;
+            let plan = self.plan(tx.conn(), ctx, &actor, &input, now).await?;
+            if let Some(e) = plan.needs.first_unmet() {
+                return Err(e.into());
+            }
+            if plan.needs.approval && plan.request.status != RequestStatus::PendingApproval {
+                return refuse(
+                    ErrorKind::ApprovalRequired,
+                    "the role's settings require approval to activate, and approvals are not available on this server yet",
+                );
+            }
+            let Plan { request, insert, update, requests_to_update, extra_events, result, .. } = plan;
+            q::insert_request(tx.conn(), &request).await?;
+            if let Some(a) = &insert {
+                q::insert_assignment(tx.conn(), a).await?;
+            }
+            for a in &update {
+                q::update_assignment(tx.conn(), a).await?;
+            }
+            for r in &requests_to_update {
+                q::update_request(tx.conn(), r).await?;
+            }
+            let mut d = draft.clone();
+            d.principal_id = Some(request.principal_id);
+            d.role_id = Some(request.role_id);
+            d.scope = Some(request.scope.clone());
+            d.request_id = Some(request.id);
+            d.justification = request.justification.clone();
+            d.details = serde_json::json!({
+                "status": request.status.as_str(),
+                "kind": request.kind.as_str(),
+                "assignmentId": result,
+                "start": request.window.start,
+                "end": request.window.end,
+            });
+            tx.audit(now, d).await?;
+            for mut e in extra_events {
+                e.actor_id = draft.actor_id;
+                e.actor_name = draft.actor_name.clone();
+                e.http_request_id = draft.http_request_id.clone();
+                e.client_addr = draft.client_addr.clone();
+                e.request_id.get_or_insert(request.id);
+                tx.audit(now, e).await?;
+            }
+            tx.commit().await?;
+            let mut assignment = None;
+            for a in insert.iter().chain(update.iter()) {
+                self.index.upsert_assignment(a);
+                if Some(a.id) == result {
+                    assignment = Some(a.clone());
+                }
+            }
+            Ok(Submission::Done(RequestOutcome { request, assignment }))
+        })
+        .await
+    }
+
+    /// Answers what a request would need, changing nothing.
+    async fn validate(&self, ctx: &Context, input: &RequestInput) -> Result<Validation> {
+        let actor = self.actor(ctx)?.clone();
+        let now = self.now();
+        let mut c = self.store.read().await?;
+        match self.plan(&mut c, ctx, &actor, input, now).await {
+            Ok(plan) => {
+                let mut problems: Vec<DomainError> = plan.needs.first_unmet().into_iter().collect();
+                if plan.needs.approval && plan.request.status != RequestStatus::PendingApproval {
+                    problems.push(DomainError::new(
+                        ErrorKind::ApprovalRequired,
+                        "the role's settings require approval to activate, and approvals are not available on this server yet",
+                    ));
+                }
+                Ok(Validation {
+                    valid: problems.is_empty(),
+                    needs: plan.needs,
+                    problems,
+                    window: Some(plan.request.window),
+                })
+            }
+            Err(EngineError::Refused(e)) => {
+                Ok(Validation { valid: false, needs: Needs::default(), problems: vec![e], window: None })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn plan(
+        &self,
+        c: &mut AnyConnection,
+        ctx: &Context,
+        actor: &Actor,
+        input: &RequestInput,
+        now: Timestamp,
+    ) -> Result<Plan> {
+        let justification = normalize_justification(input.justification.as_deref())?;
+        if let Some(t) = &input.ticket {
+            t.validate()?;
+        }
+        let input = &RequestInput { justification, ..input.clone() };
+        match input.action {
+            RequestAction::AdminAssign => self.plan_assign(c, ctx, actor, input, now).await,
+            RequestAction::AdminRenew => self.plan_admin_renew(c, ctx, actor, input, now).await,
+            RequestAction::AdminUpdate | RequestAction::AdminExtend => {
+                self.plan_admin_change(c, ctx, actor, input, now).await
+            }
+            RequestAction::AdminRemove => self.plan_remove(c, ctx, actor, input, now).await,
+            RequestAction::SelfActivate => self.plan_activate(c, actor, input, now).await,
+            RequestAction::SelfDeactivate => self.plan_deactivate(c, actor, input, now).await,
+            RequestAction::SelfExtend | RequestAction::SelfRenew => self.plan_self_extend(c, actor, input, now).await,
+        }
+    }
+
+    /// `adminAssign` (and the new assignment of `adminRenew`).
+    async fn plan_assign(
+        &self,
+        c: &mut AnyConnection,
+        ctx: &Context,
+        actor: &Actor,
+        input: &RequestInput,
+        now: Timestamp,
+    ) -> Result<Plan> {
+        let action = input.action;
+        let principal_id = input.principal_id.ok_or_else(|| missing("principalId", action))?;
+        let role_id = input.role_id.ok_or_else(|| missing("roleId", action))?;
+        let scope = input.scope.clone().ok_or_else(|| missing("scope", action))?;
+        let kind = input.kind.ok_or_else(|| missing("kind", action))?;
+        self.authorize(ctx, ASSIGNMENTS_WRITE, &scope)?;
+        let principal = q::get_principal(c, principal_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("principal {principal_id}")))?;
+        if !principal.enabled {
+            return refuse(ErrorKind::PrincipalDisabled, format!("{} is disabled", principal.name));
+        }
+        let role = find_role(c, &role_id.to_string()).await?;
+        check_group_role(role.id, &scope, principal.kind)?;
+        if role.id == pim_domain::role::GROUP_MEMBER && principal.kind == PrincipalKind::Group {
+            if let Some(g) = scope.group() {
+                if g == principal.id || self.index.groups_of(g, now).contains(&principal.id) {
+                    return refuse(ErrorKind::GroupCycle, "this membership would make a group cycle");
+                }
+            }
+        }
+        let window = window_of(input.start, input.end, now)?;
+        if principal.kind == PrincipalKind::ServicePrincipal
+            && (kind == AssignmentKind::Eligible || window.end.is_none())
+        {
+            return refuse(
+                ErrorKind::ActiveOnlyPrincipal,
+                "service principals may hold time-bound active assignments only",
+            );
+        }
+        let settings = settings_at(c, role.id, &scope).await?.settings;
+        check_assignment_policy(&settings, kind, &window, now)?;
+        let needs = match kind {
+            AssignmentKind::Active => Needs {
+                mfa: settings.require_mfa_on_active_assignment && actor.mfa_at.is_none(),
+                justification: settings.require_justification_on_active_assignment && input.justification.is_none(),
+                ticket: false,
+                approval: false,
+            },
+            AssignmentKind::Eligible => Needs::default(),
+        };
+        let dup = q::AssignmentFilter {
+            principal: Some(principal.id),
+            role: Some(role.id),
+            scope: Some(scope.clone()),
+            kind: Some(kind),
+            not_ended_at: Some(now),
+            ..Default::default()
+        };
+        if q::list_assignments(c, &dup).await?.iter().any(|a| a.activated_from.is_none()) {
+            return refuse(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "{} already has a current {} assignment of {} at {scope}",
+                    principal.name,
+                    kind.as_str(),
+                    role.name
+                ),
+            );
+        }
+        let request_id = RequestId::new();
+        let a = Assignment {
+            id: AssignmentId::new(),
+            principal_id: principal.id,
+            principal_kind: principal.kind,
+            role_id: role.id,
+            scope,
+            kind,
+            window,
+            activated_from: None,
+            created_by_request: request_id,
+            created_at: now,
+            ended_early_at: None,
+        };
+        let mut request =
+            request_for(action, &a, window, actor, input.justification.clone(), input.ticket.clone(), now);
+        request.id = request_id;
+        if window.start > now {
+            request.status = RequestStatus::Granted;
+        }
+        Ok(Plan {
+            request,
+            result: Some(a.id),
+            insert: Some(a),
+            update: Vec::new(),
+            requests_to_update: Vec::new(),
+            extra_events: Vec::new(),
+            needs,
+        })
+    }
+
+    /// `adminRenew`: a new assignment like an ended one.
+    async fn plan_admin_renew(
+        &self,
+        c: &mut AnyConnection,
+        ctx: &Context,
+        actor: &Actor,
+        input: &RequestInput,
+        now: Timestamp,
+    ) -> Result<Plan> {
+        let id = input.assignment_id.ok_or_else(|| missing("assignmentId", input.action))?;
+        let old = load_assignment(c, id).await?;
+        self.authorize(ctx, ASSIGNMENTS_WRITE, &old.scope)?;
+        if old.is_activation() {
+            return refuse(ErrorKind::NotRenewable, "activations are not renewed; activate the role again");
+        }
+        if !old.window.has_ended(now) {
+            return refuse(ErrorKind::NotRenewable, "the assignment has not ended; extend it instead");
+        }
+        let renewed = RequestInput {
+            principal_id: Some(old.principal_id),
+            role_id: Some(old.role_id),
+            scope: Some(old.scope.clone()),
+            kind: Some(old.kind),
+            ..input.clone()
+        };
+        let mut plan = self.plan_assign(c, ctx, actor, &renewed, now).await?;
+        plan.request.target_assignment = plan.result;
+        plan.extra_events.push(AuditDraft {
+            action: "assignment.renewed".into(),
+            principal_id: Some(old.principal_id),
+            role_id: Some(old.role_id),
+            scope: Some(old.scope.clone()),
+            details: serde_json::json!({ "renewedFrom": old.id, "assignmentId": plan.result }),
+            ..AuditDraft::default()
+        });
+        Ok(plan)
+    }
+
+    /// `adminUpdate` and `adminExtend`: a new window for a current assignment.
+    async fn plan_admin_change(
+        &self,
+        c: &mut AnyConnection,
+        ctx: &Context,
+        actor: &Actor,
+        input: &RequestInput,
+        now: Timestamp,
+    ) -> Result<Plan> {
+        let action = input.action;
+        let id = input.assignment_id.ok_or_else(|| missing("assignmentId", action))?;
+        let old = load_assignment(c, id).await?;
+        self.authorize(ctx, ASSIGNMENTS_WRITE, &old.scope)?;
+        if old.window.has_ended(now) {
+            return refuse(ErrorKind::AssignmentEnded, "the assignment has ended; renew it instead");
+        }
+        let window = if action == RequestAction::AdminExtend {
+            let end = input.end.ok_or_else(|| missing("end", action))?;
+            if old.window.end.is_none() {
+                return refuse(ErrorKind::NotExtendable, "the assignment is permanent");
+            }
+            if old.window.end.is_some_and(|e| end <= e) {
+                return refuse(ErrorKind::InvalidWindow, "an extension must end later than the assignment does now");
+            }
+            Window { start: old.window.start, end: Some(end) }
+        } else {
+            if input.permanent && input.end.is_some() {
+                return refuse(ErrorKind::InvalidInput, "give either 'end' or 'permanent', not both");
+            }
+            if input.start.is_none() && input.end.is_none() && !input.permanent {
+                return refuse(ErrorKind::InvalidInput, "adminUpdate needs 'start', 'end' or 'permanent'");
+            }
+            let start = match input.start {
+                Some(s) if old.window.start <= now && s != old.window.start => {
+                    return refuse(ErrorKind::InvalidWindow, "the start of an assignment in effect cannot change");
+                }
+                Some(s) => s,
+                None => old.window.start,
+            };
+            let end = if input.permanent { None } else { input.end.or(old.window.end) };
+            if let Some(e) = end {
+                if e <= start || e <= now {
+                    return refuse(ErrorKind::InvalidWindow, "the end must be after the start and in the future");
+                }
+            }
+            Window { start, end }
+        };
+        if old.is_activation() {
+            if window.end.is_none() {
+                return refuse(ErrorKind::InvalidWindow, "an activation cannot be made permanent");
+            }
+        } else {
+            let settings = settings_at(c, old.role_id, &old.scope).await?.settings;
+            check_assignment_policy(&settings, old.kind, &window, now)?;
+            if old.principal_kind == PrincipalKind::ServicePrincipal && window.end.is_none() {
+                return refuse(
+                    ErrorKind::ActiveOnlyPrincipal,
+                    "service principals may hold time-bound assignments only",
+                );
+            }
+        }
+        let new = Assignment { window, ..old.clone() };
+        let mut update = vec![new.clone()];
+        let mut requests_to_update = Vec::new();
+        let mut extra_events = Vec::new();
+        if is_global_admin_root(&old) {
+            ensure_global_admin_remains(c, now, &update, None).await?;
+        }
+        if old.kind == AssignmentKind::Eligible && shortened(&old.window, &window) {
+            cascade_eligibility_end(c, &new, now, &mut update, &mut requests_to_update, &mut extra_events).await?;
+        }
+        let request = request_for(action, &old, window, actor, input.justification.clone(), None, now);
+        Ok(Plan {
+            request,
+            insert: None,
+            update,
+            requests_to_update,
+            extra_events,
+            needs: Needs::default(),
+            result: Some(id),
+        })
+    }
+
+    /// `adminRemove`: ends an assignment now (a future one never starts).
+    async fn plan_remove(
+        &self,
+        c: &mut AnyConnection,
+        ctx: &Context,
+        actor: &Actor,
+        input: &RequestInput,
+        now: Timestamp,
+    ) -> Result<Plan> {
+        let id = input.assignment_id.ok_or_else(|| missing("assignmentId", input.action))?;
+        let old = load_assignment(c, id).await?;
+        self.authorize(ctx, ASSIGNMENTS_WRITE, &old.scope)?;
+        if old.window.has_ended(now) {
+            return refuse(ErrorKind::AssignmentEnded, "the assignment has already ended");
+        }
+        let new = end_now(&old, now);
+        let mut update = vec![new.clone()];
+        let mut requests_to_update = Vec::new();
+        let mut extra_events = Vec::new();
+        if is_global_admin_root(&old) {
+            ensure_global_admin_remains(c, now, &update, None).await?;
+        }
+        if old.kind == AssignmentKind::Eligible {
+            cascade_eligibility_end(c, &new, now, &mut update, &mut requests_to_update, &mut extra_events).await?;
+        }
+        if let Some(mut r) = q::get_request(c, old.created_by_request).await? {
+            if r.status.can_become(RequestStatus::Revoked) {
+                r.status = RequestStatus::Revoked;
+                r.updated_at = now;
+                r.status_reason = Some("removed by an administrator".into());
+                requests_to_update.push(r);
+            }
+        }
+        // Pending requests about the assignment itself (extend, renew) are moot now.
+        cancel_pending(
+            c,
+            q::RequestFilter { target_assignment: Some(id), ..Default::default() },
+            now,
+            "the assignment was removed",
+            &mut requests_to_update,
+        )
+        .await?;
+        let request =
+            request_for(RequestAction::AdminRemove, &old, new.window, actor, input.justification.clone(), None, now);
+        Ok(Plan {
+            request,
+            insert: None,
+            update,
+            requests_to_update,
+            extra_events,
+            needs: Needs::default(),
+            result: Some(id),
+        })
+    }
+
+    /// `selfActivate`: activate an eligibility the caller (or one of its groups) holds.
+    async fn plan_activate(
+        &self,
+        c: &mut AnyConnection,
+        actor: &Actor,
+        input: &RequestInput,
+        now: Timestamp,
+    ) -> Result<Plan> {
+        let action = input.action;
+        let role_id = input.role_id.ok_or_else(|| missing("roleId", action))?;
+        let scope = input.scope.clone().ok_or_else(|| missing("scope", action))?;
+        let duration = input.duration_minutes.ok_or_else(|| missing("durationMinutes", action))?;
+        let role = find_role(c, &role_id.to_string()).await?;
+        let mut holders = vec![actor.id];
+        holders.extend(self.index.groups_of(actor.id, now));
+        let filter = q::AssignmentFilter {
+            principals: Some(holders),
+            role: Some(role.id),
+            containing: Some(scope.clone()),
+            kind: Some(AssignmentKind::Eligible),
+            not_ended_at: Some(now),
+            ..Default::default()
+        };
+        let start_at = input.start.filter(|s| *s > now).unwrap_or(now);
+        let mut candidates: Vec<Assignment> =
+            q::list_assignments(c, &filter).await?.into_iter().filter(|e| e.window.contains(start_at)).collect();
+        // An activation already in effect at this scope is extended in place rather than stacked.
+        let existing = if input.start.is_none() {
+            let f = q::AssignmentFilter {
+                principal: Some(actor.id),
+                role: Some(role.id),
+                scope: Some(scope.clone()),
+                kind: Some(AssignmentKind::Active),
+                not_ended_at: Some(now),
+                ..Default::default()
+            };
+            q::list_assignments(c, &f).await?.into_iter().find(|a| a.is_activation() && a.in_effect(now))
+        } else {
+            None
+        };
+        // Prefer the eligibility the existing activation came from, then permanent, then the latest end.
+        candidates.sort_by_key(|e| {
+            (
+                existing.as_ref().and_then(|x| x.activated_from) != Some(e.id),
+                e.window.end.is_some(),
+                std::cmp::Reverse(e.window.end),
+            )
+        });
+        let Some(eligibility) = candidates.into_iter().next() else {
+            return refuse(
+                ErrorKind::NotEligible,
+                format!("{} is not eligible for {} at {scope}", actor.name, role.name),
+            );
+        };
+        let settings = settings_at(c, role.id, &scope).await?.settings;
+        let plan = plan_activation(&ActivationInput {
+            settings: &settings,
+            eligibility_scope: &eligibility.scope,
+            eligibility_window: eligibility.window,
+            scope: &scope,
+            start: input.start,
+            duration_minutes: duration,
+            has_justification: input.justification.is_some(),
+            has_ticket: input.ticket.is_some(),
+            mfa_satisfied: actor.mfa_at.is_some(),
+            now,
+        })?;
+        let request_id = RequestId::new();
+        let (activation, insert, update) = match existing {
+            Some(x) => {
+                let end = match (x.window.end, plan.window.end) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                let a = Assignment { window: Window { start: x.window.start, end }, ..x };
+                (a.clone(), None, vec![a])
+            }
+            None => {
+                let a = Assignment {
+                    id: AssignmentId::new(),
+                    principal_id: actor.id,
+                    principal_kind: actor.kind,
+                    role_id: role.id,
+                    scope: scope.clone(),
+                    kind: AssignmentKind::Active,
+                    window: plan.window,
+                    activated_from: Some(eligibility.id),
+                    created_by_request: request_id,
+                    created_at: now,
+                    ended_early_at: None,
+                };
+                (a.clone(), Some(a), Vec::new())
+            }
+        };
+        let mut request = request_for(
+            action,
+            &activation,
+            plan.window,
+            actor,
+            input.justification.clone(),
+            input.ticket.clone(),
+            now,
+        );
+        request.id = request_id;
+        request.eligibility = Some(eligibility.id);
+        if plan.window.start > now {
+            request.status = RequestStatus::Granted;
+        }
+        Ok(Plan {
+            request,
+            result: Some(activation.id),
+            insert,
+            update,
+            requests_to_update: Vec::new(),
+            extra_events: Vec::new(),
+            needs: plan.needs,
+        })
+    }
+
+    /// `selfDeactivate`: end one's own activation now.
+    async fn plan_deactivate(
+        &self,
+        c: &mut AnyConnection,
+        actor: &Actor,
+        input: &RequestInput,
+        now: Timestamp,
+    ) -> Result<Plan> {
+        let a = match (input.assignment_id, input.role_id, &input.scope) {
+            (Some(id), _, _) => load_assignment(c, id).await?,
+            (None, Some(role), Some(scope)) => {
+                let f = q::AssignmentFilter {
+                    principal: Some(actor.id),
+                    role: Some(role),
+                    scope: Some(scope.clone()),
+                    kind: Some(AssignmentKind::Active),
+                    not_ended_at: Some(now),
+                    ..Default::default()
+                };
+                q::list_assignments(c, &f).await?.into_iter().find(|a| a.is_activation()).ok_or_else(|| {
+                    DomainError::new(
+                        ErrorKind::NotActive,
+                        format!("no activation of that role at {scope} to deactivate"),
+                    )
+                })?
+            }
+            _ => return Err(missing("assignmentId (or roleId and scope)", input.action).into()),
+        };
+        if a.principal_id != actor.id || !a.is_activation() {
+            return refuse(
+                ErrorKind::Forbidden,
+                "only your own activations can be deactivated; an administrator removes assignments",
+            );
+        }
+        if a.window.has_ended(now) {
+            return refuse(ErrorKind::NotActive, "the activation has already ended");
+        }
+        let new = end_now(&a, now);
+        let request =
+            request_for(RequestAction::SelfDeactivate, &a, new.window, actor, input.justification.clone(), None, now);
+        Ok(Plan {
+            request,
+            result: Some(a.id),
+            insert: None,
+            update: vec![new],
+            requests_to_update: Vec::new(),
+            extra_events: Vec::new(),
+            needs: Needs::default(),
+        })
+    }
+
+    /// `selfExtend` and `selfRenew`: accepted, and wait for an approver.
+    async fn plan_self_extend(
+        &self,
+        c: &mut AnyConnection,
+        actor: &Actor,
+        input: &RequestInput,
+        now: Timestamp,
+    ) -> Result<Plan> {
+        let action = input.action;
+        let id = input.assignment_id.ok_or_else(|| missing("assignmentId", action))?;
+        let a = load_assignment(c, id).await?;
+        if a.principal_id != actor.id {
+            return refuse(ErrorKind::Forbidden, "only the holder of an assignment may ask to extend or renew it");
+        }
+        if a.is_activation() {
+            return refuse(ErrorKind::NotExtendable, "activations are extended by activating the role again");
+        }
+        let renew = action == RequestAction::SelfRenew;
+        match (renew, a.window.end) {
+            (_, None) => return refuse(ErrorKind::NotExtendable, "the assignment is permanent"),
+            (false, Some(end)) if end <= now => {
+                return refuse(ErrorKind::NotExtendable, "the assignment has ended; ask to renew it instead");
+            }
+            (false, Some(end)) if end.0 - now.0 > EXTEND_WINDOW_MS => {
+                return refuse(ErrorKind::NotExtendable, "only assignments that end within 14 days can be extended");
+            }
+            (true, Some(end)) if end > now => {
+                return refuse(ErrorKind::NotRenewable, "the assignment has not ended; ask to extend it instead");
+            }
+            (true, Some(end)) if now.0 - end.0 > RENEW_WINDOW_MS => {
+                return refuse(
+                    ErrorKind::NotRenewable,
+                    "only assignments that ended within the last 30 days can be renewed",
+                );
+            }
+            _ => {}
+        }
+        if let Some(end) = input.end {
+            if end <= now || a.window.end.is_some_and(|e| end <= e) {
+                return refuse(
+                    ErrorKind::InvalidWindow,
+                    "the requested end must be later than the current end and in the future",
+                );
+            }
+        }
+        let pending = q::RequestFilter {
+            target_assignment: Some(id),
+            status: Some(RequestStatus::PendingApproval),
+            action: Some(action),
+            limit: 1,
+            ..Default::default()
+        };
+        if !q::list_requests(c, &pending).await?.is_empty() {
+            return refuse(
+                ErrorKind::ExtensionPending,
+                format!("a {} request for this assignment is already pending", action.as_str()),
+            );
+        }
+        let settings = settings_at(c, a.role_id, &a.scope).await?.settings;
+        let needs_justification = match a.kind {
+            AssignmentKind::Eligible => settings.require_justification_on_activation,
+            AssignmentKind::Active => settings.require_justification_on_active_assignment,
+        };
+        let needs = Needs {
+            justification: needs_justification && input.justification.is_none(),
+            approval: true,
+            ..Needs::default()
+        };
+        let window = Window { start: if renew { now } else { a.window.start }, end: input.end };
+        let mut request = request_for(action, &a, window, actor, input.justification.clone(), None, now);
+        request.status = RequestStatus::PendingApproval;
+        Ok(Plan {
+            request,
+            result: Some(a.id),
+            insert: None,
+            update: Vec::new(),
+            requests_to_update: Vec::new(),
+            extra_events: Vec::new(),
+            needs,
+        })
+    }
+
+    /// The requester withdraws a pending request.
+    pub async fn cancel_request(&self, ctx: &Context, id: RequestId) -> Result<Request> {
+        let mut draft = self.draft(ctx, "request.cancel");
+        draft.request_id = Some(id);
+        self.audited(draft.clone(), async {
+            let actor = self.actor(ctx)?.clone();
+            let now = self.now();
+            let mut tx = self.store.write(now).await?;
+            let mut r =
+                q::get_request(tx.conn(), id).await?.ok_or_else(|| DomainError::not_found(format!("request {id}")))?;
+            if r.requested_by != actor.id {
+                return refuse(ErrorKind::Forbidden, "only the requester can cancel a request");
+            }
+            if r.status != RequestStatus::PendingApproval {
+                return refuse(
+                    ErrorKind::RequestNotPending,
+                    format!("the request is {}, not pending", r.status.as_str()),
+                );
+            }
+            r.status = r.status.transition(RequestStatus::Canceled)?;
+            r.updated_at = now;
+            q::update_request(tx.conn(), &r).await?;
+            let mut d = draft.clone();
+            d.principal_id = Some(r.principal_id);
+            d.role_id = Some(r.role_id);
+            d.scope = Some(r.scope.clone());
+            tx.audit(now, d).await?;
+            tx.commit().await?;
+            Ok(r)
+        })
+        .await
+    }
+
+    /// One request: the caller's own, or any with `pim.requests.read` at its scope.
+    pub async fn get_request(&self, ctx: &Context, id: RequestId) -> Result<Request> {
+        let actor = self.actor(ctx)?;
+        let mut c = self.store.read().await?;
+        let r = q::get_request(&mut c, id).await?.ok_or_else(|| DomainError::not_found(format!("request {id}")))?;
+        if r.requested_by != actor.id && r.principal_id != actor.id {
+            self.authorize(ctx, REQUESTS_READ, &r.scope)?;
+        }
+        Ok(r)
+    }
+
+    /// Requests, newest first, that the caller may see.
+    pub async fn list_requests(&self, ctx: &Context, query: RequestQuery) -> Result<Vec<Request>> {
+        let actor = self.actor(ctx)?.clone();
+        let mut c = self.store.read().await?;
+        let mut out = Vec::new();
+        let mut after = query.after;
+        loop {
+            let filter = q::RequestFilter {
+                principal: query.principal,
+                requested_by: if query.mine { Some(actor.id) } else { None },
+                status: query.status,
+                action: query.action,
+                after,
+                limit: query.limit,
+                descending: true,
+                ..Default::default()
+            };
+            let page = q::list_requests(&mut c, &filter).await?;
+            let done = (page.len() as i64) < query.limit;
+            after = page.last().map(|r| r.id);
+            out.extend(page.into_iter().filter(|r| {
+                r.requested_by == actor.id || r.principal_id == actor.id || self.allowed(ctx, REQUESTS_READ, &r.scope)
+            }));
+            if done || out.len() as i64 >= query.limit {
+                break;
+            }
+        }
+        out.truncate(query.limit as usize);
+        Ok(out)
+    }
+
+    /// One assignment: the caller's own, or any with `pim.assignments.read` at its scope.
+    pub async fn get_assignment(&self, ctx: &Context, id: AssignmentId) -> Result<Assignment> {
+        let actor = self.actor(ctx)?;
+        let mut c = self.store.read().await?;
+        let a = load_assignment(&mut c, id).await?;
+        if a.principal_id != actor.id {
+            self.authorize(ctx, ASSIGNMENTS_READ, &a.scope)?;
+        }
+        Ok(a)
+    }
+
+    /// Assignments the caller may see: its own, and any at scopes where it holds `pim.assignments.read`.
+    pub async fn list_assignments(&self, ctx: &Context, query: AssignmentQuery) -> Result<Vec<Assignment>> {
+        let actor = self.actor(ctx)?.clone();
+        let now = self.now();
+        let mut c = self.store.read().await?;
+        let mut out = Vec::new();
+        let mut after = query.after;
+        loop {
+            let filter = q::AssignmentFilter {
+                principal: query.principal,
+                role: query.role,
+                scope: query.scope.clone(),
+                under: query.under.clone(),
+                kind: query.kind,
+                not_ended_at: if query.include_ended { None } else { Some(now) },
+                after,
+                limit: query.limit,
+                ..Default::default()
+            };
+            let page = q::list_assignments(&mut c, &filter).await?;
+            let done = (page.len() as i64) < query.limit;
+            after = page.last().map(|a| a.id);
+            out.extend(
+                page.into_iter()
+                    .filter(|a| a.principal_id == actor.id || self.allowed(ctx, ASSIGNMENTS_READ, &a.scope)),
+            );
+            if done || out.len() as i64 >= query.limit {
+                break;
+            }
+        }
+        out.truncate(query.limit as usize);
+        Ok(out)
+    }
+
+    /// The caller's own current assignments (direct and through groups), eligible and active.
+    pub async fn my_assignments(&self, ctx: &Context) -> Result<Vec<Assignment>> {
+        let actor = self.actor(ctx)?.clone();
+        let now = self.now();
+        let mut holders = vec![actor.id];
+        holders.extend(self.index.groups_of(actor.id, now));
+        let mut c = self.store.read().await?;
+        let filter = q::AssignmentFilter { principals: Some(holders), not_ended_at: Some(now), ..Default::default() };
+        Ok(q::list_assignments(&mut c, &filter).await?)
+    }
+}
+
+fn is_global_admin_root(a: &Assignment) -> bool {
+    a.role_id == GLOBAL_ADMINISTRATOR && a.scope.is_root() && a.kind == AssignmentKind::Active
+}
+
+fn shortened(old: &Window, new: &Window) -> bool {
+    match (old.end, new.end) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(a), Some(b)) => b < a,
+    }
+}
+
+/// The assignment ended at `now` (a future one gets an empty window and never starts).
+fn end_now(a: &Assignment, now: Timestamp) -> Assignment {
+    Assignment { window: Window { start: a.window.start, end: Some(now) }, ended_early_at: Some(now), ..a.clone() }
+}
+
+async fn load_assignment(c: &mut AnyConnection, id: AssignmentId) -> Result<Assignment> {
+    q::get_assignment(c, id).await?.ok_or_else(|| DomainError::not_found(format!("assignment {id}")).into())
+}
+
+async fn cancel_pending(
+    c: &mut AnyConnection,
+    filter: q::RequestFilter,
+    now: Timestamp,
+    reason: &str,
+    out: &mut Vec<Request>,
+) -> Result<()> {
+    let filter = q::RequestFilter { status: Some(RequestStatus::PendingApproval), ..filter };
+    for mut r in q::list_requests(c, &filter).await? {
+        if out.iter().any(|x| x.id == r.id) {
+            continue;
+        }
+        r.status = RequestStatus::Canceled;
+        r.updated_at = now;
+        r.status_reason = Some(reason.to_owned());
+        out.push(r);
+    }
+    Ok(())
+}
+
+/// When an eligibility ends earlier (removed or shortened), its activations end no later than it
+/// does and pending requests relying on it are canceled.
+async fn cascade_eligibility_end(
+    c: &mut AnyConnection,
+    eligibility: &Assignment,
+    now: Timestamp,
+    update: &mut Vec<Assignment>,
+    requests: &mut Vec<Request>,
+    events: &mut Vec<AuditDraft>,
+) -> Result<()> {
+    let Some(limit) = eligibility.window.end else { return Ok(()) };
+    let f = q::AssignmentFilter { activated_from: Some(eligibility.id), not_ended_at: Some(now), ..Default::default() };
+    for act in q::list_assignments(c, &f).await? {
+        if act.window.end.is_some_and(|e| e <= limit) {
+            continue;
+        }
+        let end = limit.max(now);
+        let new = Assignment {
+            window: Window { start: act.window.start, end: Some(end) },
+            ended_early_at: Some(end),
+            ..act.clone()
+        };
+        events.push(AuditDraft {
+            action: "assignment.ended".into(),
+            principal_id: Some(act.principal_id),
+            role_id: Some(act.role_id),
+            scope: Some(act.scope.clone()),
+            details: serde_json::json!({
+                "assignmentId": act.id,
+                "reason": "its eligibility was removed or shortened",
+                "eligibilityId": eligibility.id,
+                "end": end,
+            }),
+            ..AuditDraft::default()
+        });
+        if let Some(mut r) = q::get_request(c, act.created_by_request).await? {
+            if end <= now && r.status.can_become(RequestStatus::Revoked) {
+                r.status = RequestStatus::Revoked;
+                r.updated_at = now;
+                r.status_reason = Some("its eligibility was removed".into());
+                requests.push(r);
+            }
+        }
+        update.push(new);
+    }
+    let before = requests.len();
+    cancel_pending(
+        c,
+        q::RequestFilter { eligibility: Some(eligibility.id), ..Default::default() },
+        now,
+        "the eligibility was removed or shortened",
+        requests,
+    )
+    .await?;
+    for r in &requests[before..] {
+        events.push(AuditDraft {
+            action: "request.canceled".into(),
+            principal_id: Some(r.principal_id),
+            role_id: Some(r.role_id),
+            scope: Some(r.scope.clone()),
+            request_id: Some(r.id),
+            details: serde_json::json!({ "reason": "the eligibility was removed or shortened" }),
+            ..AuditDraft::default()
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! Role definitions (built-in and custom) and role settings per role at a scope, nearest ancestor wins.
+
+use pim_domain::actions::{ROLES_READ, ROLES_WRITE, SETTINGS_READ, SETTINGS_WRITE};
+use pim_domain::role::validate_custom;
+use pim_domain::{DomainError, ErrorKind, Permissions, PrincipalKind, RoleDefinition, RoleId, RoleSettings, ScopePath};
+use pim_store::q;
+
+use crate::context::Context;
+use crate::engine::Engine;
+use crate::error::{Result, refuse};
+
+/// The settings in force for a role at a scope, and where they were defined.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EffectiveSettings {
+    /// The role.
+    pub role_id: RoleId,
+    /// The scope asked about.
+    pub scope: ScopePath,
+    /// The scope whose explicit settings apply; `None` means the defaults.
+    pub defined_at: Option<ScopePath>,
+    /// The settings.
+    pub settings: RoleSettings,
+}
+
+impl Engine {
+    /// Every role definition.
+    pub async fn list_roles(&self, ctx: &Context) -> Result<Vec<RoleDefinition>> {
+        self.authorize(ctx, ROLES_READ, &ScopePath::root())?;
+        let mut c = self.store.read().await?;
+        Ok(q::list_roles(&mut c).await?)
+    }
+
+    /// A role by id or name (any signed-in principal may read a role it refers to by name).
+    pub async fn get_role(&self, ctx: &Context, id_or_name: &str) -> Result<RoleDefinition> {
+        self.actor(ctx)?;
+        let mut c = self.store.read().await?;
+        find_role(&mut c, id_or_name).await
+    }
+
+    /// Creates a custom role.
+    pub async fn create_role(
+        &self,
+        ctx: &Context,
+        name: String,
+        description: String,
+        permissions: Permissions,
+    ) -> Result<RoleDefinition> {
+        let mut draft = self.draft(ctx, "role.create");
+        draft.scope = Some(ScopePath::root());
+        draft.details = serde_json::json!({ "name": name, "permissions": permissions });
+        self.audited(draft.clone(), async {
+            self.authorize(ctx, ROLES_WRITE, &ScopePath::root())?;
+            validate_custom(&name, &description, &permissions)?;
+            let now = self.now();
+            let mut tx = self.store.write(now).await?;
+            if q::get_role_by_name(tx.conn(), &name).await?.is_some() {
+                return refuse(ErrorKind::NameTaken, format!("a role named '{name}' exists"));
+            }
+            let role = RoleDefinition {
+                id: RoleId::new(),
+                name: name.clone(),
+                description: description.clone(),
+                builtin: false,
+                permissions: permissions.clone(),
+            };
+            q::insert_role(tx.conn(), &role, now).await?;
+            let mut d = draft.clone();
+            d.role_id = Some(role.id);
+            tx.audit(now, d).await?;
+            tx.commit().await?;
+            self.index.upsert_role(role.clone());
+            Ok(role)
+        })
+        .await
+    }
+
+    /// Replaces a custom role's name, description and permissions.
+    pub async fn update_role(
+        &self,
+        ctx: &Context,
+        id_or_name: &str,
+        name: String,
+        description: String,
+        permissions: Permissions,
+    ) -> Result<RoleDefinition> {
+        let mut draft = self.draft(ctx, "role.update");
+        draft.scope = Some(ScopePath::root());
+        draft.details = serde_json::json!({ "name": name, "permissions": permissions });
+        self.audited(draft.clone(), async {
+            self.authorize(ctx, ROLES_WRITE, &ScopePath::root())?;
+            validate_custom(&name, &description, &permissions)?;
+            let now = self.now();
+            let mut tx = self.store.write(now).await?;
+            let old = find_role(tx.conn(), id_or_name).await?;
+            if old.builtin {
+                return refuse(
+                    ErrorKind::BuiltinRoleReadOnly,
+                    format!("the built-in role {} cannot be changed", old.name),
+                );
+            }
+            if let Some(other) = q::get_role_by_name(tx.conn(), &name).await? {
+                if other.id != old.id {
+                    return refuse(ErrorKind::NameTaken, format!("a role named '{name}' exists"));
+                }
+            }
+            let role = RoleDefinition { id: old.id, name, description, builtin: false, permissions };
+            q::update_role(tx.conn(), &role, now).await?;
+            let mut d = draft.clone();
+            d.role_id = Some(role.id);
+            tx.audit(now, d).await?;
+            tx.commit().await?;
+            self.index.upsert_role(role.clone());
+            Ok(role)
+        })
+        .await
+    }
+
+    /// Deletes a custom role that no current assignment uses.
+    pub async fn delete_role(&self, ctx: &Context, id_or_name: &str) -> Result<()> {
+        let mut draft = self.draft(ctx, "role.delete");
+        draft.scope = Some(ScopePath::root());
+        self.audited(draft.clone(), async {
+            self.authorize(ctx, ROLES_WRITE, &ScopePath::root())?;
+            let now = self.now();
+            let mut tx = self.store.write(now).await?;
+            let role = find_role(tx.conn(), id_or_name).await?;
+            if role.builtin {
+                return refuse(
+                    ErrorKind::BuiltinRoleReadOnly,
+                    format!("the built-in role {} cannot be deleted", role.name),
+                );
+            }
+            let filter = q::AssignmentFilter { role: Some(role.id), limit: 1, ..Default::default() };
+            if !q::list_assignments(tx.conn(), &filter).await?.is_empty() {
+                return refuse(
+                    ErrorKind::RoleInUse,
+                    format!(
+                        "role {} has assignments (current or past); remove them first, it stays for the audit history",
+                        role.name
+                    ),
+                );
+            }
+            for (r, scope, _) in q::list_settings(tx.conn(), Some(role.id)).await? {
+                q::delete_settings(tx.conn(), r, &scope).await?;
+            }
+            q::delete_role(tx.conn(), role.id).await?;
+            let mut d = draft.clone();
+            d.role_id = Some(role.id);
+            d.details = serde_json::json!({ "name": role.name });
+            tx.audit(now, d).await?;
+            tx.commit().await?;
+            self.index.remove_role(role.id);
+            Ok(())
+        })
+        .await
+    }
+
+    /// The settings in force for a role at a scope.
+    pub async fn effective_settings(&self, ctx: &Context, role: &str, scope: ScopePath) -> Result<EffectiveSettings> {
+        self.authorize(ctx, SETTINGS_READ, &scope)?;
+        let mut c = self.store.read().await?;
+        let role = find_role(&mut c, role).await?;
+        settings_at(&mut c, role.id, &scope).await
+    }
+
+    /// Every explicitly defined setting the caller may read, optionally for one role.
+    pub async fn list_settings(&self, ctx: &Context, role: Option<RoleId>) -> Result<Vec<EffectiveSettings>> {
+        self.actor(ctx)?;
+        let mut c = self.store.read().await?;
+        Ok(q::list_settings(&mut c, role)
+            .await?
+            .into_iter()
+            .filter(|(_, scope, _)| self.allowed(ctx, SETTINGS_READ, scope))
+            .map(|(role_id, scope, settings)| EffectiveSettings {
+                role_id,
+                defined_at: Some(scope.clone()),
+                scope,
+                settings,
+            })
+            .collect())
+    }
+
+    /// Sets a role's settings at a scope (they apply there and below, until overridden).
+    pub async fn put_settings(
+        &self,
+        ctx: &Context,
+        role: &str,
+        scope: ScopePath,
+        settings: RoleSettings,
+    ) -> Result<EffectiveSettings> {
+        let mut draft = self.draft(ctx, "settings.update");
+        draft.scope = Some(scope.clone());
+        draft.details = serde_json::to_value(&settings).unwrap_or_default();
+        self.audited(draft.clone(), async {
+            self.authorize(ctx, SETTINGS_WRITE, &scope)?;
+            settings.validate()?;
+            let now = self.now();
+            let mut tx = self.store.write(now).await?;
+            let role = find_role(tx.conn(), role).await?;
+            for stage in &settings.approval_stages {
+                let refs = stage.approvers.iter().chain(stage.escalation.iter().flat_map(|e| e.approvers.iter()));
+                for a in refs {
+                    match q::get_principal(tx.conn(), a.id).await? {
+                        Some(p) if p.kind == a.kind => {}
+                        _ => {
+                            return refuse(
+                                ErrorKind::InvalidSettings,
+                                format!("approver {} {} does not exist", a.kind.as_str(), a.id),
+                            );
+                        }
+                    }
+                }
+            }
+            if let Some(ex) = q::get_settings_nearest(tx.conn(), role.id, &scope).await? {
+                if ex.1.protected {
+                    return refuse(
+                        ErrorKind::ApprovalRequired,
+                        format!("the settings of {} at {} are protected: changes need a second administrator's approval, which is not available on this server yet", role.name, ex.0),
+                    );
+                }
+            }
+            q::put_settings(tx.conn(), role.id, &scope, &settings, now, ctx.actor.as_ref().map(|a| a.id)).await?;
+            let mut d = draft.clone();
+            d.role_id = Some(role.id);
+            tx.audit(now, d).await?;
+            tx.commit().await?;
+            Ok(EffectiveSettings { role_id: role.id, scope: scope.clone(), defined_at: Some(scope.clone()), settings: settings.clone() })
+        })
+        .await
+    }
+
+    /// Removes a role's explicit settings at a scope, so it inherits again.
+    pub async fn delete_settings(&self, ctx: &Context, role: &str, scope: ScopePath) -> Result<()> {
+        let mut draft = self.draft(ctx, "settings.reset");
+        draft.scope = Some(scope.clone());
+        self.audited(draft.clone(), async {
+            self.authorize(ctx, SETTINGS_WRITE, &scope)?;
+            let now = self.now();
+            let mut tx = self.store.write(now).await?;
+            let role = find_role(tx.conn(), role).await?;
+            if let Some((at, s)) = q::get_settings_nearest(tx.conn(), role.id, &scope).await? {
+                if s.protected && at == scope {
+                    return refuse(ErrorKind::ApprovalRequired, "these settings are protected: a reset needs a second administrator's approval, which is not available on this server yet");
+                }
+            }
+            if !q::delete_settings(tx.conn(), role.id, &scope).await? {
+                return Err(DomainError::not_found(format!("settings of {} defined at {scope}", role.name)).into());
+            }
+            let mut d = draft.clone();
+            d.role_id = Some(role.id);
+            tx.audit(now, d).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Finds a role by id or (case-insensitive) name.
+pub(crate) async fn find_role(c: &mut pim_store::AnyConnection, id_or_name: &str) -> Result<RoleDefinition> {
+    let found = match id_or_name.parse::<RoleId>() {
+        Ok(id) => q::get_role(c, id).await?,
+        Err(_) => q::get_role_by_name(c, id_or_name).await?,
+    };
+    found.ok_or_else(|| DomainError::not_found(format!("role '{id_or_name}'")).into())
+}
+
+/// The settings in force for a role at a scope: the nearest ancestor's, else the defaults.
+pub(crate) async fn settings_at(
+    c: &mut pim_store::AnyConnection,
+    role: RoleId,
+    scope: &ScopePath,
+) -> Result<EffectiveSettings> {
+    Ok(match q::get_settings_nearest(c, role, scope).await? {
+        Some((at, settings)) => {
+            EffectiveSettings { role_id: role, scope: scope.clone(), defined_at: Some(at), settings }
+        }
+        None => EffectiveSettings {
+            role_id: role,
+            scope: scope.clone(),
+            defined_at: None,
+            settings: RoleSettings::default(),
+        },
+    })
+}
+
+/// Roles of "PIM for groups" may only be assigned at a group's scope, and only to users and groups.
+pub(crate) fn check_group_role(role: RoleId, scope: &ScopePath, principal_kind: PrincipalKind) -> Result<()> {
+    use pim_domain::role::{GROUP_MEMBER, GROUP_OWNER};
+    if role == GROUP_MEMBER || role == GROUP_OWNER {
+        if scope.group().is_none() {
+            return refuse(
+                ErrorKind::InvalidScope,
+                "the Member and Owner of group roles are assigned at a group's scope, /groups/{groupId}",
+            );
+        }
+        if principal_kind == PrincipalKind::ServicePrincipal && role == GROUP_MEMBER {
+            return refuse(ErrorKind::InvalidInput, "service principals cannot be group members");
+        }
+    }
+    Ok(())
+}

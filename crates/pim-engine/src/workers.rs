@@ -1,0 +1,87 @@
+//! Background work: record expirations in the audit history, move future grants into effect,
+//! and drop ended assignments from the index. Access itself never waits for these.
+
+use std::time::Duration;
+
+use pim_domain::{AuditDraft, RequestStatus};
+use pim_store::q;
+
+use crate::engine::Engine;
+use crate::error::Result;
+
+impl Engine {
+    /// Records every assignment that has reached its end since the last run. Returns how many.
+    pub async fn record_expirations(&self) -> Result<usize> {
+        let now = self.now();
+        let mut done = 0;
+        loop {
+            let mut tx = self.store.write(now).await?;
+            let batch = q::unrecorded_expirations(tx.conn(), now, 200).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for a in &batch {
+                if a.ended_early_at.is_none() {
+                    let end = a.window.end.unwrap_or(now);
+                    tx.audit(
+                        now,
+                        AuditDraft {
+                            action: "assignment.expired".into(),
+                            principal_id: Some(a.principal_id),
+                            role_id: Some(a.role_id),
+                            scope: Some(a.scope.clone()),
+                            details: serde_json::json!({ "assignmentId": a.id, "kind": a.kind.as_str(), "end": end }),
+                            ..AuditDraft::default()
+                        },
+                    )
+                    .await?;
+                    done += 1;
+                }
+                q::mark_expiry_recorded(tx.conn(), a.id).await?;
+            }
+            tx.commit().await?;
+        }
+        self.index.prune(now);
+        Ok(done)
+    }
+
+    /// Marks granted requests whose start has come as provisioned. Returns how many.
+    pub async fn provision_due_grants(&self) -> Result<usize> {
+        let now = self.now();
+        let mut tx = self.store.write(now).await?;
+        let filter = q::RequestFilter { status: Some(RequestStatus::Granted), ..Default::default() };
+        let mut n = 0;
+        for mut r in q::list_requests(tx.conn(), &filter).await? {
+            if r.window.start <= now {
+                r.status = RequestStatus::Provisioned;
+                r.updated_at = now;
+                q::update_request(tx.conn(), &r).await?;
+                n += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// One pass of every periodic job.
+    pub async fn run_jobs_once(&self) -> Result<()> {
+        self.provision_due_grants().await?;
+        self.record_expirations().await?;
+        Ok(())
+    }
+
+    /// Runs the periodic jobs every `every` until the task is dropped.
+    pub fn spawn_workers(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = engine.run_jobs_once().await {
+                    tracing::warn!(error = %e, "background jobs failed; retrying at the next tick");
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,184 @@
+//! The audit history: list, export (CSV, JSON) and verify.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use pim_api::{
+    AuditChainProblem, AuditEvent, AuditExportQuery, AuditQuery, AuditVerifyReport, ExportFormat, Page, PrincipalId,
+    Problem, RoleId,
+};
+use pim_engine::Context;
+use pim_engine::audit::AuditQuery as EngineQuery;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Ctx, Json, Query};
+use crate::paging;
+
+fn principal_ref(s: &AppState, v: Option<String>) -> ApiResult<Option<PrincipalId>> {
+    let Some(v) = v else { return Ok(None) };
+    if let Ok(id) = v.parse() {
+        return Ok(Some(id));
+    }
+    s.engine
+        .index()
+        .resolve_name(&v)
+        .map(Some)
+        .ok_or_else(|| pim_domain::DomainError::not_found(format!("principal '{v}'")).into())
+}
+
+async fn role_ref(s: &AppState, ctx: &Context, v: Option<String>) -> ApiResult<Option<RoleId>> {
+    match v {
+        None => Ok(None),
+        Some(v) => Ok(Some(s.engine.get_role(ctx, &v).await?.id)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn engine_query(s: &AppState, ctx: &Context, q: AuditQuery) -> ApiResult<EngineQuery> {
+    Ok(EngineQuery {
+        from: q.from,
+        to: q.to,
+        actor: principal_ref(s, q.actor)?,
+        principal: principal_ref(s, q.principal)?,
+        role: role_ref(s, ctx, q.role).await?,
+        scope: q.scope,
+        action: q.action,
+        outcome: q.outcome,
+        before_seq: paging::decode::<i64>(q.cursor.as_deref())?,
+        limit: paging::limit(q.limit)?,
+    })
+}
+
+/// Audit events, newest first, within the scopes where the caller may read the audit history.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = Page<AuditEvent>), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_audit(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Page<AuditEvent>>> {
+    let query = engine_query(&s, &ctx, q).await?;
+    let limit = query.limit;
+    let items = s.engine.list_audit(&ctx, query).await?;
+    Ok(Json(paging::page(items, limit, |e| e.seq)))
+}
+
+/// The columns of the CSV export, in order.
+pub const CSV_COLUMNS: [&str; 18] = [
+    "seq",
+    "at",
+    "action",
+    "outcome",
+    "errorCode",
+    "actorId",
+    "actorName",
+    "principalId",
+    "roleId",
+    "scope",
+    "justification",
+    "ticket",
+    "requestId",
+    "httpRequestId",
+    "clientAddr",
+    "details",
+    "prevHash",
+    "hash",
+];
+
+/// Neutralizes spreadsheet formulas in free text (OWASP CSV injection advice).
+fn cell(v: Option<String>) -> String {
+    match v {
+        Some(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
+        Some(s) => s,
+        None => String::new(),
+    }
+}
+
+/// Renders events as CSV with a header line.
+pub fn to_csv(events: &[AuditEvent]) -> Result<Vec<u8>, ApiError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| ApiError::from(pim_engine::EngineError::Internal(e.to_string()));
+    w.write_record(CSV_COLUMNS).map_err(fail)?;
+    for e in events {
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        w.write_record([
+            e.seq.to_string(),
+            e.at.to_rfc3339(),
+            e.action.clone(),
+            e.outcome.as_str().to_owned(),
+            opt(e.error_code.clone()),
+            opt(e.actor_id.map(|v| v.to_string())),
+            cell(e.actor_name.clone()),
+            opt(e.principal_id.map(|v| v.to_string())),
+            opt(e.role_id.map(|v| v.to_string())),
+            opt(e.scope.as_ref().map(|v| v.to_string())),
+            cell(e.justification.clone()),
+            cell(e.ticket.clone()),
+            opt(e.request_id.map(|v| v.to_string())),
+            cell(e.http_request_id.clone()),
+            opt(e.client_addr.clone()),
+            cell(Some(e.details.to_string()).filter(|d| d != "null")),
+            e.prev_hash.clone(),
+            e.hash.clone(),
+        ])
+        .map_err(fail)?;
+    }
+    w.into_inner().map_err(|e| ApiError::from(pim_engine::EngineError::Internal(e.to_string())))
+}
+
+/// The matching events as a CSV or JSON file, oldest first.
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", security(("bearer" = [])), params(AuditExportQuery),
+    responses((status = 200, description = "the events as a CSV file (format=csv) or a JSON array (format=json)", content_type = "text/csv"),
+        (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn export_audit(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Query(q): Query<AuditExportQuery>,
+) -> ApiResult<Response> {
+    let filters = AuditQuery {
+        from: q.from,
+        to: q.to,
+        actor: q.actor,
+        principal: q.principal,
+        role: q.role,
+        scope: q.scope,
+        action: q.action,
+        outcome: q.outcome,
+        limit: None,
+        cursor: None,
+    };
+    let query = engine_query(&s, &ctx, filters).await?;
+    let events = s.engine.export_audit(&ctx, query).await?;
+    let (body, ctype, ext) = match q.format {
+        ExportFormat::Csv => (to_csv(&events)?, "text/csv; charset=utf-8", "csv"),
+        ExportFormat::Json => (
+            serde_json::to_vec(&events)
+                .map_err(|e| ApiError::from(pim_engine::EngineError::Internal(e.to_string())))?,
+            "application/json",
+            "json",
+        ),
+    };
+    let disposition = format!("attachment; filename=\"pim-audit.{ext}\"");
+    Ok(([(header::CONTENT_TYPE, ctype.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
+}
+
+/// Recomputes the hash chain and reports modified, inserted or deleted events.
+#[utoipa::path(post, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = [])),
+    responses((status = 200, body = AuditVerifyReport), (status = 403, body = Problem)))]
+pub async fn verify_audit(State(s): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<Json<AuditVerifyReport>> {
+    let r = s.engine.verify_audit(&ctx).await?;
+    Ok(Json(AuditVerifyReport {
+        ok: r.ok,
+        checked: r.checked as u64,
+        problems: r
+            .problems
+            .into_iter()
+            .map(|p| AuditChainProblem {
+                seq: p.seq,
+                kind: serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                message: p.message,
+            })
+            .collect(),
+    }))
+}

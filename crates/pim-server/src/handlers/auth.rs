@@ -1,0 +1,118 @@
+//! Setup of the first account, sign-in and sign-out, `me`, and API tokens.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use pim_api::{
+    ApiToken, CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, MeResponse, Page, Principal, Problem,
+    SetupRequest, SetupStatus, TokenId, TokenQuery,
+};
+use pim_domain::{AssignmentKind, DomainError, ErrorKind};
+use pim_engine::auth::NewAdmin;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Ctx, Json, Path, Query};
+
+/// Whether the server still needs its first account.
+#[utoipa::path(get, path = "/api/v1/setup", tag = "auth", responses((status = 200, body = SetupStatus)))]
+pub async fn get_setup(State(s): State<AppState>) -> ApiResult<Json<SetupStatus>> {
+    Ok(Json(SetupStatus { setup_required: s.engine.setup_required().await? }))
+}
+
+/// Creates the first account with the one-time setup secret printed by `pim serve`.
+#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", request_body = SetupRequest,
+    responses((status = 201, body = Principal), (status = 401, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_setup(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(body): Json<SetupRequest>,
+) -> ApiResult<(StatusCode, Json<Principal>)> {
+    if !s.engine.setup_required().await? {
+        let e = DomainError::new(ErrorKind::SetupCompleted, "setup is complete: an account already exists");
+        s.engine.record_refused(&ctx, "setup.bootstrap", &e).await?;
+        return Err(e.into());
+    }
+    if !s.setup.take_if(&body.setup_secret) {
+        let e = DomainError::new(
+            ErrorKind::InvalidSetupSecret,
+            "the setup secret is wrong (pim serve printed it at start)",
+        );
+        s.engine.record_refused(&ctx, "setup.bootstrap", &e).await?;
+        return Err(e.into());
+    }
+    let admin = NewAdmin {
+        username: body.username,
+        password: body.password,
+        display_name: body.display_name,
+        email: body.email,
+    };
+    match s.engine.bootstrap(&ctx, admin).await {
+        Ok(p) => Ok((StatusCode::CREATED, Json(p))),
+        Err(e) => {
+            s.setup.restore(body.setup_secret);
+            Err(e.into())
+        }
+    }
+}
+
+/// Signs in with a user name and password; answers a bearer token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = Problem)))]
+pub async fn login(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(body): Json<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    let (issued, principal) = s.engine.login(&ctx, &body.username, &body.password, body.token_name).await?;
+    Ok(Json(LoginResponse { token: issued.secret, expires_at: issued.info.expires_at, principal }))
+}
+
+/// Revokes the token this call was made with.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem)))]
+pub async fn logout(State(s): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<StatusCode> {
+    s.engine.logout(&ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller and its current assignments (direct and through groups).
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = MeResponse), (status = 401, body = Problem)))]
+pub async fn get_me(State(s): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<Json<MeResponse>> {
+    let id = ctx.actor.as_ref().map(|a| a.id.to_string()).unwrap_or_default();
+    let principal = s.engine.get_principal(&ctx, &id).await?;
+    let (active, eligible) =
+        s.engine.my_assignments(&ctx).await?.into_iter().partition(|a| a.kind == AssignmentKind::Active);
+    Ok(Json(MeResponse { principal, active_assignments: active, eligible_assignments: eligible }))
+}
+
+/// The caller's API tokens, or another principal's.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])), params(TokenQuery),
+    responses((status = 200, body = Page<ApiToken>), (status = 403, body = Problem)))]
+pub async fn list_tokens(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Query(q): Query<TokenQuery>,
+) -> ApiResult<Json<Page<ApiToken>>> {
+    Ok(Json(Page::all(s.engine.list_tokens(&ctx, q.principal_id).await?)))
+}
+
+/// Issues an API token; the secret is in this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])), request_body = CreateTokenRequest,
+    responses((status = 201, body = CreatedToken), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn create_token(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(body): Json<CreateTokenRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    let issued = s.engine.create_token(&ctx, body.principal_id, body.name, body.expires_in_days).await?;
+    Ok((StatusCode::CREATED, Json(CreatedToken { token: issued.secret, info: issued.info })))
+}
+
+/// Revokes a token.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", security(("bearer" = [])), params(("id" = TokenId, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke_token(State(s): State<AppState>, Ctx(ctx): Ctx, Path(id): Path<TokenId>) -> ApiResult<StatusCode> {
+    s.engine.revoke_token(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

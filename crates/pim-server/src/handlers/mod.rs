@@ -1,0 +1,63 @@
+//! Route table: every `/api/v1` endpoint and the health probes.
+
+pub mod audit;
+pub mod auth;
+pub mod check;
+pub mod directory;
+pub mod requests;
+pub mod resources;
+pub mod roles;
+pub mod system;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+
+use crate::AppState;
+
+/// Every route of the server.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
+        .route("/api/v1/openapi.json", get(system::openapi_json))
+        .route("/api/v1/setup", get(auth::get_setup).post(auth::create_setup))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/me", get(auth::get_me))
+        .route("/api/v1/tokens", get(auth::list_tokens).post(auth::create_token))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(auth::revoke_token))
+        .route("/api/v1/principals/{id_or_name}", get(directory::get_principal))
+        .route("/api/v1/users", get(directory::list_users).post(directory::create_user))
+        .route("/api/v1/users/{id}", get(directory::get_user).patch(directory::update_user))
+        .route("/api/v1/groups", get(directory::list_groups).post(directory::create_group))
+        .route("/api/v1/groups/{id}", get(directory::get_group).patch(directory::update_group))
+        .route("/api/v1/groups/{id}/members", get(directory::list_members))
+        .route("/api/v1/groups/{id}/members/{member_id}", put(directory::add_member).delete(directory::remove_member))
+        .route(
+            "/api/v1/service-principals",
+            get(directory::list_service_principals).post(directory::create_service_principal),
+        )
+        .route(
+            "/api/v1/service-principals/{id}",
+            get(directory::get_service_principal).patch(directory::update_service_principal),
+        )
+        .route("/api/v1/resources", get(resources::list_resources).post(resources::create_resource))
+        .route("/api/v1/resources/{id}", get(resources::get_resource))
+        .route("/api/v1/scopes/validate", post(resources::validate_scope))
+        .route("/api/v1/roles", get(roles::list_roles).post(roles::create_role))
+        .route("/api/v1/roles/{id_or_name}", get(roles::get_role).put(roles::update_role).delete(roles::delete_role))
+        .route(
+            "/api/v1/roles/{id_or_name}/settings",
+            get(roles::get_settings).put(roles::put_settings).delete(roles::delete_settings),
+        )
+        .route("/api/v1/settings", get(roles::list_settings))
+        .route("/api/v1/assignments", get(requests::list_assignments))
+        .route("/api/v1/assignments/{id}", get(requests::get_assignment))
+        .route("/api/v1/requests", get(requests::list_requests).post(requests::create_request))
+        .route("/api/v1/requests/{id}", get(requests::get_request))
+        .route("/api/v1/requests/{id}/cancel", post(requests::cancel_request))
+        .route("/api/v1/check", post(check::check))
+        .route("/api/v1/audit", get(audit::list_audit))
+        .route("/api/v1/audit/export", get(audit::export_audit))
+        .route("/api/v1/audit/verify", post(audit::verify_audit))
+}

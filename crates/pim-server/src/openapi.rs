@@ -1,0 +1,49 @@
+//! The OpenAPI document of `/api/v1`, generated from the handlers' annotations and the wire types.
+
+use std::sync::OnceLock;
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::handlers::{audit, auth, check, directory, requests, resources, roles, system};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "pim", description = "Privileged Identity Management: eligible and just-in-time role assignments, checks and audit."),
+    modifiers(&BearerAuth),
+    paths(
+        system::healthz, system::readyz, system::openapi_json,
+        auth::get_setup, auth::create_setup, auth::login, auth::logout, auth::get_me,
+        auth::list_tokens, auth::create_token, auth::revoke_token,
+        directory::get_principal, directory::list_users, directory::create_user, directory::get_user, directory::update_user,
+        directory::list_groups, directory::create_group, directory::get_group, directory::update_group,
+        directory::list_members, directory::add_member, directory::remove_member,
+        directory::list_service_principals, directory::create_service_principal,
+        directory::get_service_principal, directory::update_service_principal,
+        resources::list_resources, resources::create_resource, resources::get_resource, resources::validate_scope,
+        roles::list_roles, roles::create_role, roles::get_role, roles::update_role, roles::delete_role,
+        roles::get_settings, roles::put_settings, roles::delete_settings, roles::list_settings,
+        requests::list_assignments, requests::get_assignment, requests::create_request,
+        requests::list_requests, requests::get_request, requests::cancel_request,
+        check::check,
+        audit::list_audit, audit::export_audit, audit::verify_audit,
+    ),
+    components(schemas(pim_api::Problem, pim_api::ExportFormat))
+)]
+pub struct ApiDoc;
+
+/// The document as pretty JSON (built once).
+pub fn document_json() -> String {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| ApiDoc::openapi().to_pretty_json().unwrap_or_else(|_| "{}".to_owned())).clone()
+}

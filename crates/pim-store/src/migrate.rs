@@ -1,0 +1,124 @@
+//! Versioned, forward-only migrations (one SQL file per version and backend, embedded), each
+//! applied in its own transaction and recorded in `schema_migrations`; then the built-in roles.
+//!
+//! On PostgreSQL the whole run holds an advisory lock, so replicas starting together do not race.
+
+use std::collections::HashMap;
+
+use pim_domain::role::builtin_roles;
+use sqlx::{AnyConnection, AnyPool, Connection as _};
+
+use crate::error::{Result, StoreError};
+use crate::q;
+use crate::store::{Backend, system_now};
+
+/// One schema version.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const SQLITE: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") }];
+
+const POSTGRES: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("../migrations/postgres/0001_init.sql") }];
+
+/// The advisory lock key migrations hold on PostgreSQL ("pim_migr").
+const PG_LOCK_KEY: i64 = 0x7069_6d5f_6d69_6772;
+
+fn migrations(backend: Backend) -> &'static [Migration] {
+    match backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    }
+}
+
+/// The newest schema version this build knows.
+pub fn latest_version(backend: Backend) -> i64 {
+    migrations(backend).iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// Brings the schema up to date and seeds the built-in roles.
+pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(PG_LOCK_KEY).execute(&mut *conn).await?;
+    }
+    let result = run_locked(&mut conn, backend).await;
+    if backend == Backend::Postgres {
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(PG_LOCK_KEY).execute(&mut *conn).await;
+        if let Err(e) = unlocked {
+            tracing::warn!(error = %e, "could not release the migration lock; closing the connection");
+            conn.close_on_drop();
+        }
+    }
+    result
+}
+
+async fn run_locked(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (\
+         version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(&mut *conn).await?;
+    let latest = latest_version(backend);
+    if let Some(&newest) = applied.last().filter(|&&v| v > latest) {
+        return Err(StoreError::Migration(format!(
+            "the database schema is at version {newest}, newer than this pim knows ({latest}); upgrade pim"
+        )));
+    }
+    for m in migrations(backend) {
+        if applied.contains(&m.version) {
+            continue;
+        }
+        let mut tx = conn.begin_with(backend.begin_write()).await?;
+        // Another process may have applied it since we looked (SQLite has no advisory lock).
+        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(m.version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if done.is_some() {
+            tx.rollback().await?;
+            continue;
+        }
+        sqlx::raw_sql(m.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::Migration(format!("{:04}_{}: {e}", m.version, m.name)))?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(system_now().0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(backend = backend.name(), version = m.version, name = m.name, "applied database migration");
+    }
+    seed_builtin_roles(conn, backend).await
+}
+
+/// Inserts the built-in roles that are missing and updates those that differ from this build's.
+async fn seed_builtin_roles(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+    let now = system_now();
+    let mut tx = conn.begin_with(backend.begin_write()).await?;
+    let stored: HashMap<_, _> = q::list_roles(&mut tx).await?.into_iter().map(|r| (r.id, r)).collect();
+    let mut changed = 0;
+    for role in builtin_roles() {
+        match stored.get(&role.id) {
+            None => q::insert_role(&mut tx, &role, now).await?,
+            Some(old) if *old != role => q::update_role(&mut tx, &role, now).await?,
+            Some(_) => continue,
+        }
+        changed += 1;
+    }
+    tx.commit().await?;
+    if changed > 0 {
+        tracing::info!(changed, "seeded built-in roles");
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Assignments: who holds which role at which scope, eligible or active, over which window.
+
+use futures_util::TryStreamExt as _;
+use pim_domain::{
+    Assignment, AssignmentId, AssignmentKind, PrincipalId, PrincipalKind, RoleId, ScopePath, Timestamp, Window,
+};
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+
+use crate::error::Result;
+use crate::row;
+use crate::sql::{Select, bind_all};
+
+/// Which assignments to list. Every field set narrows the list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AssignmentFilter {
+    /// Held by this principal.
+    pub principal: Option<PrincipalId>,
+    /// Held by any of these principals (an empty list matches nothing).
+    pub principals: Option<Vec<PrincipalId>>,
+    /// Of this role.
+    pub role: Option<RoleId>,
+    /// At exactly this scope.
+    pub scope: Option<ScopePath>,
+    /// At this scope or below it.
+    pub under: Option<ScopePath>,
+    /// At this scope or one of its ancestors (so in force at this scope).
+    pub containing: Option<ScopePath>,
+    /// Eligible or active.
+    pub kind: Option<AssignmentKind>,
+    /// Activations of this eligible assignment.
+    pub activated_from: Option<AssignmentId>,
+    /// Not ended at this time: permanent, or ending after it.
+    pub not_ended_at: Option<Timestamp>,
+    /// Ended at or before this time (`end <= t`).
+    pub ended_before: Option<Timestamp>,
+    /// Ids after this one (the cursor).
+    pub after: Option<AssignmentId>,
+    /// At most this many (`0`: all).
+    pub limit: i64,
+}
+
+const ASSIGNMENT_COLS: &str = "id, principal_id, principal_kind, role_id, scope, kind, start_at, end_at, \
+                               activated_from, created_by_request, created_at, ended_early_at";
+
+fn assignment(r: &AnyRow) -> Result<Assignment> {
+    Ok(Assignment {
+        id: row::id(r, 0)?,
+        principal_id: row::id(r, 1)?,
+        principal_kind: row::name(r, 2, PrincipalKind::parse)?,
+        role_id: row::id(r, 3)?,
+        scope: row::scope(r, 4)?,
+        kind: row::name(r, 5, AssignmentKind::parse)?,
+        window: Window { start: row::ts(r, 6)?, end: row::opt_ts(r, 7)? },
+        activated_from: row::opt_id(r, 8)?,
+        created_by_request: row::id(r, 9)?,
+        created_at: row::ts(r, 10)?,
+        ended_early_at: row::opt_ts(r, 11)?,
+    })
+}
+
+async fn collect(c: &mut AnyConnection, sql: &str, args: Vec<crate::sql::Arg>) -> Result<Vec<Assignment>> {
+    let mut rows = bind_all(sql, args).fetch(&mut *c);
+    let mut out = Vec::new();
+    while let Some(r) = rows.try_next().await? {
+        out.push(assignment(&r)?);
+    }
+    Ok(out)
+}
+
+/// Inserts an assignment.
+pub async fn insert_assignment(c: &mut AnyConnection, a: &Assignment) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO assignments (id, principal_id, principal_kind, role_id, scope, kind, start_at, end_at, \
+         activated_from, created_by_request, created_at, ended_early_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(a.id.to_string())
+    .bind(a.principal_id.to_string())
+    .bind(a.principal_kind.as_str())
+    .bind(a.role_id.to_string())
+    .bind(a.scope.as_str().to_owned())
+    .bind(a.kind.as_str())
+    .bind(a.window.start.0)
+    .bind(a.window.end.map(|t| t.0))
+    .bind(a.activated_from.map(|v| v.to_string()))
+    .bind(a.created_by_request.to_string())
+    .bind(a.created_at.0)
+    .bind(a.ended_early_at.map(|t| t.0))
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Updates an assignment's window and `ended_early_at`. When the end changes, the expiry is
+/// no longer recorded (it will be reported again by [`unrecorded_expirations`] once it passes).
+pub async fn update_assignment(c: &mut AnyConnection, a: &Assignment) -> Result<()> {
+    sqlx::query(
+        "UPDATE assignments SET start_at = $2, end_at = $3, ended_early_at = $4, \
+         expiry_recorded = CASE WHEN end_at IS NOT DISTINCT FROM $3 THEN expiry_recorded ELSE FALSE END \
+         WHERE id = $1",
+    )
+    .bind(a.id.to_string())
+    .bind(a.window.start.0)
+    .bind(a.window.end.map(|t| t.0))
+    .bind(a.ended_early_at.map(|t| t.0))
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// The assignment with this id.
+pub async fn get_assignment(c: &mut AnyConnection, id: AssignmentId) -> Result<Option<Assignment>> {
+    let sql = format!("SELECT {ASSIGNMENT_COLS} FROM assignments WHERE id = $1");
+    let r = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *c).await?;
+    r.as_ref().map(assignment).transpose()
+}
+
+/// Assignments matching `f`, ordered by id.
+pub async fn list_assignments(c: &mut AnyConnection, f: &AssignmentFilter) -> Result<Vec<Assignment>> {
+    let mut s = Select::new(&format!("SELECT {ASSIGNMENT_COLS} FROM assignments"));
+    if let Some(p) = f.principal {
+        s.eq("principal_id", p.to_string());
+    }
+    if let Some(ps) = &f.principals {
+        s.any_of("principal_id", ps.iter().map(|p| p.to_string()));
+    }
+    if let Some(r) = f.role {
+        s.eq("role_id", r.to_string());
+    }
+    if let Some(sc) = &f.scope {
+        s.eq("scope", sc.as_str());
+    }
+    if let Some(u) = &f.under {
+        s.at_or_below("scope", u);
+    }
+    if let Some(sc) = &f.containing {
+        s.any_of("scope", sc.self_and_ancestors().iter().map(|a| a.as_str()));
+    }
+    if let Some(k) = f.kind {
+        s.eq("kind", k.as_str());
+    }
+    if let Some(a) = f.activated_from {
+        s.eq("activated_from", a.to_string());
+    }
+    if let Some(t) = f.not_ended_at {
+        let p = s.arg(t.0);
+        s.cond(format!("(end_at IS NULL OR end_at > {p})"));
+    }
+    if let Some(t) = f.ended_before {
+        let p = s.arg(t.0);
+        s.cond(format!("end_at <= {p}"));
+    }
+    if let Some(a) = f.after {
+        let p = s.arg(a.to_string());
+        s.cond(format!("id > {p}"));
+    }
+    if s.empty {
+        return Ok(Vec::new());
+    }
+    let (sql, args) = s.finish("id", f.limit);
+    collect(c, &sql, args).await
+}
+
+/// Every assignment that has not ended at `now` (in effect, or starting later), ordered by id,
+/// streamed and decoded row by row: this loads the access index.
+pub async fn all_current_assignments(c: &mut AnyConnection, now: Timestamp) -> Result<Vec<Assignment>> {
+    let sql = format!("SELECT {ASSIGNMENT_COLS} FROM assignments WHERE end_at IS NULL OR end_at > $1 ORDER BY id");
+    collect(c, &sql, vec![now.0.into()]).await
+}
+
+/// Assignments that have ended at `now` whose expiry has not been recorded yet, oldest end first.
+pub async fn unrecorded_expirations(c: &mut AnyConnection, now: Timestamp, limit: i64) -> Result<Vec<Assignment>> {
+    let mut s = Select::new(&format!("SELECT {ASSIGNMENT_COLS} FROM assignments"));
+    let p = s.arg(now.0);
+    s.cond(format!("end_at <= {p}"));
+    s.cond("expiry_recorded = FALSE".to_owned());
+    let (sql, args) = s.finish("end_at, id", limit);
+    collect(c, &sql, args).await
+}
+
+/// Marks an assignment's expiry as recorded.
+pub async fn mark_expiry_recorded(c: &mut AnyConnection, id: AssignmentId) -> Result<()> {
+    sqlx::query("UPDATE assignments SET expiry_recorded = TRUE WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}

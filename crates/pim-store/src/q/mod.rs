@@ -1,0 +1,23 @@
+//! The queries. Each takes the connection first (`&mut AnyConnection`), so it runs on a pooled
+//! connection from [`crate::Store::read`] or inside a [`crate::WriteTx`] alike.
+//!
+//! Lists take a `limit`; `0` (or less) means no limit. Cursors (`after`) are ids: lists are
+//! ordered by id, and UUID v7 ids sort by creation time.
+
+mod assignments;
+mod audit;
+mod directory;
+mod meta;
+mod requests;
+mod resources;
+mod roles;
+mod tokens;
+
+pub use assignments::*;
+pub use audit::*;
+pub use directory::*;
+pub use meta::*;
+pub use requests::*;
+pub use resources::*;
+pub use roles::*;
+pub use tokens::*;

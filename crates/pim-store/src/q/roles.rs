@@ -1,0 +1,159 @@
+//! Role definitions (permissions kept as JSON) and role settings per role and scope.
+
+use pim_domain::{PrincipalId, RoleDefinition, RoleId, RoleSettings, ScopePath, Timestamp};
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+
+use super::directory::name_key;
+use crate::error::Result;
+use crate::row::{self, to_json};
+use crate::sql::{Select, bind_all};
+
+const ROLE_COLS: &str = "id, name, description, builtin, permissions";
+
+fn role(r: &AnyRow) -> Result<RoleDefinition> {
+    Ok(RoleDefinition {
+        id: row::id(r, 0)?,
+        name: row::text(r, 1)?,
+        description: row::text(r, 2)?,
+        builtin: row::boolean(r, 3)?,
+        permissions: row::json(r, 4)?,
+    })
+}
+
+/// Inserts a role; a name taken (case-insensitively) is `Unique("roles")`.
+pub async fn insert_role(c: &mut AnyConnection, role: &RoleDefinition, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO roles (id, name, name_key, description, builtin, permissions, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(role.id.to_string())
+    .bind(role.name.clone())
+    .bind(name_key(&role.name))
+    .bind(role.description.clone())
+    .bind(role.builtin)
+    .bind(to_json(&role.permissions)?)
+    .bind(now.0)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Updates a role's name, description, built-in flag and permissions.
+pub async fn update_role(c: &mut AnyConnection, role: &RoleDefinition, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "UPDATE roles SET name = $2, name_key = $3, description = $4, builtin = $5, permissions = $6, \
+         updated_at = $7 WHERE id = $1",
+    )
+    .bind(role.id.to_string())
+    .bind(role.name.clone())
+    .bind(name_key(&role.name))
+    .bind(role.description.clone())
+    .bind(role.builtin)
+    .bind(to_json(&role.permissions)?)
+    .bind(now.0)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Deletes a custom role and its settings; `false` if there is no such custom role
+/// (built-in roles are never deleted).
+pub async fn delete_role(c: &mut AnyConnection, id: RoleId) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM roles WHERE id = $1 AND builtin = FALSE")
+        .bind(id.to_string())
+        .execute(&mut *c)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// The role with this id.
+pub async fn get_role(c: &mut AnyConnection, id: RoleId) -> Result<Option<RoleDefinition>> {
+    let sql = format!("SELECT {ROLE_COLS} FROM roles WHERE id = $1");
+    let r = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *c).await?;
+    r.as_ref().map(role).transpose()
+}
+
+/// The role with this name, compared case-insensitively.
+pub async fn get_role_by_name(c: &mut AnyConnection, name: &str) -> Result<Option<RoleDefinition>> {
+    let sql = format!("SELECT {ROLE_COLS} FROM roles WHERE name_key = $1");
+    let r = sqlx::query(&sql).bind(name_key(name)).fetch_optional(&mut *c).await?;
+    r.as_ref().map(role).transpose()
+}
+
+/// Every role: built-in ones first, then by name (case-insensitively).
+pub async fn list_roles(c: &mut AnyConnection) -> Result<Vec<RoleDefinition>> {
+    let sql = format!("SELECT {ROLE_COLS} FROM roles ORDER BY builtin DESC, name_key, id");
+    let rows = sqlx::query(&sql).fetch_all(&mut *c).await?;
+    rows.iter().map(role).collect()
+}
+
+/// Sets the explicit settings of `role` at `scope` (replacing any).
+pub async fn put_settings(
+    c: &mut AnyConnection,
+    role: RoleId,
+    scope: &ScopePath,
+    settings: &RoleSettings,
+    now: Timestamp,
+    by: Option<PrincipalId>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO role_settings (role_id, scope, settings, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (role_id, scope) DO UPDATE SET settings = excluded.settings, \
+         updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+    )
+    .bind(role.to_string())
+    .bind(scope.as_str().to_owned())
+    .bind(to_json(settings)?)
+    .bind(now.0)
+    .bind(by.map(|v| v.to_string()))
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Removes the explicit settings of `role` at `scope`; `false` if there were none.
+pub async fn delete_settings(c: &mut AnyConnection, role: RoleId, scope: &ScopePath) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM role_settings WHERE role_id = $1 AND scope = $2")
+        .bind(role.to_string())
+        .bind(scope.as_str().to_owned())
+        .execute(&mut *c)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// The explicit settings of `role` at `scope` or its nearest ancestor that has some, with the
+/// scope they are defined at.
+pub async fn get_settings_nearest(
+    c: &mut AnyConnection,
+    role: RoleId,
+    scope: &ScopePath,
+) -> Result<Option<(ScopePath, RoleSettings)>> {
+    let mut s = Select::new("SELECT scope, settings FROM role_settings");
+    s.eq("role_id", role.to_string());
+    s.any_of("scope", scope.self_and_ancestors().iter().map(|a| a.as_str()));
+    let (sql, args) = s.finish("scope", 0);
+    let rows = bind_all(&sql, args).fetch_all(&mut *c).await?;
+    let mut best: Option<(ScopePath, &AnyRow)> = None;
+    for r in &rows {
+        let at = row::scope(r, 0)?;
+        if best.as_ref().is_none_or(|(b, _)| at.depth() > b.depth()) {
+            best = Some((at, r));
+        }
+    }
+    best.map(|(at, r)| Ok((at, row::json(r, 1)?))).transpose()
+}
+
+/// Every explicit setting (of one role, or of all), ordered by role and scope.
+pub async fn list_settings(
+    c: &mut AnyConnection,
+    role: Option<RoleId>,
+) -> Result<Vec<(RoleId, ScopePath, RoleSettings)>> {
+    let mut s = Select::new("SELECT role_id, scope, settings FROM role_settings");
+    if let Some(role) = role {
+        s.eq("role_id", role.to_string());
+    }
+    let (sql, args) = s.finish("role_id, scope", 0);
+    let rows = bind_all(&sql, args).fetch_all(&mut *c).await?;
+    rows.iter().map(|r| Ok((row::id(r, 0)?, row::scope(r, 1)?, row::json(r, 2)?))).collect()
+}

@@ -1,0 +1,389 @@
+//! The [`Store`]: the connection pool, its backend, pooled read connections and serialized write
+//! transactions that append to the audit chain.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use pim_domain::{AuditDraft, AuditEvent, EventId, Outcome, Timestamp};
+use sqlx::any::AnyPoolOptions;
+use sqlx::pool::{PoolConnection, PoolConnectionMetadata};
+use sqlx::{Any, AnyConnection, AnyPool, Row as _, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::audit::HashInput;
+use crate::error::{Result, StoreError};
+use crate::migrate;
+use crate::row::to_json;
+
+/// Which database is behind the store. Dialect differences are decided here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// An embedded SQLite file (the default).
+    Sqlite,
+    /// A PostgreSQL server (production, several replicas).
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names: `sqlite:...` or `postgres://...` / `postgresql://...`.
+    pub fn from_url(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Config(format!(
+                "database URL must start with sqlite: or postgres:// (got '{}')",
+                url.split(':').next().unwrap_or_default()
+            )))
+        }
+    }
+
+    /// A name for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// The statement that opens a write transaction. SQLite takes its write lock at once
+    /// (`IMMEDIATE`), so a transaction never has to upgrade a read lock and fail with
+    /// `SQLITE_BUSY`; PostgreSQL serializes writers on the `audit_head` row lock instead.
+    pub(crate) fn begin_write(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+}
+
+/// Per-connection settings of SQLite: write-ahead log (readers never block the writer), foreign
+/// keys enforced, waiting up to 5 s for another process's write lock, and `synchronous = FULL`
+/// so that a committed transaction survives a power loss.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                              PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+
+/// Applies [`SQLITE_PRAGMAS`] to a new SQLite connection.
+fn sqlite_after_connect(
+    c: &mut AnyConnection,
+    _: PoolConnectionMetadata,
+) -> BoxFuture<'_, std::result::Result<(), sqlx::Error>> {
+    Box::pin(async move { sqlx::Executor::execute(c, SQLITE_PRAGMAS).await.map(|_| ()) })
+}
+
+/// Tunables of the connection pool.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Most connections held open at once.
+    pub max_connections: u32,
+    /// How long to wait for a free connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { max_connections: 10, acquire_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// The database: a connection pool and its backend. Cloning is cheap and shares the pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// Serializes this process's writers before they take a connection, so waiting writers hold
+    /// no connection and never spin on SQLite's busy handler. Other processes and replicas are
+    /// serialized by the database (SQLite's write lock, PostgreSQL's row lock on `audit_head`).
+    writer: Arc<Mutex<()>>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).field("connections", &self.pool.size()).finish()
+    }
+}
+
+/// Adds `mode=rwc` (create the file if missing) to a SQLite URL that does not choose a mode.
+fn sqlite_url(url: &str) -> String {
+    let rest = url.trim_start_matches("sqlite:");
+    if rest.contains(":memory:") || url.contains("mode=") {
+        return url.to_owned();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}mode=rwc")
+}
+
+/// Milliseconds since the epoch by the system clock (used only at start-up).
+pub(crate) fn system_now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    Timestamp(ms)
+}
+
+impl Store {
+    /// Opens the database at `url`, brings its schema up to date and seeds the built-in roles.
+    ///
+    /// `url` is `sqlite:///abs/path/pim.db`, `sqlite://relative.db` (the file is created if
+    /// missing) or `postgres://user@host/db`.
+    pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`Store::open`] with pool options.
+    pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout);
+        let url = match backend {
+            Backend::Sqlite => {
+                pool = pool.after_connect(sqlite_after_connect);
+                sqlite_url(url)
+            }
+            Backend::Postgres => url.to_owned(),
+        };
+        let pool = pool.connect(&url).await?;
+        migrate::run(&pool, backend).await?;
+        Ok(Store { pool, backend, writer: Arc::new(Mutex::new(())) })
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The underlying pool (for health checks and tests).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// A pooled connection for reads (each statement is its own transaction).
+    pub async fn read(&self) -> Result<Conn> {
+        Ok(Conn(self.pool.acquire().await?))
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        let mut c = self.read().await?;
+        sqlx::query("SELECT 1").execute(&mut *c).await?;
+        Ok(())
+    }
+
+    /// Starts a write transaction at `now`.
+    ///
+    /// Its first statement locks the head of the audit chain, so write transactions run one at
+    /// a time across processes and replicas: invariants checked inside one are race-free, and
+    /// the chain stays linear. Do not open a second write transaction while holding one.
+    pub async fn write(&self, now: Timestamp) -> Result<WriteTx> {
+        let guard = Arc::clone(&self.writer).lock_owned().await;
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let head = sqlx::query("UPDATE audit_head SET locked_at = $1 WHERE id = 1 RETURNING seq, hash")
+            .bind(now.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(head) = head else {
+            return Err(StoreError::corrupt("the audit chain head (audit_head row 1) is missing"));
+        };
+        let head_seq = crate::row::int(&head, 0)?;
+        let head_hash: String = head.try_get(1)?;
+        Ok(WriteTx { tx, head_seq, head_hash, appended: false, now, _guard: guard })
+    }
+
+    /// Closes every connection; the store is unusable afterwards.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A pooled connection, returned to the pool when dropped.
+pub struct Conn(PoolConnection<Any>);
+
+impl Deref for Conn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.0
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.0
+    }
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Conn")
+    }
+}
+
+/// A write transaction. Dropping it without [`WriteTx::commit`] rolls everything back, audit
+/// events included.
+pub struct WriteTx {
+    // Field order matters: the transaction is dropped (and its rollback started) before the
+    // writer lock is released.
+    tx: Transaction<'static, Any>,
+    head_seq: i64,
+    head_hash: String,
+    appended: bool,
+    now: Timestamp,
+    _guard: OwnedMutexGuard<()>,
+}
+
+impl fmt::Debug for WriteTx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteTx").field("head_seq", &self.head_seq).field("now", &self.now).finish()
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
+
+impl WriteTx {
+    /// The connection, for the queries in [`crate::q`].
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// The time the transaction was started with.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Appends a hash-chained audit event at time `at` and returns it as stored.
+    pub async fn audit(&mut self, at: Timestamp, draft: AuditDraft) -> Result<AuditEvent> {
+        let seq = self.head_seq + 1;
+        let id = EventId::new();
+        let outcome = if draft.error_code.is_none() { Outcome::Success } else { Outcome::Failure };
+        let details = to_json(&draft.details)?;
+        let id_s = id.to_string();
+        let actor = draft.actor_id.map(|v| v.to_string());
+        let principal = draft.principal_id.map(|v| v.to_string());
+        let role = draft.role_id.map(|v| v.to_string());
+        let request = draft.request_id.map(|v| v.to_string());
+        let scope = draft.scope.as_ref().map(|s| s.as_str().to_owned());
+        let hash = HashInput {
+            prev_hash: &self.head_hash,
+            seq,
+            id: &id_s,
+            at: at.0,
+            action: &draft.action,
+            outcome: outcome.as_str(),
+            error_code: draft.error_code.as_deref(),
+            actor_id: actor.as_deref(),
+            actor_name: draft.actor_name.as_deref(),
+            principal_id: principal.as_deref(),
+            role_id: role.as_deref(),
+            scope: scope.as_deref(),
+            justification: draft.justification.as_deref(),
+            ticket: draft.ticket.as_deref(),
+            request_id: request.as_deref(),
+            http_request_id: draft.http_request_id.as_deref(),
+            client_addr: draft.client_addr.as_deref(),
+            details: &details,
+        }
+        .hash();
+        sqlx::query(
+            "INSERT INTO audit_events (seq, id, at, action, outcome, error_code, actor_id, actor_name, \
+             principal_id, role_id, scope, justification, ticket, request_id, http_request_id, client_addr, \
+             details, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+        )
+        .bind(seq)
+        .bind(id_s)
+        .bind(at.0)
+        .bind(draft.action.clone())
+        .bind(outcome.as_str())
+        .bind(draft.error_code.clone())
+        .bind(actor)
+        .bind(draft.actor_name.clone())
+        .bind(principal)
+        .bind(role)
+        .bind(scope)
+        .bind(draft.justification.clone())
+        .bind(draft.ticket.clone())
+        .bind(request)
+        .bind(draft.http_request_id.clone())
+        .bind(draft.client_addr.clone())
+        .bind(details)
+        .bind(self.head_hash.clone())
+        .bind(hash.clone())
+        .execute(&mut *self.tx)
+        .await?;
+        let prev_hash = std::mem::replace(&mut self.head_hash, hash.clone());
+        self.head_seq = seq;
+        self.appended = true;
+        Ok(AuditEvent {
+            seq,
+            id,
+            at,
+            action: draft.action,
+            outcome,
+            error_code: draft.error_code,
+            actor_id: draft.actor_id,
+            actor_name: draft.actor_name,
+            principal_id: draft.principal_id,
+            role_id: draft.role_id,
+            scope: draft.scope,
+            justification: draft.justification,
+            ticket: draft.ticket,
+            request_id: draft.request_id,
+            http_request_id: draft.http_request_id,
+            client_addr: draft.client_addr,
+            details: draft.details,
+            prev_hash,
+            hash,
+        })
+    }
+
+    /// Records the new head of the audit chain and commits.
+    pub async fn commit(mut self) -> Result<()> {
+        if self.appended {
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(self.head_seq)
+                .bind(self.head_hash.clone())
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back explicitly (dropping does the same, without waiting).
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        assert_eq!(sqlite_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db?mode=rwc");
+        assert_eq!(sqlite_url("sqlite://a.db?cache=shared"), "sqlite://a.db?cache=shared&mode=rwc");
+        assert_eq!(sqlite_url("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
+        assert_eq!(sqlite_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(Backend::from_url("postgresql://x/y").ok(), Some(Backend::Postgres));
+        assert!(Backend::from_url("mysql://x").is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! The hash-chained audit log: appending, listing, verifying, tampering, rollback.
+
+use super::*;
+use pim_store::q::{self, AuditFilter};
+use pim_store::{GENESIS_HASH, ProblemKind, VerifyReport, event_hash};
+
+/// An event to write: action, scope, error code.
+type Ev = (&'static str, Option<&'static str>, Option<&'static str>);
+
+struct Chain {
+    actor: Principal,
+    target: Principal,
+    events: Vec<AuditEvent>,
+}
+
+/// Six events over three transactions.
+async fn chain(db: &TestDb) -> Chain {
+    let mut c = db.conn().await;
+    let (actor, target) = (user("actor"), user("target"));
+    add(&mut c, &actor).await;
+    add(&mut c, &target).await;
+    drop(c);
+    let draft = |action: &str, sc: Option<&str>, err: Option<&str>| AuditDraft {
+        action: action.into(),
+        error_code: err.map(Into::into),
+        actor_id: Some(actor.id),
+        actor_name: Some(actor.name.clone()),
+        principal_id: Some(target.id),
+        role_id: Some(pim_domain::role::OWNER),
+        scope: sc.map(scope),
+        justification: Some("because".into()),
+        ticket: Some("jira:OPS-1".into()),
+        request_id: Some(RequestId::new()),
+        http_request_id: Some("req-1".into()),
+        client_addr: Some("127.0.0.1".into()),
+        details: serde_json::json!({"b": 1, "a": [true, null, "x"], "n": 1.5}),
+    };
+    let batches: [&[Ev]; 3] = [
+        &[("request.created", Some("/a"), None), ("assignment.created", Some("/a/b_c"), None)],
+        &[("auth.signIn", None, Some("invalid_credentials"))],
+        &[
+            ("request.refused", Some("/ab"), Some("justification_required")),
+            ("settings.updated", Some("/"), None),
+            ("request.approved", Some("/a/b_c/d"), None),
+        ],
+    ];
+    let mut events = Vec::new();
+    let mut at = 1_000;
+    for batch in batches {
+        let mut tx = db.store.write(t(at)).await.unwrap();
+        for (action, sc, err) in batch {
+            at += 10;
+            events.push(tx.audit(t(at), draft(action, *sc, *err)).await.unwrap());
+        }
+        tx.commit().await.unwrap();
+    }
+    // A bare event, as the system writes them.
+    let mut tx = db.store.write(t(2_000)).await.unwrap();
+    events
+        .push(tx.audit(t(2_000), AuditDraft { action: "system.started".into(), ..Default::default() }).await.unwrap());
+    tx.commit().await.unwrap();
+    Chain { actor, target, events }
+}
+
+async fn verify(db: &TestDb) -> VerifyReport {
+    let mut c = db.conn().await;
+    q::verify_audit(&mut c).await.unwrap()
+}
+
+async fn exec(db: &TestDb, sql: &str) {
+    let mut c = db.conn().await;
+    c.execute(sql).await.unwrap();
+}
+
+both!(events_are_chained_and_listed, |db| {
+    let ch = chain(db).await;
+    let ev = &ch.events;
+    assert_eq!(ev.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(ev[0].prev_hash, GENESIS_HASH);
+    for w in ev.windows(2) {
+        assert_eq!(w[1].prev_hash, w[0].hash);
+    }
+    for e in ev {
+        assert_eq!(event_hash(e), e.hash);
+    }
+    assert_eq!(ev[2].outcome, Outcome::Failure);
+    assert_eq!(ev[2].error_code.as_deref(), Some("invalid_credentials"));
+    assert_eq!(ev[0].outcome, Outcome::Success);
+
+    let mut c = db.conn().await;
+    let all = q::list_audit(&mut c, &AuditFilter::default()).await.unwrap();
+    assert_eq!(&all, ev, "stored as returned");
+    assert_eq!(q::audit_head(&mut c).await.unwrap(), (7, ev[6].hash.clone()));
+
+    let seqs = |v: Vec<AuditEvent>| v.into_iter().map(|e| e.seq).collect::<Vec<_>>();
+    let mut list = async |f: AuditFilter| seqs(q::list_audit(&mut c, &f).await.unwrap());
+    assert_eq!(list(AuditFilter { descending: true, limit: 2, ..Default::default() }).await, [7, 6]);
+    assert_eq!(
+        list(AuditFilter { descending: true, before_seq: Some(6), limit: 2, ..Default::default() }).await,
+        [5, 4]
+    );
+    assert_eq!(list(AuditFilter { after_seq: Some(5), ..Default::default() }).await, [6, 7]);
+    assert_eq!(list(AuditFilter { from: Some(t(1_020)), to: Some(t(1_050)), ..Default::default() }).await, [2, 3, 4]);
+    assert_eq!(list(AuditFilter { actor: Some(ch.actor.id), ..Default::default() }).await, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(list(AuditFilter { actor: Some(ch.target.id), ..Default::default() }).await, Vec::<i64>::new());
+    assert_eq!(list(AuditFilter { principal: Some(ch.target.id), ..Default::default() }).await.len(), 6);
+    assert_eq!(list(AuditFilter { role: Some(pim_domain::role::OWNER), ..Default::default() }).await.len(), 6);
+    assert_eq!(list(AuditFilter { action_prefix: Some("request.".into()), ..Default::default() }).await, [1, 4, 6]);
+    assert_eq!(
+        list(AuditFilter { action_prefix: Some("request_".into()), ..Default::default() }).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(list(AuditFilter { outcome: Some(Outcome::Failure), ..Default::default() }).await, [3, 4]);
+    // Scopes: /a, /a/b_c, -, /ab, /, /a/b_c/d, -.
+    assert_eq!(list(AuditFilter { scope_under: Some(scope("/a")), ..Default::default() }).await, [1, 2, 6]);
+    assert_eq!(list(AuditFilter { scope_under: Some(scope("/a/b_c")), ..Default::default() }).await, [2, 6]);
+    assert_eq!(list(AuditFilter { scope_under: Some(ScopePath::root()), ..Default::default() }).await.len(), 7);
+    let within = |v: &[&str]| Some(v.iter().map(|s| scope(s)).collect::<Vec<_>>());
+    assert_eq!(list(AuditFilter { scopes_within: within(&["/ab", "/a/b_c"]), ..Default::default() }).await, [2, 4, 6]);
+    assert_eq!(
+        list(AuditFilter { scopes_within: within(&["/a", "/"]), ..Default::default() }).await.len(),
+        7,
+        "NULL scope counts as /"
+    );
+    assert_eq!(list(AuditFilter { scopes_within: within(&[]), ..Default::default() }).await, Vec::<i64>::new());
+
+    let report = verify(db).await;
+    assert_eq!(report, VerifyReport { ok: true, checked: 7, problems: vec![] });
+});
+
+both!(empty_chain_verifies, |db| {
+    assert_eq!(verify(db).await, VerifyReport { ok: true, checked: 0, problems: vec![] });
+});
+
+both!(a_modified_event_is_reported, |db| {
+    let _ = chain(db).await;
+    exec(db, "UPDATE audit_events SET justification = 'nothing to see' WHERE seq = 3").await;
+    let r = verify(db).await;
+    assert!(!r.ok);
+    assert_eq!(r.checked, 7);
+    assert_eq!(r.problems.len(), 1, "{r:?}");
+    assert_eq!((r.problems[0].seq, r.problems[0].kind), (3, ProblemKind::Modified));
+    assert!(r.problems[0].message.contains("does not match its hash"), "{}", r.problems[0].message);
+});
+
+both!(a_deleted_event_is_reported, |db| {
+    let _ = chain(db).await;
+    exec(db, "DELETE FROM audit_events WHERE seq = 3 OR seq = 4").await;
+    let r = verify(db).await;
+    assert_eq!(r.problems.len(), 1, "{r:?}");
+    assert_eq!((r.problems[0].seq, r.problems[0].kind), (5, ProblemKind::Deleted));
+    assert!(r.problems[0].message.contains("events 3 to 4"), "{}", r.problems[0].message);
+    assert_eq!(r.checked, 5);
+});
+
+both!(a_forged_event_is_reported, |db| {
+    let ch = chain(db).await;
+    let last = ch.events.last().unwrap();
+    // A well-formed event appended behind pim's back, correctly chained to the last one.
+    let mut forged = last.clone();
+    forged.seq = last.seq + 1;
+    forged.id = EventId::new();
+    forged.action = "assignment.created".into();
+    forged.prev_hash = last.hash.clone();
+    forged.hash = event_hash(&forged);
+    insert_raw(db, &forged).await;
+    let r = verify(db).await;
+    assert_eq!(r.problems.len(), 1, "{r:?}");
+    assert_eq!((r.problems[0].seq, r.problems[0].kind), (8, ProblemKind::Inserted));
+    assert!(r.problems[0].message.contains("beyond the head"), "{}", r.problems[0].message);
+});
+
+both!(a_replaced_event_is_reported, |db| {
+    let ch = chain(db).await;
+    // Event 3 replaced by a self-consistent forgery linked to event 2.
+    let mut forged = ch.events[2].clone();
+    forged.id = EventId::new();
+    forged.error_code = None;
+    forged.outcome = Outcome::Success;
+    forged.hash = event_hash(&forged);
+    exec(db, "DELETE FROM audit_events WHERE seq = 3").await;
+    insert_raw(db, &forged).await;
+    let r = verify(db).await;
+    assert_eq!(r.problems.len(), 1, "{r:?}");
+    assert_eq!((r.problems[0].seq, r.problems[0].kind), (4, ProblemKind::Inserted));
+    assert!(r.problems[0].message.contains("does not link to event 3"), "{}", r.problems[0].message);
+});
+
+both!(a_truncated_chain_is_reported, |db| {
+    let _ = chain(db).await;
+    exec(db, "DELETE FROM audit_events WHERE seq >= 6").await;
+    let r = verify(db).await;
+    assert_eq!(r.problems.len(), 1, "{r:?}");
+    assert_eq!((r.problems[0].seq, r.problems[0].kind), (7, ProblemKind::Truncated));
+    assert!(r.problems[0].message.contains("events 6 to 7"), "{}", r.problems[0].message);
+});
+
+both!(a_rolled_back_write_leaves_nothing, |db| {
+    let u = user("ghost");
+    {
+        let mut tx = db.store.write(t(1)).await.unwrap();
+        q::insert_principal(tx.conn(), &u).await.unwrap();
+        tx.audit(t(1), AuditDraft { action: "user.created".into(), ..Default::default() }).await.unwrap();
+        // dropped without commit
+    }
+    let mut tx = db.store.write(t(2)).await.unwrap();
+    q::set_meta(tx.conn(), "k", "v").await.unwrap();
+    tx.audit(t(2), AuditDraft { action: "meta.set".into(), ..Default::default() }).await.unwrap();
+    tx.rollback().await.unwrap();
+
+    let mut c = db.conn().await;
+    assert_eq!(q::get_principal(&mut c, u.id).await.unwrap(), None);
+    assert_eq!(q::get_meta(&mut c, "k").await.unwrap(), None);
+    assert!(q::list_audit(&mut c, &AuditFilter::default()).await.unwrap().is_empty());
+    assert_eq!(q::audit_head(&mut c).await.unwrap(), (0, GENESIS_HASH.to_owned()));
+    drop(c);
+
+    // The next event starts the chain.
+    let mut tx = db.store.write(t(3)).await.unwrap();
+    let e = tx.audit(t(3), AuditDraft { action: "x".into(), ..Default::default() }).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((e.seq, e.prev_hash.as_str()), (1, GENESIS_HASH));
+    assert!(verify(db).await.ok);
+});
+
+/// Writes an event row directly, bypassing the chain.
+async fn insert_raw(db: &TestDb, e: &AuditEvent) {
+    let mut c = db.conn().await;
+    sqlx::query(
+        "INSERT INTO audit_events (seq, id, at, action, outcome, error_code, actor_id, actor_name, principal_id, \
+         role_id, scope, justification, ticket, request_id, http_request_id, client_addr, details, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+    )
+    .bind(e.seq)
+    .bind(e.id.to_string())
+    .bind(e.at.0)
+    .bind(e.action.clone())
+    .bind(e.outcome.as_str())
+    .bind(e.error_code.clone())
+    .bind(e.actor_id.map(|v| v.to_string()))
+    .bind(e.actor_name.clone())
+    .bind(e.principal_id.map(|v| v.to_string()))
+    .bind(e.role_id.map(|v| v.to_string()))
+    .bind(e.scope.as_ref().map(|s| s.to_string()))
+    .bind(e.justification.clone())
+    .bind(e.ticket.clone())
+    .bind(e.request_id.map(|v| v.to_string()))
+    .bind(e.http_request_id.clone())
+    .bind(e.client_addr.clone())
+    .bind(serde_json::to_string(&e.details).unwrap())
+    .bind(e.prev_hash.clone())
+    .bind(e.hash.clone())
+    .execute(&mut *c)
+    .await
+    .unwrap();
+}

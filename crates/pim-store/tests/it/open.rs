@@ -1,0 +1,46 @@
+//! Opening: connection settings, migrations, idempotence.
+
+use super::*;
+use pim_store::{Backend, StoreError};
+use sqlx::Row as _;
+
+both!(migrations_are_recorded_and_idempotent, |db| {
+    let again = db.reopen().await;
+    again.close().await;
+    let mut c = db.conn().await;
+    let rows = sqlx::query("SELECT version FROM schema_migrations ORDER BY version").fetch_all(&mut *c).await.unwrap();
+    let versions: Vec<i64> = rows.iter().map(|r| r.try_get::<i64, _>(0).unwrap()).collect();
+    assert_eq!(versions, [1]);
+    db.store.ping().await.unwrap();
+
+    // A schema newer than this build is refused rather than misused.
+    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    drop(c);
+    let err = Store::open(&db.url).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Migration(m) if m.contains("9999")), "{err:?}");
+});
+
+#[tokio::test]
+async fn sqlite_connections_are_durable_and_enforce_foreign_keys() {
+    let db = TestDb::sqlite().await;
+    assert_eq!(db.store.backend(), Backend::Sqlite);
+    let mut c = db.conn().await;
+    let text = |r: sqlx::any::AnyRow| r.try_get::<String, _>(0).unwrap();
+    let int = |r: sqlx::any::AnyRow| r.try_get::<i64, _>(0).unwrap();
+    let q = |s: &'static str| sqlx::query(s);
+    assert_eq!(text(q("PRAGMA journal_mode").fetch_one(&mut *c).await.unwrap()), "wal");
+    assert_eq!(int(q("PRAGMA synchronous").fetch_one(&mut *c).await.unwrap()), 2, "FULL");
+    assert_eq!(int(q("PRAGMA foreign_keys").fetch_one(&mut *c).await.unwrap()), 1);
+    assert_eq!(int(q("PRAGMA busy_timeout").fetch_one(&mut *c).await.unwrap()), 5000);
+    drop(c);
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn unknown_url_schemes_are_refused() {
+    let err = Store::open("mysql://localhost/pim").await.unwrap_err();
+    assert!(matches!(err, StoreError::Config(_)), "{err:?}");
+}

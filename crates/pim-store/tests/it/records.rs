@@ -1,0 +1,253 @@
+//! Assignments, requests, tokens, meta.
+
+use super::*;
+use pim_store::StoreError;
+use pim_store::q::{self, AssignmentFilter, RequestFilter};
+
+const OWNER: RoleId = pim_domain::role::OWNER;
+const READER: RoleId = pim_domain::role::READER;
+
+fn win(start: i64, end: Option<i64>) -> Window {
+    Window { start: t(start), end: end.map(t) }
+}
+
+both!(assignment_round_trip_and_update, |db| {
+    let mut c = db.conn().await;
+    let u = user("u");
+    add(&mut c, &u).await;
+    drop(c);
+    let elig = assign(&db.store, &u, OWNER, "/a", AssignmentKind::Eligible, win(100, None)).await;
+
+    // An activation of it, created with its request in one transaction.
+    let mut req = request_for(&u, OWNER, "/a/b", AssignmentKind::Active, win(200, Some(300)));
+    req.action = RequestAction::SelfActivate;
+    req.eligibility = Some(elig.id);
+    let mut act = assignment_for(&u, &req);
+    act.activated_from = Some(elig.id);
+    req.target_assignment = Some(act.id);
+    let mut tx = db.store.write(t(200)).await.unwrap();
+    // Assignment first, request second: the request <-> assignment references are checked at commit.
+    q::insert_assignment(tx.conn(), &act).await.unwrap();
+    q::insert_request(tx.conn(), &req).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut c = db.conn().await;
+    assert_eq!(q::get_assignment(&mut c, elig.id).await.unwrap().as_ref(), Some(&elig));
+    assert_eq!(q::get_assignment(&mut c, act.id).await.unwrap().as_ref(), Some(&act));
+    assert_eq!(q::get_assignment(&mut c, AssignmentId::new()).await.unwrap(), None);
+
+    act.window = win(200, Some(250));
+    act.ended_early_at = Some(t(250));
+    q::update_assignment(&mut c, &act).await.unwrap();
+    assert_eq!(q::get_assignment(&mut c, act.id).await.unwrap().as_ref(), Some(&act));
+
+    let f = AssignmentFilter { activated_from: Some(elig.id), ..Default::default() };
+    assert_eq!(q::list_assignments(&mut c, &f).await.unwrap(), vec![act.clone()]);
+});
+
+both!(assignment_to_a_missing_request_fails_at_commit, |db| {
+    let mut c = db.conn().await;
+    let u = user("u");
+    add(&mut c, &u).await;
+    drop(c);
+    let req = request_for(&u, OWNER, "/", AssignmentKind::Active, win(1, None));
+    let a = assignment_for(&u, &req);
+    let mut tx = db.store.write(t(1)).await.unwrap();
+    q::insert_assignment(tx.conn(), &a).await.unwrap();
+    let err = tx.commit().await.unwrap_err();
+    assert!(matches!(err, StoreError::ForeignKey(_)), "{err:?}");
+    let mut c = db.conn().await;
+    assert_eq!(q::get_assignment(&mut c, a.id).await.unwrap(), None);
+});
+
+both!(assignment_filters, |db| {
+    let mut c = db.conn().await;
+    let (u, v, g) = (user("u"), user("v"), group("g"));
+    for p in [&u, &v, &g] {
+        add(&mut c, p).await;
+    }
+    drop(c);
+    let s = &db.store;
+    use AssignmentKind::{Active, Eligible};
+    let a1 = assign(s, &u, OWNER, "/a", Eligible, win(0, None)).await;
+    let a2 = assign(s, &u, READER, "/a/b_c", Active, win(0, Some(100))).await;
+    let a3 = assign(s, &v, OWNER, "/ab", Active, win(50, Some(500))).await;
+    let a4 = assign(s, &g, READER, "/", Active, win(0, None)).await;
+    let a5 = assign(s, &v, OWNER, "/a/bxc/d", Eligible, win(0, Some(10))).await;
+    let a6 = assign(s, &u, OWNER, "/a_b", Active, win(0, None)).await;
+
+    let mut c = db.conn().await;
+    let ids = |v: Vec<Assignment>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    let mut list = async |f: AssignmentFilter| ids(q::list_assignments(&mut c, &f).await.unwrap());
+
+    assert_eq!(list(AssignmentFilter::default()).await, [a1.id, a2.id, a3.id, a4.id, a5.id, a6.id]);
+    assert_eq!(list(AssignmentFilter { principal: Some(u.id), ..Default::default() }).await, [a1.id, a2.id, a6.id]);
+    assert_eq!(
+        list(AssignmentFilter { principals: Some(vec![v.id, g.id]), ..Default::default() }).await,
+        [a3.id, a4.id, a5.id]
+    );
+    assert_eq!(list(AssignmentFilter { principals: Some(vec![]), ..Default::default() }).await, []);
+    assert_eq!(list(AssignmentFilter { role: Some(READER), ..Default::default() }).await, [a2.id, a4.id]);
+    assert_eq!(list(AssignmentFilter { scope: Some(scope("/a")), ..Default::default() }).await, [a1.id]);
+    // Under /a: not /ab, not /a_b.
+    assert_eq!(list(AssignmentFilter { under: Some(scope("/a")), ..Default::default() }).await, [a1.id, a2.id, a5.id]);
+    // Under /a/b_c: '_' is not a wildcard, so /a/bxc/d is not below it.
+    assert_eq!(list(AssignmentFilter { under: Some(scope("/a/b_c")), ..Default::default() }).await, [a2.id]);
+    assert_eq!(list(AssignmentFilter { under: Some(ScopePath::root()), ..Default::default() }).await.len(), 6);
+    // In force at /a/b_c/x: assignments at /, /a, /a/b_c.
+    assert_eq!(
+        list(AssignmentFilter { containing: Some(scope("/a/b_c/x")), ..Default::default() }).await,
+        [a1.id, a2.id, a4.id]
+    );
+    assert_eq!(list(AssignmentFilter { kind: Some(Eligible), ..Default::default() }).await, [a1.id, a5.id]);
+    // Not ended at 100: permanent ones and a3 (ends 500); a2 ends exactly at 100, so it has ended.
+    assert_eq!(
+        list(AssignmentFilter { not_ended_at: Some(t(100)), ..Default::default() }).await,
+        [a1.id, a3.id, a4.id, a6.id]
+    );
+    assert_eq!(list(AssignmentFilter { ended_before: Some(t(100)), ..Default::default() }).await, [a2.id, a5.id]);
+    assert_eq!(
+        list(AssignmentFilter { principal: Some(v.id), role: Some(OWNER), kind: Some(Active), ..Default::default() })
+            .await,
+        [a3.id]
+    );
+    assert_eq!(list(AssignmentFilter { after: Some(a2.id), limit: 2, ..Default::default() }).await, [a3.id, a4.id]);
+
+    // Current at 100 (what loads the access index).
+    let current = ids(q::all_current_assignments(&mut c, t(100)).await.unwrap());
+    assert_eq!(current, [a1.id, a3.id, a4.id, a6.id]);
+});
+
+both!(expirations_are_reported_until_recorded, |db| {
+    let mut c = db.conn().await;
+    let u = user("u");
+    add(&mut c, &u).await;
+    drop(c);
+    let a = assign(&db.store, &u, OWNER, "/", AssignmentKind::Active, win(0, Some(100))).await;
+    let b = assign(&db.store, &u, READER, "/", AssignmentKind::Active, win(0, Some(50))).await;
+    let _p = assign(&db.store, &u, READER, "/x", AssignmentKind::Active, win(0, None)).await;
+    let mut c = db.conn().await;
+    let ids = |v: Vec<Assignment>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(ids(q::unrecorded_expirations(&mut c, t(49), 10).await.unwrap()), []);
+    assert_eq!(ids(q::unrecorded_expirations(&mut c, t(100), 10).await.unwrap()), [b.id, a.id], "oldest end first");
+    assert_eq!(ids(q::unrecorded_expirations(&mut c, t(100), 1).await.unwrap()), [b.id]);
+    q::mark_expiry_recorded(&mut c, b.id).await.unwrap();
+    assert_eq!(ids(q::unrecorded_expirations(&mut c, t(100), 10).await.unwrap()), [a.id]);
+    // Moving the end of a recorded expiry makes it due again once the new end passes.
+    let mut b2 = b.clone();
+    b2.window.end = Some(t(200));
+    q::update_assignment(&mut c, &b2).await.unwrap();
+    assert_eq!(ids(q::unrecorded_expirations(&mut c, t(150), 10).await.unwrap()), [a.id]);
+    assert_eq!(ids(q::unrecorded_expirations(&mut c, t(200), 10).await.unwrap()), [a.id, b.id]);
+    // Changing only ended_early_at keeps the flag.
+    q::mark_expiry_recorded(&mut c, a.id).await.unwrap();
+    let mut a2 = a.clone();
+    a2.ended_early_at = Some(t(90));
+    q::update_assignment(&mut c, &a2).await.unwrap();
+    assert_eq!(ids(q::unrecorded_expirations(&mut c, t(200), 10).await.unwrap()), [b.id]);
+});
+
+both!(requests_round_trip_and_filters, |db| {
+    let mut c = db.conn().await;
+    let (u, admin) = (user("u"), user("admin"));
+    add(&mut c, &u).await;
+    add(&mut c, &admin).await;
+    drop(c);
+    let elig = assign(&db.store, &u, OWNER, "/a", AssignmentKind::Eligible, win(0, None)).await;
+
+    let mut r1 = request_for(&u, OWNER, "/a", AssignmentKind::Active, win(10, Some(20)));
+    r1.action = RequestAction::SelfActivate;
+    r1.status = RequestStatus::PendingApproval;
+    r1.justification = Some("incident 42\nsecond line".into());
+    r1.ticket = Some(Ticket { system: "jira".into(), number: "OPS-1".into() });
+    r1.eligibility = Some(elig.id);
+    let mut r2 = request_for(&u, READER, "/", AssignmentKind::Eligible, win(10, None));
+    r2.requested_by = admin.id;
+    r2.status = RequestStatus::Denied;
+    r2.status_reason = Some("no".into());
+    let mut r3 = request_for(&u, OWNER, "/a", AssignmentKind::Eligible, win(30, None));
+    r3.action = RequestAction::AdminRemove;
+    r3.target_assignment = Some(elig.id);
+    let mut c = db.conn().await;
+    for r in [&r1, &r2, &r3] {
+        q::insert_request(&mut c, r).await.unwrap();
+    }
+    assert_eq!(q::get_request(&mut c, r1.id).await.unwrap().as_ref(), Some(&r1));
+    assert_eq!(q::get_request(&mut c, r2.id).await.unwrap().as_ref(), Some(&r2));
+    assert_eq!(q::get_request(&mut c, RequestId::new()).await.unwrap(), None);
+
+    r1.status = RequestStatus::Provisioned;
+    r1.window = win(15, Some(25));
+    r1.updated_at = t(15);
+    r1.ticket = None;
+    r1.status_reason = Some("approved by admin".into());
+    q::update_request(&mut c, &r1).await.unwrap();
+    assert_eq!(q::get_request(&mut c, r1.id).await.unwrap().as_ref(), Some(&r1));
+
+    let all = q::list_requests(&mut c, &RequestFilter::default()).await.unwrap();
+    let all: Vec<_> = all.into_iter().map(|r| r.id).collect();
+    let elig_req = all[0]; // the request that created the eligibility
+    let ids = |v: Vec<Request>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let mut list = async |f: RequestFilter| ids(q::list_requests(&mut c, &f).await.unwrap());
+    assert_eq!(all, [elig_req, r1.id, r2.id, r3.id]);
+    assert_eq!(list(RequestFilter { requested_by: Some(admin.id), ..Default::default() }).await, [r2.id]);
+    assert_eq!(list(RequestFilter { principal: Some(u.id), limit: 2, ..Default::default() }).await, [elig_req, r1.id]);
+    assert_eq!(list(RequestFilter { status: Some(RequestStatus::Denied), ..Default::default() }).await, [r2.id]);
+    let statuses = Some(vec![RequestStatus::Denied, RequestStatus::Provisioned]);
+    assert_eq!(list(RequestFilter { statuses, ..Default::default() }).await, [elig_req, r1.id, r2.id, r3.id]);
+    assert_eq!(list(RequestFilter { statuses: Some(vec![]), ..Default::default() }).await, []);
+    assert_eq!(list(RequestFilter { action: Some(RequestAction::AdminRemove), ..Default::default() }).await, [r3.id]);
+    assert_eq!(list(RequestFilter { role: Some(READER), ..Default::default() }).await, [r2.id]);
+    assert_eq!(list(RequestFilter { target_assignment: Some(elig.id), ..Default::default() }).await, [r3.id]);
+    assert_eq!(list(RequestFilter { eligibility: Some(elig.id), ..Default::default() }).await, [r1.id]);
+    assert_eq!(list(RequestFilter { descending: true, ..Default::default() }).await, [r3.id, r2.id, r1.id, elig_req]);
+    assert_eq!(
+        list(RequestFilter { descending: true, after: Some(r2.id), ..Default::default() }).await,
+        [r1.id, elig_req]
+    );
+    assert_eq!(list(RequestFilter { after: Some(r1.id), ..Default::default() }).await, [r2.id, r3.id]);
+});
+
+both!(tokens, |db| {
+    let mut c = db.conn().await;
+    let (u, sp) = (user("u"), principal(PrincipalKind::ServicePrincipal, "sp"));
+    add(&mut c, &u).await;
+    add(&mut c, &sp).await;
+    let tok = |p: &Principal, name: &str| ApiToken {
+        id: TokenId::new(),
+        principal_id: p.id,
+        name: name.into(),
+        created_at: t(1),
+        expires_at: t(1_000),
+        revoked_at: None,
+        last_used_at: None,
+    };
+    let (t1, t2, t3) = (tok(&u, "cli"), tok(&sp, "deploy"), tok(&u, "laptop"));
+    q::insert_token(&mut c, &t1, "hash-1").await.unwrap();
+    q::insert_token(&mut c, &t2, "hash-2").await.unwrap();
+    q::insert_token(&mut c, &t3, "hash-3").await.unwrap();
+    let err = q::insert_token(&mut c, &tok(&u, "dup"), "hash-1").await.unwrap_err();
+    assert!(matches!(&err, StoreError::Unique(t) if t == "api_tokens"), "{err:?}");
+
+    assert_eq!(q::get_token_by_hash(&mut c, "hash-2").await.unwrap().as_ref(), Some(&t2));
+    assert_eq!(q::get_token_by_hash(&mut c, "hash-9").await.unwrap(), None);
+    assert_eq!(q::get_token(&mut c, t1.id).await.unwrap().as_ref(), Some(&t1));
+    assert_eq!(q::list_tokens(&mut c, Some(u.id)).await.unwrap(), vec![t1.clone(), t3.clone()]);
+    assert_eq!(q::list_tokens(&mut c, None).await.unwrap().len(), 3);
+
+    q::touch_token(&mut c, t1.id, t(50)).await.unwrap();
+    assert!(q::revoke_token(&mut c, t1.id, t(60)).await.unwrap());
+    assert!(!q::revoke_token(&mut c, t1.id, t(70)).await.unwrap(), "already revoked");
+    assert!(!q::revoke_token(&mut c, TokenId::new(), t(70)).await.unwrap());
+    let got = q::get_token(&mut c, t1.id).await.unwrap().unwrap();
+    assert_eq!((got.last_used_at, got.revoked_at), (Some(t(50)), Some(t(60))));
+    assert!(!got.is_valid(t(61)));
+});
+
+both!(meta, |db| {
+    let mut c = db.conn().await;
+    assert_eq!(q::get_meta(&mut c, "setup.completed").await.unwrap(), None);
+    q::set_meta(&mut c, "setup.completed", "no").await.unwrap();
+    q::set_meta(&mut c, "setup.completed", "yes").await.unwrap();
+    assert_eq!(q::get_meta(&mut c, "setup.completed").await.unwrap().as_deref(), Some("yes"));
+});

@@ -1,0 +1,150 @@
+//! `pim setup`, `pim login`, `pim logout` and `pim whoami`.
+
+use anyhow::anyhow;
+use pim_api::{LoginRequest, MeResponse, Principal, SetupRequest, Timestamp};
+use pim_client::{Client, ClientError};
+use serde::Serialize;
+
+use super::credentials::{self, Credentials};
+use super::output::{self, Format, listing, time};
+use super::resolve::Names;
+use super::views::{assignments_table, kind_name};
+use super::{Ctx, read_password};
+
+/// Options of `pim setup`.
+#[derive(Debug, clap::Args)]
+pub struct SetupArgs {
+    /// The one-time setup secret the server printed at its first start.
+    #[arg(long, env = "PIM_SETUP_SECRET", hide_env_values = true)]
+    pub secret: String,
+    /// User name of the first administrator.
+    #[arg(long)]
+    pub username: String,
+    /// Read the password from the first line of standard input instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Name for people.
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// Email address.
+    #[arg(long)]
+    pub email: Option<String>,
+}
+
+/// Options of `pim login`.
+#[derive(Debug, clap::Args)]
+pub struct LoginArgs {
+    /// User name [default: the one stored by the last login].
+    #[arg(long, short = 'u')]
+    pub username: Option<String>,
+    /// Read the password from the first line of standard input instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// A label for the token issued.
+    #[arg(long, default_value = "pim cli")]
+    pub token_name: String,
+}
+
+/// What `pim login` and `pim setup` print in JSON (never the token itself).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SignedIn<'a> {
+    server: &'a str,
+    username: &'a str,
+    expires_at: Timestamp,
+    principal: &'a Principal,
+}
+
+async fn sign_in(ctx: &Ctx, server: &str, username: &str, password: String, token_name: String) -> anyhow::Result<()> {
+    let client = Client::new(server, None)?;
+    let resp =
+        client.login(&LoginRequest { username: username.to_owned(), password, token_name: Some(token_name) }).await?;
+    let creds = Credentials {
+        server: server.to_owned(),
+        token: resp.token,
+        expires_at: resp.expires_at,
+        username: resp.principal.name.clone(),
+    };
+    credentials::save(&ctx.config_dir, &creds)?;
+    let shown =
+        SignedIn { server, username: &creds.username, expires_at: creds.expires_at, principal: &resp.principal };
+    output::show(ctx.format, &shown, || {
+        format!("Signed in to {server} as {} (until {}).", creds.username, time(creds.expires_at))
+    })
+}
+
+/// `pim setup`: creates the first account, then signs in as it.
+pub async fn setup(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<()> {
+    let server = ctx.server()?;
+    let password = read_password(args.password_stdin, "Password for the first administrator: ")?;
+    let client = ctx.anonymous()?;
+    let body = SetupRequest {
+        setup_secret: args.secret,
+        username: args.username.clone(),
+        password: password.clone(),
+        display_name: args.display_name,
+        email: args.email,
+    };
+    let p = client.setup(&body).await?;
+    if ctx.format == Format::Table {
+        output::print(&format!("Created {} ({}), Global Administrator at /.", p.name, p.id))?;
+    }
+    sign_in(ctx, &server, &args.username, password, "pim setup".to_owned()).await
+}
+
+/// `pim login`: signs in and stores the token.
+pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
+    let server = ctx.server()?;
+    let username = match args.username {
+        Some(u) => u,
+        None => match ctx.credentials()? {
+            Some(c) if credentials::same_server(&c.server, &server) => c.username,
+            _ => return Err(anyhow!("pass --username NAME")),
+        },
+    };
+    let password = read_password(args.password_stdin, &format!("Password for {username}: "))?;
+    sign_in(ctx, &server, &username, password, args.token_name).await
+}
+
+/// `pim logout`: revokes the stored token on the server and deletes it.
+pub async fn logout(ctx: &Ctx) -> anyhow::Result<()> {
+    let Some(c) = ctx.credentials()? else {
+        return super::ack(ctx.format, serde_json::json!({"loggedOut": false}), "Not signed in.");
+    };
+    let client = Client::new(&c.server, Some(c.token.clone()))?;
+    match client.logout().await {
+        // An expired or revoked token is as good as logged out.
+        Ok(()) | Err(ClientError::Api { status: 401, .. }) => {}
+        Err(e) => output::note(&format!("warning: the server did not revoke the token: {e}")),
+    }
+    credentials::remove(&ctx.config_dir)?;
+    super::ack(
+        ctx.format,
+        serde_json::json!({"loggedOut": true, "server": c.server}),
+        &format!("Signed out of {} ({}).", c.server, c.username),
+    )
+}
+
+/// `pim whoami`: the caller and their current roles.
+pub async fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
+    let client = ctx.client()?;
+    let me: MeResponse = client.me().await?;
+    if ctx.format == Format::Json {
+        return output::print_json(&me);
+    }
+    let mut names = Names::new(&client);
+    names.know_principal(&me.principal);
+    let p = &me.principal;
+    let mut text = listing(&[
+        ("server", client.base_url().as_str().trim_end_matches('/').to_owned()),
+        ("name", p.name.clone()),
+        ("kind", kind_name(p.kind).to_owned()),
+        ("display name", p.display_name.clone()),
+        ("id", p.id.to_string()),
+    ]);
+    text.push_str("\n\nActive roles:\n");
+    text.push_str(&assignments_table(&mut names, &me.active_assignments).await);
+    text.push_str("\n\nEligible roles:\n");
+    text.push_str(&assignments_table(&mut names, &me.eligible_assignments).await);
+    output::print(&text)
+}

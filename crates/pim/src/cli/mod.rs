@@ -1,0 +1,354 @@
+//! The command line: parsing (clap), the shared context (server, token, output format) and dispatch to
+//! one module per command group. Every command but `serve` and `admin` is a client of the HTTP API.
+
+pub mod assignments;
+pub mod audit;
+pub mod auth;
+pub mod check;
+pub mod credentials;
+pub mod directory;
+pub mod duration;
+pub mod output;
+pub mod requests;
+pub mod resolve;
+pub mod roles;
+pub mod scopes;
+pub mod views;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use clap::{Parser, Subcommand};
+use pim_client::Client;
+
+use crate::{bootstrap, serve};
+use credentials::Credentials;
+use output::Format;
+
+/// pim: Privileged Identity Management — just-in-time, time-bound, approved and audited access.
+#[derive(Debug, Parser)]
+#[command(name = "pim", version, propagate_version = true, max_term_width = 120)]
+pub struct Cli {
+    /// Server URL, e.g. http://127.0.0.1:8420 [default: the one stored by `pim login`].
+    #[arg(long, global = true, env = "PIM_SERVER", value_name = "URL", help_heading = "Global options")]
+    pub server: Option<String>,
+    /// API token to use instead of the stored sign-in (e.g. a service principal's).
+    #[arg(
+        long,
+        global = true,
+        env = "PIM_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        help_heading = "Global options"
+    )]
+    pub token: Option<String>,
+    /// Output format.
+    #[arg(
+        short = 'o',
+        long,
+        global = true,
+        value_enum,
+        default_value_t = Format::Table,
+        env = "PIM_OUTPUT",
+        help_heading = "Global options"
+    )]
+    pub output: Format,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pim server.
+    Serve(serve::ServeArgs),
+    /// Administer a server's database directly (no server needed).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Create the first account on a new server with its one-time setup secret, and sign in.
+    Setup(auth::SetupArgs),
+    /// Sign in and store the token (in $PIM_CONFIG_DIR or the config directory, mode 0600).
+    Login(auth::LoginArgs),
+    /// Revoke the stored token and forget it.
+    Logout,
+    /// Show who you are signed in as, and your active and eligible roles.
+    Whoami,
+    /// Users.
+    Users {
+        #[command(subcommand)]
+        command: directory::UsersCommand,
+    },
+    /// Groups and their members.
+    Groups {
+        #[command(subcommand)]
+        command: directory::GroupsCommand,
+    },
+    /// Service principals (non-human callers).
+    #[command(name = "sps", alias = "service-principals")]
+    Sps {
+        #[command(subcommand)]
+        command: directory::SpsCommand,
+    },
+    /// API tokens.
+    Tokens {
+        #[command(subcommand)]
+        command: directory::TokensCommand,
+    },
+    /// Scopes and the resources registered at them.
+    Scopes {
+        #[command(subcommand)]
+        command: scopes::ScopesCommand,
+    },
+    /// Role definitions.
+    Roles {
+        #[command(subcommand)]
+        command: roles::RolesCommand,
+    },
+    /// Role settings (policy) of a role at a scope.
+    Settings {
+        #[command(subcommand)]
+        command: roles::SettingsCommand,
+    },
+    /// Assign a role to a principal at a scope, eligible or active.
+    Assign(assignments::AssignArgs),
+    /// List and change assignments.
+    Assignments {
+        #[command(subcommand)]
+        command: assignments::AssignmentsCommand,
+    },
+    /// Activate a role you are eligible for.
+    Activate(requests::ActivateArgs),
+    /// End one of your activations early.
+    Deactivate(requests::DeactivateArgs),
+    /// Ask to extend one of your assignments that ends soon.
+    Extend(requests::SelfChangeArgs),
+    /// Ask to renew one of your assignments that expired recently.
+    Renew(requests::SelfChangeArgs),
+    /// List, show and cancel requests.
+    Requests(requests::RequestsArgs),
+    /// Ask whether a principal may perform an action at a scope now.
+    Check(check::CheckArgs),
+    /// The audit history.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
+}
+
+/// `pim admin ...`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create the first Global Administrator directly in the database.
+    Bootstrap(bootstrap::BootstrapArgs),
+}
+
+/// What every client command needs: the output format, the server and the credentials.
+#[derive(Debug)]
+pub struct Ctx {
+    /// How to print results.
+    pub format: Format,
+    server: Option<String>,
+    token: Option<String>,
+    /// Where credentials are stored.
+    pub config_dir: PathBuf,
+}
+
+impl Ctx {
+    /// The stored credentials, if any.
+    pub fn credentials(&self) -> anyhow::Result<Option<Credentials>> {
+        credentials::load(&self.config_dir)
+    }
+
+    /// The server to talk to: `--server`/`PIM_SERVER`, else the stored one.
+    pub fn server(&self) -> anyhow::Result<String> {
+        if let Some(s) = self.server.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            return Ok(s.to_owned());
+        }
+        match self.credentials()? {
+            Some(c) => Ok(c.server),
+            None => Err(anyhow!("no server given: pass --server URL (or set PIM_SERVER), or run pim login first")),
+        }
+    }
+
+    /// A client without credentials.
+    pub fn anonymous(&self) -> anyhow::Result<Client> {
+        Ok(Client::new(&self.server()?, None)?)
+    }
+
+    /// A client with `--token`/`PIM_TOKEN`, else the stored token (only for the server it was issued by).
+    pub fn client(&self) -> anyhow::Result<Client> {
+        let server = self.server()?;
+        if let Some(t) = self.token.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            return Ok(Client::new(&server, Some(t.to_owned()))?);
+        }
+        match self.credentials()? {
+            Some(c) if credentials::same_server(&c.server, &server) => {
+                if c.expires_at <= duration::now() {
+                    return Err(anyhow!(
+                        "your sign-in to {server} expired at {}; run pim login again",
+                        output::time(c.expires_at)
+                    ));
+                }
+                Ok(Client::new(&server, Some(c.token))?)
+            }
+            _ => Err(anyhow!("not signed in to {server}: run pim login --server {server} --username NAME")),
+        }
+    }
+}
+
+/// Parses the command line, runs the command and prints any error; the process exit code.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::note(&format!("error: {e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let ctx = || -> anyhow::Result<Ctx> {
+        Ok(Ctx {
+            format: cli.output,
+            server: cli.server.clone(),
+            token: cli.token.clone(),
+            config_dir: credentials::config_dir()?,
+        })
+    };
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Admin { command: AdminCommand::Bootstrap(args) } => bootstrap::run(args).await,
+        Command::Setup(args) => auth::setup(&ctx()?, args).await,
+        Command::Login(args) => auth::login(&ctx()?, args).await,
+        Command::Logout => auth::logout(&ctx()?).await,
+        Command::Whoami => auth::whoami(&ctx()?).await,
+        Command::Users { command } => directory::users(&ctx()?, command).await,
+        Command::Groups { command } => directory::groups(&ctx()?, command).await,
+        Command::Sps { command } => directory::sps(&ctx()?, command).await,
+        Command::Tokens { command } => directory::tokens(&ctx()?, command).await,
+        Command::Scopes { command } => scopes::run(&ctx()?, command).await,
+        Command::Roles { command } => roles::roles(&ctx()?, command).await,
+        Command::Settings { command } => roles::settings(&ctx()?, command).await,
+        Command::Assign(args) => assignments::assign(&ctx()?, args).await,
+        Command::Assignments { command } => assignments::run(&ctx()?, command).await,
+        Command::Activate(args) => requests::activate(&ctx()?, args).await,
+        Command::Deactivate(args) => requests::deactivate(&ctx()?, args).await,
+        Command::Extend(args) => requests::self_change(&ctx()?, args, pim_api::RequestAction::SelfExtend).await,
+        Command::Renew(args) => requests::self_change(&ctx()?, args, pim_api::RequestAction::SelfRenew).await,
+        Command::Requests(args) => requests::requests(&ctx()?, args).await,
+        Command::Check(args) => check::run(&ctx()?, args).await,
+        Command::Audit { command } => audit::run(&ctx()?, command).await,
+    }
+}
+
+/// Reads a password: the first line of standard input with `from_stdin`, else a prompt on the terminal.
+pub fn read_password(from_stdin: bool, prompt: &str) -> anyhow::Result<String> {
+    let pw = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        rpassword::prompt_password(prompt)
+            .map_err(|e| anyhow!("cannot read the password from the terminal ({e}); use --password-stdin"))?
+    };
+    if pw.is_empty() {
+        return Err(anyhow!("the password is empty"));
+    }
+    Ok(pw)
+}
+
+/// A small JSON acknowledgement for commands whose answer has no body.
+pub fn ack(format: Format, json: serde_json::Value, text: &str) -> anyhow::Result<()> {
+    output::show(format, &json, || text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_anywhere() {
+        let cli = Cli::try_parse_from(["pim", "users", "list", "-o", "json", "--server", "http://x"]).unwrap();
+        assert_eq!(cli.output, Format::Json);
+        assert_eq!(cli.server.as_deref(), Some("http://x"));
+        let e = Cli::try_parse_from(["pim", "activate"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn documented_command_lines_parse() {
+        let id = "0193a000-0000-7000-8000-000000000001";
+        let lines: &[&[&str]] = &[
+            &["pim", "setup", "--secret", "s", "--username", "root", "--password-stdin"],
+            &["pim", "login", "--username", "alice", "--password-stdin"],
+            &["pim", "users", "create", "bob", "--email", "bob@example.com", "--manager", "alice"],
+            &["pim", "users", "update", "bob", "--enabled", "false"],
+            &["pim", "groups", "add-member", "ops", "bob"],
+            &["pim", "sps", "create", "ci-bot", "--description", "CI"],
+            &["pim", "tokens", "create", "ci", "--for", "ci-bot", "--expires-in-days", "7"],
+            &["pim", "scopes", "add", "/prod/db", "--name", "orders", "--type", "postgres.database"],
+            &["pim", "scopes", "list", "--under", "/prod"],
+            &["pim", "roles", "create", "--name", "Blob Reader", "--action", "storage.blobs.read,storage.list"],
+            &["pim", "settings", "set", "Reader", "--scope", "/prod", "--max-duration", "4h", "--require-mfa", "false"],
+            &["pim", "settings", "set", "Reader", "--require-approval", "true", "--approver", "alice,bob"],
+            &["pim", "assign", "bob", "Reader", "--scope", "/prod", "--eligible", "--duration", "30d", "-j", "x"],
+            &["pim", "assignments", "list", "--principal", "bob", "--all"],
+            &["pim", "assignments", "update", id, "--permanent"],
+            &["pim", "assignments", "extend", id, "--by", "7d"],
+            &[
+                "pim",
+                "activate",
+                "Reader",
+                "--scope",
+                "/prod",
+                "--duration",
+                "2h",
+                "-j",
+                "fix",
+                "--ticket",
+                "jira:OPS-1",
+            ],
+            &["pim", "activate", "Reader", "-d", "1h30m", "--wait", "--wait-timeout", "1h"],
+            &["pim", "deactivate", "Reader", "--scope", "/prod"],
+            &["pim", "deactivate", "--assignment", id],
+            &["pim", "extend", id, "-j", "more time"],
+            &["pim", "renew", id, "--end", "2030-01-01"],
+            &["pim", "requests", "--mine", "--status", "PendingApproval"],
+            &["pim", "requests", "show", id],
+            &["pim", "requests", "cancel", id],
+            &["pim", "check", "bob", "storage.blobs.read", "/prod/db"],
+            &["pim", "audit", "list", "--from", "-1d", "--action", "request."],
+            &["pim", "audit", "export", "--format", "json", "--out", "audit.json", "--scope", "/prod"],
+            &["pim", "audit", "verify"],
+            &["pim", "-o", "json", "whoami"],
+        ];
+        for line in lines {
+            if let Err(e) = Cli::try_parse_from(*line) {
+                panic!("{line:?}: {e}");
+            }
+        }
+        let bad: &[&[&str]] = &[
+            &["pim", "assign", "bob", "Reader", "--eligible", "--active"],
+            &["pim", "assign", "bob", "Reader"],
+            &["pim", "activate", "Reader", "-d", "2h", "--ticket", "OPS-1"],
+            &["pim", "deactivate"],
+            &["pim", "-o", "yaml", "whoami"],
+        ];
+        for line in bad {
+            assert_eq!(Cli::try_parse_from(*line).map(|_| ()).unwrap_err().exit_code(), 2, "{line:?}");
+        }
+    }
+}

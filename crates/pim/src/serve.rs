@@ -1,0 +1,132 @@
+//! `pim serve`: load the configuration, open the store, and run the HTTP server and workers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use pim_engine::engine::EngineOptions;
+use pim_engine::{Engine, SystemClock};
+use pim_server::{AppState, SetupGate};
+
+use crate::config::{self, FileConfig};
+
+/// Options of `pim serve`. Each is also `PIM_*` in the environment or a key in `pim.toml`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8420].
+    #[arg(long, env = "PIM_LISTEN")]
+    pub listen: Option<String>,
+    /// Directory for the embedded database and keys [default: ./pim-data].
+    #[arg(long, env = "PIM_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (`postgres://...`); the embedded SQLite in the data directory when absent.
+    #[arg(long, env = "PIM_DATABASE_URL")]
+    pub database: Option<String>,
+    /// Configuration file [default: ./pim.toml when it exists].
+    #[arg(long, env = "PIM_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The effective settings of `pim serve`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// Address to listen on.
+    pub listen: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL, if not the embedded one.
+    pub database: Option<String>,
+    /// Seconds between job runs.
+    pub job_interval_secs: u64,
+}
+
+/// Flags and environment (already merged by clap) over the file over the defaults.
+pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
+    let file = FileConfig::load(args.config.as_deref())?;
+    Ok(Resolved {
+        listen: args.listen.or(file.listen).unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned()),
+        data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR)),
+        database: args.database.or(file.database_url),
+        job_interval_secs: file.job_interval_secs.unwrap_or(5).max(1),
+    })
+}
+
+/// Opens the store and the engine described by a data directory or a database URL.
+pub async fn open_engine(data_dir: &std::path::Path, database: Option<String>) -> anyhow::Result<Engine> {
+    let url = config::database_url(database, data_dir)?;
+    let store = pim_store::Store::open(&url).await.context("opening the database")?;
+    Engine::open(store, Arc::new(SystemClock), EngineOptions::default()).await.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Runs the server until interrupted.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let cfg = resolve(args)?;
+    let engine = open_engine(&cfg.data_dir, cfg.database.clone()).await?;
+    let listener =
+        tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let secret = if engine.setup_required().await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        let s = pim_engine::auth::new_setup_secret();
+        println!("pim: this server has no account yet. Create the first administrator with:");
+        println!("  pim setup --server http://{addr} --username admin --secret {s}");
+        println!("(or stop the server and run: pim admin bootstrap --data-dir DIR --username admin --password-stdin)");
+        Some(s)
+    } else {
+        None
+    };
+    println!("pim: listening on http://{addr}");
+    let workers = engine.spawn_workers(Duration::from_secs(cfg.job_interval_secs));
+    let state = AppState { engine, setup: Arc::new(SetupGate::with_secret(secret)) };
+    pim_server::serve(listener, state, shutdown_signal()).await?;
+    workers.abort();
+    Ok(())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pim.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1\"\ndata_dir = \"/from/file\"\n").unwrap();
+        let args = |listen: Option<&str>| ServeArgs {
+            listen: listen.map(str::to_owned),
+            data_dir: None,
+            database: None,
+            config: Some(file.clone()),
+        };
+        let r = resolve(args(None)).unwrap();
+        assert_eq!(r.listen, "127.0.0.1:1");
+        assert_eq!(r.data_dir, PathBuf::from("/from/file"));
+        let r = resolve(args(Some("127.0.0.1:2"))).unwrap();
+        assert_eq!(r.listen, "127.0.0.1:2");
+    }
+}

@@ -1,0 +1,335 @@
+//! Test harness: a real pim server on 127.0.0.1:0 over SQLite or PostgreSQL, a manual clock,
+//! and real HTTP clients.
+
+use std::sync::Arc;
+
+use pim_client::Client;
+use pim_domain::{PrincipalId, Timestamp};
+use pim_engine::engine::EngineOptions;
+use pim_engine::{Context, Engine, ManualClock};
+use pim_server::{AppState, SetupGate};
+
+/// 2026-01-05T09:00:00Z, a Monday: where every test's clock starts.
+pub const T0: Timestamp = Timestamp(1_767_603_600_000);
+/// Password of the bootstrap administrator.
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
+
+/// Which database a test runs on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server at this admin URL.
+    Postgres(String),
+}
+
+/// The PostgreSQL backend if `PIM_TEST_POSTGRES_URL` is set; without it the test is skipped with a
+/// printed reason, unless `CI=true`, where a missing server is a failure.
+pub fn postgres() -> Option<Backend> {
+    match std::env::var("PIM_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "PIM_TEST_POSTGRES_URL is not set, and CI=true requires the PostgreSQL tests to run"
+            );
+            eprintln!("skipped: PIM_TEST_POSTGRES_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+            None
+        }
+    }
+}
+
+/// A database made for one test and removed after it.
+pub struct TestDb {
+    /// Its URL.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    drop_pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// Creates a fresh database.
+    pub async fn create(backend: &Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("pim.db").display());
+                TestDb { url, _dir: Some(dir), drop_pg: None }
+            }
+            Backend::Postgres(admin) => {
+                use sqlx::Connection;
+                let name = format!("pim_test_{}", uuid::Uuid::now_v7().simple());
+                let mut c = sqlx::PgConnection::connect(admin).await.expect("connect to PIM_TEST_POSTGRES_URL");
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await.expect("create database");
+                let url = with_database(admin, &name);
+                TestDb { url, _dir: None, drop_pg: Some((admin.clone(), name)) }
+            }
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{base}/{name}{query}")
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.drop_pg.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server with a bootstrapped administrator.
+pub struct TestServer {
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// The engine behind it (for jobs and direct inspection).
+    pub engine: Engine,
+    /// The clock every part of the server reads.
+    pub clock: Arc<ManualClock>,
+    /// A client signed in as the bootstrap administrator (`admin`).
+    pub admin: Client,
+    /// The administrator's id.
+    pub admin_id: PrincipalId,
+    /// The database.
+    pub db: TestDb,
+    task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database with `admin` bootstrapped and signed in.
+    pub async fn start(backend: &Backend) -> TestServer {
+        let mut s = TestServer::start_empty(backend, None).await;
+        let admin = pim_engine::auth::NewAdmin {
+            username: "admin".into(),
+            password: ADMIN_PASSWORD.into(),
+            display_name: Some("The Admin".into()),
+            email: Some("admin@example.com".into()),
+        };
+        let user = s.engine.bootstrap(&Context::system(), admin).await.expect("bootstrap");
+        s.admin_id = user.id;
+        let req = pim_api::LoginRequest { username: "admin".into(), password: ADMIN_PASSWORD.into(), token_name: None };
+        let token = s.admin.login(&req).await.expect("admin login").token;
+        // Tests move the clock by days and weeks: work with a token that outlives them.
+        let session = Client::new(&s.url, Some(token)).expect("client");
+        let long = pim_api::CreateTokenRequest { name: "tests".into(), expires_in_days: Some(365), principal_id: None };
+        let token = session.create_token(&long).await.expect("admin token").token;
+        s.admin = Client::new(&s.url, Some(token)).expect("client");
+        s
+    }
+
+    /// Starts a server on a fresh database with no account, accepting `setup_secret` once.
+    pub async fn start_empty(backend: &Backend, setup_secret: Option<String>) -> TestServer {
+        let db = TestDb::create(backend).await;
+        let clock = Arc::new(ManualClock::new(T0));
+        let store = pim_store::Store::open(&db.url).await.expect("open store");
+        let engine = Engine::open(store, clock.clone(), EngineOptions::default()).await.expect("engine");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = AppState { engine: engine.clone(), setup: Arc::new(SetupGate::with_secret(setup_secret)) };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = pim_server::serve(listener, state, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        let admin = Client::new(&url, None).expect("client");
+        TestServer { url, engine, clock, admin, admin_id: PrincipalId::new(), db, task, stop: Some(tx) }
+    }
+
+    /// An anonymous client.
+    pub fn anonymous(&self) -> Client {
+        Client::new(&self.url, None).expect("client")
+    }
+
+    /// Creates a user (no password) and returns it with a client holding a token for it.
+    pub async fn user(&self, name: &str) -> (PrincipalId, Client) {
+        let p = self
+            .admin
+            .create_user(&pim_api::CreateUser {
+                name: name.into(),
+                display_name: None,
+                email: Some(format!("{name}@example.com")),
+                manager_id: None,
+                password: None,
+                emergency_access: None,
+            })
+            .await
+            .expect("create user");
+        (p.id, self.client_for(p.id).await)
+    }
+
+    /// A client with a fresh token for `principal` (issued by the administrator).
+    pub async fn client_for(&self, principal: PrincipalId) -> Client {
+        let t = self
+            .admin
+            .create_token(&pim_api::CreateTokenRequest {
+                name: "test".into(),
+                expires_in_days: Some(365),
+                principal_id: Some(principal),
+            })
+            .await
+            .expect("create token");
+        Client::new(&self.url, Some(t.token)).expect("client")
+    }
+
+    /// Creates a group.
+    pub async fn group(&self, name: &str) -> PrincipalId {
+        self.admin
+            .create_group(&pim_api::CreateGroup {
+                name: name.into(),
+                display_name: None,
+                description: None,
+                email: None,
+            })
+            .await
+            .expect("create group")
+            .id
+    }
+
+    /// Moves the clock forward by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.clock.advance(ms);
+    }
+
+    /// Stops the server.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Shorthands used across the suite.
+pub mod prelude {
+    pub use super::{Backend, T0, TestServer};
+    pub use pim_api::*;
+    pub use pim_client::{Client, ClientError};
+    pub use pim_domain::role;
+    pub use pim_domain::time::{DAY_MS, HOUR_MS, MINUTE_MS};
+
+    /// Parses a scope literal.
+    pub fn sp(s: &str) -> ScopePath {
+        ScopePath::parse(s).expect("scope literal")
+    }
+
+    /// The problem code of a failed call (panics if it succeeded).
+    pub fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> String {
+        match r {
+            Ok(v) => panic!("expected a refusal, got {v:?}"),
+            Err(e) => e.code().unwrap_or("<no code>").to_owned(),
+        }
+    }
+
+    /// The HTTP status of a failed call.
+    pub fn status<T: std::fmt::Debug>(r: Result<T, ClientError>) -> u16 {
+        match r {
+            Ok(v) => panic!("expected a refusal, got {v:?}"),
+            Err(e) => e.status().unwrap_or(0),
+        }
+    }
+
+    impl TestServer {
+        /// `adminAssign` by the administrator.
+        pub async fn assign(
+            &self,
+            principal: PrincipalId,
+            role: RoleId,
+            scope: &str,
+            kind: AssignmentKind,
+            end: Option<Timestamp>,
+        ) -> Assignment {
+            let mut r = CreateRequest::new(RequestAction::AdminAssign);
+            r.principal_id = Some(principal);
+            r.role_id = Some(role);
+            r.scope = Some(sp(scope));
+            r.kind = Some(kind);
+            r.end = end;
+            r.justification = Some("test".into());
+            self.admin.create_request(&r).await.expect("adminAssign").assignment.expect("assignment")
+        }
+
+        /// Turns off MFA on activation for `role` at `/` (MFA arrives with the next issue).
+        pub async fn without_mfa(&self, role: RoleId) {
+            self.set_settings(role, "/", |s| s.require_mfa_on_activation = false).await;
+        }
+
+        /// Changes `role`'s settings at `scope` starting from the settings in force there.
+        pub async fn set_settings(&self, role: RoleId, scope: &str, f: impl FnOnce(&mut RoleSettings)) {
+            let mut s = self.admin.get_settings(&role.to_string(), &sp(scope)).await.expect("get settings").settings;
+            f(&mut s);
+            self.admin.put_settings(&role.to_string(), &sp(scope), &s).await.expect("put settings");
+        }
+
+        /// Whether `principal` may do `action` at `scope` now, asked over HTTP by the administrator.
+        pub async fn allowed(&self, principal: PrincipalId, action: &str, scope: &str) -> bool {
+            self.admin
+                .check(&CheckRequest {
+                    principal: principal.to_string(),
+                    action: action.into(),
+                    scope: scope.into(),
+                    at: None,
+                })
+                .await
+                .expect("check")
+                .allowed
+        }
+
+        /// A custom role allowing exactly `actions`.
+        pub async fn custom_role(&self, name: &str, actions: &[&str]) -> RoleId {
+            let permissions = Permissions {
+                actions: actions.iter().map(|a| Pattern::parse(a).expect("pattern")).collect(),
+                not_actions: vec![],
+            };
+            self.admin
+                .create_role(&CreateRole { name: name.into(), description: None, permissions })
+                .await
+                .expect("create role")
+                .id
+        }
+
+        /// Counts the rows of a table directly in the database.
+        pub async fn count_rows(&self, table: &str) -> i64 {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let mut c = sqlx::AnyConnection::connect(&self.db.url).await.expect("connect");
+            let n: i64 =
+                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut c).await.expect("count");
+            n
+        }
+    }
+
+    /// A `selfActivate` request body.
+    pub fn activation(role: RoleId, scope: &str, minutes: u32) -> CreateRequest {
+        let mut r = CreateRequest::new(RequestAction::SelfActivate);
+        r.role_id = Some(role);
+        r.scope = Some(sp(scope));
+        r.duration_minutes = Some(minutes);
+        r.justification = Some("incident INC-1".into());
+        r
+    }
+}
