@@ -30,8 +30,11 @@ use pim_domain::{
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 
+mod matcher;
 #[cfg(test)]
 mod tests;
+
+use matcher::{Action, CompiledRole};
 
 /// A principal as the index sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,7 +138,7 @@ impl AccessIndex {
         let mut d = self.data.write();
         let r = d.role_slot(role.id);
         if let Some(slot) = d.roles.get_mut(r as usize) {
-            slot.perms = Some(role.permissions);
+            slot.role = Some(CompiledRole::new(role.permissions));
         }
     }
 
@@ -144,7 +147,7 @@ impl AccessIndex {
         let mut d = self.data.write();
         let r = d.role_ids.get(&id).copied().unwrap_or(NONE);
         if let Some(slot) = d.roles.get_mut(r as usize) {
-            slot.perms = None;
+            slot.role = None;
         }
     }
 
@@ -218,7 +221,7 @@ impl AccessIndex {
         let mut take = |holder: u32, path_end: i64| {
             let Some(slot) = d.principals.get(holder as usize) else { return };
             for e in &slot.entries {
-                if e.start <= now && now < e.end && d.roles.get(e.role as usize).is_some_and(|r| r.perms.is_some()) {
+                if e.start <= now && now < e.end && d.roles.get(e.role as usize).is_some_and(|r| r.role.is_some()) {
                     out.extend(d.grant(i, e.rec, e.end.min(path_end)));
                 }
             }
@@ -269,10 +272,6 @@ struct Ancestors {
     n: usize,
 }
 
-fn scan_max() -> usize {
-    static V: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *V.get_or_init(|| std::env::var("PIM_SCAN_MAX").ok().and_then(|v| v.parse().ok()).unwrap_or(SCAN_MAX))
-}
 /// `now` as compared with window ends: permanent windows (end `FOREVER`) contain every instant.
 fn clamp(now: i64) -> i64 {
     now.min(FOREVER - 1)
@@ -319,12 +318,37 @@ struct Slot {
     /// A known, enabled group: its members inherit its assignments.
     confers: bool,
     entries: Vec<Entry>,
+    /// For lists longer than `SCAN_MAX`: where each scope's run of entries sits.
+    runs: FxHashMap<u32, Run>,
     closure: Vec<Reach>,
     parents: Vec<Edge>,
     children: Vec<u32>,
 }
 
+/// Where one scope's entries sit in a long list.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    from: u32,
+    len: u32,
+}
+
 impl Slot {
+    /// Re-indexes the runs of the entry list after it changed (only long lists have them).
+    fn reindex(&mut self) {
+        self.runs.clear();
+        if self.entries.len() <= SCAN_MAX {
+            self.runs.shrink_to_fit();
+            return;
+        }
+        let mut from = 0;
+        for run in self.entries.chunk_by(|a, b| a.scope == b.scope) {
+            if let Some(first) = run.first() {
+                self.runs.insert(first.scope, Run { from: len_u32(from), len: len_u32(run.len()) });
+            }
+            from += run.len();
+        }
+    }
+
     fn new(id: PrincipalId) -> Slot {
         Slot {
             id,
@@ -332,6 +356,7 @@ impl Slot {
             holds: false,
             confers: false,
             entries: Vec::new(),
+            runs: FxHashMap::default(),
             closure: Vec::new(),
             parents: Vec::new(),
             children: Vec::new(),
@@ -355,7 +380,8 @@ struct Rec {
 #[derive(Debug)]
 struct RoleSlot {
     id: RoleId,
-    perms: Option<Permissions>,
+    /// `None` while only referenced by assignments, or after removal.
+    role: Option<CompiledRole>,
 }
 
 #[derive(Debug)]
@@ -383,9 +409,11 @@ struct IndexData {
 }
 
 /// Remembers, for one check, whether the roles seen so far allow the action (a bitset over the
-/// first `MEMO_ROLES` role indexes; roles beyond are evaluated each time).
+/// first `64 * MEMO_WORDS` role indexes; roles beyond are evaluated each time). The action is split
+/// once, when the first role is evaluated.
 struct RoleMemo<'a> {
-    action: &'a str,
+    text: &'a str,
+    action: Option<Action<'a>>,
     known: [u64; MEMO_WORDS],
     allowed: [u64; MEMO_WORDS],
 }
@@ -393,22 +421,32 @@ struct RoleMemo<'a> {
 const MEMO_WORDS: usize = 8;
 
 impl<'a> RoleMemo<'a> {
-    fn new(action: &'a str) -> Self {
-        RoleMemo { action, known: [0; MEMO_WORDS], allowed: [0; MEMO_WORDS] }
+    fn new(text: &'a str) -> Self {
+        RoleMemo { text, action: None, known: [0; MEMO_WORDS], allowed: [0; MEMO_WORDS] }
+    }
+
+    fn eval(&mut self, roles: &[RoleSlot], role: u32) -> bool {
+        let Some(r) = roles.get(role as usize).and_then(|r| r.role.as_ref()) else { return false };
+        let text = self.text;
+        r.allows(self.action.get_or_insert_with(|| Action::new(text)))
     }
 
     fn allows(&mut self, roles: &[RoleSlot], role: u32) -> bool {
         let (word, bit) = (role as usize / 64, 1u64 << (role % 64));
-        if let (Some(known), Some(allowed)) = (self.known.get_mut(word), self.allowed.get_mut(word)) {
-            if *known & bit == 0 {
-                *known |= bit;
-                if roles.get(role as usize).and_then(|r| r.perms.as_ref()).is_some_and(|p| p.allows(self.action)) {
-                    *allowed |= bit;
-                }
-            }
-            return *allowed & bit != 0;
+        let (Some(&known), Some(&allowed)) = (self.known.get(word), self.allowed.get(word)) else {
+            return self.eval(roles, role);
+        };
+        if known & bit != 0 {
+            return allowed & bit != 0;
         }
-        roles.get(role as usize).and_then(|r| r.perms.as_ref()).is_some_and(|p| p.allows(self.action))
+        let v = self.eval(roles, role);
+        if let (Some(k), Some(a)) = (self.known.get_mut(word), self.allowed.get_mut(word)) {
+            *k |= bit;
+            if v {
+                *a |= bit;
+            }
+        }
+        v
     }
 }
 
@@ -454,7 +492,7 @@ impl IndexData {
         for r in roles {
             let i = d.role_slot(r.id);
             if let Some(slot) = d.roles.get_mut(i as usize) {
-                slot.perms = Some(r.permissions);
+                slot.role = Some(CompiledRole::new(r.permissions));
             }
         }
         let mut seeds = Vec::new();
@@ -465,6 +503,7 @@ impl IndexData {
         for slot in &mut d.principals {
             slot.entries.sort_by_key(|e| (e.scope, Reverse(e.end)));
             slot.entries.shrink_to_fit();
+            slot.reindex();
         }
         for i in 0..d.principals.len() {
             let i = len_u32(i);
@@ -523,7 +562,7 @@ impl IndexData {
     /// capped at `path_end`) strictly above `floor`, highest first, first found on ties.
     fn best_in(
         &self,
-        entries: &[Entry],
+        slot: &Slot,
         anc: &Ancestors,
         now: i64,
         path_end: i64,
@@ -531,8 +570,8 @@ impl IndexData {
         memo: &mut RoleMemo<'_>,
     ) -> Option<(u32, i64)> {
         let mut best = None;
-        if entries.len() <= scan_max() {
-            for e in entries {
+        if slot.entries.len() <= SCAN_MAX {
+            for e in &slot.entries {
                 let eff = e.end.min(path_end);
                 if eff > floor
                     && e.start <= now
@@ -545,10 +584,11 @@ impl IndexData {
             }
             return best;
         }
-        // Sorted by scope, then end (latest first): search each ancestor's run.
-        for &scope in anc.ids.iter().take(anc.n) {
-            let from = entries.partition_point(|e| e.scope < scope);
-            for e in entries.get(from..).unwrap_or_default().iter().take_while(|e| e.scope == scope) {
+        // Look up the run of each ancestor that holds any assignment; runs are sorted by end.
+        for scope in anc.ids.iter().take(anc.n) {
+            let Some(run) = slot.runs.get(scope) else { continue };
+            let from = run.from as usize;
+            for e in slot.entries.get(from..from + run.len as usize).unwrap_or_default() {
                 let eff = e.end.min(path_end);
                 if eff <= floor {
                     break;
@@ -570,13 +610,13 @@ impl IndexData {
         let anc = self.ancestors(scope);
         let mut memo = RoleMemo::new(action);
         // Direct assignments first: they win ties, and a permanent one cannot be beaten.
-        let mut best = self.best_in(&slot.entries, &anc, now, FOREVER, now, &mut memo);
+        let mut best = self.best_in(slot, &anc, now, FOREVER, now, &mut memo);
         if best.is_none_or(|(_, end)| end != FOREVER) {
             self.for_each_group(pi, now, |group, path_end| {
                 let floor = best.map_or(now, |(_, end)| end);
                 if path_end > floor {
                     if let Some(g) = self.principals.get(group as usize) {
-                        if let Some(b) = self.best_in(&g.entries, &anc, now, path_end, floor, &mut memo) {
+                        if let Some(b) = self.best_in(g, &anc, now, path_end, floor, &mut memo) {
                             best = Some(b);
                         }
                     }
@@ -640,7 +680,7 @@ impl IndexData {
             return i;
         }
         let i = len_u32(self.roles.len());
-        self.roles.push(RoleSlot { id, perms: None });
+        self.roles.push(RoleSlot { id, role: None });
         self.role_ids.insert(id, i);
         i
     }
@@ -769,6 +809,7 @@ impl IndexData {
             if sorted {
                 let pos = slot.entries.partition_point(|e| (e.scope, Reverse(e.end)) <= (scope, Reverse(end)));
                 slot.entries.insert(pos, entry);
+                slot.reindex();
             } else {
                 slot.entries.push(entry);
             }
@@ -796,6 +837,7 @@ impl IndexData {
         if old.active {
             if let Some(pos) = slot.entries.iter().position(|e| e.rec == r) {
                 slot.entries.remove(pos);
+                slot.reindex();
             }
             if let Some(node) = self.scopes.get_mut(old.scope as usize) {
                 node.active = node.active.saturating_sub(1);
@@ -838,6 +880,7 @@ impl IndexData {
         for h in holders {
             if let Some(slot) = self.principals.get_mut(h as usize) {
                 slot.entries.retain(|e| live(e.rec));
+                slot.reindex();
                 slot.parents.retain(|e| e.source == NONE || live(e.source));
             }
         }
@@ -905,6 +948,7 @@ impl IndexData {
             .iter()
             .map(|s| {
                 s.entries.capacity() * size_of::<Entry>()
+                    + s.runs.capacity() * (size_of::<(u32, Run)>() + 1)
                     + s.closure.capacity() * size_of::<Reach>()
                     + s.parents.capacity() * size_of::<Edge>()
                     + s.children.capacity() * size_of::<u32>()
@@ -916,7 +960,7 @@ impl IndexData {
         let roles: usize = self
             .roles
             .iter()
-            .filter_map(|r| r.perms.as_ref())
+            .filter_map(|r| r.role.as_ref().map(CompiledRole::permissions))
             .map(|p| p.actions.iter().chain(&p.not_actions).map(|a| a.as_str().len() + 24).sum::<usize>())
             .sum();
         map(&self.ids)

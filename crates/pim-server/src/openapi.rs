@@ -47,3 +47,72 @@ pub fn document_json() -> String {
     static DOC: OnceLock<String> = OnceLock::new();
     DOC.get_or_init(|| ApiDoc::openapi().to_pretty_json().unwrap_or_else(|_| "{}".to_owned())).clone()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every (method, path) the router serves, read from the route table's source.
+    fn routed() -> BTreeSet<(String, String)> {
+        let src = include_str!("handlers/mod.rs");
+        let mut out = BTreeSet::new();
+        for chunk in src.split(".route(").skip(1) {
+            let path = chunk.split('"').nth(1).unwrap_or_default().replace('{', "").replace('}', "");
+            let path = to_camel_params(&path);
+            let call = &chunk[..chunk.find(")\n").unwrap_or(chunk.len())];
+            for m in ["get", "post", "put", "patch", "delete"] {
+                if call.contains(&format!("{m}(")) || call.contains(&format!(".{m}(")) {
+                    out.insert((m.to_owned(), path.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    fn to_camel_params(path: &str) -> String {
+        // Router params are snake_case (`member_id`, `id_or_name`); the document uses camelCase.
+        path.split('/')
+            .map(|seg| {
+                let mut s = String::new();
+                let mut up = false;
+                for c in seg.chars() {
+                    if c == '_' {
+                        up = true;
+                    } else if up {
+                        s.extend(c.to_uppercase());
+                        up = false;
+                    } else {
+                        s.push(c);
+                    }
+                }
+                s
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    fn documented() -> BTreeSet<(String, String)> {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).expect("valid JSON");
+        let mut out = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for m in item.as_object().expect("item").keys() {
+                out.insert((m.clone(), path.replace('{', "").replace('}', "")));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_is_documented_and_nothing_else() {
+        let routed = routed();
+        assert!(routed.len() > 40, "the route table was read: {routed:?}");
+        assert_eq!(routed, documented());
+    }
+
+    #[test]
+    fn the_document_is_deliberate() {
+        // A change to the API shows up here; review it, then accept with `INSTA_UPDATE=always`.
+        insta::assert_snapshot!("openapi", document_json());
+    }
+}

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use pim_domain::Permissions;
 use pim_domain::role::{GROUP_MEMBER, builtin_roles};
 use pim_domain::scope::scope_contains;
 use pim_domain::{RequestId, ScopePath, Window};

@@ -105,12 +105,12 @@ pub fn listing(pairs: &[(&str, String)]) -> String {
         .join("\n")
 }
 
-/// An instant for people: RFC 3339 in UTC to the second.
+/// An instant for people: RFC 3339 in UTC to the second (JSON output keeps the milliseconds).
 pub fn time(t: Timestamp) -> String {
     let s = t.to_rfc3339();
-    match s.strip_suffix(".000Z") {
-        Some(whole) => format!("{whole}Z"),
-        None => s,
+    match s.rsplit_once('.') {
+        Some((whole, ms)) if ms.len() == 4 && ms.ends_with('Z') => format!("{whole}Z"),
+        _ => s,
     }
 }
 
@@ -165,9 +165,9 @@ mod tests {
     }
 
     #[test]
-    fn times_drop_zero_milliseconds() {
+    fn times_are_shown_to_the_second() {
         assert_eq!(time(Timestamp(1_767_225_600_000)), "2026-01-01T00:00:00Z");
-        assert_eq!(time(Timestamp(1_767_225_600_123)), "2026-01-01T00:00:00.123Z");
+        assert_eq!(time(Timestamp(1_767_225_600_999)), "2026-01-01T00:00:00Z");
         assert_eq!(end(&Window { start: Timestamp(0), end: None }), "permanent");
     }
 }

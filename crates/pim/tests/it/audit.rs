@@ -149,7 +149,7 @@ async fn expirations_are_recorded_by_the_worker(b: Backend) {
     s.stop().await;
 }
 
-backend_tests!(
+crate::backend_tests!(
     changes_and_refusals_are_recorded,
     audit_pages_and_exports,
     verify_catches_modified_deleted_and_inserted_events,

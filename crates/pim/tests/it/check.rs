@@ -87,7 +87,7 @@ async fn disabled_users_lose_access(b: Backend) {
     s.stop().await;
 }
 
-backend_tests!(
+crate::backend_tests!(
     checks_follow_groups_and_scope_inheritance,
     just_in_time_group_membership_counts_for_its_window,
     who_may_ask,

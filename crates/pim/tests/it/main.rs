@@ -29,5 +29,8 @@ macro_rules! backend_tests {
 }
 
 mod audit;
+mod authz;
+mod bad_input;
 mod check;
+mod directory;
 mod requests;

@@ -323,7 +323,7 @@ async fn group_eligibility_lets_members_activate(b: Backend) {
     s.stop().await;
 }
 
-backend_tests!(
+crate::backend_tests!(
     activation_grants_access_until_its_end,
     activation_duration_bounds_follow_the_settings,
     activation_may_start_later_and_narrow_the_scope,

@@ -1,0 +1,1003 @@
+//! pim authorizes its own API with the roles it manages, at the scope concerned.
+//!
+//! `every_endpoint_with_every_role` walks every endpoint of docs/API.md with a holder of every
+//! built-in role (plus no role, an eligible-only Global Administrator, a role held through a group,
+//! and no token at all) and compares allow / deny with a table written by hand from SPEC section 3
+//! and API.md's table of pim's own actions. Refused writes must change nothing and be audited.
+//! The other tests check scope containment and time bounds explicitly.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::bad_input::{Answer, Body, Db, Raw, enc};
+use crate::harness::prelude::*;
+
+const DIRECTORY_READ: &str = "pim.directory.read";
+const DIRECTORY_WRITE: &str = "pim.directory.write";
+const SCOPES_READ: &str = "pim.scopes.read";
+const SCOPES_WRITE: &str = "pim.scopes.write";
+const ROLES_READ: &str = "pim.roles.read";
+const ROLES_WRITE: &str = "pim.roles.write";
+const SETTINGS_READ: &str = "pim.settings.read";
+const SETTINGS_WRITE: &str = "pim.settings.write";
+const ASSIGNMENTS_READ: &str = "pim.assignments.read";
+const ASSIGNMENTS_WRITE: &str = "pim.assignments.write";
+const REQUESTS_READ: &str = "pim.requests.read";
+const REQUESTS_APPROVE: &str = "pim.requests.approve";
+const AUDIT_READ: &str = "pim.audit.read";
+const CHECK_READ: &str = "pim.check.read";
+const TOKENS_READ: &str = "pim.tokens.read";
+const TOKENS_WRITE: &str = "pim.tokens.write";
+
+/// Every read action of API.md's table: what "read everything" means.
+const READS: &[&str] = &[
+    DIRECTORY_READ,
+    SCOPES_READ,
+    ROLES_READ,
+    SETTINGS_READ,
+    ASSIGNMENTS_READ,
+    REQUESTS_READ,
+    AUDIT_READ,
+    CHECK_READ,
+    TOKENS_READ,
+];
+
+/// "Access management" (what Contributor may not do): granting access and managing identities.
+const ACCESS_MANAGEMENT: &[&str] =
+    &[ASSIGNMENTS_WRITE, SETTINGS_WRITE, ROLES_WRITE, REQUESTS_APPROVE, DIRECTORY_WRITE, TOKENS_WRITE];
+
+fn all_actions() -> Vec<&'static str> {
+    let mut v = READS.to_vec();
+    v.extend([DIRECTORY_WRITE, SCOPES_WRITE, ROLES_WRITE, SETTINGS_WRITE, ASSIGNMENTS_WRITE, REQUESTS_APPROVE]);
+    v.push(TOKENS_WRITE);
+    v
+}
+
+/// What a holder of each built-in role at `/` may do in pim, written from SPEC section 3 (not read
+/// from the server's role definitions). The group roles are held at a group's scope, so at `/` they
+/// grant nothing.
+fn expected_grants(role_name: &str) -> Option<Vec<&'static str>> {
+    let with = |extra: &[&'static str]| {
+        let mut v = READS.to_vec();
+        v.extend_from_slice(extra);
+        v
+    };
+    Some(match role_name {
+        // Everything, at its scope.
+        "Global Administrator" | "Owner" => all_actions(),
+        // Role definitions, role settings, all assignments and requests, approvals; reads everything
+        // it needs to do so (directory, scopes, audit).
+        "Privileged Role Administrator" => with(&[ROLES_WRITE, SETTINGS_WRITE, ASSIGNMENTS_WRITE, REQUESTS_APPROVE]),
+        // Alerts and access reviews (no endpoints yet) and reads everything.
+        "Security Administrator" => with(&[]),
+        // Reads, never writes.
+        "Security Reader" | "Reader" => with(&[]),
+        // Manages assignments (and the requests about them) at its scope, reading what that needs.
+        "User Access Administrator" => vec![
+            ASSIGNMENTS_READ,
+            ASSIGNMENTS_WRITE,
+            REQUESTS_READ,
+            REQUESTS_APPROVE,
+            ROLES_READ,
+            SETTINGS_READ,
+            SCOPES_READ,
+            DIRECTORY_READ,
+        ],
+        // Everything but access management.
+        "Contributor" => all_actions().into_iter().filter(|a| !ACCESS_MANAGEMENT.contains(a)).collect(),
+        // Asks the check API about anyone.
+        "Access Checker" => vec![CHECK_READ],
+        // Held at /groups/{id}: nothing at `/`.
+        "Member" | "Owner of group" => vec![],
+        _ => return None,
+    })
+}
+
+/// What an endpoint needs from its caller.
+#[derive(Clone, Copy, Debug)]
+enum Need {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in principal (about itself).
+    SignedIn,
+    /// This pim action at `/` (or at a scope below `/` that the request concerns).
+    Act(&'static str),
+    /// A list anyone signed in may call; items need this action at their scope.
+    Sees(&'static str),
+    /// Only the holder / requester may do it: refused for everyone else, administrators included.
+    HolderOnly,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tok {
+    Main,
+    Logout,
+}
+
+struct Ep {
+    method: Method,
+    template: &'static str,
+    variant: &'static str,
+    path: String,
+    body: Option<Value>,
+    need: Need,
+    ok: u16,
+    write: bool,
+    tok: Tok,
+    sentinel: Option<String>,
+    validate_only: bool,
+}
+
+impl Ep {
+    fn label(&self) -> String {
+        if self.variant.is_empty() {
+            format!("{} {}", self.method, self.template)
+        } else {
+            format!("{} {} [{}]", self.method, self.template, self.variant)
+        }
+    }
+    fn write(mut self) -> Ep {
+        self.write = true;
+        self
+    }
+    fn sentinel(mut self, id: impl ToString) -> Ep {
+        self.sentinel = Some(id.to_string());
+        self
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ep(
+    method: &str,
+    template: &'static str,
+    variant: &'static str,
+    path: impl Into<String>,
+    body: Option<Value>,
+    need: Need,
+    ok: u16,
+) -> Ep {
+    Ep {
+        method: Method::from_bytes(method.as_bytes()).expect("method"),
+        template,
+        variant,
+        path: path.into(),
+        body,
+        need,
+        ok,
+        write: false,
+        tok: Tok::Main,
+        sentinel: None,
+        validate_only: false,
+    }
+}
+
+/// What every row shares.
+struct World {
+    ops: RoleId,
+    victim: PrincipalId,
+    robot: PrincipalId,
+    team: PrincipalId,
+    box_add: PrincipalId,
+    box_rm: PrincipalId,
+    res_a: ResourceId,
+    a_assignment: AssignmentId,
+    a_request: RequestId,
+    victim_activation: AssignmentId,
+    victim_extendable: AssignmentId,
+    victim_pending: RequestId,
+}
+
+/// One row of the matrix: a principal holding one role, and what it may act on.
+struct RowFx {
+    label: String,
+    grants: Option<Vec<&'static str>>,
+    i: usize,
+    uid: PrincipalId,
+    uname: String,
+    token: Option<String>,
+    logout_token: String,
+    own_token: TokenId,
+    own_activation: AssignmentId,
+    own_extendable: AssignmentId,
+    own_expired: AssignmentId,
+    own_pending: RequestId,
+    robot_token: TokenId,
+    v_update: AssignmentId,
+    v_remove: AssignmentId,
+    v_extend: AssignmentId,
+    v_renew: AssignmentId,
+}
+
+fn t(ts: Timestamp) -> String {
+    ts.to_rfc3339()
+}
+
+fn endpoints(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
+    use Need::*;
+    let i = r.i;
+    let ops = w.ops;
+    let req = |body: Value| Some(body);
+    vec![
+        // Health, documents and setup: public.
+        ep("GET", "/healthz", "", "/healthz", None, Public, 200),
+        ep("GET", "/readyz", "", "/readyz", None, Public, 200),
+        ep("GET", "/api/v1/openapi.json", "", "/api/v1/openapi.json", None, Public, 200),
+        ep("GET", "/api/v1/setup", "", "/api/v1/setup", None, Public, 200),
+        ep(
+            "POST",
+            "/api/v1/setup",
+            "after setup",
+            "/api/v1/setup",
+            req(json!({"setupSecret": "guess", "username": format!("late{i}"), "password": "password-123"})),
+            Public,
+            409,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/auth/login",
+            "",
+            "/api/v1/auth/login",
+            req(json!({"username": "loginuser", "password": "login-password-1"})),
+            Public,
+            200,
+        ),
+        ep(
+            "POST",
+            "/api/v1/scopes/validate",
+            "",
+            "/api/v1/scopes/validate",
+            req(json!({"scope": "/a/b"})),
+            Public,
+            200,
+        ),
+        // Oneself.
+        Ep { tok: Tok::Logout, ..ep("POST", "/api/v1/auth/logout", "", "/api/v1/auth/logout", None, SignedIn, 204) },
+        ep("GET", "/api/v1/me", "", "/api/v1/me", None, SignedIn, 200),
+        ep("GET", "/api/v1/tokens", "own", "/api/v1/tokens", None, SignedIn, 200),
+        ep("POST", "/api/v1/tokens", "own", "/api/v1/tokens", req(json!({"name": format!("mine{i}")})), SignedIn, 201)
+            .write(),
+        ep("DELETE", "/api/v1/tokens/{id}", "own", format!("/api/v1/tokens/{}", r.own_token), None, SignedIn, 204)
+            .write(),
+        ep(
+            "GET",
+            "/api/v1/principals/{idOrName}",
+            "self",
+            format!("/api/v1/principals/{}", r.uname),
+            None,
+            SignedIn,
+            200,
+        ),
+        ep("GET", "/api/v1/roles/{idOrName}", "", "/api/v1/roles/Ops", None, SignedIn, 200),
+        ep(
+            "POST",
+            "/api/v1/check",
+            "self",
+            "/api/v1/check",
+            req(json!({"principal": r.uid, "action": "ops.db.read", "scope": "/"})),
+            SignedIn,
+            200,
+        ),
+        ep(
+            "POST",
+            "/api/v1/requests",
+            "selfActivate",
+            "/api/v1/requests",
+            req(json!({"action": "selfActivate", "roleId": ops, "scope": format!("/ops{i}"),
+                "durationMinutes": 60, "justification": "work"})),
+            SignedIn,
+            201,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/requests",
+            "selfDeactivate own",
+            "/api/v1/requests",
+            req(json!({"action": "selfDeactivate", "assignmentId": r.own_activation})),
+            SignedIn,
+            201,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/requests",
+            "selfExtend own",
+            "/api/v1/requests",
+            req(json!({"action": "selfExtend", "assignmentId": r.own_extendable,
+                "end": t(now.plus_millis(14 * DAY_MS)), "justification": "more"})),
+            SignedIn,
+            201,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/requests",
+            "selfRenew own",
+            "/api/v1/requests",
+            req(json!({"action": "selfRenew", "assignmentId": r.own_expired, "justification": "again"})),
+            SignedIn,
+            201,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/requests/{id}/cancel",
+            "own",
+            format!("/api/v1/requests/{}/cancel", r.own_pending),
+            None,
+            SignedIn,
+            200,
+        )
+        .write(),
+        // Only the holder / requester, whoever else asks.
+        ep(
+            "POST",
+            "/api/v1/requests",
+            "selfDeactivate other's",
+            "/api/v1/requests",
+            req(json!({"action": "selfDeactivate", "assignmentId": w.victim_activation})),
+            HolderOnly,
+            201,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/requests",
+            "selfExtend other's",
+            "/api/v1/requests",
+            req(json!({"action": "selfExtend", "assignmentId": w.victim_extendable, "justification": "x"})),
+            HolderOnly,
+            201,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/requests/{id}/cancel",
+            "other's",
+            format!("/api/v1/requests/{}/cancel", w.victim_pending),
+            None,
+            HolderOnly,
+            200,
+        )
+        .write(),
+        // Tokens of others.
+        ep(
+            "GET",
+            "/api/v1/tokens",
+            "other's",
+            format!("/api/v1/tokens?principalId={}", w.robot),
+            None,
+            Act(TOKENS_READ),
+            200,
+        ),
+        ep(
+            "POST",
+            "/api/v1/tokens",
+            "other's",
+            "/api/v1/tokens",
+            req(json!({"name": format!("robot{i}"), "principalId": w.robot})),
+            Act(TOKENS_WRITE),
+            201,
+        )
+        .write(),
+        ep(
+            "DELETE",
+            "/api/v1/tokens/{id}",
+            "other's",
+            format!("/api/v1/tokens/{}", r.robot_token),
+            None,
+            Act(TOKENS_WRITE),
+            204,
+        )
+        .write(),
+        // Directory.
+        ep(
+            "GET",
+            "/api/v1/principals/{idOrName}",
+            "other",
+            "/api/v1/principals/victim",
+            None,
+            Act(DIRECTORY_READ),
+            200,
+        ),
+        ep("GET", "/api/v1/users", "", "/api/v1/users", None, Act(DIRECTORY_READ), 200),
+        ep(
+            "POST",
+            "/api/v1/users",
+            "",
+            "/api/v1/users",
+            req(json!({"name": format!("new-user{i}")})),
+            Act(DIRECTORY_WRITE),
+            201,
+        )
+        .write(),
+        ep("GET", "/api/v1/users/{id}", "", format!("/api/v1/users/{}", w.victim), None, Act(DIRECTORY_READ), 200),
+        ep(
+            "PATCH",
+            "/api/v1/users/{id}",
+            "",
+            format!("/api/v1/users/{}", w.victim),
+            req(json!({"displayName": format!("Victim {i}"), "enabled": true})),
+            Act(DIRECTORY_WRITE),
+            200,
+        )
+        .write(),
+        ep("GET", "/api/v1/groups", "", "/api/v1/groups", None, Act(DIRECTORY_READ), 200),
+        ep(
+            "POST",
+            "/api/v1/groups",
+            "",
+            "/api/v1/groups",
+            req(json!({"name": format!("new-group{i}")})),
+            Act(DIRECTORY_WRITE),
+            201,
+        )
+        .write(),
+        ep("GET", "/api/v1/groups/{id}", "", format!("/api/v1/groups/{}", w.team), None, Act(DIRECTORY_READ), 200),
+        ep(
+            "PATCH",
+            "/api/v1/groups/{id}",
+            "",
+            format!("/api/v1/groups/{}", w.box_add),
+            req(json!({"description": format!("patched by {i}")})),
+            Act(DIRECTORY_WRITE),
+            200,
+        )
+        .write(),
+        ep(
+            "GET",
+            "/api/v1/groups/{id}/members",
+            "",
+            format!("/api/v1/groups/{}/members", w.team),
+            None,
+            Act(DIRECTORY_READ),
+            200,
+        ),
+        ep(
+            "PUT",
+            "/api/v1/groups/{id}/members/{memberId}",
+            "",
+            format!("/api/v1/groups/{}/members/{}", w.box_add, r.uid),
+            None,
+            Act(DIRECTORY_WRITE),
+            204,
+        )
+        .write(),
+        ep(
+            "DELETE",
+            "/api/v1/groups/{id}/members/{memberId}",
+            "",
+            format!("/api/v1/groups/{}/members/{}", w.box_rm, r.uid),
+            None,
+            Act(DIRECTORY_WRITE),
+            204,
+        )
+        .write(),
+        ep("GET", "/api/v1/service-principals", "", "/api/v1/service-principals", None, Act(DIRECTORY_READ), 200),
+        ep(
+            "POST",
+            "/api/v1/service-principals",
+            "",
+            "/api/v1/service-principals",
+            req(json!({"name": format!("new-sp{i}")})),
+            Act(DIRECTORY_WRITE),
+            201,
+        )
+        .write(),
+        ep(
+            "GET",
+            "/api/v1/service-principals/{id}",
+            "",
+            format!("/api/v1/service-principals/{}", w.robot),
+            None,
+            Act(DIRECTORY_READ),
+            200,
+        ),
+        ep(
+            "PATCH",
+            "/api/v1/service-principals/{id}",
+            "",
+            format!("/api/v1/service-principals/{}", w.robot),
+            req(json!({"displayName": format!("Robot {i}")})),
+            Act(DIRECTORY_WRITE),
+            200,
+        )
+        .write(),
+        // Scopes and resources.
+        ep("GET", "/api/v1/resources", "", "/api/v1/resources?limit=1000", None, Sees(SCOPES_READ), 200)
+            .sentinel(w.res_a),
+        ep(
+            "POST",
+            "/api/v1/resources",
+            "",
+            "/api/v1/resources",
+            req(json!({"scope": format!("/res{i}"), "name": format!("Resource {i}"), "type": "database"})),
+            Act(SCOPES_WRITE),
+            201,
+        )
+        .write(),
+        ep("GET", "/api/v1/resources/{id}", "", format!("/api/v1/resources/{}", w.res_a), None, Act(SCOPES_READ), 200),
+        // Roles and settings.
+        ep("GET", "/api/v1/roles", "", "/api/v1/roles", None, Act(ROLES_READ), 200),
+        ep(
+            "POST",
+            "/api/v1/roles",
+            "",
+            "/api/v1/roles",
+            req(json!({"name": format!("custom{i}"), "permissions": {"actions": ["custom.*"]}})),
+            Act(ROLES_WRITE),
+            201,
+        )
+        .write(),
+        ep(
+            "PUT",
+            "/api/v1/roles/{idOrName}",
+            "",
+            "/api/v1/roles/Target",
+            req(json!({"name": "Target", "description": format!("changed by {i}"),
+                "permissions": {"actions": ["target.*"]}})),
+            Act(ROLES_WRITE),
+            200,
+        )
+        .write(),
+        ep("DELETE", "/api/v1/roles/{idOrName}", "", format!("/api/v1/roles/del{i}"), None, Act(ROLES_WRITE), 204)
+            .write(),
+        ep(
+            "GET",
+            "/api/v1/roles/{idOrName}/settings",
+            "",
+            format!("/api/v1/roles/{ops}/settings?scope=%2Fa"),
+            None,
+            Act(SETTINGS_READ),
+            200,
+        ),
+        ep(
+            "PUT",
+            "/api/v1/roles/{idOrName}/settings",
+            "",
+            format!("/api/v1/roles/{ops}/settings?scope=%2Fs{i}"),
+            req(json!({"activationMaxMinutes": 120, "requireMfaOnActivation": false})),
+            Act(SETTINGS_WRITE),
+            200,
+        )
+        .write(),
+        ep(
+            "DELETE",
+            "/api/v1/roles/{idOrName}/settings",
+            "",
+            format!("/api/v1/roles/{ops}/settings?scope=%2Fd{i}"),
+            None,
+            Act(SETTINGS_WRITE),
+            204,
+        )
+        .write(),
+        ep("GET", "/api/v1/settings", "", "/api/v1/settings", None, Sees(SETTINGS_READ), 200).sentinel("/a"),
+        // Assignments and requests.
+        ep("GET", "/api/v1/assignments", "", "/api/v1/assignments?limit=1000", None, Sees(ASSIGNMENTS_READ), 200)
+            .sentinel(w.a_assignment),
+        ep(
+            "GET",
+            "/api/v1/assignments/{id}",
+            "",
+            format!("/api/v1/assignments/{}", w.a_assignment),
+            None,
+            Act(ASSIGNMENTS_READ),
+            200,
+        ),
+        ep(
+            "POST",
+            "/api/v1/requests",
+            "adminAssign",
+            "/api/v1/requests",
+            req(json!({"action": "adminAssign", "principalId": w.victim, "roleId": ops,
+                "scope": format!("/t{i}"), "kind": "eligible", "justification": "onboarding"})),
+            Act(ASSIGNMENTS_WRITE),
+            201,
+        )
+        .write(),
+        Ep {
+            validate_only: true,
+            ..ep(
+                "POST",
+                "/api/v1/requests",
+                "adminAssign validateOnly",
+                "/api/v1/requests",
+                req(json!({"action": "adminAssign", "principalId": w.victim, "roleId": ops,
+                    "scope": format!("/tv{i}"), "kind": "eligible", "validateOnly": true})),
+                Act(ASSIGNMENTS_WRITE),
+                200,
+            )
+        },
+        ep(
+            "POST",
+            "/api/v1/requests",
+            "adminUpdate",
+            "/api/v1/requests",
+            req(json!({"action": "adminUpdate", "assignmentId": r.v_update, "end": t(now.plus_millis(40 * DAY_MS))})),
+            Act(ASSIGNMENTS_WRITE),
+            201,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/requests",
+            "adminRemove",
+            "/api/v1/requests",
+            req(json!({"action": "adminRemove", "assignmentId": r.v_remove})),
+            Act(ASSIGNMENTS_WRITE),
+            201,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/requests",
+            "adminExtend",
+            "/api/v1/requests",
+            req(json!({"action": "adminExtend", "assignmentId": r.v_extend, "end": t(now.plus_millis(20 * DAY_MS))})),
+            Act(ASSIGNMENTS_WRITE),
+            201,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/requests",
+            "adminRenew",
+            "/api/v1/requests",
+            req(json!({"action": "adminRenew", "assignmentId": r.v_renew, "end": t(now.plus_millis(30 * DAY_MS))})),
+            Act(ASSIGNMENTS_WRITE),
+            201,
+        )
+        .write(),
+        ep("GET", "/api/v1/requests", "", "/api/v1/requests?limit=1000", None, Sees(REQUESTS_READ), 200)
+            .sentinel(w.a_request),
+        ep(
+            "GET",
+            "/api/v1/requests/{id}",
+            "other's",
+            format!("/api/v1/requests/{}", w.a_request),
+            None,
+            Act(REQUESTS_READ),
+            200,
+        ),
+        // Check about others, audit.
+        ep(
+            "POST",
+            "/api/v1/check",
+            "other",
+            "/api/v1/check",
+            req(json!({"principal": w.victim, "action": "ops.db.read", "scope": "/a"})),
+            Act(CHECK_READ),
+            200,
+        ),
+        ep("GET", "/api/v1/audit", "", "/api/v1/audit", None, Act(AUDIT_READ), 200),
+        ep("GET", "/api/v1/audit/export", "", "/api/v1/audit/export?format=json", None, Act(AUDIT_READ), 200),
+        ep("POST", "/api/v1/audit/verify", "", "/api/v1/audit/verify", None, Act(AUDIT_READ), 200),
+    ]
+}
+
+fn expected(grants: &Option<Vec<&'static str>>, need: Need) -> String {
+    let Some(g) = grants else {
+        return if matches!(need, Need::Public) { "ok".into() } else { "401".into() };
+    };
+    match need {
+        Need::Public | Need::SignedIn => "ok".into(),
+        Need::HolderOnly => "403".into(),
+        Need::Act(a) => if g.contains(&a) { "ok" } else { "403" }.into(),
+        Need::Sees(a) => if g.contains(&a) { "ok, sees" } else { "ok, hidden" }.into(),
+    }
+}
+
+fn got(e: &Ep, a: &Answer) -> String {
+    match a.status {
+        401 if a.code() == "unauthenticated" => "401".into(),
+        403 if a.code() == "forbidden" => "403".into(),
+        s if s == e.ok && e.validate_only => {
+            let forbidden = a.json["problems"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["code"].as_str() == Some("forbidden")));
+            match a.json["valid"].as_bool() {
+                Some(true) => "ok".into(),
+                Some(false) if forbidden => "403".into(),
+                _ => format!("200 {}", a.json["problems"]),
+            }
+        }
+        s if s == e.ok => match &e.sentinel {
+            None => "ok".into(),
+            Some(id) => {
+                let items = a.json["items"].as_array().cloned().unwrap_or_default();
+                let sees = items.iter().any(|it| {
+                    it["id"].as_str() == Some(id) || (it["scope"].as_str() == Some(id) && it.get("settings").is_some())
+                });
+                if sees { "ok, sees" } else { "ok, hidden" }.into()
+            }
+        },
+        _ => a.brief(),
+    }
+}
+
+struct Holding {
+    label: String,
+    /// (role, scope, kind) assigned to the row's user; `None` scope means the group `team`.
+    role: Option<(RoleId, Option<&'static str>, AssignmentKind)>,
+    grants: Option<Vec<&'static str>>,
+    via_group: bool,
+}
+
+async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
+    let ops = s.custom_role("Ops", &["ops.*"]).await;
+    s.without_mfa(ops).await;
+    s.custom_role("Target", &["target.*"]).await;
+    let (victim, victim_client) = s.user("victim").await;
+    let robot = s
+        .admin
+        .create_service_principal(&CreateServicePrincipal {
+            name: "robot".into(),
+            display_name: None,
+            description: None,
+        })
+        .await
+        .expect("robot")
+        .id;
+    let team = s.group("team").await;
+    let box_add = s.group("box-add").await;
+    let box_rm = s.group("box-rm").await;
+    let readers = s.group("readers").await;
+    s.assign(readers, role::SECURITY_READER, "/", AssignmentKind::Active, None).await;
+    s.admin
+        .create_user(&CreateUser {
+            name: "loginuser".into(),
+            password: Some("login-password-1".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("login user");
+    let res_a = s
+        .admin
+        .create_resource(&CreateResource { scope: sp("/a"), name: "A".into(), kind: "subscription".into() })
+        .await
+        .expect("resource")
+        .id;
+    s.set_settings(ops, "/a", |x| x.activation_max_minutes = 240).await;
+    let a = s.assign(victim, ops, "/a", AssignmentKind::Eligible, None).await;
+
+    // Phase 1: what must have ended by the time the matrix runs.
+    let end_soon = Some(T0.plus_millis(HOUR_MS));
+    let mut users = Vec::new();
+    for (i, _) in rows.iter().enumerate() {
+        let name = format!("u{i}");
+        let (uid, client) = s.user(&name).await;
+        let own_expired = s.assign(uid, ops, &format!("/sr{i}"), AssignmentKind::Eligible, end_soon).await.id;
+        let v_renew = s.assign(victim, ops, &format!("/n{i}"), AssignmentKind::Eligible, end_soon).await.id;
+        users.push((uid, name, client, own_expired, v_renew));
+    }
+    s.advance(2 * HOUR_MS);
+    let now = s.engine.now();
+
+    s.assign(victim, ops, "/va", AssignmentKind::Eligible, None).await;
+    let victim_activation =
+        victim_client.create_request(&activation(ops, "/va", 60)).await.expect("victim activates").assignment;
+    let victim_activation = victim_activation.expect("activation").id;
+    let in_week = Some(now.plus_millis(7 * DAY_MS));
+    let victim_extendable = s.assign(victim, ops, "/vext", AssignmentKind::Eligible, in_week).await.id;
+    let mut ext = CreateRequest::for_assignment(RequestAction::SelfExtend, victim_extendable);
+    ext.justification = Some("need more".into());
+    let victim_pending = victim_client.create_request(&ext).await.expect("victim selfExtend").request.id;
+    let world = World {
+        ops,
+        victim,
+        robot,
+        team,
+        box_add,
+        box_rm,
+        res_a,
+        a_assignment: a.id,
+        a_request: a.created_by_request,
+        victim_activation,
+        victim_extendable,
+        victim_pending,
+    };
+
+    let mut out = Vec::new();
+    for (i, (h, (uid, uname, client, own_expired, v_renew))) in rows.iter().zip(users).enumerate() {
+        if let Some((role, scope, kind)) = h.role {
+            let scope = match scope {
+                Some(sc) => sc.to_owned(),
+                None => format!("/groups/{team}"),
+            };
+            s.assign(uid, role, &scope, kind, None).await;
+        }
+        if h.via_group {
+            s.assign(uid, role::GROUP_MEMBER, &format!("/groups/{readers}"), AssignmentKind::Active, None).await;
+        }
+        let token = if h.grants.is_some() { client.token().map(str::to_owned) } else { None };
+        let extra = |name: &'static str, principal: PrincipalId| CreateTokenRequest {
+            name: name.into(),
+            expires_in_days: Some(365),
+            principal_id: Some(principal),
+        };
+        let logout_token = s.admin.create_token(&extra("logout", uid)).await.expect("token").token;
+        let own_token = s.admin.create_token(&extra("to-revoke", uid)).await.expect("token").info.id;
+        let robot_token = s.admin.create_token(&extra("robot", robot)).await.expect("token").info.id;
+        // Own activation (to deactivate), own extendable assignment, own pending request.
+        s.assign(uid, ops, &format!("/ops{i}"), AssignmentKind::Eligible, None).await;
+        s.assign(uid, ops, &format!("/deact{i}"), AssignmentKind::Eligible, None).await;
+        let own_activation = client
+            .create_request(&activation(ops, &format!("/deact{i}"), 60))
+            .await
+            .expect("activate")
+            .assignment
+            .expect("activation")
+            .id;
+        let own_extendable = s.assign(uid, ops, &format!("/ext{i}"), AssignmentKind::Eligible, in_week).await.id;
+        let pending = s.assign(uid, ops, &format!("/cx{i}"), AssignmentKind::Eligible, in_week).await.id;
+        let mut ext = CreateRequest::for_assignment(RequestAction::SelfExtend, pending);
+        ext.justification = Some("need more".into());
+        let own_pending = client.create_request(&ext).await.expect("selfExtend").request.id;
+        // The victim's assignments an administrator would change.
+        let in_month = Some(now.plus_millis(30 * DAY_MS));
+        let v_update = s.assign(victim, ops, &format!("/u{i}"), AssignmentKind::Eligible, in_month).await.id;
+        let v_remove = s.assign(victim, ops, &format!("/r{i}"), AssignmentKind::Eligible, None).await.id;
+        let in_ten = Some(now.plus_millis(10 * DAY_MS));
+        let v_extend = s.assign(victim, ops, &format!("/x{i}"), AssignmentKind::Eligible, in_ten).await.id;
+        // Directory, role and settings targets.
+        s.admin.add_member(box_rm, uid).await.expect("member");
+        s.custom_role(&format!("del{i}"), &["gone.*"]).await;
+        s.set_settings(ops, &format!("/d{i}"), |x| x.activation_max_minutes = 60).await;
+        out.push(RowFx {
+            label: h.label.clone(),
+            grants: h.grants.clone(),
+            i,
+            uid,
+            uname,
+            token,
+            logout_token,
+            own_token,
+            own_activation,
+            own_extendable,
+            own_expired,
+            own_pending,
+            robot_token,
+            v_update,
+            v_remove,
+            v_extend,
+            v_renew,
+        });
+    }
+    (world, out)
+}
+
+fn holdings(full: bool) -> Vec<Holding> {
+    let mut rows = Vec::new();
+    let builtin = pim_domain::role::builtin_roles();
+    for r in &builtin {
+        let grants = expected_grants(&r.name)
+            .unwrap_or_else(|| panic!("built-in role '{}' has no expectation in this test: add one", r.name));
+        let group_role = r.id == role::GROUP_MEMBER || r.id == role::GROUP_OWNER;
+        let scope = if group_role { None } else { Some("/") };
+        rows.push(Holding {
+            label: r.name.clone(),
+            role: Some((r.id, scope, AssignmentKind::Active)),
+            grants: Some(grants),
+            via_group: false,
+        });
+    }
+    rows.push(Holding {
+        label: "Security Reader via group".into(),
+        role: None,
+        grants: expected_grants("Security Reader"),
+        via_group: true,
+    });
+    rows.push(Holding {
+        label: "Global Admin, eligible only".into(),
+        role: Some((role::GLOBAL_ADMINISTRATOR, Some("/"), AssignmentKind::Eligible)),
+        grants: Some(vec![]),
+        via_group: false,
+    });
+    rows.push(Holding { label: "(no role)".into(), role: None, grants: Some(vec![]), via_group: false });
+    rows.push(Holding { label: "(no token)".into(), role: None, grants: None, via_group: false });
+    if !full {
+        // A representative slice: all of pim's rights, reads only, assignments only, nothing, anonymous.
+        let keep = ["Global Administrator", "Security Reader", "User Access Administrator", "Owner of group"];
+        rows.retain(|h| keep.contains(&h.label.as_str()) || h.label.starts_with('('));
+    }
+    rows
+}
+
+async fn matrix(b: Backend, full: bool) {
+    let s = TestServer::start(&b).await;
+    let raw = Raw::new(&s);
+    let rows = holdings(full);
+    let (world, fxs) = build_world(&s, &rows).await;
+    let now = s.engine.now();
+    let mut db = Db::open(&s).await;
+
+    // The table covers every endpoint the server documents.
+    let doc = raw.send(&Method::GET, "/api/v1/openapi.json", None, &Body::Empty).await.json;
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for m in ["get", "post", "put", "patch", "delete"] {
+            if item.get(m).is_some() {
+                documented.insert(format!("{} {path}", m.to_uppercase()));
+            }
+        }
+    }
+    let covered: BTreeSet<String> =
+        endpoints(&world, &fxs[0], now).iter().map(|e| format!("{} {}", e.method, e.template)).collect();
+    let missing: Vec<_> = documented.difference(&covered).collect();
+    assert!(missing.is_empty(), "endpoints without a row in the authorization matrix: {missing:?}");
+    let unknown: Vec<_> = covered.difference(&documented).collect();
+    assert!(unknown.is_empty(), "matrix rows for undocumented endpoints: {unknown:?}");
+
+    let mut mismatches: Vec<[String; 4]> = Vec::new();
+    let mut calls = 0;
+    for r in &fxs {
+        for e in endpoints(&world, r, now) {
+            let want = expected(&r.grants, e.need);
+            let token = match (e.tok, &r.token) {
+                (_, None) => None,
+                (Tok::Main, Some(t)) => Some(t.as_str()),
+                (Tok::Logout, Some(_)) => Some(r.logout_token.as_str()),
+            };
+            let refused = want == "403" || want == "401";
+            let before = if e.write && refused { Some(db.snapshot().await) } else { None };
+            let body = e.body.clone().map(Body::Json).unwrap_or(Body::Empty);
+            let answer = raw.send(&e.method, &e.path, token, &body).await;
+            calls += 1;
+            let mut have = got(&e, &answer);
+            if answer.status >= 400 && !answer.problem_defects().is_empty() {
+                have = format!("{have} (bad problem: {:?})", answer.problem_defects());
+            }
+            if let Some(before) = before {
+                let changes = db.changes_since(&before).await;
+                if !changes.is_empty() {
+                    have = format!("{have}, CHANGED DATA: {changes:?}");
+                }
+                if want == "403" {
+                    let events = db.events_since(&before).await;
+                    if !events.iter().any(|ev| ev.outcome == "failure" && ev.error_code.as_deref() == Some("forbidden"))
+                    {
+                        have = format!("{have}, refusal not audited");
+                    }
+                }
+            }
+            if have != want {
+                mismatches.push([r.label.clone(), e.label(), want, have]);
+            }
+        }
+        // A token revoked by logout no longer works.
+        if r.token.is_some() {
+            let a = raw.send(&Method::GET, "/api/v1/me", Some(&r.logout_token), &Body::Empty).await;
+            if a.status != 401 {
+                mismatches.push([r.label.clone(), "GET /api/v1/me [after logout]".into(), "401".into(), a.brief()]);
+            }
+        }
+    }
+    if !mismatches.is_empty() {
+        let w0 = mismatches.iter().map(|m| m[0].len()).max().unwrap_or(0).max(4);
+        let w1 = mismatches.iter().map(|m| m[1].len()).max().unwrap_or(0).max(8);
+        let mut table = format!("\n{:w0$} | {:w1$} | {:10} | got\n", "role", "endpoint", "expected");
+        for m in &mismatches {
+            table.push_str(&format!("{:w0$} | {:w1$} | {:10} | {}\n", m[0], m[1], m[2], m[3]));
+        }
+        eprintln!("{table}");
+        panic!("{} of {calls} authorization expectations not met:{table}", mismatches.len());
+    }
+    eprintln!(
+        "authorization matrix: {} rows x {} endpoints, {calls} calls, all as expected",
+        fxs.len(),
+        calls / fxs.len()
+    );
+    s.stop().await;
+}
+
+/// The full matrix: every built-in role (and no role, and no token) against every endpoint. On
+/// PostgreSQL a representative slice of roles runs, to keep the suite fast; the endpoints are all there.
+async fn every_endpoint_with_every_role(b: Backend) {
+    let full = matches!(b, Backend::Sqlite);
+    matrix(b, full).await;
+}
+
+crate::backend_tests!(every_endpoint_with_every_role);
