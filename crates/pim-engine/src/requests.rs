@@ -99,7 +99,7 @@ pub struct Validation {
 #[derive(Clone, Debug)]
 pub enum Submission {
     /// Carried out, accepted or pending.
-    Done(RequestOutcome),
+    Done(Box<RequestOutcome>),
     /// Only validated.
     Validated(Validation),
 }
@@ -335,7 +335,7 @@ impl Engine {
                     assignment = Some(a.clone());
                 }
             }
-            Ok(Submission::Done(RequestOutcome { request, assignment }))
+            Ok(Submission::Done(Box::new(RequestOutcome { request, assignment })))
         })
         .await
     }
@@ -417,12 +417,12 @@ impl Engine {
         }
         let role = find_role(c, &role_id.to_string()).await?;
         check_group_role(role.id, &scope, principal.kind)?;
-        if role.id == pim_domain::role::GROUP_MEMBER && principal.kind == PrincipalKind::Group {
-            if let Some(g) = scope.group() {
-                if g == principal.id || self.index.groups_of(g, now).contains(&principal.id) {
-                    return refuse(ErrorKind::GroupCycle, "this membership would make a group cycle");
-                }
-            }
+        if role.id == pim_domain::role::GROUP_MEMBER
+            && principal.kind == PrincipalKind::Group
+            && let Some(g) = scope.group()
+            && (g == principal.id || self.index.groups_of(g, now).contains(&principal.id))
+        {
+            return refuse(ErrorKind::GroupCycle, "this membership would make a group cycle");
         }
         let window = window_of(input.start, input.end, now)?;
         if principal.kind == PrincipalKind::ServicePrincipal
@@ -572,10 +572,10 @@ impl Engine {
                 None => old.window.start,
             };
             let end = if input.permanent { None } else { input.end.or(old.window.end) };
-            if let Some(e) = end {
-                if e <= start || e <= now {
-                    return refuse(ErrorKind::InvalidWindow, "the end must be after the start and in the future");
-                }
+            if let Some(e) = end
+                && (e <= start || e <= now)
+            {
+                return refuse(ErrorKind::InvalidWindow, "the end must be after the start and in the future");
             }
             Window { start, end }
         };
@@ -640,13 +640,13 @@ impl Engine {
         if old.kind == AssignmentKind::Eligible {
             cascade_eligibility_end(c, &new, now, &mut update, &mut requests_to_update, &mut extra_events).await?;
         }
-        if let Some(mut r) = q::get_request(c, old.created_by_request).await? {
-            if r.status.can_become(RequestStatus::Revoked) {
-                r.status = RequestStatus::Revoked;
-                r.updated_at = now;
-                r.status_reason = Some("removed by an administrator".into());
-                requests_to_update.push(r);
-            }
+        if let Some(mut r) = q::get_request(c, old.created_by_request).await?
+            && r.status.can_become(RequestStatus::Revoked)
+        {
+            r.status = RequestStatus::Revoked;
+            r.updated_at = now;
+            r.status_reason = Some("removed by an administrator".into());
+            requests_to_update.push(r);
         }
         // Pending requests about the assignment itself (extend, renew) are moot now.
         cancel_pending(
@@ -877,13 +877,13 @@ impl Engine {
             }
             _ => {}
         }
-        if let Some(end) = input.end {
-            if end <= now || a.window.end.is_some_and(|e| end <= e) {
-                return refuse(
-                    ErrorKind::InvalidWindow,
-                    "the requested end must be later than the current end and in the future",
-                );
-            }
+        if let Some(end) = input.end
+            && (end <= now || a.window.end.is_some_and(|e| end <= e))
+        {
+            return refuse(
+                ErrorKind::InvalidWindow,
+                "the requested end must be later than the current end and in the future",
+            );
         }
         let pending = q::RequestFilter {
             target_assignment: Some(id),
@@ -1130,13 +1130,14 @@ async fn cascade_eligibility_end(
             }),
             ..AuditDraft::default()
         });
-        if let Some(mut r) = q::get_request(c, act.created_by_request).await? {
-            if end <= now && r.status.can_become(RequestStatus::Revoked) {
-                r.status = RequestStatus::Revoked;
-                r.updated_at = now;
-                r.status_reason = Some("its eligibility was removed".into());
-                requests.push(r);
-            }
+        if let Some(mut r) = q::get_request(c, act.created_by_request).await?
+            && end <= now
+            && r.status.can_become(RequestStatus::Revoked)
+        {
+            r.status = RequestStatus::Revoked;
+            r.updated_at = now;
+            r.status_reason = Some("its eligibility was removed".into());
+            requests.push(r);
         }
         update.push(new);
     }

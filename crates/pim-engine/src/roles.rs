@@ -98,10 +98,10 @@ impl Engine {
                     format!("the built-in role {} cannot be changed", old.name),
                 );
             }
-            if let Some(other) = q::get_role_by_name(tx.conn(), &name).await? {
-                if other.id != old.id {
-                    return refuse(ErrorKind::NameTaken, format!("a role named '{name}' exists"));
-                }
+            if let Some(other) = q::get_role_by_name(tx.conn(), &name).await?
+                && other.id != old.id
+            {
+                return refuse(ErrorKind::NameTaken, format!("a role named '{name}' exists"));
             }
             let role = RoleDefinition { id: old.id, name, description, builtin: false, permissions };
             q::update_role(tx.conn(), &role, now).await?;
@@ -211,14 +211,13 @@ impl Engine {
                     }
                 }
             }
-            if let Some(ex) = q::get_settings_nearest(tx.conn(), role.id, &scope).await? {
-                if ex.1.protected {
+            if let Some(ex) = q::get_settings_nearest(tx.conn(), role.id, &scope).await?
+                && ex.1.protected {
                     return refuse(
                         ErrorKind::ApprovalRequired,
                         format!("the settings of {} at {} are protected: changes need a second administrator's approval, which is not available on this server yet", role.name, ex.0),
                     );
                 }
-            }
             q::put_settings(tx.conn(), role.id, &scope, &settings, now, ctx.actor.as_ref().map(|a| a.id)).await?;
             let mut d = draft.clone();
             d.role_id = Some(role.id);
@@ -238,11 +237,10 @@ impl Engine {
             let now = self.now();
             let mut tx = self.store.write(now).await?;
             let role = find_role(tx.conn(), role).await?;
-            if let Some((at, s)) = q::get_settings_nearest(tx.conn(), role.id, &scope).await? {
-                if s.protected && at == scope {
+            if let Some((at, s)) = q::get_settings_nearest(tx.conn(), role.id, &scope).await?
+                && s.protected && at == scope {
                     return refuse(ErrorKind::ApprovalRequired, "these settings are protected: a reset needs a second administrator's approval, which is not available on this server yet");
                 }
-            }
             if !q::delete_settings(tx.conn(), role.id, &scope).await? {
                 return Err(DomainError::not_found(format!("settings of {} defined at {scope}", role.name)).into());
             }

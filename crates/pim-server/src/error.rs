@@ -103,32 +103,6 @@ impl IntoResponse for ApiError {
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_code_maps_to_a_4xx() {
-        for k in ErrorKind::ALL {
-            let s = status_for(*k);
-            assert!(s.is_client_error(), "{k:?} -> {s}");
-        }
-        assert_eq!(status_for(ErrorKind::Forbidden), StatusCode::FORBIDDEN);
-        assert_eq!(status_for(ErrorKind::NotFound), StatusCode::NOT_FOUND);
-        assert_eq!(status_for(ErrorKind::Unauthenticated), StatusCode::UNAUTHORIZED);
-        assert_eq!(status_for(ErrorKind::JustificationRequired), StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(status_for(ErrorKind::LastGlobalAdmin), StatusCode::CONFLICT);
-        assert_eq!(status_for(ErrorKind::InvalidScope), StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn internal_errors_carry_no_detail() {
-        let e: ApiError = EngineError::Internal("connection refused at 10.0.0.1 password=x".into()).into();
-        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(!e.detail.contains("password"));
-    }
-}
-
 /// Adds `requestId` (the request's `x-request-id`) to problem+json bodies.
 pub async fn add_request_id_to_problem(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -154,4 +128,30 @@ pub async fn add_request_id_to_problem(req: axum::extract::Request, next: axum::
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a handler panicked");
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "pim failed to handle the request").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_maps_to_a_4xx() {
+        for k in ErrorKind::ALL {
+            let s = status_for(*k);
+            assert!(s.is_client_error(), "{k:?} -> {s}");
+        }
+        assert_eq!(status_for(ErrorKind::Forbidden), StatusCode::FORBIDDEN);
+        assert_eq!(status_for(ErrorKind::NotFound), StatusCode::NOT_FOUND);
+        assert_eq!(status_for(ErrorKind::Unauthenticated), StatusCode::UNAUTHORIZED);
+        assert_eq!(status_for(ErrorKind::JustificationRequired), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(status_for(ErrorKind::LastGlobalAdmin), StatusCode::CONFLICT);
+        assert_eq!(status_for(ErrorKind::InvalidScope), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn internal_errors_carry_no_detail() {
+        let e: ApiError = EngineError::Internal("connection refused at 10.0.0.1 password=x".into()).into();
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.detail.contains("password"));
+    }
 }

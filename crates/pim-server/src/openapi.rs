@@ -58,7 +58,7 @@ mod tests {
         let src = include_str!("handlers/mod.rs");
         let mut out = BTreeSet::new();
         for chunk in src.split(".route(").skip(1) {
-            let path = chunk.split('"').nth(1).unwrap_or_default().replace('{', "").replace('}', "");
+            let path = chunk.split('"').nth(1).unwrap_or_default().replace(['{', '}'], "");
             let path = to_camel_params(&path);
             let call = &chunk[..chunk.find(")\n").unwrap_or(chunk.len())];
             for m in ["get", "post", "put", "patch", "delete"] {
@@ -97,7 +97,7 @@ mod tests {
         let mut out = BTreeSet::new();
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for m in item.as_object().expect("item").keys() {
-                out.insert((m.clone(), path.replace('{', "").replace('}', "")));
+                out.insert((m.clone(), path.replace(['{', '}'], "")));
             }
         }
         out

@@ -1,6 +1,8 @@
 //! pim's integration suite: the real server over HTTP with the real client, on SQLite and on
 //! PostgreSQL (`PIM_TEST_POSTGRES_URL`), with a manual clock.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod harness;
 
 /// Generates, for each `async fn name(backend: Backend)`, one test on SQLite and one on PostgreSQL.
