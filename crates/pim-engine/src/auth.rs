@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::context::{Actor, Context};
 use crate::engine::{Engine, can_authenticate, index_principal};
 use crate::error::{EngineError, Result, refuse};
+use crate::follow::{Change, record};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -213,6 +214,7 @@ impl Engine {
             d.justification = request.justification.clone();
             d.details = serde_json::json!({ "assignmentId": assignment.id, "username": user.name });
             tx.audit(now, d).await?;
+            record(tx.conn(), now, &[Change::Principal(user.id), Change::Assignment(assignment.id)]).await?;
             tx.commit().await?;
             self.index.upsert_principal(index_principal(&user));
             self.index.upsert_assignment(&assignment);

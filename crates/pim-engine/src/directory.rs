@@ -9,6 +9,7 @@ use crate::auth::{hash_password, validate_password};
 use crate::context::Context;
 use crate::engine::{Engine, index_principal};
 use crate::error::{Result, refuse};
+use crate::follow::{Change, record};
 
 /// A new principal.
 #[derive(Clone, Debug, Default)]
@@ -129,6 +130,7 @@ impl Engine {
             let mut d = draft.clone();
             d.principal_id = Some(p.id);
             tx.audit(now, d).await?;
+            record(tx.conn(), now, &[Change::Principal(p.id)]).await?;
             tx.commit().await?;
             self.index.upsert_principal(index_principal(&p));
             Ok(p)
@@ -227,6 +229,7 @@ impl Engine {
             let mut d = draft.clone();
             d.details = serde_json::json!({ "changed": changed, "enabled": p.enabled });
             tx.audit(now, d).await?;
+            record(tx.conn(), now, &[Change::Principal(p.id)]).await?;
             tx.commit().await?;
             self.index.upsert_principal(index_principal(&p));
             Ok(p)
@@ -330,6 +333,7 @@ impl Engine {
                 return Err(DomainError::not_found(format!("membership of {} in group {group}", m.name)).into());
             }
             tx.audit(now, draft.clone()).await?;
+            record(tx.conn(), now, &[Change::Membership(group, member)]).await?;
             tx.commit().await?;
             self.index.set_membership(group, member, add);
             Ok(())

@@ -2,6 +2,7 @@
 //! shares (authorization, audit drafts, recording refusals).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use pim_domain::{AuditDraft, DomainError, ErrorKind, PrincipalKind, ScopePath, Timestamp};
 use pim_store::{Store, q};
@@ -33,6 +34,8 @@ pub struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) tokens: Arc<TokenCache>,
     pub(crate) options: EngineOptions,
+    /// The last change-feed entry this replica's index reflects.
+    pub(crate) applied_seq: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -50,6 +53,7 @@ impl Engine {
             clock,
             tokens: Arc::new(TokenCache::default()),
             options,
+            applied_seq: Arc::new(AtomicI64::new(0)),
         };
         engine.reload_index().await?;
         Ok(engine)
@@ -59,6 +63,8 @@ impl Engine {
     pub async fn reload_index(&self) -> Result<()> {
         let now = self.now();
         let mut c = self.store.read().await?;
+        // Read the feed position first: entries written while loading are applied again later.
+        let seq = q::last_change_seq(&mut c).await?;
         let mut principals = Vec::new();
         let mut after = None;
         loop {
@@ -77,6 +83,7 @@ impl Engine {
         let assignments = q::all_current_assignments(&mut c, now).await?;
         drop(c);
         self.index.load(principals, memberships, roles, assignments);
+        self.applied_seq.store(seq, Ordering::SeqCst);
         Ok(())
     }
 

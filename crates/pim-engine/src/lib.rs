@@ -9,6 +9,7 @@ pub mod context;
 pub mod directory;
 pub mod engine;
 pub mod error;
+pub mod follow;
 pub mod index;
 pub mod requests;
 pub mod resources;

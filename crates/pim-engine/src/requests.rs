@@ -14,6 +14,7 @@ use pim_store::{AnyConnection, q};
 use crate::context::{Actor, Context};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result, refuse};
+use crate::follow::{Change, record};
 use crate::roles::{check_group_role, find_role, settings_at};
 
 /// How far ahead of its end an assignment may be extended by its holder.
@@ -327,6 +328,8 @@ impl Engine {
                 e.request_id.get_or_insert(request.id);
                 tx.audit(now, e).await?;
             }
+            let changed: Vec<Change> = insert.iter().chain(update.iter()).map(|a| Change::Assignment(a.id)).collect();
+            record(tx.conn(), now, &changed).await?;
             tx.commit().await?;
             let mut assignment = None;
             for a in insert.iter().chain(update.iter()) {

@@ -8,6 +8,7 @@ use pim_store::q;
 use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::{Result, refuse};
+use crate::follow::{Change, record};
 
 /// The settings in force for a role at a scope, and where they were defined.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +68,7 @@ impl Engine {
             let mut d = draft.clone();
             d.role_id = Some(role.id);
             tx.audit(now, d).await?;
+            record(tx.conn(), now, &[Change::Role(role.id)]).await?;
             tx.commit().await?;
             self.index.upsert_role(role.clone());
             Ok(role)
@@ -108,6 +110,7 @@ impl Engine {
             let mut d = draft.clone();
             d.role_id = Some(role.id);
             tx.audit(now, d).await?;
+            record(tx.conn(), now, &[Change::Role(role.id)]).await?;
             tx.commit().await?;
             self.index.upsert_role(role.clone());
             Ok(role)
@@ -148,6 +151,7 @@ impl Engine {
             d.role_id = Some(role.id);
             d.details = serde_json::json!({ "name": role.name });
             tx.audit(now, d).await?;
+            record(tx.conn(), now, &[Change::Role(role.id)]).await?;
             tx.commit().await?;
             self.index.remove_role(role.id);
             Ok(())

@@ -67,6 +67,7 @@ impl Engine {
     pub async fn run_jobs_once(&self) -> Result<()> {
         self.provision_due_grants().await?;
         self.record_expirations().await?;
+        self.prune_feed().await?;
         Ok(())
     }
 

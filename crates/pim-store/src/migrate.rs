@@ -19,11 +19,15 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") }];
+const SQLITE: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") },
+    Migration { version: 2, name: "changes", sql: include_str!("../migrations/sqlite/0002_changes.sql") },
+];
 
-const POSTGRES: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../migrations/postgres/0001_init.sql") }];
+const POSTGRES: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../migrations/postgres/0001_init.sql") },
+    Migration { version: 2, name: "changes", sql: include_str!("../migrations/postgres/0002_changes.sql") },
+];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").
 const PG_LOCK_KEY: i64 = 0x7069_6d5f_6d69_6772;

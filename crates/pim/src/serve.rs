@@ -78,9 +78,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     println!("pim: listening on http://{addr}");
     let workers = engine.spawn_workers(Duration::from_secs(cfg.job_interval_secs));
+    // Other replicas' changes reach this one's access index within half a second.
+    let follower = engine.spawn_follower(Duration::from_millis(500));
     let state = AppState { engine, setup: Arc::new(SetupGate::with_secret(secret)) };
     pim_server::serve(listener, state, shutdown_signal()).await?;
     workers.abort();
+    follower.abort();
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 
 mod assignments;
 mod audit;
+mod changes;
 mod directory;
 mod meta;
 mod requests;
@@ -15,6 +16,7 @@ mod tokens;
 
 pub use assignments::*;
 pub use audit::*;
+pub use changes::*;
 pub use directory::*;
 pub use meta::*;
 pub use requests::*;

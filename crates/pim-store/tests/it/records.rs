@@ -251,3 +251,21 @@ both!(meta, |db| {
     q::set_meta(&mut c, "setup.completed", "yes").await.unwrap();
     assert_eq!(q::get_meta(&mut c, "setup.completed").await.unwrap().as_deref(), Some("yes"));
 });
+
+both!(the_change_feed_is_ordered_and_prunable, |db| {
+    let mut c = db.conn().await;
+    assert_eq!(q::last_change_seq(&mut c).await.unwrap(), 0);
+    q::record_change(&mut c, "principal", "a", Timestamp(10)).await.unwrap();
+    q::record_change(&mut c, "role", "b", Timestamp(20)).await.unwrap();
+    q::record_change(&mut c, "assignment", "c", Timestamp(30)).await.unwrap();
+    let all = q::changes_after(&mut c, 0, 10).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.entity.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    let last = q::last_change_seq(&mut c).await.unwrap();
+    assert_eq!(last, all[2].seq);
+    let after_first = q::changes_after(&mut c, all[0].seq, 1).await.unwrap();
+    assert_eq!(after_first.len(), 1);
+    assert_eq!(after_first[0].kind, "role");
+    assert_eq!(q::prune_changes(&mut c, Timestamp(25)).await.unwrap(), 2);
+    assert_eq!(q::changes_after(&mut c, 0, 10).await.unwrap().len(), 1);
+});

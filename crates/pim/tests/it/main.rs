@@ -35,4 +35,5 @@ mod authz;
 mod bad_input;
 mod check;
 mod directory;
+mod replicas;
 mod requests;

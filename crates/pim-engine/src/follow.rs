@@ -1,0 +1,127 @@
+//! The change feed between replicas: every write records which entities it changed (in the same
+//! transaction); every replica polls the feed and reloads those entities into its access index, so
+//! its checks follow changes made by the others within a poll interval.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use pim_domain::{AssignmentId, PrincipalId, RoleId, Timestamp};
+use pim_store::{AnyConnection, q};
+
+use crate::engine::{Engine, index_principal};
+use crate::error::Result;
+
+/// How long feed entries are kept; a replica further behind reloads its whole index.
+pub const FEED_RETENTION_MS: i64 = pim_domain::time::DAY_MS;
+
+/// An entity whose change the access index must see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    Principal(PrincipalId),
+    Membership(PrincipalId, PrincipalId),
+    Role(RoleId),
+    Assignment(AssignmentId),
+}
+
+/// Writes feed entries for `changes` in the current transaction.
+pub(crate) async fn record(c: &mut AnyConnection, now: Timestamp, changes: &[Change]) -> Result<()> {
+    for ch in changes {
+        let (kind, entity) = match ch {
+            Change::Principal(id) => ("principal", id.to_string()),
+            Change::Membership(g, m) => ("membership", format!("{g}:{m}")),
+            Change::Role(id) => ("role", id.to_string()),
+            Change::Assignment(id) => ("assignment", id.to_string()),
+        };
+        q::record_change(c, kind, &entity, now).await?;
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Applies the feed entries written since the last call (by any replica, this one included:
+    /// applying is idempotent). Returns how many entries were applied.
+    pub async fn follow_changes(&self) -> Result<usize> {
+        let mut c = self.store.read().await?;
+        let mut applied = 0;
+        loop {
+            let after = self.applied_seq.load(Ordering::SeqCst);
+            let batch = q::changes_after(&mut c, after, 500).await?;
+            let Some(last) = batch.last().map(|r| r.seq) else { break };
+            if batch.first().is_some_and(|r| r.seq > after + 1) && after > 0 {
+                // Entries were pruned before this replica saw them: start over from the store.
+                // (Sequence gaps also come from rolled-back writes, so reload only when far behind.)
+                let oldest_kept = batch[0].seq;
+                if oldest_kept - after > 10_000 {
+                    drop(c);
+                    self.reload_index().await?;
+                    return Ok(applied);
+                }
+            }
+            for row in &batch {
+                self.apply_change(&mut c, &row.kind, &row.entity).await?;
+            }
+            applied += batch.len();
+            self.applied_seq.store(last, Ordering::SeqCst);
+        }
+        Ok(applied)
+    }
+
+    async fn apply_change(&self, c: &mut AnyConnection, kind: &str, entity: &str) -> Result<()> {
+        match kind {
+            "principal" => {
+                if let Ok(id) = entity.parse::<PrincipalId>()
+                    && let Some(p) = q::get_principal(c, id).await?
+                {
+                    self.index.upsert_principal(index_principal(&p));
+                }
+            }
+            "membership" => {
+                let mut parts = entity.split(':').map(str::parse::<PrincipalId>);
+                if let (Some(Ok(g)), Some(Ok(m))) = (parts.next(), parts.next()) {
+                    let present = q::list_members(c, g).await?.contains(&m);
+                    self.index.set_membership(g, m, present);
+                }
+            }
+            "role" => {
+                if let Ok(id) = entity.parse::<RoleId>() {
+                    match q::get_role(c, id).await? {
+                        Some(r) => self.index.upsert_role(r),
+                        None => self.index.remove_role(id),
+                    }
+                }
+            }
+            "assignment" => {
+                if let Ok(id) = entity.parse::<AssignmentId>() {
+                    match q::get_assignment(c, id).await? {
+                        Some(a) => self.index.upsert_assignment(&a),
+                        None => self.index.remove_assignment(id),
+                    }
+                }
+            }
+            other => tracing::warn!(kind = other, "unknown change kind in the feed; ignored"),
+        }
+        Ok(())
+    }
+
+    /// Forgets feed entries older than [`FEED_RETENTION_MS`].
+    pub async fn prune_feed(&self) -> Result<u64> {
+        let now = self.now();
+        let mut c = self.store.read().await?;
+        Ok(q::prune_changes(&mut c, now.plus_millis(-FEED_RETENTION_MS)).await?)
+    }
+
+    /// Follows the feed every `every` until the task is dropped.
+    pub fn spawn_follower(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = engine.follow_changes().await {
+                    tracing::warn!(error = %e, "following the change feed failed; retrying");
+                }
+            }
+        })
+    }
+}

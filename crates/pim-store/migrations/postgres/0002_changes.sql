@@ -1,0 +1,8 @@
+-- The change feed: one row per entity a write changed, so every replica's access index can follow.
+CREATE TABLE changes (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX changes_at ON changes (at);
