@@ -36,6 +36,8 @@ pub struct Engine {
     pub(crate) options: EngineOptions,
     /// The last change-feed entry this replica's index reflects.
     pub(crate) applied_seq: Arc<AtomicI64>,
+    /// When this replica last followed the feed (or loaded its index), in ms.
+    pub(crate) followed_at: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -54,6 +56,7 @@ impl Engine {
             tokens: Arc::new(TokenCache::default()),
             options,
             applied_seq: Arc::new(AtomicI64::new(0)),
+            followed_at: Arc::new(AtomicI64::new(0)),
         };
         engine.reload_index().await?;
         Ok(engine)
@@ -84,6 +87,7 @@ impl Engine {
         drop(c);
         self.index.load(principals, memberships, roles, assignments);
         self.applied_seq.store(seq, Ordering::SeqCst);
+        self.followed_at.store(now.0, Ordering::SeqCst);
         Ok(())
     }
 

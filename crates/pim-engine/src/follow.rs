@@ -41,22 +41,19 @@ impl Engine {
     /// Applies the feed entries written since the last call (by any replica, this one included:
     /// applying is idempotent). Returns how many entries were applied.
     pub async fn follow_changes(&self) -> Result<usize> {
+        let now = self.now();
+        let last = self.followed_at.swap(now.0, Ordering::SeqCst);
+        if now.0 - last > FEED_RETENTION_MS / 2 {
+            // This replica has not followed for so long that entries may have been pruned unseen.
+            self.reload_index().await?;
+            return Ok(0);
+        }
         let mut c = self.store.read().await?;
         let mut applied = 0;
         loop {
             let after = self.applied_seq.load(Ordering::SeqCst);
             let batch = q::changes_after(&mut c, after, 500).await?;
             let Some(last) = batch.last().map(|r| r.seq) else { break };
-            if batch.first().is_some_and(|r| r.seq > after + 1) && after > 0 {
-                // Entries were pruned before this replica saw them: start over from the store.
-                // (Sequence gaps also come from rolled-back writes, so reload only when far behind.)
-                let oldest_kept = batch[0].seq;
-                if oldest_kept - after > 10_000 {
-                    drop(c);
-                    self.reload_index().await?;
-                    return Ok(applied);
-                }
-            }
             for row in &batch {
                 self.apply_change(&mut c, &row.kind, &row.entity).await?;
             }

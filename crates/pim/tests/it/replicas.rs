@@ -38,4 +38,19 @@ async fn a_second_replica_follows_the_first(b: Backend) {
     s.stop().await;
 }
 
-crate::backend_tests!(a_second_replica_follows_the_first);
+async fn a_replica_that_fell_far_behind_reloads(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let store = pim_store::Store::open(&s.db.url).await.expect("second store");
+    let replica = Engine::open(store, s.clock.clone(), EngineOptions::default()).await.expect("replica");
+    let role = s.custom_role("Ops", &["ops.*"]).await;
+    let (uid, _) = s.user("alice").await;
+    s.assign(uid, role, "/a", AssignmentKind::Active, None).await;
+    // Two days pass without the replica following; the feed is pruned under it.
+    s.advance(2 * DAY_MS);
+    s.engine.run_jobs_once().await.expect("jobs prune the feed");
+    replica.follow_changes().await.expect("follow");
+    assert!(replica.index().check(uid, "ops.x", "/a", s.clock.now()).allowed, "reloaded from the store");
+    s.stop().await;
+}
+
+crate::backend_tests!(a_second_replica_follows_the_first, a_replica_that_fell_far_behind_reloads);
