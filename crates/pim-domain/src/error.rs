@@ -59,6 +59,7 @@ error_kinds! {
     Unauthenticated => "unauthenticated",
     InvalidCredentials => "invalid_credentials",
     Forbidden => "forbidden",
+    TooManyAttempts => "too_many_attempts",
     SetupCompleted => "setup_completed",
     InvalidSetupSecret => "invalid_setup_secret",
 }

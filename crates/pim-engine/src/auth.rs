@@ -28,6 +28,12 @@ pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 1024;
 /// How long a cached token lookup is trusted, in milliseconds (other replicas' revocations show within it).
 const TOKEN_CACHE_MS: i64 = 1_000;
+/// Failed sign-ins of one user name within [`LOCKOUT_WINDOW_MS`] that lock it for the rest of the window.
+pub const MAX_FAILED_SIGN_INS: u32 = 5;
+/// The window of [`MAX_FAILED_SIGN_INS`], in milliseconds.
+pub const LOCKOUT_WINDOW_MS: i64 = 15 * pim_domain::time::MINUTE_MS;
+/// How often a token's `lastUsedAt` is written at most, in milliseconds.
+const TOUCH_EVERY_MS: i64 = pim_domain::time::MINUTE_MS;
 /// Prefix of every pim API token.
 pub const TOKEN_PREFIX: &str = "pim_";
 
@@ -107,8 +113,39 @@ impl TokenCache {
         }
         map.insert(hash, CachedToken { token, cached_at: now });
     }
+    fn mark_used(&self, hash: &str, now: Timestamp) {
+        if let Some(c) = self.0.lock().get_mut(hash) {
+            c.token.last_used_at = Some(now);
+        }
+    }
     fn forget(&self, id: TokenId) {
         self.0.lock().retain(|_, c| c.token.id != id);
+    }
+}
+
+/// Recent failed sign-ins per (lower-case) user name: (count, start of the window).
+#[derive(Debug, Default)]
+pub struct SignInThrottle(Mutex<HashMap<String, (u32, Timestamp)>>);
+
+impl SignInThrottle {
+    fn locked(&self, name: &str, now: Timestamp) -> bool {
+        let map = self.0.lock();
+        map.get(&name.to_lowercase())
+            .is_some_and(|(n, since)| *n >= MAX_FAILED_SIGN_INS && now.0 - since.0 < LOCKOUT_WINDOW_MS)
+    }
+    fn failed(&self, name: &str, now: Timestamp) {
+        let mut map = self.0.lock();
+        if map.len() > 100_000 {
+            map.retain(|_, (_, since)| now.0 - since.0 < LOCKOUT_WINDOW_MS);
+        }
+        let e = map.entry(name.to_lowercase()).or_insert((0, now));
+        if now.0 - e.1.0 >= LOCKOUT_WINDOW_MS {
+            *e = (0, now);
+        }
+        e.0 += 1;
+    }
+    fn succeeded(&self, name: &str) {
+        self.0.lock().remove(&name.to_lowercase());
     }
 }
 
@@ -234,6 +271,17 @@ impl Engine {
         let mut draft = self.draft(ctx, "auth.signIn");
         draft.details = serde_json::json!({ "username": username });
         let now = self.now();
+        if self.throttle.locked(username, now) {
+            let e = pim_domain::DomainError::new(
+                ErrorKind::TooManyAttempts,
+                format!(
+                    "too many failed sign-ins for this user name; try again in {} minutes",
+                    LOCKOUT_WINDOW_MS / 60_000
+                ),
+            );
+            self.record_refusal(draft, &e).await?;
+            return Err(e.into());
+        }
         let mut c = self.store.read().await?;
         let principal = q::get_principal_by_name(&mut c, username).await?;
         let stored = match &principal {
@@ -252,10 +300,12 @@ impl Engine {
             if let Some(p) = &principal {
                 draft.principal_id = Some(p.id);
             }
+            self.throttle.failed(username, now);
             let e = pim_domain::DomainError::new(ErrorKind::InvalidCredentials, "wrong user name or password");
             self.record_refusal(draft, &e).await?;
             return Err(e.into());
         };
+        self.throttle.succeeded(username);
         draft.actor_id = Some(user.id);
         draft.actor_name = Some(user.name.clone());
         draft.principal_id = Some(user.id);
@@ -289,15 +339,32 @@ impl Engine {
             None => {
                 let mut c = self.store.read().await?;
                 let Some(t) = q::get_token_by_hash(&mut c, &hash).await? else { return Err(unauthenticated()) };
-                self.tokens.put(hash, t.clone(), now);
+                self.tokens.put(hash.clone(), t.clone(), now);
                 t
             }
         };
         if !token.is_valid(now) {
             return Err(unauthenticated());
         }
+        if token.last_used_at.is_none_or(|t| now.0 - t.0 >= TOUCH_EVERY_MS) {
+            self.touch(&hash, &token, now);
+        }
         let p = self.index.principal(token.principal_id).filter(|p| p.enabled).ok_or_else(unauthenticated)?;
         Ok(Actor { id: p.id, kind: p.kind, name: p.name, token_id: Some(token.id), mfa_at: None })
+    }
+
+    /// Records a token's use in the background (at most once a minute per token; not audited).
+    fn touch(&self, hash: &str, token: &ApiToken, now: Timestamp) {
+        self.tokens.mark_used(hash, now);
+        let store = self.store.clone();
+        let token = token.id;
+        tokio::spawn(async move {
+            if let Ok(mut c) = store.read().await
+                && let Err(e) = q::touch_token(&mut c, token, now).await
+            {
+                tracing::debug!(error = %e, "could not record a token's use");
+            }
+        });
     }
 
     /// Revokes the token the caller used.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use pim_domain::{AuditDraft, DomainError, ErrorKind, PrincipalKind, ScopePath, Timestamp};
 use pim_store::{Store, q};
 
-use crate::auth::TokenCache;
+use crate::auth::{SignInThrottle, TokenCache};
 use crate::clock::Clock;
 use crate::context::{Actor, Context};
 use crate::error::{EngineError, Result};
@@ -33,6 +33,7 @@ pub struct Engine {
     pub(crate) index: Arc<AccessIndex>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) tokens: Arc<TokenCache>,
+    pub(crate) throttle: Arc<SignInThrottle>,
     pub(crate) options: EngineOptions,
     /// The last change-feed entry this replica's index reflects.
     pub(crate) applied_seq: Arc<AtomicI64>,
@@ -54,6 +55,7 @@ impl Engine {
             index: Arc::new(AccessIndex::new()),
             clock,
             tokens: Arc::new(TokenCache::default()),
+            throttle: Arc::new(SignInThrottle::default()),
             options,
             applied_seq: Arc::new(AtomicI64::new(0)),
             followed_at: Arc::new(AtomicI64::new(0)),

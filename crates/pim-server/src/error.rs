@@ -36,6 +36,7 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         | NotActive => StatusCode::UNPROCESSABLE_ENTITY,
         Unauthenticated | InvalidCredentials | InvalidSetupSecret => StatusCode::UNAUTHORIZED,
         Forbidden => StatusCode::FORBIDDEN,
+        TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 

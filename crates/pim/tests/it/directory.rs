@@ -327,6 +327,25 @@ async fn api_tokens_are_stored_hashed(b: Backend) {
     s.stop().await;
 }
 
+async fn repeated_failed_sign_ins_lock_the_user_name(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let anon = s.anonymous();
+    let wrong = LoginRequest { username: "admin".into(), password: "not the password".into(), token_name: None };
+    for _ in 0..5 {
+        assert_eq!(code(anon.login(&wrong).await), "invalid_credentials");
+    }
+    let right =
+        LoginRequest { username: "Admin".into(), password: crate::harness::ADMIN_PASSWORD.into(), token_name: None };
+    let r = anon.login(&right).await;
+    assert_eq!(status(r), 429, "locked even with the right password");
+    s.advance(15 * MINUTE_MS);
+    anon.login(&right).await.expect("the lock lifts after 15 minutes");
+    // Token use is recorded (at most once a minute).
+    let tokens = s.admin.list_tokens(None).await.expect("tokens").items;
+    assert!(tokens.iter().any(|t| t.last_used_at.is_some()), "{tokens:?}");
+    s.stop().await;
+}
+
 crate::backend_tests!(
     users_groups_and_service_principals,
     nested_groups_refuse_cycles,
@@ -335,4 +354,5 @@ crate::backend_tests!(
     settings_inherit_from_the_nearest_ancestor,
     setup_sign_in_and_tokens,
     api_tokens_are_stored_hashed,
+    repeated_failed_sign_ins_lock_the_user_name,
 );
