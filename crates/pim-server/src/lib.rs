@@ -4,6 +4,7 @@
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod metrics;
 pub mod openapi;
 pub mod paging;
 
@@ -30,6 +31,15 @@ pub struct AppState {
     pub engine: Engine,
     /// The one-time setup secret, while the server has no account.
     pub setup: Arc<SetupGate>,
+    /// Prometheus counters.
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    /// State over `engine`, accepting `setup_secret` once while the server has no account.
+    pub fn new(engine: Engine, setup_secret: Option<String>) -> AppState {
+        AppState { engine, setup: Arc::new(SetupGate::with_secret(setup_secret)), metrics: Arc::default() }
+    }
 }
 
 /// Holds the one-time setup secret printed at start on an empty database.
@@ -73,6 +83,7 @@ impl std::fmt::Debug for AppState {
 pub fn app(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     handlers::routes()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_responses))
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(error::add_request_id_to_problem))

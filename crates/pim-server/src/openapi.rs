@@ -22,7 +22,7 @@ impl Modify for BearerAuth {
     info(title = "pim", description = "Privileged Identity Management: eligible and just-in-time role assignments, checks and audit."),
     modifiers(&BearerAuth),
     paths(
-        system::healthz, system::readyz, system::openapi_json,
+        system::healthz, system::readyz, system::openapi_json, crate::metrics::metrics,
         auth::get_setup, auth::create_setup, auth::login, auth::logout, auth::get_me,
         auth::list_tokens, auth::create_token, auth::revoke_token,
         directory::get_principal, directory::list_users, directory::create_user, directory::get_user, directory::update_user,

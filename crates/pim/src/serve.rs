@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use pim_engine::engine::EngineOptions;
 use pim_engine::{Engine, SystemClock};
-use pim_server::{AppState, SetupGate};
+use pim_server::AppState;
 
 use crate::config::{self, FileConfig};
 
@@ -80,7 +80,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let workers = engine.spawn_workers(Duration::from_secs(cfg.job_interval_secs));
     // Other replicas' changes reach this one's access index within half a second.
     let follower = engine.spawn_follower(Duration::from_millis(500));
-    let state = AppState { engine, setup: Arc::new(SetupGate::with_secret(secret)) };
+    let state = AppState::new(engine, secret);
     pim_server::serve(listener, state, shutdown_signal()).await?;
     workers.abort();
     follower.abort();

@@ -16,6 +16,7 @@ pub async fn check(
     Json(b): Json<CheckRequest>,
 ) -> ApiResult<Json<CheckResponse>> {
     let a = s.engine.check(&ctx, &b.principal, &b.action, &b.scope, b.at)?;
+    s.metrics.count_check(a.allowed);
     let g = a.grant.as_ref();
     Ok(Json(CheckResponse {
         allowed: a.allowed,

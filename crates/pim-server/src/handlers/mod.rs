@@ -19,6 +19,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/api/v1/openapi.json", get(system::openapi_json))
         .route("/api/v1/setup", get(auth::get_setup).post(auth::create_setup))
         .route("/api/v1/auth/login", post(auth::login))

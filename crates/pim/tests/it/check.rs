@@ -33,6 +33,11 @@ async fn checks_follow_groups_and_scope_inheritance(b: Backend) {
     assert!(s.allowed(uid, "storage.blobs.read", "/subs/prod").await);
     s.admin.update_group(top, &UpdateGroup { enabled: Some(false), ..Default::default() }).await.expect("disable");
     assert!(!s.allowed(uid, "storage.blobs.read", "/subs/prod").await);
+    // The decisions are counted for Prometheus.
+    let (code_, body) = s.anonymous().raw_get("/metrics").await.expect("metrics");
+    assert_eq!(code_, 200);
+    assert!(body.contains("pim_checks_total{decision=\"allowed\"} 2"), "{body}");
+    assert!(body.contains("pim_index_assignments "), "{body}");
     s.stop().await;
 }
 

@@ -7,7 +7,7 @@ use pim_client::Client;
 use pim_domain::{PrincipalId, Timestamp};
 use pim_engine::engine::EngineOptions;
 use pim_engine::{Context, Engine, ManualClock};
-use pim_server::{AppState, SetupGate};
+use pim_server::AppState;
 
 /// 2026-01-05T09:00:00Z, a Monday: where every test's clock starts.
 pub const T0: Timestamp = Timestamp(1_767_603_600_000);
@@ -148,7 +148,7 @@ impl TestServer {
         let engine = Engine::open(store, clock.clone(), EngineOptions::default()).await.expect("engine");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = AppState { engine: engine.clone(), setup: Arc::new(SetupGate::with_secret(setup_secret)) };
+        let state = AppState::new(engine.clone(), setup_secret);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = pim_server::serve(listener, state, async {

@@ -1,0 +1,90 @@
+//! Prometheus metrics at `/metrics` (text exposition format): request counts by status class,
+//! check decisions, and the size of the access index. No labels carry ids or names.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+
+/// Counters shared by every request.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    by_class: [AtomicU64; 5],
+    checks_allowed: AtomicU64,
+    checks_denied: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts a check decision.
+    pub fn count_check(&self, allowed: bool) {
+        let c = if allowed { &self.checks_allowed } else { &self.checks_denied };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_status(&self, status: u16) {
+        let i = usize::from(status / 100).saturating_sub(1).min(4);
+        self.by_class[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The exposition text.
+    pub fn render(&self, index_assignments: usize) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP pim_http_responses_total HTTP responses by status class.");
+        let _ = writeln!(out, "# TYPE pim_http_responses_total counter");
+        for (i, c) in self.by_class.iter().enumerate() {
+            let _ = writeln!(out, "pim_http_responses_total{{class=\"{}xx\"}} {}", i + 1, c.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP pim_checks_total Check API decisions.");
+        let _ = writeln!(out, "# TYPE pim_checks_total counter");
+        let _ =
+            writeln!(out, "pim_checks_total{{decision=\"allowed\"}} {}", self.checks_allowed.load(Ordering::Relaxed));
+        let _ = writeln!(out, "pim_checks_total{{decision=\"denied\"}} {}", self.checks_denied.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP pim_index_assignments Active assignments held in the in-memory access index.");
+        let _ = writeln!(out, "# TYPE pim_index_assignments gauge");
+        let _ = writeln!(out, "pim_index_assignments {index_assignments}");
+        let _ = writeln!(out, "# HELP pim_build_info The running pim's version.");
+        let _ = writeln!(out, "# TYPE pim_build_info gauge");
+        let _ = writeln!(out, "pim_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+        out
+    }
+}
+
+/// Counts every response by status class.
+pub async fn count_responses(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    s.metrics.count_status(resp.status().as_u16());
+    resp
+}
+
+/// `GET /metrics`: Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format", body = String)))]
+pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    let body = s.metrics.render(s.engine.index().len());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_by_class() {
+        let m = Metrics::default();
+        m.count_status(200);
+        m.count_status(204);
+        m.count_status(403);
+        m.count_status(500);
+        m.count_check(true);
+        let text = m.render(7);
+        assert!(text.contains("pim_http_responses_total{class=\"2xx\"} 2"));
+        assert!(text.contains("pim_http_responses_total{class=\"4xx\"} 1"));
+        assert!(text.contains("pim_http_responses_total{class=\"5xx\"} 1"));
+        assert!(text.contains("pim_checks_total{decision=\"allowed\"} 1"));
+        assert!(text.contains("pim_index_assignments 7"));
+    }
+}
