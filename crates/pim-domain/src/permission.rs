@@ -119,7 +119,7 @@ fn split_first(s: &str) -> (&str, Option<&str>) {
 /// What a role allows: actions matched by any of `actions` and none of `not_actions`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Permissions {
     /// Patterns of allowed actions.
     pub actions: Vec<Pattern>,

@@ -13,6 +13,9 @@ pub const HOUR_MS: i64 = 60 * MINUTE_MS;
 /// One day in milliseconds.
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
+/// 9000-01-01T00:00:00Z: times given to pim must be earlier.
+pub const LATEST: Timestamp = Timestamp(221_845_392_000_000);
+
 /// An instant, in whole milliseconds since 1970-01-01T00:00:00Z (UTC).
 ///
 /// On the wire it is an RFC 3339 string with millisecond precision.
@@ -44,11 +47,15 @@ impl Timestamp {
         Timestamp((dt.unix_timestamp_nanos() / 1_000_000) as i64)
     }
 
-    /// Parses an RFC 3339 date-time.
+    /// Parses an RFC 3339 date-time between 1970 and the year 9000 (the range pim accepts).
     pub fn parse_rfc3339(s: &str) -> Result<Timestamp, String> {
-        OffsetDateTime::parse(s, &Rfc3339)
+        let t = OffsetDateTime::parse(s, &Rfc3339)
             .map(Timestamp::from_datetime)
-            .map_err(|e| format!("'{s}' is not an RFC 3339 date-time: {e}"))
+            .map_err(|e| format!("'{s}' is not an RFC 3339 date-time: {e}"))?;
+        if t < Timestamp(0) || t >= LATEST {
+            return Err(format!("'{s}' is outside the accepted range (1970 to 8999)"));
+        }
+        Ok(t)
     }
 
     /// Formats as RFC 3339 in UTC with milliseconds, e.g. `2026-01-02T03:04:05.678Z`.
@@ -144,6 +151,10 @@ mod tests {
         assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Ok(t));
         assert_eq!(Timestamp::parse_rfc3339("2026-01-01T01:00:00+01:00"), Ok(Timestamp(1_767_225_600_000)));
         assert!(Timestamp::parse_rfc3339("yesterday").is_err());
+        assert!(Timestamp::parse_rfc3339("9000-01-01T00:00:00Z").is_err());
+        assert!(Timestamp::parse_rfc3339("8999-12-31T23:59:59.999Z").is_ok());
+        assert!(Timestamp::parse_rfc3339("1969-12-31T23:59:59Z").is_err());
+        assert_eq!(LATEST.to_rfc3339(), "9000-01-01T00:00:00.000Z");
     }
 
     #[test]
@@ -167,7 +178,7 @@ mod tests {
         }
 
         #[test]
-        fn rfc3339_round_trips(ms in 0i64..4_102_444_800_000) {
+        fn rfc3339_round_trips(ms in 0i64..221_845_392_000_000) {
             let t = Timestamp(ms);
             prop_assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Ok(t));
         }

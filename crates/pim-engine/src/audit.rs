@@ -38,7 +38,8 @@ pub struct AuditQuery {
 
 impl Engine {
     /// Scopes within which the caller may read the audit history; `None` means everywhere.
-    fn audit_visibility(&self, ctx: &Context) -> Result<Option<Vec<ScopePath>>> {
+    /// Refuses with `forbidden` when there are none.
+    pub fn audit_visibility(&self, ctx: &Context) -> Result<Option<Vec<ScopePath>>> {
         let actor = self.actor(ctx)?;
         if self.allowed(ctx, AUDIT_READ, &ScopePath::root()) {
             return Ok(None);

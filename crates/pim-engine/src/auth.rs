@@ -403,8 +403,8 @@ impl Engine {
             if !(1..=365).contains(&days) {
                 return refuse(ErrorKind::InvalidInput, "expiresInDays must be between 1 and 365");
             }
-            if name.trim().is_empty() || name.len() > 100 {
-                return refuse(ErrorKind::InvalidInput, "a token name must be 1-100 characters");
+            if name.trim().is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+                return refuse(ErrorKind::InvalidInput, "a token name must be 1-100 printable characters");
             }
             let now = self.now();
             let mut tx = self.store.write(now).await?;

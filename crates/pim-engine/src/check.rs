@@ -38,16 +38,15 @@ impl Engine {
             );
         }
         ScopePath::parse(scope).map_err(DomainError::from)?;
-        let principal_id = match principal.parse::<PrincipalId>() {
-            Ok(id) => id,
-            Err(_) => self
-                .index
-                .resolve_name(principal)
-                .ok_or_else(|| DomainError::not_found(format!("principal '{principal}'")))?,
+        let found = match principal.parse::<PrincipalId>() {
+            Ok(id) => self.index.principal(id).map(|p| p.id),
+            Err(_) => self.index.resolve_name(principal),
         };
-        if principal_id != actor.id {
+        // Authorize before saying whether the principal exists, so outsiders cannot probe names.
+        if found != Some(actor.id) {
             self.authorize(ctx, CHECK_READ, &ScopePath::root())?;
         }
+        let principal_id = found.ok_or_else(|| DomainError::not_found(format!("principal '{principal}'")))?;
         let now = at.unwrap_or_else(|| self.now());
         let d = self.index.check(principal_id, action, scope, now);
         Ok(CheckAnswer { allowed: d.allowed, principal_id, grant: d.grant })

@@ -240,16 +240,17 @@ impl Engine {
     /// Reads a principal by id or name.
     pub async fn get_principal(&self, ctx: &Context, id_or_name: &str) -> Result<Principal> {
         let actor = self.actor(ctx)?;
+        let is_self = id_or_name == actor.id.to_string() || id_or_name.eq_ignore_ascii_case(&actor.name);
+        if !is_self {
+            // Before the lookup, so that callers who may not read the directory cannot probe names.
+            self.authorize(ctx, DIRECTORY_READ, &ScopePath::root())?;
+        }
         let mut c = self.store.read().await?;
         let p = match id_or_name.parse::<PrincipalId>() {
             Ok(id) => q::get_principal(&mut c, id).await?,
             Err(_) => q::get_principal_by_name(&mut c, id_or_name).await?,
         };
-        let p = p.ok_or_else(|| DomainError::not_found(format!("principal '{id_or_name}'")))?;
-        if p.id != actor.id {
-            self.authorize(ctx, DIRECTORY_READ, &ScopePath::root())?;
-        }
-        Ok(p)
+        p.ok_or_else(|| DomainError::not_found(format!("principal '{id_or_name}'")).into())
     }
 
     /// Lists principals of a kind, by id, optionally by name prefix.

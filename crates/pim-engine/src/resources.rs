@@ -60,9 +60,17 @@ impl Engine {
     pub async fn get_resource(&self, ctx: &Context, id: ResourceId) -> Result<Resource> {
         self.actor(ctx)?;
         let mut c = self.store.read().await?;
-        let r = q::get_resource(&mut c, id).await?.ok_or_else(|| DomainError::not_found(format!("resource {id}")))?;
-        self.authorize(ctx, SCOPES_READ, &r.scope)?;
-        Ok(r)
+        match q::get_resource(&mut c, id).await? {
+            Some(r) => {
+                self.authorize(ctx, SCOPES_READ, &r.scope)?;
+                Ok(r)
+            }
+            // Only those who could read it anywhere learn that it does not exist.
+            None => {
+                self.authorize(ctx, SCOPES_READ, &ScopePath::root())?;
+                Err(DomainError::not_found(format!("resource {id}")).into())
+            }
+        }
     }
 
     /// Resources at or below `under`, ordered by scope, that the caller may read.

@@ -286,10 +286,20 @@ pub(crate) async fn settings_at(
     })
 }
 
-/// Roles of "PIM for groups" may only be assigned at a group's scope, and only to users and groups.
+/// Roles of "PIM for groups" may only be assigned at a group's scope, and only to users and groups;
+/// and a group's scope holds nothing else (so a group's owner can grant its membership and ownership,
+/// and no other role).
 pub(crate) fn check_group_role(role: RoleId, scope: &ScopePath, principal_kind: PrincipalKind) -> Result<()> {
     use pim_domain::role::{GROUP_MEMBER, GROUP_OWNER};
-    if role == GROUP_MEMBER || role == GROUP_OWNER {
+    let group_role = role == GROUP_MEMBER || role == GROUP_OWNER;
+    let under_groups = scope.as_str() == "/groups" || scope.as_str().starts_with("/groups/");
+    if !group_role && under_groups {
+        return refuse(
+            ErrorKind::InvalidScope,
+            "only the Member and Owner of group roles are assigned under /groups; assign other roles at / or at a resource's scope",
+        );
+    }
+    if group_role {
         if scope.group().is_none() {
             return refuse(
                 ErrorKind::InvalidScope,

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -13,38 +13,76 @@ use serde::de::DeserializeOwned;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// A JSON body; malformed, mistyped or oversized bodies become clear 4xx problems.
+/// A JSON object body; malformed, mistyped, non-object or oversized bodies become clear 4xx problems.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rej) => Err(json_rejection(rej)),
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .is_some_and(|m| m == "application/json" || (m.starts_with("application/") && m.ends_with("+json")));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with 'Content-Type: application/json'",
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rej| {
+            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the body is larger than the 1 MiB limit",
+                )
+            } else {
+                ApiError::bad_request(format!("could not read the body: {}", rej.body_text()))
+            }
+        })?;
+        parse_json_object(&bytes).map(Json)
     }
 }
 
-fn json_rejection(rej: JsonRejection) -> ApiError {
-    match rej {
-        JsonRejection::JsonDataError(e) => {
-            ApiError::bad_request(format!("the body does not match the expected shape: {}", e.body_text()))
-        }
-        JsonRejection::JsonSyntaxError(e) => {
-            ApiError::bad_request(format!("the body is not valid JSON: {}", e.body_text()))
-        }
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as JSON with 'Content-Type: application/json'",
-        ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body is larger than the 1 MiB limit")
-        }
-        other => ApiError::bad_request(other.body_text()),
+/// Parses a body that must be one JSON object without NUL characters in its strings.
+pub fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => return Err(ApiError::bad_request("the body is empty; send a JSON object")),
+        Some(_) => return Err(ApiError::bad_request("the body must be a JSON object")),
     }
+    if has_escaped_nul(bytes) {
+        return Err(ApiError::bad_request("text in the body must not contain NUL characters"));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => ApiError::bad_request(format!("the body does not match the expected shape: {e}")),
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::bad_request(format!("the body is not valid JSON: {e}"))
+            }
+        }
+    })
+}
+
+/// Whether the JSON text holds a `\u0000` escape (a raw NUL is invalid JSON anyway).
+fn has_escaped_nul(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(pos) = bytes[i..].windows(6).position(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        let at = i + pos;
+        // The escape is real when an even number of backslashes precedes it.
+        let preceding = bytes[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        if preceding % 2 == 0 {
+            return true;
+        }
+        i = at + 1;
+    }
+    false
 }
 
 impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
@@ -115,5 +153,49 @@ where
             ctx.actor = Some(state.engine.authenticate(token.trim()).await?);
         }
         Ok(Ctx(ctx))
+    }
+}
+
+/// Refuses any request whose path or query carries a NUL byte (`%00`): no name, id or filter has one.
+pub async fn refuse_nul(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let uri = req.uri().to_string();
+    if uri.as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")) {
+        return ApiError::bad_request("the path or query must not contain NUL characters").into_response();
+    }
+    next.run(req).await
+}
+
+/// `404` for unknown paths, as problem+json.
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /api/v1/openapi.json")
+}
+
+/// `405` for known paths with another method, as problem+json.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Body {
+        #[allow(dead_code)]
+        name: String,
+    }
+
+    #[test]
+    fn only_json_objects_without_nul_are_accepted() {
+        assert!(parse_json_object::<Body>(br#"{"name": "a"}"#).is_ok());
+        assert!(parse_json_object::<Body>(br#"["a"]"#).is_err(), "arrays fill structs by position");
+        assert!(parse_json_object::<Body>(b"  ").is_err());
+        assert!(parse_json_object::<Body>(br#"{"name": "a\u0000b"}"#).is_err());
+        assert!(
+            parse_json_object::<Body>(br#"{"name": "a\\u0000b"}"#).is_ok(),
+            "an escaped backslash then u0000 is text"
+        );
+        assert!(parse_json_object::<Body>(br#"{"name": 1}"#).is_err());
     }
 }

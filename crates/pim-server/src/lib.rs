@@ -83,6 +83,9 @@ impl std::fmt::Debug for AppState {
 pub fn app(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     handlers::routes()
+        .fallback(extract::not_found)
+        .method_not_allowed_fallback(extract::method_not_allowed)
+        .layer(axum::middleware::from_fn(extract::refuse_nul))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_responses))
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

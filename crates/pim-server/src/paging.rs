@@ -25,6 +25,9 @@ pub fn decode<T: std::str::FromStr>(cursor: Option<&str>) -> Result<Option<T>, A
     let bad = || ApiError::bad_request("the cursor is not one this server issued");
     let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
     let s = String::from_utf8(bytes).map_err(|_| bad())?;
+    if s.chars().any(char::is_control) {
+        return Err(bad());
+    }
     s.parse().map(Some).map_err(|_| bad())
 }
 
@@ -49,6 +52,7 @@ mod tests {
         assert_eq!(decode::<i64>(Some(&c)).ok().flatten(), Some(42));
         assert!(decode::<i64>(Some("!!")).is_err());
         assert!(decode::<i64>(Some(&encode("x"))).is_err());
+        assert!(decode::<String>(Some("AA")).is_err(), "a NUL byte is no key");
         assert!(limit(Some(0)).is_err());
         assert!(limit(Some(1001)).is_err());
         assert_eq!(limit(None).ok(), Some(100));

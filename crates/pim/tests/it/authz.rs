@@ -1300,6 +1300,7 @@ async fn group_owners_cannot_grant_other_roles_at_their_group(b: Backend) {
     let (owner_id, owner) = s.user("owner").await;
     let gs = format!("/groups/{g}");
     s.assign(owner_id, role::GROUP_OWNER, &gs, AssignmentKind::Active, None).await;
+    // A group's scope holds only the group roles, whoever assigns: refused as an invalid scope.
     for (what, principal, role, scope) in [
         ("Global Administrator for itself", owner_id, role::GLOBAL_ADMINISTRATOR, gs.clone()),
         ("Owner for alice", alice, role::OWNER, gs.clone()),
@@ -1307,7 +1308,15 @@ async fn group_owners_cannot_grant_other_roles_at_their_group(b: Backend) {
         ("a custom role below the group", alice, ops, format!("{gs}/x")),
     ] {
         let what = format!("the owner of g assigns {what} at {scope}");
-        refused!(db, what, owner.create_request(&assign_req(principal, role, &scope, AssignmentKind::Active)));
+        let before = db.snapshot().await;
+        match owner.create_request(&assign_req(principal, role, &scope, AssignmentKind::Active)).await {
+            Ok(v) => panic!("{what} must be refused, but succeeded: {v:?}"),
+            Err(e) => assert_eq!(e.code(), Some("invalid_scope"), "{what}: {e}"),
+        }
+        let (changes, _) = db.changes_since(&before).await;
+        assert!(changes.is_empty(), "{what} was refused but changed {changes:?}");
+        let by_admin = s.admin.create_request(&assign_req(principal, role, &scope, AssignmentKind::Active)).await;
+        assert_eq!(by_admin.err().and_then(|e| e.code().map(str::to_owned)).as_deref(), Some("invalid_scope"));
     }
     // Whatever it may assign, it never gets to change the group's policy.
     let settings = RoleSettings { require_mfa_on_activation: false, ..Default::default() };
@@ -1363,16 +1372,15 @@ crate::backend_tests!(
     rights_follow_the_assignment_window,
 );
 
-/// Like `backend_tests!`, for tests that assert correct behaviour the server does not have yet:
-/// ignored, with the bug as the reason, so `cargo test -- --ignored` shows what still fails.
+/// Like `backend_tests!`, for tests of bugs found and fixed; each names the bug it guards against.
 #[macro_export]
-macro_rules! known_bug_tests {
+macro_rules! regression_tests {
     ($($name:ident => $why:literal),* $(,)?) => {
-        mod known_bugs {
+        mod regressions {
             mod sqlite {
                 $(
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    #[ignore = $why]
+                    #[doc = $why]
                     async fn $name() {
                         super::super::$name($crate::harness::Backend::Sqlite).await
                     }
@@ -1381,7 +1389,7 @@ macro_rules! known_bug_tests {
             mod postgres {
                 $(
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    #[ignore = $why]
+                    #[doc = $why]
                     async fn $name() {
                         if let Some(b) = $crate::harness::postgres() {
                             super::super::$name(b).await
@@ -1393,10 +1401,10 @@ macro_rules! known_bug_tests {
     };
 }
 
-crate::known_bug_tests!(
+crate::regression_tests!(
     group_owners_cannot_grant_other_roles_at_their_group =>
-        "bug: Owner of group holds pim.assignments.* at /groups/{id}, so it can assign any role there \
+        "guards: Owner of group holds pim.assignments.* at /groups/{id}, so it can assign any role there \
          (e.g. Global Administrator to itself) and then change the Member role's settings",
     outsiders_cannot_tell_which_names_exist =>
-        "bug: lookups answer 404 for unknown names/ids before authorizing, 403 for known ones",
+        "guards: lookups answer 404 for unknown names/ids before authorizing, 403 for known ones",
 );

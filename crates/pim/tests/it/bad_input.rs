@@ -295,7 +295,7 @@ struct Case {
     want: u16,
     codes: Vec<&'static str>,
     mentions: Option<String>,
-    /// Known server bug this case shows; run only by the ignored `known_bugs` tests.
+    /// The server bug (found and fixed) this case guards against.
     bug: Option<&'static str>,
 }
 
@@ -330,7 +330,7 @@ impl Case {
         self.mentions = Some(what.into());
         self
     }
-    /// Marks the case as showing a known server bug.
+    /// Marks the case as guarding against a server bug that was found and fixed.
     fn bug(mut self, why: &'static str) -> Case {
         self.bug = Some(why);
         self
@@ -340,10 +340,8 @@ impl Case {
 /// Which cases a test runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
-    /// Every case but the known bugs: must pass.
+    /// Every case: must pass.
     Regular,
-    /// Only the known bugs: fails until they are fixed.
-    KnownBugs,
 }
 
 /// Array bodies are deserialized into structs positionally (serde's sequence form).
@@ -397,11 +395,8 @@ async fn fixture(s: &TestServer) -> Fx {
 /// Sends every case and checks: the status and code, a well-formed problem (content type, code,
 /// detail, status, requestId), never a 5xx, and no change in the database (failure audit events aside).
 async fn run(s: &TestServer, fx: &Fx, mode: Mode, cases: Vec<Case>) {
-    let (bugs, regular): (Vec<Case>, Vec<Case>) = cases.into_iter().partition(|c| c.bug.is_some());
-    let cases = match mode {
-        Mode::Regular => regular,
-        Mode::KnownBugs => bugs,
-    };
+    // Cases marked with a bug guard against one found and fixed; all run in both modes.
+    let _ = mode;
     let raw = Raw::new(s);
     let mut db = Db::open(s).await;
     let admin_token = s.admin.token().expect("admin token").to_owned();
@@ -437,7 +432,7 @@ async fn run(s: &TestServer, fx: &Fx, mode: Mode, cases: Vec<Case>) {
         before = after;
         if !problems.is_empty() {
             let path: String = c.path.chars().take(90).collect();
-            let bug = c.bug.map(|b| format!(" [known bug: {b}]")).unwrap_or_default();
+            let bug = c.bug.map(|b| format!(" [regression: {b}]")).unwrap_or_default();
             failures.push(format!(
                 "{}{bug} ({} {path})\n    got:  {}\n    fix:  {}",
                 c.label,
@@ -677,10 +672,6 @@ async fn malformed_bodies(b: Backend, mode: Mode) {
 
 async fn malformed_bodies_are_refused(b: Backend) {
     malformed_bodies(b, Mode::Regular).await;
-}
-
-async fn malformed_bodies_known_bugs(b: Backend) {
-    malformed_bodies(b, Mode::KnownBugs).await;
 }
 
 /// Unknown fields deep inside bodies are refused too.
@@ -1216,7 +1207,7 @@ async fn actions_durations_windows_times_and_enums(b: Backend, mode: Mode) {
             json!({"action": "selfActivate", "roleId": ops, "scope": "/a", "durationMinutes": 60, "start": "9999-12-31T23:30:00Z", "justification": "j"}),
             Who::Alice,
             400,
-            &win,
+            &["invalid_input"],
         ),
         (
             "selfActivate where not eligible",
@@ -1375,10 +1366,6 @@ async fn actions_durations_windows_times_and_enums(b: Backend, mode: Mode) {
 
 async fn actions_durations_windows_times_and_enums_are_refused(b: Backend) {
     actions_durations_windows_times_and_enums(b, Mode::Regular).await;
-}
-
-async fn actions_durations_windows_times_and_enums_known_bugs(b: Backend) {
-    actions_durations_windows_times_and_enums(b, Mode::KnownBugs).await;
 }
 
 /// The database watch the other tests rely on does see changes, in every table it watches.
@@ -1925,14 +1912,8 @@ async fn hostile_text(b: Backend, mode: Mode) {
         ),
     ];
     for (what, m, path, body) in refused {
-        let want = if what == "recipient" { "invalid_settings" } else { "invalid_input" };
-        let codes: &[&'static str] = if what == "scope" {
-            &["invalid_input", "invalid_scope"]
-        } else if want == "invalid_settings" {
-            &["invalid_settings"]
-        } else {
-            &bad
-        };
+        // NUL never gets past the body parser, whatever field it is in.
+        let codes: &[&'static str] = if what == "scope" { &["invalid_input", "invalid_scope"] } else { &bad };
         cases.push(case(format!("NUL in a {what}"), m, &path, Body::Json(body), 400, codes));
     }
     // The action is refused (400) but the refusal's audit event carries the raw text.
@@ -1953,7 +1934,7 @@ async fn hostile_text(b: Backend, mode: Mode) {
         let c = case(format!("NUL in a {what}"), "POST", "/api/v1/requests", Body::Json(body), 400, &bad).by(who);
         cases.push(if is_pg { c.bug(NUL_TEXT) } else { c });
     }
-    // Looked up in the database as they are.
+    // Never looked up: a NUL in a body, path or query (or a cursor decoding to one) is refused first.
     type Lookup<'a> = (&'a str, &'a str, String, Body, u16, &'a [&'static str]);
     let lookups: Vec<Lookup> = vec![
         (
@@ -1961,16 +1942,15 @@ async fn hostile_text(b: Backend, mode: Mode) {
             "POST",
             "/api/v1/auth/login".into(),
             Body::Json(json!({"username": nul, "password": "password-123"})),
-            401,
-            &["invalid_credentials"],
+            400,
+            &bad,
         ),
-        ("principal name", "GET", "/api/v1/principals/a%00b".into(), Body::Empty, 404, &["not_found"]),
-        ("role name", "GET", "/api/v1/roles/a%00b".into(), Body::Empty, 404, &["not_found"]),
-        ("role name to delete", "DELETE", "/api/v1/roles/a%00b".into(), Body::Empty, 404, &["not_found"]),
-        // Filters nothing can match: an empty page.
-        ("user name prefix", "GET", "/api/v1/users?q=a%00".into(), Body::Empty, 200, &[]),
-        ("audit action prefix", "GET", "/api/v1/audit?action=a%00".into(), Body::Empty, 200, &[]),
-        ("resource cursor", "GET", "/api/v1/resources?cursor=AA".into(), Body::Empty, 200, &[]),
+        ("principal name", "GET", "/api/v1/principals/a%00b".into(), Body::Empty, 400, &bad),
+        ("role name", "GET", "/api/v1/roles/a%00b".into(), Body::Empty, 400, &bad),
+        ("role name to delete", "DELETE", "/api/v1/roles/a%00b".into(), Body::Empty, 400, &bad),
+        ("user name prefix", "GET", "/api/v1/users?q=a%00".into(), Body::Empty, 400, &bad),
+        ("audit action prefix", "GET", "/api/v1/audit?action=a%00".into(), Body::Empty, 400, &bad),
+        ("resource cursor", "GET", "/api/v1/resources?cursor=AA".into(), Body::Empty, 400, &bad),
     ];
     for (what, m, path, body, want, codes) in lookups {
         let c = case(format!("NUL in a {what}"), m, &path, body, want, codes);
@@ -2000,11 +1980,11 @@ async fn hostile_text_never_causes_a_5xx(b: Backend) {
     hostile_text(b, Mode::Regular).await;
 }
 
-async fn hostile_text_known_bugs(b: Backend) {
-    hostile_text(b, Mode::KnownBugs).await;
+/// Paths and methods the API does not have still answer with a problem document.
+async fn unrouted_calls_answer_with_problems(b: Backend) {
+    unrouted(b, Mode::Regular).await;
 }
 
-/// Paths and methods the API does not have still answer with a problem document.
 async fn unrouted(b: Backend, mode: Mode) {
     let s = TestServer::start(&b).await;
     let fx = fixture(&s).await;
@@ -2019,14 +1999,6 @@ async fn unrouted(b: Backend, mode: Mode) {
     s.stop().await;
 }
 
-async fn unrouted_calls_known_bugs(b: Backend) {
-    unrouted(b, Mode::KnownBugs).await;
-}
-
-async fn bad_ids_known_bugs(b: Backend) {
-    bad_ids(b, Mode::KnownBugs).await;
-}
-
 crate::backend_tests!(
     the_database_watch_sees_changes,
     malformed_bodies_are_refused,
@@ -2037,13 +2009,5 @@ crate::backend_tests!(
     bad_settings_names_passwords_and_duplicates_are_refused,
     bad_credentials_get_401,
     hostile_text_never_causes_a_5xx,
-);
-
-crate::known_bug_tests!(
-    malformed_bodies_known_bugs => "bug: JSON arrays are accepted as request bodies (positional struct fields)",
-    actions_durations_windows_times_and_enums_known_bugs =>
-        "bug: unknown fields inside role permissions are accepted; activations may end past year 9999",
-    hostile_text_known_bugs => "bug: NUL bytes reach PostgreSQL (500); token names accept control characters",
-    unrouted_calls_known_bugs => "bug: unknown paths and methods answer without application/problem+json",
-    bad_ids_known_bugs => "bug: a check about an unknown principal id answers 200 instead of 404",
+    unrouted_calls_answer_with_problems,
 );
