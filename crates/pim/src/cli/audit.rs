@@ -146,8 +146,14 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
                     Ok(())
                 }
                 None => {
+                    // A terminal prompt must not run on after the last line (the JSON export has no final newline).
+                    let newline: &[u8] = if bytes.ends_with(b"\n") || bytes.is_empty() { b"" } else { b"\n" };
                     let mut stdout = std::io::stdout().lock();
-                    match stdout.write_all(&bytes).and_then(|()| stdout.flush()) {
+                    match stdout
+                        .write_all(&bytes)
+                        .and_then(|()| stdout.write_all(newline))
+                        .and_then(|()| stdout.flush())
+                    {
                         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
                         _ => Ok(()),
                     }

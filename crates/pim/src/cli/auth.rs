@@ -15,7 +15,8 @@ use super::{Ctx, read_password};
 #[derive(Debug, clap::Args)]
 pub struct SetupArgs {
     /// The one-time setup secret the server printed at its first start.
-    #[arg(long, env = "PIM_SETUP_SECRET", hide_env_values = true)]
+    // The secret is URL-safe base64 and may begin with '-'.
+    #[arg(long, env = "PIM_SETUP_SECRET", hide_env_values = true, allow_hyphen_values = true)]
     pub secret: String,
     /// User name of the first administrator.
     #[arg(long)]

@@ -1,0 +1,809 @@
+//! End-to-end tests of the built `pim` binary: the README's walkthrough run verbatim against a real
+//! `pim serve` child process, configuration precedence, `pim admin bootstrap`, and how failures are
+//! reported (exit codes, `error: <message> (<code>)` on standard error).
+//!
+//! The README's command blocks are found by their info string: ```` ```sh walkthrough ````,
+//! ```` ```sh bootstrap ```` and ```` ```sh check-api ````. Each line is run with `sh -c` in a scratch
+//! working directory, with the built `pim` first on `PATH`, `$SERVER` and `$SECRET` set to what the
+//! server printed, and `PIM_CONFIG_DIR` pointing at a scratch directory.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// Environment variables the `pim` binary reads; removed from every child so the caller's own
+/// settings cannot leak into a test.
+const PIM_VARS: &[&str] = &[
+    "PIM_LISTEN",
+    "PIM_DATA_DIR",
+    "PIM_DATABASE_URL",
+    "PIM_CONFIG",
+    "PIM_CONFIG_DIR",
+    "PIM_SERVER",
+    "PIM_TOKEN",
+    "PIM_OUTPUT",
+    "PIM_SETUP_SECRET",
+    "RUST_LOG",
+];
+
+/// The Global Administrator built-in role's id.
+const GLOBAL_ADMINISTRATOR: &str = "00000000-0000-7000-8000-000000000001";
+
+fn pim_bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("pim")
+}
+
+fn readme() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// The command lines of every ```` ```sh TAG ```` block of `markdown`, in order: blank lines and
+/// comment lines dropped, `\` continuations joined.
+fn blocks(markdown: &str, tag: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    let mut pending = String::new();
+    for raw in markdown.lines() {
+        let line = raw.trim_end();
+        if !inside {
+            let info: Vec<&str> = line.strip_prefix("```").unwrap_or_default().split_whitespace().collect();
+            inside = info.len() == 2 && info[0] == "sh" && info[1] == tag;
+            continue;
+        }
+        if line.starts_with("```") {
+            assert!(pending.is_empty(), "a continued line runs into the end of a ```sh {tag} block");
+            inside = false;
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(part) => {
+                pending.push_str(part.trim_start());
+                pending.push(' ');
+            }
+            None => {
+                pending.push_str(line.trim_start());
+                let cmd = std::mem::take(&mut pending);
+                if !cmd.trim().is_empty() && !cmd.trim_start().starts_with('#') {
+                    lines.push(cmd.trim().to_owned());
+                }
+            }
+        }
+    }
+    assert!(!inside, "unterminated ```sh {tag} block in README.md");
+    lines
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The server as a child process.
+
+/// A running `pim serve`; killed when dropped (also when a test panics).
+struct Server {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    addr: String,
+    /// `http://127.0.0.1:PORT`.
+    url: String,
+    /// What it printed on standard output before it listened.
+    stdout: Vec<String>,
+    /// The one-time setup secret, when it printed one.
+    secret: Option<String>,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `pim serve ARGS` in `cwd` with `env`, and waits until it prints its address.
+    fn start(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        static STARTED: AtomicU32 = AtomicU32::new(0);
+        let log = cwd.join(format!("serve-{}.log", STARTED.fetch_add(1, Ordering::Relaxed)));
+        let mut cmd = std::process::Command::new(pim_bin());
+        cmd.arg("serve").args(args).current_dir(cwd);
+        for v in PIM_VARS {
+            cmd.env_remove(v);
+        }
+        cmd.env("RUST_LOG", "warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(File::create(&log).expect("server log file"));
+        let mut child = cmd.spawn().expect("spawn pim serve");
+        let out = child.stdout.take().expect("stdout");
+        let mut server =
+            Server { child, addr: String::new(), url: String::new(), stdout: Vec::new(), secret: None, log };
+        let (tx, rx) = mpsc::channel();
+        // Keeps draining standard output for the server's whole life.
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        loop {
+            let line = match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(l) => l,
+                Err(e) => panic!(
+                    "pim serve {args:?} did not print its address ({e}); it printed {:?}; its log:\n{}",
+                    server.stdout,
+                    server.log_text()
+                ),
+            };
+            server.stdout.push(line.clone());
+            if let Some(rest) = line.split("--secret ").nth(1) {
+                server.secret = rest.split_whitespace().next().map(str::to_owned);
+            }
+            if let Some(url) = line.strip_prefix("pim: listening on ") {
+                server.url = url.trim().to_owned();
+                server.addr = server.url.strip_prefix("http://").expect("an http:// address").to_owned();
+                break;
+            }
+        }
+        server
+    }
+
+    fn port(&self) -> u16 {
+        self.addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port")
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A minimal HTTP/1.1 exchange: the status code and the body.
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).expect("send");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read the answer");
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((resp.as_str(), ""));
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, body.to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The CLI.
+
+/// Runs `pim` (directly, or README lines through `sh`) with one credentials directory and working
+/// directory.
+struct Cli {
+    config_dir: PathBuf,
+    cwd: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+/// What a finished command did.
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl From<Output> for Ran {
+    fn from(o: Output) -> Ran {
+        Ran {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Cli {
+    fn new(root: &Path) -> Cli {
+        let cwd = root.join("work");
+        std::fs::create_dir_all(&cwd).expect("work dir");
+        Cli { config_dir: root.join("config"), cwd, env: Vec::new() }
+    }
+
+    fn with_env(mut self, k: &str, v: &str) -> Cli {
+        self.env.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    fn prepare(&self, cmd: &mut Command) {
+        for v in PIM_VARS {
+            cmd.env_remove(v);
+        }
+        cmd.env("PIM_CONFIG_DIR", &self.config_dir).current_dir(&self.cwd).timeout(Duration::from_secs(120));
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+    }
+
+    /// `pim ARGS` with `stdin`.
+    fn raw(&self, args: &[&str], stdin: &str) -> Ran {
+        let mut cmd = Command::cargo_bin("pim").expect("the pim binary");
+        self.prepare(&mut cmd);
+        cmd.args(args).write_stdin(stdin);
+        cmd.output().expect("run pim").into()
+    }
+
+    /// `pim ARGS`, which must succeed; its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        self.ok_in(args, "")
+    }
+
+    /// `pim ARGS` with `stdin`, which must succeed; its standard output.
+    fn ok_in(&self, args: &[&str], stdin: &str) -> String {
+        let r = self.raw(args, stdin);
+        assert_eq!(r.code, Some(0), "pim {args:?} failed:\n{}{}", r.stdout, r.stderr);
+        r.stdout
+    }
+
+    /// `pim -o json ARGS`, which must succeed; its output parsed.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["-o", "json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("pim {all:?} printed no JSON ({e}):\n{out}"))
+    }
+
+    /// `pim ARGS` with `stdin`, which must fail with exit code 1 and print nothing on standard output;
+    /// its standard error.
+    fn fails(&self, args: &[&str], stdin: &str) -> String {
+        let r = self.raw(args, stdin);
+        assert_eq!(r.code, Some(1), "pim {args:?} should fail with 1:\n{}{}", r.stdout, r.stderr);
+        assert_eq!(r.stdout, "", "pim {args:?} printed a result although it failed");
+        assert!(r.stderr.starts_with("error: "), "pim {args:?}: {}", r.stderr);
+        r.stderr
+    }
+
+    /// One README line through `sh -c`, with the built `pim` first on `PATH`; it must succeed.
+    fn sh(&self, line: &str) -> String {
+        let bin_dir = pim_bin().parent().expect("bin dir").to_path_buf();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![bin_dir];
+        dirs.extend(std::env::split_paths(&path));
+        let mut cmd = Command::new("sh");
+        self.prepare(&mut cmd);
+        cmd.env("PATH", std::env::join_paths(dirs).expect("PATH")).arg("-c").arg(line);
+        let r: Ran = cmd.output().expect("run sh").into();
+        assert_eq!(r.code, Some(0), "README line failed: {line}\n{}{}", r.stdout, r.stderr);
+        r.stdout
+    }
+}
+
+/// The value of `key:` in a `key: value` listing.
+fn field<'a>(listing: &'a str, key: &str) -> Option<&'a str> {
+    fields(listing, key).into_iter().next()
+}
+
+/// Every value of `key:` in listings (a request's outcome lists the request, then the assignment).
+fn fields<'a>(listing: &'a str, key: &str) -> Vec<&'a str> {
+    listing.lines().filter_map(|l| l.strip_prefix(key)?.strip_prefix(':').map(str::trim)).collect()
+}
+
+fn items(v: &Value) -> &Vec<Value> {
+    v["items"].as_array().unwrap_or_else(|| panic!("no items in {v}"))
+}
+
+/// The caller's activations in a `whoami` answer.
+fn activations(me: &Value) -> Vec<&Value> {
+    let active = me["activeAssignments"].as_array().unwrap_or_else(|| panic!("no activeAssignments in {me}"));
+    active.iter().filter(|a| a["activatedFrom"].is_string()).collect()
+}
+
+/// The table form of an RFC 3339 time with milliseconds: to the second.
+fn to_second(t: &str) -> String {
+    format!("{}Z", &t[..19])
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 1. The README walkthrough, verbatim.
+
+#[test]
+fn readme_walkthrough_runs_verbatim() {
+    let text = readme();
+    let steps = blocks(&text, "walkthrough");
+    assert!(steps.len() >= 20, "the walkthrough blocks have only {} lines", steps.len());
+    assert!(steps.iter().all(|l| l.contains("pim ")), "every walkthrough line runs pim: {steps:?}");
+    assert!(text.contains("SERVER=http://127.0.0.1:8420") && text.contains("SECRET="), "the variables");
+    for quickstart in ["cargo run --release -- serve", "cargo test"] {
+        assert!(text.contains(&format!("\n{quickstart} ")), "the quickstart shows `{quickstart}`");
+    }
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let data_arg = data.to_str().expect("utf-8 path");
+    let server = Server::start(tmp.path(), &["--listen", "127.0.0.1:0", "--data-dir", data_arg], &[]);
+    assert!(data.join("pim.db").is_file(), "the server made its database in --data-dir");
+    assert_eq!(http(&server.addr, "GET", "/healthz", &[], ""), (200, "ok".to_owned()));
+    assert_eq!(http(&server.addr, "GET", "/readyz", &[], "").0, 200);
+    let secret = server.secret.clone().unwrap_or_else(|| panic!("no setup secret in {:?}", server.stdout));
+    let printed = format!("pim setup --server {} --username admin --secret {secret}", server.url);
+    assert!(server.stdout.iter().any(|l| l.trim() == printed), "{:?}", server.stdout);
+
+    let cli = Cli::new(tmp.path()).with_env("SERVER", &server.url).with_env("SECRET", &secret);
+    // Secrets are URL-safe base64, so one may begin with '-': that is a wrong secret, not a usage error.
+    let hyphen = ["setup", "--server", &server.url, "--username", "admin", "--secret", "-n0t-it", "--password-stdin"];
+    let err = cli.fails(&hyphen, "admin-password-1\n");
+    assert!(err.ends_with("(invalid_setup_secret)\n"), "{err}");
+    let mut write_checks = 0;
+    let mut role_id = String::new();
+    let mut group_id = String::new();
+    let mut csv_rows = 0;
+    let mut seen = BTreeSet::new();
+    for line in &steps {
+        let out = cli.sh(line);
+        let has = |s: &str| assert!(out.contains(s), "`{line}` should print {s:?}:\n{out}");
+        let words: Vec<&str> = line.split(" | ").last().unwrap_or(line).split_whitespace().collect();
+        match words.get(1..).unwrap_or_default() {
+            ["setup", ..] => {
+                has("Created admin (");
+                has(&format!("Signed in to {} as admin", server.url));
+                // The secret is spent: a second setup is refused with the server's reason.
+                let again = ["setup", "--server", &server.url, "--username", "eve", "--secret", &secret];
+                let err = cli.fails(&[&again[..], &["--password-stdin"]].concat(), "eve-password-1\n");
+                assert_eq!(err, "error: setup is complete: an account already exists (setup_completed)\n");
+            }
+            ["login", ..] => {
+                let user = words.iter().skip_while(|w| **w != "--username").nth(1).expect("a --username");
+                has(&format!("Signed in to {} as {user} (until ", server.url));
+                let me = cli.json(&["whoami"]);
+                assert_eq!(me["principal"]["name"], *user);
+            }
+            ["whoami", ..] => {
+                assert_eq!(field(&out, "name"), Some("admin"), "{out}");
+                has("Global Administrator");
+                let me = cli.json(&["whoami"]);
+                let active = me["activeAssignments"].as_array().expect("activeAssignments");
+                assert!(active.iter().any(|a| a["roleId"] == GLOBAL_ADMINISTRATOR && a["scope"] == "/"), "{me}");
+            }
+            ["users", "create", ..] => {
+                assert_eq!(field(&out, "name"), Some("alice"), "{out}");
+                assert_eq!(field(&out, "display name"), Some("Alice Example"), "{out}");
+                has("alice@example.com");
+                let alice = cli.json(&["users", "show", "alice"]);
+                assert_eq!(alice["kind"], "user");
+                assert_eq!(alice["email"], "alice@example.com");
+            }
+            ["groups", "create", ..] => {
+                has("db-admins");
+                has("Database administrators");
+                group_id = cli.json(&["groups", "show", "db-admins"])["id"].as_str().expect("id").to_owned();
+            }
+            ["groups", "add-member", ..] => {
+                assert_eq!(out, "Added alice to db-admins.\n");
+                let members = cli.json(&["groups", "members", "db-admins"]);
+                let names: Vec<&Value> = items(&members).iter().map(|m| &m["name"]).collect();
+                assert_eq!(names, ["alice"]);
+            }
+            ["scopes", "add", scope, ..] => has(&format!("scope:   {scope}\n")),
+            ["scopes", "list", ..] => {
+                has("orders-db");
+                has("postgres.database");
+                let list = cli.json(&["scopes", "list", "--under", "/prod"]);
+                let scopes: Vec<&str> = items(&list).iter().filter_map(|r| r["scope"].as_str()).collect();
+                assert_eq!(scopes, ["/prod", "/prod/db"]);
+            }
+            ["roles", "create", ..] => {
+                has("custom");
+                has("postgres.*");
+                let role = cli.json(&["roles", "show", "Database Operator"]);
+                assert_eq!(role["builtin"], false);
+                role_id = role["id"].as_str().expect("id").to_owned();
+            }
+            ["assign", principal, ..] => {
+                assert_eq!(field(&out, "action"), Some("adminAssign"), "{out}");
+                assert_eq!(field(&out, "status"), Some("Provisioned"), "{out}");
+                let kind = if *principal == "alice" { "eligible" } else { "active" };
+                assert_eq!(fields(&out, "kind"), [kind, kind], "{out}");
+            }
+            ["settings", "set", ..] => {
+                assert_eq!(field(&out, "require MFA"), Some("no"), "{out}");
+                assert_eq!(field(&out, "max activation"), Some("4h"), "{out}");
+                assert_eq!(field(&out, "defined at"), Some("/prod (here)"), "{out}");
+                // The scopes below inherit it.
+                let below = cli.json(&["settings", "show", "Database Operator", "--scope", "/prod/db"]);
+                assert_eq!(below["definedAt"], "/prod");
+                assert_eq!(below["settings"]["requireMfaOnActivation"], false);
+                assert_eq!(below["settings"]["activationMaxMinutes"], 240);
+            }
+            ["assignments", "list", ..] => {
+                has("Database Operator");
+                has("eligible");
+                let list = cli.json(&["assignments", "list", "--principal", "alice"]);
+                assert_eq!(items(&list).len(), 1, "{list}");
+                assert_eq!(items(&list)[0]["roleId"], role_id.as_str());
+            }
+            ["check", "alice", "postgres.tables.read", "/prod/db"] => {
+                assert_eq!(field(&out, "result"), Some("allowed"), "{out}");
+                assert_eq!(field(&out, "role"), Some("Reader"), "{out}");
+                // The group's name, or its id when the caller may not read the directory (alice may not).
+                let via = field(&out, "via group");
+                assert!(via == Some("db-admins") || via == Some(group_id.as_str()), "{out}");
+                assert_eq!(field(&out, "ends"), Some("never"), "{out}");
+                let r = cli.json(&["check", "alice", "postgres.tables.read", "/prod/db"]);
+                assert_eq!(r["allowed"], true);
+                assert_eq!(r["viaGroup"], group_id.as_str());
+                assert_eq!(r["scope"], "/prod");
+            }
+            ["check", "alice", "postgres.tables.write", "/prod/db"] => {
+                write_checks += 1;
+                let args = ["check", "alice", "postgres.tables.write", "/prod/db"];
+                let r = cli.json(&args);
+                if write_checks == 2 {
+                    // After `pim activate`: allowed by the activation, which ends in an hour.
+                    assert_eq!(field(&out, "result"), Some("allowed"), "{out}");
+                    assert_eq!(field(&out, "role"), Some("Database Operator"), "{out}");
+                    assert_eq!(field(&out, "assigned at"), Some("/prod/db"), "{out}");
+                    assert_eq!(r["allowed"], true, "{r}");
+                    assert_eq!(r["roleId"], role_id.as_str());
+                    assert_eq!(r["scope"], "/prod/db");
+                    let ends = r["endsAt"].as_str().expect("endsAt");
+                    assert_eq!(field(&out, "ends"), Some(to_second(ends).as_str()), "{out}");
+                    assert_eq!(field(&out, "assignment"), r["assignmentId"].as_str(), "{out}");
+                } else {
+                    // Before the activation and after the deactivation.
+                    assert_eq!(field(&out, "result"), Some("denied"), "{out}");
+                    assert_eq!(field(&out, "role"), None, "{out}");
+                    assert_eq!(r["allowed"], false, "{r}");
+                    assert!(r.get("endsAt").is_none_or(Value::is_null), "{r}");
+                }
+            }
+            ["activate", ..] => {
+                assert_eq!(field(&out, "action"), Some("selfActivate"), "{out}");
+                assert_eq!(field(&out, "status"), Some("Provisioned"), "{out}");
+                assert_eq!(fields(&out, "kind"), ["active", "activation"], "{out}");
+                assert_eq!(fields(&out, "state"), ["in effect"], "{out}");
+                assert_eq!(field(&out, "justification"), Some("INC-42: orders-db is slow"), "{out}");
+                let me = cli.json(&["whoami"]);
+                let activations = activations(&me);
+                let [a] = activations.as_slice() else { panic!("one activation: {me}") };
+                assert_eq!(a["scope"], "/prod/db");
+                assert!(a["activatedFrom"].is_string(), "{a}");
+                let ms = |k: &str| {
+                    let t = a["window"][k].as_str().expect("a time");
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).expect("rfc3339")
+                };
+                assert_eq!(ms("end") - ms("start"), time::Duration::hours(1), "{a}");
+            }
+            ["deactivate", ..] => {
+                assert_eq!(field(&out, "action"), Some("selfDeactivate"), "{out}");
+                assert_eq!(field(&out, "status"), Some("Provisioned"), "{out}");
+                assert_eq!(fields(&out, "state"), ["removed"], "{out}");
+                let me = cli.json(&["whoami"]);
+                assert!(activations(&me).is_empty(), "{me}");
+            }
+            ["requests", ..] => {
+                has("selfActivate");
+                has("selfDeactivate");
+                let list = cli.json(&["requests", "--mine"]);
+                let actions: BTreeSet<&str> = items(&list).iter().filter_map(|r| r["action"].as_str()).collect();
+                assert!(actions.is_superset(&BTreeSet::from(["selfActivate", "selfDeactivate"])), "{list}");
+            }
+            ["audit", "list", ..] => {
+                for action in ["user.create", "group.addMember", "request.adminAssign", "request.selfActivate"] {
+                    has(action);
+                }
+                has("request.selfDeactivate");
+                let list = cli.json(&["audit", "list", "--principal", "alice", "--action", "request."]);
+                let actions: Vec<&str> = items(&list).iter().filter_map(|e| e["action"].as_str()).collect();
+                // Newest first.
+                assert_eq!(actions, ["request.selfDeactivate", "request.selfActivate", "request.adminAssign"]);
+                let activation = &items(&list)[1];
+                assert_eq!(activation["justification"], "INC-42: orders-db is slow");
+                assert_eq!(activation["actorName"], "alice");
+                assert_eq!(activation["outcome"], "success");
+            }
+            ["audit", "export", "--format", "csv", "--out", "audit.csv"] => {
+                let csv = std::fs::read_to_string(cli.cwd.join("audit.csv")).expect("audit.csv was written");
+                let mut rows = csv.lines();
+                let header = rows.next().expect("a header");
+                assert!(header.starts_with("seq,at,action,outcome,"), "{header}");
+                assert!(header.contains(",hash"), "{header}");
+                let seqs: Vec<u64> = rows.map(|r| r.split(',').next().expect("seq").parse().expect("seq")).collect();
+                csv_rows = seqs.len();
+                assert!(csv_rows >= 15, "{csv}");
+                assert_eq!(seqs, (1..=csv_rows as u64).collect::<Vec<_>>(), "oldest first, no gaps");
+                assert!(csv.contains("request.selfActivate") && csv.contains("INC-42: orders-db is slow"));
+            }
+            ["audit", "export", "--format", "json"] => {
+                let events: Vec<Value> = serde_json::from_str(&out).expect("a JSON array of events");
+                assert!(events.len() >= csv_rows && csv_rows > 0, "{} events, {csv_rows} CSV rows", events.len());
+                assert_eq!(events[0]["seq"], 1);
+                assert_eq!(events[0]["action"], "setup.bootstrap");
+                for pair in events.windows(2) {
+                    assert_eq!(pair[1]["prevHash"], pair[0]["hash"], "a hash chain");
+                }
+            }
+            ["audit", "verify"] => {
+                assert_eq!(field(&out, "intact"), Some("yes"), "{out}");
+                let report = cli.json(&["audit", "verify"]);
+                assert_eq!(report["ok"], true, "{report}");
+                assert!(report["checked"].as_u64().is_some_and(|n| n >= csv_rows as u64), "{report}");
+            }
+            ["logout", ..] => {
+                assert_eq!(out, format!("Signed out of {} (admin).\n", server.url));
+                let err = cli.fails(&["whoami"], "");
+                assert!(err.contains("run pim login"), "{err}");
+            }
+            other => panic!("the test does not know the walkthrough line `{line}` ({other:?}): add its assertions"),
+        }
+        seen.insert(words.get(1).copied().unwrap_or_default().to_owned());
+    }
+    let every = ["setup", "login", "whoami", "users", "groups", "scopes", "roles", "assign", "settings", "assignments"];
+    let every = every.iter().chain(&["check", "activate", "deactivate", "requests", "audit", "logout"]);
+    for command in every {
+        assert!(seen.contains(*command), "the walkthrough no longer runs `pim {command}`");
+    }
+    assert_eq!(write_checks, 3, "the walkthrough checks the write action before, during and after");
+    assert!(!role_id.is_empty() && !group_id.is_empty() && csv_rows > 0, "the walkthrough did every step");
+
+    // The Check API section: a service principal with a token asks over HTTP.
+    cli.ok_in(&["login", "--server", &server.url, "--username", "admin", "--password-stdin"], "admin-password-1\n");
+    let mut token = None;
+    for line in blocks(&text, "check-api") {
+        let out = cli.sh(&line);
+        if line.starts_with("pim tokens create") {
+            token = field(&out, "token").map(str::to_owned);
+        }
+    }
+    let token = token.expect("pim tokens create printed the token");
+    let bearer = format!("Bearer {token}");
+    let ask = |action: &str| {
+        let body = format!(r#"{{"principal": "alice", "action": "{action}", "scope": "/prod/db"}}"#);
+        let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+        let (status, body) = http(&server.addr, "POST", "/api/v1/check", &headers, &body);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).expect("JSON")
+    };
+    assert_eq!(ask("postgres.tables.read")["allowed"], true);
+    assert_eq!(ask("postgres.tables.write")["allowed"], false);
+    // The same token works for the CLI.
+    let out = cli.ok(&["--token", &token, "check", "alice", "postgres.tables.read", "/prod/db"]);
+    assert_eq!(field(&out, "result"), Some("allowed"), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 2. Configuration precedence on the real binary.
+
+#[test]
+fn configuration_flags_over_environment_over_pim_toml() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let file_port = free_port();
+    let toml = format!("listen = \"127.0.0.1:{file_port}\"\ndata_dir = \"file-data\"\njob_interval_secs = 5\n");
+    std::fs::write(dir.join("pim.toml"), toml).expect("pim.toml");
+
+    // pim.toml alone.
+    let from_file = Server::start(dir, &[], &[]);
+    assert_eq!(from_file.port(), file_port, "{:?}", from_file.stdout);
+    assert!(dir.join("file-data/pim.db").is_file());
+    assert!(from_file.secret.is_some(), "a new database asks for setup: {:?}", from_file.stdout);
+    assert_eq!(http(&from_file.addr, "GET", "/healthz", &[], "").0, 200);
+
+    // The environment over the file (the file's port is taken, so 127.0.0.1:0 must come from PIM_LISTEN).
+    let env = [("PIM_LISTEN", "127.0.0.1:0"), ("PIM_DATA_DIR", "env-data")];
+    let from_env = Server::start(dir, &[], &env);
+    assert_ne!(from_env.port(), file_port);
+    assert!(dir.join("env-data/pim.db").is_file());
+
+    // Flags over the environment.
+    let flag_port = free_port();
+    let listen = format!("127.0.0.1:{flag_port}");
+    let from_flags = Server::start(dir, &["--listen", &listen, "--data-dir", "flag-data"], &env);
+    assert_eq!(from_flags.port(), flag_port);
+    assert!(dir.join("flag-data/pim.db").is_file());
+    assert_eq!(http(&from_flags.addr, "GET", "/healthz", &[], ""), (200, "ok".to_owned()));
+
+    // Each server uses its own database: only the one set up knows the account.
+    let cli = Cli::new(dir);
+    let secret = from_flags.secret.clone().expect("a setup secret");
+    let setup = ["--server", &from_flags.url, "setup", "--username", "root", "--secret", &secret];
+    cli.ok_in(&[&setup[..], &["--password-stdin"]].concat(), "root-password-1\n");
+    let err = cli.fails(&["--server", &from_env.url, "login", "-u", "root", "--password-stdin"], "root-password-1\n");
+    assert_eq!(err, "error: wrong user name or password (invalid_credentials)\n");
+    drop((from_file, from_env, from_flags));
+
+    // A broken pim.toml stops the server with a clear message.
+    std::fs::write(dir.join("pim.toml"), "lisen = \"127.0.0.1:0\"\n").expect("pim.toml");
+    let in_dir = Cli { config_dir: cli.config_dir.clone(), cwd: dir.to_path_buf(), env: Vec::new() };
+    let r = in_dir.raw(&["serve"], "");
+    assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("error: reading pim.toml") && r.stderr.contains("lisen"), "{}", r.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 3 and 4. `pim admin bootstrap`, sign-in failures, and how errors are reported.
+
+#[test]
+fn bootstrap_sign_in_and_errors() {
+    let text = readme();
+    let bootstrap = blocks(&text, "bootstrap");
+    assert_eq!(bootstrap.len(), 1, "{bootstrap:?}");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cli = Cli::new(tmp.path());
+    let args = ["admin", "bootstrap", "--data-dir", "./pim-data", "--username", "admin", "--password-stdin"];
+
+    // A too-short password is refused, and creates nobody.
+    let err = cli.fails(&args, "short\n");
+    assert_eq!(err, "error: a password must be 8 to 1024 characters long\n");
+
+    // The README's line, then again: refused once any account exists.
+    let out = cli.sh(&bootstrap[0]);
+    assert!(out.starts_with("created admin (") && out.contains("Global Administrator at /"), "{out}");
+    let r = cli.raw(&["admin", "bootstrap", "--username", "root", "--password-stdin"], "root-password-1\n");
+    assert_eq!(r.code, Some(1), "a second bootstrap must fail:\n{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.stderr, "error: setup is complete: an account already exists\n",
+        "the default --data-dir is ./pim-data"
+    );
+    assert_eq!(cli.fails(&args, "admin-password-1\n"), r.stderr);
+
+    // The server over the bootstrapped directory (the default ./pim-data) asks for no setup.
+    let server = Server::start(&cli.cwd, &["--listen", "127.0.0.1:0"], &[]);
+    assert_eq!(server.secret, None, "{:?}", server.stdout);
+    assert_eq!(server.stdout.len(), 1, "only the address: {:?}", server.stdout);
+    let url = server.url.as_str();
+
+    // Commands without a stored sign-in say how to sign in.
+    let err = cli.fails(&["users", "list"], "");
+    assert_eq!(err, "error: no server given: pass --server URL (or set PIM_SERVER), or run pim login first\n");
+    let err = cli.fails(&["--server", url, "users", "list"], "");
+    assert_eq!(err, format!("error: not signed in to {url}: run pim login --server {url} --username NAME\n"));
+
+    // A wrong password.
+    let login = ["login", "--server", url, "--username", "admin", "--password-stdin"];
+    let err = cli.fails(&login, "wrong-password\n");
+    assert_eq!(err, "error: wrong user name or password (invalid_credentials)\n");
+    let err = cli.fails(&["-o", "json", "login", "--server", url, "--username", "nobody", "--password-stdin"], "x\n");
+    assert!(err.ends_with("(invalid_credentials)\n"), "{err}");
+    assert!(!cli.config_dir.join("credentials.json").exists(), "a failed sign-in stores nothing");
+
+    // The right one; JSON output never shows the token.
+    let r = cli.raw(&[&["-o", "json"][..], &login].concat(), "admin-password-1\n");
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let signed_in: Value = serde_json::from_str(&r.stdout).expect("JSON");
+    assert_eq!(signed_in["username"], "admin");
+    assert_eq!(signed_in["server"], url);
+    assert!(signed_in.get("token").is_none(), "{signed_in}");
+
+    // Server refusals: `error: <message> (<code>)` on standard error, exit code 1, nothing on stdout.
+    cli.ok_in(&["users", "create", "bob", "--password-stdin"], "bob-password-1\n");
+    let err = cli.fails(&["assign", "bob", "No Such Role", "--scope", "/prod", "--eligible"], "");
+    assert_eq!(err, "error: role 'No Such Role' does not exist (not_found)\n");
+    let err = cli.fails(&["-o", "json", "users", "create", "BOB"], "");
+    assert_eq!(err, "error: the name 'BOB' is already taken (name_taken)\n");
+    cli.ok(&["assign", "bob", "Reader", "--scope", "/prod/a", "--eligible"]);
+
+    let bob = Cli { config_dir: tmp.path().join("bob-config"), cwd: cli.cwd.clone(), env: Vec::new() };
+    bob.ok_in(&["login", "--server", url, "--username", "bob", "--password-stdin"], "bob-password-1\n");
+    let activate = ["activate", "Reader", "--scope", "/prod/b", "--duration", "1h", "-j", "need it"];
+    let err = bob.fails(&activate, "");
+    assert_eq!(err, "error: bob is not eligible for Reader at /prod/b (not_eligible)\n");
+    // Eligible, but the default settings require MFA, which this release refuses rather than skips.
+    let activate = ["activate", "Reader", "--scope", "/prod/a", "--duration", "1h", "-j", "need it"];
+    let err = bob.fails(&activate, "");
+    assert!(err.ends_with("(mfa_required)\n"), "{err}");
+    let err = bob.fails(&["audit", "list"], "");
+    assert_eq!(err, "error: bob may not read the audit history (forbidden)\n");
+    let err = bob.fails(&["users", "create", "carol"], "");
+    assert!(err.ends_with("(forbidden)\n"), "{err}");
+    let err = bob.fails(&["deactivate", "Reader"], "");
+    assert_eq!(err, "error: you have no activation of this role\n");
+
+    // Refused changes are audited too, also those refused for lack of authorization.
+    let refused = cli.json(&["audit", "list", "--actor", "bob", "--outcome", "failure"]);
+    let codes: BTreeSet<&str> = items(&refused).iter().filter_map(|e| e["errorCode"].as_str()).collect();
+    assert!(codes.is_superset(&BTreeSet::from(["not_eligible", "mfa_required", "forbidden"])), "{refused}");
+
+    // Usage errors exit with 2.
+    for args in [
+        &["assign", "bob", "Reader"][..],
+        &["activate", "Reader", "--duration", "5x"],
+        &["-o", "yaml", "whoami"],
+        &["no-such-command"],
+        &["check", "bob"],
+    ] {
+        let r = bob.raw(args, "");
+        assert_eq!(r.code, Some(2), "pim {args:?}:\n{}{}", r.stdout, r.stderr);
+        assert!(r.stderr.starts_with("error: "), "pim {args:?}: {}", r.stderr);
+    }
+    // An unreachable server.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let err = cli.fails(&["login", "--server", &dead, "--username", "admin", "--password-stdin"], "pw-123456\n");
+    assert!(err.contains("request to the pim server failed"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// `pim serve --database URL`: PostgreSQL instead of the embedded SQLite.
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, String::new()), |(b, q)| (b, format!("?{q}")));
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let base = base[host_start..].find('/').map_or(base, |i| &base[..host_start + i]);
+    format!("{base}/{name}{query}")
+}
+
+/// Runs one SQL statement on the PostgreSQL server at `url`.
+fn pg_execute(url: &str, sql: &str) -> Result<(), sqlx::Error> {
+    use sqlx::{Connection, Executor};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(url).await?;
+        c.execute(sql).await?;
+        c.close().await
+    })
+}
+
+/// A database made for one test, dropped after it.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // Never panics: this also runs while a failed test unwinds.
+        if let Err(e) = pg_execute(&self.admin_url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)) {
+            eprintln!("could not drop the test database {}: {e}", self.name);
+        }
+    }
+}
+
+#[test]
+fn serve_on_postgresql() {
+    let admin_url = match std::env::var("PIM_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true requires PIM_TEST_POSTGRES_URL");
+            eprintln!("skipped: PIM_TEST_POSTGRES_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+            return;
+        }
+    };
+    let name = format!("pim_cli_{}", uuid::Uuid::now_v7().simple());
+    pg_execute(&admin_url, &format!("CREATE DATABASE {name}")).expect("create a database on PIM_TEST_POSTGRES_URL");
+    let db = PgDatabase { admin_url: admin_url.clone(), name: name.clone() };
+    let url = with_database(&admin_url, &name);
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cli = Cli::new(tmp.path());
+    {
+        // PIM_DATABASE_URL: the data directory gets no SQLite database.
+        let server = Server::start(&cli.cwd, &["--listen", "127.0.0.1:0"], &[("PIM_DATABASE_URL", url.as_str())]);
+        assert!(!cli.cwd.join("pim-data/pim.db").exists(), "PostgreSQL, not SQLite");
+        assert_eq!(http(&server.addr, "GET", "/readyz", &[], "").0, 200);
+        let secret = server.secret.clone().expect("a new database asks for setup");
+        let setup = ["setup", "--server", &server.url, "--username", "admin", "--secret", &secret, "--password-stdin"];
+        cli.ok_in(&setup, "admin-password-1\n");
+        cli.ok(&["users", "create", "alice"]);
+    }
+    // --database: the same database, so no setup is asked and the account is there.
+    let server = Server::start(&cli.cwd, &["--listen", "127.0.0.1:0", "--database", &url], &[]);
+    assert_eq!(server.secret, None, "{:?}", server.stdout);
+    cli.ok_in(&["login", "--server", &server.url, "--username", "admin", "--password-stdin"], "admin-password-1\n");
+    assert_eq!(cli.json(&["users", "show", "alice"])["name"], "alice");
+    drop(server);
+    drop(db);
+}
