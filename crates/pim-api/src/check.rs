@@ -42,6 +42,9 @@ pub struct CheckResponse {
     /// The group through which the principal holds it, if not directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via_group: Option<PrincipalId>,
+    /// The name of that group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via_group_name: Option<String>,
     /// When that assignment ends; absent when permanent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<Timestamp>,

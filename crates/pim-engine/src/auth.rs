@@ -84,11 +84,12 @@ fn new_secret() -> String {
     format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// A one-time setup secret (printed by `pim serve` on an empty database).
+/// A one-time setup secret (printed by `pim serve` on an empty database): 128 random bits in hex,
+/// so it never starts with `-` and copies cleanly from a terminal.
 pub fn new_setup_secret() -> String {
-    let mut bytes = [0u8; 18];
+    let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    hex::encode(bytes)
 }
 
 #[derive(Clone, Debug)]
@@ -509,5 +510,8 @@ mod tests {
         assert_ne!(token_hash(&a), token_hash(&b));
         assert!(validate_password("short").is_err());
         assert!(validate_password("long enough").is_ok());
+        let s = new_setup_secret();
+        assert_eq!(s.len(), 32);
+        assert!(s.bytes().all(|b| b.is_ascii_hexdigit()));
     }
 }

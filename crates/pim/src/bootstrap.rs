@@ -40,7 +40,10 @@ pub async fn run(args: BootstrapArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
     let engine = crate::serve::open_engine(&data_dir, args.database).await?;
     let admin = NewAdmin { username: args.username, password, display_name: None, email: None };
-    let user = engine.bootstrap(&Context::system(), admin).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = engine.bootstrap(&Context::system(), admin).await.map_err(|e| match e.refusal() {
+        Some(r) => anyhow::anyhow!("{} ({})", r.message, r.code()),
+        None => anyhow::anyhow!("{e}"),
+    })?;
     println!("created {} ({}) as a permanent active Global Administrator at /", user.name, user.id);
     Ok(())
 }

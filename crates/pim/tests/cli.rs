@@ -647,7 +647,7 @@ fn bootstrap_sign_in_and_errors() {
 
     // A too-short password is refused, and creates nobody.
     let err = cli.fails(&args, "short\n");
-    assert_eq!(err, "error: a password must be 8 to 1024 characters long\n");
+    assert_eq!(err, "error: a password must be 8 to 1024 characters long (invalid_input)\n");
 
     // The README's line, then again: refused once any account exists.
     let out = cli.sh(&bootstrap[0]);
@@ -655,7 +655,7 @@ fn bootstrap_sign_in_and_errors() {
     let r = cli.raw(&["admin", "bootstrap", "--username", "root", "--password-stdin"], "root-password-1\n");
     assert_eq!(r.code, Some(1), "a second bootstrap must fail:\n{}{}", r.stdout, r.stderr);
     assert_eq!(
-        r.stderr, "error: setup is complete: an account already exists\n",
+        r.stderr, "error: setup is complete: an account already exists (setup_completed)\n",
         "the default --data-dir is ./pim-data"
     );
     assert_eq!(cli.fails(&args, "admin-password-1\n"), r.stderr);

@@ -26,6 +26,7 @@ pub async fn check(
         role_name: None, // filled from the index once it keeps role names
         scope: g.and_then(|g| ScopePath::parse(&g.scope).ok()),
         via_group: g.and_then(|g| g.via_group),
+        via_group_name: g.and_then(|g| g.via_group).and_then(|id| s.engine.index().principal(id)).map(|p| p.name),
         ends_at: g.and_then(|g| g.ends_at),
     }))
 }

@@ -42,7 +42,13 @@ pub async fn run(ctx: &Ctx, a: CheckArgs) -> anyhow::Result<()> {
         ("scope", a.scope),
         ("role", role),
         ("assigned at", r.scope.map(|s| s.to_string()).unwrap_or_default()),
-        ("via group", names.opt_principal(r.via_group).await),
+        (
+            "via group",
+            match &r.via_group_name {
+                Some(n) => n.clone(),
+                None => names.opt_principal(r.via_group).await,
+            },
+        ),
         ("assignment", r.assignment_id.map(|i| i.to_string()).unwrap_or_default()),
         (
             "ends",

@@ -20,6 +20,7 @@ async fn checks_follow_groups_and_scope_inheritance(b: Backend) {
     assert_eq!(r.principal_id, uid);
     assert_eq!(r.assignment_id, Some(a.id));
     assert_eq!(r.via_group, Some(top));
+    assert_eq!(r.via_group_name.as_deref(), Some("readers"));
     assert_eq!(r.role_name.as_deref(), Some("Blob Reader"));
     assert_eq!(r.scope.as_ref().map(|s| s.as_str()), Some("/subs/prod"));
     assert_eq!(r.ends_at, Some(T0.plus_millis(DAY_MS)));
