@@ -2,14 +2,15 @@
 //! 100,000 users, 5,000 groups (nested up to three deep), 1,000,000 assignments.
 //!
 //! Run: `cargo bench -p pim-engine --bench check`. Load time, memory and two-thread throughput are
-//! printed before criterion's measurements (see docs/PERFORMANCE.md).
+//! printed before criterion's measurements (see docs/PERFORMANCE.md). `PIM_BENCH_THREAD_CHECKS`
+//! sets how many checks each of the two threads makes (default 2,000,000; 0 skips it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark's setup may fail loudly
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use pim_domain::role::{self, GROUP_MEMBER, builtin_roles};
+use pim_domain::role::{GROUP_MEMBER, builtin_roles};
 use pim_domain::{
     Assignment, AssignmentId, AssignmentKind, Permissions, PrincipalId, PrincipalKind, RequestId, RoleDefinition,
     RoleId, ScopePath, Timestamp, Window,
@@ -67,13 +68,13 @@ fn group_id(n: u64) -> PrincipalId {
 
 fn custom_role(k: u64) -> RoleDefinition {
     let mut actions = vec![format!("svc{k}.*")];
-    if k % 3 == 0 {
+    if k.is_multiple_of(3) {
         actions.push("*.read".to_owned());
     }
-    if k % 5 == 0 {
+    if k.is_multiple_of(5) {
         actions.push(format!("svc{}.*.write", (k + 1) % CUSTOM_ROLES));
     }
-    let not: Vec<String> = if k % 2 == 0 { vec![format!("svc{k}.secrets.*")] } else { Vec::new() };
+    let not: Vec<String> = if k.is_multiple_of(2) { vec![format!("svc{k}.secrets.*")] } else { Vec::new() };
     let a: Vec<&str> = actions.iter().map(String::as_str).collect();
     let n: Vec<&str> = not.iter().map(String::as_str).collect();
     RoleDefinition {
@@ -178,7 +179,7 @@ fn build_world() -> World {
             id: user_id(u),
             kind: PrincipalKind::User,
             name: format!("user{u}@example.com"),
-            enabled: u % 97 != 0,
+            enabled: !u.is_multiple_of(97),
         });
     }
     for g in 0..GROUPS {
@@ -382,7 +383,8 @@ fn bench_check(c: &mut Criterion) {
     println!("random mix: {allowed_in_mix} of {} allowed", mix.len());
 
     // Two threads checking the random mix at once (the machine has two cores).
-    let per_thread = 2_000_000;
+    let per_thread: usize =
+        std::env::var("PIM_BENCH_THREAD_CHECKS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
     let t2 = Instant::now();
     std::thread::scope(|s| {
         for t in 0..2 {
@@ -396,8 +398,18 @@ fn bench_check(c: &mut Criterion) {
         }
     });
     let secs = t2.elapsed().as_secs_f64();
-    println!("two threads: {:.2} M checks/s in total", (2 * per_thread) as f64 / secs / 1e6);
+    if per_thread > 0 {
+        println!("two threads: {:.2} M checks/s in total", (2 * per_thread) as f64 / secs / 1e6);
+    }
 
+    for (name, q) in [
+        ("via group", &via_group),
+        ("denied", &denied),
+        ("heavy allowed", &heavy_allowed),
+        ("heavy denied", &heavy_denied),
+    ] {
+        println!("query {name}: {} at {}", q.action, q.scope);
+    }
     let mut g = c.benchmark_group("check");
     let mut one = |name: &str, q: &Query| {
         g.bench_function(name, |b| {
@@ -420,7 +432,57 @@ fn bench_check(c: &mut Criterion) {
         b.iter(|| idx.check(black_box(user_id(USERS + 1)), "svc1.vms.start", &deep[0], Timestamp(NOW)))
     });
     g.finish();
+    writes(&idx);
     println!("peak RSS (VmHWM) at the end: {} MB", mb(status_kb("VmHWM:")));
+}
+
+/// Times the writes the engine makes (each takes the write lock once), after the criterion runs
+/// since they change the world.
+fn writes(idx: &AccessIndex) {
+    let per_op = |t: Instant, n: u64| t.elapsed() / u32::try_from(n).unwrap();
+    let scope = ScopePath::parse("/tenants/t1/subs/s2/rg/r3").unwrap();
+    let n = 10_000;
+    let t = Instant::now();
+    for i in 0..n {
+        let mut a = assignment(ASSIGNMENTS + i, user_id(i * 7), PrincipalKind::User, custom_role(1).id, scope.clone());
+        a.window.end = Some(Timestamp(NOW + DAY));
+        idx.upsert_assignment(&a);
+    }
+    println!("write: upsert_assignment (a user's activation): {:.2?} each", per_op(t, n));
+    let t = Instant::now();
+    for i in 0..n {
+        idx.upsert_assignment(&assignment(
+            ASSIGNMENTS + n + i,
+            user_id(i * 11),
+            PrincipalKind::User,
+            GROUP_MEMBER,
+            ScopePath::for_group(group_id(i % LEAF_GROUPS)),
+        ));
+    }
+    println!("write: upsert_assignment (a Member activation, one closure rebuilt): {:.2?} each", per_op(t, n));
+    let t = Instant::now();
+    for g in 1..101 {
+        idx.set_membership(group_id(LEAF_GROUPS + MID_GROUPS + 1), group_id(g), true);
+    }
+    println!("write: set_membership nesting a leaf group (~75 members rebuilt): {:.2?} each", per_op(t, 100));
+    let all_staff = group_id(GROUPS);
+    idx.upsert_principal(IndexPrincipal {
+        id: all_staff,
+        kind: PrincipalKind::Group,
+        name: "all-staff".to_owned(),
+        enabled: true,
+    });
+    let t = Instant::now();
+    for u in 0..USERS {
+        idx.set_membership(all_staff, user_id(u), true);
+    }
+    println!("write: set_membership adding a user to a group: {:.2?} each", per_op(t, USERS));
+    let t = Instant::now();
+    idx.set_membership(group_id(LEAF_GROUPS + MID_GROUPS + 2), all_staff, true);
+    println!("write: set_membership nesting a 100,000-member group: {:.2?}", t.elapsed());
+    let t = Instant::now();
+    let pruned = idx.prune(Timestamp(NOW));
+    println!("write: prune of {pruned} ended assignments: {:.2?}", t.elapsed());
 }
 
 criterion_group! {

@@ -2,19 +2,24 @@
 //! under a microsecond, without allocating and under a read lock only.
 //!
 //! Layout (everything addressed by dense `u32` indexes):
-//! - principals live in one `Vec`; each holds a contiguous, end-sorted `Vec` of compact entries for
-//!   its *active* assignments (32 bytes: window, scope index and depth, role index, record index),
-//!   its direct membership edges (static, or time-bound from an active `Member` assignment at
-//!   `/groups/{id}`), the reverse edges, and its precomputed group closure: every group it is in,
-//!   transitively, with the window of each distinct path;
+//! - principals live in one `Vec` of slots. A slot holds a contiguous `Vec` of compact entries for
+//!   the principal's *active* assignments (32 bytes: window, scope index and depth, role index,
+//!   record index), sorted by scope then end (latest first); lists longer than `SCAN_MAX` also get
+//!   a hash index of each scope's run and a 256-bit Bloom filter of their scopes. A slot also holds
+//!   the principal's direct membership edges (static, or time-bound from an active `Member`
+//!   assignment at `/groups/{id}`), the reverse edges, and its precomputed group closure: every
+//!   group it is in, transitively, with the window of each distinct path;
 //! - scopes are interned into a tree (every ancestor of an interned scope is interned), so a check
-//!   resolves the ancestors of the requested scope once and then tests an entry's scope with one
-//!   comparison (`ancestors[entry.depth] == entry.scope`);
-//! - roles' permissions are looked up by dense index; assignment records (ids, windows, kind) sit in
-//!   a slab beside the hot entries.
+//!   resolves the ancestors of the requested scope once (one or a few hash lookups), then tests an
+//!   entry's scope with one comparison (`ancestors[entry.depth] == entry.scope`) in short lists and
+//!   looks up each ancestor's run in long ones;
+//! - roles are looked up by dense index, their patterns compiled to interned segment ids
+//!   (`matcher`) and evaluated at most once per check; assignment records (ids, kind, windows)
+//!   sit in a slab beside the hot entries.
 //!
 //! Whether an assignment is in effect is computed from its window and `now` on every check; `prune`
 //! only reclaims memory. Membership changes rebuild the closures of the affected members only.
+//! Figures: `docs/PERFORMANCE.md`, from `cargo bench -p pim-engine --bench check`.
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
@@ -22,7 +27,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use pim_domain::permission::Permissions;
 use pim_domain::role::GROUP_MEMBER;
 use pim_domain::scope::MAX_SCOPE_DEPTH;
 use pim_domain::{
@@ -34,7 +38,7 @@ mod matcher;
 #[cfg(test)]
 mod tests;
 
-use matcher::{Action, CompiledRole};
+use matcher::{Action, CompiledRole, Segments};
 
 /// A principal as the index sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,10 +140,7 @@ impl AccessIndex {
     /// Adds or replaces a role definition.
     pub fn upsert_role(&self, role: RoleDefinition) {
         let mut d = self.data.write();
-        let r = d.role_slot(role.id);
-        if let Some(slot) = d.roles.get_mut(r as usize) {
-            slot.role = Some(CompiledRole::new(role.permissions));
-        }
+        d.put_role(role);
     }
 
     /// Removes a role; assignments of it grant nothing until it is defined again.
@@ -148,7 +149,15 @@ impl AccessIndex {
         let r = d.role_ids.get(&id).copied().unwrap_or(NONE);
         if let Some(slot) = d.roles.get_mut(r as usize) {
             slot.role = None;
+            slot.name = None;
         }
+    }
+
+    /// The name of a role the index holds.
+    pub fn role_name(&self, id: RoleId) -> Option<Arc<str>> {
+        let d = self.data.read();
+        let r = d.role_ids.get(&id).copied()?;
+        d.roles.get(r as usize)?.name.clone()
     }
 
     /// Inserts an assignment, or replaces the one with the same id (e.g. a changed window).
@@ -268,8 +277,14 @@ const SCAN_MAX: usize = 2;
 /// active assignment as a list (for searches).
 struct Ancestors {
     by_depth: [u32; ANC],
-    ids: [u32; ANC],
+    ids: [u32; MAX_SCOPE_DEPTH + 1],
     n: usize,
+}
+
+/// The word and bit of a scope in a list's Bloom filter.
+fn bloom_bit(scope: u32) -> (usize, u64) {
+    let h = scope.wrapping_mul(0x9E37_79B9) >> 24;
+    ((h >> 6) as usize & 3, 1 << (h & 63))
 }
 
 /// `now` as compared with window ends: permanent windows (end `FOREVER`) contain every instant.
@@ -308,19 +323,24 @@ struct Edge {
     source: u32,
 }
 
+/// One principal. `repr(C)` keeps what a check reads in the first two cache lines.
 #[derive(Debug)]
+#[repr(C, align(64))]
 struct Slot {
-    id: PrincipalId,
-    /// `None` while only referenced (by a membership or an assignment), never upserted.
-    info: Option<IndexPrincipal>,
+    entries: Vec<Entry>,
+    /// For lists longer than `SCAN_MAX`: a Bloom filter of the scopes that have entries (spares
+    /// most lookups of scopes the list does not have), and where each scope's run of entries sits.
+    bloom: [u64; 4],
     /// Known and enabled: may be granted anything.
     holds: bool,
     /// A known, enabled group: its members inherit its assignments.
     confers: bool,
-    entries: Vec<Entry>,
-    /// For lists longer than `SCAN_MAX`: where each scope's run of entries sits.
-    runs: FxHashMap<u32, Run>,
     closure: Vec<Reach>,
+    runs: FxHashMap<u32, Run>,
+    // Not read by checks.
+    id: PrincipalId,
+    /// `None` while only referenced (by a membership or an assignment), never upserted.
+    info: Option<IndexPrincipal>,
     parents: Vec<Edge>,
     children: Vec<u32>,
 }
@@ -336,6 +356,7 @@ impl Slot {
     /// Re-indexes the runs of the entry list after it changed (only long lists have them).
     fn reindex(&mut self) {
         self.runs.clear();
+        self.bloom = [0; 4];
         if self.entries.len() <= SCAN_MAX {
             self.runs.shrink_to_fit();
             return;
@@ -344,6 +365,8 @@ impl Slot {
         for run in self.entries.chunk_by(|a, b| a.scope == b.scope) {
             if let Some(first) = run.first() {
                 self.runs.insert(first.scope, Run { from: len_u32(from), len: len_u32(run.len()) });
+                let (word, bit) = bloom_bit(first.scope);
+                self.bloom[word] |= bit;
             }
             from += run.len();
         }
@@ -357,6 +380,7 @@ impl Slot {
             confers: false,
             entries: Vec::new(),
             runs: FxHashMap::default(),
+            bloom: [0; 4],
             closure: Vec::new(),
             parents: Vec::new(),
             children: Vec::new(),
@@ -380,6 +404,8 @@ struct Rec {
 #[derive(Debug)]
 struct RoleSlot {
     id: RoleId,
+    /// The role's name, for answers (not used by checks).
+    name: Option<Arc<str>>,
     /// `None` while only referenced by assignments, or after removal.
     role: Option<CompiledRole>,
 }
@@ -406,6 +432,8 @@ struct IndexData {
     rec_ids: FxHashMap<AssignmentId, u32>,
     recs: Vec<Rec>,
     free: Vec<u32>,
+    /// Literal segments of role patterns, interned for matching.
+    segments: Segments,
 }
 
 /// Remembers, for one check, whether the roles seen so far allow the action (a bitset over the
@@ -413,22 +441,23 @@ struct IndexData {
 /// once, when the first role is evaluated.
 struct RoleMemo<'a> {
     text: &'a str,
+    segments: &'a Segments,
     action: Option<Action<'a>>,
     known: [u64; MEMO_WORDS],
     allowed: [u64; MEMO_WORDS],
 }
 
-const MEMO_WORDS: usize = 8;
+const MEMO_WORDS: usize = 4;
 
 impl<'a> RoleMemo<'a> {
-    fn new(text: &'a str) -> Self {
-        RoleMemo { text, action: None, known: [0; MEMO_WORDS], allowed: [0; MEMO_WORDS] }
+    fn new(text: &'a str, segments: &'a Segments) -> Self {
+        RoleMemo { text, segments, action: None, known: [0; MEMO_WORDS], allowed: [0; MEMO_WORDS] }
     }
 
     fn eval(&mut self, roles: &[RoleSlot], role: u32) -> bool {
         let Some(r) = roles.get(role as usize).and_then(|r| r.role.as_ref()) else { return false };
-        let text = self.text;
-        r.allows(self.action.get_or_insert_with(|| Action::new(text)))
+        let (text, segments) = (self.text, self.segments);
+        r.allows(self.action.get_or_insert_with(|| Action::new(text, segments)))
     }
 
     fn allows(&mut self, roles: &[RoleSlot], role: u32) -> bool {
@@ -467,6 +496,7 @@ impl IndexData {
             rec_ids: FxHashMap::default(),
             recs: Vec::new(),
             free: Vec::new(),
+            segments: Segments::default(),
         };
         d.intern("/"); // the root is scope 0
         d
@@ -490,10 +520,7 @@ impl IndexData {
             d.add_static_edge(g, m);
         }
         for r in roles {
-            let i = d.role_slot(r.id);
-            if let Some(slot) = d.roles.get_mut(i as usize) {
-                slot.role = Some(CompiledRole::new(r.permissions));
-            }
+            d.put_role(r);
         }
         let mut seeds = Vec::new();
         for a in &assignments {
@@ -528,7 +555,7 @@ impl IndexData {
     /// The interned ancestors of `scope` (itself included). Agrees with `scope_contains` for every
     /// interned (valid) scope, even when `scope` itself is not a valid path.
     fn ancestors(&self, scope: &str) -> Ancestors {
-        let mut anc = Ancestors { by_depth: [NONE; ANC], ids: [NONE; ANC], n: 0 };
+        let mut anc = Ancestors { by_depth: [NONE; ANC], ids: [NONE; MAX_SCOPE_DEPTH + 1], n: 0 };
         let mut end = scope.len();
         let mut depth = scope.bytes().filter(|&b| b == b'/').count();
         let mut cur = 0; // the root, when no deeper prefix is interned
@@ -549,8 +576,8 @@ impl IndexData {
         }
         while let Some(node) = self.scopes.get(cur as usize) {
             anc.by_depth[usize::from(node.depth) & (ANC - 1)] = cur;
-            if node.active > 0 {
-                anc.ids[anc.n & (ANC - 1)] = cur;
+            if let Some(id) = anc.ids.get_mut(anc.n).filter(|_| node.active > 0) {
+                *id = cur;
                 anc.n += 1;
             }
             cur = node.parent;
@@ -586,6 +613,10 @@ impl IndexData {
         }
         // Look up the run of each ancestor that holds any assignment; runs are sorted by end.
         for scope in anc.ids.iter().take(anc.n) {
+            let (word, bit) = bloom_bit(*scope);
+            if slot.bloom[word] & bit == 0 {
+                continue;
+            }
             let Some(run) = slot.runs.get(scope) else { continue };
             let from = run.from as usize;
             for e in slot.entries.get(from..from + run.len as usize).unwrap_or_default() {
@@ -608,18 +639,17 @@ impl IndexData {
         let Some(pi) = self.holding(principal) else { return Decision::DENY };
         let Some(slot) = self.principals.get(pi as usize) else { return Decision::DENY };
         let anc = self.ancestors(scope);
-        let mut memo = RoleMemo::new(action);
+        let mut memo = RoleMemo::new(action, &self.segments);
         // Direct assignments first: they win ties, and a permanent one cannot be beaten.
         let mut best = self.best_in(slot, &anc, now, FOREVER, now, &mut memo);
         if best.is_none_or(|(_, end)| end != FOREVER) {
             self.for_each_group(pi, now, |group, path_end| {
                 let floor = best.map_or(now, |(_, end)| end);
-                if path_end > floor {
-                    if let Some(g) = self.principals.get(group as usize) {
-                        if let Some(b) = self.best_in(g, &anc, now, path_end, floor, &mut memo) {
-                            best = Some(b);
-                        }
-                    }
+                if path_end > floor
+                    && let Some(g) = self.principals.get(group as usize)
+                    && let Some(b) = self.best_in(g, &anc, now, path_end, floor, &mut memo)
+                {
+                    best = Some(b);
                 }
             });
         }
@@ -675,12 +705,21 @@ impl IndexData {
         i
     }
 
+    fn put_role(&mut self, role: RoleDefinition) {
+        let r = self.role_slot(role.id);
+        let compiled = CompiledRole::new(role.permissions, &mut self.segments);
+        if let Some(slot) = self.roles.get_mut(r as usize) {
+            slot.role = Some(compiled);
+            slot.name = Some(Arc::from(role.name));
+        }
+    }
+
     fn role_slot(&mut self, id: RoleId) -> u32 {
         if let Some(&i) = self.role_ids.get(&id) {
             return i;
         }
         let i = len_u32(self.roles.len());
-        self.roles.push(RoleSlot { id, role: None });
+        self.roles.push(RoleSlot { id, name: None, role: None });
         self.role_ids.insert(id, i);
         i
     }
@@ -759,10 +798,10 @@ impl IndexData {
     }
 
     fn remove_child(&mut self, group: u32, member: u32) {
-        if let Some(slot) = self.principals.get_mut(group as usize) {
-            if let Some(pos) = slot.children.iter().position(|&c| c == member) {
-                slot.children.swap_remove(pos);
-            }
+        if let Some(slot) = self.principals.get_mut(group as usize)
+            && let Some(pos) = slot.children.iter().position(|&c| c == member)
+        {
+            slot.children.swap_remove(pos);
         }
     }
 
@@ -956,6 +995,7 @@ impl IndexData {
             })
             .sum();
         let names: usize = self.names.keys().map(String::capacity).sum();
+        let segments: usize = self.segments.keys().map(|k| k.len() + 1).sum::<usize>() + map(&self.segments);
         let scopes: usize = self.scopes.iter().map(|n| n.path.len() + 16).sum();
         let roles: usize = self
             .roles
@@ -971,6 +1011,7 @@ impl IndexData {
             + map(&self.role_ids)
             + self.roles.capacity() * size_of::<RoleSlot>()
             + roles
+            + segments
             + map(&self.scope_ids)
             + self.scopes.capacity() * size_of::<ScopeNode>()
             + scopes

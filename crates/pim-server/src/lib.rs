@@ -24,9 +24,19 @@ use tower_http::trace::TraceLayer;
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-/// What every handler can reach.
+/// What every handler can reach: one shared allocation, so a clone per request is one counter.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+/// The contents of [`AppState`].
+pub struct AppInner {
     /// The use cases.
     pub engine: Engine,
     /// The one-time setup secret, while the server has no account.
@@ -38,7 +48,11 @@ pub struct AppState {
 impl AppState {
     /// State over `engine`, accepting `setup_secret` once while the server has no account.
     pub fn new(engine: Engine, setup_secret: Option<String>) -> AppState {
-        AppState { engine, setup: Arc::new(SetupGate::with_secret(setup_secret)), metrics: Arc::default() }
+        AppState(Arc::new(AppInner {
+            engine,
+            setup: Arc::new(SetupGate::with_secret(setup_secret)),
+            metrics: Arc::default(),
+        }))
     }
 }
 

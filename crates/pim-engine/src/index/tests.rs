@@ -737,3 +737,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn role_names_follow_upserts_and_removals() {
+    let idx = AccessIndex::new();
+    let role = pim_domain::RoleDefinition {
+        id: RoleId::new(),
+        name: "Blob Reader".into(),
+        description: String::new(),
+        builtin: false,
+        permissions: pim_domain::Permissions::from_literals(&["storage.blobs.read"], &[]),
+    };
+    assert_eq!(idx.role_name(role.id), None);
+    idx.upsert_role(role.clone());
+    assert_eq!(idx.role_name(role.id).as_deref(), Some("Blob Reader"));
+    idx.upsert_role(pim_domain::RoleDefinition { name: "Blob Viewer".into(), ..role.clone() });
+    assert_eq!(idx.role_name(role.id).as_deref(), Some("Blob Viewer"));
+    idx.remove_role(role.id);
+    assert_eq!(idx.role_name(role.id), None);
+}

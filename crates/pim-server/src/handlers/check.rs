@@ -23,7 +23,7 @@ pub async fn check(
         principal_id: a.principal_id,
         assignment_id: g.map(|g| g.assignment_id),
         role_id: g.map(|g| g.role_id),
-        role_name: None, // filled from the index once it keeps role names
+        role_name: g.and_then(|g| s.engine.index().role_name(g.role_id)).map(|n| n.to_string()),
         scope: g.and_then(|g| ScopePath::parse(&g.scope).ok()),
         via_group: g.and_then(|g| g.via_group),
         via_group_name: g.and_then(|g| g.via_group).and_then(|id| s.engine.index().principal(id)).map(|p| p.name),
