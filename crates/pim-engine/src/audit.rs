@@ -6,7 +6,7 @@ use pim_store::q;
 
 use crate::context::Context;
 use crate::engine::Engine;
-use crate::error::{Result, refuse};
+use crate::error::Result;
 
 /// Most events one export returns.
 pub const EXPORT_LIMIT: i64 = 1_000_000;
@@ -39,7 +39,7 @@ pub struct AuditQuery {
 impl Engine {
     /// Scopes within which the caller may read the audit history; `None` means everywhere.
     /// Refuses with `forbidden` when there are none.
-    pub fn audit_visibility(&self, ctx: &Context) -> Result<Option<Vec<ScopePath>>> {
+    pub async fn audit_visibility(&self, ctx: &Context) -> Result<Option<Vec<ScopePath>>> {
         let actor = self.actor(ctx)?;
         if self.allowed(ctx, AUDIT_READ, &ScopePath::root()) {
             return Ok(None);
@@ -53,7 +53,8 @@ impl Engine {
             .filter(|s| self.allowed(ctx, AUDIT_READ, s))
             .collect();
         if scopes.is_empty() {
-            return refuse(pim_domain::ErrorKind::Forbidden, format!("{} may not read the audit history", actor.name));
+            // Refused, and the refusal recorded.
+            self.authorize_read(ctx, AUDIT_READ, &ScopePath::root()).await?;
         }
         Ok(Some(scopes))
     }
@@ -78,7 +79,7 @@ impl Engine {
 
     /// A page of the audit history, newest first.
     pub async fn list_audit(&self, ctx: &Context, query: AuditQuery) -> Result<Vec<AuditEvent>> {
-        let within = self.audit_visibility(ctx)?;
+        let within = self.audit_visibility(ctx).await?;
         let filter = self.audit_filter(&query, within, true);
         let mut c = self.store.read().await?;
         Ok(q::list_audit(&mut c, &filter).await?)
@@ -86,7 +87,7 @@ impl Engine {
 
     /// Every matching event, oldest first, for export.
     pub async fn export_audit(&self, ctx: &Context, query: AuditQuery) -> Result<Vec<AuditEvent>> {
-        let within = self.audit_visibility(ctx)?;
+        let within = self.audit_visibility(ctx).await?;
         let mut filter = self.audit_filter(&query, within, false);
         let mut c = self.store.read().await?;
         let mut out = Vec::new();
@@ -106,7 +107,7 @@ impl Engine {
     /// Recomputes the hash chain and reports modified, inserted or deleted events.
     /// Needs `pim.audit.read` at `/`.
     pub async fn verify_audit(&self, ctx: &Context) -> Result<pim_store::VerifyReport> {
-        self.authorize(ctx, AUDIT_READ, &ScopePath::root())?;
+        self.authorize_read(ctx, AUDIT_READ, &ScopePath::root()).await?;
         let mut c = self.store.read().await?;
         Ok(q::verify_audit(&mut c).await?)
     }

@@ -435,7 +435,7 @@ impl Engine {
         let actor = self.actor(ctx)?;
         let target = principal.unwrap_or(actor.id);
         if target != actor.id {
-            self.authorize(ctx, pim_domain::actions::TOKENS_READ, &ScopePath::root())?;
+            self.authorize_read(ctx, pim_domain::actions::TOKENS_READ, &ScopePath::root()).await?;
         }
         let mut c = self.store.read().await?;
         Ok(q::list_tokens(&mut c, Some(target)).await?)

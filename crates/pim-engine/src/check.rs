@@ -43,8 +43,22 @@ impl Engine {
             Err(_) => self.index.resolve_name(principal),
         };
         // Authorize before saying whether the principal exists, so outsiders cannot probe names.
-        if found != Some(actor.id) {
-            self.authorize(ctx, CHECK_READ, &ScopePath::root())?;
+        if found != Some(actor.id)
+            && let Err(e) = self.authorize(ctx, CHECK_READ, &ScopePath::root())
+        {
+            // Recorded off the hot path: a check changes nothing, so nothing waits for the event.
+            if let Some(r) = e.refusal().cloned() {
+                let engine = self.clone();
+                let mut d = self.draft(ctx, "access.denied");
+                d.scope = Some(ScopePath::root());
+                d.details = serde_json::json!({ "action": CHECK_READ });
+                tokio::spawn(async move {
+                    if let Err(err) = engine.record_refusal(d, &r).await {
+                        tracing::warn!(error = %err, "could not record a refused check");
+                    }
+                });
+            }
+            return Err(e);
         }
         let principal_id = found.ok_or_else(|| DomainError::not_found(format!("principal '{principal}'")))?;
         let now = at.unwrap_or_else(|| self.now());

@@ -243,7 +243,7 @@ impl Engine {
         let is_self = id_or_name == actor.id.to_string() || id_or_name.eq_ignore_ascii_case(&actor.name);
         if !is_self {
             // Before the lookup, so that callers who may not read the directory cannot probe names.
-            self.authorize(ctx, DIRECTORY_READ, &ScopePath::root())?;
+            self.authorize_read(ctx, DIRECTORY_READ, &ScopePath::root()).await?;
         }
         let mut c = self.store.read().await?;
         let p = match id_or_name.parse::<PrincipalId>() {
@@ -262,7 +262,7 @@ impl Engine {
         after: Option<PrincipalId>,
         limit: i64,
     ) -> Result<Vec<Principal>> {
-        self.authorize(ctx, DIRECTORY_READ, &ScopePath::root())?;
+        self.authorize_read(ctx, DIRECTORY_READ, &ScopePath::root()).await?;
         let mut c = self.store.read().await?;
         let filter = q::PrincipalFilter { kind: Some(kind), name_prefix, after, limit };
         Ok(q::list_principals(&mut c, &filter).await?)
@@ -270,7 +270,7 @@ impl Engine {
 
     /// The direct members of a group.
     pub async fn list_members(&self, ctx: &Context, group: PrincipalId) -> Result<Vec<Principal>> {
-        self.authorize(ctx, DIRECTORY_READ, &ScopePath::root())?;
+        self.authorize_read(ctx, DIRECTORY_READ, &ScopePath::root()).await?;
         let mut c = self.store.read().await?;
         self.require_kind(&mut c, group, PrincipalKind::Group).await?;
         let mut out = Vec::new();

@@ -131,8 +131,23 @@ impl Engine {
         } else {
             Err(EngineError::Refused(DomainError::new(
                 ErrorKind::Forbidden,
-                format!("{} may not {action} at {scope}", actor.name),
+                format!("{} lacks the permission {action} at {scope}", actor.name),
             )))
+        }
+    }
+
+    /// Like [`Engine::authorize`], for reads: a refusal is recorded in the audit history as
+    /// `access.denied` (writes record theirs under their own action through [`Engine::audited`]).
+    pub(crate) async fn authorize_read(&self, ctx: &Context, action: &str, scope: &ScopePath) -> Result<()> {
+        match self.authorize(ctx, action, scope) {
+            Err(EngineError::Refused(e)) if e.kind == ErrorKind::Forbidden => {
+                let mut d = self.draft(ctx, "access.denied");
+                d.scope = Some(scope.clone());
+                d.details = serde_json::json!({ "action": action });
+                self.record_refusal(d, &e).await?;
+                Err(e.into())
+            }
+            other => other,
         }
     }
 

@@ -964,7 +964,7 @@ impl Engine {
         let mut c = self.store.read().await?;
         let r = q::get_request(&mut c, id).await?.ok_or_else(|| DomainError::not_found(format!("request {id}")))?;
         if r.requested_by != actor.id && r.principal_id != actor.id {
-            self.authorize(ctx, REQUESTS_READ, &r.scope)?;
+            self.authorize_read(ctx, REQUESTS_READ, &r.scope).await?;
         }
         Ok(r)
     }
@@ -1006,7 +1006,7 @@ impl Engine {
         let mut c = self.store.read().await?;
         let a = load_assignment(&mut c, id).await?;
         if a.principal_id != actor.id {
-            self.authorize(ctx, ASSIGNMENTS_READ, &a.scope)?;
+            self.authorize_read(ctx, ASSIGNMENTS_READ, &a.scope).await?;
         }
         Ok(a)
     }

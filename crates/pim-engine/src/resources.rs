@@ -62,12 +62,12 @@ impl Engine {
         let mut c = self.store.read().await?;
         match q::get_resource(&mut c, id).await? {
             Some(r) => {
-                self.authorize(ctx, SCOPES_READ, &r.scope)?;
+                self.authorize_read(ctx, SCOPES_READ, &r.scope).await?;
                 Ok(r)
             }
             // Only those who could read it anywhere learn that it does not exist.
             None => {
-                self.authorize(ctx, SCOPES_READ, &ScopePath::root())?;
+                self.authorize_read(ctx, SCOPES_READ, &ScopePath::root()).await?;
                 Err(DomainError::not_found(format!("resource {id}")).into())
             }
         }

@@ -26,7 +26,7 @@ pub struct EffectiveSettings {
 impl Engine {
     /// Every role definition.
     pub async fn list_roles(&self, ctx: &Context) -> Result<Vec<RoleDefinition>> {
-        self.authorize(ctx, ROLES_READ, &ScopePath::root())?;
+        self.authorize_read(ctx, ROLES_READ, &ScopePath::root()).await?;
         let mut c = self.store.read().await?;
         Ok(q::list_roles(&mut c).await?)
     }
@@ -161,7 +161,7 @@ impl Engine {
 
     /// The settings in force for a role at a scope.
     pub async fn effective_settings(&self, ctx: &Context, role: &str, scope: ScopePath) -> Result<EffectiveSettings> {
-        self.authorize(ctx, SETTINGS_READ, &scope)?;
+        self.authorize_read(ctx, SETTINGS_READ, &scope).await?;
         let mut c = self.store.read().await?;
         let role = find_role(&mut c, role).await?;
         settings_at(&mut c, role.id, &scope).await

@@ -706,7 +706,7 @@ fn bootstrap_sign_in_and_errors() {
     let err = bob.fails(&activate, "");
     assert!(err.ends_with("(mfa_required)\n"), "{err}");
     let err = bob.fails(&["audit", "list"], "");
-    assert_eq!(err, "error: bob may not read the audit history (forbidden)\n");
+    assert_eq!(err, "error: bob lacks the permission pim.audit.read at / (forbidden)\n");
     let err = bob.fails(&["users", "create", "carol"], "");
     assert!(err.ends_with("(forbidden)\n"), "{err}");
     let err = bob.fails(&["deactivate", "Reader"], "");

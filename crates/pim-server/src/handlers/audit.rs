@@ -37,7 +37,7 @@ async fn role_ref(s: &AppState, ctx: &Context, v: Option<String>) -> ApiResult<O
 #[allow(clippy::too_many_arguments)]
 async fn engine_query(s: &AppState, ctx: &Context, q: AuditQuery) -> ApiResult<EngineQuery> {
     // Authorize before resolving names, so that outsiders cannot probe which names exist.
-    s.engine.audit_visibility(ctx)?;
+    s.engine.audit_visibility(ctx).await?;
     Ok(EngineQuery {
         from: q.from,
         to: q.to,

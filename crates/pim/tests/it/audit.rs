@@ -51,8 +51,14 @@ async fn changes_and_refusals_are_recorded(b: Backend) {
     let by_admin = s.admin.list_audit(&q).await.expect("audit").items;
     assert!(by_admin.iter().any(|e| e.action == "request.adminAssign"));
     assert!(by_admin.iter().all(|e| e.actor_id == Some(s.admin_id)));
-    // Security readers can read it; plain users cannot.
+    // Security readers can read it; plain users cannot, and their refused reads are recorded too.
     assert_eq!(code(alice.list_audit(&AuditQuery::default()).await), "forbidden");
+    assert_eq!(code(alice.list_users(&ListQuery::default()).await), "forbidden");
+    let q = AuditQuery { action: Some("access.denied".into()), actor: Some("alice".into()), ..Default::default() };
+    let denied = s.admin.list_audit(&q).await.expect("audit").items;
+    let actions: Vec<_> = denied.iter().map(|e| e.details["action"].as_str().unwrap_or_default()).collect();
+    assert!(actions.contains(&"pim.audit.read") && actions.contains(&"pim.directory.read"), "{denied:?}");
+    assert!(denied.iter().all(|e| e.outcome == Outcome::Failure && e.error_code.as_deref() == Some("forbidden")));
     s.stop().await;
 }
 
