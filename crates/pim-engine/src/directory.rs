@@ -63,6 +63,24 @@ fn validate_email(e: &str) -> Result<()> {
     if ok { Ok(()) } else { refuse(ErrorKind::InvalidInput, format!("'{e}' is not an email address")) }
 }
 
+/// Refuses user-only fields on other kinds, and hashes a new password (argon2id) after checking it.
+async fn user_fields_and_password(
+    kind: PrincipalKind,
+    has_user_only_fields: bool,
+    password: &Option<String>,
+) -> Result<Option<String>> {
+    if kind != PrincipalKind::User && has_user_only_fields {
+        return refuse(ErrorKind::InvalidInput, "password, manager and emergency access apply to users only");
+    }
+    match password {
+        Some(p) => {
+            validate_password(p)?;
+            Ok(Some(hash_password(p.clone()).await?))
+        }
+        None => Ok(None),
+    }
+}
+
 fn kind_word(kind: PrincipalKind) -> &'static str {
     match kind {
         PrincipalKind::User => "user",
@@ -89,18 +107,8 @@ impl Engine {
             if let Some(e) = &new.email {
                 validate_email(e)?;
             }
-            if kind != PrincipalKind::User
-                && (new.password.is_some() || new.manager_id.is_some() || new.emergency_access)
-            {
-                return refuse(ErrorKind::InvalidInput, "password, manager and emergency access apply to users only");
-            }
-            let hash = match &new.password {
-                Some(p) => {
-                    validate_password(p)?;
-                    Some(hash_password(p.clone()).await?)
-                }
-                None => None,
-            };
+            let user_only = new.password.is_some() || new.manager_id.is_some() || new.emergency_access;
+            let hash = user_fields_and_password(kind, user_only, &new.password).await?;
             let now = self.now();
             let mut tx = self.store.write(now).await?;
             if let Some(m) = new.manager_id {
@@ -168,18 +176,8 @@ impl Engine {
             if let Some(Some(e)) = &patch.email {
                 validate_email(e)?;
             }
-            if kind != PrincipalKind::User
-                && (patch.password.is_some() || patch.manager_id.is_some() || patch.emergency_access.is_some())
-            {
-                return refuse(ErrorKind::InvalidInput, "password, manager and emergency access apply to users only");
-            }
-            let hash = match &patch.password {
-                Some(p) => {
-                    validate_password(p)?;
-                    Some(hash_password(p.clone()).await?)
-                }
-                None => None,
-            };
+            let user_only = patch.password.is_some() || patch.manager_id.is_some() || patch.emergency_access.is_some();
+            let hash = user_fields_and_password(kind, user_only, &patch.password).await?;
             let now = self.now();
             let mut tx = self.store.write(now).await?;
             let mut p = match q::get_principal(tx.conn(), id).await? {

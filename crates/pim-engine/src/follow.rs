@@ -109,16 +109,8 @@ impl Engine {
 
     /// Follows the feed every `every` until the task is dropped.
     pub fn spawn_follower(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let engine = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = engine.follow_changes().await {
-                    tracing::warn!(error = %e, "following the change feed failed; retrying");
-                }
-            }
+        crate::workers::spawn_every(self.clone(), every, "following the change feed", |e| async move {
+            e.follow_changes().await.map(|_| ())
         })
     }
 }

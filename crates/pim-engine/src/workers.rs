@@ -73,16 +73,29 @@ impl Engine {
 
     /// Runs the periodic jobs every `every` until the task is dropped.
     pub fn spawn_workers(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let engine = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = engine.run_jobs_once().await {
-                    tracing::warn!(error = %e, "background jobs failed; retrying at the next tick");
-                }
-            }
-        })
+        spawn_every(self.clone(), every, "the background jobs", |e| async move { e.run_jobs_once().await })
     }
+}
+
+/// Runs `job` every `every` until the task is dropped; a failure is logged and retried at the next tick.
+pub(crate) fn spawn_every<F, Fut>(
+    engine: Engine,
+    every: Duration,
+    what: &'static str,
+    job: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(Engine) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = job(engine.clone()).await {
+                tracing::warn!(error = %e, "{what} failed; retrying at the next tick");
+            }
+        }
+    })
 }
