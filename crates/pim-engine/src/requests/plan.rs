@@ -1,159 +1,39 @@
-//! Requests: the nine actions of SPEC section 4, planned against the rules and the role settings,
-//! then carried out in one transaction with their audit events, or only validated.
+//! Planning a request: every rule of SPEC section 4 and the role settings, checked against the
+//! store at `now`, producing what the request will change (nothing is written here).
 
-use pim_domain::actions::{ASSIGNMENTS_READ, ASSIGNMENTS_WRITE, REQUESTS_READ};
+use pim_domain::actions::ASSIGNMENTS_WRITE;
 use pim_domain::request::{ActivationInput, Needs, normalize_justification, plan_activation};
 use pim_domain::role::GLOBAL_ADMINISTRATOR;
 use pim_domain::time::DAY_MS;
 use pim_domain::{
     Assignment, AssignmentId, AssignmentKind, AuditDraft, DomainError, ErrorKind, PrincipalId, PrincipalKind, Request,
-    RequestAction, RequestId, RequestStatus, RoleId, RoleSettings, ScopePath, Ticket, Timestamp, Window,
+    RequestAction, RequestId, RequestStatus, RoleSettings, ScopePath, Ticket, Timestamp, Window,
 };
 use pim_store::{AnyConnection, q};
 
 use crate::context::{Actor, Context};
 use crate::engine::Engine;
-use crate::error::{EngineError, Result, refuse};
-use crate::follow::{Change, record};
+use crate::error::{Result, refuse};
 use crate::roles::{check_group_role, find_role, settings_at};
 
-/// How far ahead of its end an assignment may be extended by its holder.
-pub const EXTEND_WINDOW_MS: i64 = 14 * DAY_MS;
-/// How long after its end an assignment may be renewed by its holder.
-pub const RENEW_WINDOW_MS: i64 = 30 * DAY_MS;
-
-/// What a caller asks for; which fields matter depends on `action` (see docs/API.md).
-#[derive(Clone, Debug)]
-pub struct RequestInput {
-    /// The action.
-    pub action: RequestAction,
-    /// Whose assignment (admin assign).
-    pub principal_id: Option<PrincipalId>,
-    /// Which role (assign, activate).
-    pub role_id: Option<RoleId>,
-    /// Where (assign, activate).
-    pub scope: Option<ScopePath>,
-    /// Eligible or active (assign).
-    pub kind: Option<AssignmentKind>,
-    /// The assignment concerned (update, remove, extend, renew, deactivate).
-    pub assignment_id: Option<AssignmentId>,
-    /// Requested start.
-    pub start: Option<Timestamp>,
-    /// Requested end.
-    pub end: Option<Timestamp>,
-    /// Make the assignment permanent (update).
-    pub permanent: bool,
-    /// Activation length in minutes.
-    pub duration_minutes: Option<u32>,
-    /// Why.
-    pub justification: Option<String>,
-    /// Ticket reference.
-    pub ticket: Option<Ticket>,
-    /// Only say whether it would pass.
-    pub validate_only: bool,
-}
-
-impl RequestInput {
-    /// An input for `action` with every other field empty.
-    pub fn new(action: RequestAction) -> RequestInput {
-        RequestInput {
-            action,
-            principal_id: None,
-            role_id: None,
-            scope: None,
-            kind: None,
-            assignment_id: None,
-            start: None,
-            end: None,
-            permanent: false,
-            duration_minutes: None,
-            justification: None,
-            ticket: None,
-            validate_only: false,
-        }
-    }
-}
-
-/// A request carried out (or accepted, or pending) and the assignment it made or changed.
-#[derive(Clone, Debug)]
-pub struct RequestOutcome {
-    /// The request as stored.
-    pub request: Request,
-    /// The assignment it created or changed.
-    pub assignment: Option<Assignment>,
-}
-
-/// The answer to a `validateOnly` request.
-#[derive(Clone, Debug)]
-pub struct Validation {
-    /// Whether it would be carried out (or accepted for approval) now.
-    pub valid: bool,
-    /// What it still needs.
-    pub needs: Needs,
-    /// The rules it breaks.
-    pub problems: Vec<DomainError>,
-    /// The window it would have.
-    pub window: Option<Window>,
-}
-
-/// What `submit` did.
-#[derive(Clone, Debug)]
-pub enum Submission {
-    /// Carried out, accepted or pending.
-    Done(Box<RequestOutcome>),
-    /// Only validated.
-    Validated(Validation),
-}
-
-/// Filters for listing requests.
-#[derive(Clone, Debug, Default)]
-pub struct RequestQuery {
-    /// Only requests the caller made or that concern the caller.
-    pub mine: bool,
-    /// Only requests concerning this principal.
-    pub principal: Option<PrincipalId>,
-    /// Only in this status.
-    pub status: Option<RequestStatus>,
-    /// Only this action.
-    pub action: Option<RequestAction>,
-    /// Page cursor: the last id of the previous page.
-    pub after: Option<RequestId>,
-    /// Page size.
-    pub limit: i64,
-}
-
-/// Filters for listing assignments.
-#[derive(Clone, Debug, Default)]
-pub struct AssignmentQuery {
-    /// Only this principal's.
-    pub principal: Option<PrincipalId>,
-    /// Only this role's.
-    pub role: Option<RoleId>,
-    /// Only at exactly this scope.
-    pub scope: Option<ScopePath>,
-    /// Only at this scope or below.
-    pub under: Option<ScopePath>,
-    /// Only eligible or only active.
-    pub kind: Option<AssignmentKind>,
-    /// Include assignments that have ended.
-    pub include_ended: bool,
-    /// Page cursor.
-    pub after: Option<AssignmentId>,
-    /// Page size.
-    pub limit: i64,
-}
+use super::{EXTEND_WINDOW_MS, RENEW_WINDOW_MS, RequestInput};
 
 /// Everything a request will change, computed before anything is written.
 #[derive(Debug)]
-struct Plan {
-    request: Request,
-    insert: Option<Assignment>,
-    update: Vec<Assignment>,
-    requests_to_update: Vec<Request>,
-    extra_events: Vec<AuditDraft>,
-    needs: Needs,
+pub(super) struct Plan {
+    /// The request row to insert.
+    pub(super) request: Request,
+    /// A new assignment.
+    pub(super) insert: Option<Assignment>,
+    /// New versions of existing assignments.
+    pub(super) update: Vec<Assignment>,
+    /// Other requests to cancel or revoke.
+    pub(super) requests_to_update: Vec<Request>,
+    /// Audit events beside the request's own (cascades).
+    pub(super) extra_events: Vec<AuditDraft>,
+    pub(super) needs: Needs,
     /// The assignment to return to the caller.
-    result: Option<AssignmentId>,
+    pub(super) result: Option<AssignmentId>,
 }
 
 fn missing(field: &str, action: RequestAction) -> DomainError {
@@ -266,112 +146,7 @@ pub(crate) async fn ensure_global_admin_remains(
 }
 
 impl Engine {
-    /// Submits a request: validates it, and unless `validate_only`, carries it out in one transaction.
-    pub async fn submit(&self, ctx: &Context, input: RequestInput) -> Result<Submission> {
-        let mut draft = self.draft(ctx, &format!("request.{}", input.action.as_str()));
-        draft.principal_id =
-            input.principal_id.or(ctx.actor.as_ref().filter(|_| !input.action.is_admin()).map(|a| a.id));
-        draft.role_id = input.role_id;
-        draft.scope = input.scope.clone();
-        draft.justification = input.justification.clone();
-        draft.ticket = input.ticket.as_ref().map(|t| format!("{}:{}", t.system, t.number));
-        if let Some(id) = input.assignment_id {
-            draft.details = serde_json::json!({ "assignmentId": id });
-        }
-        if input.validate_only {
-            return self.validate(ctx, &input).await.map(Submission::Validated);
-        }
-        self.audited(draft.clone(), async {
-            let actor = self.actor(ctx)?.clone();
-            let now = self.now();
-            let mut tx = self.store.write(now).await?;
-            let plan = self.plan(tx.conn(), ctx, &actor, &input, now).await?;
-            if let Some(e) = plan.needs.first_unmet() {
-                return Err(e.into());
-            }
-            if plan.needs.approval && plan.request.status != RequestStatus::PendingApproval {
-                return refuse(
-                    ErrorKind::ApprovalRequired,
-                    "the role's settings require approval to activate, and approvals are not available on this server yet",
-                );
-            }
-            let Plan { request, insert, update, requests_to_update, extra_events, result, .. } = plan;
-            q::insert_request(tx.conn(), &request).await?;
-            if let Some(a) = &insert {
-                q::insert_assignment(tx.conn(), a).await?;
-            }
-            for a in &update {
-                q::update_assignment(tx.conn(), a).await?;
-            }
-            for r in &requests_to_update {
-                q::update_request(tx.conn(), r).await?;
-            }
-            let mut d = draft.clone();
-            d.principal_id = Some(request.principal_id);
-            d.role_id = Some(request.role_id);
-            d.scope = Some(request.scope.clone());
-            d.request_id = Some(request.id);
-            d.justification = request.justification.clone();
-            d.details = serde_json::json!({
-                "status": request.status.as_str(),
-                "kind": request.kind.as_str(),
-                "assignmentId": result,
-                "start": request.window.start,
-                "end": request.window.end,
-            });
-            tx.audit(now, d).await?;
-            for mut e in extra_events {
-                e.actor_id = draft.actor_id;
-                e.actor_name = draft.actor_name.clone();
-                e.http_request_id = draft.http_request_id.clone();
-                e.client_addr = draft.client_addr.clone();
-                e.request_id.get_or_insert(request.id);
-                tx.audit(now, e).await?;
-            }
-            let changed: Vec<Change> = insert.iter().chain(update.iter()).map(|a| Change::Assignment(a.id)).collect();
-            record(tx.conn(), now, &changed).await?;
-            tx.commit().await?;
-            let mut assignment = None;
-            for a in insert.iter().chain(update.iter()) {
-                self.index.upsert_assignment(a);
-                if Some(a.id) == result {
-                    assignment = Some(a.clone());
-                }
-            }
-            Ok(Submission::Done(Box::new(RequestOutcome { request, assignment })))
-        })
-        .await
-    }
-
-    /// Answers what a request would need, changing nothing.
-    async fn validate(&self, ctx: &Context, input: &RequestInput) -> Result<Validation> {
-        let actor = self.actor(ctx)?.clone();
-        let now = self.now();
-        let mut c = self.store.read().await?;
-        match self.plan(&mut c, ctx, &actor, input, now).await {
-            Ok(plan) => {
-                let mut problems: Vec<DomainError> = plan.needs.first_unmet().into_iter().collect();
-                if plan.needs.approval && plan.request.status != RequestStatus::PendingApproval {
-                    problems.push(DomainError::new(
-                        ErrorKind::ApprovalRequired,
-                        "the role's settings require approval to activate, and approvals are not available on this server yet",
-                    ));
-                }
-                Ok(Validation {
-                    valid: problems.is_empty(),
-                    needs: plan.needs,
-                    problems,
-                    window: Some(plan.request.window),
-                })
-            }
-            Err(EngineError::Refused(e)) => {
-                Ok(Validation { valid: false, needs: Needs::default(), problems: vec![e], window: None })
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn plan(
+    pub(super) async fn plan(
         &self,
         c: &mut AnyConnection,
         ctx: &Context,
@@ -924,137 +699,6 @@ impl Engine {
             needs,
         })
     }
-
-    /// The requester withdraws a pending request.
-    pub async fn cancel_request(&self, ctx: &Context, id: RequestId) -> Result<Request> {
-        let mut draft = self.draft(ctx, "request.cancel");
-        draft.request_id = Some(id);
-        self.audited(draft.clone(), async {
-            let actor = self.actor(ctx)?.clone();
-            let now = self.now();
-            let mut tx = self.store.write(now).await?;
-            let mut r =
-                q::get_request(tx.conn(), id).await?.ok_or_else(|| DomainError::not_found(format!("request {id}")))?;
-            if r.requested_by != actor.id {
-                return refuse(ErrorKind::Forbidden, "only the requester can cancel a request");
-            }
-            if r.status != RequestStatus::PendingApproval {
-                return refuse(
-                    ErrorKind::RequestNotPending,
-                    format!("the request is {}, not pending", r.status.as_str()),
-                );
-            }
-            r.status = r.status.transition(RequestStatus::Canceled)?;
-            r.updated_at = now;
-            q::update_request(tx.conn(), &r).await?;
-            let mut d = draft.clone();
-            d.principal_id = Some(r.principal_id);
-            d.role_id = Some(r.role_id);
-            d.scope = Some(r.scope.clone());
-            tx.audit(now, d).await?;
-            tx.commit().await?;
-            Ok(r)
-        })
-        .await
-    }
-
-    /// One request: the caller's own, or any with `pim.requests.read` at its scope.
-    pub async fn get_request(&self, ctx: &Context, id: RequestId) -> Result<Request> {
-        let actor = self.actor(ctx)?;
-        let mut c = self.store.read().await?;
-        let r = q::get_request(&mut c, id).await?.ok_or_else(|| DomainError::not_found(format!("request {id}")))?;
-        if r.requested_by != actor.id && r.principal_id != actor.id {
-            self.authorize_read(ctx, REQUESTS_READ, &r.scope).await?;
-        }
-        Ok(r)
-    }
-
-    /// Requests, newest first, that the caller may see.
-    pub async fn list_requests(&self, ctx: &Context, query: RequestQuery) -> Result<Vec<Request>> {
-        let actor = self.actor(ctx)?.clone();
-        let mut c = self.store.read().await?;
-        let mut out = Vec::new();
-        let mut after = query.after;
-        loop {
-            let filter = q::RequestFilter {
-                principal: query.principal,
-                requested_by: if query.mine { Some(actor.id) } else { None },
-                status: query.status,
-                action: query.action,
-                after,
-                limit: query.limit,
-                descending: true,
-                ..Default::default()
-            };
-            let page = q::list_requests(&mut c, &filter).await?;
-            let done = (page.len() as i64) < query.limit;
-            after = page.last().map(|r| r.id);
-            out.extend(page.into_iter().filter(|r| {
-                r.requested_by == actor.id || r.principal_id == actor.id || self.allowed(ctx, REQUESTS_READ, &r.scope)
-            }));
-            if done || out.len() as i64 >= query.limit {
-                break;
-            }
-        }
-        out.truncate(query.limit as usize);
-        Ok(out)
-    }
-
-    /// One assignment: the caller's own, or any with `pim.assignments.read` at its scope.
-    pub async fn get_assignment(&self, ctx: &Context, id: AssignmentId) -> Result<Assignment> {
-        let actor = self.actor(ctx)?;
-        let mut c = self.store.read().await?;
-        let a = load_assignment(&mut c, id).await?;
-        if a.principal_id != actor.id {
-            self.authorize_read(ctx, ASSIGNMENTS_READ, &a.scope).await?;
-        }
-        Ok(a)
-    }
-
-    /// Assignments the caller may see: its own, and any at scopes where it holds `pim.assignments.read`.
-    pub async fn list_assignments(&self, ctx: &Context, query: AssignmentQuery) -> Result<Vec<Assignment>> {
-        let actor = self.actor(ctx)?.clone();
-        let now = self.now();
-        let mut c = self.store.read().await?;
-        let mut out = Vec::new();
-        let mut after = query.after;
-        loop {
-            let filter = q::AssignmentFilter {
-                principal: query.principal,
-                role: query.role,
-                scope: query.scope.clone(),
-                under: query.under.clone(),
-                kind: query.kind,
-                not_ended_at: if query.include_ended { None } else { Some(now) },
-                after,
-                limit: query.limit,
-                ..Default::default()
-            };
-            let page = q::list_assignments(&mut c, &filter).await?;
-            let done = (page.len() as i64) < query.limit;
-            after = page.last().map(|a| a.id);
-            out.extend(
-                page.into_iter()
-                    .filter(|a| a.principal_id == actor.id || self.allowed(ctx, ASSIGNMENTS_READ, &a.scope)),
-            );
-            if done || out.len() as i64 >= query.limit {
-                break;
-            }
-        }
-        out.truncate(query.limit as usize);
-        Ok(out)
-    }
-
-    /// The caller's own current assignments (direct and through groups), eligible and active.
-    pub async fn my_assignments(&self, ctx: &Context) -> Result<Vec<Assignment>> {
-        let actor = self.actor(ctx)?.clone();
-        let now = self.now();
-        let mut holders = vec![actor.id];
-        holders.extend(self.index.groups_of(actor.id, now));
-        let mut c = self.store.read().await?;
-        let filter = q::AssignmentFilter { principals: Some(holders), not_ended_at: Some(now), ..Default::default() };
-        Ok(q::list_assignments(&mut c, &filter).await?)
-    }
 }
 
 fn is_global_admin_root(a: &Assignment) -> bool {
@@ -1074,7 +718,7 @@ fn end_now(a: &Assignment, now: Timestamp) -> Assignment {
     Assignment { window: Window { start: a.window.start, end: Some(now) }, ended_early_at: Some(now), ..a.clone() }
 }
 
-async fn load_assignment(c: &mut AnyConnection, id: AssignmentId) -> Result<Assignment> {
+pub(super) async fn load_assignment(c: &mut AnyConnection, id: AssignmentId) -> Result<Assignment> {
     q::get_assignment(c, id).await?.ok_or_else(|| DomainError::not_found(format!("assignment {id}")).into())
 }
 

@@ -1,0 +1,287 @@
+//! Requests: the nine actions of SPEC section 4, planned against the rules and the role settings,
+//! then carried out in one transaction with their audit events, or only validated.
+
+mod plan;
+mod read;
+
+use pim_domain::request::Needs;
+use pim_domain::time::DAY_MS;
+use pim_domain::{
+    Assignment, AssignmentId, AssignmentKind, DomainError, ErrorKind, PrincipalId, Request, RequestAction, RequestId,
+    RequestStatus, RoleId, ScopePath, Ticket, Timestamp, Window,
+};
+use pim_store::q;
+
+use crate::context::Context;
+use crate::engine::Engine;
+use crate::error::{EngineError, Result, refuse};
+use crate::follow::{Change, record};
+
+use plan::Plan;
+pub(crate) use plan::ensure_global_admin_remains;
+
+/// How far ahead of its end an assignment may be extended by its holder.
+pub const EXTEND_WINDOW_MS: i64 = 14 * DAY_MS;
+/// How long after its end an assignment may be renewed by its holder.
+pub const RENEW_WINDOW_MS: i64 = 30 * DAY_MS;
+
+/// What a caller asks for; which fields matter depends on `action` (see docs/API.md).
+#[derive(Clone, Debug)]
+pub struct RequestInput {
+    /// The action.
+    pub action: RequestAction,
+    /// Whose assignment (admin assign).
+    pub principal_id: Option<PrincipalId>,
+    /// Which role (assign, activate).
+    pub role_id: Option<RoleId>,
+    /// Where (assign, activate).
+    pub scope: Option<ScopePath>,
+    /// Eligible or active (assign).
+    pub kind: Option<AssignmentKind>,
+    /// The assignment concerned (update, remove, extend, renew, deactivate).
+    pub assignment_id: Option<AssignmentId>,
+    /// Requested start.
+    pub start: Option<Timestamp>,
+    /// Requested end.
+    pub end: Option<Timestamp>,
+    /// Make the assignment permanent (update).
+    pub permanent: bool,
+    /// Activation length in minutes.
+    pub duration_minutes: Option<u32>,
+    /// Why.
+    pub justification: Option<String>,
+    /// Ticket reference.
+    pub ticket: Option<Ticket>,
+    /// Only say whether it would pass.
+    pub validate_only: bool,
+}
+
+impl RequestInput {
+    /// An input for `action` with every other field empty.
+    pub fn new(action: RequestAction) -> RequestInput {
+        RequestInput {
+            action,
+            principal_id: None,
+            role_id: None,
+            scope: None,
+            kind: None,
+            assignment_id: None,
+            start: None,
+            end: None,
+            permanent: false,
+            duration_minutes: None,
+            justification: None,
+            ticket: None,
+            validate_only: false,
+        }
+    }
+}
+
+/// A request carried out (or accepted, or pending) and the assignment it made or changed.
+#[derive(Clone, Debug)]
+pub struct RequestOutcome {
+    /// The request as stored.
+    pub request: Request,
+    /// The assignment it created or changed.
+    pub assignment: Option<Assignment>,
+}
+
+/// The answer to a `validateOnly` request.
+#[derive(Clone, Debug)]
+pub struct Validation {
+    /// Whether it would be carried out (or accepted for approval) now.
+    pub valid: bool,
+    /// What it still needs.
+    pub needs: Needs,
+    /// The rules it breaks.
+    pub problems: Vec<DomainError>,
+    /// The window it would have.
+    pub window: Option<Window>,
+}
+
+/// What `submit` did.
+#[derive(Clone, Debug)]
+pub enum Submission {
+    /// Carried out, accepted or pending.
+    Done(Box<RequestOutcome>),
+    /// Only validated.
+    Validated(Validation),
+}
+
+/// Filters for listing requests.
+#[derive(Clone, Debug, Default)]
+pub struct RequestQuery {
+    /// Only requests the caller made or that concern the caller.
+    pub mine: bool,
+    /// Only requests concerning this principal.
+    pub principal: Option<PrincipalId>,
+    /// Only in this status.
+    pub status: Option<RequestStatus>,
+    /// Only this action.
+    pub action: Option<RequestAction>,
+    /// Page cursor: the last id of the previous page.
+    pub after: Option<RequestId>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// Filters for listing assignments.
+#[derive(Clone, Debug, Default)]
+pub struct AssignmentQuery {
+    /// Only this principal's.
+    pub principal: Option<PrincipalId>,
+    /// Only this role's.
+    pub role: Option<RoleId>,
+    /// Only at exactly this scope.
+    pub scope: Option<ScopePath>,
+    /// Only at this scope or below.
+    pub under: Option<ScopePath>,
+    /// Only eligible or only active.
+    pub kind: Option<AssignmentKind>,
+    /// Include assignments that have ended.
+    pub include_ended: bool,
+    /// Page cursor.
+    pub after: Option<AssignmentId>,
+    /// Page size.
+    pub limit: i64,
+}
+
+impl Engine {
+    /// Submits a request: validates it, and unless `validate_only`, carries it out in one transaction.
+    pub async fn submit(&self, ctx: &Context, input: RequestInput) -> Result<Submission> {
+        let mut draft = self.draft(ctx, &format!("request.{}", input.action.as_str()));
+        draft.principal_id =
+            input.principal_id.or(ctx.actor.as_ref().filter(|_| !input.action.is_admin()).map(|a| a.id));
+        draft.role_id = input.role_id;
+        draft.scope = input.scope.clone();
+        draft.justification = input.justification.clone();
+        draft.ticket = input.ticket.as_ref().map(|t| format!("{}:{}", t.system, t.number));
+        if let Some(id) = input.assignment_id {
+            draft.details = serde_json::json!({ "assignmentId": id });
+        }
+        if input.validate_only {
+            return self.validate(ctx, &input).await.map(Submission::Validated);
+        }
+        self.audited(draft.clone(), async {
+            let actor = self.actor(ctx)?.clone();
+            let now = self.now();
+            let mut tx = self.store.write(now).await?;
+            let plan = self.plan(tx.conn(), ctx, &actor, &input, now).await?;
+            if let Some(e) = plan.needs.first_unmet() {
+                return Err(e.into());
+            }
+            if plan.needs.approval && plan.request.status != RequestStatus::PendingApproval {
+                return refuse(
+                    ErrorKind::ApprovalRequired,
+                    "the role's settings require approval to activate, and approvals are not available on this server yet",
+                );
+            }
+            let Plan { request, insert, update, requests_to_update, extra_events, result, .. } = plan;
+            q::insert_request(tx.conn(), &request).await?;
+            if let Some(a) = &insert {
+                q::insert_assignment(tx.conn(), a).await?;
+            }
+            for a in &update {
+                q::update_assignment(tx.conn(), a).await?;
+            }
+            for r in &requests_to_update {
+                q::update_request(tx.conn(), r).await?;
+            }
+            let mut d = draft.clone();
+            d.principal_id = Some(request.principal_id);
+            d.role_id = Some(request.role_id);
+            d.scope = Some(request.scope.clone());
+            d.request_id = Some(request.id);
+            d.justification = request.justification.clone();
+            d.details = serde_json::json!({
+                "status": request.status.as_str(),
+                "kind": request.kind.as_str(),
+                "assignmentId": result,
+                "start": request.window.start,
+                "end": request.window.end,
+            });
+            tx.audit(now, d).await?;
+            for mut e in extra_events {
+                e.actor_id = draft.actor_id;
+                e.actor_name = draft.actor_name.clone();
+                e.http_request_id = draft.http_request_id.clone();
+                e.client_addr = draft.client_addr.clone();
+                e.request_id.get_or_insert(request.id);
+                tx.audit(now, e).await?;
+            }
+            let changed: Vec<Change> = insert.iter().chain(update.iter()).map(|a| Change::Assignment(a.id)).collect();
+            record(tx.conn(), now, &changed).await?;
+            tx.commit().await?;
+            let mut assignment = None;
+            for a in insert.iter().chain(update.iter()) {
+                self.index.upsert_assignment(a);
+                if Some(a.id) == result {
+                    assignment = Some(a.clone());
+                }
+            }
+            Ok(Submission::Done(Box::new(RequestOutcome { request, assignment })))
+        })
+        .await
+    }
+
+    /// Answers what a request would need, changing nothing.
+    async fn validate(&self, ctx: &Context, input: &RequestInput) -> Result<Validation> {
+        let actor = self.actor(ctx)?.clone();
+        let now = self.now();
+        let mut c = self.store.read().await?;
+        match self.plan(&mut c, ctx, &actor, input, now).await {
+            Ok(plan) => {
+                let mut problems: Vec<DomainError> = plan.needs.first_unmet().into_iter().collect();
+                if plan.needs.approval && plan.request.status != RequestStatus::PendingApproval {
+                    problems.push(DomainError::new(
+                        ErrorKind::ApprovalRequired,
+                        "the role's settings require approval to activate, and approvals are not available on this server yet",
+                    ));
+                }
+                Ok(Validation {
+                    valid: problems.is_empty(),
+                    needs: plan.needs,
+                    problems,
+                    window: Some(plan.request.window),
+                })
+            }
+            Err(EngineError::Refused(e)) => {
+                Ok(Validation { valid: false, needs: Needs::default(), problems: vec![e], window: None })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The requester withdraws a pending request.
+    pub async fn cancel_request(&self, ctx: &Context, id: RequestId) -> Result<Request> {
+        let mut draft = self.draft(ctx, "request.cancel");
+        draft.request_id = Some(id);
+        self.audited(draft.clone(), async {
+            let actor = self.actor(ctx)?.clone();
+            let now = self.now();
+            let mut tx = self.store.write(now).await?;
+            let mut r =
+                q::get_request(tx.conn(), id).await?.ok_or_else(|| DomainError::not_found(format!("request {id}")))?;
+            if r.requested_by != actor.id {
+                return refuse(ErrorKind::Forbidden, "only the requester can cancel a request");
+            }
+            if r.status != RequestStatus::PendingApproval {
+                return refuse(
+                    ErrorKind::RequestNotPending,
+                    format!("the request is {}, not pending", r.status.as_str()),
+                );
+            }
+            r.status = r.status.transition(RequestStatus::Canceled)?;
+            r.updated_at = now;
+            q::update_request(tx.conn(), &r).await?;
+            let mut d = draft.clone();
+            d.principal_id = Some(r.principal_id);
+            d.role_id = Some(r.role_id);
+            d.scope = Some(r.scope.clone());
+            tx.audit(now, d).await?;
+            tx.commit().await?;
+            Ok(r)
+        })
+        .await
+    }
+}
