@@ -56,6 +56,16 @@ impl Engine {
                 r.status = RequestStatus::Provisioned;
                 r.updated_at = now;
                 q::update_request(tx.conn(), &r).await?;
+                let event = AuditDraft {
+                    action: "request.provisioned".into(),
+                    principal_id: Some(r.principal_id),
+                    role_id: Some(r.role_id),
+                    scope: Some(r.scope.clone()),
+                    request_id: Some(r.id),
+                    details: serde_json::json!({ "assignmentId": r.target_assignment, "start": r.window.start }),
+                    ..AuditDraft::default()
+                };
+                tx.audit(now, event).await?;
                 n += 1;
             }
         }

@@ -272,6 +272,14 @@ impl Engine {
         })
     }
 
+    /// The assignment an admin request concerns, once the caller may manage assignments at its scope.
+    async fn admin_target(&self, c: &mut AnyConnection, ctx: &Context, input: &RequestInput) -> Result<Assignment> {
+        let id = input.assignment_id.ok_or_else(|| missing("assignmentId", input.action))?;
+        let a = load_assignment(c, id).await?;
+        self.authorize(ctx, ASSIGNMENTS_WRITE, &a.scope)?;
+        Ok(a)
+    }
+
     /// `adminRenew`: a new assignment like an ended one.
     async fn plan_admin_renew(
         &self,
@@ -281,9 +289,7 @@ impl Engine {
         input: &RequestInput,
         now: Timestamp,
     ) -> Result<Plan> {
-        let id = input.assignment_id.ok_or_else(|| missing("assignmentId", input.action))?;
-        let old = load_assignment(c, id).await?;
-        self.authorize(ctx, ASSIGNMENTS_WRITE, &old.scope)?;
+        let old = self.admin_target(c, ctx, input).await?;
         if old.is_activation() {
             return refuse(ErrorKind::NotRenewable, "activations are not renewed; activate the role again");
         }
@@ -320,9 +326,8 @@ impl Engine {
         now: Timestamp,
     ) -> Result<Plan> {
         let action = input.action;
-        let id = input.assignment_id.ok_or_else(|| missing("assignmentId", action))?;
-        let old = load_assignment(c, id).await?;
-        self.authorize(ctx, ASSIGNMENTS_WRITE, &old.scope)?;
+        let old = self.admin_target(c, ctx, input).await?;
+        let id = old.id;
         if old.window.has_ended(now) {
             return refuse(ErrorKind::AssignmentEnded, "the assignment has ended; renew it instead");
         }
@@ -402,9 +407,8 @@ impl Engine {
         input: &RequestInput,
         now: Timestamp,
     ) -> Result<Plan> {
-        let id = input.assignment_id.ok_or_else(|| missing("assignmentId", input.action))?;
-        let old = load_assignment(c, id).await?;
-        self.authorize(ctx, ASSIGNMENTS_WRITE, &old.scope)?;
+        let old = self.admin_target(c, ctx, input).await?;
+        let id = old.id;
         if old.window.has_ended(now) {
             return refuse(ErrorKind::AssignmentEnded, "the assignment has already ended");
         }

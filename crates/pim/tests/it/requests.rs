@@ -56,6 +56,10 @@ async fn activation_may_start_later_and_narrow_the_scope(b: Backend) {
     s.engine.run_jobs_once().await.expect("jobs");
     let req = alice.get_request(out.request.id).await.expect("request");
     assert_eq!(req.status, RequestStatus::Provisioned, "the worker marks it provisioned once in effect");
+    let q = AuditQuery { action: Some("request.provisioned".into()), ..Default::default() };
+    let events = s.admin.list_audit(&q).await.expect("audit").items;
+    assert_eq!(events.len(), 1, "the status change is audited");
+    assert_eq!(events[0].request_id, Some(out.request.id));
     assert_eq!(code(alice.create_request(&activation(role, "/other", 60)).await), "not_eligible");
     s.stop().await;
 }
