@@ -4,6 +4,7 @@
 //! The domain types that travel on the wire as they are (principals, assignments, requests, ...) are
 //! re-exported from `pim-domain`, so the client and the CLI need only this crate.
 
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod check;
@@ -14,6 +15,10 @@ pub mod requests;
 pub mod roles;
 pub mod scopes;
 
+pub use approvals::{
+    BreakGlassQuery, BulkDecision, BulkDecisionItem, BulkDecisionResult, CompleteReview, DecideRequest,
+    DecideSettingsChange, SettingsChangeQuery,
+};
 pub use audit::{AuditChainProblem, AuditExportQuery, AuditQuery, AuditVerifyReport, ExportFormat};
 pub use auth::{
     CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, MeResponse, SetupRequest, SetupStatus, TokenQuery,
@@ -28,6 +33,7 @@ pub use scopes::{CreateResource, ResourceQuery, ScopeInfo, ValidateScope};
 
 /// The domain crate, for the types not re-exported by name.
 pub use pim_domain as domain;
+pub use pim_domain::approval::{Approval, BreakGlassReview, Decision, ReviewVerdict, Verdict};
 pub use pim_domain::request::Needs;
 pub use pim_domain::settings::{
     ApprovalStage, ApproverRef, Escalation, EventRecipients, NotificationRule, NotificationSettings,
@@ -35,7 +41,8 @@ pub use pim_domain::settings::{
 pub use pim_domain::{
     ActionName, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, EventId, Outcome, Pattern, Permissions,
     Principal, PrincipalId, PrincipalKind, Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId,
-    RoleDefinition, RoleId, RoleSettings, ScopePath, Ticket, Timestamp, TokenId, Window,
+    RoleDefinition, RoleId, RoleSettings, ScopePath, SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId,
+    Window,
 };
 
 /// The prefix of every API path.

@@ -96,6 +96,14 @@ pub struct CreateRequest {
     /// Only check the request and report what it needs; nothing changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validate_only: Option<bool>,
+    /// Break-glass activation (`selfActivate`, where the role's settings allow it): no approval,
+    /// a justification is mandatory, every approver is told, and a review is queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<bool>,
+    /// A current TOTP code, verified (and the session marked as having passed MFA) before the
+    /// request is checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp: Option<String>,
 }
 
 impl CreateRequest {
@@ -115,6 +123,8 @@ impl CreateRequest {
             justification: None,
             ticket: None,
             validate_only: None,
+            break_glass: None,
+            otp: None,
         }
     }
 

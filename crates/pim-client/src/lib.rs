@@ -16,11 +16,24 @@ use pim_api::{
     SettingsQuery, SetupRequest, SetupStatus, TokenId, TokenQuery, UpdateGroup, UpdateServicePrincipal, UpdateUser,
     ValidateScope, Validation,
 };
+use pim_api::{
+    BreakGlassQuery, BreakGlassReview, BulkDecision, BulkDecisionResult, CompleteReview, DecideRequest,
+    DecideSettingsChange, RequestStatus, SettingsChange, SettingsChangeId, SettingsChangeQuery,
+};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use pim_api;
+
+/// What a change of role settings did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettingsOutcome {
+    /// Applied: the settings now in force.
+    Applied(EffectiveSettings),
+    /// The settings in force are protected: the change waits for a second administrator.
+    Pending(SettingsChange),
+}
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +204,10 @@ impl Client {
     }
 
     async fn json<T: DeserializeOwned>(rb: RequestBuilder) -> Result<T> {
-        let resp = Self::send(rb).await?;
+        Self::decode(Self::send(rb).await?).await
+    }
+
+    async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T> {
         let bytes = resp.bytes().await?;
         serde_json::from_slice(&bytes).map_err(|e| {
             let text = String::from_utf8_lossy(&bytes);
@@ -431,16 +447,31 @@ impl Client {
         role: &str,
         scope: &ScopePath,
         settings: &RoleSettings,
-    ) -> Result<EffectiveSettings> {
+    ) -> Result<SettingsOutcome> {
         let url = self.api(&["roles", role, "settings"])?;
         let rb = self.request(Method::PUT, url).query(&SettingsQuery { scope: Some(scope.clone()) }).json(settings);
-        Self::json(rb).await
+        Self::settings_outcome(rb).await
     }
 
-    /// `DELETE /api/v1/roles/{idOrName}/settings?scope=`: the scope inherits again.
-    pub async fn delete_settings(&self, role: &str, scope: &ScopePath) -> Result<()> {
+    /// `DELETE /api/v1/roles/{idOrName}/settings?scope=`: the scope inherits again (or, where the
+    /// settings are protected, a change waits for a second administrator).
+    pub async fn delete_settings(&self, role: &str, scope: &ScopePath) -> Result<Option<SettingsChange>> {
         let url = self.api(&["roles", role, "settings"])?;
-        Self::empty(self.request(Method::DELETE, url).query(&SettingsQuery { scope: Some(scope.clone()) })).await
+        let rb = self.request(Method::DELETE, url).query(&SettingsQuery { scope: Some(scope.clone()) });
+        let resp = Self::send(rb).await?;
+        if resp.status() == StatusCode::ACCEPTED {
+            return Ok(Some(Self::decode(resp).await?));
+        }
+        Ok(None)
+    }
+
+    async fn settings_outcome(rb: RequestBuilder) -> Result<SettingsOutcome> {
+        let resp = Self::send(rb).await?;
+        Ok(if resp.status() == StatusCode::ACCEPTED {
+            SettingsOutcome::Pending(Self::decode(resp).await?)
+        } else {
+            SettingsOutcome::Applied(Self::decode(resp).await?)
+        })
     }
 
     /// `GET /api/v1/settings?roleId=`: every explicit setting.
@@ -485,6 +516,64 @@ impl Client {
     /// `POST /api/v1/requests/{id}/cancel`: withdraws a pending request.
     pub async fn cancel_request(&self, id: RequestId) -> Result<Request> {
         Self::json(self.request(Method::POST, self.api(&["requests", &id.to_string(), "cancel"])?)).await
+    }
+
+    // ----- approvals -----
+
+    /// `GET /api/v1/approvals`: requests waiting for the caller's decision.
+    pub async fn pending_approvals(&self) -> Result<Page<Request>> {
+        self.get(&["approvals"]).await
+    }
+
+    /// `POST /api/v1/approvals`: one decision for many requests.
+    pub async fn decide_requests(&self, body: &BulkDecision) -> Result<BulkDecisionResult> {
+        self.send_json(Method::POST, &["approvals"], body).await
+    }
+
+    /// `POST /api/v1/requests/{id}/approve`.
+    pub async fn approve_request(&self, id: RequestId, body: &DecideRequest) -> Result<RequestOutcome> {
+        self.send_json(Method::POST, &["requests", &id.to_string(), "approve"], body).await
+    }
+
+    /// `POST /api/v1/requests/{id}/deny`.
+    pub async fn deny_request(&self, id: RequestId, body: &DecideRequest) -> Result<RequestOutcome> {
+        self.send_json(Method::POST, &["requests", &id.to_string(), "deny"], body).await
+    }
+
+    /// `GET /api/v1/settings-changes?status=`.
+    pub async fn list_settings_changes(&self, status: Option<RequestStatus>) -> Result<Page<SettingsChange>> {
+        self.get_query(&["settings-changes"], &SettingsChangeQuery { status }).await
+    }
+
+    /// `GET /api/v1/settings-changes/{id}`.
+    pub async fn get_settings_change(&self, id: SettingsChangeId) -> Result<SettingsChange> {
+        self.get(&["settings-changes", &id.to_string()]).await
+    }
+
+    /// `POST /api/v1/settings-changes/{id}/approve` or `/deny`.
+    pub async fn decide_settings_change(
+        &self,
+        id: SettingsChangeId,
+        approve: bool,
+        body: &DecideSettingsChange,
+    ) -> Result<SettingsChange> {
+        let verb = if approve { "approve" } else { "deny" };
+        self.send_json(Method::POST, &["settings-changes", &id.to_string(), verb], body).await
+    }
+
+    /// `POST /api/v1/settings-changes/{id}/cancel`.
+    pub async fn cancel_settings_change(&self, id: SettingsChangeId) -> Result<SettingsChange> {
+        Self::json(self.request(Method::POST, self.api(&["settings-changes", &id.to_string(), "cancel"])?)).await
+    }
+
+    /// `GET /api/v1/break-glass-reviews?pending=`.
+    pub async fn list_break_glass_reviews(&self, pending: bool) -> Result<Page<BreakGlassReview>> {
+        self.get_query(&["break-glass-reviews"], &BreakGlassQuery { pending: Some(pending) }).await
+    }
+
+    /// `POST /api/v1/break-glass-reviews/{id}/complete`.
+    pub async fn complete_break_glass_review(&self, id: RequestId, body: &CompleteReview) -> Result<BreakGlassReview> {
+        self.send_json(Method::POST, &["break-glass-reviews", &id.to_string(), "complete"], body).await
     }
 
     // ----- check -----

@@ -55,6 +55,9 @@ error_kinds! {
     ActiveOnlyPrincipal => "service_principal_active_only",
     ApprovalSelfForbidden => "approval_self_forbidden",
     NotActive => "not_active",
+    NotApprover => "not_approver",
+    AlreadyDecided => "already_decided",
+    BreakGlassNotAllowed => "break_glass_not_allowed",
     // Authentication and authorization.
     Unauthenticated => "unauthenticated",
     InvalidCredentials => "invalid_credentials",

@@ -80,3 +80,7 @@ id_type!(
     /// An audit event.
     EventId
 );
+id_type!(
+    /// A request to change protected role settings.
+    SettingsChangeId
+);

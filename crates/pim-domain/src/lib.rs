@@ -3,6 +3,7 @@
 //! Every function that depends on time takes `now` as a parameter.
 
 pub mod actions;
+pub mod approval;
 pub mod assignment;
 pub mod audit;
 pub mod error;
@@ -13,16 +14,19 @@ pub mod request;
 pub mod role;
 pub mod scope;
 pub mod settings;
+pub mod settings_change;
 pub mod time;
 
+pub use approval::{Approval, Decision, Verdict};
 pub use assignment::{Assignment, AssignmentKind};
 pub use audit::{AuditDraft, AuditEvent, Outcome};
 pub use error::{DomainError, ErrorKind};
-pub use ids::{AssignmentId, EventId, PrincipalId, RequestId, ResourceId, RoleId, TokenId};
+pub use ids::{AssignmentId, EventId, PrincipalId, RequestId, ResourceId, RoleId, SettingsChangeId, TokenId};
 pub use permission::{ActionName, Pattern, Permissions};
 pub use principal::{ApiToken, Principal, PrincipalKind, Resource};
 pub use request::{Request, RequestAction, RequestStatus, Ticket};
 pub use role::RoleDefinition;
 pub use scope::ScopePath;
 pub use settings::RoleSettings;
+pub use settings_change::SettingsChange;
 pub use time::{Timestamp, Window};

@@ -252,6 +252,16 @@ pub struct Request {
     /// Why it ended as it did (denial reason, failure message).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
+    /// For activations, the length asked for in minutes (an approved activation runs this long
+    /// from its approval or its later requested start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_minutes: Option<u32>,
+    /// A break-glass activation: approval skipped, approvers told, reviewed after the fact.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub break_glass: bool,
+    /// The approval it waits for or went through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::approval::Approval>,
 }
 
 #[cfg(test)]
@@ -346,7 +356,7 @@ impl Needs {
         if self.mfa {
             return Some(DomainError::new(
                 ErrorKind::MfaRequired,
-                "the role's settings require MFA, and MFA is not available on this server yet",
+                "the role's settings require MFA: verify a code first (pim mfa verify, or send 'otp' with the request)",
             ));
         }
         None

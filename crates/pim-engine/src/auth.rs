@@ -227,6 +227,9 @@ impl Engine {
                 created_at: now,
                 updated_at: now,
                 status_reason: None,
+                duration_minutes: None,
+                break_glass: false,
+                approval: None,
             };
             let assignment = Assignment {
                 id: AssignmentId::new(),

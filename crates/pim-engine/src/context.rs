@@ -33,4 +33,13 @@ impl Context {
     pub fn system() -> Context {
         Context::default()
     }
+
+    /// This context, with the caller's session having passed MFA at `at`.
+    pub fn with_mfa_at(&self, at: Timestamp) -> Context {
+        let mut c = self.clone();
+        if let Some(a) = c.actor.as_mut() {
+            a.mfa_at = Some(at);
+        }
+        c
+    }
 }

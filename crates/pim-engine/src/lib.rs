@@ -11,9 +11,12 @@ pub mod engine;
 pub mod error;
 pub mod follow;
 pub mod index;
+pub mod mfa;
+pub(crate) mod notify;
 pub mod requests;
 pub mod resources;
 pub mod roles;
+pub mod settings_changes;
 pub mod workers;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -1,6 +1,6 @@
 //! Role definitions (built-in and custom) and role settings per role at a scope, nearest ancestor wins.
 
-use pim_domain::actions::{ROLES_READ, ROLES_WRITE, SETTINGS_READ, SETTINGS_WRITE};
+use pim_domain::actions::{ROLES_READ, ROLES_WRITE, SETTINGS_READ};
 use pim_domain::role::validate_custom;
 use pim_domain::{DomainError, ErrorKind, Permissions, PrincipalKind, RoleDefinition, RoleId, RoleSettings, ScopePath};
 use pim_store::q;
@@ -9,6 +9,7 @@ use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::{Result, refuse};
 use crate::follow::{Change, record};
+use crate::settings_changes::SettingsUpdate;
 
 /// The settings in force for a role at a scope, and where they were defined.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,78 +185,43 @@ impl Engine {
             .collect())
     }
 
-    /// Sets a role's settings at a scope (they apply there and below, until overridden).
+    /// Sets a role's settings at a scope (they apply there and below, until overridden). Where the
+    /// settings in force are protected, the change waits for a second administrator instead.
     pub async fn put_settings(
         &self,
         ctx: &Context,
         role: &str,
         scope: ScopePath,
         settings: RoleSettings,
-    ) -> Result<EffectiveSettings> {
-        let mut draft = self.draft(ctx, "settings.update");
-        draft.scope = Some(scope.clone());
-        draft.details = serde_json::to_value(&settings).unwrap_or_default();
-        self.audited(draft.clone(), async {
-            self.authorize(ctx, SETTINGS_WRITE, &scope)?;
-            settings.validate()?;
-            let now = self.now();
-            let mut tx = self.store.write(now).await?;
-            let role = find_role(tx.conn(), role).await?;
-            for stage in &settings.approval_stages {
-                let refs = stage.approvers.iter().chain(stage.escalation.iter().flat_map(|e| e.approvers.iter()));
-                for a in refs {
-                    match q::get_principal(tx.conn(), a.id).await? {
-                        Some(p) if p.kind == a.kind => {}
-                        _ => {
-                            return refuse(
-                                ErrorKind::InvalidSettings,
-                                format!("approver {} {} does not exist", a.kind.as_str(), a.id),
-                            );
-                        }
-                    }
-                }
-            }
-            if let Some(ex) = q::get_settings_nearest(tx.conn(), role.id, &scope).await?
-                && ex.1.protected {
-                    return refuse(
-                        ErrorKind::ApprovalRequired,
-                        format!("the settings of {} at {} are protected: changes need a second administrator's approval, which is not available on this server yet", role.name, ex.0),
-                    );
-                }
-            q::put_settings(tx.conn(), role.id, &scope, &settings, now, ctx.actor.as_ref().map(|a| a.id)).await?;
-            let mut d = draft.clone();
-            d.role_id = Some(role.id);
-            tx.audit(now, d).await?;
-            tx.commit().await?;
-            Ok(EffectiveSettings { role_id: role.id, scope: scope.clone(), defined_at: Some(scope.clone()), settings: settings.clone() })
-        })
-        .await
+    ) -> Result<SettingsUpdate> {
+        self.change_settings(ctx, role, scope, Some(settings)).await
     }
 
-    /// Removes a role's explicit settings at a scope, so it inherits again.
-    pub async fn delete_settings(&self, ctx: &Context, role: &str, scope: ScopePath) -> Result<()> {
-        let mut draft = self.draft(ctx, "settings.reset");
-        draft.scope = Some(scope.clone());
-        self.audited(draft.clone(), async {
-            self.authorize(ctx, SETTINGS_WRITE, &scope)?;
-            let now = self.now();
-            let mut tx = self.store.write(now).await?;
-            let role = find_role(tx.conn(), role).await?;
-            if let Some((at, s)) = q::get_settings_nearest(tx.conn(), role.id, &scope).await?
-                && s.protected && at == scope {
-                    return refuse(ErrorKind::ApprovalRequired, "these settings are protected: a reset needs a second administrator's approval, which is not available on this server yet");
-                }
-            if !q::delete_settings(tx.conn(), role.id, &scope).await? {
-                return Err(DomainError::not_found(format!("settings of {} defined at {scope}", role.name)).into());
-            }
-            let mut d = draft.clone();
-            d.role_id = Some(role.id);
-            tx.audit(now, d).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
+    /// Removes a role's explicit settings at a scope, so it inherits again (or proposes it, where
+    /// the settings are protected).
+    pub async fn delete_settings(&self, ctx: &Context, role: &str, scope: ScopePath) -> Result<SettingsUpdate> {
+        self.change_settings(ctx, role, scope, None).await
     }
+}
+
+/// Checks proposed settings: ranges, and approvers that exist with the kind they claim.
+pub(crate) async fn check_settings(c: &mut pim_store::AnyConnection, settings: &RoleSettings) -> Result<()> {
+    settings.validate()?;
+    for stage in &settings.approval_stages {
+        let refs = stage.approvers.iter().chain(stage.escalation.iter().flat_map(|e| e.approvers.iter()));
+        for a in refs {
+            match q::get_principal(c, a.id).await? {
+                Some(p) if p.kind == a.kind => {}
+                _ => {
+                    return refuse(
+                        ErrorKind::InvalidSettings,
+                        format!("approver {} {} does not exist", a.kind.as_str(), a.id),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Finds a role by id or (case-insensitive) name.

@@ -75,6 +75,7 @@ impl Engine {
 
     /// One pass of every periodic job.
     pub async fn run_jobs_once(&self) -> Result<()> {
+        self.advance_approvals().await?;
         self.provision_due_grants().await?;
         self.record_expirations().await?;
         self.prune_feed().await?;

@@ -17,9 +17,8 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         }
         NotFound => StatusCode::NOT_FOUND,
         NameTaken | GroupCycle | AlreadyExists | RoleInUse | BuiltinRoleReadOnly | PrincipalDisabled
-        | LastGlobalAdmin | RequestNotPending | ExtensionPending | AssignmentEnded | SetupCompleted => {
-            StatusCode::CONFLICT
-        }
+        | LastGlobalAdmin | RequestNotPending | ExtensionPending | AssignmentEnded | SetupCompleted
+        | AlreadyDecided => StatusCode::CONFLICT,
         JustificationRequired
         | TicketRequired
         | MfaRequired
@@ -33,9 +32,10 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         | NotRenewable
         | ActiveOnlyPrincipal
         | ApprovalSelfForbidden
+        | BreakGlassNotAllowed
         | NotActive => StatusCode::UNPROCESSABLE_ENTITY,
         Unauthenticated | InvalidCredentials | InvalidSetupSecret => StatusCode::UNAUTHORIZED,
-        Forbidden => StatusCode::FORBIDDEN,
+        Forbidden | NotApprover => StatusCode::FORBIDDEN,
         TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
     }
 }

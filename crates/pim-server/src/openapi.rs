@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{audit, auth, check, directory, requests, resources, roles, system};
+use crate::handlers::{approvals, audit, auth, check, directory, requests, resources, roles, system};
 
 struct BearerAuth;
 
@@ -35,6 +35,10 @@ impl Modify for BearerAuth {
         roles::get_settings, roles::put_settings, roles::delete_settings, roles::list_settings,
         requests::list_assignments, requests::get_assignment, requests::create_request,
         requests::list_requests, requests::get_request, requests::cancel_request,
+        approvals::approve_request, approvals::deny_request, approvals::list_approvals, approvals::decide_requests,
+        approvals::list_settings_changes, approvals::get_settings_change, approvals::approve_settings_change,
+        approvals::deny_settings_change, approvals::cancel_settings_change,
+        approvals::list_break_glass_reviews, approvals::complete_break_glass_review,
         check::check,
         audit::list_audit, audit::export_audit, audit::verify_audit,
     ),

@@ -1,6 +1,7 @@
 //! Requests: the nine actions of SPEC section 4, planned against the rules and the role settings,
 //! then carried out in one transaction with their audit events, or only validated.
 
+mod approve;
 mod plan;
 mod read;
 
@@ -16,7 +17,9 @@ use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result, refuse};
 use crate::follow::{Change, record};
+use crate::notify::RequestEvent;
 
+pub use approve::DecisionInput;
 use plan::Plan;
 pub(crate) use plan::ensure_global_admin_remains;
 
@@ -54,6 +57,10 @@ pub struct RequestInput {
     pub ticket: Option<Ticket>,
     /// Only say whether it would pass.
     pub validate_only: bool,
+    /// Break-glass activation: no approval, justification mandatory, approvers told, reviewed later.
+    pub break_glass: bool,
+    /// A TOTP code to pass MFA with before the request is planned.
+    pub otp: Option<String>,
 }
 
 impl RequestInput {
@@ -73,6 +80,8 @@ impl RequestInput {
             justification: None,
             ticket: None,
             validate_only: false,
+            break_glass: false,
+            otp: None,
         }
     }
 }
@@ -149,6 +158,16 @@ pub struct AssignmentQuery {
 impl Engine {
     /// Submits a request: validates it, and unless `validate_only`, carries it out in one transaction.
     pub async fn submit(&self, ctx: &Context, input: RequestInput) -> Result<Submission> {
+        // A code sent with the request is verified first (and audited on its own), like `pim mfa verify`.
+        let verified;
+        let ctx = match &input.otp {
+            Some(code) => {
+                let at = self.verify_request_otp(ctx, code).await?;
+                verified = ctx.with_mfa_at(at);
+                &verified
+            }
+            None => ctx,
+        };
         let mut draft = self.draft(ctx, &format!("request.{}", input.action.as_str()));
         draft.principal_id =
             input.principal_id.or(ctx.actor.as_ref().filter(|_| !input.action.is_admin()).map(|a| a.id));
@@ -170,13 +189,9 @@ impl Engine {
             if let Some(e) = plan.needs.first_unmet() {
                 return Err(e.into());
             }
-            if plan.needs.approval && plan.request.status != RequestStatus::PendingApproval {
-                return refuse(
-                    ErrorKind::ApprovalRequired,
-                    "the role's settings require approval to activate, and approvals are not available on this server yet",
-                );
-            }
-            let Plan { request, insert, update, requests_to_update, extra_events, result, .. } = plan;
+            let Plan {
+                request, insert, update, requests_to_update, extra_events, result, break_glass_approvers, ..
+            } = plan;
             q::insert_request(tx.conn(), &request).await?;
             if let Some(a) = &insert {
                 q::insert_assignment(tx.conn(), a).await?;
@@ -209,6 +224,31 @@ impl Engine {
                 e.request_id.get_or_insert(request.id);
                 tx.audit(now, e).await?;
             }
+            match &request.approval {
+                Some(ap) if request.status == RequestStatus::PendingApproval => {
+                    let approvers = ap.approvers_now(now);
+                    self.notify_request(
+                        tx.conn(),
+                        now,
+                        &request,
+                        RequestEvent::ApprovalNeeded { approvers: &approvers, stage: 0 },
+                    )
+                    .await?;
+                }
+                _ => {
+                    if request.break_glass {
+                        self.queue_break_glass_review(tx.conn(), &request, now).await?;
+                        self.notify_request(
+                            tx.conn(),
+                            now,
+                            &request,
+                            RequestEvent::BreakGlass { approvers: &break_glass_approvers },
+                        )
+                        .await?;
+                    }
+                    self.notify_request(tx.conn(), now, &request, RequestEvent::Done).await?;
+                }
+            }
             let changed: Vec<Change> = insert.iter().chain(update.iter()).map(|a| Change::Assignment(a.id)).collect();
             record(tx.conn(), now, &changed).await?;
             tx.commit().await?;
@@ -231,13 +271,7 @@ impl Engine {
         let mut c = self.store.read().await?;
         match self.plan(&mut c, ctx, &actor, input, now).await {
             Ok(plan) => {
-                let mut problems: Vec<DomainError> = plan.needs.first_unmet().into_iter().collect();
-                if plan.needs.approval && plan.request.status != RequestStatus::PendingApproval {
-                    problems.push(DomainError::new(
-                        ErrorKind::ApprovalRequired,
-                        "the role's settings require approval to activate, and approvals are not available on this server yet",
-                    ));
-                }
+                let problems: Vec<DomainError> = plan.needs.first_unmet().into_iter().collect();
                 Ok(Validation {
                     valid: problems.is_empty(),
                     needs: plan.needs,
@@ -273,7 +307,10 @@ impl Engine {
             }
             r.status = r.status.transition(RequestStatus::Canceled)?;
             r.updated_at = now;
+            r.status_reason = Some("canceled by the requester".into());
             q::update_request(tx.conn(), &r).await?;
+            let approvers = r.approval.as_ref().map(|a| a.approvers_now(now)).unwrap_or_default();
+            self.notify_request(tx.conn(), now, &r, RequestEvent::Canceled { approvers: &approvers }).await?;
             let mut d = draft.clone();
             d.principal_id = Some(r.principal_id);
             d.role_id = Some(r.role_id);

@@ -2,8 +2,10 @@
 //! store at `now`, producing what the request will change (nothing is written here).
 
 use pim_domain::actions::ASSIGNMENTS_WRITE;
+use pim_domain::approval::Approval;
 use pim_domain::request::{ActivationInput, Needs, normalize_justification, plan_activation};
 use pim_domain::role::GLOBAL_ADMINISTRATOR;
+use pim_domain::settings::ApproverRef;
 use pim_domain::time::DAY_MS;
 use pim_domain::{
     Assignment, AssignmentId, AssignmentKind, AuditDraft, DomainError, ErrorKind, PrincipalId, PrincipalKind, Request,
@@ -34,6 +36,8 @@ pub(super) struct Plan {
     pub(super) needs: Needs,
     /// The assignment to return to the caller.
     pub(super) result: Option<AssignmentId>,
+    /// For a break-glass activation, every approver of the role's stages (they are told).
+    pub(super) break_glass_approvers: Vec<ApproverRef>,
 }
 
 fn missing(field: &str, action: RequestAction) -> DomainError {
@@ -100,6 +104,9 @@ fn request_for(
         created_at: now,
         updated_at: now,
         status_reason: None,
+        duration_minutes: None,
+        break_glass: false,
+        approval: None,
     }
 }
 
@@ -215,7 +222,7 @@ impl Engine {
         check_assignment_policy(&settings, kind, &window, now)?;
         let needs = match kind {
             AssignmentKind::Active => Needs {
-                mfa: settings.require_mfa_on_active_assignment && actor.mfa_at.is_none(),
+                mfa: settings.require_mfa_on_active_assignment && !self.mfa_fresh(actor),
                 justification: settings.require_justification_on_active_assignment && input.justification.is_none(),
                 ticket: false,
                 approval: false,
@@ -269,6 +276,7 @@ impl Engine {
             requests_to_update: Vec::new(),
             extra_events: Vec::new(),
             needs,
+            break_glass_approvers: Vec::new(),
         })
     }
 
@@ -395,6 +403,7 @@ impl Engine {
             extra_events,
             needs: Needs::default(),
             result: Some(id),
+            break_glass_approvers: Vec::new(),
         })
     }
 
@@ -449,6 +458,7 @@ impl Engine {
             extra_events,
             needs: Needs::default(),
             result: Some(id),
+            break_glass_approvers: Vec::new(),
         })
     }
 
@@ -479,19 +489,8 @@ impl Engine {
         let mut candidates: Vec<Assignment> =
             q::list_assignments(c, &filter).await?.into_iter().filter(|e| e.window.contains(start_at)).collect();
         // An activation already in effect at this scope is extended in place rather than stacked.
-        let existing = if input.start.is_none() {
-            let f = q::AssignmentFilter {
-                principal: Some(actor.id),
-                role: Some(role.id),
-                scope: Some(scope.clone()),
-                kind: Some(AssignmentKind::Active),
-                not_ended_at: Some(now),
-                ..Default::default()
-            };
-            q::list_assignments(c, &f).await?.into_iter().find(|a| a.is_activation() && a.in_effect(now))
-        } else {
-            None
-        };
+        let existing =
+            if input.start.is_none() { existing_activation(c, actor.id, role.id, &scope, now).await? } else { None };
         // Prefer the eligibility the existing activation came from, then permanent, then the latest end.
         candidates.sort_by_key(|e| {
             (
@@ -516,36 +515,60 @@ impl Engine {
             duration_minutes: duration,
             has_justification: input.justification.is_some(),
             has_ticket: input.ticket.is_some(),
-            mfa_satisfied: actor.mfa_at.is_some(),
+            mfa_satisfied: self.mfa_fresh(actor),
             now,
         })?;
+        if input.break_glass {
+            if !settings.allow_break_glass {
+                return refuse(
+                    ErrorKind::BreakGlassNotAllowed,
+                    format!("the settings of {} at {scope} do not allow break-glass activation", role.name),
+                );
+            }
+            if input.justification.is_none() {
+                return refuse(ErrorKind::JustificationRequired, "a break-glass activation needs a justification");
+            }
+        }
+        let mut needs = plan.needs;
+        needs.approval = needs.approval && !input.break_glass;
+        if needs.approval {
+            // Nothing changes until the approvers have spoken: the activation's window is fixed then.
+            let mut request = Request {
+                id: RequestId::new(),
+                action,
+                status: RequestStatus::PendingApproval,
+                principal_id: actor.id,
+                role_id: role.id,
+                scope: scope.clone(),
+                kind: AssignmentKind::Active,
+                window: plan.window,
+                requested_by: actor.id,
+                justification: input.justification.clone(),
+                ticket: input.ticket.clone(),
+                target_assignment: None,
+                eligibility: Some(eligibility.id),
+                created_at: now,
+                updated_at: now,
+                status_reason: None,
+                duration_minutes: Some(duration),
+                break_glass: false,
+                approval: Some(Approval::staged(settings.approval_stages.clone(), now)),
+            };
+            request.window.start = input.start.filter(|s| *s > now).unwrap_or(now);
+            return Ok(Plan {
+                request,
+                insert: None,
+                update: Vec::new(),
+                requests_to_update: Vec::new(),
+                extra_events: Vec::new(),
+                needs,
+                result: None,
+                break_glass_approvers: Vec::new(),
+            });
+        }
         let request_id = RequestId::new();
-        let (activation, insert, update) = match existing {
-            Some(x) => {
-                let end = match (x.window.end, plan.window.end) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    (a, b) => a.or(b),
-                };
-                let a = Assignment { window: Window { start: x.window.start, end }, ..x };
-                (a.clone(), None, vec![a])
-            }
-            None => {
-                let a = Assignment {
-                    id: AssignmentId::new(),
-                    principal_id: actor.id,
-                    principal_kind: actor.kind,
-                    role_id: role.id,
-                    scope: scope.clone(),
-                    kind: AssignmentKind::Active,
-                    window: plan.window,
-                    activated_from: Some(eligibility.id),
-                    created_by_request: request_id,
-                    created_at: now,
-                    ended_early_at: None,
-                };
-                (a.clone(), Some(a), Vec::new())
-            }
-        };
+        let (activation, insert, update) =
+            activation_of((actor.id, actor.kind), &eligibility, &scope, plan.window, existing, request_id, now);
         let mut request = request_for(
             action,
             &activation,
@@ -557,9 +580,16 @@ impl Engine {
         );
         request.id = request_id;
         request.eligibility = Some(eligibility.id);
+        request.duration_minutes = Some(duration);
+        request.break_glass = input.break_glass;
         if plan.window.start > now {
             request.status = RequestStatus::Granted;
         }
+        let break_glass_approvers = if input.break_glass {
+            Approval::staged(settings.approval_stages.clone(), now).everyone()
+        } else {
+            Vec::new()
+        };
         Ok(Plan {
             request,
             result: Some(activation.id),
@@ -567,7 +597,8 @@ impl Engine {
             update,
             requests_to_update: Vec::new(),
             extra_events: Vec::new(),
-            needs: plan.needs,
+            needs,
+            break_glass_approvers,
         })
     }
 
@@ -619,6 +650,7 @@ impl Engine {
             requests_to_update: Vec::new(),
             extra_events: Vec::new(),
             needs: Needs::default(),
+            break_glass_approvers: Vec::new(),
         })
     }
 
@@ -687,21 +719,153 @@ impl Engine {
         };
         let needs = Needs {
             justification: needs_justification && input.justification.is_none(),
-            approval: true,
+            approval: settings.require_approval_for_extension,
             ..Needs::default()
         };
         let window = Window { start: if renew { now } else { a.window.start }, end: input.end };
         let mut request = request_for(action, &a, window, actor, input.justification.clone(), None, now);
-        request.status = RequestStatus::PendingApproval;
+        if needs.approval {
+            request.status = RequestStatus::PendingApproval;
+            request.approval = Some(Approval::by_scope_admins(now));
+            return Ok(Plan {
+                request,
+                result: Some(a.id),
+                insert: None,
+                update: Vec::new(),
+                requests_to_update: Vec::new(),
+                extra_events: Vec::new(),
+                needs,
+                break_glass_approvers: Vec::new(),
+            });
+        }
+        // The role's settings let holders extend and renew without approval.
+        let Some(end) = input.end else {
+            return Err(missing("end", action).into());
+        };
+        let (insert, update, result) = apply_extension(c, &request, end, now).await?;
+        if let Some(n) = &insert {
+            request.target_assignment = Some(n.id);
+            request.window = n.window;
+        }
         Ok(Plan {
             request,
-            result: Some(a.id),
-            insert: None,
-            update: Vec::new(),
+            result: Some(result),
+            insert,
+            update,
             requests_to_update: Vec::new(),
             extra_events: Vec::new(),
             needs,
+            break_glass_approvers: Vec::new(),
         })
+    }
+}
+
+/// Carries out an extension (a later end for the assignment) or a renewal (a new assignment like
+/// the ended one, from now), once approved or when no approval is needed. Returns the new
+/// assignment, the changed ones, and the id of the one that results.
+pub(super) async fn apply_extension(
+    c: &mut AnyConnection,
+    request: &Request,
+    end: Timestamp,
+    now: Timestamp,
+) -> Result<(Option<Assignment>, Vec<Assignment>, AssignmentId)> {
+    let id = request.target_assignment.ok_or_else(|| DomainError::invalid("the request names no assignment"))?;
+    let a = load_assignment(c, id).await?;
+    let settings = settings_at(c, a.role_id, &a.scope).await?.settings;
+    if end <= now {
+        return refuse(ErrorKind::InvalidWindow, "the new end must be in the future");
+    }
+    if request.action == RequestAction::SelfRenew {
+        let window = Window { start: now, end: Some(end) };
+        check_assignment_policy(&settings, a.kind, &window, now)?;
+        let dup = q::AssignmentFilter {
+            principal: Some(a.principal_id),
+            role: Some(a.role_id),
+            scope: Some(a.scope.clone()),
+            kind: Some(a.kind),
+            not_ended_at: Some(now),
+            ..Default::default()
+        };
+        if q::list_assignments(c, &dup).await?.iter().any(|x| x.activated_from.is_none()) {
+            return refuse(ErrorKind::AlreadyExists, "a current assignment like this one exists already");
+        }
+        let renewed = Assignment {
+            id: AssignmentId::new(),
+            window,
+            created_by_request: request.id,
+            created_at: now,
+            ended_early_at: None,
+            ..a
+        };
+        let id = renewed.id;
+        return Ok((Some(renewed), Vec::new(), id));
+    }
+    if a.window.has_ended(now) {
+        return refuse(ErrorKind::AssignmentEnded, "the assignment has ended; ask to renew it instead");
+    }
+    if a.window.end.is_none_or(|e| end <= e) {
+        return refuse(ErrorKind::InvalidWindow, "the new end must be later than the assignment's current end");
+    }
+    let window = Window { start: a.window.start, end: Some(end) };
+    check_assignment_policy(&settings, a.kind, &window, now)?;
+    Ok((None, vec![Assignment { window, ..a }], id))
+}
+
+/// `principal`'s activation of `role` at exactly `scope` that is in effect now, if any.
+pub(super) async fn existing_activation(
+    c: &mut AnyConnection,
+    principal: PrincipalId,
+    role: pim_domain::RoleId,
+    scope: &ScopePath,
+    now: Timestamp,
+) -> Result<Option<Assignment>> {
+    let f = q::AssignmentFilter {
+        principal: Some(principal),
+        role: Some(role),
+        scope: Some(scope.clone()),
+        kind: Some(AssignmentKind::Active),
+        not_ended_at: Some(now),
+        ..Default::default()
+    };
+    Ok(q::list_assignments(c, &f).await?.into_iter().find(|a| a.is_activation() && a.in_effect(now)))
+}
+
+/// The activation an eligibility gives for `window`: an activation of the same role already in
+/// effect at the same scope is extended in place (never shortened) instead of stacking a second one.
+pub(super) fn activation_of(
+    holder: (PrincipalId, PrincipalKind),
+    eligibility: &Assignment,
+    scope: &ScopePath,
+    window: Window,
+    existing: Option<Assignment>,
+    request_id: RequestId,
+    now: Timestamp,
+) -> (Assignment, Option<Assignment>, Vec<Assignment>) {
+    match existing {
+        Some(x) => {
+            let end = match (x.window.end, window.end) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            let a = Assignment { window: Window { start: x.window.start, end }, ..x };
+            (a.clone(), None, vec![a])
+        }
+        None => {
+            let a = Assignment {
+                id: AssignmentId::new(),
+                principal_id: holder.0,
+                principal_kind: holder.1,
+                role_id: eligibility.role_id,
+                scope: scope.clone(),
+                kind: AssignmentKind::Active,
+                window,
+                activated_from: Some(eligibility.id),
+                created_by_request: request_id,
+                created_at: now,
+                ended_early_at: None,
+            };
+            (a.clone(), Some(a), Vec::new())
+        }
     }
 }
 

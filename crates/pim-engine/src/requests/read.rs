@@ -17,7 +17,8 @@ impl Engine {
         let actor = self.actor(ctx)?;
         let mut c = self.store.read().await?;
         let r = q::get_request(&mut c, id).await?.ok_or_else(|| DomainError::not_found(format!("request {id}")))?;
-        if r.requested_by != actor.id && r.principal_id != actor.id {
+        let concerned = r.requested_by == actor.id || r.principal_id == actor.id;
+        if !concerned && !self.is_approver_of(actor.id, &r, self.now()) {
             self.authorize_read(ctx, REQUESTS_READ, &r.scope).await?;
         }
         Ok(r)

@@ -1,5 +1,6 @@
 //! Route table: every `/api/v1` endpoint and the health probes.
 
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod check;
@@ -57,6 +58,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/requests", get(requests::list_requests).post(requests::create_request))
         .route("/api/v1/requests/{id}", get(requests::get_request))
         .route("/api/v1/requests/{id}/cancel", post(requests::cancel_request))
+        .route("/api/v1/requests/{id}/approve", post(approvals::approve_request))
+        .route("/api/v1/requests/{id}/deny", post(approvals::deny_request))
+        .route("/api/v1/approvals", get(approvals::list_approvals).post(approvals::decide_requests))
+        .route("/api/v1/settings-changes", get(approvals::list_settings_changes))
+        .route("/api/v1/settings-changes/{id}", get(approvals::get_settings_change))
+        .route("/api/v1/settings-changes/{id}/approve", post(approvals::approve_settings_change))
+        .route("/api/v1/settings-changes/{id}/deny", post(approvals::deny_settings_change))
+        .route("/api/v1/settings-changes/{id}/cancel", post(approvals::cancel_settings_change))
+        .route("/api/v1/break-glass-reviews", get(approvals::list_break_glass_reviews))
+        .route("/api/v1/break-glass-reviews/{id}/complete", post(approvals::complete_break_glass_review))
         .route("/api/v1/check", post(check::check))
         .route("/api/v1/audit", get(audit::list_audit))
         .route("/api/v1/audit/export", get(audit::export_audit))

@@ -73,6 +73,8 @@ pub async fn create_request(
         justification: b.justification,
         ticket: b.ticket,
         validate_only: b.validate_only.unwrap_or(false),
+        break_glass: b.break_glass.unwrap_or(false),
+        otp: b.otp,
     };
     Ok(match s.engine.submit(&ctx, input).await? {
         Submission::Done(o) => {

@@ -2,10 +2,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use pim_api::{
-    CreateRole, EffectiveSettings, Page, Problem, RoleDefinition, RoleSettings, ScopePath, SettingsListQuery,
-    SettingsQuery,
+    CreateRole, EffectiveSettings, Page, Problem, RoleDefinition, RoleSettings, ScopePath, SettingsChange,
+    SettingsListQuery, SettingsQuery,
 };
+use pim_engine::settings_changes::SettingsUpdate;
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -85,28 +87,37 @@ pub async fn get_settings(
 /// Sets a role's settings at a scope; omitted fields take their defaults.
 #[utoipa::path(put, path = "/api/v1/roles/{idOrName}/settings", tag = "roles", security(("bearer" = [])),
     params(("idOrName" = String, Path), SettingsQuery), request_body = RoleSettings,
-    responses((status = 200, body = EffectiveSettings), (status = 400, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = EffectiveSettings),
+        (status = 202, description = "the settings in force are protected: the change waits for a second administrator", body = SettingsChange),
+        (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn put_settings(
     State(s): State<AppState>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
     Query(q): Query<SettingsQuery>,
     Json(settings): Json<RoleSettings>,
-) -> ApiResult<Json<EffectiveSettings>> {
-    Ok(Json(wire(s.engine.put_settings(&ctx, &id, scope_of(q), settings).await?)))
+) -> ApiResult<Response> {
+    Ok(match s.engine.put_settings(&ctx, &id, scope_of(q), settings).await? {
+        SettingsUpdate::Applied(e) => Json(wire(e)).into_response(),
+        SettingsUpdate::Pending(c) => (StatusCode::ACCEPTED, Json(c)).into_response(),
+    })
 }
 
 /// Removes a role's settings at a scope, so it inherits again.
 #[utoipa::path(delete, path = "/api/v1/roles/{idOrName}/settings", tag = "roles", security(("bearer" = [])),
-    params(("idOrName" = String, Path), SettingsQuery), responses((status = 204), (status = 404, body = Problem)))]
+    params(("idOrName" = String, Path), SettingsQuery), responses((status = 204),
+        (status = 202, description = "the settings in force are protected: the reset waits for a second administrator", body = SettingsChange),
+        (status = 404, body = Problem)))]
 pub async fn delete_settings(
     State(s): State<AppState>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
     Query(q): Query<SettingsQuery>,
-) -> ApiResult<StatusCode> {
-    s.engine.delete_settings(&ctx, &id, scope_of(q)).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> ApiResult<Response> {
+    Ok(match s.engine.delete_settings(&ctx, &id, scope_of(q)).await? {
+        SettingsUpdate::Applied(_) => StatusCode::NO_CONTENT.into_response(),
+        SettingsUpdate::Pending(c) => (StatusCode::ACCEPTED, Json(c)).into_response(),
+    })
 }
 
 /// Every explicitly defined setting the caller may read.

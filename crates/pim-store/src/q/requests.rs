@@ -40,7 +40,7 @@ pub struct RequestFilter {
 
 const REQUEST_COLS: &str = "id, action, status, principal_id, role_id, scope, kind, start_at, end_at, requested_by, \
                             justification, ticket_system, ticket_number, target_assignment, eligibility, \
-                            created_at, updated_at, status_reason";
+                            created_at, updated_at, status_reason, duration_minutes, break_glass, approval";
 
 fn request(r: &AnyRow) -> Result<Request> {
     let ticket = match (row::opt_text(r, 11)?, row::opt_text(r, 12)?) {
@@ -64,6 +64,12 @@ fn request(r: &AnyRow) -> Result<Request> {
         created_at: row::ts(r, 15)?,
         updated_at: row::ts(r, 16)?,
         status_reason: row::opt_text(r, 17)?,
+        duration_minutes: row::opt_int(r, 18)?.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
+        break_glass: row::boolean(r, 19)?,
+        approval: match row::opt_str_ref(r, 20)? {
+            Some(_) => Some(row::json(r, 20)?),
+            None => None,
+        },
     })
 }
 
@@ -72,8 +78,8 @@ pub async fn insert_request(c: &mut AnyConnection, r: &Request) -> Result<()> {
     sqlx::query(
         "INSERT INTO requests (id, action, status, principal_id, role_id, scope, kind, start_at, end_at, \
          requested_by, justification, ticket_system, ticket_number, target_assignment, eligibility, \
-         created_at, updated_at, status_reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         created_at, updated_at, status_reason, duration_minutes, break_glass, approval) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
     )
     .bind(r.id.to_string())
     .bind(r.action.as_str())
@@ -93,6 +99,9 @@ pub async fn insert_request(c: &mut AnyConnection, r: &Request) -> Result<()> {
     .bind(r.created_at.0)
     .bind(r.updated_at.0)
     .bind(r.status_reason.clone())
+    .bind(r.duration_minutes.map(i64::from))
+    .bind(r.break_glass)
+    .bind(r.approval.as_ref().map(row::to_json).transpose()?)
     .execute(&mut *c)
     .await?;
     Ok(())
@@ -103,8 +112,8 @@ pub async fn update_request(c: &mut AnyConnection, r: &Request) -> Result<()> {
     sqlx::query(
         "UPDATE requests SET action = $2, status = $3, principal_id = $4, role_id = $5, scope = $6, kind = $7, \
          start_at = $8, end_at = $9, requested_by = $10, justification = $11, ticket_system = $12, \
-         ticket_number = $13, target_assignment = $14, eligibility = $15, updated_at = $16, status_reason = $17 \
-         WHERE id = $1",
+         ticket_number = $13, target_assignment = $14, eligibility = $15, updated_at = $16, status_reason = $17, \
+         duration_minutes = $18, break_glass = $19, approval = $20 WHERE id = $1",
     )
     .bind(r.id.to_string())
     .bind(r.action.as_str())
@@ -123,6 +132,9 @@ pub async fn update_request(c: &mut AnyConnection, r: &Request) -> Result<()> {
     .bind(r.eligibility.map(|v| v.to_string()))
     .bind(r.updated_at.0)
     .bind(r.status_reason.clone())
+    .bind(r.duration_minutes.map(i64::from))
+    .bind(r.break_glass)
+    .bind(r.approval.as_ref().map(row::to_json).transpose()?)
     .execute(&mut *c)
     .await?;
     Ok(())

@@ -182,6 +182,9 @@ pub fn request_for(p: &Principal, role: RoleId, at: &str, kind: AssignmentKind, 
         created_at: window.start,
         updated_at: window.start,
         status_reason: None,
+        duration_minutes: None,
+        break_glass: false,
+        approval: None,
     }
 }
 

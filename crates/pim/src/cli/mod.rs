@@ -1,6 +1,7 @@
 //! The command line: parsing (clap), the shared context (server, token, output format) and dispatch to
 //! one module per command group. Every command but `serve` and `admin` is a client of the HTTP API.
 
+pub mod approvals;
 pub mod assignments;
 pub mod audit;
 pub mod auth;
@@ -128,8 +129,24 @@ pub enum Command {
     Extend(requests::SelfChangeArgs),
     /// Ask to renew one of your assignments that expired recently.
     Renew(requests::SelfChangeArgs),
-    /// List, show and cancel requests.
+    /// List, show and cancel requests (`--pending`: those waiting for your decision).
     Requests(requests::RequestsArgs),
+    /// Approve one or more requests waiting for your decision.
+    Approve(approvals::DecideArgs),
+    /// Deny one or more requests waiting for your decision.
+    Deny(approvals::DecideArgs),
+    /// Changes to protected role settings, waiting for a second administrator.
+    #[command(name = "settings-changes")]
+    SettingsChanges {
+        #[command(subcommand)]
+        command: approvals::SettingsChangesCommand,
+    },
+    /// Break-glass activations and their review after the fact.
+    #[command(name = "break-glass")]
+    BreakGlass {
+        #[command(subcommand)]
+        command: approvals::BreakGlassCommand,
+    },
     /// Ask whether a principal may perform an action at a scope now.
     Check(check::CheckArgs),
     /// The audit history.
@@ -243,6 +260,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Extend(args) => requests::self_change(&ctx()?, args, pim_api::RequestAction::SelfExtend).await,
         Command::Renew(args) => requests::self_change(&ctx()?, args, pim_api::RequestAction::SelfRenew).await,
         Command::Requests(args) => requests::requests(&ctx()?, args).await,
+        Command::Approve(args) => approvals::decide(&ctx()?, args, pim_api::Verdict::Approve).await,
+        Command::Deny(args) => approvals::decide(&ctx()?, args, pim_api::Verdict::Deny).await,
+        Command::SettingsChanges { command } => approvals::settings_changes(&ctx()?, command).await,
+        Command::BreakGlass { command } => approvals::break_glass(&ctx()?, command).await,
         Command::Check(args) => check::run(&ctx()?, args).await,
         Command::Audit { command } => audit::run(&ctx()?, command).await,
     }

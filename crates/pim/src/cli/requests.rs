@@ -2,6 +2,7 @@
 //! `pim requests` (list, show, cancel).
 
 use std::collections::BTreeSet;
+use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
@@ -50,6 +51,14 @@ pub struct ActivateArgs {
     /// Seconds between two looks at a pending request.
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS", requires = "wait")]
     pub poll_interval: f64,
+    /// Break-glass: skip approval where the role's settings allow it (a justification is required;
+    /// every approver is told and the activation is reviewed afterwards).
+    #[arg(long)]
+    pub break_glass: bool,
+    /// A current code from your authenticator app, when the role requires MFA
+    /// [default: asked for at the terminal when needed].
+    #[arg(long, value_name = "CODE")]
+    pub otp: Option<String>,
 }
 
 /// Options of `pim deactivate`.
@@ -117,6 +126,9 @@ pub enum RequestsCommand {
 /// Filters of `pim requests list`.
 #[derive(Debug, Default, clap::Args)]
 pub struct RequestListArgs {
+    /// Only requests waiting for your decision now (as an approver).
+    #[arg(long, conflicts_with_all = ["mine", "status", "action", "principal", "cursor"])]
+    pub pending: bool,
     /// Only your own requests.
     #[arg(long)]
     pub mine: bool,
@@ -247,6 +259,8 @@ pub async fn activate(ctx: &Ctx, a: ActivateArgs) -> anyhow::Result<()> {
         start: a.start,
         justification: a.justification,
         ticket: a.ticket,
+        break_glass: a.break_glass.then_some(true),
+        otp: a.otp,
         ..CreateRequest::new(RequestAction::SelfActivate)
     };
     if a.validate_only {
@@ -258,7 +272,13 @@ pub async fn activate(ctx: &Ctx, a: ActivateArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let mut outcome = client.create_request(&req).await?;
+    let mut outcome = match client.create_request(&req).await {
+        Err(e) if e.code() == Some("mfa_required") && req.otp.is_none() && std::io::stdin().is_terminal() => {
+            let code = rpassword::prompt_password("MFA code from your authenticator app: ")?;
+            client.create_request(&CreateRequest { otp: Some(code.trim().to_owned()), ..req }).await?
+        }
+        other => other?,
+    };
     if a.wait && outcome.request.status == RequestStatus::PendingApproval {
         if !a.poll_interval.is_finite() || a.poll_interval <= 0.0 {
             return Err(anyhow!("--poll-interval must be a positive number of seconds"));
@@ -325,6 +345,17 @@ pub async fn requests(ctx: &Ctx, a: RequestsArgs) -> anyhow::Result<()> {
 }
 
 async fn list(ctx: &Ctx, client: &Client, l: RequestListArgs) -> anyhow::Result<()> {
+    if l.pending {
+        let page = client.pending_approvals().await?;
+        if ctx.format == Format::Json {
+            return output::print_json(&page);
+        }
+        if page.items.is_empty() {
+            output::note("Nothing waits for your decision.");
+            return Ok(());
+        }
+        return output::print(&super::views::approvals_table(&mut Names::new(client), &page.items).await);
+    }
     let principal_id = match l.principal {
         Some(p) => Some(resolve::principal_id(client, &p).await?),
         None => None,

@@ -400,11 +400,29 @@ pub async fn settings(ctx: &Ctx, cmd: SettingsCommand) -> anyhow::Result<()> {
             };
             let approvers = approver_refs(&client, &args.flags.approvers).await?;
             apply(&mut s, &args.flags, approvers)?;
-            let e = client.put_settings(role, &args.scope, &s).await?;
-            print_settings(ctx, &client, &e).await
+            match client.put_settings(role, &args.scope, &s).await? {
+                pim_client::SettingsOutcome::Applied(e) => print_settings(ctx, &client, &e).await,
+                pim_client::SettingsOutcome::Pending(c) => super::ack(
+                    ctx.format,
+                    serde_json::to_value(&c)?,
+                    &format!(
+                        "These settings are protected: change {} waits for another administrator (pim settings-changes approve {}).",
+                        c.id, c.id
+                    ),
+                ),
+            }
         }
         SettingsCommand::Reset { role, scope } => {
-            client.delete_settings(role.trim(), &scope).await?;
+            if let Some(c) = client.delete_settings(role.trim(), &scope).await? {
+                return super::ack(
+                    ctx.format,
+                    serde_json::to_value(&c)?,
+                    &format!(
+                        "These settings are protected: the reset waits for another administrator (change {}).",
+                        c.id
+                    ),
+                );
+            }
             super::ack(
                 ctx.format,
                 serde_json::json!({"role": role, "scope": scope, "reset": true}),

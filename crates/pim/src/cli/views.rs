@@ -127,6 +127,32 @@ pub async fn requests_table(names: &mut Names<'_>, items: &[Request]) -> String 
     t.render()
 }
 
+/// Requests waiting for an approver: who asks for what, where, how long, and why.
+pub async fn approvals_table(names: &mut Names<'_>, items: &[Request]) -> String {
+    let mut t =
+        Table::new(&["ID", "ACTION", "REQUESTER", "ROLE", "SCOPE", "DURATION", "JUSTIFICATION", "TICKET", "STAGE"]);
+    for r in items {
+        let duration = match (r.duration_minutes, r.window.end) {
+            (Some(m), _) => format!("{}h{:02}m", m / 60, m % 60),
+            (None, Some(_)) => format!("until {}", end(&r.window)),
+            (None, None) => "approver decides".to_owned(),
+        };
+        let stage = r.approval.as_ref().map_or(String::new(), |a| format!("{}/{}", a.stage + 1, a.stages.len()));
+        t.row(vec![
+            r.id.to_string(),
+            r.action.as_str().to_owned(),
+            names.principal(r.requested_by).await,
+            names.role(r.role_id).await,
+            r.scope.to_string(),
+            duration,
+            r.justification.clone().unwrap_or_default(),
+            r.ticket.as_ref().map(|t| format!("{}:{}", t.system, t.number)).unwrap_or_default(),
+            stage,
+        ]);
+    }
+    t.render()
+}
+
 /// One request, field by field.
 pub async fn request_listing(names: &mut Names<'_>, r: &Request) -> String {
     listing(&[
@@ -142,12 +168,39 @@ pub async fn request_listing(names: &mut Names<'_>, r: &Request) -> String {
         ("end", end(&r.window)),
         ("justification", r.justification.clone().unwrap_or_default()),
         ("ticket", r.ticket.as_ref().map(|t| format!("{}:{}", t.system, t.number)).unwrap_or_default()),
+        ("duration", r.duration_minutes.map(|m| format!("{m} minutes")).unwrap_or_default()),
+        ("break-glass", if r.break_glass { "yes".to_owned() } else { String::new() }),
+        ("approval", approval_summary(r)),
         ("assignment", r.target_assignment.map(|i| i.to_string()).unwrap_or_default()),
         ("eligibility", r.eligibility.map(|i| i.to_string()).unwrap_or_default()),
         ("requested by", names.principal(r.requested_by).await),
         ("created", time(r.created_at)),
         ("updated", time(r.updated_at)),
     ])
+}
+
+/// Where a request's approval stands: stage, approvals so far and the decisions.
+fn approval_summary(r: &Request) -> String {
+    let Some(a) = &r.approval else { return String::new() };
+    let mut s = match a.stages.get(a.stage) {
+        Some(st) if r.status == pim_api::RequestStatus::PendingApproval => format!(
+            "stage {} of {}: {} of {} approvals, times out {}",
+            a.stage + 1,
+            a.stages.len(),
+            a.approvals_in_stage(),
+            st.required_approvals,
+            time(a.deadline())
+        ),
+        _ => format!("{} stage(s)", a.stages.len()),
+    };
+    for d in &a.decisions {
+        let verdict = match d.verdict {
+            pim_api::Verdict::Approve => "approved",
+            pim_api::Verdict::Deny => "denied",
+        };
+        s.push_str(&format!("; {} {verdict} at stage {} ({})", d.approver_name, d.stage + 1, time(d.at)));
+    }
+    s
 }
 
 /// The request and, once there is one, its assignment's window.

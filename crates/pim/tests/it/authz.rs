@@ -187,6 +187,7 @@ struct World {
     victim_activation: AssignmentId,
     victim_extendable: AssignmentId,
     victim_pending: RequestId,
+    change: SettingsChangeId,
 }
 
 /// One row of the matrix: a principal holding one role, and what it may act on.
@@ -208,6 +209,11 @@ struct RowFx {
     v_remove: AssignmentId,
     v_extend: AssignmentId,
     v_renew: AssignmentId,
+    v_approve: RequestId,
+    v_deny: RequestId,
+    v_break_glass: RequestId,
+    change_approve: SettingsChangeId,
+    change_deny: SettingsChangeId,
 }
 
 fn t(ts: Timestamp) -> String {
@@ -361,6 +367,89 @@ fn endpoints(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
             format!("/api/v1/requests/{}/cancel", w.victim_pending),
             None,
             HolderOnly,
+            200,
+        )
+        .write(),
+        ep("GET", "/api/v1/approvals", "", "/api/v1/approvals", None, Sees(REQUESTS_APPROVE), 200)
+            .sentinel(r.v_approve),
+        ep(
+            "POST",
+            "/api/v1/approvals",
+            "own",
+            "/api/v1/approvals",
+            req(json!({"verdict": "approve", "requestIds": [r.own_pending], "justification": "mine"})),
+            SignedIn,
+            200,
+        ),
+        ep("GET", "/api/v1/settings-changes", "", "/api/v1/settings-changes", None, SignedIn, 200),
+        ep("GET", "/api/v1/break-glass-reviews", "", "/api/v1/break-glass-reviews", None, SignedIn, 200),
+        ep(
+            "POST",
+            "/api/v1/settings-changes/{id}/cancel",
+            "other's",
+            format!("/api/v1/settings-changes/{}/cancel", w.change),
+            None,
+            HolderOnly,
+            200,
+        )
+        .write(),
+        // Approvals.
+        ep(
+            "POST",
+            "/api/v1/requests/{id}/approve",
+            "extension",
+            format!("/api/v1/requests/{}/approve", r.v_approve),
+            req(json!({"justification": "ok"})),
+            Act(REQUESTS_APPROVE),
+            200,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/requests/{id}/deny",
+            "extension",
+            format!("/api/v1/requests/{}/deny", r.v_deny),
+            req(json!({"justification": "no"})),
+            Act(REQUESTS_APPROVE),
+            200,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/break-glass-reviews/{id}/complete",
+            "",
+            format!("/api/v1/break-glass-reviews/{}/complete", r.v_break_glass),
+            req(json!({"verdict": "appropriate"})),
+            Act(REQUESTS_APPROVE),
+            200,
+        )
+        .write(),
+        ep(
+            "GET",
+            "/api/v1/settings-changes/{id}",
+            "",
+            format!("/api/v1/settings-changes/{}", w.change),
+            None,
+            Act(SETTINGS_READ),
+            200,
+        ),
+        ep(
+            "POST",
+            "/api/v1/settings-changes/{id}/approve",
+            "",
+            format!("/api/v1/settings-changes/{}/approve", r.change_approve),
+            req(json!({"justification": "ok"})),
+            Act(SETTINGS_WRITE),
+            200,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/settings-changes/{id}/deny",
+            "",
+            format!("/api/v1/settings-changes/{}/deny", r.change_deny),
+            req(json!({"justification": "no"})),
+            Act(SETTINGS_WRITE),
             200,
         )
         .write(),
@@ -694,7 +783,7 @@ fn expected(grants: &Option<Vec<&'static str>>, need: Need) -> String {
 fn got(e: &Ep, a: &Answer) -> String {
     match a.status {
         401 if a.code() == "unauthenticated" => "401".into(),
-        403 if a.code() == "forbidden" => "403".into(),
+        403 if a.code() == "forbidden" || a.code() == "not_approver" => "403".into(),
         s if s == e.ok && e.validate_only => {
             let forbidden = a.json["problems"]
                 .as_array()
@@ -716,6 +805,18 @@ fn got(e: &Ep, a: &Answer) -> String {
             }
         },
         _ => a.brief(),
+    }
+}
+
+/// Makes the settings of `role` at `scope` protected, then has the administrator propose a change
+/// there: a settings change waiting for a second administrator.
+async fn propose_change(s: &TestServer, role: RoleId, scope: &str) -> SettingsChangeId {
+    s.set_settings(role, scope, |x| x.protected = true).await;
+    let mut st = s.admin.get_settings(&role.to_string(), &sp(scope)).await.expect("settings").settings;
+    st.activation_max_minutes = 90;
+    match s.admin.put_settings(&role.to_string(), &sp(scope), &st).await.expect("proposed") {
+        pim_client::SettingsOutcome::Pending(c) => c.id,
+        other => panic!("expected a pending change, got {other:?}"),
     }
 }
 
@@ -786,6 +887,7 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
     let mut ext = CreateRequest::for_assignment(RequestAction::SelfExtend, victim_extendable);
     ext.justification = Some("need more".into());
     let victim_pending = victim_client.create_request(&ext).await.expect("victim selfExtend").request.id;
+    let change = propose_change(s, ops, "/prot").await;
     let world = World {
         ops,
         victim,
@@ -799,6 +901,7 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
         victim_activation,
         victim_extendable,
         victim_pending,
+        change,
     };
 
     let mut out = Vec::new();
@@ -847,6 +950,23 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
         s.admin.add_member(box_rm, uid).await.expect("member");
         s.custom_role(&format!("del{i}"), &["gone.*"]).await;
         s.set_settings(ops, &format!("/d{i}"), |x| x.activation_max_minutes = 60).await;
+        // Requests and settings changes to decide, and a break-glass activation to review.
+        let mut pending_of = Vec::new();
+        for scope in [format!("/pe{i}"), format!("/pn{i}")] {
+            let a = s.assign(victim, ops, &scope, AssignmentKind::Eligible, in_week).await.id;
+            let mut ext = CreateRequest::for_assignment(RequestAction::SelfExtend, a);
+            ext.justification = Some("need more".into());
+            ext.end = Some(now.plus_millis(14 * DAY_MS));
+            pending_of.push(victim_client.create_request(&ext).await.expect("victim selfExtend").request.id);
+        }
+        let bg_scope = format!("/bg{i}");
+        s.set_settings(ops, &bg_scope, |x| x.allow_break_glass = true).await;
+        s.assign(victim, ops, &bg_scope, AssignmentKind::Eligible, None).await;
+        let mut bg = activation(ops, &bg_scope, 60);
+        bg.break_glass = Some(true);
+        let v_break_glass = victim_client.create_request(&bg).await.expect("break-glass").request.id;
+        let change_approve = propose_change(s, ops, &format!("/pa{i}")).await;
+        let change_deny = propose_change(s, ops, &format!("/pd{i}")).await;
         out.push(RowFx {
             label: h.label.clone(),
             grants: h.grants.clone(),
@@ -865,6 +985,11 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
             v_remove,
             v_extend,
             v_renew,
+            v_approve: pending_of[0],
+            v_deny: pending_of[1],
+            v_break_glass,
+            change_approve,
+            change_deny,
         });
     }
     (world, out)
@@ -969,8 +1094,10 @@ async fn matrix(b: Backend, full: bool) {
                 }
                 if want == "403" {
                     let events = db.events_after(seq).await;
-                    if !events.iter().any(|ev| ev.outcome == "failure" && ev.error_code.as_deref() == Some("forbidden"))
-                    {
+                    if !events.iter().any(|ev| {
+                        ev.outcome == "failure"
+                            && matches!(ev.error_code.as_deref(), Some("forbidden" | "not_approver"))
+                    }) {
                         have = format!("{have}, refusal not audited");
                     }
                 }

@@ -220,10 +220,12 @@ async fn settings_inherit_from_the_nearest_ancestor(b: Backend) {
     all.notifications.eligible_member_activated.requester.critical_only = true;
     s.admin.put_settings(&r, &sp("/z"), &all).await.expect("put all");
     assert_eq!(s.admin.get_settings(&r, &sp("/z")).await.expect("get").settings, all);
-    // A protected setting cannot be changed without a second administrator (next issue): refused, not allowed.
+    // Below protected settings, a change waits for a second administrator (see approvals.rs).
     s.set_settings(role, "/p", |st| st.protected = true).await;
     let change = RoleSettings { activation_max_minutes: 30, ..RoleSettings::default() };
-    assert_eq!(code(s.admin.put_settings(&r, &sp("/p/q"), &change).await), "approval_required");
+    let proposed = s.admin.put_settings(&r, &sp("/p/q"), &change).await.expect("proposed");
+    assert!(matches!(proposed, pim_client::SettingsOutcome::Pending(_)), "{proposed:?}");
+    assert_eq!(s.admin.get_settings(&r, &sp("/p/q")).await.expect("get").settings.activation_max_minutes, 480);
     s.stop().await;
 }
 

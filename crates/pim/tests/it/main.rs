@@ -30,6 +30,7 @@ macro_rules! backend_tests {
     };
 }
 
+mod approvals;
 mod audit;
 mod authz;
 mod bad_input;

@@ -236,7 +236,10 @@ async fn settings_rules_refuse_with_the_rule_named(b: Backend) {
         }];
     })
     .await;
-    assert_eq!(code(alice.create_request(&with_ticket).await), "approval_required", "never silently allowed");
+    let v = alice.validate_request(&with_ticket).await.expect("validate");
+    assert!(v.valid && v.needs.approval, "accepted to wait for approval: {v:?}");
+    let pending = alice.create_request(&with_ticket).await.expect("submitted");
+    assert_eq!(pending.request.status, RequestStatus::PendingApproval, "never silently allowed");
     assert!(!s.allowed(uid, "ops.x", "/").await);
     // Permanent assignments can be forbidden.
     s.set_settings(role, "/x", |st| {
