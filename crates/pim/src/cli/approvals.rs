@@ -15,8 +15,11 @@ use super::resolve::Names;
 #[derive(Debug, clap::Args)]
 pub struct DecideArgs {
     /// The requests (see `pim requests --pending`).
-    #[arg(required = true, num_args = 1..)]
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub ids: Vec<RequestId>,
+    /// Every request waiting for your decision now.
+    #[arg(long)]
+    pub all: bool,
     /// Why (required by default role settings).
     #[arg(short = 'j', long)]
     pub justification: Option<String>,
@@ -28,6 +31,14 @@ pub struct DecideArgs {
 /// Runs `pim approve` or `pim deny`.
 pub async fn decide(ctx: &Ctx, a: DecideArgs, verdict: Verdict) -> anyhow::Result<()> {
     let client = ctx.client()?;
+    let mut a = a;
+    if a.all {
+        a.ids = client.pending_approvals().await?.items.into_iter().map(|r| r.id).collect();
+        if a.ids.is_empty() {
+            output::note("Nothing waits for your decision.");
+            return Ok(());
+        }
+    }
     if a.end.is_some() && (a.ids.len() != 1 || verdict == Verdict::Deny) {
         return Err(anyhow!("--end applies when approving one extension or renewal"));
     }
@@ -36,8 +47,12 @@ pub async fn decide(ctx: &Ctx, a: DecideArgs, verdict: Verdict) -> anyhow::Resul
         let o = client.approve_request(*id, &body).await?;
         return output::show(ctx.format, &o, || format!("Request {} is {}.", o.request.id, o.request.status.as_str()));
     }
-    let body = BulkDecision { verdict, request_ids: a.ids, justification: a.justification };
-    let result = client.decide_requests(&body).await?;
+    // The server takes at most 100 requests per call.
+    let mut result = pim_api::BulkDecisionResult { items: Vec::new() };
+    for chunk in a.ids.chunks(100) {
+        let body = BulkDecision { verdict, request_ids: chunk.to_vec(), justification: a.justification.clone() };
+        result.items.extend(client.decide_requests(&body).await?.items);
+    }
     if ctx.format == Format::Json {
         output::print_json(&result)?;
     } else {
