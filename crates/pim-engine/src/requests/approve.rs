@@ -131,8 +131,20 @@ impl Engine {
             {
                 return refuse(ErrorKind::InvalidWindow, "an approver may shorten what was asked, not lengthen it");
             }
-            if extension && input.verdict == Verdict::Approve && input.end.or(r.window.end).is_none() {
-                return refuse(ErrorKind::InvalidInput, "this request leaves the end to the approver: give 'end'");
+            if extension && input.verdict == Verdict::Approve {
+                // An end the extension could not take is the approver's mistake: refuse it, change nothing.
+                let Some(end) = input.end.or(r.window.end) else {
+                    return refuse(ErrorKind::InvalidInput, "this request leaves the end to the approver: give 'end'");
+                };
+                if end <= now {
+                    return refuse(ErrorKind::InvalidWindow, "the end must be in the future");
+                }
+                if r.action == RequestAction::SelfExtend
+                    && let Some(target) = r.target_assignment
+                    && load_assignment(tx.conn(), target).await?.window.end.is_some_and(|e| end <= e)
+                {
+                    return refuse(ErrorKind::InvalidWindow, "the end must be later than the assignment's current end");
+                }
             }
             let mut ap = r.approval.clone().ok_or_else(|| DomainError::invalid("the request waits for no approval"))?;
             let progress = ap.decide(Decision {
