@@ -262,6 +262,9 @@ pub struct Request {
     /// The approval it waits for or went through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<crate::approval::Approval>,
+    /// The requester's name, given to approvers (who may not read the directory); not stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester_name: Option<String>,
 }
 
 #[cfg(test)]

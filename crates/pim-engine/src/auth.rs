@@ -230,6 +230,7 @@ impl Engine {
                 duration_minutes: None,
                 break_glass: false,
                 approval: None,
+                requester_name: None,
             };
             let assignment = Assignment {
                 id: AssignmentId::new(),

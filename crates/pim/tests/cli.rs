@@ -318,6 +318,57 @@ fn to_second(t: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// 1b. The README's approval section, verbatim, after the walkthrough.
+
+#[test]
+fn readme_approval_runs_verbatim() {
+    let text = readme();
+    let setup = blocks(&text, "walkthrough");
+    let steps = blocks(&text, "approvals");
+    assert!(steps.len() >= 8, "the approval block has only {} lines", steps.len());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let data_arg = data.to_str().expect("utf-8 path");
+    let server = Server::start(tmp.path(), &["--listen", "127.0.0.1:0", "--data-dir", data_arg], &[]);
+    let secret = server.secret.clone().unwrap_or_else(|| panic!("no setup secret in {:?}", server.stdout));
+    let cli = Cli::new(tmp.path()).with_env("SERVER", &server.url).with_env("SECRET", &secret);
+    for line in &setup {
+        cli.sh(line);
+    }
+    let mut approved = false;
+    for line in &steps {
+        let out = cli.sh(line);
+        let words: Vec<&str> = line.split(" | ").last().unwrap_or(line).split_whitespace().collect();
+        match words.get(1..).unwrap_or_default() {
+            ["activate", ..] => {
+                assert_eq!(field(&out, "status"), Some("PendingApproval"), "{out}");
+                assert_eq!(field(&out, "ticket"), Some("jira:OPS-7"), "{out}");
+                assert!(field(&out, "approval").is_some_and(|a| a.starts_with("stage 1 of 1: 0 of 1")), "{out}");
+            }
+            ["requests", "--mine", ..] => assert!(out.contains("PendingApproval"), "{out}"),
+            ["requests", "--pending"] => {
+                assert!(out.contains("INC-43: migrate orders") && out.contains("jira:OPS-7"), "{out}");
+                assert!(out.contains("alice") && out.contains("/prod/db") && out.contains("1h00m"), "{out}");
+                let pending = cli.json(&["requests", "--pending"]);
+                assert_eq!(items(&pending).len(), 1, "{pending}");
+            }
+            ["approve", ..] => {
+                assert!(out.contains("Provisioned"), "{out}");
+                approved = true;
+            }
+            ["whoami"] => {
+                let me = cli.json(&["whoami"]);
+                let acts = activations(&me);
+                assert_eq!(acts.len(), 1, "{me}");
+                assert_eq!(acts[0]["scope"], "/prod/db");
+            }
+            _ => {}
+        }
+    }
+    assert!(approved, "the approval block approves");
+}
+
+// ---------------------------------------------------------------------------------------------------
 // 1. The README walkthrough, verbatim.
 
 #[test]

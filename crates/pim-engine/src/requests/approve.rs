@@ -95,6 +95,10 @@ impl Engine {
             .await?
             .into_iter()
             .filter(|r| self.may_decide(actor.id, r, now).is_ok())
+            .map(|mut r| {
+                r.requester_name = self.index.principal(r.requested_by).map(|p| p.name);
+                r
+            })
             .collect())
     }
 

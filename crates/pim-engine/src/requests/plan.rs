@@ -107,6 +107,7 @@ fn request_for(
         duration_minutes: None,
         break_glass: false,
         approval: None,
+        requester_name: None,
     }
 }
 
@@ -553,6 +554,7 @@ impl Engine {
                 duration_minutes: Some(duration),
                 break_glass: false,
                 approval: Some(Approval::staged(settings.approval_stages.clone(), now)),
+                requester_name: None,
             };
             request.window.start = input.start.filter(|s| *s > now).unwrap_or(now);
             return Ok(Plan {

@@ -70,6 +70,7 @@ fn request(r: &AnyRow) -> Result<Request> {
             Some(_) => Some(row::json(r, 20)?),
             None => None,
         },
+        requester_name: None,
     })
 }
 

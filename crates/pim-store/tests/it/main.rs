@@ -185,6 +185,7 @@ pub fn request_for(p: &Principal, role: RoleId, at: &str, kind: AssignmentKind, 
         duration_minutes: None,
         break_glass: false,
         approval: None,
+        requester_name: None,
     }
 }
 

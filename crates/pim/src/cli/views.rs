@@ -141,7 +141,10 @@ pub async fn approvals_table(names: &mut Names<'_>, items: &[Request]) -> String
         t.row(vec![
             r.id.to_string(),
             r.action.as_str().to_owned(),
-            names.principal(r.requested_by).await,
+            match &r.requester_name {
+                Some(n) => n.clone(),
+                None => names.principal(r.requested_by).await,
+            },
             names.role(r.role_id).await,
             r.scope.to_string(),
             duration,
