@@ -80,3 +80,7 @@ id_type!(
     /// An audit event.
     EventId
 );
+id_type!(
+    /// An MFA factor (a TOTP authenticator).
+    MfaFactorId
+);
