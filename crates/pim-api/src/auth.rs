@@ -41,6 +41,10 @@ pub struct LoginRequest {
     /// A label for the token issued (e.g. the machine's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_name: Option<String>,
+    /// A TOTP code of your authenticator: the session starts having passed MFA. A wrong code
+    /// fails the sign-in and counts toward the authenticator's lockout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp: Option<String>,
 }
 
 /// A successful sign-in.
@@ -53,6 +57,9 @@ pub struct LoginResponse {
     pub expires_at: Timestamp,
     /// Who signed in.
     pub principal: Principal,
+    /// When the session passed MFA (with `otp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_at: Option<Timestamp>,
 }
 
 /// The caller and their current assignments.

@@ -11,9 +11,11 @@ pub mod engine;
 pub mod error;
 pub mod follow;
 pub mod index;
+pub mod mfa;
 pub mod requests;
 pub mod resources;
 pub mod roles;
+pub mod secrets;
 pub mod workers;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -68,6 +68,15 @@ pub async fn delete_pending_totp_factor(c: &mut AnyConnection, principal: Princi
     Ok(r.rows_affected() > 0)
 }
 
+/// Removes the principal's confirmed factor; whether there was one.
+pub async fn delete_confirmed_totp_factor(c: &mut AnyConnection, principal: PrincipalId) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM mfa_totp_factors WHERE principal_id = $1 AND confirmed_at IS NOT NULL")
+        .bind(principal.to_string())
+        .execute(&mut *c)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
+
 /// Removes every factor of the principal, pending or confirmed; how many there were.
 pub async fn delete_totp_factors(c: &mut AnyConnection, principal: PrincipalId) -> Result<u64> {
     let r = sqlx::query("DELETE FROM mfa_totp_factors WHERE principal_id = $1")

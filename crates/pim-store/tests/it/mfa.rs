@@ -40,6 +40,11 @@ both!(one_pending_and_one_confirmed_factor_per_principal, |db| {
     assert_eq!(q::get_pending_totp_factor(&mut c, alice.id).await.unwrap(), None);
     let err = q::insert_totp_factor(&mut c, &factor(&alice, Some(300))).await.unwrap_err();
     assert!(err.is_unique(), "a second confirmed factor: {err:?}");
+    let other = factor(&bob, Some(300));
+    q::insert_totp_factor(&mut c, &other).await.unwrap();
+    assert!(q::delete_confirmed_totp_factor(&mut c, bob.id).await.unwrap());
+    assert!(!q::delete_confirmed_totp_factor(&mut c, bob.id).await.unwrap());
+    assert!(q::get_pending_totp_factor(&mut c, bob.id).await.unwrap().is_some(), "only the confirmed one goes");
     // A new pending one may wait beside the confirmed one, and be replaced.
     q::insert_totp_factor(&mut c, &factor(&alice, None)).await.unwrap();
     assert!(q::delete_pending_totp_factor(&mut c, alice.id).await.unwrap());
@@ -60,7 +65,8 @@ both!(one_pending_and_one_confirmed_factor_per_principal, |db| {
     q::record_mfa_success(&mut c, pending.id, Some(43)).await.unwrap();
     assert_eq!(q::get_confirmed_totp_factor(&mut c, alice.id).await.unwrap().unwrap().last_step, Some(43));
 
-    assert_eq!(q::delete_totp_factors(&mut c, alice.id).await.unwrap(), 1);
+    q::insert_totp_factor(&mut c, &factor(&alice, None)).await.unwrap();
+    assert_eq!(q::delete_totp_factors(&mut c, alice.id).await.unwrap(), 2, "the confirmed and a pending one");
     assert_eq!(q::get_confirmed_totp_factor(&mut c, alice.id).await.unwrap(), None);
     assert!(q::get_pending_totp_factor(&mut c, bob.id).await.unwrap().is_some(), "bob's is untouched");
 });

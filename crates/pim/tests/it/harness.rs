@@ -130,7 +130,12 @@ impl TestServer {
         };
         let user = s.engine.bootstrap(&Context::system(), admin).await.expect("bootstrap");
         s.admin_id = user.id;
-        let req = pim_api::LoginRequest { username: "admin".into(), password: ADMIN_PASSWORD.into(), token_name: None };
+        let req = pim_api::LoginRequest {
+            username: "admin".into(),
+            password: ADMIN_PASSWORD.into(),
+            token_name: None,
+            otp: None,
+        };
         let token = s.admin.login(&req).await.expect("admin login").token;
         // Tests move the clock by days and weeks: work with a token that outlives them.
         let session = Client::new(&s.url, Some(token)).expect("client");
