@@ -34,6 +34,7 @@ const PIM_VARS: &[&str] = &[
     "PIM_TOKEN",
     "PIM_OUTPUT",
     "PIM_SETUP_SECRET",
+    "PIM_SECRET_KEY_FILE",
     "RUST_LOG",
 ];
 

@@ -208,6 +208,10 @@ struct RowFx {
     v_remove: AssignmentId,
     v_extend: AssignmentId,
     v_renew: AssignmentId,
+    /// The first code of the TOTP authenticator the row's user enrolled (pending).
+    mfa_confirm: String,
+    /// A later code of it (the next time step), for passing MFA after confirming.
+    mfa_verify: String,
 }
 
 fn t(ts: Timestamp) -> String {
@@ -676,6 +680,33 @@ fn endpoints(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
         ep("GET", "/api/v1/audit", "", "/api/v1/audit", None, Act(AUDIT_READ), 200),
         ep("GET", "/api/v1/audit/export", "", "/api/v1/audit/export?format=json", None, Act(AUDIT_READ), 200),
         ep("POST", "/api/v1/audit/verify", "", "/api/v1/audit/verify", None, Act(AUDIT_READ), 200),
+        // MFA: one's own (in this order: confirm the pending authenticator, which makes the session
+        // fresh, enroll a replacement, pass MFA, new recovery codes), then an administrator's reset.
+        ep("GET", "/api/v1/me/mfa", "", "/api/v1/me/mfa", None, SignedIn, 200),
+        ep(
+            "POST",
+            "/api/v1/me/mfa/totp/confirm",
+            "",
+            "/api/v1/me/mfa/totp/confirm",
+            req(json!({"code": r.mfa_confirm})),
+            SignedIn,
+            200,
+        )
+        .write(),
+        ep("POST", "/api/v1/me/mfa/totp", "", "/api/v1/me/mfa/totp", None, SignedIn, 201).write(),
+        ep("POST", "/api/v1/auth/mfa", "", "/api/v1/auth/mfa", req(json!({"code": r.mfa_verify})), SignedIn, 200)
+            .write(),
+        ep("POST", "/api/v1/me/mfa/recovery-codes", "", "/api/v1/me/mfa/recovery-codes", None, SignedIn, 200).write(),
+        ep(
+            "DELETE",
+            "/api/v1/users/{id}/mfa",
+            "",
+            format!("/api/v1/users/{}/mfa", r.uid),
+            None,
+            Act(DIRECTORY_WRITE),
+            204,
+        )
+        .write(),
     ]
 }
 
@@ -847,6 +878,10 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
         s.admin.add_member(box_rm, uid).await.expect("member");
         s.custom_role(&format!("del{i}"), &["gone.*"]).await;
         s.set_settings(ops, &format!("/d{i}"), |x| x.activation_max_minutes = 60).await;
+        // A pending TOTP authenticator, and codes of it for the time the matrix runs at.
+        let totp = TotpHelper::new(&client.enroll_totp().await.expect("enroll"));
+        let step = TotpHelper::step(now);
+        let (mfa_confirm, mfa_verify) = (totp.code_for_step(step), totp.code_for_step(step + 1));
         out.push(RowFx {
             label: h.label.clone(),
             grants: h.grants.clone(),
@@ -865,6 +900,8 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
             v_remove,
             v_extend,
             v_renew,
+            mfa_confirm,
+            mfa_verify,
         });
     }
     (world, out)
