@@ -31,7 +31,7 @@ pub struct SetupRequest {
 }
 
 /// Signs in with a user name and password.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginRequest {
     /// User name.
@@ -41,6 +41,21 @@ pub struct LoginRequest {
     /// A label for the token issued (e.g. the machine's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_name: Option<String>,
+    /// A TOTP code of your authenticator: the session starts having passed MFA. A wrong code
+    /// fails the sign-in and counts toward the authenticator's lockout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp: Option<String>,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password or the code.
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("token_name", &self.token_name)
+            .field("otp", &self.otp.as_ref().map(|_| ".."))
+            .finish_non_exhaustive()
+    }
 }
 
 /// A successful sign-in.
@@ -53,6 +68,9 @@ pub struct LoginResponse {
     pub expires_at: Timestamp,
     /// Who signed in.
     pub principal: Principal,
+    /// When the session passed MFA (with `otp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_at: Option<Timestamp>,
 }
 
 /// The caller and their current assignments.

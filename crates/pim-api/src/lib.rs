@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod check;
 pub mod directory;
+pub mod mfa;
 pub mod page;
 pub mod problem;
 pub mod requests;
@@ -25,6 +26,7 @@ pub use auth::{
 };
 pub use check::{CheckRequest, CheckResponse};
 pub use directory::{CreateGroup, CreateServicePrincipal, CreateUser, UpdateGroup, UpdateServicePrincipal, UpdateUser};
+pub use mfa::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};
 pub use page::{ListQuery, Page};
 pub use problem::{Problem, ProblemItem};
 pub use requests::{AssignmentQuery, AssignmentState, CreateRequest, RequestOutcome, RequestQuery, Validation};

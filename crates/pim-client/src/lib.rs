@@ -20,6 +20,7 @@ use pim_api::{
     BreakGlassQuery, BreakGlassReview, BulkDecision, BulkDecisionResult, CompleteReview, DecideRequest,
     DecideSettingsChange, RequestStatus, SettingsChange, SettingsChangeId, SettingsChangeQuery,
 };
+use pim_api::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -600,6 +601,38 @@ impl Client {
     /// `POST /api/v1/audit/verify`: checks the audit hash chain.
     pub async fn verify_audit(&self) -> Result<AuditVerifyReport> {
         Self::json(self.request(Method::POST, self.api(&["audit", "verify"])?)).await
+    }
+
+    // ----- MFA -----
+
+    /// `GET /api/v1/me/mfa`: your MFA and this session's freshness.
+    pub async fn mfa_status(&self) -> Result<MfaStatus> {
+        self.get(&["me", "mfa"]).await
+    }
+
+    /// `POST /api/v1/me/mfa/totp`: enrolls a TOTP authenticator (the secret is only in this answer).
+    pub async fn enroll_totp(&self) -> Result<TotpEnrollment> {
+        Self::json(self.request(Method::POST, self.api(&["me", "mfa", "totp"])?)).await
+    }
+
+    /// `POST /api/v1/me/mfa/totp/confirm`: confirms it with its first code; answers the recovery codes.
+    pub async fn confirm_totp(&self, code: &str) -> Result<MfaConfirmed> {
+        self.send_json(Method::POST, &["me", "mfa", "totp", "confirm"], &ConfirmTotp { code: code.to_owned() }).await
+    }
+
+    /// `POST /api/v1/auth/mfa`: passes MFA for this session with a TOTP code or a recovery code.
+    pub async fn verify_mfa(&self, body: &VerifyMfa) -> Result<MfaVerified> {
+        self.send_json(Method::POST, &["auth", "mfa"], body).await
+    }
+
+    /// `POST /api/v1/me/mfa/recovery-codes`: ten new recovery codes, replacing the old ones.
+    pub async fn regenerate_recovery_codes(&self) -> Result<RecoveryCodes> {
+        Self::json(self.request(Method::POST, self.api(&["me", "mfa", "recovery-codes"])?)).await
+    }
+
+    /// `DELETE /api/v1/users/{id}/mfa`: removes a user's MFA (administrators).
+    pub async fn reset_mfa(&self, user: PrincipalId) -> Result<()> {
+        self.no_content(Method::DELETE, &["users", &user.to_string(), "mfa"]).await
     }
 }
 

@@ -65,6 +65,10 @@ error_kinds! {
     TooManyAttempts => "too_many_attempts",
     SetupCompleted => "setup_completed",
     InvalidSetupSecret => "invalid_setup_secret",
+    // MFA.
+    InvalidMfaCode => "invalid_mfa_code",
+    MfaCodeReused => "mfa_code_reused",
+    MfaNotEnrolled => "mfa_not_enrolled",
 }
 
 /// A refused request: what rule it broke and a sentence that says so.

@@ -84,3 +84,7 @@ id_type!(
     /// A request to change protected role settings.
     SettingsChangeId
 );
+id_type!(
+    /// An MFA factor (a TOTP authenticator).
+    MfaFactorId
+);

@@ -8,6 +8,7 @@ pub mod assignment;
 pub mod audit;
 pub mod error;
 pub mod ids;
+pub mod mfa;
 pub mod permission;
 pub mod principal;
 pub mod request;
@@ -21,7 +22,9 @@ pub use approval::{Approval, Decision, Verdict};
 pub use assignment::{Assignment, AssignmentKind};
 pub use audit::{AuditDraft, AuditEvent, Outcome};
 pub use error::{DomainError, ErrorKind};
-pub use ids::{AssignmentId, EventId, PrincipalId, RequestId, ResourceId, RoleId, SettingsChangeId, TokenId};
+pub use ids::{
+    AssignmentId, EventId, MfaFactorId, PrincipalId, RequestId, ResourceId, RoleId, SettingsChangeId, TokenId,
+};
 pub use permission::{ActionName, Pattern, Permissions};
 pub use principal::{ApiToken, Principal, PrincipalKind, Resource};
 pub use request::{Request, RequestAction, RequestStatus, Ticket};

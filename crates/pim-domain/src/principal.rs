@@ -113,6 +113,9 @@ pub struct ApiToken {
     /// When it was last used (updated at most once a minute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<Timestamp>,
+    /// When the session holding this token last passed MFA (a TOTP or recovery code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_at: Option<Timestamp>,
 }
 
 impl ApiToken {

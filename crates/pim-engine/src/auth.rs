@@ -122,6 +122,17 @@ impl TokenCache {
     fn forget(&self, id: TokenId) {
         self.0.lock().retain(|_, c| c.token.id != id);
     }
+    /// Records in the cached copy that the token's session passed MFA at `at`, so the next call
+    /// with it sees that at once.
+    pub(crate) fn set_mfa(&self, id: TokenId, at: Timestamp) {
+        for c in self.0.lock().values_mut().filter(|c| c.token.id == id) {
+            c.token.mfa_at = Some(at);
+        }
+    }
+    /// Forgets every cached token of `principal`.
+    pub(crate) fn forget_principal(&self, principal: PrincipalId) {
+        self.0.lock().retain(|_, c| c.token.principal_id != principal);
+    }
 }
 
 /// Recent failed sign-ins per (lower-case) user name: (count, start of the window).
@@ -265,16 +276,26 @@ impl Engine {
         .await
     }
 
-    /// Signs a user in with a password and issues a session token.
+    /// Signs a user in with a password and issues a session token. With `otp` (a TOTP code of the
+    /// user's confirmed factor) the session has passed MFA from the start; a wrong code fails the
+    /// sign-in and counts toward the factor's lockout.
     pub async fn login(
         &self,
         ctx: &Context,
         username: &str,
         password: &str,
         token_name: Option<String>,
+        otp: Option<String>,
     ) -> Result<(IssuedToken, Principal)> {
         let mut draft = self.draft(ctx, "auth.signIn");
         draft.details = serde_json::json!({ "username": username });
+        let otp = match otp.as_deref().map(pim_domain::mfa::parse_totp_code).transpose() {
+            Ok(otp) => otp,
+            Err(e) => {
+                self.record_refusal(draft, &e).await?;
+                return Err(e.into());
+            }
+        };
         let now = self.now();
         if self.throttle.locked(username, now) {
             let e = pim_domain::DomainError::new(
@@ -317,10 +338,22 @@ impl Engine {
         let name = token_name.unwrap_or_else(|| "sign-in".to_owned());
         let expires = now.plus_millis(self.options.session_token_ms);
         let mut tx = self.store.write(now).await?;
+        let mut mfa_at = None;
+        if let Some(code) = otp {
+            if let Err(e) = self.sign_in_mfa(&mut tx, &draft, user.id, &code, now).await? {
+                let mut d = crate::mfa::failure(draft, &e);
+                d.details["mfa"] = serde_json::Value::Bool(true);
+                tx.audit(now, d).await?;
+                tx.commit().await?;
+                return Err(e.into());
+            }
+            mfa_at = Some(now);
+        }
         user.last_sign_in_at = Some(now);
         q::update_principal(tx.conn(), &user).await?;
-        let issued = issue_token(tx.conn(), user.id, name, now, expires).await?;
-        draft.details = serde_json::json!({ "username": user.name, "tokenId": issued.info.id });
+        let issued = issue_token(tx.conn(), user.id, name, now, expires, mfa_at).await?;
+        draft.details =
+            serde_json::json!({ "username": user.name, "tokenId": issued.info.id, "mfa": mfa_at.is_some() });
         tx.audit(now, draft).await?;
         tx.commit().await?;
         Ok((issued, user))
@@ -355,7 +388,7 @@ impl Engine {
             self.touch(&hash, &token, now);
         }
         let p = self.index.principal(token.principal_id).filter(|p| p.enabled).ok_or_else(unauthenticated)?;
-        Ok(Actor { id: p.id, kind: p.kind, name: p.name, token_id: Some(token.id), mfa_at: None })
+        Ok(Actor { id: p.id, kind: p.kind, name: p.name, token_id: Some(token.id), mfa_at: token.mfa_at })
     }
 
     /// Records a token's use in the background (at most once a minute per token; not audited).
@@ -423,7 +456,8 @@ impl Engine {
                 return refuse(ErrorKind::PrincipalDisabled, format!("{} is disabled", p.name));
             }
             let issued =
-                issue_token(tx.conn(), target, name.clone(), now, now.plus_millis(i64::from(days) * DAY_MS)).await?;
+                issue_token(tx.conn(), target, name.clone(), now, now.plus_millis(i64::from(days) * DAY_MS), None)
+                    .await?;
             let mut d = draft.clone();
             d.details =
                 serde_json::json!({ "tokenId": issued.info.id, "name": name, "expiresAt": issued.info.expires_at });
@@ -477,6 +511,7 @@ async fn issue_token(
     name: String,
     now: Timestamp,
     expires_at: Timestamp,
+    mfa_at: Option<Timestamp>,
 ) -> Result<IssuedToken> {
     let secret = new_secret();
     let info = ApiToken {
@@ -487,6 +522,7 @@ async fn issue_token(
         expires_at,
         revoked_at: None,
         last_used_at: None,
+        mfa_at,
     };
     q::insert_token(c, &info, &token_hash(&secret)).await?;
     Ok(IssuedToken { secret, info })

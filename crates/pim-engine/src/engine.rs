@@ -14,15 +14,35 @@ use crate::error::{EngineError, Result};
 use crate::index::{AccessIndex, IndexPrincipal};
 
 /// Tunables of the engine.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EngineOptions {
     /// Lifetime of a token issued by sign-in, in milliseconds.
     pub session_token_ms: i64,
+    /// The root key of secrets at rest (TOTP seeds, recovery code hashes); see [`crate::secrets`].
+    /// `pim serve` reads it from its key file; the default is a random key (fine for tests, but
+    /// what it sealed cannot be read by another process).
+    pub secret_key: [u8; 32],
+    /// How long a session that passed MFA counts as fresh (is not asked again), in milliseconds.
+    pub mfa_freshness_ms: i64,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { session_token_ms: 12 * pim_domain::time::HOUR_MS }
+        EngineOptions {
+            session_token_ms: 12 * pim_domain::time::HOUR_MS,
+            secret_key: crate::secrets::random_key(),
+            mfa_freshness_ms: 15 * pim_domain::time::MINUTE_MS,
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("session_token_ms", &self.session_token_ms)
+            .field("secret_key", &"<redacted>")
+            .field("mfa_freshness_ms", &self.mfa_freshness_ms)
+            .finish()
     }
 }
 
@@ -34,6 +54,8 @@ pub struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) tokens: Arc<TokenCache>,
     pub(crate) throttle: Arc<SignInThrottle>,
+    /// Seals TOTP seeds and hashes recovery codes.
+    pub(crate) secrets: Arc<crate::secrets::SecretBox>,
     pub(crate) options: EngineOptions,
     /// The last change-feed entry this replica's index reflects.
     pub(crate) applied_seq: Arc<AtomicI64>,
@@ -56,6 +78,7 @@ impl Engine {
             clock,
             tokens: Arc::new(TokenCache::default()),
             throttle: Arc::new(SignInThrottle::default()),
+            secrets: Arc::new(crate::secrets::SecretBox::new(&options.secret_key)),
             options,
             applied_seq: Arc::new(AtomicI64::new(0)),
             followed_at: Arc::new(AtomicI64::new(0)),

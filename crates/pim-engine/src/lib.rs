@@ -16,6 +16,7 @@ pub(crate) mod notify;
 pub mod requests;
 pub mod resources;
 pub mod roles;
+pub mod secrets;
 pub mod settings_changes;
 pub mod workers;
 

@@ -35,6 +35,9 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         | BreakGlassNotAllowed
         | NotActive => StatusCode::UNPROCESSABLE_ENTITY,
         Unauthenticated | InvalidCredentials | InvalidSetupSecret => StatusCode::UNAUTHORIZED,
+        // A wrong or reused second factor is a credential refused; no factor is a state to change.
+        InvalidMfaCode | MfaCodeReused => StatusCode::UNAUTHORIZED,
+        MfaNotEnrolled => StatusCode::CONFLICT,
         Forbidden | NotApprover => StatusCode::FORBIDDEN,
         TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
     }
@@ -147,6 +150,10 @@ mod tests {
         assert_eq!(status_for(ErrorKind::JustificationRequired), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(status_for(ErrorKind::LastGlobalAdmin), StatusCode::CONFLICT);
         assert_eq!(status_for(ErrorKind::InvalidScope), StatusCode::BAD_REQUEST);
+        assert_eq!(status_for(ErrorKind::InvalidMfaCode), StatusCode::UNAUTHORIZED);
+        assert_eq!(status_for(ErrorKind::MfaCodeReused), StatusCode::UNAUTHORIZED);
+        assert_eq!(status_for(ErrorKind::MfaNotEnrolled), StatusCode::CONFLICT);
+        assert_eq!(status_for(ErrorKind::TooManyAttempts), StatusCode::TOO_MANY_REQUESTS);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{approvals, audit, auth, check, directory, requests, resources, roles, system};
+use crate::handlers::{approvals, audit, auth, check, directory, mfa, requests, resources, roles, system};
 
 struct BearerAuth;
 
@@ -41,6 +41,8 @@ impl Modify for BearerAuth {
         approvals::list_break_glass_reviews, approvals::complete_break_glass_review,
         check::check,
         audit::list_audit, audit::export_audit, audit::verify_audit,
+        mfa::get_mfa, mfa::enroll_totp, mfa::confirm_totp, mfa::regenerate_recovery_codes, mfa::verify_mfa,
+        mfa::reset_mfa,
     ),
     components(schemas(pim_api::Problem, pim_api::ExportFormat))
 )]

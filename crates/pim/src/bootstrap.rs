@@ -38,7 +38,8 @@ pub async fn run(args: BootstrapArgs) -> anyhow::Result<()> {
         p
     };
     let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
-    let engine = crate::serve::open_engine(&data_dir, args.database).await?;
+    // Creating the first account seals no secret: no key is needed.
+    let engine = crate::serve::open_engine(&data_dir, args.database, None).await?;
     let admin = NewAdmin { username: args.username, password, display_name: None, email: None };
     let user = engine.bootstrap(&Context::system(), admin).await.map_err(|e| match e.refusal() {
         Some(r) => anyhow::anyhow!("{} ({})", r.message, r.code()),

@@ -3,6 +3,7 @@
 mod bootstrap;
 mod cli;
 mod config;
+mod secret_key;
 mod serve;
 
 #[tokio::main]

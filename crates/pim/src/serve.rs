@@ -26,6 +26,9 @@ pub struct ServeArgs {
     /// Configuration file [default: ./pim.toml when it exists].
     #[arg(long, env = "PIM_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The secret key sealing MFA secrets (32 bytes, mode 0600) [default: DATA_DIR/secret.key, created on first start].
+    #[arg(long, env = "PIM_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// The effective settings of `pim serve`.
@@ -39,31 +42,54 @@ pub struct Resolved {
     pub database: Option<String>,
     /// Seconds between job runs.
     pub job_interval_secs: u64,
+    /// Where the secret key is.
+    pub secret_key: crate::secret_key::KeySource,
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
 pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
     let file = FileConfig::load(args.config.as_deref())?;
+    let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
     Ok(Resolved {
         listen: args.listen.or(file.listen).unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned()),
-        data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR)),
+        secret_key: crate::secret_key::KeySource::new(args.secret_key_file.or(file.secret_key_file), &data_dir),
+        data_dir,
         database: args.database.or(file.database_url),
         job_interval_secs: file.job_interval_secs.unwrap_or(5).max(1),
     })
 }
 
-/// Opens the store and the engine described by a data directory or a database URL.
-pub async fn open_engine(data_dir: &std::path::Path, database: Option<String>) -> anyhow::Result<Engine> {
+/// Opens the store and the engine described by a data directory or a database URL, sealing
+/// secrets with `secret_key` (a random key when absent: for commands that never touch MFA).
+pub async fn open_engine(
+    data_dir: &std::path::Path,
+    database: Option<String>,
+    secret_key: Option<[u8; 32]>,
+) -> anyhow::Result<Engine> {
     let url = config::database_url(database, data_dir)?;
     let store = pim_store::Store::open(&url).await.context("opening the database")?;
-    Engine::open(store, Arc::new(SystemClock), EngineOptions::default()).await.map_err(|e| anyhow::anyhow!("{e}"))
+    let mut options = EngineOptions::default();
+    if let Some(key) = secret_key {
+        options.secret_key = key;
+    }
+    Engine::open(store, Arc::new(SystemClock), options).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Runs the server until interrupted.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let cfg = resolve(args)?;
-    let engine = open_engine(&cfg.data_dir, cfg.database.clone()).await?;
+    // The data directory first: the default key file lives in it, and it must be private.
+    let url = config::database_url(cfg.database.clone(), &cfg.data_dir)?;
+    let key = cfg.secret_key.load()?;
+    let engine = open_engine(&cfg.data_dir, Some(url), Some(key)).await?;
+    if !engine.secret_key_matches().await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        anyhow::bail!(
+            "the secret key {} is not the one this database's MFA secrets were sealed with; \
+             start with the original key file (restore it from your backup)",
+            cfg.secret_key.path.display()
+        );
+    }
     let listener =
         tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
@@ -126,11 +152,20 @@ mod tests {
             data_dir: None,
             database: None,
             config: Some(file.clone()),
+            secret_key_file: None,
         };
         let r = resolve(args(None)).unwrap();
         assert_eq!(r.listen, "127.0.0.1:1");
         assert_eq!(r.data_dir, PathBuf::from("/from/file"));
         let r = resolve(args(Some("127.0.0.1:2"))).unwrap();
         assert_eq!(r.listen, "127.0.0.1:2");
+        assert_eq!(r.secret_key.path, PathBuf::from("/from/file/secret.key"), "in the data directory by default");
+        assert!(r.secret_key.create);
+        std::fs::write(&file, "secret_key_file = \"/etc/pim/key\"\n").unwrap();
+        let r = resolve(args(None)).unwrap();
+        assert_eq!((r.secret_key.path, r.secret_key.create), (PathBuf::from("/etc/pim/key"), false));
+        let mut a = args(None);
+        a.secret_key_file = Some(PathBuf::from("/flag/key"));
+        assert_eq!(resolve(a).unwrap().secret_key.path, PathBuf::from("/flag/key"), "the flag wins");
     }
 }

@@ -34,6 +34,7 @@ const PIM_VARS: &[&str] = &[
     "PIM_TOKEN",
     "PIM_OUTPUT",
     "PIM_SETUP_SECRET",
+    "PIM_SECRET_KEY_FILE",
     "RUST_LOG",
 ];
 
@@ -976,4 +977,159 @@ fn try_post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no status line"))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// MFA from the command line, and the secret key file.
+
+/// A TOTP generator for a base32 secret (RFC 6238, SHA-1, 6 digits, 30 s).
+fn totp(secret: &str) -> totp_rs::TOTP {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().expect("base32");
+    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, String::new()).expect("totp")
+}
+
+/// The code of the time step `offset` steps from now (by the system clock, as the server's).
+fn code_now(t: &totp_rs::TOTP, offset: i64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    t.generate(now.saturating_add_signed(offset * 30))
+}
+
+#[test]
+fn mfa_from_the_command_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let data_arg = data.to_str().expect("utf-8 path").to_owned();
+    let serve_args = ["--listen", "127.0.0.1:0", "--data-dir", data_arg.as_str()];
+    let server = Server::start(tmp.path(), &serve_args, &[]);
+    // The secret key is made on first start: 32 bytes, readable by the owner only.
+    let key_path = data.join("secret.key");
+    let key = std::fs::read(&key_path).expect("the key file");
+    assert_eq!(key.len(), 32);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key_path).expect("meta").permissions().mode() & 0o777, 0o600);
+    }
+    let secret = server.secret.clone().expect("setup secret");
+    let url = server.url.clone();
+    let admin = Cli::new(tmp.path());
+    admin.ok_in(
+        &["setup", "--server", &url, "--username", "admin", "--secret", &secret, "--password-stdin"],
+        "admin-password-1\n",
+    );
+    assert_eq!(field(&admin.ok(&["mfa", "status"]), "enrolled"), Some("no"));
+
+    // Enroll in two steps (scriptable): the secret in JSON, then the first code.
+    let e = admin.json(&["mfa", "enroll", "--no-confirm"]);
+    let uri = e["otpauthUri"].as_str().expect("uri");
+    assert!(uri.starts_with("otpauth://totp/pim:admin?secret="), "{uri}");
+    let t = totp(e["secret"].as_str().expect("secret"));
+    let out = admin.ok(&["mfa", "confirm", &code_now(&t, 0)]);
+    assert!(out.contains("Your authenticator is confirmed") && out.contains("Recovery codes"), "{out}");
+    let codes: Vec<&str> = out.lines().map(str::trim).filter(|l| l.len() == 11 && l.as_bytes()[5] == b'-').collect();
+    assert_eq!(codes.len(), 10, "{out}");
+    let status = admin.ok(&["mfa", "status"]);
+    assert_eq!(field(&status, "enrolled"), Some("yes"), "{status}");
+    assert_eq!(field(&status, "recovery codes"), Some("10"), "{status}");
+    assert!(field(&status, "session").is_some_and(|s| s.starts_with("fresh until")), "{status}");
+
+    // Verify: with --otp, a recovery code, a wrong code, and no code without a terminal.
+    let next = code_now(&t, 1);
+    let out = admin.ok(&["mfa", "verify", "--otp", &next]);
+    assert!(out.starts_with("MFA passed; this session is fresh until "), "{out}");
+    let err = admin.fails(&["mfa", "verify", "--otp", &next], "");
+    assert!(err.ends_with("(mfa_code_reused)\n"), "{err}");
+    let err = admin.fails(&["mfa", "verify", "--otp", "12345"], "");
+    assert!(err.ends_with("(invalid_input)\n") && err.contains("6 digits"), "{err}");
+    let err = admin.fails(&["mfa", "verify"], "");
+    assert!(err.contains("pass --otp CODE or --recovery-code CODE"), "{err}");
+    let out = admin.ok(&["mfa", "verify", "--recovery-code", codes[0]]);
+    assert!(out.contains("9 recovery codes left"), "{out}");
+    let fresh = admin.json(&["mfa", "recovery-codes"]);
+    assert_eq!(fresh["recoveryCodes"].as_array().expect("codes").len(), 10);
+
+    // A user enrolls interactively: the QR code and the URI, then the code typed in.
+    admin.ok_in(&["users", "create", "bob", "--password-stdin"], "bob-password-1\n");
+    let bob = Cli { config_dir: tmp.path().join("bob-config"), cwd: admin.cwd.clone(), env: Vec::new() };
+    bob.ok_in(&["login", "--server", &url, "--username", "bob", "--password-stdin"], "bob-password-1\n");
+    let mut cmd = std::process::Command::new(pim_bin());
+    for v in PIM_VARS {
+        cmd.env_remove(v);
+    }
+    cmd.env("PIM_CONFIG_DIR", &bob.config_dir).current_dir(&bob.cwd).args(["mfa", "enroll"]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("pim mfa enroll");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut shown = String::new();
+    let bob_secret = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).expect("read") > 0, "pim mfa enroll printed no secret:\n{shown}");
+        shown.push_str(&line);
+        if let Some(s) = line.strip_prefix("secret:") {
+            break s.trim().to_owned();
+        }
+    };
+    assert!(shown.contains('█') || shown.contains('▀') || shown.contains('▄'), "a QR code drawn:\n{shown}");
+    assert!(shown.contains("uri:") && shown.contains("otpauth://totp/pim:bob?secret="), "{shown}");
+    let bt = totp(&bob_secret);
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{}", code_now(&bt, 0)).expect("type the code");
+    drop(stdin);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("the rest of the output");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{rest}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(rest.contains("Your authenticator is confirmed"), "{rest}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Code from your authenticator app: "));
+
+    // Sign-in with a code; then an administrator resets bob's MFA.
+    let next = code_now(&bt, 1);
+    let out = bob.ok_in(
+        &["login", "--server", &url, "--username", "bob", "--otp", &next, "--password-stdin"],
+        "bob-password-1\n",
+    );
+    assert!(out.contains("MFA passed"), "{out}");
+    let err = bob.fails(&["login", "--username", "bob", "--otp", &next, "--password-stdin"], "bob-password-1\n");
+    assert!(err.ends_with("(mfa_code_reused)\n"), "{err}");
+    let err = bob.fails(&["mfa", "reset", "admin"], "");
+    assert!(err.ends_with("(forbidden)\n"), "{err}");
+    let out = admin.ok(&["mfa", "reset", "bob"]);
+    assert_eq!(out, "Removed the MFA of bob: they enroll again with pim mfa enroll.\n");
+    assert_eq!(field(&bob.ok(&["mfa", "status"]), "enrolled"), Some("no"));
+    drop(server);
+
+    // The key file: refused when others may read it, or when it is not the key the data was sealed with.
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve"];
+        args.extend_from_slice(&serve_args);
+        args.extend_from_slice(extra);
+        admin.raw(&args, "")
+    };
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let r = serve(&[]);
+        assert_eq!(r.code, Some(1));
+        assert!(r.stderr.contains("may be read by others") && r.stderr.contains("chmod 600"), "{}", r.stderr);
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let other = tmp.path().join("other.key");
+    std::fs::write(&other, [7u8; 32]).expect("write");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let r = serve(&["--secret-key-file", other.to_str().expect("path")]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("is not the one this database's MFA secrets were sealed with"), "{}", r.stderr);
+    let missing = tmp.path().join("missing.key");
+    let r = serve(&["--secret-key-file", missing.to_str().expect("path")]);
+    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+    assert!(!missing.exists(), "a configured key is never made up");
+    // The right key, given by the environment, starts the server, and the recovery codes still work.
+    let server = Server::start(tmp.path(), &serve_args, &[("PIM_SECRET_KEY_FILE", key_path.to_str().expect("path"))]);
+    let admin = Cli { env: vec![("PIM_SERVER".into(), server.url.clone())], ..admin };
+    admin.ok_in(&["login", "--username", "admin", "--password-stdin"], "admin-password-1\n");
+    let code = fresh["recoveryCodes"][3].as_str().expect("a code");
+    let out = admin.ok(&["mfa", "verify", "--recovery-code", code]);
+    assert!(out.contains("9 recovery codes left"), "{out}");
 }

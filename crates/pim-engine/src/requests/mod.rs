@@ -162,7 +162,7 @@ impl Engine {
         let verified;
         let ctx = match &input.otp {
             Some(code) => {
-                let at = self.verify_request_otp(ctx, code).await?;
+                let at = self.verify_mfa(ctx, crate::mfa::MfaProof::Totp(code.clone())).await?;
                 verified = ctx.with_mfa_at(at);
                 &verified
             }

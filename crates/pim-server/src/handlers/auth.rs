@@ -55,16 +55,22 @@ pub async fn create_setup(
     }
 }
 
-/// Signs in with a user name and password; answers a bearer token.
+/// Signs in with a user name and password (and optionally a TOTP code); answers a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = Problem)))]
+    responses((status = 200, body = LoginResponse), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 409, body = Problem), (status = 429, body = Problem)))]
 pub async fn login(
     State(s): State<AppState>,
     Ctx(ctx): Ctx,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let (issued, principal) = s.engine.login(&ctx, &body.username, &body.password, body.token_name).await?;
-    Ok(Json(LoginResponse { token: issued.secret, expires_at: issued.info.expires_at, principal }))
+    let (issued, principal) = s.engine.login(&ctx, &body.username, &body.password, body.token_name, body.otp).await?;
+    Ok(Json(LoginResponse {
+        token: issued.secret,
+        expires_at: issued.info.expires_at,
+        principal,
+        mfa_at: issued.info.mfa_at,
+    }))
 }
 
 /// Revokes the token this call was made with.

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod check;
 pub mod directory;
+pub mod mfa;
 pub mod requests;
 pub mod resources;
 pub mod roles;
@@ -72,4 +73,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/audit", get(audit::list_audit))
         .route("/api/v1/audit/export", get(audit::export_audit))
         .route("/api/v1/audit/verify", post(audit::verify_audit))
+        .route("/api/v1/me/mfa", get(mfa::get_mfa))
+        .route("/api/v1/me/mfa/totp", post(mfa::enroll_totp))
+        .route("/api/v1/me/mfa/totp/confirm", post(mfa::confirm_totp))
+        .route("/api/v1/me/mfa/recovery-codes", post(mfa::regenerate_recovery_codes))
+        .route("/api/v1/auth/mfa", post(mfa::verify_mfa))
+        .route("/api/v1/users/{id}/mfa", axum::routing::delete(mfa::reset_mfa))
 }

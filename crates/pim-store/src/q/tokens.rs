@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::row;
 use crate::sql::{Select, bind_all};
 
-const TOKEN_COLS: &str = "id, principal_id, name, created_at, expires_at, revoked_at, last_used_at";
+const TOKEN_COLS: &str = "id, principal_id, name, created_at, expires_at, revoked_at, last_used_at, mfa_at";
 
 fn token(r: &AnyRow) -> Result<ApiToken> {
     Ok(ApiToken {
@@ -19,14 +19,15 @@ fn token(r: &AnyRow) -> Result<ApiToken> {
         expires_at: row::ts(r, 4)?,
         revoked_at: row::opt_ts(r, 5)?,
         last_used_at: row::opt_ts(r, 6)?,
+        mfa_at: row::opt_ts(r, 7)?,
     })
 }
 
 /// Stores a token with the hash of its secret.
 pub async fn insert_token(c: &mut AnyConnection, t: &ApiToken, hash: &str) -> Result<()> {
     sqlx::query(
-        "INSERT INTO api_tokens (id, principal_id, name, token_hash, created_at, expires_at, revoked_at, last_used_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO api_tokens (id, principal_id, name, token_hash, created_at, expires_at, revoked_at, last_used_at, \
+         mfa_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(t.id.to_string())
     .bind(t.principal_id.to_string())
@@ -36,6 +37,7 @@ pub async fn insert_token(c: &mut AnyConnection, t: &ApiToken, hash: &str) -> Re
     .bind(t.expires_at.0)
     .bind(t.revoked_at.map(|v| v.0))
     .bind(t.last_used_at.map(|v| v.0))
+    .bind(t.mfa_at.map(|v| v.0))
     .execute(&mut *c)
     .await?;
     Ok(())

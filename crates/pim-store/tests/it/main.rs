@@ -11,6 +11,7 @@ use sqlx::{Connection as _, Executor as _};
 mod audit;
 mod concurrency;
 mod directory;
+mod mfa;
 mod open;
 mod records;
 mod roles;

@@ -221,6 +221,7 @@ both!(tokens, |db| {
         expires_at: t(1_000),
         revoked_at: None,
         last_used_at: None,
+        mfa_at: None,
     };
     let (t1, t2, t3) = (tok(&u, "cli"), tok(&sp, "deploy"), tok(&u, "laptop"));
     q::insert_token(&mut c, &t1, "hash-1").await.unwrap();

@@ -44,6 +44,9 @@ pub struct LoginArgs {
     /// A label for the token issued.
     #[arg(long, default_value = "pim cli")]
     pub token_name: String,
+    /// A code from your authenticator app: the session starts having passed MFA.
+    #[arg(long, value_name = "CODE")]
+    pub otp: Option<String>,
 }
 
 /// What `pim login` and `pim setup` print in JSON (never the token itself).
@@ -54,12 +57,21 @@ struct SignedIn<'a> {
     username: &'a str,
     expires_at: Timestamp,
     principal: &'a Principal,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_at: Option<Timestamp>,
 }
 
-async fn sign_in(ctx: &Ctx, server: &str, username: &str, password: String, token_name: String) -> anyhow::Result<()> {
+async fn sign_in(
+    ctx: &Ctx,
+    server: &str,
+    username: &str,
+    password: String,
+    token_name: String,
+    otp: Option<String>,
+) -> anyhow::Result<()> {
     let client = Client::new(server, None)?;
-    let resp =
-        client.login(&LoginRequest { username: username.to_owned(), password, token_name: Some(token_name) }).await?;
+    let body = LoginRequest { username: username.to_owned(), password, token_name: Some(token_name), otp };
+    let resp = client.login(&body).await?;
     let creds = Credentials {
         server: server.to_owned(),
         token: resp.token,
@@ -67,10 +79,16 @@ async fn sign_in(ctx: &Ctx, server: &str, username: &str, password: String, toke
         username: resp.principal.name.clone(),
     };
     credentials::save(&ctx.config_dir, &creds)?;
-    let shown =
-        SignedIn { server, username: &creds.username, expires_at: creds.expires_at, principal: &resp.principal };
+    let shown = SignedIn {
+        server,
+        username: &creds.username,
+        expires_at: creds.expires_at,
+        principal: &resp.principal,
+        mfa_at: resp.mfa_at,
+    };
     output::show(ctx.format, &shown, || {
-        format!("Signed in to {server} as {} (until {}).", creds.username, time(creds.expires_at))
+        let mfa = if resp.mfa_at.is_some() { ", MFA passed" } else { "" };
+        format!("Signed in to {server} as {} (until {}{mfa}).", creds.username, time(creds.expires_at))
     })
 }
 
@@ -90,7 +108,7 @@ pub async fn setup(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<()> {
     if ctx.format == Format::Table {
         output::print(&format!("Created {} ({}), Global Administrator at /.", p.name, p.id))?;
     }
-    sign_in(ctx, &server, &args.username, password, "pim setup".to_owned()).await
+    sign_in(ctx, &server, &args.username, password, "pim setup".to_owned(), None).await
 }
 
 /// `pim login`: signs in and stores the token.
@@ -104,7 +122,7 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
         },
     };
     let password = read_password(args.password_stdin, &format!("Password for {username}: "))?;
-    sign_in(ctx, &server, &username, password, args.token_name).await
+    sign_in(ctx, &server, &username, password, args.token_name, args.otp).await
 }
 
 /// `pim logout`: revokes the stored token on the server and deletes it.

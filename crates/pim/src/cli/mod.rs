@@ -9,6 +9,7 @@ pub mod check;
 pub mod credentials;
 pub mod directory;
 pub mod duration;
+pub mod mfa;
 pub mod output;
 pub mod requests;
 pub mod resolve;
@@ -154,6 +155,11 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Multi-factor authentication: enroll an authenticator app, pass MFA, recovery codes.
+    Mfa {
+        #[command(subcommand)]
+        command: mfa::MfaCommand,
+    },
 }
 
 /// `pim admin ...`.
@@ -266,6 +272,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BreakGlass { command } => approvals::break_glass(&ctx()?, command).await,
         Command::Check(args) => check::run(&ctx()?, args).await,
         Command::Audit { command } => audit::run(&ctx()?, command).await,
+        Command::Mfa { command } => mfa::run(&ctx()?, command).await,
     }
 }
 
@@ -355,6 +362,15 @@ mod tests {
             &["pim", "audit", "export", "--format", "json", "--out", "audit.json", "--scope", "/prod"],
             &["pim", "audit", "verify"],
             &["pim", "-o", "json", "whoami"],
+            &["pim", "login", "--username", "alice", "--otp", "123456"],
+            &["pim", "mfa", "enroll"],
+            &["pim", "mfa", "enroll", "--no-confirm"],
+            &["pim", "mfa", "confirm", "123456"],
+            &["pim", "mfa", "verify", "--otp", "123456"],
+            &["pim", "mfa", "verify", "--recovery-code", "7kq2m-x9d4r"],
+            &["pim", "mfa", "status"],
+            &["pim", "mfa", "recovery-codes"],
+            &["pim", "mfa", "reset", "bob"],
         ];
         for line in lines {
             if let Err(e) = Cli::try_parse_from(*line) {
@@ -367,6 +383,8 @@ mod tests {
             &["pim", "activate", "Reader", "-d", "2h", "--ticket", "OPS-1"],
             &["pim", "deactivate"],
             &["pim", "-o", "yaml", "whoami"],
+            &["pim", "mfa", "verify", "--otp", "1", "--recovery-code", "2"],
+            &["pim", "mfa", "reset"],
         ];
         for line in bad {
             assert_eq!(Cli::try_parse_from(*line).map(|_| ()).unwrap_err().exit_code(), 2, "{line:?}");

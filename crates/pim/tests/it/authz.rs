@@ -214,6 +214,10 @@ struct RowFx {
     v_break_glass: RequestId,
     change_approve: SettingsChangeId,
     change_deny: SettingsChangeId,
+    /// The first code of the TOTP authenticator the row's user enrolled (pending).
+    mfa_confirm: String,
+    /// A later code of it (the next time step), for passing MFA after confirming.
+    mfa_verify: String,
 }
 
 fn t(ts: Timestamp) -> String {
@@ -765,6 +769,33 @@ fn endpoints(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
         ep("GET", "/api/v1/audit", "", "/api/v1/audit", None, Act(AUDIT_READ), 200),
         ep("GET", "/api/v1/audit/export", "", "/api/v1/audit/export?format=json", None, Act(AUDIT_READ), 200),
         ep("POST", "/api/v1/audit/verify", "", "/api/v1/audit/verify", None, Act(AUDIT_READ), 200),
+        // MFA: one's own (in this order: confirm the pending authenticator, which makes the session
+        // fresh, enroll a replacement, pass MFA, new recovery codes), then an administrator's reset.
+        ep("GET", "/api/v1/me/mfa", "", "/api/v1/me/mfa", None, SignedIn, 200),
+        ep(
+            "POST",
+            "/api/v1/me/mfa/totp/confirm",
+            "",
+            "/api/v1/me/mfa/totp/confirm",
+            req(json!({"code": r.mfa_confirm})),
+            SignedIn,
+            200,
+        )
+        .write(),
+        ep("POST", "/api/v1/me/mfa/totp", "", "/api/v1/me/mfa/totp", None, SignedIn, 201).write(),
+        ep("POST", "/api/v1/auth/mfa", "", "/api/v1/auth/mfa", req(json!({"code": r.mfa_verify})), SignedIn, 200)
+            .write(),
+        ep("POST", "/api/v1/me/mfa/recovery-codes", "", "/api/v1/me/mfa/recovery-codes", None, SignedIn, 200).write(),
+        ep(
+            "DELETE",
+            "/api/v1/users/{id}/mfa",
+            "",
+            format!("/api/v1/users/{}/mfa", r.uid),
+            None,
+            Act(DIRECTORY_WRITE),
+            204,
+        )
+        .write(),
     ]
 }
 
@@ -967,6 +998,10 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
         let v_break_glass = victim_client.create_request(&bg).await.expect("break-glass").request.id;
         let change_approve = propose_change(s, ops, &format!("/pa{i}")).await;
         let change_deny = propose_change(s, ops, &format!("/pd{i}")).await;
+        // A pending TOTP authenticator, and codes of it for the time the matrix runs at.
+        let totp = TotpHelper::new(&client.enroll_totp().await.expect("enroll"));
+        let step = TotpHelper::step(now);
+        let (mfa_confirm, mfa_verify) = (totp.code_for_step(step), totp.code_for_step(step + 1));
         out.push(RowFx {
             label: h.label.clone(),
             grants: h.grants.clone(),
@@ -990,6 +1025,8 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
             v_break_glass,
             change_approve,
             change_deny,
+            mfa_confirm,
+            mfa_verify,
         });
     }
     (world, out)

@@ -244,10 +244,18 @@ async fn setup_sign_in_and_tokens(b: Backend) {
     let root = anon.setup(&req("the-secret")).await.expect("setup");
     assert!(!anon.setup_status().await.expect("status").setup_required);
     assert_eq!(code(anon.setup(&req("the-secret")).await), "setup_completed");
-    let login = |p: &str| LoginRequest { username: "root".into(), password: p.into(), token_name: None };
+    let login = |p: &str| LoginRequest { username: "root".into(), password: p.into(), token_name: None, otp: None };
     assert_eq!(code(anon.login(&login("wrong password")).await), "invalid_credentials");
     assert_eq!(
-        code(anon.login(&LoginRequest { username: "nobody".into(), password: "x".repeat(10), token_name: None }).await),
+        code(
+            anon.login(&LoginRequest {
+                username: "nobody".into(),
+                password: "x".repeat(10),
+                token_name: None,
+                otp: None
+            })
+            .await
+        ),
         "invalid_credentials"
     );
     let session = anon.login(&login("correct horse battery")).await.expect("login");
@@ -332,12 +340,17 @@ async fn api_tokens_are_stored_hashed(b: Backend) {
 async fn repeated_failed_sign_ins_lock_the_user_name(b: Backend) {
     let s = TestServer::start(&b).await;
     let anon = s.anonymous();
-    let wrong = LoginRequest { username: "admin".into(), password: "not the password".into(), token_name: None };
+    let wrong =
+        LoginRequest { username: "admin".into(), password: "not the password".into(), token_name: None, otp: None };
     for _ in 0..5 {
         assert_eq!(code(anon.login(&wrong).await), "invalid_credentials");
     }
-    let right =
-        LoginRequest { username: "Admin".into(), password: crate::harness::ADMIN_PASSWORD.into(), token_name: None };
+    let right = LoginRequest {
+        username: "Admin".into(),
+        password: crate::harness::ADMIN_PASSWORD.into(),
+        token_name: None,
+        otp: None,
+    };
     let r = anon.login(&right).await;
     assert_eq!(status(r), 429, "locked even with the right password");
     s.advance(15 * MINUTE_MS);

@@ -114,6 +114,8 @@ pub struct TestServer {
     pub admin_id: PrincipalId,
     /// The database.
     pub db: TestDb,
+    /// The key the engine seals secrets with (a replica on the same database needs it).
+    pub secret_key: [u8; 32],
     task: tokio::task::JoinHandle<()>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -130,7 +132,12 @@ impl TestServer {
         };
         let user = s.engine.bootstrap(&Context::system(), admin).await.expect("bootstrap");
         s.admin_id = user.id;
-        let req = pim_api::LoginRequest { username: "admin".into(), password: ADMIN_PASSWORD.into(), token_name: None };
+        let req = pim_api::LoginRequest {
+            username: "admin".into(),
+            password: ADMIN_PASSWORD.into(),
+            token_name: None,
+            otp: None,
+        };
         let token = s.admin.login(&req).await.expect("admin login").token;
         // Tests move the clock by days and weeks: work with a token that outlives them.
         let session = Client::new(&s.url, Some(token)).expect("client");
@@ -145,7 +152,9 @@ impl TestServer {
         let db = TestDb::create(backend).await;
         let clock = Arc::new(ManualClock::new(T0));
         let store = pim_store::Store::open(&db.url).await.expect("open store");
-        let engine = Engine::open(store, clock.clone(), EngineOptions::default()).await.expect("engine");
+        let options = EngineOptions::default();
+        let secret_key = options.secret_key;
+        let engine = Engine::open(store, clock.clone(), options).await.expect("engine");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let state = AppState::new(engine.clone(), setup_secret);
@@ -157,7 +166,7 @@ impl TestServer {
             .await;
         });
         let admin = Client::new(&url, None).expect("client");
-        TestServer { url, engine, clock, admin, admin_id: PrincipalId::new(), db, task, stop: Some(tx) }
+        TestServer { url, engine, clock, admin, admin_id: PrincipalId::new(), db, secret_key, task, stop: Some(tx) }
     }
 
     /// An anonymous client.
@@ -224,9 +233,76 @@ impl TestServer {
     }
 }
 
+/// A user's TOTP authenticator app, for tests: it computes codes at the manual clock's time
+/// (RFC 6238 with totp-rs, independently of the server's copy of the secret).
+pub struct TotpHelper {
+    /// The secret in base 32, as enrollment showed it.
+    pub secret_base32: String,
+    /// The `otpauth://` URI enrollment showed.
+    pub otpauth_uri: String,
+    /// The recovery codes confirmation showed.
+    pub recovery_codes: Vec<String>,
+    totp: totp_rs::TOTP,
+    /// The last time step this helper gave a code for (the server refuses it and earlier ones).
+    last_step: std::sync::Mutex<Option<i64>>,
+}
+
+impl TotpHelper {
+    /// A helper for the secret of an enrollment.
+    pub fn new(enrollment: &pim_api::TotpEnrollment) -> TotpHelper {
+        let secret = totp_rs::Secret::Encoded(enrollment.secret.clone()).to_bytes().expect("base32 secret");
+        let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret, None, String::new()).expect("totp");
+        TotpHelper {
+            secret_base32: enrollment.secret.clone(),
+            otpauth_uri: enrollment.otpauth_uri.clone(),
+            recovery_codes: Vec::new(),
+            totp,
+            last_step: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The 30-second time step containing `t`.
+    pub fn step(t: Timestamp) -> i64 {
+        t.0.div_euclid(30_000)
+    }
+
+    /// The code of time step `step`.
+    pub fn code_for_step(&self, step: i64) -> String {
+        self.totp.generate(u64::try_from(step).expect("step after 1970") * 30)
+    }
+
+    /// The code an app shows at `t`.
+    pub fn code_at(&self, t: Timestamp) -> String {
+        self.code_for_step(Self::step(t))
+    }
+
+    /// The code the app shows now (by the server's manual clock), remembered as used.
+    pub fn code(&self, s: &TestServer) -> String {
+        let step = Self::step(s.engine.now());
+        *self.last_step.lock().expect("lock") = Some(step);
+        self.code_for_step(step)
+    }
+
+    /// A code the server has not seen yet: the current step's or the next one's (accepted as clock
+    /// skew); when both were used, the clock moves on 30 seconds first.
+    pub fn unused_code(&self, s: &TestServer) -> String {
+        let mut last = self.last_step.lock().expect("lock");
+        let mut step = Self::step(s.engine.now());
+        if last.is_some_and(|l| l > step) {
+            s.advance(30_000);
+            step = Self::step(s.engine.now());
+        }
+        if last.is_some_and(|l| l >= step) {
+            step += 1;
+        }
+        *last = Some(step);
+        self.code_for_step(step)
+    }
+}
+
 /// Shorthands used across the suite.
 pub mod prelude {
-    pub use super::{Backend, T0, TestServer};
+    pub use super::{Backend, T0, TestServer, TotpHelper};
     pub use pim_api::*;
     pub use pim_client::{Client, ClientError};
     pub use pim_domain::role;
@@ -271,6 +347,22 @@ pub mod prelude {
             r.end = end;
             r.justification = Some("test".into());
             self.admin.create_request(&r).await.expect("adminAssign").assignment.expect("assignment")
+        }
+
+        /// Enrolls a TOTP authenticator for `client`'s user and confirms it with the current code:
+        /// the session has passed MFA, and the helper holds the recovery codes.
+        pub async fn enroll_mfa(&self, client: &Client) -> TotpHelper {
+            let e = client.enroll_totp().await.expect("enroll");
+            let mut totp = TotpHelper::new(&e);
+            let confirmed = client.confirm_totp(&totp.code(self)).await.expect("confirm");
+            totp.recovery_codes = confirmed.recovery_codes;
+            totp
+        }
+
+        /// Passes MFA for `client`'s session with a code it has not used yet.
+        pub async fn pass_mfa(&self, client: &Client, totp: &TotpHelper) -> MfaVerified {
+            let body = VerifyMfa { code: Some(totp.unused_code(self)), recovery_code: None };
+            client.verify_mfa(&body).await.expect("verify MFA")
         }
 
         /// Turns off MFA on activation for `role` at `/` (MFA arrives with the next issue).

@@ -36,5 +36,6 @@ mod authz;
 mod bad_input;
 mod check;
 mod directory;
+mod mfa;
 mod replicas;
 mod requests;
