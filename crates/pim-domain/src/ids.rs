@@ -80,3 +80,7 @@ id_type!(
     /// An audit event.
     EventId
 );
+id_type!(
+    /// A notification in the outbox (one delivery to one recipient over one channel).
+    NotificationId
+);

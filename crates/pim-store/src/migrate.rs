@@ -22,11 +22,13 @@ struct Migration {
 const SQLITE: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") },
     Migration { version: 2, name: "changes", sql: include_str!("../migrations/sqlite/0002_changes.sql") },
+    Migration { version: 4, name: "outbox", sql: include_str!("../migrations/sqlite/0004_outbox.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../migrations/postgres/0001_init.sql") },
     Migration { version: 2, name: "changes", sql: include_str!("../migrations/postgres/0002_changes.sql") },
+    Migration { version: 4, name: "outbox", sql: include_str!("../migrations/postgres/0004_outbox.sql") },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

@@ -12,6 +12,7 @@ mod audit;
 mod concurrency;
 mod directory;
 mod open;
+mod outbox;
 mod records;
 mod roles;
 
