@@ -18,11 +18,16 @@ use crate::index::{AccessIndex, IndexPrincipal};
 pub struct EngineOptions {
     /// Lifetime of a token issued by sign-in, in milliseconds.
     pub session_token_ms: i64,
+    /// How notifications are delivered (SMTP, webhooks, retries).
+    pub notifications: crate::notify::NotifyOptions,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { session_token_ms: 12 * pim_domain::time::HOUR_MS }
+        EngineOptions {
+            session_token_ms: 12 * pim_domain::time::HOUR_MS,
+            notifications: crate::notify::NotifyOptions::default(),
+        }
     }
 }
 

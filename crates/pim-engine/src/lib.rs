@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod follow;
 pub mod index;
+pub mod notify;
 pub mod requests;
 pub mod resources;
 pub mod roles;

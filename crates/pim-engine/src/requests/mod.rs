@@ -211,6 +211,9 @@ impl Engine {
             }
             let changed: Vec<Change> = insert.iter().chain(update.iter()).map(|a| Change::Assignment(a.id)).collect();
             record(tx.conn(), now, &changed).await?;
+            if request.status != RequestStatus::PendingApproval {
+                self.notify_request(tx.conn(), now, &request, crate::notify::RequestEvent::Done).await?;
+            }
             tx.commit().await?;
             let mut assignment = None;
             for a in insert.iter().chain(update.iter()) {
