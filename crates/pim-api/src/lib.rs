@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod check;
 pub mod directory;
+pub mod notifications;
 pub mod page;
 pub mod problem;
 pub mod requests;
@@ -20,6 +21,7 @@ pub use auth::{
 };
 pub use check::{CheckRequest, CheckResponse};
 pub use directory::{CreateGroup, CreateServicePrincipal, CreateUser, UpdateGroup, UpdateServicePrincipal, UpdateUser};
+pub use notifications::NotificationQuery;
 pub use page::{ListQuery, Page};
 pub use problem::{Problem, ProblemItem};
 pub use requests::{AssignmentQuery, AssignmentState, CreateRequest, RequestOutcome, RequestQuery, Validation};
@@ -33,9 +35,10 @@ pub use pim_domain::settings::{
     ApprovalStage, ApproverRef, Escalation, EventRecipients, NotificationRule, NotificationSettings,
 };
 pub use pim_domain::{
-    ActionName, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, EventId, Outcome, Pattern, Permissions,
-    Principal, PrincipalId, PrincipalKind, Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId,
-    RoleDefinition, RoleId, RoleSettings, ScopePath, Ticket, Timestamp, TokenId, Window,
+    ActionName, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus, EventId,
+    Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind, Request,
+    RequestAction, RequestId, RequestStatus, Resource, ResourceId, RoleDefinition, RoleId, RoleSettings, ScopePath,
+    Ticket, Timestamp, TokenId, Window,
 };
 
 /// The prefix of every API path.

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{audit, auth, check, directory, requests, resources, roles, system};
+use crate::handlers::{audit, auth, check, directory, notifications, requests, resources, roles, system};
 
 struct BearerAuth;
 
@@ -37,6 +37,7 @@ impl Modify for BearerAuth {
         requests::list_requests, requests::get_request, requests::cancel_request,
         check::check,
         audit::list_audit, audit::export_audit, audit::verify_audit,
+        notifications::list_notifications,
     ),
     components(schemas(pim_api::Problem, pim_api::ExportFormat))
 )]

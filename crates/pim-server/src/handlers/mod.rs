@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod check;
 pub mod directory;
+pub mod notifications;
 pub mod requests;
 pub mod resources;
 pub mod roles;
@@ -61,4 +62,5 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/audit", get(audit::list_audit))
         .route("/api/v1/audit/export", get(audit::export_audit))
         .route("/api/v1/audit/verify", post(audit::verify_audit))
+        .route("/api/v1/notifications", get(notifications::list_notifications))
 }
