@@ -39,31 +39,46 @@ pub struct Resolved {
     pub database: Option<String>,
     /// Seconds between job runs.
     pub job_interval_secs: u64,
+    /// How notifications are delivered.
+    pub notifications: pim_engine::notify::NotifyOptions,
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
 pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
     let file = FileConfig::load(args.config.as_deref())?;
+    let notifications = config::notify_options(&file, &|k| std::env::var(k).ok())?;
     Ok(Resolved {
         listen: args.listen.or(file.listen).unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned()),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR)),
         database: args.database.or(file.database_url),
         job_interval_secs: file.job_interval_secs.unwrap_or(5).max(1),
+        notifications,
     })
 }
 
 /// Opens the store and the engine described by a data directory or a database URL.
 pub async fn open_engine(data_dir: &std::path::Path, database: Option<String>) -> anyhow::Result<Engine> {
+    open_engine_with(data_dir, database, EngineOptions::default()).await
+}
+
+/// [`open_engine`] with engine options.
+pub async fn open_engine_with(
+    data_dir: &std::path::Path,
+    database: Option<String>,
+    options: EngineOptions,
+) -> anyhow::Result<Engine> {
     let url = config::database_url(database, data_dir)?;
     let store = pim_store::Store::open(&url).await.context("opening the database")?;
-    Engine::open(store, Arc::new(SystemClock), EngineOptions::default()).await.map_err(|e| anyhow::anyhow!("{e}"))
+    Engine::open(store, Arc::new(SystemClock), options).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Runs the server until interrupted.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let cfg = resolve(args)?;
-    let engine = open_engine(&cfg.data_dir, cfg.database.clone()).await?;
+    log_notifications(&cfg.notifications);
+    let options = EngineOptions { notifications: cfg.notifications.clone(), ..EngineOptions::default() };
+    let engine = open_engine_with(&cfg.data_dir, cfg.database.clone(), options).await?;
     let listener =
         tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
@@ -85,6 +100,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     workers.abort();
     follower.abort();
     Ok(())
+}
+
+/// Says where notifications go (never credentials).
+fn log_notifications(n: &pim_engine::notify::NotifyOptions) {
+    match &n.smtp {
+        Some(s) => tracing::info!(
+            smtp = %pim_engine::notify::redact_url(&s.url),
+            from = %s.from,
+            "email notifications are sent through SMTP"
+        ),
+        None => tracing::info!("no [smtp] configured: email notifications are kept pending until it is"),
+    }
+    for w in &n.webhooks {
+        tracing::info!(webhook = %w.name, events = ?w.events, "notifications are posted to a webhook");
+    }
 }
 
 fn init_logging() {

@@ -8,6 +8,7 @@ pub mod check;
 pub mod credentials;
 pub mod directory;
 pub mod duration;
+pub mod notifications;
 pub mod output;
 pub mod requests;
 pub mod resolve;
@@ -137,6 +138,8 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Notifications sent by email and webhooks, and their delivery status.
+    Notifications(notifications::NotificationsArgs),
 }
 
 /// `pim admin ...`.
@@ -245,6 +248,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Requests(args) => requests::requests(&ctx()?, args).await,
         Command::Check(args) => check::run(&ctx()?, args).await,
         Command::Audit { command } => audit::run(&ctx()?, command).await,
+        Command::Notifications(args) => notifications::run(&ctx()?, args).await,
     }
 }
 
