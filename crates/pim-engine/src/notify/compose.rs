@@ -351,11 +351,11 @@ pub(super) enum EndNotice {
 /// "in 14 days", "in 1 day", "in 5 hours".
 fn remaining(end: Timestamp, now: Timestamp) -> String {
     let ms = (end.0 - now.0).max(0);
-    if ms >= DAY_MS {
+    let hours = ((ms + HOUR_MS - 1) / HOUR_MS).max(1);
+    if hours >= 24 {
         let days = (ms + DAY_MS - 1) / DAY_MS;
         format!("in {days} day{}", if days == 1 { "" } else { "s" })
     } else {
-        let hours = ((ms + HOUR_MS - 1) / HOUR_MS).max(1);
         format!("in {hours} hour{}", if hours == 1 { "" } else { "s" })
     }
 }
@@ -458,6 +458,8 @@ mod tests {
         let now = Timestamp(0);
         assert_eq!(remaining(Timestamp(14 * DAY_MS), now), "in 14 days");
         assert_eq!(remaining(Timestamp(DAY_MS), now), "in 1 day");
+        assert_eq!(remaining(Timestamp(DAY_MS - 1), now), "in 1 day");
+        assert_eq!(remaining(Timestamp(23 * HOUR_MS), now), "in 23 hours");
         assert_eq!(remaining(Timestamp(DAY_MS + 1), now), "in 2 days");
         assert_eq!(remaining(Timestamp(5 * HOUR_MS), now), "in 5 hours");
         assert_eq!(remaining(Timestamp(1), now), "in 1 hour");

@@ -35,5 +35,6 @@ mod authz;
 mod bad_input;
 mod check;
 mod directory;
+mod notify;
 mod replicas;
 mod requests;
