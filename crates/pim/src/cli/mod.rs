@@ -338,6 +338,7 @@ mod tests {
             &["pim", "audit", "export", "--format", "json", "--out", "audit.json", "--scope", "/prod"],
             &["pim", "audit", "verify"],
             &["pim", "-o", "json", "whoami"],
+            &["pim", "notifications", "--status", "pending", "--event", "role.activated"],
         ];
         for line in lines {
             if let Err(e) = Cli::try_parse_from(*line) {

@@ -460,7 +460,7 @@ async fn reminders_go_out_14_days_and_1_day_before_the_end_and_at_it(b: Backend)
     let bob_soon =
         ("bob@example.com".to_owned(), "PIM: eligible assignment of Ops at /b for bob ends in 10 hours".to_owned());
     s.engine.run_jobs_once().await.expect("jobs");
-    assert_eq!(sent(&s, "assignment.expiringSoon").await, [bob_soon.clone()]);
+    assert_eq!(sent(&s, "assignment.expiringSoon").await, std::slice::from_ref(&bob_soon));
     s.engine.run_jobs_once().await.expect("jobs");
     assert_eq!(sent(&s, "assignment.expiringSoon").await.len(), 1, "each reminder once");
 
