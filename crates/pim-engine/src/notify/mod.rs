@@ -93,6 +93,26 @@ pub(crate) struct Notice {
     pub(crate) request_id: Option<RequestId>,
 }
 
+impl Notice {
+    /// A notice of `event` with `subject` (given `PIM: ` in front when it lacks it) and `text`; not
+    /// critical, no data, about nothing in particular until its fields are set.
+    #[allow(dead_code)] // for notices outside requests (e.g. protected settings changes)
+    pub(crate) fn new(event: &str, subject: &str, text: &str) -> Notice {
+        let subject = if subject.starts_with("PIM: ") { subject.to_owned() } else { format!("PIM: {subject}") };
+        Notice {
+            event: event.to_owned(),
+            subject,
+            text: text.to_owned(),
+            critical: false,
+            data: serde_json::Value::Null,
+            principal_id: None,
+            role_id: None,
+            scope: None,
+            request_id: None,
+        }
+    }
+}
+
 /// How notifications are delivered (`[smtp]` and `[[webhooks]]` of pim.toml).
 #[derive(Clone, PartialEq, Eq)]
 pub struct NotifyOptions {

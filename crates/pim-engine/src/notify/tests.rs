@@ -289,17 +289,9 @@ async fn explicit_audiences_resolve_and_deduplicate() {
     let w = world().await;
     let alice = w.user("alice", Some("alice@example.com")).await;
     let team = w.group("team", &[alice]).await;
-    let notice = Notice {
-        event: "settings.approvalNeeded".into(),
-        subject: "PIM: a protected setting waits for you".into(),
-        text: "text".into(),
-        critical: true,
-        data: serde_json::json!({}),
-        principal_id: None,
-        role_id: None,
-        scope: None,
-        request_id: None,
-    };
+    let notice =
+        Notice { critical: true, ..Notice::new("settings.approvalNeeded", "a protected setting waits", "text") };
+    assert_eq!(notice.subject, "PIM: a protected setting waits");
     let to = [
         Audience::Principal(team),
         Audience::Address("ALICE@example.com".into()),
