@@ -10,6 +10,7 @@ pub mod auth;
 pub mod check;
 pub mod directory;
 pub mod mfa;
+pub mod notifications;
 pub mod page;
 pub mod problem;
 pub mod requests;
@@ -27,6 +28,7 @@ pub use auth::{
 pub use check::{CheckRequest, CheckResponse};
 pub use directory::{CreateGroup, CreateServicePrincipal, CreateUser, UpdateGroup, UpdateServicePrincipal, UpdateUser};
 pub use mfa::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};
+pub use notifications::NotificationQuery;
 pub use page::{ListQuery, Page};
 pub use problem::{Problem, ProblemItem};
 pub use requests::{AssignmentQuery, AssignmentState, CreateRequest, RequestOutcome, RequestQuery, Validation};
@@ -41,10 +43,10 @@ pub use pim_domain::settings::{
     ApprovalStage, ApproverRef, Escalation, EventRecipients, NotificationRule, NotificationSettings,
 };
 pub use pim_domain::{
-    ActionName, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, EventId, Outcome, Pattern, Permissions,
-    Principal, PrincipalId, PrincipalKind, Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId,
-    RoleDefinition, RoleId, RoleSettings, ScopePath, SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId,
-    Window,
+    ActionName, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus, EventId,
+    Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind, Request,
+    RequestAction, RequestId, RequestStatus, Resource, ResourceId, RoleDefinition, RoleId, RoleSettings, ScopePath,
+    SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId, Window,
 };
 
 /// The prefix of every API path.

@@ -21,6 +21,7 @@ use pim_api::{
     DecideSettingsChange, RequestStatus, SettingsChange, SettingsChangeId, SettingsChangeQuery,
 };
 use pim_api::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};
+use pim_api::{Notification, NotificationQuery};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -582,6 +583,13 @@ impl Client {
     /// `POST /api/v1/check`: may the principal perform the action at the scope?
     pub async fn check(&self, body: &CheckRequest) -> Result<CheckResponse> {
         self.send_json(Method::POST, &["check"], body).await
+    }
+
+    // ----- notifications -----
+
+    /// `GET /api/v1/notifications`: a page of notifications and their delivery status, newest first.
+    pub async fn list_notifications(&self, query: &NotificationQuery) -> Result<Page<Notification>> {
+        self.get_query(&["notifications"], query).await
     }
 
     // ----- audit -----

@@ -33,6 +33,9 @@ pub const TOKENS_READ: &str = "pim.tokens.read";
 /// Issue and revoke tokens of service principals and other users (at `/`).
 pub const TOKENS_WRITE: &str = "pim.tokens.write";
 
+/// Read the delivery status of notifications (at `/`).
+pub const NOTIFICATIONS_READ: &str = "pim.notifications.read";
+
 /// Every action pim checks on its own API.
 pub const ALL: &[&str] = &[
     DIRECTORY_READ,
@@ -51,4 +54,5 @@ pub const ALL: &[&str] = &[
     CHECK_READ,
     TOKENS_READ,
     TOKENS_WRITE,
+    NOTIFICATIONS_READ,
 ];

@@ -88,3 +88,7 @@ id_type!(
     /// An MFA factor (a TOTP authenticator).
     MfaFactorId
 );
+id_type!(
+    /// A notification in the outbox (one delivery to one recipient over one channel).
+    NotificationId
+);

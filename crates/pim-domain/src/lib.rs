@@ -9,6 +9,7 @@ pub mod audit;
 pub mod error;
 pub mod ids;
 pub mod mfa;
+pub mod notification;
 pub mod permission;
 pub mod principal;
 pub mod request;
@@ -23,8 +24,10 @@ pub use assignment::{Assignment, AssignmentKind};
 pub use audit::{AuditDraft, AuditEvent, Outcome};
 pub use error::{DomainError, ErrorKind};
 pub use ids::{
-    AssignmentId, EventId, MfaFactorId, PrincipalId, RequestId, ResourceId, RoleId, SettingsChangeId, TokenId,
+    AssignmentId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId, ResourceId, RoleId, SettingsChangeId,
+    TokenId,
 };
+pub use notification::{Channel, DeliveryStatus, Notification};
 pub use permission::{ActionName, Pattern, Permissions};
 pub use principal::{ApiToken, Principal, PrincipalKind, Resource};
 pub use request::{Request, RequestAction, RequestStatus, Ticket};

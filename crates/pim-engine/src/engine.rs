@@ -24,6 +24,8 @@ pub struct EngineOptions {
     pub secret_key: [u8; 32],
     /// How long a session that passed MFA counts as fresh (is not asked again), in milliseconds.
     pub mfa_freshness_ms: i64,
+    /// How notifications are delivered (SMTP, webhooks, retries).
+    pub notifications: crate::notify::NotifyOptions,
 }
 
 impl Default for EngineOptions {
@@ -32,6 +34,7 @@ impl Default for EngineOptions {
             session_token_ms: 12 * pim_domain::time::HOUR_MS,
             secret_key: crate::secrets::random_key(),
             mfa_freshness_ms: 15 * pim_domain::time::MINUTE_MS,
+            notifications: crate::notify::NotifyOptions::default(),
         }
     }
 }
@@ -42,6 +45,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("session_token_ms", &self.session_token_ms)
             .field("secret_key", &"<redacted>")
             .field("mfa_freshness_ms", &self.mfa_freshness_ms)
+            .field("notifications", &self.notifications)
             .finish()
     }
 }

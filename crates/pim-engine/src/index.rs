@@ -242,6 +242,19 @@ impl AccessIndex {
         out
     }
 
+    /// Every enabled user who may perform `action` at `scope` at `now`: directly, through groups, or
+    /// inherited from a parent scope. Sorted by id. Scans the assignments (for notifications, not
+    /// for the check path), then confirms each candidate with [`AccessIndex::check`].
+    pub fn holders(&self, action: &str, scope: &str, now: Timestamp) -> Vec<PrincipalId> {
+        self.data.read().holders(action, scope, now.0)
+    }
+
+    /// The principals that are members of `group` at `now`, transitively (static memberships and
+    /// active Member assignments, through enabled groups only), enabled ones only. Sorted by id.
+    pub fn members(&self, group: PrincipalId, now: Timestamp) -> Vec<PrincipalId> {
+        self.data.read().members(group, now.0)
+    }
+
     /// Number of assignments held (eligible and active, including ended ones not yet pruned).
     pub fn len(&self) -> usize {
         self.data.read().rec_ids.len()
@@ -678,6 +691,67 @@ impl IndexData {
                 f(group, path_end);
             }
         }
+    }
+
+    /// Every principal below `top` in the membership graph (its members, theirs, ...), `top` excluded.
+    fn descendants(&self, top: &[u32]) -> FxHashSet<u32> {
+        let mut seen: FxHashSet<u32> = FxHashSet::default();
+        let mut stack = top.to_vec();
+        while let Some(x) = stack.pop() {
+            if let Some(slot) = self.principals.get(x as usize) {
+                for &child in &slot.children {
+                    if seen.insert(child) {
+                        stack.push(child);
+                    }
+                }
+            }
+        }
+        seen
+    }
+
+    fn holders(&self, action: &str, scope: &str, now: i64) -> Vec<PrincipalId> {
+        let now = clamp(now);
+        let anc = self.ancestors(scope);
+        let mut memo = RoleMemo::new(action, &self.segments);
+        let mut direct = Vec::new();
+        for rec in &self.recs {
+            if rec.holder == NONE || !rec.active || rec.end <= now {
+                continue;
+            }
+            let Some(node) = self.scopes.get(rec.scope as usize) else { continue };
+            if anc.by_depth[usize::from(node.depth) & (ANC - 1)] == rec.scope && memo.allows(&self.roles, rec.role) {
+                direct.push(rec.holder);
+            }
+        }
+        let mut candidates = self.descendants(&direct);
+        candidates.extend(direct);
+        let mut out: Vec<PrincipalId> = candidates
+            .into_iter()
+            .filter_map(|i| self.principals.get(i as usize))
+            .filter(|slot| slot.holds && slot.info.as_ref().is_some_and(|p| p.kind == PrincipalKind::User))
+            .map(|slot| slot.id)
+            .filter(|id| self.check(*id, action, scope, now).allowed)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    fn members(&self, group: PrincipalId, now: i64) -> Vec<PrincipalId> {
+        let now = clamp(now);
+        let Some(&g) = self.ids.get(&group) else { return Vec::new() };
+        let mut out: Vec<PrincipalId> = self
+            .descendants(&[g])
+            .into_iter()
+            .filter(|&m| m != g)
+            .filter_map(|m| {
+                let slot = self.principals.get(m as usize).filter(|s| s.holds)?;
+                let mut member = false;
+                self.for_each_group(m, now, |x, _| member |= x == g);
+                member.then_some(slot.id)
+            })
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     fn grant(&self, principal: u32, rec: u32, end: i64) -> Option<Grant> {

@@ -12,7 +12,7 @@ pub mod error;
 pub mod follow;
 pub mod index;
 pub mod mfa;
-pub(crate) mod notify;
+pub mod notify;
 pub mod requests;
 pub mod resources;
 pub mod roles;

@@ -14,6 +14,7 @@ use pim_store::{AnyConnection, q};
 use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::{Result, refuse};
+use crate::notify::{Audience, Notice};
 use crate::roles::{EffectiveSettings, check_settings, find_role, settings_at};
 
 /// What a settings change did.
@@ -68,6 +69,23 @@ impl Engine {
                     status_reason: None,
                 };
                 q::insert_settings_change(tx.conn(), &change).await?;
+                let mut notice = Notice::new(
+                    "settings.approvalNeeded",
+                    &format!("{} proposes a change to the settings of {} at {scope}", actor.name, role.name),
+                    &format!(
+                        "{} proposes to {} the protected settings of {} at {scope}.\n\n\
+                         They apply once another administrator approves:\n  pim settings-changes show {}\n  \
+                         pim settings-changes approve {} -j \"...\"\n",
+                        actor.name,
+                        if change.settings.is_some() { "change" } else { "reset" },
+                        role.name,
+                        change.id,
+                        change.id
+                    ),
+                );
+                notice.critical = true;
+                let to = [Audience::HoldersOf { action: SETTINGS_WRITE, scope: scope.clone() }];
+                self.notify(tx.conn(), now, &notice, &to).await?;
                 d.action = "settings.changeProposed".into();
                 d.details = serde_json::json!({ "changeId": change.id, "settings": change.settings });
                 tx.audit(now, d).await?;

@@ -1,5 +1,6 @@
-//! Background work: record expirations in the audit history, move future grants into effect,
-//! and drop ended assignments from the index. Access itself never waits for these.
+//! Background work: record expirations in the audit history (with their notices), move future
+//! grants into effect, remind of assignments' ends, deliver notifications, and drop ended
+//! assignments from the index. Access itself never waits for these.
 
 use std::time::Duration;
 
@@ -35,6 +36,7 @@ impl Engine {
                         },
                     )
                     .await?;
+                    self.notify_expired(tx.conn(), now, a).await?;
                     done += 1;
                 }
                 q::mark_expiry_recorded(tx.conn(), a.id).await?;
@@ -78,13 +80,23 @@ impl Engine {
         self.advance_approvals().await?;
         self.provision_due_grants().await?;
         self.record_expirations().await?;
+        self.send_reminders().await?;
         self.prune_feed().await?;
         Ok(())
     }
 
-    /// Runs the periodic jobs every `every` until the task is dropped.
+    /// Runs the periodic jobs, and the delivery of notifications beside them (so a slow mail
+    /// server never holds up the jobs), every `every` until the task is aborted.
     pub fn spawn_workers(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        spawn_every(self.clone(), every, "the background jobs", |e| async move { e.run_jobs_once().await })
+        let (jobs, mail) = (self.clone(), self.clone());
+        tokio::spawn(async move {
+            tokio::join!(
+                run_every(jobs, every, "the background jobs", |e| async move { e.run_jobs_once().await }),
+                run_every(mail, every, "notification delivery", |e| async move {
+                    e.deliver_notifications().await.map(|_| ())
+                }),
+            );
+        })
     }
 }
 
@@ -97,16 +109,23 @@ pub(crate) fn spawn_every<F, Fut>(
 ) -> tokio::task::JoinHandle<()>
 where
     F: Fn(Engine) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<()>> + Send,
+    Fut: std::future::Future<Output = Result<()>> + Send + 'static,
 {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = job(engine.clone()).await {
-                tracing::warn!(error = %e, "{what} failed; retrying at the next tick");
-            }
+    tokio::spawn(run_every(engine, every, what, job))
+}
+
+/// The loop of [`spawn_every`].
+async fn run_every<F, Fut>(engine: Engine, every: Duration, what: &'static str, job: F)
+where
+    F: Fn(Engine) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = job(engine.clone()).await {
+            tracing::warn!(error = %e, "{what} failed; retrying at the next tick");
         }
-    })
+    }
 }

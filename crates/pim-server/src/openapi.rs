@@ -5,7 +5,9 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{approvals, audit, auth, check, directory, mfa, requests, resources, roles, system};
+use crate::handlers::{
+    approvals, audit, auth, check, directory, mfa, notifications, requests, resources, roles, system,
+};
 
 struct BearerAuth;
 
@@ -43,6 +45,7 @@ impl Modify for BearerAuth {
         audit::list_audit, audit::export_audit, audit::verify_audit,
         mfa::get_mfa, mfa::enroll_totp, mfa::confirm_totp, mfa::regenerate_recovery_codes, mfa::verify_mfa,
         mfa::reset_mfa,
+        notifications::list_notifications,
     ),
     components(schemas(pim_api::Problem, pim_api::ExportFormat))
 )]

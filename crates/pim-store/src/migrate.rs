@@ -23,6 +23,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") },
     Migration { version: 2, name: "changes", sql: include_str!("../migrations/sqlite/0002_changes.sql") },
     Migration { version: 3, name: "mfa", sql: include_str!("../migrations/sqlite/0003_mfa.sql") },
+    Migration { version: 4, name: "outbox", sql: include_str!("../migrations/sqlite/0004_outbox.sql") },
     Migration { version: 5, name: "approvals", sql: include_str!("../migrations/sqlite/0005_approvals.sql") },
 ];
 
@@ -30,6 +31,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../migrations/postgres/0001_init.sql") },
     Migration { version: 2, name: "changes", sql: include_str!("../migrations/postgres/0002_changes.sql") },
     Migration { version: 3, name: "mfa", sql: include_str!("../migrations/postgres/0003_mfa.sql") },
+    Migration { version: 4, name: "outbox", sql: include_str!("../migrations/postgres/0004_outbox.sql") },
     Migration { version: 5, name: "approvals", sql: include_str!("../migrations/postgres/0005_approvals.sql") },
 ];
 

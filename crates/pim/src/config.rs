@@ -24,6 +24,144 @@ pub struct FileConfig {
     pub job_interval_secs: Option<u64>,
     /// The secret key file (32 bytes, mode 0600) sealing MFA secrets.
     pub secret_key_file: Option<PathBuf>,
+    /// The SMTP server for email notifications.
+    pub smtp: Option<SmtpFile>,
+    /// Webhooks that receive notifications.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookFile>,
+    /// Delivery of notifications.
+    pub notifications: Option<NotificationsFile>,
+}
+
+/// `[smtp]` of `pim.toml`: a URL, or host, port and TLS mode; credentials; the From address.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct SmtpFile {
+    /// `smtp://host:port`, `smtp://host:port?tls=required` or `smtps://host:port`.
+    pub url: Option<String>,
+    /// The server's host name (instead of `url`).
+    pub host: Option<String>,
+    /// Its port [default: 25, 587 with starttls, 465 with tls].
+    pub port: Option<u16>,
+    /// `none`, `starttls` or `tls` [default: starttls].
+    pub tls: Option<String>,
+    /// User name for SMTP AUTH.
+    pub username: Option<String>,
+    /// Password for SMTP AUTH.
+    pub password: Option<String>,
+    /// A file holding the password (instead of `password`).
+    pub password_file: Option<PathBuf>,
+    /// The From address, e.g. `pim <pim@example.com>`.
+    pub from: Option<String>,
+}
+
+/// One `[[webhooks]]` of `pim.toml`.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct WebhookFile {
+    /// A unique name (outbox rows name their webhook by it).
+    pub name: String,
+    /// Where to POST.
+    pub url: String,
+    /// The HMAC-SHA256 signing key.
+    pub secret: Option<String>,
+    /// A file holding the signing key (instead of `secret`).
+    pub secret_file: Option<PathBuf>,
+    /// `json` [default] or `slack`.
+    pub format: Option<String>,
+    /// Events to send: names or `prefix.*` [default: all].
+    pub events: Option<Vec<String>>,
+}
+
+/// `[notifications]` of `pim.toml`.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct NotificationsFile {
+    /// Delivery attempts before a notification is marked failed [default: 10].
+    pub max_attempts: Option<u32>,
+    /// The server's address as people reach it, quoted in notifications.
+    pub public_url: Option<String>,
+}
+
+fn read_secret(path: &Path, what: &str) -> anyhow::Result<String> {
+    let s = std::fs::read_to_string(path).with_context(|| format!("reading the {what} file {}", path.display()))?;
+    Ok(s.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// The notification settings: `PIM_SMTP_URL`, `PIM_SMTP_FROM`, `PIM_SMTP_USERNAME` and
+/// `PIM_SMTP_PASSWORD` from `env` over `[smtp]`; `[[webhooks]]` and `[notifications]` from the file.
+pub fn notify_options(
+    file: &FileConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<pim_engine::notify::NotifyOptions> {
+    use pim_engine::notify::{NotifyOptions, SmtpOptions, WebhookFormat, WebhookOptions};
+    let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let smtp_file = file.smtp.as_ref();
+    let url = match env("PIM_SMTP_URL").or_else(|| smtp_file.and_then(|s| s.url.clone())) {
+        Some(url) => Some(url),
+        None => match smtp_file.and_then(|s| s.host.as_deref()) {
+            Some(host) => {
+                let tls = smtp_file.and_then(|s| s.tls.as_deref()).unwrap_or("starttls");
+                let port = smtp_file.and_then(|s| s.port);
+                Some(match tls {
+                    "none" => format!("smtp://{host}:{}", port.unwrap_or(25)),
+                    "starttls" => format!("smtp://{host}:{}?tls=required", port.unwrap_or(587)),
+                    "tls" => format!("smtps://{host}:{}", port.unwrap_or(465)),
+                    other => anyhow::bail!("[smtp] tls must be none, starttls or tls, not '{other}'"),
+                })
+            }
+            None if smtp_file.is_some() => anyhow::bail!("[smtp] needs url or host"),
+            None => None,
+        },
+    };
+    let smtp = match url {
+        None => None,
+        Some(url) => {
+            let from = env("PIM_SMTP_FROM")
+                .or_else(|| smtp_file.and_then(|s| s.from.clone()))
+                .context("email notifications need a From address: set from in [smtp] or PIM_SMTP_FROM")?;
+            let password = match env("PIM_SMTP_PASSWORD").or_else(|| smtp_file.and_then(|s| s.password.clone())) {
+                Some(p) => Some(p),
+                None => match smtp_file.and_then(|s| s.password_file.as_deref()) {
+                    Some(path) => Some(read_secret(path, "SMTP password")?),
+                    None => None,
+                },
+            };
+            let username = env("PIM_SMTP_USERNAME").or_else(|| smtp_file.and_then(|s| s.username.clone()));
+            Some(SmtpOptions { url, username, password, from })
+        }
+    };
+    let mut webhooks = Vec::new();
+    for w in &file.webhooks {
+        let secret = match (&w.secret, &w.secret_file) {
+            (Some(_), Some(_)) => anyhow::bail!("webhook '{}': give secret or secret_file, not both", w.name),
+            (Some(s), None) => Some(s.clone()),
+            (None, Some(path)) => Some(read_secret(path, "webhook secret")?),
+            (None, None) => None,
+        };
+        let format = match w.format.as_deref() {
+            None => WebhookFormat::Json,
+            Some(f) => WebhookFormat::parse(f)
+                .with_context(|| format!("webhook '{}': format must be json or slack, not '{f}'", w.name))?,
+        };
+        webhooks.push(WebhookOptions {
+            name: w.name.clone(),
+            url: w.url.clone(),
+            secret,
+            format,
+            events: w.events.clone().unwrap_or_default(),
+        });
+    }
+    let n = file.notifications.as_ref();
+    let defaults = NotifyOptions::default();
+    let options = NotifyOptions {
+        smtp,
+        webhooks,
+        max_attempts: n.and_then(|n| n.max_attempts).unwrap_or(defaults.max_attempts),
+        public_url: n.and_then(|n| n.public_url.clone()),
+    };
+    options.validate().map_err(|e| anyhow::anyhow!("notifications: {e}"))?;
+    Ok(options)
 }
 
 impl FileConfig {
@@ -67,6 +205,58 @@ mod tests {
         assert_eq!(c.listen.as_deref(), Some("0.0.0.0:9"));
         assert_eq!(c.data_dir, Some(PathBuf::from("/var/lib/pim")));
         assert!(toml::from_str::<FileConfig>("lisen = 1").is_err());
+    }
+
+    #[test]
+    fn notification_settings_come_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("hook.secret");
+        std::fs::write(&secret, "from-a-file\n").unwrap();
+        let text = format!(
+            "[smtp]\nhost = \"mail.example.com\"\nusername = \"pim\"\npassword = \"pw\"\nfrom = \"pim <pim@example.com>\"\n\
+             [[webhooks]]\nname = \"siem\"\nurl = \"https://siem.example.com/pim\"\nsecret_file = \"{}\"\n\
+             [[webhooks]]\nname = \"chat\"\nurl = \"https://hooks.example.com/x\"\nformat = \"slack\"\nevents = [\"request.*\"]\n\
+             [notifications]\nmax_attempts = 3\npublic_url = \"https://pim.example.com\"\n",
+            secret.display()
+        );
+        let file: FileConfig = toml::from_str(&text).unwrap();
+        let none = |_: &str| None;
+        let o = notify_options(&file, &none).unwrap();
+        let smtp = o.smtp.clone().unwrap();
+        assert_eq!(smtp.url, "smtp://mail.example.com:587?tls=required");
+        assert_eq!((smtp.username.as_deref(), smtp.password.as_deref()), (Some("pim"), Some("pw")));
+        assert_eq!(o.webhooks[0].secret.as_deref(), Some("from-a-file"));
+        assert_eq!(o.webhooks[1].format, pim_engine::notify::WebhookFormat::Slack);
+        assert!(o.webhooks[1].wants("request.approved") && !o.webhooks[1].wants("role.activated"));
+        assert_eq!((o.max_attempts, o.public_url.as_deref()), (3, Some("https://pim.example.com")));
+        // Nothing secret in the debug output.
+        let debug = format!("{o:?}");
+        assert!(!debug.contains("pw") && !debug.contains("from-a-file") && !debug.contains("/x"), "{debug}");
+        // The environment wins over the file.
+        let env = |k: &str| match k {
+            "PIM_SMTP_URL" => Some("smtp://127.0.0.1:2525".to_owned()),
+            "PIM_SMTP_PASSWORD" => Some("env-pw".to_owned()),
+            _ => None,
+        };
+        let o = notify_options(&file, &env).unwrap();
+        let smtp = o.smtp.unwrap();
+        assert_eq!((smtp.url.as_str(), smtp.password.as_deref()), ("smtp://127.0.0.1:2525", Some("env-pw")));
+        // Nothing configured: no SMTP, no webhooks. Mistakes are refused with a clear message.
+        assert_eq!(notify_options(&FileConfig::default(), &none).unwrap(), Default::default());
+        let from_env = |k: &str| (k == "PIM_SMTP_URL").then(|| "smtp://127.0.0.1:25".to_owned());
+        assert!(notify_options(&FileConfig::default(), &from_env).unwrap_err().to_string().contains("From"));
+        for bad in [
+            "[smtp]\nhost = \"h\"\ntls = \"maybe\"\nfrom = \"a@b.c\"\n",
+            "[smtp]\nfrom = \"a@b.c\"\n",
+            "[smtp]\nurl = \"gopher://h\"\nfrom = \"a@b.c\"\n",
+            "[[webhooks]]\nname = \"w\"\nurl = \"https://x.example.com\"\n",
+            "[[webhooks]]\nname = \"w\"\nurl = \"ftp://x.example.com\"\nsecret = \"s\"\n",
+            "[[webhooks]]\nname = \"w\"\nurl = \"https://x.example.com\"\nsecret = \"s\"\nformat = \"xml\"\n",
+            "[notifications]\nmax_attempts = 0\n",
+        ] {
+            let file: FileConfig = toml::from_str(bad).unwrap();
+            assert!(notify_options(&file, &none).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -44,18 +44,22 @@ pub struct Resolved {
     pub job_interval_secs: u64,
     /// Where the secret key is.
     pub secret_key: crate::secret_key::KeySource,
+    /// How notifications are delivered.
+    pub notifications: pim_engine::notify::NotifyOptions,
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
 pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
     let file = FileConfig::load(args.config.as_deref())?;
-    let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+    let data_dir = args.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+    let notifications = config::notify_options(&file, &|k| std::env::var(k).ok())?;
     Ok(Resolved {
         listen: args.listen.or(file.listen).unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned()),
         secret_key: crate::secret_key::KeySource::new(args.secret_key_file.or(file.secret_key_file), &data_dir),
         data_dir,
         database: args.database.or(file.database_url),
         job_interval_secs: file.job_interval_secs.unwrap_or(5).max(1),
+        notifications,
     })
 }
 
@@ -66,12 +70,21 @@ pub async fn open_engine(
     database: Option<String>,
     secret_key: Option<[u8; 32]>,
 ) -> anyhow::Result<Engine> {
-    let url = config::database_url(database, data_dir)?;
-    let store = pim_store::Store::open(&url).await.context("opening the database")?;
     let mut options = EngineOptions::default();
     if let Some(key) = secret_key {
         options.secret_key = key;
     }
+    open_engine_with(data_dir, database, options).await
+}
+
+/// [`open_engine`] with engine options.
+pub async fn open_engine_with(
+    data_dir: &std::path::Path,
+    database: Option<String>,
+    options: EngineOptions,
+) -> anyhow::Result<Engine> {
+    let url = config::database_url(database, data_dir)?;
+    let store = pim_store::Store::open(&url).await.context("opening the database")?;
     Engine::open(store, Arc::new(SystemClock), options).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
@@ -82,7 +95,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The data directory first: the default key file lives in it, and it must be private.
     let url = config::database_url(cfg.database.clone(), &cfg.data_dir)?;
     let key = cfg.secret_key.load()?;
-    let engine = open_engine(&cfg.data_dir, Some(url), Some(key)).await?;
+    log_notifications(&cfg.notifications);
+    let options =
+        EngineOptions { notifications: cfg.notifications.clone(), secret_key: key, ..EngineOptions::default() };
+    let engine = open_engine_with(&cfg.data_dir, Some(url), options).await?;
     if !engine.secret_key_matches().await.map_err(|e| anyhow::anyhow!("{e}"))? {
         anyhow::bail!(
             "the secret key {} is not the one this database's MFA secrets were sealed with; \
@@ -111,6 +127,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     workers.abort();
     follower.abort();
     Ok(())
+}
+
+/// Says where notifications go (never credentials).
+fn log_notifications(n: &pim_engine::notify::NotifyOptions) {
+    match &n.smtp {
+        Some(s) => tracing::info!(
+            smtp = %pim_engine::notify::redact_url(&s.url),
+            from = %s.from,
+            "email notifications are sent through SMTP"
+        ),
+        None => tracing::info!("no [smtp] configured: email notifications are kept pending until it is"),
+    }
+    for w in &n.webhooks {
+        tracing::info!(webhook = %w.name, events = ?w.events, "notifications are posted to a webhook");
+    }
 }
 
 fn init_logging() {

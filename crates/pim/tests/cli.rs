@@ -36,6 +36,10 @@ const PIM_VARS: &[&str] = &[
     "PIM_SETUP_SECRET",
     "PIM_SECRET_KEY_FILE",
     "RUST_LOG",
+    "PIM_SMTP_URL",
+    "PIM_SMTP_FROM",
+    "PIM_SMTP_USERNAME",
+    "PIM_SMTP_PASSWORD",
 ];
 
 /// The Global Administrator built-in role's id.
@@ -1132,4 +1136,104 @@ fn mfa_from_the_command_line() {
     let code = fresh["recoveryCodes"][3].as_str().expect("a code");
     let out = admin.ok(&["mfa", "verify", "--recovery-code", code]);
     assert!(out.contains("9 recovery codes left"), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Notifications: `[smtp]` from pim.toml and PIM_SMTP_URL, the server's own worker, `pim notifications`.
+
+#[test]
+fn notifications_are_configured_delivered_and_listed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    // A real SMTP server when PIM_TEST_PYTHON names a Python with aiosmtpd (required when CI=true).
+    let python = std::env::var("PIM_TEST_PYTHON").ok().filter(|p| !p.is_empty());
+    assert!(
+        python.is_some() || std::env::var("CI").as_deref() != Ok("true"),
+        "PIM_TEST_PYTHON is not set, and CI=true requires the SMTP tests to run"
+    );
+    if python.is_none() {
+        eprintln!("without SMTP: PIM_TEST_PYTHON is not set (a Python 3 with aiosmtpd, e.g. python3)");
+    }
+    let mail_log = dir.join("mail.jsonl");
+    let mut sink = python.as_ref().map(|py| {
+        std::process::Command::new(py)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py"))
+            .arg(&mail_log)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the SMTP sink")
+    });
+    let sink_port = sink.as_mut().map(|c| {
+        let mut line = String::new();
+        BufReader::new(c.stdout.take().expect("stdout")).read_line(&mut line).expect("port");
+        line.trim().to_owned()
+    });
+
+    // A broken [smtp] stops the server with a clear message.
+    std::fs::write(dir.join("pim.toml"), "[smtp]\nhost = \"mail.example.com\"\n").expect("pim.toml");
+    let cli = Cli::new(dir);
+    let in_dir = Cli { config_dir: cli.config_dir.clone(), cwd: dir.to_path_buf(), env: Vec::new() };
+    let r = in_dir.raw(&["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"], "");
+    assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("From"), "{}", r.stderr);
+
+    // The From address from pim.toml, the server from the environment.
+    let toml = "job_interval_secs = 1\n[smtp]\nfrom = \"pim <pim@example.com>\"\n";
+    let env_url = sink_port.as_ref().map(|p| format!("smtp://127.0.0.1:{p}"));
+    let env: Vec<(&str, &str)> = env_url.iter().map(|u| ("PIM_SMTP_URL", u.as_str())).collect();
+    if env.is_empty() {
+        std::fs::write(dir.join("pim.toml"), "job_interval_secs = 1\n").expect("pim.toml");
+    } else {
+        std::fs::write(dir.join("pim.toml"), toml).expect("pim.toml");
+    }
+    let server = Server::start(dir, &["--listen", "127.0.0.1:0", "--data-dir", "data"], &env);
+    let secret = server.secret.clone().expect("a setup secret");
+    let setup = ["--server", &server.url, "setup", "--username", "root", "--secret", &secret, "--password-stdin"];
+    cli.ok_in(&setup, "root-password-1\n");
+    cli.ok(&["users", "create", "alice", "--email", "alice@example.com"]);
+    cli.ok(&["assign", "alice", "Reader", "--scope", "/prod", "--eligible", "-j", "on call"]);
+
+    let listed = cli.json(&["notifications", "--event", "assignment.eligible"]);
+    let rows = items(&listed);
+    assert_eq!(rows.len(), 1, "root has no address; alice has: {listed}");
+    assert_eq!(
+        (rows[0]["channel"].as_str(), rows[0]["recipient"].as_str()),
+        (Some("email"), Some("alice@example.com"))
+    );
+    assert_eq!(rows[0]["subject"], "PIM: alice was made eligible for Reader at /prod");
+    match &sink_port {
+        Some(_) => {
+            // The server's worker delivers it within a few job intervals.
+            let mut delivered = Value::Null;
+            for _ in 0..100 {
+                delivered = cli.json(&["notifications", "--status", "delivered"]);
+                if !items(&delivered).is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            assert_eq!(items(&delivered).len(), 1, "{delivered}");
+            let text = std::fs::read_to_string(&mail_log).expect("the sink got mail");
+            let mail: Value = serde_json::from_str(text.lines().next().expect("a line")).expect("JSON");
+            assert_eq!(mail["subject"], "PIM: alice was made eligible for Reader at /prod");
+            assert_eq!(mail["rcptTos"], serde_json::json!(["alice@example.com"]));
+            let out = cli.ok(&["notifications", "--status", "delivered"]);
+            assert!(out.contains("assignment.eligible") && out.contains("alice@example.com"), "{out}");
+        }
+        None => {
+            // Without SMTP the email waits, listed as pending.
+            let out = cli.ok(&["notifications", "--status", "pending"]);
+            assert!(out.starts_with("CREATED"), "{out}");
+            assert!(
+                out.contains("assignment.eligible") && out.contains("alice@example.com") && out.contains("pending")
+            );
+        }
+    }
+    let r = cli.raw(&["notifications", "--status", "sent"], "");
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    drop(server);
+    if let Some(mut c) = sink {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
 }

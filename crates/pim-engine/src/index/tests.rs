@@ -756,3 +756,85 @@ fn role_names_follow_upserts_and_removals() {
     idx.remove_role(role.id);
     assert_eq!(idx.role_name(role.id), None);
 }
+
+#[test]
+fn holders_are_the_users_allowed_directly_through_groups_and_from_parent_scopes() {
+    let idx = world();
+    // User 1 directly at /a; group 10 (containing group 11, containing user 2) at /; user 3 only
+    // eligible; a group itself is never a holder; a disabled user is left out.
+    idx.upsert_principal(user(3));
+    idx.upsert_principal(user(4));
+    idx.set_membership(pid(10), pid(11), true);
+    idx.set_membership(pid(11), pid(2), true);
+    idx.upsert_assignment(&active(1, pid(1), rid(STORAGE), "/a", 0, None));
+    idx.upsert_assignment(&active(2, pid(10), rid(STORAGE), "/", 0, Some(100)));
+    idx.upsert_assignment(&assignment(3, pid(3), rid(STORAGE), "/", AssignmentKind::Eligible, 0, None));
+    idx.upsert_assignment(&active(4, pid(4), rid(STORAGE), "/", 0, None));
+    idx.upsert_principal(IndexPrincipal { enabled: false, ..user(4) });
+    assert_eq!(idx.holders(READ, "/a/b", t(5)), vec![pid(1), pid(2)]);
+    assert_eq!(idx.holders(READ, "/b", t(5)), vec![pid(2)], "/a does not cover /b");
+    assert_eq!(idx.holders("storage.keys.list", "/a", t(5)), Vec::<PrincipalId>::new(), "excluded action");
+    assert_eq!(idx.holders(READ, "/a", t(100)), vec![pid(1)], "the group's assignment has ended");
+    // A time-bound membership counts only in its window.
+    idx.upsert_assignment(&member(5, pid(3), pid(10), 10, Some(20)));
+    assert_eq!(idx.holders(READ, "/b", t(15)), vec![pid(2), pid(3)]);
+    assert_eq!(idx.holders(READ, "/b", t(20)), vec![pid(2)]);
+}
+
+#[test]
+fn members_are_transitive_current_and_enabled() {
+    let idx = world();
+    idx.upsert_principal(user(3));
+    idx.set_membership(pid(10), pid(11), true);
+    idx.set_membership(pid(11), pid(2), true);
+    idx.set_membership(pid(10), pid(1), true);
+    idx.upsert_assignment(&member(1, pid(3), pid(11), 10, Some(20)));
+    assert_eq!(idx.members(pid(10), t(5)), vec![pid(1), pid(2), pid(11)]);
+    assert_eq!(idx.members(pid(10), t(15)), vec![pid(1), pid(2), pid(3), pid(11)]);
+    assert_eq!(idx.members(pid(11), t(15)), vec![pid(2), pid(3)]);
+    idx.upsert_principal(IndexPrincipal { enabled: false, ..user(1) });
+    assert_eq!(idx.members(pid(10), t(5)), vec![pid(2), pid(11)], "disabled members are left out");
+    idx.upsert_principal(IndexPrincipal { enabled: false, ..group(11) });
+    assert_eq!(idx.members(pid(10), t(5)), Vec::<PrincipalId>::new(), "a disabled group cuts the path");
+    assert_eq!(idx.members(pid(77), t(5)), Vec::<PrincipalId>::new(), "unknown group");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    #[test]
+    fn holders_and_members_agree_with_checks_and_the_reference((world, ops) in arb_world()) {
+        let mut w = world;
+        let idx = AccessIndex::new();
+        idx.load(
+            w.principals.values().cloned().collect(),
+            w.memberships.iter().copied().collect(),
+            w.roles.values().cloned().collect(),
+            w.assignments.values().cloned().collect(),
+        );
+        for op in ops {
+            apply(&mut w, &idx, op);
+        }
+        for now in (0..42).step_by(3) {
+            for action in ACTIONS {
+                for at in QUERIES {
+                    let want: Vec<PrincipalId> = P
+                        .iter()
+                        .map(|&n| pid(n))
+                        .filter(|p| w.principals.get(p).is_some_and(|x| x.kind == PrincipalKind::User))
+                        .filter(|p| idx.check(*p, action, at, t(now)).allowed)
+                        .collect();
+                    prop_assert_eq!(idx.holders(action, at, t(now)), want, "holders({}, {}, {})", action, at, now);
+                }
+            }
+            for &g in &GROUPS {
+                let want: Vec<PrincipalId> = P
+                    .iter()
+                    .map(|&n| pid(n))
+                    .filter(|p| w.holds(*p) && w.groups(*p, now).contains_key(&pid(g)))
+                    .collect();
+                prop_assert_eq!(idx.members(pid(g), t(now)), want, "members({}, {})", g, now);
+            }
+        }
+    }
+}

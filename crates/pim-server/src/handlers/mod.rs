@@ -6,6 +6,7 @@ pub mod auth;
 pub mod check;
 pub mod directory;
 pub mod mfa;
+pub mod notifications;
 pub mod requests;
 pub mod resources;
 pub mod roles;
@@ -79,4 +80,5 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me/mfa/recovery-codes", post(mfa::regenerate_recovery_codes))
         .route("/api/v1/auth/mfa", post(mfa::verify_mfa))
         .route("/api/v1/users/{id}/mfa", axum::routing::delete(mfa::reset_mfa))
+        .route("/api/v1/notifications", get(notifications::list_notifications))
 }

@@ -93,11 +93,13 @@ pub async fn insert_assignment(c: &mut AnyConnection, a: &Assignment) -> Result<
 }
 
 /// Updates an assignment's window and `ended_early_at`. When the end changes, the expiry is
-/// no longer recorded (it will be reported again by [`unrecorded_expirations`] once it passes).
+/// no longer recorded (it will be reported again by [`unrecorded_expirations`] once it passes),
+/// and the reminders of the old end no longer count (see [`due_reminders`]).
 pub async fn update_assignment(c: &mut AnyConnection, a: &Assignment) -> Result<()> {
     sqlx::query(
         "UPDATE assignments SET start_at = $2, end_at = $3, ended_early_at = $4, \
-         expiry_recorded = CASE WHEN end_at IS NOT DISTINCT FROM $3 THEN expiry_recorded ELSE FALSE END \
+         expiry_recorded = CASE WHEN end_at IS NOT DISTINCT FROM $3 THEN expiry_recorded ELSE FALSE END, \
+         reminder_stage = CASE WHEN end_at IS NOT DISTINCT FROM $3 THEN reminder_stage ELSE 0 END \
          WHERE id = $1",
     )
     .bind(a.id.to_string())
@@ -183,6 +185,44 @@ pub async fn unrecorded_expirations(c: &mut AnyConnection, now: Timestamp, limit
 pub async fn mark_expiry_recorded(c: &mut AnyConnection, id: AssignmentId) -> Result<()> {
     sqlx::query("UPDATE assignments SET expiry_recorded = TRUE WHERE id = $1")
         .bind(id.to_string())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// Assignments (not activations) that have not ended at `now` and owe a reminder of their end:
+/// ending within `second_ms` with fewer than 2 reminders sent, or within `first_ms` with none sent.
+/// Each comes with the latest reminder stage due (1 or 2); soonest end first.
+pub async fn due_reminders(
+    c: &mut AnyConnection,
+    now: Timestamp,
+    first_ms: i64,
+    second_ms: i64,
+    limit: i64,
+) -> Result<Vec<(Assignment, i64)>> {
+    let mut s = Select::new(&format!("SELECT {ASSIGNMENT_COLS} FROM assignments"));
+    let p_now = s.arg(now.0);
+    let p_first = s.arg(now.0.saturating_add(first_ms));
+    let p_second = s.arg(now.0.saturating_add(second_ms));
+    s.cond("activated_from IS NULL".to_owned());
+    s.cond(format!("end_at > {p_now}"));
+    s.cond(format!("((end_at <= {p_second} AND reminder_stage < 2) OR (end_at <= {p_first} AND reminder_stage < 1))"));
+    let (sql, args) = s.finish("end_at, id", limit);
+    let due = collect(c, &sql, args).await?;
+    Ok(due
+        .into_iter()
+        .map(|a| {
+            let second = a.window.end.is_some_and(|e| e.0 <= now.0.saturating_add(second_ms));
+            (a, if second { 2 } else { 1 })
+        })
+        .collect())
+}
+
+/// Records which reminder of an assignment's end was sent.
+pub async fn set_reminder_stage(c: &mut AnyConnection, id: AssignmentId, stage: i64) -> Result<()> {
+    sqlx::query("UPDATE assignments SET reminder_stage = $2 WHERE id = $1")
+        .bind(id.to_string())
+        .bind(stage)
         .execute(&mut *c)
         .await?;
     Ok(())

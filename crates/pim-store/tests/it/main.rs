@@ -13,6 +13,7 @@ mod concurrency;
 mod directory;
 mod mfa;
 mod open;
+mod outbox;
 mod records;
 mod roles;
 

@@ -10,9 +10,7 @@ both!(migrations_are_recorded_and_idempotent, |db| {
     let mut c = db.conn().await;
     let rows = sqlx::query("SELECT version FROM schema_migrations ORDER BY version").fetch_all(&mut *c).await.unwrap();
     let versions: Vec<i64> = rows.iter().map(|r| r.try_get::<i64, _>(0).unwrap()).collect();
-    // Every migration of this build, once each, in order (the list has gaps where branches merged).
-    assert!(versions.starts_with(&[1, 2, 3]) && versions.contains(&5), "{versions:?}");
-    assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
     db.store.ping().await.unwrap();
 
     // A schema newer than this build is refused rather than misused.

@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod directory;
 pub mod duration;
 pub mod mfa;
+pub mod notifications;
 pub mod output;
 pub mod requests;
 pub mod resolve;
@@ -160,6 +161,8 @@ pub enum Command {
         #[command(subcommand)]
         command: mfa::MfaCommand,
     },
+    /// Notifications sent by email and webhooks, and their delivery status.
+    Notifications(notifications::NotificationsArgs),
 }
 
 /// `pim admin ...`.
@@ -273,6 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(&ctx()?, args).await,
         Command::Audit { command } => audit::run(&ctx()?, command).await,
         Command::Mfa { command } => mfa::run(&ctx()?, command).await,
+        Command::Notifications(args) => notifications::run(&ctx()?, args).await,
     }
 }
 
@@ -371,6 +375,7 @@ mod tests {
             &["pim", "mfa", "status"],
             &["pim", "mfa", "recovery-codes"],
             &["pim", "mfa", "reset", "bob"],
+            &["pim", "notifications", "--status", "pending", "--event", "role.activated"],
         ];
         for line in lines {
             if let Err(e) = Cli::try_parse_from(*line) {

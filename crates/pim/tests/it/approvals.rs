@@ -36,6 +36,23 @@ async fn approval_role(s: &TestServer, stages: Vec<ApprovalStage>) -> (RoleId, P
     (role, bob, bob_c)
 }
 
+/// (event, recipient) of the email notifications written for `request`, in order.
+async fn notices(s: &TestServer, request: Option<RequestId>, event: &str) -> Vec<String> {
+    let q = NotificationQuery { event: Some(event.into()), request_id: request, ..Default::default() };
+    let mut v: Vec<String> = s
+        .admin
+        .list_notifications(&q)
+        .await
+        .expect("notifications")
+        .items
+        .into_iter()
+        .filter(|n| n.channel == Channel::Email)
+        .map(|n| n.recipient)
+        .collect();
+    v.sort();
+    v
+}
+
 async fn audit_actions(s: &TestServer, prefix: &str) -> Vec<String> {
     let q = AuditQuery { action: Some(prefix.into()), ..Default::default() };
     s.admin.list_audit(&q).await.expect("audit").items.into_iter().map(|e| e.action).collect()
@@ -51,6 +68,7 @@ async fn one_approval_runs_from_the_decision(b: Backend) {
     assert_eq!(out.request.status, RequestStatus::PendingApproval);
     assert!(out.assignment.is_none(), "nothing is granted before approval");
     assert!(!s.allowed(bob, READ, "/data").await);
+    assert_eq!(notices(&s, Some(id), "request.approvalNeeded").await, ["ann@example.com"], "ann is asked");
 
     let mine = ann_c.pending_approvals().await.expect("pending").items;
     assert_eq!(mine.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id], "ann sees what waits for her");
@@ -69,6 +87,9 @@ async fn one_approval_runs_from_the_decision(b: Backend) {
     let decided = T0.plus_millis(10 * MINUTE_MS);
     assert_eq!(a.window, Window { start: decided, end: Some(decided.plus_millis(2 * HOUR_MS)) });
     assert!(s.allowed(bob, READ, "/data").await, "in effect from the approval");
+    assert_eq!(notices(&s, Some(id), "request.approved").await, ["bob@example.com"], "bob is told");
+    let activated = notices(&s, Some(id), "role.activated").await;
+    assert_eq!(activated, ["admin@example.com", "bob@example.com"], "the admins and bob, once each");
     assert_eq!(code(ann_c.approve_request(id, &why("again")).await), "request_not_pending");
     let decisions = &approved.request.approval.as_ref().expect("approval").decisions;
     assert_eq!((decisions.len(), decisions[0].approver_id), (1, ann));
@@ -128,6 +149,7 @@ async fn one_denial_ends_and_the_requester_may_cancel(b: Backend) {
     let denied = a2_c.deny_request(id, &why("not during the freeze")).await.expect("denied").request;
     assert_eq!(denied.status, RequestStatus::Denied);
     assert!(denied.status_reason.as_deref().is_some_and(|r| r.contains("freeze")));
+    assert_eq!(notices(&s, Some(id), "request.denied").await, ["bob@example.com"]);
     assert!(!s.allowed(bob, READ, "/").await);
     let id2 = bob_c.create_request(&activation(role, "/", 60)).await.expect("submitted").request.id;
     assert_eq!(code(a1_c.cancel_request(id2).await), "forbidden", "only the requester cancels");
@@ -154,6 +176,7 @@ async fn unanswered_requests_escalate_then_time_out(b: Backend) {
     s.advance(11 * MINUTE_MS);
     s.engine.run_jobs_once().await.expect("jobs");
     assert!(audit_actions(&s, "request.escalated").await.len() == 1, "escalation is audited once");
+    assert_eq!(notices(&s, Some(id), "request.escalated").await, ["eve@example.com"], "eve is asked");
     s.engine.run_jobs_once().await.expect("jobs");
     assert_eq!(audit_actions(&s, "request.escalated").await.len(), 1);
     assert_eq!(eve_c.pending_approvals().await.expect("pending").items.len(), 1, "eve joined");
@@ -167,6 +190,7 @@ async fn unanswered_requests_escalate_then_time_out(b: Backend) {
     assert_eq!(r.status, RequestStatus::TimedOut);
     assert_eq!(code(ann_c.approve_request(id2, &why("late")).await), "request_not_pending");
     assert_eq!(audit_actions(&s, "request.timedOut").await.len(), 1);
+    assert_eq!(notices(&s, Some(id2), "request.timedOut").await, ["bob@example.com"]);
     let _ = ann;
     s.stop().await;
 }
@@ -271,6 +295,8 @@ async fn break_glass_skips_approval_and_is_reviewed(b: Backend) {
     assert_eq!(out.request.status, RequestStatus::Provisioned);
     assert!(out.request.break_glass);
     assert!(s.allowed(bob, READ, "/").await, "in effect at once");
+    let told = notices(&s, Some(out.request.id), "role.breakGlass").await;
+    assert!(told.contains(&"ann@example.com".to_owned()), "every approver is told: {told:?}");
     let queue = s.admin.list_break_glass_reviews(true).await.expect("reviews").items;
     assert_eq!(queue.iter().map(|v| v.request_id).collect::<Vec<_>>(), vec![out.request.id]);
     let verdict = CompleteReview { verdict: ReviewVerdict::Appropriate, note: Some("real outage".into()) };
@@ -329,6 +355,8 @@ async fn protected_settings_need_a_second_administrator(b: Backend) {
         other => panic!("expected a pending change, got {other:?}"),
     };
     assert_eq!(change.status, RequestStatus::PendingApproval);
+    let asked = notices(&s, None, "settings.approvalNeeded").await;
+    assert!(asked.contains(&"pra@example.com".to_owned()), "the other administrators are asked: {asked:?}");
     let now = s.admin.get_settings(&r, &sp("/")).await.expect("settings").settings;
     assert_eq!(now.activation_max_minutes, 480, "nothing changes before approval");
     let ok = DecideSettingsChange { justification: Some("reviewed".into()) };

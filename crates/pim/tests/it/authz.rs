@@ -30,6 +30,7 @@ const AUDIT_READ: &str = "pim.audit.read";
 const CHECK_READ: &str = "pim.check.read";
 const TOKENS_READ: &str = "pim.tokens.read";
 const TOKENS_WRITE: &str = "pim.tokens.write";
+const NOTIFICATIONS_READ: &str = "pim.notifications.read";
 
 /// Every read action of API.md's table: what "read everything" means.
 const READS: &[&str] = &[
@@ -42,6 +43,7 @@ const READS: &[&str] = &[
     AUDIT_READ,
     CHECK_READ,
     TOKENS_READ,
+    NOTIFICATIONS_READ,
 ];
 
 /// "Access management" (what Contributor may not do): granting access and managing identities.
@@ -796,6 +798,8 @@ fn endpoints(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
             204,
         )
         .write(),
+        // Delivery status of notifications.
+        ep("GET", "/api/v1/notifications", "", "/api/v1/notifications", None, Act(NOTIFICATIONS_READ), 200),
     ]
 }
 

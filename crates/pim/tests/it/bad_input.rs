@@ -135,7 +135,7 @@ impl Raw {
 }
 
 /// The tables holding pim's state (everything but the audit history and bookkeeping).
-pub(crate) const DATA_TABLES: [&str; 12] = [
+pub(crate) const DATA_TABLES: [&str; 13] = [
     "principals",
     "credentials",
     "memberships",
@@ -148,6 +148,7 @@ pub(crate) const DATA_TABLES: [&str; 12] = [
     "meta",
     "mfa_totp_factors",
     "mfa_recovery_codes",
+    "outbox",
 ];
 
 /// Bookkeeping that any authenticated call may touch (token use, sign-in time): not a change. A
@@ -1361,6 +1362,12 @@ async fn actions_durations_windows_times_and_enums(b: Backend, mode: Mode) {
         ("audit outcome=maybe", "GET", "/api/v1/audit?outcome=maybe".into(), Body::Empty),
         ("export format=xml", "GET", "/api/v1/audit/export?format=xml".into(), Body::Empty),
         ("export without a format", "GET", "/api/v1/audit/export".into(), Body::Empty),
+        ("notifications status=bogus", "GET", "/api/v1/notifications?status=bogus".into(), Body::Empty),
+        ("notifications status=Pending", "GET", "/api/v1/notifications?status=Pending".into(), Body::Empty),
+        ("notifications requestId=x", "GET", "/api/v1/notifications?requestId=x".into(), Body::Empty),
+        ("notifications empty event", "GET", "/api/v1/notifications?event=".into(), Body::Empty),
+        ("notifications event with a NUL", "GET", "/api/v1/notifications?event=a%00b".into(), Body::Empty),
+        ("notifications event with a space", "GET", "/api/v1/notifications?event=a%20b".into(), Body::Empty),
     ];
     for (what, m, path, body) in enums {
         cases.push(case(format!("unknown enum value: {what}"), m, &path, body, 400, &bad));
@@ -1429,6 +1436,7 @@ async fn limits_and_cursors(b: Backend, mode: Mode) {
         "/api/v1/assignments?",
         "/api/v1/requests?",
         "/api/v1/audit?",
+        "/api/v1/notifications?",
     ];
     for list in lists {
         for limit in ["0", "1001", "-1", "x", "99999999999", "1.5", ""] {

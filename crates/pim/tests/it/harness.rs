@@ -123,7 +123,12 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on a fresh database with `admin` bootstrapped and signed in.
     pub async fn start(backend: &Backend) -> TestServer {
-        let mut s = TestServer::start_empty(backend, None).await;
+        TestServer::start_with(backend, EngineOptions::default()).await
+    }
+
+    /// [`TestServer::start`] with engine options (e.g. notification delivery).
+    pub async fn start_with(backend: &Backend, options: EngineOptions) -> TestServer {
+        let mut s = TestServer::start_empty_with(backend, None, options).await;
         let admin = pim_engine::auth::NewAdmin {
             username: "admin".into(),
             password: ADMIN_PASSWORD.into(),
@@ -149,24 +154,47 @@ impl TestServer {
 
     /// Starts a server on a fresh database with no account, accepting `setup_secret` once.
     pub async fn start_empty(backend: &Backend, setup_secret: Option<String>) -> TestServer {
+        TestServer::start_empty_with(backend, setup_secret, EngineOptions::default()).await
+    }
+
+    /// [`TestServer::start_empty`] with engine options.
+    pub async fn start_empty_with(
+        backend: &Backend,
+        setup_secret: Option<String>,
+        options: EngineOptions,
+    ) -> TestServer {
         let db = TestDb::create(backend).await;
         let clock = Arc::new(ManualClock::new(T0));
-        let store = pim_store::Store::open(&db.url).await.expect("open store");
-        let options = EngineOptions::default();
         let secret_key = options.secret_key;
-        let engine = Engine::open(store, clock.clone(), options).await.expect("engine");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = AppState::new(engine.clone(), setup_secret);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = pim_server::serve(listener, state, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
+        let (url, engine, task, stop) = serve_on(&db, clock.clone(), setup_secret, options).await;
         let admin = Client::new(&url, None).expect("client");
-        TestServer { url, engine, clock, admin, admin_id: PrincipalId::new(), db, secret_key, task, stop: Some(tx) }
+        TestServer { url, engine, clock, admin, admin_id: PrincipalId::new(), db, secret_key, task, stop: Some(stop) }
+    }
+
+    /// Stops the server and starts a new one (a new store and engine, as a new process would
+    /// open them) on the same database and clock, with `options`; the administrator's client
+    /// keeps its token.
+    pub async fn restart(mut self, options: EngineOptions) -> TestServer {
+        let token = self.admin.token().map(str::to_owned);
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.engine.store().close().await;
+        let secret_key = options.secret_key;
+        let (url, engine, task, stop) = serve_on(&self.db, self.clock.clone(), None, options).await;
+        let admin = Client::new(&url, token).expect("client");
+        TestServer {
+            url,
+            engine,
+            clock: self.clock,
+            admin,
+            admin_id: self.admin_id,
+            db: self.db,
+            secret_key,
+            task,
+            stop: Some(stop),
+        }
     }
 
     /// An anonymous client.
@@ -298,6 +326,28 @@ impl TotpHelper {
         *last = Some(step);
         self.code_for_step(step)
     }
+}
+
+/// Opens a store and an engine on `db` and serves them on 127.0.0.1:0.
+async fn serve_on(
+    db: &TestDb,
+    clock: Arc<ManualClock>,
+    setup_secret: Option<String>,
+    options: EngineOptions,
+) -> (String, Engine, tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>) {
+    let store = pim_store::Store::open(&db.url).await.expect("open store");
+    let engine = Engine::open(store, clock, options).await.expect("engine");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let state = AppState::new(engine.clone(), setup_secret);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = pim_server::serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    (url, engine, task, tx)
 }
 
 /// Shorthands used across the suite.

@@ -37,5 +37,6 @@ mod bad_input;
 mod check;
 mod directory;
 mod mfa;
+mod notify;
 mod replicas;
 mod requests;
