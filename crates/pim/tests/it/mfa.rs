@@ -611,6 +611,36 @@ async fn a_verified_session_activates_a_role_that_requires_mfa(b: Backend) {
     assert_eq!(code(other.create_request(&activation(role, "/", 60)).await), "mfa_required");
     s.pass_mfa(&other, &totp).await;
     other.create_request(&activation(role, "/", 60)).await.expect("activated after MFA");
+    // Fresh for 15 minutes: another activation is not asked again; after that it is.
+    s.advance(14 * MINUTE_MS);
+    other.create_request(&activation(role, "/b", 60)).await.expect("still fresh");
+    s.advance(2 * MINUTE_MS);
+    let v = other.validate_request(&activation(role, "/c", 60)).await.expect("validate");
+    assert!(!v.valid && v.needs.mfa, "{v:?}");
+    // A code sent with the request passes MFA and activates in one call; a wrong one changes nothing.
+    let mut with_code = activation(role, "/c", 60);
+    with_code.otp = Some("000000".into());
+    assert_eq!(code(other.create_request(&with_code).await), "invalid_mfa_code");
+    let at_c = AssignmentQuery { scope: Some(sp("/c")), ..Default::default() };
+    assert!(s.admin.list_assignments(&at_c).await.expect("list").items.is_empty(), "nothing activated");
+    with_code.otp = Some(totp.unused_code(&s));
+    let out = other.create_request(&with_code).await.expect("activated with otp");
+    assert_eq!(out.request.status, RequestStatus::Provisioned);
+    assert_eq!(s.admin.list_assignments(&at_c).await.expect("list").items.len(), 1);
+    // MFA on active assignment: the administrator's own session must pass it.
+    s.set_settings(role, "/", |st| st.require_mfa_on_active_assignment = true).await;
+    let (bob, _) = s.user("bob").await;
+    let mut assign = CreateRequest::new(RequestAction::AdminAssign);
+    assign.principal_id = Some(bob);
+    assign.role_id = Some(role);
+    assign.scope = Some(sp("/"));
+    assign.kind = Some(AssignmentKind::Active);
+    assign.justification = Some("on call".into());
+    assert_eq!(code(s.admin.create_request(&assign).await), "mfa_required");
+    let admin_totp = s.enroll_mfa(&s.admin).await;
+    assign.otp = Some(admin_totp.unused_code(&s));
+    s.admin.create_request(&assign).await.expect("assigned after MFA");
+    assert!(s.allowed(bob, "ops.x", "/").await);
     s.stop().await;
 }
 
