@@ -143,6 +143,22 @@ pub struct SettingsFlags {
     /// How long the first stage waits before the request times out, e.g. 24h.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub approval_timeout: Option<u64>,
+    /// Escalation approvers of the first stage (user or group, name or id), who join it when nobody
+    /// has decided after --escalate-after; replaces the list.
+    #[arg(long = "escalate-to", value_name = "NAME", value_delimiter = ',', requires = "escalate_after")]
+    pub escalate_to: Vec<String>,
+    /// When the escalation approvers join, e.g. 2h (below the stage's timeout).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub escalate_after: Option<u64>,
+    /// An approver of a second, serial stage; repeat or separate with commas; replaces its list.
+    #[arg(long = "second-stage-approver", value_name = "NAME", value_delimiter = ',')]
+    pub second_stage_approvers: Vec<String>,
+    /// How many approvals the second stage needs.
+    #[arg(long)]
+    pub second_stage_required_approvals: Option<u32>,
+    /// Remove the second stage.
+    #[arg(long, conflicts_with_all = ["second_stage_approvers", "second_stage_required_approvals"])]
+    pub no_second_stage: bool,
     /// Approvers must give a justification.
     #[arg(long, value_name = "BOOL", value_parser = BoolishValueParser::new())]
     pub approver_justification: Option<bool>,
@@ -302,7 +318,24 @@ async fn settings_listing(names: &mut Names<'_>, e: &EffectiveSettings) -> Strin
 }
 
 /// Applies the flags of `pim settings set` to `s`; `approvers` are the resolved `--approver`s, if any were given.
-pub fn apply(s: &mut RoleSettings, a: &SettingsFlags, approvers: Option<Vec<ApproverRef>>) -> anyhow::Result<()> {
+/// Approver lists named by the flags, resolved to references (`None`: the flag was not given).
+#[derive(Debug, Default)]
+pub struct ApproverLists {
+    /// `--approver`.
+    pub first: Option<Vec<ApproverRef>>,
+    /// `--escalate-to`.
+    pub escalation: Option<Vec<ApproverRef>>,
+    /// `--second-stage-approver`.
+    pub second: Option<Vec<ApproverRef>>,
+}
+
+fn new_stage() -> ApprovalStage {
+    ApprovalStage { approvers: Vec::new(), required_approvals: 1, timeout_minutes: 24 * 60, escalation: None }
+}
+
+/// Applies the flags to `s`; approver names are already resolved into `lists`.
+pub fn apply(s: &mut RoleSettings, a: &SettingsFlags, lists: ApproverLists) -> anyhow::Result<()> {
+    let approvers = lists.first;
     if let Some(m) = a.max_duration {
         s.activation_max_minutes = u32::try_from(m).map_err(|_| anyhow!("--max-duration is too long"))?;
     }
@@ -331,16 +364,14 @@ pub fn apply(s: &mut RoleSettings, a: &SettingsFlags, approvers: Option<Vec<Appr
     if let Some(d) = a.active_expire_after_days {
         s.active_expire_after_days = d;
     }
-    let touches_stage = approvers.is_some() || a.required_approvals.is_some() || a.approval_timeout.is_some();
+    let touches_stage = approvers.is_some()
+        || a.required_approvals.is_some()
+        || a.approval_timeout.is_some()
+        || a.escalate_after.is_some();
+    if touches_stage && s.approval_stages.is_empty() {
+        s.approval_stages.push(new_stage());
+    }
     if touches_stage {
-        if s.approval_stages.is_empty() {
-            s.approval_stages.push(ApprovalStage {
-                approvers: Vec::new(),
-                required_approvals: 1,
-                timeout_minutes: 24 * 60,
-                escalation: None,
-            });
-        }
         if let Some(stage) = s.approval_stages.first_mut() {
             if let Some(list) = approvers {
                 stage.approvers = list;
@@ -350,6 +381,33 @@ pub fn apply(s: &mut RoleSettings, a: &SettingsFlags, approvers: Option<Vec<Appr
             }
             if let Some(t) = a.approval_timeout {
                 stage.timeout_minutes = u32::try_from(t).map_err(|_| anyhow!("--approval-timeout is too long"))?;
+            }
+            if let Some(after) = a.escalate_after {
+                let after_minutes = u32::try_from(after).map_err(|_| anyhow!("--escalate-after is too long"))?;
+                let approvers = match (lists.escalation, stage.escalation.take()) {
+                    (Some(list), _) => list,
+                    (None, Some(old)) => old.approvers,
+                    (None, None) => return Err(anyhow!("--escalate-after needs --escalate-to")),
+                };
+                stage.escalation = Some(pim_api::Escalation { approvers, after_minutes });
+            }
+        }
+    }
+    if a.no_second_stage {
+        s.approval_stages.truncate(1);
+    } else if lists.second.is_some() || a.second_stage_required_approvals.is_some() {
+        if s.approval_stages.is_empty() {
+            return Err(anyhow!("a second stage needs a first one: give --approver too"));
+        }
+        if s.approval_stages.len() < 2 {
+            s.approval_stages.push(new_stage());
+        }
+        if let Some(stage) = s.approval_stages.get_mut(1) {
+            if let Some(list) = lists.second {
+                stage.approvers = list;
+            }
+            if let Some(n) = a.second_stage_required_approvals {
+                stage.required_approvals = n;
             }
         }
     }
@@ -398,8 +456,12 @@ pub async fn settings(ctx: &Ctx, cmd: SettingsCommand) -> anyhow::Result<()> {
                 }
                 None => client.get_settings(role, &args.scope).await?.settings,
             };
-            let approvers = approver_refs(&client, &args.flags.approvers).await?;
-            apply(&mut s, &args.flags, approvers)?;
+            let lists = ApproverLists {
+                first: approver_refs(&client, &args.flags.approvers).await?,
+                escalation: approver_refs(&client, &args.flags.escalate_to).await?,
+                second: approver_refs(&client, &args.flags.second_stage_approvers).await?,
+            };
+            apply(&mut s, &args.flags, lists)?;
             match client.put_settings(role, &args.scope, &s).await? {
                 pim_client::SettingsOutcome::Applied(e) => print_settings(ctx, &client, &e).await,
                 pim_client::SettingsOutcome::Pending(c) => super::ack(
@@ -473,7 +535,7 @@ mod tests {
             ..Default::default()
         };
         let approver = ApproverRef { kind: PrincipalKind::User, id: PrincipalId::new() };
-        apply(&mut s, &args, Some(vec![approver.clone()])).unwrap();
+        apply(&mut s, &args, ApproverLists { first: Some(vec![approver.clone()]), ..Default::default() }).unwrap();
         assert_eq!(s.activation_max_minutes, 240);
         assert!(!s.require_mfa_on_activation);
         assert!(s.require_approval_to_activate);
@@ -484,8 +546,25 @@ mod tests {
         assert_eq!(s.approval_stages[0].required_approvals, 1);
 
         let more = SettingsFlags { required_approvals: Some(2), ..Default::default() };
-        apply(&mut s, &more, None).unwrap();
+        apply(&mut s, &more, ApproverLists::default()).unwrap();
         assert_eq!(s.approval_stages[0].required_approvals, 2);
         assert_eq!(s.approval_stages[0].approvers.len(), 1, "kept");
+
+        // Escalation of the first stage, then a second stage, then no second stage.
+        let boss = ApproverRef { kind: PrincipalKind::Group, id: PrincipalId::new() };
+        let esc = SettingsFlags { escalate_after: Some(30), ..Default::default() };
+        assert!(apply(&mut s.clone(), &esc, ApproverLists::default()).is_err(), "needs --escalate-to");
+        let lists = ApproverLists { escalation: Some(vec![boss.clone()]), ..Default::default() };
+        apply(&mut s, &esc, lists).unwrap();
+        let e = s.approval_stages[0].escalation.clone().expect("escalation");
+        assert_eq!((e.approvers, e.after_minutes), (vec![boss.clone()], 30));
+        let two = SettingsFlags { second_stage_required_approvals: Some(2), ..Default::default() };
+        apply(&mut s, &two, ApproverLists { second: Some(vec![boss.clone()]), ..Default::default() }).unwrap();
+        assert_eq!(s.approval_stages.len(), 2);
+        assert_eq!((s.approval_stages[1].approvers.clone(), s.approval_stages[1].required_approvals), (vec![boss], 2));
+        let one = SettingsFlags { no_second_stage: true, ..Default::default() };
+        apply(&mut s, &one, ApproverLists::default()).unwrap();
+        assert_eq!(s.approval_stages.len(), 1);
+        assert!(s.validate().is_ok());
     }
 }
