@@ -371,26 +371,24 @@ pub fn apply(s: &mut RoleSettings, a: &SettingsFlags, lists: ApproverLists) -> a
     if touches_stage && s.approval_stages.is_empty() {
         s.approval_stages.push(new_stage());
     }
-    if touches_stage {
-        if let Some(stage) = s.approval_stages.first_mut() {
-            if let Some(list) = approvers {
-                stage.approvers = list;
-            }
-            if let Some(n) = a.required_approvals {
-                stage.required_approvals = n;
-            }
-            if let Some(t) = a.approval_timeout {
-                stage.timeout_minutes = u32::try_from(t).map_err(|_| anyhow!("--approval-timeout is too long"))?;
-            }
-            if let Some(after) = a.escalate_after {
-                let after_minutes = u32::try_from(after).map_err(|_| anyhow!("--escalate-after is too long"))?;
-                let approvers = match (lists.escalation, stage.escalation.take()) {
-                    (Some(list), _) => list,
-                    (None, Some(old)) => old.approvers,
-                    (None, None) => return Err(anyhow!("--escalate-after needs --escalate-to")),
-                };
-                stage.escalation = Some(pim_api::Escalation { approvers, after_minutes });
-            }
+    if touches_stage && let Some(stage) = s.approval_stages.first_mut() {
+        if let Some(list) = approvers {
+            stage.approvers = list;
+        }
+        if let Some(n) = a.required_approvals {
+            stage.required_approvals = n;
+        }
+        if let Some(t) = a.approval_timeout {
+            stage.timeout_minutes = u32::try_from(t).map_err(|_| anyhow!("--approval-timeout is too long"))?;
+        }
+        if let Some(after) = a.escalate_after {
+            let after_minutes = u32::try_from(after).map_err(|_| anyhow!("--escalate-after is too long"))?;
+            let approvers = match (lists.escalation, stage.escalation.take()) {
+                (Some(list), _) => list,
+                (None, Some(old)) => old.approvers,
+                (None, None) => return Err(anyhow!("--escalate-after needs --escalate-to")),
+            };
+            stage.escalation = Some(pim_api::Escalation { approvers, after_minutes });
         }
     }
     if a.no_second_stage {
