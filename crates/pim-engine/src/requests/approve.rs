@@ -285,6 +285,14 @@ impl Engine {
                 if !eligibility.window.contains(start) {
                     return refuse(ErrorKind::NotEligible, "the eligibility is no longer in effect");
                 }
+                let holds = eligibility.principal_id == r.principal_id
+                    || self.index.groups_of(r.principal_id, start).contains(&eligibility.principal_id);
+                if !holds {
+                    return refuse(
+                        ErrorKind::NotEligible,
+                        "the requester no longer holds the eligibility (group membership ended)",
+                    );
+                }
                 let minutes = i64::from(r.duration_minutes.unwrap_or(60));
                 let wanted = start.plus_millis(minutes * pim_domain::time::MINUTE_MS);
                 let end = match eligibility.window.end {

@@ -385,7 +385,33 @@ async fn protected_settings_need_a_second_administrator(b: Backend) {
     s.stop().await;
 }
 
+/// An activation through a group whose membership ended while it waited fails at approval.
+async fn approval_fails_when_the_group_eligibility_is_gone(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let (ann, ann_c) = s.user("ann").await;
+    let role = s.custom_role("Blob Admin", &["storage.blobs.*"]).await;
+    s.set_settings(role, "/", |st| {
+        st.require_mfa_on_activation = false;
+        st.require_approval_to_activate = true;
+        st.approval_stages = vec![stage(vec![user_ref(ann)], 1)];
+    })
+    .await;
+    let team = s.group("team").await;
+    let (bob, bob_c) = s.user("bob").await;
+    s.admin.add_member(team, bob).await.expect("member");
+    s.assign(team, role, "/", AssignmentKind::Eligible, None).await;
+    let id = bob_c.create_request(&activation(role, "/", 60)).await.expect("submitted").request.id;
+    s.admin.remove_member(team, bob).await.expect("removed");
+    let out = ann_c.approve_request(id, &why("ok")).await.expect("decided");
+    assert_eq!(out.request.status, RequestStatus::Failed);
+    assert!(out.request.status_reason.as_deref().is_some_and(|r| r.contains("no longer holds")), "{:?}", out.request);
+    assert!(!s.allowed(bob, READ, "/").await);
+    assert_eq!(audit_actions(&s, "request.failed").await.len(), 1);
+    s.stop().await;
+}
+
 crate::backend_tests!(
+    approval_fails_when_the_group_eligibility_is_gone,
     one_approval_runs_from_the_decision,
     two_stages_of_n_approvals_through_groups,
     one_denial_ends_and_the_requester_may_cancel,
