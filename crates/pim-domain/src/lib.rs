@@ -13,6 +13,7 @@ pub mod notification;
 pub mod permission;
 pub mod principal;
 pub mod request;
+pub mod review;
 pub mod role;
 pub mod scope;
 pub mod settings;
