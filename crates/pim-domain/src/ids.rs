@@ -92,3 +92,15 @@ id_type!(
     /// A notification in the outbox (one delivery to one recipient over one channel).
     NotificationId
 );
+id_type!(
+    /// An access review definition.
+    ReviewId
+);
+id_type!(
+    /// One instance (run) of an access review.
+    ReviewInstanceId
+);
+id_type!(
+    /// One item of an access review instance.
+    ReviewItemId
+);

@@ -25,8 +25,8 @@ pub use assignment::{Assignment, AssignmentKind};
 pub use audit::{AuditDraft, AuditEvent, Outcome};
 pub use error::{DomainError, ErrorKind};
 pub use ids::{
-    AssignmentId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId, ResourceId, RoleId, SettingsChangeId,
-    TokenId,
+    AssignmentId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId, ResourceId, ReviewId, ReviewInstanceId,
+    ReviewItemId, RoleId, SettingsChangeId, TokenId,
 };
 pub use notification::{Channel, DeliveryStatus, Notification};
 pub use permission::{ActionName, Pattern, Permissions};

@@ -168,6 +168,155 @@ pub enum ItemOutcome {
     Remove,
 }
 
+/// A review definition as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewDefinition {
+    /// Its id.
+    pub id: crate::ids::ReviewId,
+    /// Its name.
+    pub name: String,
+    /// What it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// What is reviewed.
+    pub target: ReviewTarget,
+    /// Which assignments of the target.
+    pub kinds: ReviewedKinds,
+    /// Only principals with no activation or sign-in for this many days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive_days: Option<u32>,
+    /// Who reviews.
+    pub reviewers: Reviewers,
+    /// When.
+    pub schedule: ReviewSchedule,
+    /// Apply the results when an instance ends.
+    pub auto_apply: bool,
+    /// What happens to items nobody reviewed.
+    pub if_no_response: IfNoResponse,
+    /// Reviewers must give a reason.
+    pub reason_required: bool,
+    /// Who made it.
+    pub created_by: PrincipalId,
+    /// When.
+    pub created_at: Timestamp,
+    /// When it was stopped (no further instances), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<Timestamp>,
+}
+
+/// Where an instance stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum InstanceStatus {
+    /// Reviewers are deciding.
+    InProgress,
+    /// Ended (or stopped); outcomes are computed but not applied.
+    Completed,
+    /// Outcomes were carried out.
+    Applied,
+}
+
+impl InstanceStatus {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceStatus::InProgress => "InProgress",
+            InstanceStatus::Completed => "Completed",
+            InstanceStatus::Applied => "Applied",
+        }
+    }
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<InstanceStatus> {
+        [InstanceStatus::InProgress, InstanceStatus::Completed, InstanceStatus::Applied]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// One run of a review.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewInstance {
+    /// Its id.
+    pub id: crate::ids::ReviewInstanceId,
+    /// The definition.
+    pub review_id: crate::ids::ReviewId,
+    /// Which occurrence of the schedule (0-based).
+    pub occurrence: u32,
+    /// When it started.
+    pub start: Timestamp,
+    /// When it ends.
+    pub end: Timestamp,
+    /// Where it stands.
+    pub status: InstanceStatus,
+    /// When the midpoint reminder went out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminded_at: Option<Timestamp>,
+    /// When it was completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Timestamp>,
+    /// When its results were applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<Timestamp>,
+}
+
+/// A reviewer's decision on an item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ItemDecision {
+    /// Keep or remove.
+    pub verdict: Verdict,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Who decided.
+    pub by: PrincipalId,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// One reviewed access, snapshotted when its instance started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewItem {
+    /// Its id.
+    pub id: crate::ids::ReviewItemId,
+    /// The instance.
+    pub instance_id: crate::ids::ReviewInstanceId,
+    /// The assignment reviewed (absent for a static group membership).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_id: Option<crate::ids::AssignmentId>,
+    /// Whose access.
+    pub principal_id: PrincipalId,
+    /// Which role.
+    pub role_id: RoleId,
+    /// Where.
+    pub scope: ScopePath,
+    /// Eligible or active.
+    pub kind: AssignmentKind,
+    /// The principal's latest activation or sign-in before the instance started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity: Option<Timestamp>,
+    /// pim's recommendation.
+    pub recommendation: Verdict,
+    /// Who may decide it.
+    pub reviewers: Vec<ApproverRef>,
+    /// The decision, once made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<ItemDecision>,
+    /// The outcome, once the instance completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<ItemOutcome>,
+    /// The request that carried out a removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_request_id: Option<crate::ids::RequestId>,
+}
+
 /// Whether an item's principal used its access recently enough.
 pub fn recommend(last_activity: Option<Timestamp>, now: Timestamp) -> Verdict {
     let limit = i64::from(RECOMMEND_DENY_AFTER_DAYS) * DAY_MS;

@@ -14,6 +14,7 @@ mod mfa;
 mod outbox;
 mod requests;
 mod resources;
+mod reviews;
 mod roles;
 mod tokens;
 
@@ -27,5 +28,6 @@ pub use mfa::*;
 pub use outbox::*;
 pub use requests::*;
 pub use resources::*;
+pub use reviews::*;
 pub use roles::*;
 pub use tokens::*;

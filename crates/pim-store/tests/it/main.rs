@@ -15,6 +15,7 @@ mod mfa;
 mod open;
 mod outbox;
 mod records;
+mod reviews;
 mod roles;
 
 /// A fresh database with a store open on it.
