@@ -606,6 +606,11 @@ impl Client {
         Ok(resp.bytes().await?.to_vec())
     }
 
+    /// `GET /api/v1/me/audit`: a page of your own audit events (yours as actor or as target), newest first.
+    pub async fn my_audit(&self, query: &AuditQuery) -> Result<Page<AuditEvent>> {
+        self.get_query(&["me", "audit"], query).await
+    }
+
     /// `POST /api/v1/audit/verify`: checks the audit hash chain.
     pub async fn verify_audit(&self) -> Result<AuditVerifyReport> {
         Self::json(self.request(Method::POST, self.api(&["audit", "verify"])?)).await

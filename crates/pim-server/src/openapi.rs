@@ -42,7 +42,7 @@ impl Modify for BearerAuth {
         approvals::deny_settings_change, approvals::cancel_settings_change,
         approvals::list_break_glass_reviews, approvals::complete_break_glass_review,
         check::check,
-        audit::list_audit, audit::export_audit, audit::verify_audit,
+        audit::list_audit, audit::export_audit, audit::verify_audit, audit::my_audit,
         mfa::get_mfa, mfa::enroll_totp, mfa::confirm_totp, mfa::regenerate_recovery_codes, mfa::verify_mfa,
         mfa::reset_mfa,
         notifications::list_notifications,

@@ -81,4 +81,5 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/mfa", post(mfa::verify_mfa))
         .route("/api/v1/users/{id}/mfa", axum::routing::delete(mfa::reset_mfa))
         .route("/api/v1/notifications", get(notifications::list_notifications))
+        .route("/api/v1/me/audit", get(audit::my_audit))
 }

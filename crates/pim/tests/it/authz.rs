@@ -774,6 +774,7 @@ fn endpoints(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
         // MFA: one's own (in this order: confirm the pending authenticator, which makes the session
         // fresh, enroll a replacement, pass MFA, new recovery codes), then an administrator's reset.
         ep("GET", "/api/v1/me/mfa", "", "/api/v1/me/mfa", None, SignedIn, 200),
+        ep("GET", "/api/v1/me/audit", "", "/api/v1/me/audit", None, SignedIn, 200),
         ep(
             "POST",
             "/api/v1/me/mfa/totp/confirm",
