@@ -144,8 +144,195 @@ async fn retention_off_keeps_everything(b: Backend) {
     s.stop().await;
 }
 
+fn row<'a>(r: &'a AccessReport, who: &str, kind: AssignmentKind) -> Vec<&'a AccessReportRow> {
+    r.rows.iter().filter(|x| x.principal_name == who && x.kind == kind).collect()
+}
+
+async fn access_report_direct_group_nested_inherited(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let ops = s.custom_role("Ops", &["ops.*"]).await;
+    s.without_mfa(ops).await;
+    let (alice_id, alice) = s.user("alice").await;
+    let (bob_id, _) = s.user("bob").await;
+    let (carol_id, _) = s.user("carol").await;
+    let (dave_id, _) = s.user("dave").await;
+    let outer = s.group("outer").await;
+    let inner = s.group("inner").await;
+    s.admin.add_member(outer, inner).await.expect("nest");
+    s.admin.add_member(inner, carol_id).await.expect("member");
+    s.admin.add_member(outer, bob_id).await.expect("member");
+    s.assign(alice_id, ops, "/a/x", AssignmentKind::Eligible, None).await;
+    alice.create_request(&activation(ops, "/a/x", 60)).await.expect("activate");
+    s.assign(dave_id, ops, "/", AssignmentKind::Active, None).await;
+    s.assign(outer, ops, "/a", AssignmentKind::Eligible, Some(T0.plus_millis(30 * DAY_MS))).await;
+    s.assign(bob_id, ops, "/b", AssignmentKind::Active, None).await;
+
+    let q = AccessReportQuery { under: Some(sp("/a")), role: Some("Ops".into()), ..Default::default() };
+    let r = s.admin.access_report(&q).await.expect("report");
+    assert_eq!(r.under, sp("/a"));
+    // Direct, eligible, and the activation from it.
+    let e = row(&r, "alice", AssignmentKind::Eligible);
+    assert_eq!(e.len(), 1);
+    assert_eq!((e[0].source.as_str(), e[0].via.as_str(), e[0].inherited), ("eligible", "direct", false));
+    assert_eq!(e[0].scope, sp("/a/x"));
+    let a = row(&r, "alice", AssignmentKind::Active);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].source, "activation");
+    assert_eq!(a[0].end, Some(T0.plus_millis(60 * MINUTE_MS)));
+    // Inherited from a parent scope, standing.
+    let d = row(&r, "dave", AssignmentKind::Active);
+    assert_eq!(d.len(), 1);
+    assert_eq!((d[0].source.as_str(), d[0].inherited, d[0].scope.as_str()), ("standing", true, "/"));
+    // Through a group, and through a nested group: the group whose assignment it is is named.
+    let g = row(&r, "bob", AssignmentKind::Eligible);
+    assert_eq!(g.len(), 1, "bob's /b assignment is outside /a: {:?}", r.rows);
+    assert_eq!(
+        (g[0].via.as_str(), g[0].via_group_name.as_deref(), g[0].via_group_id),
+        ("group", Some("outer"), Some(outer))
+    );
+    assert_eq!(g[0].end, Some(T0.plus_millis(30 * DAY_MS)));
+    let c = row(&r, "carol", AssignmentKind::Eligible);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].via_group_name.as_deref(), Some("outer"), "nested: carol is in inner, inner in outer");
+    assert_eq!(row(&r, "outer", AssignmentKind::Eligible)[0].via, "direct");
+    assert_eq!(row(&r, "inner", AssignmentKind::Eligible)[0].via_group_name.as_deref(), Some("outer"));
+    assert!(r.rows.iter().all(|x| x.scope.as_str() != "/b"));
+    assert_eq!(r.rows.len(), 7, "{:?}", r.rows);
+
+    // Filters: principal, kind, scope.
+    let q2 = AccessReportQuery { principal: Some("carol".into()), ..q.clone() };
+    let only = s.admin.access_report(&q2).await.expect("carol").rows;
+    assert!(only.len() == 1 && only[0].principal_id == carol_id);
+    let q2 = AccessReportQuery { kind: Some(AssignmentKind::Active), ..q.clone() };
+    let active = s.admin.access_report(&q2).await.expect("active").rows;
+    let mut names: Vec<_> = active.iter().map(|x| x.principal_name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["alice", "dave"]);
+    let q2 = AccessReportQuery { under: Some(sp("/b")), ..q.clone() };
+    let b_rows = s.admin.access_report(&q2).await.expect("/b").rows;
+    let mut names: Vec<_> = b_rows.iter().map(|x| (x.principal_name.as_str(), x.inherited)).collect();
+    names.sort();
+    assert_eq!(names, [("bob", false), ("dave", true)]);
+
+    // CSV: a header and one line per row, with the same columns everywhere.
+    let csv = s
+        .admin
+        .access_report_file(&AccessReportQuery { format: Some(ExportFormat::Csv), ..q.clone() })
+        .await
+        .expect("csv");
+    let text = String::from_utf8(csv).expect("utf-8");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_owned).collect();
+    assert_eq!(
+        header,
+        [
+            "principalId",
+            "principalName",
+            "principalKind",
+            "roleId",
+            "roleName",
+            "scope",
+            "kind",
+            "source",
+            "via",
+            "viaGroupName",
+            "inherited",
+            "assignmentId",
+            "start",
+            "end"
+        ]
+    );
+    let lines: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("record")).collect();
+    assert_eq!(lines.len(), 7);
+    assert!(lines.iter().any(|l| &l[1] == "carol" && &l[8] == "group" && &l[9] == "outer" && &l[10] == "false"));
+    assert!(lines.iter().any(|l| &l[1] == "dave" && &l[7] == "standing" && &l[10] == "true" && l[13].is_empty()));
+
+    // The activation ends: it leaves the report.
+    s.advance(2 * HOUR_MS);
+    let r = s.admin.access_report(&q).await.expect("report");
+    assert!(row(&r, "alice", AssignmentKind::Active).is_empty());
+    assert_eq!(row(&r, "alice", AssignmentKind::Eligible).len(), 1);
+
+    // pim.reports.read at the scope: a Security Reader at /a reads /a and below, not /b.
+    let (reader_id, reader) = s.user("reader").await;
+    s.assign(reader_id, role::SECURITY_READER, "/a", AssignmentKind::Active, None).await;
+    reader.access_report(&AccessReportQuery { under: Some(sp("/a/x")), ..Default::default() }).await.expect("below");
+    assert_eq!(
+        code(reader.access_report(&AccessReportQuery { under: Some(sp("/b")), ..Default::default() }).await),
+        "forbidden"
+    );
+    assert_eq!(code(reader.access_report(&AccessReportQuery::default()).await), "forbidden");
+    assert_eq!(
+        code(alice.access_report(&AccessReportQuery { under: Some(sp("/a")), ..Default::default() }).await),
+        "forbidden"
+    );
+    s.stop().await;
+}
+
+async fn activation_counts_across_days(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let ops = s.custom_role("Ops", &["ops.*"]).await;
+    s.without_mfa(ops).await;
+    let dba = s.custom_role("Dba", &["db.*"]).await;
+    s.without_mfa(dba).await;
+    let (alice_id, alice) = s.user("alice").await;
+    let (bob_id, bob) = s.user("bob").await;
+    s.assign(alice_id, ops, "/a", AssignmentKind::Eligible, None).await;
+    s.assign(alice_id, dba, "/b", AssignmentKind::Eligible, None).await;
+    s.assign(bob_id, ops, "/a", AssignmentKind::Eligible, None).await;
+    // Day 1 (2026-01-05): alice twice (Ops), bob once; day 2: alice (Dba at /b).
+    alice.create_request(&activation(ops, "/a", 60)).await.expect("activate");
+    bob.create_request(&activation(ops, "/a", 60)).await.expect("activate");
+    s.advance(2 * HOUR_MS);
+    alice.create_request(&activation(ops, "/a", 60)).await.expect("activate");
+    s.advance(DAY_MS);
+    alice.create_request(&activation(dba, "/b", 60)).await.expect("activate");
+    // A standing assignment is not an activation.
+    s.assign(bob_id, dba, "/b", AssignmentKind::Active, None).await;
+
+    let q = ActivationReportQuery { from: Some(T0), to: Some(T0.plus_millis(3 * DAY_MS)), ..Default::default() };
+    let r = s.admin.activation_report(&q).await.expect("report");
+    assert_eq!(r.total, 4);
+    let by_role: Vec<_> = r.by_role.iter().map(|c| (c.name.as_str(), c.count)).collect();
+    assert_eq!(by_role, [("Ops", 3), ("Dba", 1)]);
+    assert_eq!(r.by_role[0].key, ops.to_string());
+    let by_user: Vec<_> = r.by_principal.iter().map(|c| (c.name.as_str(), c.count)).collect();
+    assert_eq!(by_user, [("alice", 3), ("bob", 1)]);
+    let by_day: Vec<_> = r.by_day.iter().map(|c| (c.key.as_str(), c.count)).collect();
+    assert_eq!(by_day, [("2026-01-05", 3), ("2026-01-06", 1)]);
+    // The range bounds it ([from, to)), and a scope narrows it.
+    let q2 = ActivationReportQuery { from: Some(T0.plus_millis(DAY_MS)), ..q.clone() };
+    assert_eq!(s.admin.activation_report(&q2).await.expect("day 2").total, 1);
+    let q2 = ActivationReportQuery { to: Some(T0.plus_millis(2 * HOUR_MS)), ..q.clone() };
+    assert_eq!(s.admin.activation_report(&q2).await.expect("first hours").total, 2);
+    let q2 = ActivationReportQuery { under: Some(sp("/b")), ..q.clone() };
+    assert_eq!(s.admin.activation_report(&q2).await.expect("/b").total, 1);
+    // By default: the 30 days before now (to is exclusive: a minute later, all four).
+    s.advance(MINUTE_MS);
+    assert_eq!(s.admin.activation_report(&ActivationReportQuery::default()).await.expect("default").total, 4);
+    // CSV.
+    let csv = s
+        .admin
+        .activation_report_file(&ActivationReportQuery { format: Some(ExportFormat::Csv), ..q.clone() })
+        .await
+        .expect("csv");
+    let text = String::from_utf8(csv).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "dimension,key,name,count");
+    assert_eq!(lines[1], "total,,,4");
+    assert!(lines.contains(&format!("role,{ops},Ops,3").as_str()), "{text}");
+    assert!(lines.contains(&format!("principal,{bob_id},bob,1").as_str()), "{text}");
+    assert!(lines.contains(&"day,2026-01-06,,1"), "{text}");
+    assert_eq!(lines.len(), 1 + 1 + 2 + 2 + 2);
+    // Plain users may not read it.
+    assert_eq!(code(alice.activation_report(&q).await), "forbidden");
+    s.stop().await;
+}
+
 crate::backend_tests!(
     my_audit_shows_only_mine,
     retention_prunes_and_verify_stays_intact,
-    retention_off_keeps_everything
+    retention_off_keeps_everything,
+    access_report_direct_group_nested_inherited,
+    activation_counts_across_days,
 );
