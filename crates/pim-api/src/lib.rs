@@ -13,6 +13,7 @@ pub mod mfa;
 pub mod notifications;
 pub mod page;
 pub mod problem;
+pub mod reports;
 pub mod requests;
 pub mod roles;
 pub mod scopes;
@@ -31,6 +32,9 @@ pub use mfa::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, 
 pub use notifications::NotificationQuery;
 pub use page::{ListQuery, Page};
 pub use problem::{Problem, ProblemItem};
+pub use reports::{
+    AccessReport, AccessReportQuery, AccessReportRow, ActivationCount, ActivationReport, ActivationReportQuery,
+};
 pub use requests::{AssignmentQuery, AssignmentState, CreateRequest, RequestOutcome, RequestQuery, Validation};
 pub use roles::{CreateRole, EffectiveSettings, SettingsListQuery, SettingsQuery};
 pub use scopes::{CreateResource, ResourceQuery, ScopeInfo, ValidateScope};

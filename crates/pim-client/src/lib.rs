@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use pim_api::{AccessReport, AccessReportQuery, ActivationReport, ActivationReportQuery, ExportFormat as ReportFormat};
 use pim_api::{
     ApiToken, Assignment, AssignmentId, AssignmentQuery, AuditEvent, AuditExportQuery, AuditQuery, AuditVerifyReport,
     CheckRequest, CheckResponse, CreateGroup, CreateRequest, CreateResource, CreateRole, CreateServicePrincipal,
@@ -603,6 +604,35 @@ impl Client {
     pub async fn export_audit(&self, format: ExportFormat, query: &AuditQuery) -> Result<Vec<u8>> {
         let q = AuditExportQuery::new(format, query);
         let resp = Self::send(self.request(Method::GET, self.api(&["audit", "export"])?).query(&q)).await?;
+        Ok(resp.bytes().await?.to_vec())
+    }
+
+    /// `GET /api/v1/me/audit`: a page of your own audit events (yours as actor or as target), newest first.
+    pub async fn my_audit(&self, query: &AuditQuery) -> Result<Page<AuditEvent>> {
+        self.get_query(&["me", "audit"], query).await
+    }
+
+    /// `GET /api/v1/reports/access` as JSON: who holds what at a scope now.
+    pub async fn access_report(&self, query: &AccessReportQuery) -> Result<AccessReport> {
+        let q = AccessReportQuery { format: Some(ReportFormat::Json), ..query.clone() };
+        self.get_query(&["reports", "access"], &q).await
+    }
+
+    /// `GET /api/v1/reports/access` as the file the server sends (`query.format`: JSON or CSV).
+    pub async fn access_report_file(&self, query: &AccessReportQuery) -> Result<Vec<u8>> {
+        let resp = Self::send(self.request(Method::GET, self.api(&["reports", "access"])?).query(query)).await?;
+        Ok(resp.bytes().await?.to_vec())
+    }
+
+    /// `GET /api/v1/reports/activations` as JSON: activation counts per role, principal and day.
+    pub async fn activation_report(&self, query: &ActivationReportQuery) -> Result<ActivationReport> {
+        let q = ActivationReportQuery { format: Some(ReportFormat::Json), ..query.clone() };
+        self.get_query(&["reports", "activations"], &q).await
+    }
+
+    /// `GET /api/v1/reports/activations` as the file the server sends (`query.format`: JSON or CSV).
+    pub async fn activation_report_file(&self, query: &ActivationReportQuery) -> Result<Vec<u8>> {
+        let resp = Self::send(self.request(Method::GET, self.api(&["reports", "activations"])?).query(query)).await?;
         Ok(resp.bytes().await?.to_vec())
     }
 

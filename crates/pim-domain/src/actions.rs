@@ -36,6 +36,9 @@ pub const TOKENS_WRITE: &str = "pim.tokens.write";
 /// Read the delivery status of notifications (at `/`).
 pub const NOTIFICATIONS_READ: &str = "pim.notifications.read";
 
+/// Read reports: who holds what, activation history (at the scope reported on).
+pub const REPORTS_READ: &str = "pim.reports.read";
+
 /// Every action pim checks on its own API.
 pub const ALL: &[&str] = &[
     DIRECTORY_READ,
@@ -55,4 +58,5 @@ pub const ALL: &[&str] = &[
     TOKENS_READ,
     TOKENS_WRITE,
     NOTIFICATIONS_READ,
+    REPORTS_READ,
 ];

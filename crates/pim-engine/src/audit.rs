@@ -68,6 +68,7 @@ impl Engine {
             role: query.role,
             scope_under: query.scope.clone(),
             scopes_within: within,
+            involving: None,
             action_prefix: query.action.clone(),
             outcome: query.outcome,
             before_seq: if descending { query.before_seq } else { None },
@@ -110,5 +111,50 @@ impl Engine {
         self.authorize_read(ctx, AUDIT_READ, &ScopePath::root()).await?;
         let mut c = self.store.read().await?;
         Ok(q::verify_audit(&mut c).await?)
+    }
+}
+
+impl Engine {
+    /// The signed-in caller's id; `unauthenticated` without one.
+    pub fn signed_in(&self, ctx: &Context) -> Result<PrincipalId> {
+        Ok(self.actor(ctx)?.id)
+    }
+
+    /// The caller's own audit history, newest first: every event the caller did or that concerns
+    /// them. Any signed-in principal may read it; `query.actor` and `query.principal` narrow it further.
+    pub async fn my_audit(&self, ctx: &Context, query: AuditQuery) -> Result<Vec<AuditEvent>> {
+        let me = self.actor(ctx)?.id;
+        let mut filter = self.audit_filter(&query, None, true);
+        filter.involving = Some(me);
+        let mut c = self.store.read().await?;
+        Ok(q::list_audit(&mut c, &filter).await?)
+    }
+
+    /// Removes the audit events older than the retention (`EngineOptions::audit_retention_days`),
+    /// keeping the chain verifiable: the last removed event becomes the anchor the first kept one
+    /// links to, and the pruning is itself recorded as `audit.pruned` (count and anchor) in the same
+    /// transaction. Returns how many events were removed.
+    pub async fn prune_audit(&self) -> Result<i64> {
+        let Some(days) = self.options.audit_retention_days else { return Ok(0) };
+        let now = self.now();
+        let before = Timestamp(now.0.saturating_sub(i64::from(days).saturating_mul(pim_domain::time::DAY_MS)));
+        let mut tx = self.store.write(now).await?;
+        let Some(p) = q::audit_prunable(tx.conn(), before).await? else { return Ok(0) };
+        q::prune_audit(tx.conn(), &p).await?;
+        let draft = pim_domain::AuditDraft {
+            action: "audit.pruned".into(),
+            details: serde_json::json!({
+                "count": p.count,
+                "anchorSeq": p.anchor_seq,
+                "anchorHash": p.anchor_hash,
+                "before": before,
+                "retentionDays": days,
+            }),
+            ..pim_domain::AuditDraft::default()
+        };
+        tx.audit(now, draft).await?;
+        tx.commit().await?;
+        tracing::info!(count = p.count, anchor_seq = p.anchor_seq, "pruned the audit history");
+        Ok(p.count)
     }
 }

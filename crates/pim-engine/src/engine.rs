@@ -26,6 +26,8 @@ pub struct EngineOptions {
     pub mfa_freshness_ms: i64,
     /// How notifications are delivered (SMTP, webhooks, retries).
     pub notifications: crate::notify::NotifyOptions,
+    /// Audit events older than this many days are removed by the periodic job (`None`: kept for ever).
+    pub audit_retention_days: Option<u32>,
 }
 
 impl Default for EngineOptions {
@@ -35,6 +37,7 @@ impl Default for EngineOptions {
             secret_key: crate::secrets::random_key(),
             mfa_freshness_ms: 15 * pim_domain::time::MINUTE_MS,
             notifications: crate::notify::NotifyOptions::default(),
+            audit_retention_days: None,
         }
     }
 }
@@ -46,6 +49,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("secret_key", &"<redacted>")
             .field("mfa_freshness_ms", &self.mfa_freshness_ms)
             .field("notifications", &self.notifications)
+            .field("audit_retention_days", &self.audit_retention_days)
             .finish()
     }
 }

@@ -13,6 +13,7 @@ pub mod follow;
 pub mod index;
 pub mod mfa;
 pub mod notify;
+pub mod reports;
 pub mod requests;
 pub mod resources;
 pub mod roles;

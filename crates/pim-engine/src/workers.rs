@@ -82,6 +82,7 @@ impl Engine {
         self.record_expirations().await?;
         self.send_reminders().await?;
         self.prune_feed().await?;
+        self.prune_audit().await?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    approvals, audit, auth, check, directory, mfa, notifications, requests, resources, roles, system,
+    approvals, audit, auth, check, directory, mfa, notifications, reports, requests, resources, roles, system,
 };
 
 struct BearerAuth;
@@ -42,10 +42,11 @@ impl Modify for BearerAuth {
         approvals::deny_settings_change, approvals::cancel_settings_change,
         approvals::list_break_glass_reviews, approvals::complete_break_glass_review,
         check::check,
-        audit::list_audit, audit::export_audit, audit::verify_audit,
+        audit::list_audit, audit::export_audit, audit::verify_audit, audit::my_audit,
         mfa::get_mfa, mfa::enroll_totp, mfa::confirm_totp, mfa::regenerate_recovery_codes, mfa::verify_mfa,
         mfa::reset_mfa,
         notifications::list_notifications,
+        reports::access_report, reports::activation_report,
     ),
     components(schemas(pim_api::Problem, pim_api::ExportFormat))
 )]

@@ -31,6 +31,8 @@ pub struct FileConfig {
     pub webhooks: Vec<WebhookFile>,
     /// Delivery of notifications.
     pub notifications: Option<NotificationsFile>,
+    /// Days audit events are kept before the periodic job removes them [default: for ever].
+    pub audit_retention_days: Option<u32>,
 }
 
 /// `[smtp]` of `pim.toml`: a URL, or host, port and TLS mode; credentials; the From address.

@@ -29,6 +29,9 @@ pub struct ServeArgs {
     /// The secret key sealing MFA secrets (32 bytes, mode 0600) [default: DATA_DIR/secret.key, created on first start].
     #[arg(long, env = "PIM_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
+    /// Remove audit events older than this many days (the hash chain stays verifiable) [default: keep for ever].
+    #[arg(long, env = "PIM_AUDIT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub audit_retention_days: Option<u32>,
 }
 
 /// The effective settings of `pim serve`.
@@ -46,6 +49,8 @@ pub struct Resolved {
     pub secret_key: crate::secret_key::KeySource,
     /// How notifications are delivered.
     pub notifications: pim_engine::notify::NotifyOptions,
+    /// Days audit events are kept (`None`: for ever).
+    pub audit_retention_days: Option<u32>,
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
@@ -53,7 +58,12 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
     let file = FileConfig::load(args.config.as_deref())?;
     let data_dir = args.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
     let notifications = config::notify_options(&file, &|k| std::env::var(k).ok())?;
+    let audit_retention_days = args.audit_retention_days.or(file.audit_retention_days);
+    if audit_retention_days == Some(0) {
+        anyhow::bail!("audit_retention_days must be at least 1 (leave it out to keep the audit history for ever)");
+    }
     Ok(Resolved {
+        audit_retention_days,
         listen: args.listen.or(file.listen).unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned()),
         secret_key: crate::secret_key::KeySource::new(args.secret_key_file.or(file.secret_key_file), &data_dir),
         data_dir,
@@ -96,8 +106,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let url = config::database_url(cfg.database.clone(), &cfg.data_dir)?;
     let key = cfg.secret_key.load()?;
     log_notifications(&cfg.notifications);
-    let options =
-        EngineOptions { notifications: cfg.notifications.clone(), secret_key: key, ..EngineOptions::default() };
+    let options = EngineOptions {
+        notifications: cfg.notifications.clone(),
+        secret_key: key,
+        audit_retention_days: cfg.audit_retention_days,
+        ..EngineOptions::default()
+    };
     let engine = open_engine_with(&cfg.data_dir, Some(url), options).await?;
     if !engine.secret_key_matches().await.map_err(|e| anyhow::anyhow!("{e}"))? {
         anyhow::bail!(
@@ -184,6 +198,7 @@ mod tests {
             database: None,
             config: Some(file.clone()),
             secret_key_file: None,
+            audit_retention_days: None,
         };
         let r = resolve(args(None)).unwrap();
         assert_eq!(r.listen, "127.0.0.1:1");
@@ -198,5 +213,26 @@ mod tests {
         let mut a = args(None);
         a.secret_key_file = Some(PathBuf::from("/flag/key"));
         assert_eq!(resolve(a).unwrap().secret_key.path, PathBuf::from("/flag/key"), "the flag wins");
+    }
+
+    #[test]
+    fn audit_retention_from_the_file_and_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pim.toml");
+        let args = |days: Option<u32>| ServeArgs {
+            listen: None,
+            data_dir: None,
+            database: None,
+            config: Some(file.clone()),
+            secret_key_file: None,
+            audit_retention_days: days,
+        };
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(resolve(args(None)).unwrap().audit_retention_days, None, "kept for ever by default");
+        std::fs::write(&file, "audit_retention_days = 400\n").unwrap();
+        assert_eq!(resolve(args(None)).unwrap().audit_retention_days, Some(400));
+        assert_eq!(resolve(args(Some(30))).unwrap().audit_retention_days, Some(30), "the flag wins");
+        std::fs::write(&file, "audit_retention_days = 0\n").unwrap();
+        assert!(resolve(args(None)).is_err(), "zero is refused");
     }
 }

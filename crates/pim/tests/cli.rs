@@ -763,6 +763,26 @@ fn bootstrap_sign_in_and_errors() {
     assert!(err.ends_with("(mfa_required)\n"), "{err}");
     let err = bob.fails(&["audit", "list"], "");
     assert_eq!(err, "error: bob lacks the permission pim.audit.read at / (forbidden)\n");
+    // bob's own audit needs no permission, and holds only his events (refusals and what was done to him).
+    let mine = bob.json(&["audit", "mine"]);
+    let bob_id = bob.json(&["whoami"])["principal"]["id"].as_str().expect("id").to_owned();
+    assert!(!items(&mine).is_empty(), "{mine}");
+    assert!(
+        items(&mine).iter().all(|e| e["actorId"] == bob_id.as_str() || e["principalId"] == bob_id.as_str()),
+        "{mine}"
+    );
+    // Reports: a CSV file for the administrator; refused for bob.
+    cli.ok(&["reports", "access", "--under", "/prod", "--format", "csv", "--out", "access.csv"]);
+    let csv = std::fs::read_to_string(cli.cwd.join("access.csv")).expect("access.csv was written");
+    assert!(csv.starts_with("principalId,principalName,"), "{csv}");
+    assert!(
+        csv.lines().any(|l| l.contains(",bob,user,") && l.contains(",Reader,/prod/a,eligible,eligible,direct,")),
+        "{csv}"
+    );
+    let table = cli.ok(&["reports", "activations"]);
+    assert!(table.contains("total"), "{table}");
+    let err = bob.fails(&["reports", "access", "--under", "/prod"], "");
+    assert_eq!(err, "error: bob lacks the permission pim.reports.read at /prod (forbidden)\n");
     let err = bob.fails(&["users", "create", "carol"], "");
     assert!(err.ends_with("(forbidden)\n"), "{err}");
     let err = bob.fails(&["deactivate", "Reader"], "");

@@ -66,6 +66,39 @@ pub async fn list_audit(
     Ok(Json(paging::page(items, limit, |e| e.seq)))
 }
 
+/// The caller's own audit events, newest first: those they did and those that concern them.
+/// Any signed-in principal may read them; the filters and paging are those of `/api/v1/audit`.
+#[utoipa::path(get, path = "/api/v1/me/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = Page<AuditEvent>), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub async fn my_audit(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Page<AuditEvent>>> {
+    // Signed in first, so that anonymous callers cannot probe names.
+    s.engine.signed_in(&ctx)?;
+    let role = match q.role {
+        None => None,
+        // Role names are resolved as the system: the caller needs no right to read role definitions.
+        Some(v) => Some(s.engine.get_role(&Context::system(), &v).await?.id),
+    };
+    let query = EngineQuery {
+        from: q.from,
+        to: q.to,
+        actor: principal_ref(&s, q.actor)?,
+        principal: principal_ref(&s, q.principal)?,
+        role,
+        scope: q.scope,
+        action: q.action,
+        outcome: q.outcome,
+        before_seq: paging::decode::<i64>(q.cursor.as_deref())?,
+        limit: paging::limit(q.limit)?,
+    };
+    let limit = query.limit;
+    let items = s.engine.my_audit(&ctx, query).await?;
+    Ok(Json(paging::page(items, limit, |e| e.seq)))
+}
+
 /// The columns of the CSV export, in order.
 pub const CSV_COLUMNS: [&str; 18] = [
     "seq",

@@ -7,6 +7,7 @@ pub mod check;
 pub mod directory;
 pub mod mfa;
 pub mod notifications;
+pub mod reports;
 pub mod requests;
 pub mod resources;
 pub mod roles;
@@ -81,4 +82,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/mfa", post(mfa::verify_mfa))
         .route("/api/v1/users/{id}/mfa", axum::routing::delete(mfa::reset_mfa))
         .route("/api/v1/notifications", get(notifications::list_notifications))
+        .route("/api/v1/me/audit", get(audit::my_audit))
+        .route("/api/v1/reports/access", get(reports::access_report))
+        .route("/api/v1/reports/activations", get(reports::activation_report))
 }

@@ -28,6 +28,8 @@ pub struct AuditFilter {
     /// Visibility: at or below any of these scopes (events without a scope count as `/`);
     /// an empty list matches nothing.
     pub scopes_within: Option<Vec<ScopePath>>,
+    /// Done by or concerning this principal ("my audit").
+    pub involving: Option<PrincipalId>,
     /// Whose action starts with this (`request.`).
     pub action_prefix: Option<String>,
     /// With this outcome.
@@ -90,6 +92,11 @@ pub async fn list_audit(c: &mut AnyConnection, f: &AuditFilter) -> Result<Vec<Au
     if let Some(r) = f.role {
         s.eq("role_id", r.to_string());
     }
+    if let Some(me) = f.involving {
+        let a = s.arg(me.to_string());
+        let b = s.arg(me.to_string());
+        s.cond(format!("(actor_id = {a} OR principal_id = {b})"));
+    }
     // A NULL scope counts as `/`: it matches only when the scope asked for is `/`, which adds no
     // condition at all.
     if let Some(u) = &f.scope_under {
@@ -138,6 +145,7 @@ struct RawEvent {
     prev_hash: String,
     hash: String,
     computed: String,
+    details: String,
 }
 
 fn raw_event(r: &AnyRow) -> Result<RawEvent> {
@@ -167,7 +175,15 @@ fn raw_event(r: &AnyRow) -> Result<RawEvent> {
         details: &s(&details),
     }
     .hash();
-    Ok(RawEvent { seq, action: s(&action), at, prev_hash: s(&prev_hash), hash: s(&hash), computed })
+    Ok(RawEvent {
+        seq,
+        action: s(&action),
+        at,
+        prev_hash: s(&prev_hash),
+        hash: s(&hash),
+        computed,
+        details: s(&details),
+    })
 }
 
 struct Problems {
@@ -193,11 +209,88 @@ fn range(from: i64, to: i64) -> String {
     }
 }
 
+/// The `meta` key of the pruning anchor: the sequence number and hash of the last event removed
+/// by retention (`seq:hash`); the first kept event links to it.
+const ANCHOR_KEY: &str = "audit.anchor";
+
+/// Where the chain starts: the last pruned event's sequence number and hash, or `(0, genesis)`.
+pub async fn audit_anchor(c: &mut AnyConnection) -> Result<(i64, String)> {
+    let v: Option<String> =
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = $1").bind(ANCHOR_KEY).fetch_optional(&mut *c).await?;
+    let Some(v) = v else { return Ok((0, GENESIS_HASH.to_owned())) };
+    let parsed = v.split_once(':').and_then(|(seq, hash)| Some((seq.parse::<i64>().ok()?, hash.to_owned())));
+    parsed.ok_or_else(|| crate::StoreError::corrupt(format!("the audit anchor (meta '{ANCHOR_KEY}') is malformed")))
+}
+
+/// What one pruning removed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pruned {
+    /// How many events were removed.
+    pub count: i64,
+    /// The sequence number of the last removed event (the new anchor).
+    pub anchor_seq: i64,
+    /// Its hash.
+    pub anchor_hash: String,
+}
+
+/// The events older than `before` that pruning would remove, if any: their count and the last
+/// one's sequence number and hash. Only a prefix of the chain is ever removed.
+pub async fn audit_prunable(c: &mut AnyConnection, before: Timestamp) -> Result<Option<Pruned>> {
+    // Events are appended in time order, but take the prefix by sequence to be safe: everything
+    // up to the first event that is not old enough.
+    let first_kept: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_events WHERE at >= $1")
+        .bind(before.0)
+        .fetch_one(&mut *c)
+        .await?;
+    let r = match first_kept {
+        Some(k) => {
+            sqlx::query("SELECT seq, hash FROM audit_events WHERE seq < $1 ORDER BY seq DESC LIMIT 1")
+                .bind(k)
+                .fetch_optional(&mut *c)
+                .await?
+        }
+        None => {
+            sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *c).await?
+        }
+    };
+    let Some(r) = r else { return Ok(None) };
+    let (anchor_seq, anchor_hash) = (row::int(&r, 0)?, row::text(&r, 1)?);
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE seq <= $1")
+        .bind(anchor_seq)
+        .fetch_one(&mut *c)
+        .await?;
+    Ok(Some(Pruned { count, anchor_seq, anchor_hash }))
+}
+
+/// Removes the events up to and including `p.anchor_seq` and records the new anchor. Run it in
+/// a write transaction that also records the `audit.pruned` event naming the anchor.
+pub async fn prune_audit(c: &mut AnyConnection, p: &Pruned) -> Result<()> {
+    sqlx::query("DELETE FROM audit_events WHERE seq <= $1").bind(p.anchor_seq).execute(&mut *c).await?;
+    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(ANCHOR_KEY)
+        .bind(format!("{}:{}", p.anchor_seq, p.anchor_hash))
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// The anchor an `audit.pruned` event records in its details.
+fn pruned_anchor(details: &str) -> Option<(i64, String)> {
+    let v: serde_json::Value = serde_json::from_str(details).ok()?;
+    Some((v.get("anchorSeq")?.as_i64()?, v.get("anchorHash")?.as_str()?.to_owned()))
+}
+
 /// Walks the whole audit chain in sequence order, recomputing every hash, and compares its end
 /// with the recorded head. Run it on a read connection (not inside a write transaction).
+///
+/// After retention pruned a prefix, the walk starts at the recorded anchor (the last removed
+/// event's sequence number and hash), and the anchor must be the one the last `audit.pruned`
+/// event in the chain names.
 pub async fn verify_audit(c: &mut AnyConnection) -> Result<VerifyReport> {
     let mut problems = Problems { list: Vec::new(), omitted: 0 };
-    let (mut last_seq, mut last_hash) = (0i64, GENESIS_HASH.to_owned());
+    let anchor = audit_anchor(c).await?;
+    let (mut last_seq, mut last_hash) = anchor.clone();
+    let mut named_anchor: Option<(i64, String)> = None;
     let mut checked = 0i64;
     let sql = format!("SELECT {AUDIT_COLS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2");
     loop {
@@ -279,9 +372,23 @@ pub async fn verify_audit(c: &mut AnyConnection) -> Result<VerifyReport> {
                 };
                 problems.push(e.seq, ProblemKind::Inserted, message);
             }
+            if e.action == "audit.pruned" && intact {
+                named_anchor = pruned_anchor(&e.details);
+            }
             last_seq = e.seq;
             last_hash = e.hash;
         }
+    }
+    if anchor.0 > 0 && named_anchor.as_ref() != Some(&anchor) {
+        problems.push(
+            anchor.0 + 1,
+            ProblemKind::Modified,
+            format!(
+                "the pruning anchor (event {}) is not the one the last audit.pruned event records: the anchor was \
+                 changed or events were removed outside pim",
+                anchor.0
+            ),
+        );
     }
     let Problems { mut list, omitted } = problems;
     if let Some(p) = list.last_mut().filter(|_| omitted > 0) {

@@ -254,3 +254,43 @@ async fn insert_raw(db: &TestDb, e: &AuditEvent) {
     .await
     .unwrap();
 }
+
+both!(pruning_a_prefix_keeps_the_chain_verifiable, |db| {
+    let ch = chain(db).await;
+    let mut c = db.conn().await;
+    assert_eq!(q::audit_anchor(&mut c).await.unwrap(), (0, GENESIS_HASH.to_owned()));
+    assert_eq!(q::audit_prunable(&mut c, t(1_000)).await.unwrap(), None, "nothing is that old");
+    // Events 1-3 are before 1 035; event 4 is at 1 040.
+    let p = q::audit_prunable(&mut c, t(1_035)).await.unwrap().expect("prunable");
+    assert_eq!(p, q::Pruned { count: 3, anchor_seq: 3, anchor_hash: ch.events[2].hash.clone() });
+    drop(c);
+    let mut tx = db.store.write(t(3_000)).await.unwrap();
+    q::prune_audit(tx.conn(), &p).await.unwrap();
+    let details = serde_json::json!({"count": 3, "anchorSeq": 3, "anchorHash": p.anchor_hash});
+    tx.audit(t(3_000), AuditDraft { action: "audit.pruned".into(), details, ..Default::default() }).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut c = db.conn().await;
+    assert_eq!(q::audit_anchor(&mut c).await.unwrap(), (3, ch.events[2].hash.clone()));
+    let left = q::list_audit(&mut c, &AuditFilter::default()).await.unwrap();
+    assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 5, 6, 7, 8]);
+    drop(c);
+    let r = verify(db).await;
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.checked, 5);
+    // Without the audit.pruned event naming it, an anchor is not trusted.
+    exec(db, &format!("UPDATE meta SET value = '4:{}' WHERE key = 'audit.anchor'", ch.events[3].hash)).await;
+    exec(db, "DELETE FROM audit_events WHERE seq = 4").await;
+    let r = verify(db).await;
+    assert!(!r.ok && r.problems.iter().any(|p| p.message.contains("pruning anchor")), "{r:?}");
+});
+
+both!(involving_matches_the_actor_or_the_principal, |db| {
+    let ch = chain(db).await;
+    let mut c = db.conn().await;
+    let f = AuditFilter { involving: Some(ch.actor.id), ..Default::default() };
+    assert_eq!(q::list_audit(&mut c, &f).await.unwrap().len(), 6);
+    let f = AuditFilter { involving: Some(ch.target.id), actor: Some(ch.target.id), ..Default::default() };
+    assert!(q::list_audit(&mut c, &f).await.unwrap().is_empty());
+    let f = AuditFilter { involving: Some(user("x").id), ..Default::default() };
+    assert!(q::list_audit(&mut c, &f).await.unwrap().is_empty());
+});

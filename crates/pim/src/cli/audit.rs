@@ -99,6 +99,54 @@ pub enum AuditCommand {
     },
     /// Verify the audit hash chain; fails if it was tampered with.
     Verify,
+    /// Your own audit events (done by you or concerning you), newest first; no permission needed.
+    Mine {
+        /// Filters.
+        #[command(flatten)]
+        filters: AuditFilters,
+        /// Page size (1-1000).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Continue after a previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+}
+
+async fn print_page(
+    ctx: &Ctx,
+    client: &pim_client::Client,
+    page: &pim_api::Page<pim_api::AuditEvent>,
+) -> anyhow::Result<()> {
+    if ctx.format == Format::Json {
+        return output::print_json(page);
+    }
+    let mut names = Names::new(client);
+    let mut t = Table::new(&["SEQ", "AT", "ACTION", "OUTCOME", "ACTOR", "PRINCIPAL", "ROLE", "SCOPE"]);
+    for e in &page.items {
+        let actor = match (&e.actor_name, e.actor_id) {
+            (Some(n), _) => n.clone(),
+            (None, Some(id)) => names.principal(id).await,
+            (None, None) => "system".to_owned(),
+        };
+        let outcome = match &e.error_code {
+            Some(code) => format!("{} ({code})", e.outcome.as_str()),
+            None => e.outcome.as_str().to_owned(),
+        };
+        t.row(vec![
+            e.seq.to_string(),
+            time(e.at),
+            e.action.clone(),
+            outcome,
+            actor,
+            names.opt_principal(e.principal_id).await,
+            names.opt_role(e.role_id).await,
+            e.scope.as_ref().map(ToString::to_string).unwrap_or_default(),
+        ]);
+    }
+    output::print(&t.render())?;
+    more_hint(ctx.format, page.next_cursor.as_deref());
+    Ok(())
 }
 
 /// Runs `pim audit ...`.
@@ -107,35 +155,11 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
     match cmd {
         AuditCommand::List { filters, limit, cursor } => {
             let page = client.list_audit(&filters.query(limit, cursor)).await?;
-            if ctx.format == Format::Json {
-                return output::print_json(&page);
-            }
-            let mut names = Names::new(&client);
-            let mut t = Table::new(&["SEQ", "AT", "ACTION", "OUTCOME", "ACTOR", "PRINCIPAL", "ROLE", "SCOPE"]);
-            for e in &page.items {
-                let actor = match (&e.actor_name, e.actor_id) {
-                    (Some(n), _) => n.clone(),
-                    (None, Some(id)) => names.principal(id).await,
-                    (None, None) => "system".to_owned(),
-                };
-                let outcome = match &e.error_code {
-                    Some(code) => format!("{} ({code})", e.outcome.as_str()),
-                    None => e.outcome.as_str().to_owned(),
-                };
-                t.row(vec![
-                    e.seq.to_string(),
-                    time(e.at),
-                    e.action.clone(),
-                    outcome,
-                    actor,
-                    names.opt_principal(e.principal_id).await,
-                    names.opt_role(e.role_id).await,
-                    e.scope.as_ref().map(ToString::to_string).unwrap_or_default(),
-                ]);
-            }
-            output::print(&t.render())?;
-            more_hint(ctx.format, page.next_cursor.as_deref());
-            Ok(())
+            print_page(ctx, &client, &page).await
+        }
+        AuditCommand::Mine { filters, limit, cursor } => {
+            let page = client.my_audit(&filters.query(limit, cursor)).await?;
+            print_page(ctx, &client, &page).await
         }
         AuditCommand::Export { format, out, filters } => {
             let bytes = client.export_audit(format, &filters.query(None, None)).await?;

@@ -12,6 +12,7 @@ pub mod duration;
 pub mod mfa;
 pub mod notifications;
 pub mod output;
+pub mod reports;
 pub mod requests;
 pub mod resolve;
 pub mod roles;
@@ -151,6 +152,11 @@ pub enum Command {
     },
     /// Ask whether a principal may perform an action at a scope now.
     Check(check::CheckArgs),
+    /// Reports: who holds what, activation history.
+    Reports {
+        #[command(subcommand)]
+        command: reports::ReportsCommand,
+    },
     /// The audit history.
     Audit {
         #[command(subcommand)]
@@ -275,6 +281,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BreakGlass { command } => approvals::break_glass(&ctx()?, command).await,
         Command::Check(args) => check::run(&ctx()?, args).await,
         Command::Audit { command } => audit::run(&ctx()?, command).await,
+        Command::Reports { command } => reports::run(&ctx()?, command).await,
         Command::Mfa { command } => mfa::run(&ctx()?, command).await,
         Command::Notifications(args) => notifications::run(&ctx()?, args).await,
     }
@@ -365,6 +372,9 @@ mod tests {
             &["pim", "audit", "list", "--from", "-1d", "--action", "request."],
             &["pim", "audit", "export", "--format", "json", "--out", "audit.json", "--scope", "/prod"],
             &["pim", "audit", "verify"],
+            &["pim", "audit", "mine", "--limit", "10"],
+            &["pim", "reports", "access", "--under", "/prod", "--format", "csv", "--out", "access.csv"],
+            &["pim", "reports", "activations", "--from", "-7d", "--format", "csv"],
             &["pim", "-o", "json", "whoami"],
             &["pim", "login", "--username", "alice", "--otp", "123456"],
             &["pim", "mfa", "enroll"],

@@ -31,6 +31,7 @@ const CHECK_READ: &str = "pim.check.read";
 const TOKENS_READ: &str = "pim.tokens.read";
 const TOKENS_WRITE: &str = "pim.tokens.write";
 const NOTIFICATIONS_READ: &str = "pim.notifications.read";
+const REPORTS_READ: &str = "pim.reports.read";
 
 /// Every read action of API.md's table: what "read everything" means.
 const READS: &[&str] = &[
@@ -44,6 +45,7 @@ const READS: &[&str] = &[
     CHECK_READ,
     TOKENS_READ,
     NOTIFICATIONS_READ,
+    REPORTS_READ,
 ];
 
 /// "Access management" (what Contributor may not do): granting access and managing identities.
@@ -774,6 +776,9 @@ fn endpoints(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
         // MFA: one's own (in this order: confirm the pending authenticator, which makes the session
         // fresh, enroll a replacement, pass MFA, new recovery codes), then an administrator's reset.
         ep("GET", "/api/v1/me/mfa", "", "/api/v1/me/mfa", None, SignedIn, 200),
+        ep("GET", "/api/v1/me/audit", "", "/api/v1/me/audit", None, SignedIn, 200),
+        ep("GET", "/api/v1/reports/access", "", "/api/v1/reports/access", None, Act(REPORTS_READ), 200),
+        ep("GET", "/api/v1/reports/activations", "", "/api/v1/reports/activations", None, Act(REPORTS_READ), 200),
         ep(
             "POST",
             "/api/v1/me/mfa/totp/confirm",

@@ -39,4 +39,5 @@ mod directory;
 mod mfa;
 mod notify;
 mod replicas;
+mod reports;
 mod requests;
