@@ -36,6 +36,11 @@ pub const TOKENS_WRITE: &str = "pim.tokens.write";
 /// Read the delivery status of notifications (at `/`).
 pub const NOTIFICATIONS_READ: &str = "pim.notifications.read";
 
+/// Read security alerts and alert rules (at `/`).
+pub const ALERTS_READ: &str = "pim.alerts.read";
+/// Change alert rules, evaluate, dismiss and remediate alerts (at `/`).
+pub const ALERTS_WRITE: &str = "pim.alerts.write";
+
 /// Every action pim checks on its own API.
 pub const ALL: &[&str] = &[
     DIRECTORY_READ,
@@ -55,4 +60,6 @@ pub const ALL: &[&str] = &[
     TOKENS_READ,
     TOKENS_WRITE,
     NOTIFICATIONS_READ,
+    ALERTS_READ,
+    ALERTS_WRITE,
 ];

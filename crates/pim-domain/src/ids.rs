@@ -92,3 +92,7 @@ id_type!(
     /// A notification in the outbox (one delivery to one recipient over one channel).
     NotificationId
 );
+id_type!(
+    /// A security alert.
+    AlertId
+);

@@ -26,6 +26,8 @@ pub struct EngineOptions {
     pub mfa_freshness_ms: i64,
     /// How notifications are delivered (SMTP, webhooks, retries).
     pub notifications: crate::notify::NotifyOptions,
+    /// How often the background jobs evaluate the alert rules, in milliseconds (at most).
+    pub alert_evaluation_ms: i64,
 }
 
 impl Default for EngineOptions {
@@ -35,6 +37,7 @@ impl Default for EngineOptions {
             secret_key: crate::secrets::random_key(),
             mfa_freshness_ms: 15 * pim_domain::time::MINUTE_MS,
             notifications: crate::notify::NotifyOptions::default(),
+            alert_evaluation_ms: 15 * pim_domain::time::MINUTE_MS,
         }
     }
 }
@@ -46,6 +49,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("secret_key", &"<redacted>")
             .field("mfa_freshness_ms", &self.mfa_freshness_ms)
             .field("notifications", &self.notifications)
+            .field("alert_evaluation_ms", &self.alert_evaluation_ms)
             .finish()
     }
 }
@@ -65,6 +69,8 @@ pub struct Engine {
     pub(crate) applied_seq: Arc<AtomicI64>,
     /// When this replica last followed the feed (or loaded its index), in ms.
     pub(crate) followed_at: Arc<AtomicI64>,
+    /// When this replica last evaluated the alert rules, in ms (`i64::MIN`: never).
+    pub(crate) alerts_evaluated_at: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -86,6 +92,7 @@ impl Engine {
             options,
             applied_seq: Arc::new(AtomicI64::new(0)),
             followed_at: Arc::new(AtomicI64::new(0)),
+            alerts_evaluated_at: Arc::new(AtomicI64::new(i64::MIN)),
         };
         engine.reload_index().await?;
         Ok(engine)

@@ -25,6 +25,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 3, name: "mfa", sql: include_str!("../migrations/sqlite/0003_mfa.sql") },
     Migration { version: 4, name: "outbox", sql: include_str!("../migrations/sqlite/0004_outbox.sql") },
     Migration { version: 5, name: "approvals", sql: include_str!("../migrations/sqlite/0005_approvals.sql") },
+    Migration { version: 6, name: "alerts", sql: include_str!("../migrations/sqlite/0006_alerts.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -33,6 +34,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 3, name: "mfa", sql: include_str!("../migrations/postgres/0003_mfa.sql") },
     Migration { version: 4, name: "outbox", sql: include_str!("../migrations/postgres/0004_outbox.sql") },
     Migration { version: 5, name: "approvals", sql: include_str!("../migrations/postgres/0005_approvals.sql") },
+    Migration { version: 6, name: "alerts", sql: include_str!("../migrations/postgres/0006_alerts.sql") },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

@@ -4,6 +4,7 @@
 //! Lists take a `limit`; `0` (or less) means no limit. Cursors (`after`) are ids: lists are
 //! ordered by id, and UUID v7 ids sort by creation time.
 
+mod alerts;
 mod approvals;
 mod assignments;
 mod audit;
@@ -17,6 +18,7 @@ mod resources;
 mod roles;
 mod tokens;
 
+pub use alerts::*;
 pub use approvals::*;
 pub use assignments::*;
 pub use audit::*;
