@@ -4,6 +4,7 @@
 //! The domain types that travel on the wire as they are (principals, assignments, requests, ...) are
 //! re-exported from `pim-domain`, so the client and the CLI need only this crate.
 
+pub mod alerts;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
@@ -17,6 +18,8 @@ pub mod requests;
 pub mod roles;
 pub mod scopes;
 
+pub use alerts::{AlertQuery, DismissAlert, RemediationResult, UpdateAlertRule};
+pub use pim_domain::alert::{Alert, AlertItem, AlertRule, AlertState, Severity};
 pub use approvals::{
     BreakGlassQuery, BulkDecision, BulkDecisionItem, BulkDecisionResult, CompleteReview, DecideRequest,
     DecideSettingsChange, SettingsChangeQuery,
@@ -43,7 +46,7 @@ pub use pim_domain::settings::{
     ApprovalStage, ApproverRef, Escalation, EventRecipients, NotificationRule, NotificationSettings,
 };
 pub use pim_domain::{
-    ActionName, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus, EventId,
+    AlertId, ActionName, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus, EventId,
     Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind, Request,
     RequestAction, RequestId, RequestStatus, Resource, ResourceId, RoleDefinition, RoleId, RoleSettings, ScopePath,
     SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId, Window,

@@ -22,6 +22,7 @@ use pim_api::{
 };
 use pim_api::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};
 use pim_api::{Notification, NotificationQuery};
+use pim_api::{Alert, AlertId, AlertQuery, AlertRule, AlertState, DismissAlert, RemediationResult, UpdateAlertRule};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -590,6 +591,44 @@ impl Client {
     /// `GET /api/v1/notifications`: a page of notifications and their delivery status, newest first.
     pub async fn list_notifications(&self, query: &NotificationQuery) -> Result<Page<Notification>> {
         self.get_query(&["notifications"], query).await
+    }
+
+    // ----- alerts -----
+
+    /// `GET /api/v1/alert-rules`.
+    pub async fn list_alert_rules(&self) -> Result<Page<AlertRule>> {
+        self.get(&["alert-rules"]).await
+    }
+
+    /// `PUT /api/v1/alert-rules/{id}`.
+    pub async fn update_alert_rule(&self, id: &str, body: &UpdateAlertRule) -> Result<AlertRule> {
+        self.send_json(Method::PUT, &["alert-rules", id], body).await
+    }
+
+    /// `GET /api/v1/alerts`, optionally in one state.
+    pub async fn list_alerts(&self, state: Option<AlertState>) -> Result<Page<Alert>> {
+        self.get_query(&["alerts"], &AlertQuery { state }).await
+    }
+
+    /// `GET /api/v1/alerts/{id}`.
+    pub async fn get_alert(&self, id: AlertId) -> Result<Alert> {
+        self.get(&["alerts", &id.to_string()]).await
+    }
+
+    /// `POST /api/v1/alerts/evaluate`: the active alerts after the evaluation.
+    pub async fn evaluate_alerts(&self) -> Result<Page<Alert>> {
+        Self::json(self.request(Method::POST, self.api(&["alerts", "evaluate"])?)).await
+    }
+
+    /// `POST /api/v1/alerts/{id}/dismiss`.
+    pub async fn dismiss_alert(&self, id: AlertId, reason: &str) -> Result<Alert> {
+        self.send_json(Method::POST, &["alerts", &id.to_string(), "dismiss"], &DismissAlert { reason: reason.to_owned() })
+            .await
+    }
+
+    /// `POST /api/v1/alerts/{id}/remediate`.
+    pub async fn remediate_alert(&self, id: AlertId) -> Result<RemediationResult> {
+        Self::json(self.request(Method::POST, self.api(&["alerts", &id.to_string(), "remediate"])?)).await
     }
 
     // ----- audit -----

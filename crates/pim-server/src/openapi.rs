@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    approvals, audit, auth, check, directory, mfa, notifications, requests, resources, roles, system,
+    alerts, approvals, audit, auth, check, directory, mfa, notifications, requests, resources, roles, system,
 };
 
 struct BearerAuth;
@@ -46,6 +46,8 @@ impl Modify for BearerAuth {
         mfa::get_mfa, mfa::enroll_totp, mfa::confirm_totp, mfa::regenerate_recovery_codes, mfa::verify_mfa,
         mfa::reset_mfa,
         notifications::list_notifications,
+        alerts::list_alert_rules, alerts::update_alert_rule, alerts::list_alerts, alerts::evaluate_alerts,
+        alerts::get_alert, alerts::dismiss_alert, alerts::remediate_alert,
     ),
     components(schemas(pim_api::Problem, pim_api::ExportFormat))
 )]

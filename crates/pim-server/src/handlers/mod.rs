@@ -7,6 +7,7 @@ pub mod check;
 pub mod directory;
 pub mod mfa;
 pub mod notifications;
+pub mod alerts;
 pub mod requests;
 pub mod resources;
 pub mod roles;
@@ -81,4 +82,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/mfa", post(mfa::verify_mfa))
         .route("/api/v1/users/{id}/mfa", axum::routing::delete(mfa::reset_mfa))
         .route("/api/v1/notifications", get(notifications::list_notifications))
+        .route("/api/v1/alert-rules", get(alerts::list_alert_rules))
+        .route("/api/v1/alert-rules/{id}", put(alerts::update_alert_rule))
+        .route("/api/v1/alerts", get(alerts::list_alerts))
+        .route("/api/v1/alerts/evaluate", post(alerts::evaluate_alerts))
+        .route("/api/v1/alerts/{id}", get(alerts::get_alert))
+        .route("/api/v1/alerts/{id}/dismiss", post(alerts::dismiss_alert))
+        .route("/api/v1/alerts/{id}/remediate", post(alerts::remediate_alert))
 }
