@@ -19,7 +19,6 @@ pub mod roles;
 pub mod scopes;
 
 pub use alerts::{AlertQuery, DismissAlert, RemediationResult, UpdateAlertRule};
-pub use pim_domain::alert::{Alert, AlertItem, AlertRule, AlertState, Severity};
 pub use approvals::{
     BreakGlassQuery, BulkDecision, BulkDecisionItem, BulkDecisionResult, CompleteReview, DecideRequest,
     DecideSettingsChange, SettingsChangeQuery,
@@ -33,6 +32,7 @@ pub use directory::{CreateGroup, CreateServicePrincipal, CreateUser, UpdateGroup
 pub use mfa::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};
 pub use notifications::NotificationQuery;
 pub use page::{ListQuery, Page};
+pub use pim_domain::alert::{Alert, AlertItem, AlertRule, AlertState, Severity};
 pub use problem::{Problem, ProblemItem};
 pub use requests::{AssignmentQuery, AssignmentState, CreateRequest, RequestOutcome, RequestQuery, Validation};
 pub use roles::{CreateRole, EffectiveSettings, SettingsListQuery, SettingsQuery};
@@ -46,10 +46,10 @@ pub use pim_domain::settings::{
     ApprovalStage, ApproverRef, Escalation, EventRecipients, NotificationRule, NotificationSettings,
 };
 pub use pim_domain::{
-    AlertId, ActionName, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus, EventId,
-    Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind, Request,
-    RequestAction, RequestId, RequestStatus, Resource, ResourceId, RoleDefinition, RoleId, RoleSettings, ScopePath,
-    SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId, Window,
+    ActionName, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus,
+    EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind,
+    Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, RoleDefinition, RoleId, RoleSettings,
+    ScopePath, SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId, Window,
 };
 
 /// The prefix of every API path.

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use pim_api::{Alert, AlertId, AlertQuery, AlertRule, AlertState, DismissAlert, RemediationResult, UpdateAlertRule};
 use pim_api::{
     ApiToken, Assignment, AssignmentId, AssignmentQuery, AuditEvent, AuditExportQuery, AuditQuery, AuditVerifyReport,
     CheckRequest, CheckResponse, CreateGroup, CreateRequest, CreateResource, CreateRole, CreateServicePrincipal,
@@ -22,7 +23,6 @@ use pim_api::{
 };
 use pim_api::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};
 use pim_api::{Notification, NotificationQuery};
-use pim_api::{Alert, AlertId, AlertQuery, AlertRule, AlertState, DismissAlert, RemediationResult, UpdateAlertRule};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -622,8 +622,12 @@ impl Client {
 
     /// `POST /api/v1/alerts/{id}/dismiss`.
     pub async fn dismiss_alert(&self, id: AlertId, reason: &str) -> Result<Alert> {
-        self.send_json(Method::POST, &["alerts", &id.to_string(), "dismiss"], &DismissAlert { reason: reason.to_owned() })
-            .await
+        self.send_json(
+            Method::POST,
+            &["alerts", &id.to_string(), "dismiss"],
+            &DismissAlert { reason: reason.to_owned() },
+        )
+        .await
     }
 
     /// `POST /api/v1/alerts/{id}/remediate`.

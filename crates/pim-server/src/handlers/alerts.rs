@@ -1,9 +1,7 @@
 //! Security alerts and their rules (docs/ALERTS.md).
 
 use axum::extract::State;
-use pim_api::{
-    Alert, AlertId, AlertQuery, AlertRule, DismissAlert, Page, Problem, RemediationResult, UpdateAlertRule,
-};
+use pim_api::{Alert, AlertId, AlertQuery, AlertRule, DismissAlert, Page, Problem, RemediationResult, UpdateAlertRule};
 use pim_engine::alerts::RuleUpdate;
 
 use crate::AppState;

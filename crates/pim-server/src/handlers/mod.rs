@@ -1,5 +1,6 @@
 //! Route table: every `/api/v1` endpoint and the health probes.
 
+pub mod alerts;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
@@ -7,7 +8,6 @@ pub mod check;
 pub mod directory;
 pub mod mfa;
 pub mod notifications;
-pub mod alerts;
 pub mod requests;
 pub mod resources;
 pub mod roles;
