@@ -144,10 +144,16 @@ impl Engine {
         .await
     }
 
-    /// Evaluates every rule now (`pim.alerts.write` at `/`); returns the active alerts.
+    /// Evaluates every rule now (`pim.alerts.write` at `/`; a refusal is audited as `alert.evaluate`);
+    /// returns the active alerts.
     pub async fn evaluate_alerts(&self, ctx: &Context) -> Result<Vec<Alert>> {
-        self.authorize(ctx, ALERTS_WRITE, &ScopePath::root())?;
-        self.evaluate_alerts_now().await?;
+        let mut draft = self.draft(ctx, "alert.evaluate");
+        draft.scope = Some(ScopePath::root());
+        self.audited(draft, async {
+            self.authorize(ctx, ALERTS_WRITE, &ScopePath::root())?;
+            self.evaluate_alerts_now().await
+        })
+        .await?;
         let mut c = self.store.read().await?;
         Ok(q::list_alerts(&mut c, Some(AlertState::Active)).await?)
     }
