@@ -42,6 +42,8 @@ pub struct Resolved {
     pub database: Option<String>,
     /// Seconds between job runs.
     pub job_interval_secs: u64,
+    /// Minutes between scheduled evaluations of the alert rules.
+    pub alert_interval_mins: u64,
     /// Where the secret key is.
     pub secret_key: crate::secret_key::KeySource,
     /// How notifications are delivered.
@@ -59,6 +61,7 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
         data_dir,
         database: args.database.or(file.database_url),
         job_interval_secs: file.job_interval_secs.unwrap_or(5).max(1),
+        alert_interval_mins: file.alert_interval_mins.unwrap_or(15).clamp(1, 10_080),
         notifications,
     })
 }
@@ -96,8 +99,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let url = config::database_url(cfg.database.clone(), &cfg.data_dir)?;
     let key = cfg.secret_key.load()?;
     log_notifications(&cfg.notifications);
-    let options =
-        EngineOptions { notifications: cfg.notifications.clone(), secret_key: key, ..EngineOptions::default() };
+    let options = EngineOptions {
+        notifications: cfg.notifications.clone(),
+        secret_key: key,
+        alert_evaluation_ms: i64::try_from(cfg.alert_interval_mins).unwrap_or(15) * pim_domain::time::MINUTE_MS,
+        ..EngineOptions::default()
+    };
     let engine = open_engine_with(&cfg.data_dir, Some(url), options).await?;
     if !engine.secret_key_matches().await.map_err(|e| anyhow::anyhow!("{e}"))? {
         anyhow::bail!(
