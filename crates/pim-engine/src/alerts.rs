@@ -158,9 +158,12 @@ impl Engine {
         Ok(q::list_alerts(&mut c, Some(AlertState::Active)).await?)
     }
 
-    /// The scheduled evaluation: at most once every `alert_evaluation_ms` (from `run_jobs_once`).
-    /// Returns whether it ran.
+    /// The scheduled evaluation: at most once every `alert_evaluation_ms` (from `run_jobs_once`;
+    /// `0` or less turns it off). Returns whether it ran.
     pub async fn evaluate_alerts_if_due(&self) -> Result<bool> {
+        if self.options.alert_evaluation_ms <= 0 {
+            return Ok(false);
+        }
         let now = self.now();
         let last = self.alerts_evaluated_at.load(std::sync::atomic::Ordering::Relaxed);
         if last != i64::MIN && now.0 - last < self.options.alert_evaluation_ms {

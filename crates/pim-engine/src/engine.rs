@@ -26,7 +26,8 @@ pub struct EngineOptions {
     pub mfa_freshness_ms: i64,
     /// How notifications are delivered (SMTP, webhooks, retries).
     pub notifications: crate::notify::NotifyOptions,
-    /// How often the background jobs evaluate the alert rules, in milliseconds (at most).
+    /// How often the background jobs evaluate the alert rules, in milliseconds (at most; `0` turns
+    /// the scheduled evaluation off).
     pub alert_evaluation_ms: i64,
 }
 

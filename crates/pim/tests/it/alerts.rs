@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use pim_engine::engine::EngineOptions;
+
 use crate::harness::prelude::*;
 
 const NOW: AssignmentKind = AssignmentKind::Active;
@@ -435,6 +437,24 @@ async fn the_background_jobs_evaluate_at_most_every_interval(b: Backend) {
     s.advance(5 * MINUTE_MS);
     s.engine.run_jobs_once().await.expect("jobs");
     assert!(active_of(&s, "emergencyAccountUnprotected").await.is_empty());
+    // With the interval at 0, the jobs never evaluate.
+    let s = s.restart(EngineOptions { alert_evaluation_ms: 0, ..EngineOptions::default() }).await;
+    s.admin
+        .create_user(&CreateUser {
+            name: "glass2".into(),
+            display_name: None,
+            email: None,
+            manager_id: None,
+            password: None,
+            emergency_access: Some(true),
+        })
+        .await
+        .expect("user");
+    s.advance(HOUR_MS);
+    s.engine.run_jobs_once().await.expect("jobs");
+    assert!(active_of(&s, "emergencyAccountUnprotected").await.is_empty());
+    // On demand it still applies.
+    assert_eq!(evaluate(&s, "emergencyAccountUnprotected").await.len(), 1);
     s.stop().await;
 }
 
