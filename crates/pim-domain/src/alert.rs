@@ -161,7 +161,7 @@ pub const RULES: &[RuleDef] = &[
     RuleDef {
         id: rules::STALE_ACCOUNTS,
         name: "Potential stale accounts in a privileged role",
-        description: "A user holding a privileged role has not signed in for `days` days.",
+        description: "A user holding a privileged role has not signed in for `days` days (emergency access accounts aside).",
         severity: Severity::Medium,
         thresholds: &[t("days", 30, 1, 3650)],
         remediable: true,
@@ -486,7 +486,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
             let stale: HashMap<PrincipalId, Option<Timestamp>> = f
                 .users
                 .iter()
-                .filter(|u| u.kind == PrincipalKind::User && u.enabled)
+                .filter(|u| u.kind == PrincipalKind::User && u.enabled && !u.emergency_access)
                 .filter(|u| u.last_sign_in_at.unwrap_or(u.created_at).0 <= limit)
                 .map(|u| (u.id, u.last_sign_in_at))
                 .collect();
@@ -596,6 +596,108 @@ mod tests {
                 assert!(t.min <= t.default && t.default <= t.max, "{} {}", r.id, t.name);
             }
         }
+    }
+
+    fn user(name: &str, last: Option<i64>, emergency: bool) -> Principal {
+        Principal {
+            id: PrincipalId::new(),
+            kind: PrincipalKind::User,
+            name: name.into(),
+            display_name: name.into(),
+            email: None,
+            description: None,
+            manager_id: None,
+            enabled: true,
+            emergency_access: emergency,
+            last_sign_in_at: last.map(Timestamp),
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        }
+    }
+
+    fn assignment(
+        p: PrincipalId,
+        role_id: RoleId,
+        kind: AssignmentKind,
+        start: i64,
+        from: Option<AssignmentId>,
+    ) -> Assignment {
+        Assignment {
+            id: AssignmentId::new(),
+            principal_id: p,
+            principal_kind: PrincipalKind::User,
+            role_id,
+            scope: ScopePath::root(),
+            kind,
+            window: crate::time::Window::permanent_from(Timestamp(start)),
+            activated_from: from,
+            created_by_request: crate::ids::RequestId::new(),
+            created_at: Timestamp(start),
+            ended_early_at: None,
+        }
+    }
+
+    fn rule(id: &str, thresholds: &[(&str, i64)]) -> AlertRule {
+        let Some(d) = rule_def(id) else { panic!("rule {id}") };
+        let c = RuleConfig {
+            thresholds: thresholds.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+            ..Default::default()
+        };
+        d.configured(Some(&c))
+    }
+
+    #[test]
+    fn stale_and_unused_follow_the_day_thresholds_and_spare_emergency_accounts() {
+        let now = 40 * DAY_MS;
+        let idle = user("idle", Some(5 * DAY_MS), false);
+        let busy = user("busy", Some(now - DAY_MS), false);
+        let glass = user("glass", None, true);
+        let e_idle = assignment(idle.id, role::SECURITY_ADMINISTRATOR, AssignmentKind::Eligible, 0, None);
+        let e_busy = assignment(busy.id, role::SECURITY_ADMINISTRATOR, AssignmentKind::Eligible, 0, None);
+        let reader = assignment(idle.id, role::READER, AssignmentKind::Eligible, 0, None);
+        let ga = assignment(glass.id, role::GLOBAL_ADMINISTRATOR, AssignmentKind::Active, 0, None);
+        let act = assignment(
+            busy.id,
+            role::SECURITY_ADMINISTRATOR,
+            AssignmentKind::Active,
+            now - 2 * DAY_MS,
+            Some(e_busy.id),
+        );
+        let current = vec![e_idle.clone(), e_busy.clone(), reader, ga];
+        let users = vec![idle, busy, glass];
+        let names = HashMap::new();
+        let f = Facts {
+            now: Timestamp(now),
+            current: &current,
+            activations: std::slice::from_ref(&act),
+            users: &users,
+            mfa_on_activation: &[],
+            role_names: &names,
+        };
+        let stale = evaluate(&rule(rules::STALE_ACCOUNTS, &[]), &f);
+        assert_eq!(stale.len(), 1);
+        let ids: Vec<_> = stale[0].items.iter().map(|i| i.assignment_id).collect();
+        assert_eq!(ids, vec![Some(e_idle.id)], "only idle's privileged role; not busy, not the emergency account");
+        assert!(evaluate(&rule(rules::STALE_ACCOUNTS, &[("days", 36)]), &f).is_empty());
+        let unused = evaluate(&rule(rules::UNUSED_ROLES, &[]), &f);
+        assert_eq!(unused[0].items.iter().map(|i| i.assignment_id).collect::<Vec<_>>(), vec![Some(e_idle.id)]);
+        // The emergency account holds a permanent active Global Administrator at `/`.
+        assert!(evaluate(&rule(rules::EMERGENCY_ACCOUNT_UNPROTECTED, &[]), &f).is_empty());
+        // Three activations within the window raise; two do not.
+        let acts: Vec<Assignment> = (0..3)
+            .map(|i| {
+                assignment(
+                    f.users[1].id,
+                    role::READER,
+                    AssignmentKind::Active,
+                    now - i * 10 * MINUTE_MS,
+                    Some(e_busy.id),
+                )
+            })
+            .collect();
+        let f3 = Facts { activations: &acts, ..f.clone() };
+        assert_eq!(evaluate(&rule(rules::FREQUENT_ACTIVATIONS, &[]), &f3).len(), 1);
+        assert!(evaluate(&rule(rules::FREQUENT_ACTIVATIONS, &[("windowMinutes", 15)]), &f3).is_empty());
     }
 
     #[test]
