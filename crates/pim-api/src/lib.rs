@@ -4,6 +4,7 @@
 //! The domain types that travel on the wire as they are (principals, assignments, requests, ...) are
 //! re-exported from `pim-domain`, so the client and the CLI need only this crate.
 
+pub mod alerts;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod requests;
 pub mod roles;
 pub mod scopes;
 
+pub use alerts::{AlertQuery, DismissAlert, RemediationResult, UpdateAlertRule};
 pub use approvals::{
     BreakGlassQuery, BulkDecision, BulkDecisionItem, BulkDecisionResult, CompleteReview, DecideRequest,
     DecideSettingsChange, SettingsChangeQuery,
@@ -31,6 +33,7 @@ pub use directory::{CreateGroup, CreateServicePrincipal, CreateUser, UpdateGroup
 pub use mfa::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};
 pub use notifications::NotificationQuery;
 pub use page::{ListQuery, Page};
+pub use pim_domain::alert::{Alert, AlertItem, AlertRule, AlertState, Severity};
 pub use problem::{Problem, ProblemItem};
 pub use reports::{
     AccessReport, AccessReportQuery, AccessReportRow, ActivationCount, ActivationReport, ActivationReportQuery,
@@ -47,10 +50,10 @@ pub use pim_domain::settings::{
     ApprovalStage, ApproverRef, Escalation, EventRecipients, NotificationRule, NotificationSettings,
 };
 pub use pim_domain::{
-    ActionName, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus, EventId,
-    Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind, Request,
-    RequestAction, RequestId, RequestStatus, Resource, ResourceId, RoleDefinition, RoleId, RoleSettings, ScopePath,
-    SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId, Window,
+    ActionName, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus,
+    EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind,
+    Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, RoleDefinition, RoleId, RoleSettings,
+    ScopePath, SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId, Window,
 };
 
 /// The prefix of every API path.

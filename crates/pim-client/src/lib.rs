@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use pim_api::{AccessReport, AccessReportQuery, ActivationReport, ActivationReportQuery, ExportFormat as ReportFormat};
+use pim_api::{Alert, AlertId, AlertQuery, AlertRule, AlertState, DismissAlert, RemediationResult, UpdateAlertRule};
 use pim_api::{
     ApiToken, Assignment, AssignmentId, AssignmentQuery, AuditEvent, AuditExportQuery, AuditQuery, AuditVerifyReport,
     CheckRequest, CheckResponse, CreateGroup, CreateRequest, CreateResource, CreateRole, CreateServicePrincipal,
@@ -591,6 +592,48 @@ impl Client {
     /// `GET /api/v1/notifications`: a page of notifications and their delivery status, newest first.
     pub async fn list_notifications(&self, query: &NotificationQuery) -> Result<Page<Notification>> {
         self.get_query(&["notifications"], query).await
+    }
+
+    // ----- alerts -----
+
+    /// `GET /api/v1/alert-rules`.
+    pub async fn list_alert_rules(&self) -> Result<Page<AlertRule>> {
+        self.get(&["alert-rules"]).await
+    }
+
+    /// `PUT /api/v1/alert-rules/{id}`.
+    pub async fn update_alert_rule(&self, id: &str, body: &UpdateAlertRule) -> Result<AlertRule> {
+        self.send_json(Method::PUT, &["alert-rules", id], body).await
+    }
+
+    /// `GET /api/v1/alerts`, optionally in one state.
+    pub async fn list_alerts(&self, state: Option<AlertState>) -> Result<Page<Alert>> {
+        self.get_query(&["alerts"], &AlertQuery { state }).await
+    }
+
+    /// `GET /api/v1/alerts/{id}`.
+    pub async fn get_alert(&self, id: AlertId) -> Result<Alert> {
+        self.get(&["alerts", &id.to_string()]).await
+    }
+
+    /// `POST /api/v1/alerts/evaluate`: the active alerts after the evaluation.
+    pub async fn evaluate_alerts(&self) -> Result<Page<Alert>> {
+        Self::json(self.request(Method::POST, self.api(&["alerts", "evaluate"])?)).await
+    }
+
+    /// `POST /api/v1/alerts/{id}/dismiss`.
+    pub async fn dismiss_alert(&self, id: AlertId, reason: &str) -> Result<Alert> {
+        self.send_json(
+            Method::POST,
+            &["alerts", &id.to_string(), "dismiss"],
+            &DismissAlert { reason: reason.to_owned() },
+        )
+        .await
+    }
+
+    /// `POST /api/v1/alerts/{id}/remediate`.
+    pub async fn remediate_alert(&self, id: AlertId) -> Result<RemediationResult> {
+        Self::json(self.request(Method::POST, self.api(&["alerts", &id.to_string(), "remediate"])?)).await
     }
 
     // ----- audit -----

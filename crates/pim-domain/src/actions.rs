@@ -38,6 +38,10 @@ pub const NOTIFICATIONS_READ: &str = "pim.notifications.read";
 
 /// Read reports: who holds what, activation history (at the scope reported on).
 pub const REPORTS_READ: &str = "pim.reports.read";
+/// Read security alerts and alert rules (at `/`).
+pub const ALERTS_READ: &str = "pim.alerts.read";
+/// Change alert rules, evaluate, dismiss and remediate alerts (at `/`).
+pub const ALERTS_WRITE: &str = "pim.alerts.write";
 
 /// Every action pim checks on its own API.
 pub const ALL: &[&str] = &[
@@ -59,4 +63,6 @@ pub const ALL: &[&str] = &[
     TOKENS_WRITE,
     NOTIFICATIONS_READ,
     REPORTS_READ,
+    ALERTS_READ,
+    ALERTS_WRITE,
 ];

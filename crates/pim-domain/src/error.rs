@@ -69,6 +69,8 @@ error_kinds! {
     InvalidMfaCode => "invalid_mfa_code",
     MfaCodeReused => "mfa_code_reused",
     MfaNotEnrolled => "mfa_not_enrolled",
+    // Alerts.
+    AlertNotActive => "alert_not_active",
 }
 
 /// A refused request: what rule it broke and a sentence that says so.

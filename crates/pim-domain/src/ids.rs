@@ -104,3 +104,7 @@ id_type!(
     /// One item of an access review instance.
     ReviewItemId
 );
+id_type!(
+    /// A security alert.
+    AlertId
+);

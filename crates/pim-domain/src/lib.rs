@@ -3,6 +3,7 @@
 //! Every function that depends on time takes `now` as a parameter.
 
 pub mod actions;
+pub mod alert;
 pub mod approval;
 pub mod assignment;
 pub mod audit;
@@ -25,8 +26,8 @@ pub use assignment::{Assignment, AssignmentKind};
 pub use audit::{AuditDraft, AuditEvent, Outcome};
 pub use error::{DomainError, ErrorKind};
 pub use ids::{
-    AssignmentId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId, ResourceId, ReviewId, ReviewInstanceId,
-    ReviewItemId, RoleId, SettingsChangeId, TokenId,
+    AlertId, AssignmentId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId, ResourceId, ReviewId,
+    ReviewInstanceId, ReviewItemId, RoleId, SettingsChangeId, TokenId,
 };
 pub use notification::{Channel, DeliveryStatus, Notification};
 pub use permission::{ActionName, Pattern, Permissions};

@@ -355,6 +355,9 @@ impl Engine {
         draft.details =
             serde_json::json!({ "username": user.name, "tokenId": issued.info.id, "mfa": mfa_at.is_some() });
         tx.audit(now, draft).await?;
+        if user.emergency_access {
+            self.emergency_sign_in(&mut tx, now, &user).await?;
+        }
         tx.commit().await?;
         Ok((issued, user))
     }

@@ -28,6 +28,9 @@ pub struct EngineOptions {
     pub notifications: crate::notify::NotifyOptions,
     /// Audit events older than this many days are removed by the periodic job (`None`: kept for ever).
     pub audit_retention_days: Option<u32>,
+    /// How often the background jobs evaluate the alert rules, in milliseconds (at most; `0` turns
+    /// the scheduled evaluation off).
+    pub alert_evaluation_ms: i64,
 }
 
 impl Default for EngineOptions {
@@ -38,6 +41,7 @@ impl Default for EngineOptions {
             mfa_freshness_ms: 15 * pim_domain::time::MINUTE_MS,
             notifications: crate::notify::NotifyOptions::default(),
             audit_retention_days: None,
+            alert_evaluation_ms: 15 * pim_domain::time::MINUTE_MS,
         }
     }
 }
@@ -50,6 +54,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("mfa_freshness_ms", &self.mfa_freshness_ms)
             .field("notifications", &self.notifications)
             .field("audit_retention_days", &self.audit_retention_days)
+            .field("alert_evaluation_ms", &self.alert_evaluation_ms)
             .finish()
     }
 }
@@ -69,6 +74,8 @@ pub struct Engine {
     pub(crate) applied_seq: Arc<AtomicI64>,
     /// When this replica last followed the feed (or loaded its index), in ms.
     pub(crate) followed_at: Arc<AtomicI64>,
+    /// When this replica last evaluated the alert rules, in ms (`i64::MIN`: never).
+    pub(crate) alerts_evaluated_at: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -90,6 +97,7 @@ impl Engine {
             options,
             applied_seq: Arc::new(AtomicI64::new(0)),
             followed_at: Arc::new(AtomicI64::new(0)),
+            alerts_evaluated_at: Arc::new(AtomicI64::new(i64::MIN)),
         };
         engine.reload_index().await?;
         Ok(engine)

@@ -18,7 +18,7 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         NotFound => StatusCode::NOT_FOUND,
         NameTaken | GroupCycle | AlreadyExists | RoleInUse | BuiltinRoleReadOnly | PrincipalDisabled
         | LastGlobalAdmin | RequestNotPending | ExtensionPending | AssignmentEnded | SetupCompleted
-        | AlreadyDecided => StatusCode::CONFLICT,
+        | AlreadyDecided | AlertNotActive => StatusCode::CONFLICT,
         JustificationRequired
         | TicketRequired
         | MfaRequired

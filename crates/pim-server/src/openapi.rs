@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    approvals, audit, auth, check, directory, mfa, notifications, reports, requests, resources, roles, system,
+    alerts, approvals, audit, auth, check, directory, mfa, notifications, reports, requests, resources, roles, system,
 };
 
 struct BearerAuth;
@@ -47,6 +47,8 @@ impl Modify for BearerAuth {
         mfa::reset_mfa,
         notifications::list_notifications,
         reports::access_report, reports::activation_report,
+        alerts::list_alert_rules, alerts::update_alert_rule, alerts::list_alerts, alerts::evaluate_alerts,
+        alerts::get_alert, alerts::dismiss_alert, alerts::remediate_alert,
     ),
     components(schemas(pim_api::Problem, pim_api::ExportFormat))
 )]

@@ -25,7 +25,8 @@ const SQLITE: &[Migration] = &[
     Migration { version: 3, name: "mfa", sql: include_str!("../migrations/sqlite/0003_mfa.sql") },
     Migration { version: 4, name: "outbox", sql: include_str!("../migrations/sqlite/0004_outbox.sql") },
     Migration { version: 5, name: "approvals", sql: include_str!("../migrations/sqlite/0005_approvals.sql") },
-    Migration { version: 8, name: "reviews", sql: include_str!("../migrations/sqlite/0008_reviews.sql") },
+    Migration { version: 6, name: "alerts", sql: include_str!("../migrations/sqlite/0006_alerts.sql") },
+    Migration { version: 7, name: "reviews", sql: include_str!("../migrations/sqlite/0007_reviews.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -34,7 +35,8 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 3, name: "mfa", sql: include_str!("../migrations/postgres/0003_mfa.sql") },
     Migration { version: 4, name: "outbox", sql: include_str!("../migrations/postgres/0004_outbox.sql") },
     Migration { version: 5, name: "approvals", sql: include_str!("../migrations/postgres/0005_approvals.sql") },
-    Migration { version: 8, name: "reviews", sql: include_str!("../migrations/postgres/0008_reviews.sql") },
+    Migration { version: 6, name: "alerts", sql: include_str!("../migrations/postgres/0006_alerts.sql") },
+    Migration { version: 7, name: "reviews", sql: include_str!("../migrations/postgres/0007_reviews.sql") },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

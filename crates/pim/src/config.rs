@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     /// Seconds between background job runs.
     pub job_interval_secs: Option<u64>,
+    /// Minutes between scheduled evaluations of the alert rules (default 15).
+    pub alert_interval_mins: Option<u64>,
     /// The secret key file (32 bytes, mode 0600) sealing MFA secrets.
     pub secret_key_file: Option<PathBuf>,
     /// The SMTP server for email notifications.

@@ -45,6 +45,8 @@ pub struct Resolved {
     pub database: Option<String>,
     /// Seconds between job runs.
     pub job_interval_secs: u64,
+    /// Minutes between scheduled evaluations of the alert rules.
+    pub alert_interval_mins: u64,
     /// Where the secret key is.
     pub secret_key: crate::secret_key::KeySource,
     /// How notifications are delivered.
@@ -69,6 +71,7 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
         data_dir,
         database: args.database.or(file.database_url),
         job_interval_secs: file.job_interval_secs.unwrap_or(5).max(1),
+        alert_interval_mins: file.alert_interval_mins.unwrap_or(15).clamp(1, 10_080),
         notifications,
     })
 }
@@ -110,6 +113,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         notifications: cfg.notifications.clone(),
         secret_key: key,
         audit_retention_days: cfg.audit_retention_days,
+        alert_evaluation_ms: i64::try_from(cfg.alert_interval_mins).unwrap_or(15) * pim_domain::time::MINUTE_MS,
         ..EngineOptions::default()
     };
     let engine = open_engine_with(&cfg.data_dir, Some(url), options).await?;

@@ -1257,3 +1257,49 @@ fn notifications_are_configured_delivered_and_listed() {
         let _ = c.wait();
     }
 }
+
+#[test]
+fn alerts_from_the_command_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    std::fs::write(dir.join("pim.toml"), "alert_interval_mins = 5\n").expect("pim.toml");
+    let cli = Cli::new(dir);
+    let server = Server::start(dir, &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    let secret = server.secret.clone().expect("a setup secret");
+    let setup = ["--server", &server.url, "setup", "--username", "root", "--secret", &secret, "--password-stdin"];
+    cli.ok_in(&setup, "root-password-1\n");
+
+    // The rules with their defaults; a threshold changed.
+    let rules = cli.ok(&["alerts", "rules"]);
+    assert!(rules.starts_with("RULE") && rules.contains("frequentActivations") && rules.contains("activations=3"));
+    let changed = cli.json(&["alerts", "rules", "set", "tooManyGlobalAdmins", "-t", "count=1", "--severity", "high"]);
+    assert_eq!((changed["thresholds"]["count"].as_i64(), changed["severity"].as_str()), (Some(1), Some("high")));
+    let err = cli.fails(&["alerts", "rules", "set", "tooManyGlobalAdmins", "-t", "percent=200"], "");
+    assert!(err.contains("percent") && err.contains("invalid_input"), "{err}");
+
+    // Evaluate: root is the one Global Administrator, which is now too many.
+    let active = cli.json(&["alerts", "evaluate"]);
+    let alert = items(&active).iter().find(|a| a["ruleId"] == "tooManyGlobalAdmins").expect("raised").clone();
+    let id = alert["id"].as_str().expect("id");
+    let listed = cli.ok(&["alerts", "list"]);
+    assert!(listed.starts_with("ID") && listed.contains(id), "{listed}");
+    let shown = cli.ok(&["alerts", "show", id]);
+    assert!(shown.contains("tooManyGlobalAdmins") && shown.contains("PRINCIPAL"), "{shown}");
+
+    // Not remediable; dismissed with a reason; then neither again.
+    let err = cli.fails(&["alerts", "remediate", id], "");
+    assert!(err.contains("no automatic fix"), "{err}");
+    let dismissed = cli.json(&["alerts", "dismiss", id, "-r", "a lab"]);
+    assert_eq!((dismissed["state"].as_str(), dismissed["dismissReason"].as_str()), (Some("dismissed"), Some("a lab")));
+    assert_eq!(items(&cli.json(&["alerts", "list", "--state", "dismissed"])).len(), 1);
+    let err = cli.fails(&["alerts", "dismiss", id, "-r", "again"], "");
+    assert!(err.contains("alert_not_active"), "{err}");
+
+    // Disabled: resolved at the next evaluation.
+    cli.ok(&["alerts", "rules", "set", "tooManyGlobalAdmins", "--disable"]);
+    cli.ok(&["alerts", "evaluate"]);
+    let resolved = cli.json(&["alerts", "list", "--state", "resolved"]);
+    assert!(items(&resolved).iter().any(|a| a["id"] == id), "{resolved}");
+    assert_eq!(cli.raw(&["alerts", "list", "--state", "open"], "").code, Some(1));
+    drop(server);
+}

@@ -1,5 +1,6 @@
 //! Route table: every `/api/v1` endpoint and the health probes.
 
+pub mod alerts;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
@@ -85,4 +86,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me/audit", get(audit::my_audit))
         .route("/api/v1/reports/access", get(reports::access_report))
         .route("/api/v1/reports/activations", get(reports::activation_report))
+        .route("/api/v1/alert-rules", get(alerts::list_alert_rules))
+        .route("/api/v1/alert-rules/{id}", put(alerts::update_alert_rule))
+        .route("/api/v1/alerts", get(alerts::list_alerts))
+        .route("/api/v1/alerts/evaluate", post(alerts::evaluate_alerts))
+        .route("/api/v1/alerts/{id}", get(alerts::get_alert))
+        .route("/api/v1/alerts/{id}/dismiss", post(alerts::dismiss_alert))
+        .route("/api/v1/alerts/{id}/remediate", post(alerts::remediate_alert))
 }

@@ -4,6 +4,7 @@
 //! Lists take a `limit`; `0` (or less) means no limit. Cursors (`after`) are ids: lists are
 //! ordered by id, and UUID v7 ids sort by creation time.
 
+mod alerts;
 mod approvals;
 mod assignments;
 mod audit;
@@ -18,6 +19,7 @@ mod reviews;
 mod roles;
 mod tokens;
 
+pub use alerts::*;
 pub use approvals::*;
 pub use assignments::*;
 pub use audit::*;

@@ -1,6 +1,7 @@
 //! The command line: parsing (clap), the shared context (server, token, output format) and dispatch to
 //! one module per command group. Every command but `serve` and `admin` is a client of the HTTP API.
 
+pub mod alerts;
 pub mod approvals;
 pub mod assignments;
 pub mod audit;
@@ -169,6 +170,11 @@ pub enum Command {
     },
     /// Notifications sent by email and webhooks, and their delivery status.
     Notifications(notifications::NotificationsArgs),
+    /// Security alerts and their rules: list, show, evaluate, dismiss, remediate.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
+    },
 }
 
 /// `pim admin ...`.
@@ -284,6 +290,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reports { command } => reports::run(&ctx()?, command).await,
         Command::Mfa { command } => mfa::run(&ctx()?, command).await,
         Command::Notifications(args) => notifications::run(&ctx()?, args).await,
+        Command::Alerts { command } => alerts::run(&ctx()?, command).await,
     }
 }
 
@@ -386,6 +393,14 @@ mod tests {
             &["pim", "mfa", "recovery-codes"],
             &["pim", "mfa", "reset", "bob"],
             &["pim", "notifications", "--status", "pending", "--event", "role.activated"],
+            &["pim", "alerts", "list", "--state", "all"],
+            &["pim", "alerts", "show", id],
+            &["pim", "alerts", "evaluate"],
+            &["pim", "alerts", "dismiss", id, "-r", "known"],
+            &["pim", "alerts", "remediate", id],
+            &["pim", "alerts", "rules"],
+            &["pim", "alerts", "rules", "set", "frequentActivations", "-t", "activations=4", "--severity", "high"],
+            &["pim", "alerts", "rules", "set", "staleAccounts", "--disable"],
         ];
         for line in lines {
             if let Err(e) = Cli::try_parse_from(*line) {
@@ -398,6 +413,11 @@ mod tests {
             &["pim", "activate", "Reader", "-d", "2h", "--ticket", "OPS-1"],
             &["pim", "deactivate"],
             &["pim", "-o", "yaml", "whoami"],
+            &["pim", "alerts", "rules", "set", "staleAccounts", "-t", "days"],
+            &["pim", "alerts", "rules", "set", "staleAccounts", "-t", "days=soon"],
+            &["pim", "alerts", "rules", "set", "staleAccounts", "--severity", "critical"],
+            &["pim", "alerts", "rules", "set", "staleAccounts", "--enable", "--disable"],
+            &["pim", "alerts", "dismiss", "0193a000-0000-7000-8000-000000000001"],
             &["pim", "mfa", "verify", "--otp", "1", "--recovery-code", "2"],
             &["pim", "mfa", "reset"],
         ];

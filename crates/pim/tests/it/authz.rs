@@ -32,6 +32,8 @@ const TOKENS_READ: &str = "pim.tokens.read";
 const TOKENS_WRITE: &str = "pim.tokens.write";
 const NOTIFICATIONS_READ: &str = "pim.notifications.read";
 const REPORTS_READ: &str = "pim.reports.read";
+const ALERTS_READ: &str = "pim.alerts.read";
+const ALERTS_WRITE: &str = "pim.alerts.write";
 
 /// Every read action of API.md's table: what "read everything" means.
 const READS: &[&str] = &[
@@ -46,6 +48,7 @@ const READS: &[&str] = &[
     TOKENS_READ,
     NOTIFICATIONS_READ,
     REPORTS_READ,
+    ALERTS_READ,
 ];
 
 /// "Access management" (what Contributor may not do): granting access and managing identities.
@@ -56,6 +59,7 @@ fn all_actions() -> Vec<&'static str> {
     let mut v = READS.to_vec();
     v.extend([DIRECTORY_WRITE, SCOPES_WRITE, ROLES_WRITE, SETTINGS_WRITE, ASSIGNMENTS_WRITE, REQUESTS_APPROVE]);
     v.push(TOKENS_WRITE);
+    v.push(ALERTS_WRITE);
     v
 }
 
@@ -74,8 +78,8 @@ fn expected_grants(role_name: &str) -> Option<Vec<&'static str>> {
         // Role definitions, role settings, all assignments and requests, approvals; reads everything
         // it needs to do so (directory, scopes, audit).
         "Privileged Role Administrator" => with(&[ROLES_WRITE, SETTINGS_WRITE, ASSIGNMENTS_WRITE, REQUESTS_APPROVE]),
-        // Alerts and access reviews (no endpoints yet) and reads everything.
-        "Security Administrator" => with(&[]),
+        // Alerts and access reviews, and reads everything.
+        "Security Administrator" => with(&[ALERTS_WRITE]),
         // Reads, never writes.
         "Security Reader" | "Reader" => with(&[]),
         // Manages assignments (and the requests about them) at its scope, reading what that needs.
@@ -192,6 +196,8 @@ struct World {
     victim_extendable: AssignmentId,
     victim_pending: RequestId,
     change: SettingsChangeId,
+    /// An active alert no row dismisses (of the non-remediable rule `externalAccess`).
+    alert: AlertId,
 }
 
 /// One row of the matrix: a principal holding one role, and what it may act on.
@@ -222,6 +228,8 @@ struct RowFx {
     mfa_confirm: String,
     /// A later code of it (the next time step), for passing MFA after confirming.
     mfa_verify: String,
+    /// An active alert of the row's own, to dismiss.
+    alert: AlertId,
 }
 
 fn t(ts: Timestamp) -> String {
@@ -805,6 +813,41 @@ fn endpoints(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
         .write(),
         // Delivery status of notifications.
         ep("GET", "/api/v1/notifications", "", "/api/v1/notifications", None, Act(NOTIFICATIONS_READ), 200),
+        // Security alerts.
+        ep("GET", "/api/v1/alert-rules", "", "/api/v1/alert-rules", None, Act(ALERTS_READ), 200),
+        ep(
+            "PUT",
+            "/api/v1/alert-rules/{id}",
+            "",
+            "/api/v1/alert-rules/staleAccounts",
+            req(json!({"enabled": true})),
+            Act(ALERTS_WRITE),
+            200,
+        )
+        .write(),
+        ep("GET", "/api/v1/alerts", "", "/api/v1/alerts", None, Act(ALERTS_READ), 200),
+        ep("POST", "/api/v1/alerts/evaluate", "", "/api/v1/alerts/evaluate", None, Act(ALERTS_WRITE), 200).write(),
+        ep("GET", "/api/v1/alerts/{id}", "", format!("/api/v1/alerts/{}", w.alert), None, Act(ALERTS_READ), 200),
+        ep(
+            "POST",
+            "/api/v1/alerts/{id}/dismiss",
+            "own row's",
+            format!("/api/v1/alerts/{}/dismiss", r.alert),
+            req(json!({"reason": "known"})),
+            Act(ALERTS_WRITE),
+            200,
+        )
+        .write(),
+        // Not remediable: an authorized caller gets past authorization to a 400.
+        ep(
+            "POST",
+            "/api/v1/alerts/{id}/remediate",
+            "not remediable",
+            format!("/api/v1/alerts/{}/remediate", w.alert),
+            None,
+            Act(ALERTS_WRITE),
+            400,
+        ),
     ]
 }
 
@@ -858,6 +901,12 @@ async fn propose_change(s: &TestServer, role: RoleId, scope: &str) -> SettingsCh
         pim_client::SettingsOutcome::Pending(c) => c.id,
         other => panic!("expected a pending change, got {other:?}"),
     }
+}
+
+/// An active `externalAccess` alert, as a connector would raise it for `system`.
+async fn external_alert(s: &TestServer, system: &str) -> AlertId {
+    let item = AlertItem { detail: format!("found in {system}"), ..Default::default() };
+    s.engine.report_external_access(system, vec![item]).await.expect("report").expect("alert").id
 }
 
 struct Holding {
@@ -942,6 +991,7 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
         victim_extendable,
         victim_pending,
         change,
+        alert: external_alert(s, "world").await,
     };
 
     let mut out = Vec::new();
@@ -1036,6 +1086,7 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
             change_deny,
             mfa_confirm,
             mfa_verify,
+            alert: external_alert(s, &format!("row{i}")).await,
         });
     }
     (world, out)

@@ -30,7 +30,8 @@ fn options(smtp: Option<String>, webhooks: Vec<WebhookOptions>, max_attempts: u3
         max_attempts,
         public_url: Some("https://pim.example.com".into()),
     };
-    EngineOptions { notifications, ..EngineOptions::default() }
+    // These tests count notices: no scheduled alert evaluation (docs/ALERTS.md) adding its own.
+    EngineOptions { notifications, alert_evaluation_ms: 0, ..EngineOptions::default() }
 }
 
 fn webhook(name: &str, base: &str, secret: Option<&str>, format: WebhookFormat, events: &[&str]) -> WebhookOptions {

@@ -1,4 +1,4 @@
--- Access reviews (PostgreSQL; parallel to migrations/sqlite/0008_reviews.sql). See docs/designs/access-reviews.md.
+-- Access reviews (SQLite; parallel to migrations/postgres/0007_reviews.sql). See docs/designs/access-reviews.md.
 -- Targets, reviewers, schedules, decisions and enum values are JSON text, as in pim-domain/src/review.rs.
 CREATE TABLE access_reviews (
     id              TEXT    NOT NULL PRIMARY KEY,
@@ -9,9 +9,9 @@ CREATE TABLE access_reviews (
     inactive_days   INTEGER,
     reviewers       TEXT    NOT NULL,
     schedule        TEXT    NOT NULL,
-    auto_apply      BOOLEAN NOT NULL,
+    auto_apply      INTEGER NOT NULL CHECK (auto_apply IN (0, 1)),
     if_no_response  TEXT    NOT NULL,
-    reason_required BOOLEAN NOT NULL,
+    reason_required INTEGER NOT NULL CHECK (reason_required IN (0, 1)),
     created_by      TEXT    NOT NULL REFERENCES principals (id),
     created_at      BIGINT  NOT NULL,
     stopped_at      BIGINT
@@ -37,7 +37,7 @@ CREATE TABLE access_review_items (
     assignment_id      TEXT,
     principal_id       TEXT   NOT NULL,
     role_id            TEXT   NOT NULL,
-    scope              TEXT COLLATE "C" NOT NULL,
+    scope              TEXT   NOT NULL,
     kind               TEXT   NOT NULL CHECK (kind IN ('eligible', 'active')),
     last_activity      BIGINT,
     recommendation     TEXT   NOT NULL,
