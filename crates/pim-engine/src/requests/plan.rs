@@ -40,6 +40,22 @@ pub(super) struct Plan {
     pub(super) break_glass_approvers: Vec<ApproverRef>,
 }
 
+impl Plan {
+    /// A plan that writes `request` and changes nothing else (fields are then set as needed).
+    fn new(request: Request, result: Option<AssignmentId>) -> Plan {
+        Plan {
+            request,
+            insert: None,
+            update: Vec::new(),
+            requests_to_update: Vec::new(),
+            extra_events: Vec::new(),
+            needs: Needs::default(),
+            result,
+            break_glass_approvers: Vec::new(),
+        }
+    }
+}
+
 fn missing(field: &str, action: RequestAction) -> DomainError {
     DomainError::invalid(format!("{} needs '{field}'", action.as_str()))
 }
@@ -269,16 +285,8 @@ impl Engine {
         if window.start > now {
             request.status = RequestStatus::Granted;
         }
-        Ok(Plan {
-            request,
-            result: Some(a.id),
-            insert: Some(a),
-            update: Vec::new(),
-            requests_to_update: Vec::new(),
-            extra_events: Vec::new(),
-            needs,
-            break_glass_approvers: Vec::new(),
-        })
+        let id = a.id;
+        Ok(Plan { insert: Some(a), needs, ..Plan::new(request, Some(id)) })
     }
 
     /// The assignment an admin request concerns, once the caller may manage assignments at its scope.
@@ -396,16 +404,7 @@ impl Engine {
             cascade_eligibility_end(c, &new, now, &mut update, &mut requests_to_update, &mut extra_events).await?;
         }
         let request = request_for(action, &old, window, actor, input.justification.clone(), None, now);
-        Ok(Plan {
-            request,
-            insert: None,
-            update,
-            requests_to_update,
-            extra_events,
-            needs: Needs::default(),
-            result: Some(id),
-            break_glass_approvers: Vec::new(),
-        })
+        Ok(Plan { update, requests_to_update, extra_events, ..Plan::new(request, Some(id)) })
     }
 
     /// `adminRemove`: ends an assignment now (a future one never starts).
@@ -451,16 +450,7 @@ impl Engine {
         .await?;
         let request =
             request_for(RequestAction::AdminRemove, &old, new.window, actor, input.justification.clone(), None, now);
-        Ok(Plan {
-            request,
-            insert: None,
-            update,
-            requests_to_update,
-            extra_events,
-            needs: Needs::default(),
-            result: Some(id),
-            break_glass_approvers: Vec::new(),
-        })
+        Ok(Plan { update, requests_to_update, extra_events, ..Plan::new(request, Some(id)) })
     }
 
     /// `selfActivate`: activate an eligibility the caller (or one of its groups) holds.
@@ -557,16 +547,7 @@ impl Engine {
                 requester_name: None,
             };
             request.window.start = input.start.filter(|s| *s > now).unwrap_or(now);
-            return Ok(Plan {
-                request,
-                insert: None,
-                update: Vec::new(),
-                requests_to_update: Vec::new(),
-                extra_events: Vec::new(),
-                needs,
-                result: None,
-                break_glass_approvers: Vec::new(),
-            });
+            return Ok(Plan { needs, ..Plan::new(request, None) });
         }
         let request_id = RequestId::new();
         let (activation, insert, update) =
@@ -592,16 +573,7 @@ impl Engine {
         } else {
             Vec::new()
         };
-        Ok(Plan {
-            request,
-            result: Some(activation.id),
-            insert,
-            update,
-            requests_to_update: Vec::new(),
-            extra_events: Vec::new(),
-            needs,
-            break_glass_approvers,
-        })
+        Ok(Plan { insert, update, needs, break_glass_approvers, ..Plan::new(request, Some(activation.id)) })
     }
 
     /// `selfDeactivate`: end one's own activation now.
@@ -644,16 +616,7 @@ impl Engine {
         let new = end_now(&a, now);
         let request =
             request_for(RequestAction::SelfDeactivate, &a, new.window, actor, input.justification.clone(), None, now);
-        Ok(Plan {
-            request,
-            result: Some(a.id),
-            insert: None,
-            update: vec![new],
-            requests_to_update: Vec::new(),
-            extra_events: Vec::new(),
-            needs: Needs::default(),
-            break_glass_approvers: Vec::new(),
-        })
+        Ok(Plan { update: vec![new], ..Plan::new(request, Some(a.id)) })
     }
 
     /// `selfExtend` and `selfRenew`: accepted, and wait for an approver.
@@ -729,16 +692,7 @@ impl Engine {
         if needs.approval {
             request.status = RequestStatus::PendingApproval;
             request.approval = Some(Approval::by_scope_admins(now));
-            return Ok(Plan {
-                request,
-                result: Some(a.id),
-                insert: None,
-                update: Vec::new(),
-                requests_to_update: Vec::new(),
-                extra_events: Vec::new(),
-                needs,
-                break_glass_approvers: Vec::new(),
-            });
+            return Ok(Plan { needs, ..Plan::new(request, Some(a.id)) });
         }
         // The role's settings let holders extend and renew without approval.
         let Some(end) = input.end else {
@@ -749,16 +703,7 @@ impl Engine {
             request.target_assignment = Some(n.id);
             request.window = n.window;
         }
-        Ok(Plan {
-            request,
-            result: Some(result),
-            insert,
-            update,
-            requests_to_update: Vec::new(),
-            extra_events: Vec::new(),
-            needs,
-            break_glass_approvers: Vec::new(),
-        })
+        Ok(Plan { insert, update, needs, ..Plan::new(request, Some(result)) })
     }
 }
 
