@@ -246,15 +246,7 @@ impl Engine {
             },
             AssignmentKind::Eligible => Needs::default(),
         };
-        let dup = q::AssignmentFilter {
-            principal: Some(principal.id),
-            role: Some(role.id),
-            scope: Some(scope.clone()),
-            kind: Some(kind),
-            not_ended_at: Some(now),
-            ..Default::default()
-        };
-        if q::list_assignments(c, &dup).await?.iter().any(|a| a.activated_from.is_none()) {
+        if has_current_assignment(c, principal.id, role.id, &scope, kind, now).await? {
             return refuse(
                 ErrorKind::AlreadyExists,
                 format!(
@@ -725,15 +717,7 @@ pub(super) async fn apply_extension(
     if request.action == RequestAction::SelfRenew {
         let window = Window { start: now, end: Some(end) };
         check_assignment_policy(&settings, a.kind, &window, now)?;
-        let dup = q::AssignmentFilter {
-            principal: Some(a.principal_id),
-            role: Some(a.role_id),
-            scope: Some(a.scope.clone()),
-            kind: Some(a.kind),
-            not_ended_at: Some(now),
-            ..Default::default()
-        };
-        if q::list_assignments(c, &dup).await?.iter().any(|x| x.activated_from.is_none()) {
+        if has_current_assignment(c, a.principal_id, a.role_id, &a.scope, a.kind, now).await? {
             return refuse(ErrorKind::AlreadyExists, "a current assignment like this one exists already");
         }
         let renewed = Assignment {
@@ -756,6 +740,27 @@ pub(super) async fn apply_extension(
     let window = Window { start: a.window.start, end: Some(end) };
     check_assignment_policy(&settings, a.kind, &window, now)?;
     Ok((None, vec![Assignment { window, ..a }], id))
+}
+
+/// Whether `principal` holds a current (not ended) assignment of `role` at exactly `scope` of `kind`,
+/// other than an activation: a second one would be a duplicate.
+async fn has_current_assignment(
+    c: &mut AnyConnection,
+    principal: PrincipalId,
+    role: pim_domain::RoleId,
+    scope: &ScopePath,
+    kind: AssignmentKind,
+    now: Timestamp,
+) -> Result<bool> {
+    let f = q::AssignmentFilter {
+        principal: Some(principal),
+        role: Some(role),
+        scope: Some(scope.clone()),
+        kind: Some(kind),
+        not_ended_at: Some(now),
+        ..Default::default()
+    };
+    Ok(q::list_assignments(c, &f).await?.iter().any(|a| a.activated_from.is_none()))
 }
 
 /// `principal`'s activation of `role` at exactly `scope` that is in effect now, if any.
