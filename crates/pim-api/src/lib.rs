@@ -16,6 +16,7 @@ pub mod page;
 pub mod problem;
 pub mod reports;
 pub mod requests;
+pub mod reviews;
 pub mod roles;
 pub mod scopes;
 
@@ -34,11 +35,19 @@ pub use mfa::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, 
 pub use notifications::NotificationQuery;
 pub use page::{ListQuery, Page};
 pub use pim_domain::alert::{Alert, AlertItem, AlertRule, AlertState, Severity};
+pub use pim_domain::review::{
+    ApplyStatus, IfNoResponse, InstanceStatus, ItemApplied, ItemCounts, ItemDecision, ItemOutcome, Recurrence,
+    ReviewDefinition, ReviewEnd, ReviewInstance, ReviewItem, ReviewSchedule, ReviewTarget, ReviewedKinds, Reviewers,
+};
 pub use problem::{Problem, ProblemItem};
 pub use reports::{
     AccessReport, AccessReportQuery, AccessReportRow, ActivationCount, ActivationReport, ActivationReportQuery,
 };
 pub use requests::{AssignmentQuery, AssignmentState, CreateRequest, RequestOutcome, RequestQuery, Validation};
+pub use reviews::{
+    CreateReview, DecideReviewItem, DecideReviewItems, MyReview, ReviewDetail, ReviewItemsQuery, ReviewResults,
+    ReviewScheduleInput,
+};
 pub use roles::{CreateRole, EffectiveSettings, SettingsListQuery, SettingsQuery};
 pub use scopes::{CreateResource, ResourceQuery, ScopeInfo, ValidateScope};
 
@@ -52,8 +61,9 @@ pub use pim_domain::settings::{
 pub use pim_domain::{
     ActionName, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus,
     EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind,
-    Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, RoleDefinition, RoleId, RoleSettings,
-    ScopePath, SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId, Window,
+    Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, ReviewId, ReviewInstanceId, ReviewItemId,
+    RoleDefinition, RoleId, RoleSettings, ScopePath, SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId,
+    Window,
 };
 
 /// The prefix of every API path.

@@ -23,6 +23,10 @@ use pim_api::{
     DecideSettingsChange, RequestStatus, SettingsChange, SettingsChangeId, SettingsChangeQuery,
 };
 use pim_api::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};
+use pim_api::{
+    CreateReview, DecideReviewItem, DecideReviewItems, MyReview, ReviewDefinition, ReviewDetail, ReviewId,
+    ReviewInstance, ReviewInstanceId, ReviewItem, ReviewItemId, ReviewItemsQuery, ReviewResults,
+};
 use pim_api::{Notification, NotificationQuery};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Serialize;
@@ -682,6 +686,92 @@ impl Client {
     /// `POST /api/v1/audit/verify`: checks the audit hash chain.
     pub async fn verify_audit(&self) -> Result<AuditVerifyReport> {
         Self::json(self.request(Method::POST, self.api(&["audit", "verify"])?)).await
+    }
+
+    // ----- access reviews -----
+
+    /// `POST /api/v1/reviews`.
+    pub async fn create_review(&self, body: &CreateReview) -> Result<ReviewDefinition> {
+        self.send_json(Method::POST, &["reviews"], body).await
+    }
+
+    /// `GET /api/v1/reviews`.
+    pub async fn list_reviews(&self) -> Result<Page<ReviewDefinition>> {
+        self.get(&["reviews"]).await
+    }
+
+    /// `GET /api/v1/reviews/{id}`: the definition and its instances, newest first.
+    pub async fn get_review(&self, id: ReviewId) -> Result<ReviewDetail> {
+        self.get(&["reviews", &id.to_string()]).await
+    }
+
+    /// `POST /api/v1/reviews/{id}/stop`.
+    pub async fn stop_review(&self, id: ReviewId) -> Result<ReviewDefinition> {
+        Self::json(self.request(Method::POST, self.api(&["reviews", &id.to_string(), "stop"])?)).await
+    }
+
+    /// `GET /api/v1/review-instances/{id}`.
+    pub async fn get_review_instance(&self, id: ReviewInstanceId) -> Result<ReviewInstance> {
+        self.get(&["review-instances", &id.to_string()]).await
+    }
+
+    /// `GET /api/v1/review-instances/{id}/items` as JSON: the results.
+    pub async fn review_results(&self, id: ReviewInstanceId) -> Result<ReviewResults> {
+        let q = ReviewItemsQuery { format: Some(ReportFormat::Json) };
+        self.get_query(&["review-instances", &id.to_string(), "items"], &q).await
+    }
+
+    /// `GET /api/v1/review-instances/{id}/items` as the file the server sends (CSV or JSON).
+    pub async fn review_results_file(&self, id: ReviewInstanceId, format: ExportFormat) -> Result<Vec<u8>> {
+        let q = ReviewItemsQuery { format: Some(format) };
+        let url = self.api(&["review-instances", &id.to_string(), "items"])?;
+        let resp = Self::send(self.request(Method::GET, url).query(&q)).await?;
+        Ok(resp.bytes().await?.to_vec())
+    }
+
+    /// `POST /api/v1/review-instances/{id}/{verb}` for `reset`, `stop` and `apply`.
+    async fn review_instance_action(&self, id: ReviewInstanceId, verb: &str) -> Result<ReviewInstance> {
+        Self::json(self.request(Method::POST, self.api(&["review-instances", &id.to_string(), verb])?)).await
+    }
+
+    /// `POST /api/v1/review-instances/{id}/reset`: clears the decisions.
+    pub async fn reset_review_instance(&self, id: ReviewInstanceId) -> Result<ReviewInstance> {
+        self.review_instance_action(id, "reset").await
+    }
+
+    /// `POST /api/v1/review-instances/{id}/stop`: ends it now.
+    pub async fn stop_review_instance(&self, id: ReviewInstanceId) -> Result<ReviewInstance> {
+        self.review_instance_action(id, "stop").await
+    }
+
+    /// `POST /api/v1/review-instances/{id}/apply`: carries out the removals.
+    pub async fn apply_review_instance(&self, id: ReviewInstanceId) -> Result<ReviewInstance> {
+        self.review_instance_action(id, "apply").await
+    }
+
+    /// `POST /api/v1/review-instances/{id}/decisions`.
+    pub async fn decide_review_items(
+        &self,
+        id: ReviewInstanceId,
+        body: &DecideReviewItems,
+    ) -> Result<Page<ReviewItem>> {
+        self.send_json(Method::POST, &["review-instances", &id.to_string(), "decisions"], body).await
+    }
+
+    /// `POST /api/v1/review-instances/{id}/items/{itemId}/decision`.
+    pub async fn decide_review_item(
+        &self,
+        id: ReviewInstanceId,
+        item: ReviewItemId,
+        body: &DecideReviewItem,
+    ) -> Result<ReviewItem> {
+        let path = ["review-instances", &id.to_string(), "items", &item.to_string(), "decision"];
+        self.send_json(Method::POST, &path, body).await
+    }
+
+    /// `GET /api/v1/me/reviews`: the instances in progress where you review items.
+    pub async fn my_reviews(&self) -> Result<Page<MyReview>> {
+        self.get(&["me", "reviews"]).await
     }
 
     // ----- MFA -----

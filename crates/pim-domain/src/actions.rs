@@ -43,6 +43,12 @@ pub const ALERTS_READ: &str = "pim.alerts.read";
 /// Change alert rules, evaluate, dismiss and remediate alerts (at `/`).
 pub const ALERTS_WRITE: &str = "pim.alerts.write";
 
+/// Read access review definitions, instances and results (at the review's scope).
+pub const REVIEWS_READ: &str = "pim.reviews.read";
+/// Create, stop, reset and apply access reviews (at the review's scope; for a group's membership,
+/// at `/groups/{id}`). Applying removes the access its reviewers denied.
+pub const REVIEWS_WRITE: &str = "pim.reviews.write";
+
 /// Every action pim checks on its own API.
 pub const ALL: &[&str] = &[
     DIRECTORY_READ,
@@ -65,4 +71,6 @@ pub const ALL: &[&str] = &[
     REPORTS_READ,
     ALERTS_READ,
     ALERTS_WRITE,
+    REVIEWS_READ,
+    REVIEWS_WRITE,
 ];

@@ -71,6 +71,11 @@ error_kinds! {
     MfaNotEnrolled => "mfa_not_enrolled",
     // Alerts.
     AlertNotActive => "alert_not_active",
+    // Access reviews.
+    ReviewNotInProgress => "review_not_in_progress",
+    ReviewNotCompleted => "review_not_completed",
+    NotReviewer => "not_reviewer",
+    ReasonRequired => "reason_required",
 }
 
 /// A refused request: what rule it broke and a sentence that says so.

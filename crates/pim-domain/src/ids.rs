@@ -60,6 +60,12 @@ id_type!(
     /// A role definition.
     RoleId
 );
+
+impl PrincipalId {
+    /// pim itself, as the one who carries out automatic changes (an access review's results
+    /// applied when its instance ends). No principal row has this id; nobody can sign in as it.
+    pub const SYSTEM: PrincipalId = PrincipalId(Uuid::nil());
+}
 id_type!(
     /// An eligible or active assignment.
     AssignmentId

@@ -261,6 +261,12 @@ pub struct ReviewInstance {
     /// When its results were applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_at: Option<Timestamp>,
+    /// The definition's name (filled in when read, not stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_name: Option<String>,
+    /// How its items stand (filled in when read, not stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<ItemCounts>,
 }
 
 /// A reviewer's decision on an item.
@@ -315,6 +321,158 @@ pub struct ReviewItem {
     /// The request that carried out a removal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_request_id: Option<crate::ids::RequestId>,
+    /// What applying a removal did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<ItemApplied>,
+    /// The principal's name (filled in when read, not stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_name: Option<String>,
+    /// The role's name (filled in when read, not stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+}
+
+/// What carrying out an item's removal did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum ApplyStatus {
+    /// The access was removed (through an `adminRemove` request, or the static membership ended).
+    Removed,
+    /// The access had already ended: nothing to remove.
+    AlreadyEnded,
+    /// A rule refused the removal (e.g. the last permanent Global Administrator); the access stays.
+    Refused,
+}
+
+impl ApplyStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyStatus::Removed => "removed",
+            ApplyStatus::AlreadyEnded => "alreadyEnded",
+            ApplyStatus::Refused => "refused",
+        }
+    }
+}
+
+/// The record of an item's removal being carried out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ItemApplied {
+    /// What happened.
+    pub status: ApplyStatus,
+    /// Why, when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// How the items of an instance stand.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ItemCounts {
+    /// Items in the instance.
+    pub total: u32,
+    /// Approved by a reviewer.
+    pub approved: u32,
+    /// Denied by a reviewer.
+    pub denied: u32,
+    /// Not reviewed (yet).
+    pub not_reviewed: u32,
+    /// Whose outcome is removal (once completed).
+    pub to_remove: u32,
+    /// Removed when applied.
+    pub removed: u32,
+}
+
+impl ItemCounts {
+    /// Counts `items`.
+    pub fn of(items: &[ReviewItem]) -> ItemCounts {
+        let mut c = ItemCounts::default();
+        for i in items {
+            c.total += 1;
+            match i.decision.as_ref().map(|d| d.verdict) {
+                Some(Verdict::Approve) => c.approved += 1,
+                Some(Verdict::Deny) => c.denied += 1,
+                None => c.not_reviewed += 1,
+            }
+            if i.outcome == Some(ItemOutcome::Remove) {
+                c.to_remove += 1;
+            }
+            if i.applied.as_ref().is_some_and(|a| a.status == ApplyStatus::Removed) {
+                c.removed += 1;
+            }
+        }
+        c
+    }
+}
+
+/// What decides who reviews an item: its principal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reviewee {
+    /// The principal whose access is reviewed.
+    pub id: PrincipalId,
+    /// User, group or service principal.
+    pub kind: crate::principal::PrincipalKind,
+    /// Its manager, when it has an enabled one.
+    pub manager: Option<PrincipalId>,
+}
+
+/// Who reviews the access of `who`: the user themselves (self-review; for a group or a service
+/// principal, which cannot review, the review's owner), their manager (or the fallback reviewers
+/// when they have none), or the selected reviewers.
+pub fn item_reviewers(reviewers: &Reviewers, who: &Reviewee, owner: PrincipalId) -> Vec<ApproverRef> {
+    use crate::principal::PrincipalKind;
+    let user = |id| ApproverRef { kind: PrincipalKind::User, id };
+    match reviewers {
+        Reviewers::SelfReview if who.kind == PrincipalKind::User => vec![user(who.id)],
+        Reviewers::SelfReview => vec![user(owner)],
+        Reviewers::Managers { fallback } => match who.manager {
+            Some(m) => vec![user(m)],
+            None => fallback.clone(),
+        },
+        Reviewers::Selected { reviewers } => reviewers.clone(),
+    }
+}
+
+/// Whether `actor` (a member of `actor_groups` now) may decide `item`: it must be among the item's
+/// reviewers (directly or through a group), and nobody reviews their own access (nor that of a
+/// group they are in) unless the review is a self-review.
+pub fn may_review(
+    item: &ReviewItem,
+    self_review: bool,
+    actor: PrincipalId,
+    actor_groups: &[PrincipalId],
+) -> Result<(), DomainError> {
+    let listed = item
+        .reviewers
+        .iter()
+        .any(|r| r.id == actor || (r.kind == crate::principal::PrincipalKind::Group && actor_groups.contains(&r.id)));
+    if !listed {
+        return Err(DomainError::new(ErrorKind::NotReviewer, format!("you are not a reviewer of item {}", item.id)));
+    }
+    let own = item.principal_id == actor || actor_groups.contains(&item.principal_id);
+    if own && !self_review {
+        return Err(DomainError::new(
+            ErrorKind::NotReviewer,
+            format!("item {} is your own access, and this review is not a self-review", item.id),
+        ));
+    }
+    Ok(())
+}
+
+/// A reviewer's reason: checked like a justification, and required when the review says so.
+pub fn review_reason(reason: Option<&str>, required: bool) -> Result<Option<String>, DomainError> {
+    let reason = crate::request::normalize_justification(reason)
+        .map_err(|e| DomainError::new(e.kind, e.message.replace("justification", "reason")))?;
+    if required && reason.is_none() {
+        return Err(DomainError::new(ErrorKind::ReasonRequired, "this review requires a reason with each decision"));
+    }
+    Ok(reason)
 }
 
 /// Whether an item's principal used its access recently enough.
@@ -457,9 +615,109 @@ pub fn validate_definition(
     schedule.validate()
 }
 
+/// Longest description of a review, in bytes.
+pub const MAX_DESCRIPTION_LEN: usize = 1024;
+/// Longest inactivity filter, in days (ten years).
+pub const MAX_INACTIVE_DAYS: u32 = 3650;
+
+/// Checks a review's description and inactivity filter.
+pub fn validate_extras(description: Option<&str>, inactive_days: Option<u32>) -> Result<(), DomainError> {
+    if let Some(d) = description
+        && (d.len() > MAX_DESCRIPTION_LEN || d.chars().any(|c| c.is_control() && c != '\n' && c != '\t'))
+    {
+        return Err(bad(format!("description must be at most {MAX_DESCRIPTION_LEN} bytes without control characters")));
+    }
+    if let Some(n) = inactive_days
+        && !(1..=MAX_INACTIVE_DAYS).contains(&n)
+    {
+        return Err(bad(format!("inactiveDays must be between 1 and {MAX_INACTIVE_DAYS}")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::principal::PrincipalKind;
+
+    fn item(principal: PrincipalId, reviewers: Vec<ApproverRef>) -> ReviewItem {
+        ReviewItem {
+            id: crate::ids::ReviewItemId::new(),
+            instance_id: crate::ids::ReviewInstanceId::new(),
+            assignment_id: None,
+            principal_id: principal,
+            role_id: crate::role::READER,
+            scope: ScopePath::root(),
+            kind: AssignmentKind::Eligible,
+            last_activity: None,
+            recommendation: Verdict::Deny,
+            reviewers,
+            decision: None,
+            outcome: None,
+            applied_request_id: None,
+            applied: None,
+            principal_name: None,
+            role_name: None,
+        }
+    }
+
+    #[test]
+    fn reviewers_of_an_item() {
+        let (alice, boss, owner, team) =
+            (PrincipalId::new(), PrincipalId::new(), PrincipalId::new(), PrincipalId::new());
+        let user = |id| ApproverRef { kind: PrincipalKind::User, id };
+        let group = ApproverRef { kind: PrincipalKind::Group, id: team };
+        let managed = Reviewee { id: alice, kind: PrincipalKind::User, manager: Some(boss) };
+        let unmanaged = Reviewee { manager: None, ..managed };
+        let a_group = Reviewee { id: team, kind: PrincipalKind::Group, manager: None };
+        assert_eq!(item_reviewers(&Reviewers::SelfReview, &managed, owner), vec![user(alice)]);
+        assert_eq!(
+            item_reviewers(&Reviewers::SelfReview, &a_group, owner),
+            vec![user(owner)],
+            "groups go to the owner"
+        );
+        let managers = Reviewers::Managers { fallback: vec![group.clone()] };
+        assert_eq!(item_reviewers(&managers, &managed, owner), vec![user(boss)]);
+        assert_eq!(item_reviewers(&managers, &unmanaged, owner), vec![group.clone()], "no manager: the fallback");
+        let selected = Reviewers::Selected { reviewers: vec![user(owner), group.clone()] };
+        assert_eq!(item_reviewers(&selected, &managed, owner), vec![user(owner), group]);
+    }
+
+    #[test]
+    fn who_may_review() {
+        let (alice, bob, team) = (PrincipalId::new(), PrincipalId::new(), PrincipalId::new());
+        let group = ApproverRef { kind: PrincipalKind::Group, id: team };
+        let i = item(alice, vec![group.clone()]);
+        assert!(may_review(&i, false, bob, &[team]).is_ok(), "through a group");
+        assert_eq!(may_review(&i, false, bob, &[]).unwrap_err().kind, ErrorKind::NotReviewer);
+        assert_eq!(may_review(&i, false, alice, &[team]).unwrap_err().kind, ErrorKind::NotReviewer, "not their own");
+        assert!(may_review(&i, true, alice, &[team]).is_ok(), "self-review");
+        let of_group = item(team, vec![ApproverRef { kind: PrincipalKind::User, id: bob }]);
+        assert!(may_review(&of_group, false, bob, &[team]).is_err(), "not the access of a group they are in");
+        assert!(may_review(&of_group, false, bob, &[]).is_ok());
+    }
+
+    #[test]
+    fn reasons_and_counts() {
+        assert_eq!(review_reason(Some("  "), true).unwrap_err().kind, ErrorKind::ReasonRequired);
+        assert_eq!(review_reason(None, false).unwrap(), None);
+        assert_eq!(review_reason(Some(" still needed "), true).unwrap().as_deref(), Some("still needed"));
+        assert!(review_reason(Some("a\u{7}b"), false).unwrap_err().message.contains("reason"));
+        let who = PrincipalId::new();
+        let decided = |v| ItemDecision { verdict: v, reason: None, by: who, at: Timestamp(0) };
+        let mut items = vec![item(who, vec![]), item(who, vec![]), item(who, vec![])];
+        items[0].decision = Some(decided(Verdict::Approve));
+        items[1].decision = Some(decided(Verdict::Deny));
+        items[1].outcome = Some(ItemOutcome::Remove);
+        items[1].applied = Some(ItemApplied { status: ApplyStatus::Removed, message: None, at: Timestamp(1) });
+        items[2].outcome = Some(ItemOutcome::Remove);
+        items[2].applied = Some(ItemApplied { status: ApplyStatus::Refused, message: None, at: Timestamp(1) });
+        let c = ItemCounts::of(&items);
+        assert_eq!((c.total, c.approved, c.denied, c.not_reviewed, c.to_remove, c.removed), (3, 1, 1, 1, 2, 1));
+        assert!(validate_extras(Some("why"), Some(30)).is_ok());
+        assert!(validate_extras(None, Some(0)).unwrap_err().message.contains("inactiveDays"));
+        assert!(validate_extras(Some("a\u{0}"), None).is_err());
+    }
 
     fn at(s: &str) -> Timestamp {
         Timestamp::parse_rfc3339(s).unwrap()

@@ -1,6 +1,6 @@
 //! Who is calling and from where: passed to every use case and written into audit events.
 
-use pim_domain::{PrincipalId, PrincipalKind, Timestamp, TokenId};
+use pim_domain::{PrincipalId, PrincipalKind, ReviewInstanceId, Timestamp, TokenId};
 
 /// An authenticated principal.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,12 +26,39 @@ pub struct Context {
     pub http_request_id: Option<String>,
     /// The client's address.
     pub client_addr: Option<String>,
+    /// Set only by the engine while it applies an access review's results: the authority of the
+    /// review to remove the access its reviewers denied (see [`ReviewAuthority`]).
+    pub on_behalf_of: Option<ReviewAuthority>,
+}
+
+/// The authority of an access review instance to remove what it reviewed. Only the engine can make
+/// one (after checking `pim.reviews.write` at the review's scope, or, for an automatic apply, when
+/// the review was created), so no caller can claim it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReviewAuthority {
+    pub(crate) instance: ReviewInstanceId,
 }
 
 impl Context {
     /// A context for the system itself (workers, bootstrap from the command line).
     pub fn system() -> Context {
         Context::default()
+    }
+
+    /// pim itself applying the results of review instance `instance` (named `review`), for the
+    /// automatic apply at an instance's end: audited as `pim (access review <name>)`.
+    pub(crate) fn review_system(review: &str, instance: ReviewInstanceId) -> Context {
+        Context {
+            actor: Some(Actor {
+                id: PrincipalId::SYSTEM,
+                kind: PrincipalKind::ServicePrincipal,
+                name: format!("pim (access review {review})"),
+                token_id: None,
+                mfa_at: None,
+            }),
+            on_behalf_of: Some(ReviewAuthority { instance }),
+            ..Context::default()
+        }
     }
 
     /// This context, with the caller's session having passed MFA at `at`.

@@ -194,7 +194,7 @@ impl Engine {
     pub(crate) fn draft(&self, ctx: &Context, action: &str) -> AuditDraft {
         AuditDraft {
             action: action.to_owned(),
-            actor_id: ctx.actor.as_ref().map(|a| a.id),
+            actor_id: ctx.actor.as_ref().map(|a| a.id).filter(|id| *id != pim_domain::PrincipalId::SYSTEM),
             actor_name: ctx.actor.as_ref().map(|a| a.name.clone()),
             http_request_id: ctx.http_request_id.clone(),
             client_addr: ctx.client_addr.clone(),

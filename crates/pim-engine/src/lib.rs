@@ -17,12 +17,13 @@ pub mod notify;
 pub mod reports;
 pub mod requests;
 pub mod resources;
+pub mod reviews;
 pub mod roles;
 pub mod secrets;
 pub mod settings_changes;
 pub mod workers;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use context::{Actor, Context};
+pub use context::{Actor, Context, ReviewAuthority};
 pub use engine::Engine;
 pub use error::{EngineError, Result};

@@ -81,6 +81,7 @@ impl Engine {
         self.provision_due_grants().await?;
         self.record_expirations().await?;
         self.send_reminders().await?;
+        self.run_reviews().await?;
         self.evaluate_alerts_if_due().await?;
         self.prune_feed().await?;
         self.prune_audit().await?;

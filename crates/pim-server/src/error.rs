@@ -18,7 +18,7 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         NotFound => StatusCode::NOT_FOUND,
         NameTaken | GroupCycle | AlreadyExists | RoleInUse | BuiltinRoleReadOnly | PrincipalDisabled
         | LastGlobalAdmin | RequestNotPending | ExtensionPending | AssignmentEnded | SetupCompleted
-        | AlreadyDecided | AlertNotActive => StatusCode::CONFLICT,
+        | AlreadyDecided | AlertNotActive | ReviewNotInProgress | ReviewNotCompleted => StatusCode::CONFLICT,
         JustificationRequired
         | TicketRequired
         | MfaRequired
@@ -33,12 +33,13 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         | ActiveOnlyPrincipal
         | ApprovalSelfForbidden
         | BreakGlassNotAllowed
-        | NotActive => StatusCode::UNPROCESSABLE_ENTITY,
+        | NotActive
+        | ReasonRequired => StatusCode::UNPROCESSABLE_ENTITY,
         Unauthenticated | InvalidCredentials | InvalidSetupSecret => StatusCode::UNAUTHORIZED,
         // A wrong or reused second factor is a credential refused; no factor is a state to change.
         InvalidMfaCode | MfaCodeReused => StatusCode::UNAUTHORIZED,
         MfaNotEnrolled => StatusCode::CONFLICT,
-        Forbidden | NotApprover => StatusCode::FORBIDDEN,
+        Forbidden | NotApprover | NotReviewer => StatusCode::FORBIDDEN,
         TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
     }
 }

@@ -141,6 +141,7 @@ where
             actor: None,
             http_request_id: request_id(parts),
             client_addr: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+            on_behalf_of: None,
         };
         if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) {
             let token = h

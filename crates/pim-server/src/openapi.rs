@@ -6,7 +6,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    alerts, approvals, audit, auth, check, directory, mfa, notifications, reports, requests, resources, roles, system,
+    alerts, approvals, audit, auth, check, directory, mfa, notifications, reports, requests, resources, reviews, roles,
+    system,
 };
 
 struct BearerAuth;
@@ -49,6 +50,10 @@ impl Modify for BearerAuth {
         reports::access_report, reports::activation_report,
         alerts::list_alert_rules, alerts::update_alert_rule, alerts::list_alerts, alerts::evaluate_alerts,
         alerts::get_alert, alerts::dismiss_alert, alerts::remediate_alert,
+        reviews::create_review, reviews::list_reviews, reviews::get_review, reviews::stop_review,
+        reviews::get_review_instance, reviews::list_review_items, reviews::reset_review_instance,
+        reviews::stop_review_instance, reviews::apply_review_instance, reviews::decide_review_items,
+        reviews::decide_review_item, reviews::my_reviews,
     ),
     components(schemas(pim_api::Problem, pim_api::ExportFormat))
 )]

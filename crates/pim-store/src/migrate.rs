@@ -27,6 +27,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 5, name: "approvals", sql: include_str!("../migrations/sqlite/0005_approvals.sql") },
     Migration { version: 6, name: "alerts", sql: include_str!("../migrations/sqlite/0006_alerts.sql") },
     Migration { version: 7, name: "reviews", sql: include_str!("../migrations/sqlite/0007_reviews.sql") },
+    Migration { version: 8, name: "review_apply", sql: include_str!("../migrations/sqlite/0008_review_apply.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -37,6 +38,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 5, name: "approvals", sql: include_str!("../migrations/postgres/0005_approvals.sql") },
     Migration { version: 6, name: "alerts", sql: include_str!("../migrations/postgres/0006_alerts.sql") },
     Migration { version: 7, name: "reviews", sql: include_str!("../migrations/postgres/0007_reviews.sql") },
+    Migration { version: 8, name: "review_apply", sql: include_str!("../migrations/postgres/0008_review_apply.sql") },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

@@ -26,6 +26,10 @@ pub(super) struct Named {
 
 impl Named {
     async fn load(c: &mut AnyConnection, id: PrincipalId) -> Result<Named> {
+        if id == PrincipalId::SYSTEM {
+            let (name, display_name) = ("pim".to_owned(), "pim (automatic)".to_owned());
+            return Ok(Named { id, name, display_name, kind: PrincipalKind::ServicePrincipal });
+        }
         let p = q::get_principal(c, id).await?.ok_or_else(|| DomainError::not_found(format!("principal {id}")))?;
         Ok(Named { id, name: p.name, display_name: p.display_name, kind: p.kind })
     }

@@ -8,12 +8,12 @@ mod read;
 use pim_domain::request::Needs;
 use pim_domain::time::DAY_MS;
 use pim_domain::{
-    Assignment, AssignmentId, AssignmentKind, DomainError, ErrorKind, PrincipalId, Request, RequestAction, RequestId,
-    RequestStatus, RoleId, ScopePath, Ticket, Timestamp, Window,
+    Assignment, AssignmentId, AssignmentKind, AuditDraft, DomainError, ErrorKind, PrincipalId, Request, RequestAction,
+    RequestId, RequestStatus, RoleId, ScopePath, Ticket, Timestamp, Window,
 };
-use pim_store::q;
+use pim_store::{WriteTx, q};
 
-use crate::context::Context;
+use crate::context::{Actor, Context};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result, refuse};
 use crate::follow::{Change, record};
@@ -108,6 +108,16 @@ pub struct Validation {
     pub window: Option<Window>,
 }
 
+/// A request written by `write_request` in a transaction not committed yet.
+pub(crate) struct WrittenRequest {
+    /// The request as stored.
+    pub(crate) request: Request,
+    /// The assignment it created or changed.
+    pub(crate) assignment: Option<Assignment>,
+    /// Every assignment it inserted or changed: for the index, after commit.
+    pub(crate) touched: Vec<Assignment>,
+}
+
 /// What `submit` did.
 #[derive(Clone, Debug)]
 pub enum Submission {
@@ -168,6 +178,26 @@ impl Engine {
             }
             None => ctx,
         };
+        let draft = self.request_draft(ctx, &input);
+        if input.validate_only {
+            return self.validate(ctx, &input).await.map(Submission::Validated);
+        }
+        self.audited(draft.clone(), async {
+            let actor = self.actor(ctx)?.clone();
+            let now = self.now();
+            let mut tx = self.store.write(now).await?;
+            let done = self.write_request(&mut tx, ctx, &actor, &draft, &input, now).await?;
+            tx.commit().await?;
+            for a in &done.touched {
+                self.index.upsert_assignment(a);
+            }
+            Ok(Submission::Done(Box::new(RequestOutcome { request: done.request, assignment: done.assignment })))
+        })
+        .await
+    }
+
+    /// The audit event of a request, before it is planned (also the one a refusal is recorded with).
+    pub(crate) fn request_draft(&self, ctx: &Context, input: &RequestInput) -> AuditDraft {
         let mut draft = self.draft(ctx, &format!("request.{}", input.action.as_str()));
         draft.principal_id =
             input.principal_id.or(ctx.actor.as_ref().filter(|_| !input.action.is_admin()).map(|a| a.id));
@@ -178,90 +208,92 @@ impl Engine {
         if let Some(id) = input.assignment_id {
             draft.details = serde_json::json!({ "assignmentId": id });
         }
-        if input.validate_only {
-            return self.validate(ctx, &input).await.map(Submission::Validated);
+        draft
+    }
+
+    /// Plans a request and writes it, its assignments, audit events, notices and change-feed
+    /// entries in `tx`. Nothing is written when it is refused. The caller commits, then puts
+    /// `touched` in the index.
+    pub(crate) async fn write_request(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Context,
+        actor: &Actor,
+        draft: &AuditDraft,
+        input: &RequestInput,
+        now: Timestamp,
+    ) -> Result<WrittenRequest> {
+        let plan = self.plan(tx.conn(), ctx, actor, input, now).await?;
+        if let Some(e) = plan.needs.first_unmet() {
+            return Err(e.into());
         }
-        self.audited(draft.clone(), async {
-            let actor = self.actor(ctx)?.clone();
-            let now = self.now();
-            let mut tx = self.store.write(now).await?;
-            let plan = self.plan(tx.conn(), ctx, &actor, &input, now).await?;
-            if let Some(e) = plan.needs.first_unmet() {
-                return Err(e.into());
+        let Plan { request, insert, update, requests_to_update, extra_events, result, break_glass_approvers, .. } =
+            plan;
+        q::insert_request(tx.conn(), &request).await?;
+        if let Some(a) = &insert {
+            q::insert_assignment(tx.conn(), a).await?;
+        }
+        for a in &update {
+            q::update_assignment(tx.conn(), a).await?;
+        }
+        for r in &requests_to_update {
+            q::update_request(tx.conn(), r).await?;
+        }
+        let mut d = draft.clone();
+        d.principal_id = Some(request.principal_id);
+        d.role_id = Some(request.role_id);
+        d.scope = Some(request.scope.clone());
+        d.request_id = Some(request.id);
+        d.justification = request.justification.clone();
+        d.details = serde_json::json!({
+            "status": request.status.as_str(),
+            "kind": request.kind.as_str(),
+            "assignmentId": result,
+            "start": request.window.start,
+            "end": request.window.end,
+        });
+        if let Some(extra) = draft.details.get("review") {
+            d.details["review"] = extra.clone();
+        }
+        tx.audit(now, d).await?;
+        for mut e in extra_events {
+            e.actor_id = draft.actor_id;
+            e.actor_name = draft.actor_name.clone();
+            e.http_request_id = draft.http_request_id.clone();
+            e.client_addr = draft.client_addr.clone();
+            e.request_id.get_or_insert(request.id);
+            tx.audit(now, e).await?;
+        }
+        match &request.approval {
+            Some(ap) if request.status == RequestStatus::PendingApproval => {
+                let approvers = ap.approvers_now(now);
+                self.notify_request(
+                    tx.conn(),
+                    now,
+                    &request,
+                    RequestEvent::ApprovalNeeded { approvers: &approvers, stage: 0 },
+                )
+                .await?;
             }
-            let Plan {
-                request, insert, update, requests_to_update, extra_events, result, break_glass_approvers, ..
-            } = plan;
-            q::insert_request(tx.conn(), &request).await?;
-            if let Some(a) = &insert {
-                q::insert_assignment(tx.conn(), a).await?;
-            }
-            for a in &update {
-                q::update_assignment(tx.conn(), a).await?;
-            }
-            for r in &requests_to_update {
-                q::update_request(tx.conn(), r).await?;
-            }
-            let mut d = draft.clone();
-            d.principal_id = Some(request.principal_id);
-            d.role_id = Some(request.role_id);
-            d.scope = Some(request.scope.clone());
-            d.request_id = Some(request.id);
-            d.justification = request.justification.clone();
-            d.details = serde_json::json!({
-                "status": request.status.as_str(),
-                "kind": request.kind.as_str(),
-                "assignmentId": result,
-                "start": request.window.start,
-                "end": request.window.end,
-            });
-            tx.audit(now, d).await?;
-            for mut e in extra_events {
-                e.actor_id = draft.actor_id;
-                e.actor_name = draft.actor_name.clone();
-                e.http_request_id = draft.http_request_id.clone();
-                e.client_addr = draft.client_addr.clone();
-                e.request_id.get_or_insert(request.id);
-                tx.audit(now, e).await?;
-            }
-            match &request.approval {
-                Some(ap) if request.status == RequestStatus::PendingApproval => {
-                    let approvers = ap.approvers_now(now);
+            _ => {
+                if request.break_glass {
+                    self.queue_break_glass_review(tx.conn(), &request, now).await?;
                     self.notify_request(
                         tx.conn(),
                         now,
                         &request,
-                        RequestEvent::ApprovalNeeded { approvers: &approvers, stage: 0 },
+                        RequestEvent::BreakGlass { approvers: &break_glass_approvers },
                     )
                     .await?;
                 }
-                _ => {
-                    if request.break_glass {
-                        self.queue_break_glass_review(tx.conn(), &request, now).await?;
-                        self.notify_request(
-                            tx.conn(),
-                            now,
-                            &request,
-                            RequestEvent::BreakGlass { approvers: &break_glass_approvers },
-                        )
-                        .await?;
-                    }
-                    self.notify_request(tx.conn(), now, &request, RequestEvent::Done).await?;
-                }
+                self.notify_request(tx.conn(), now, &request, RequestEvent::Done).await?;
             }
-            let changed: Vec<Change> = insert.iter().chain(update.iter()).map(|a| Change::Assignment(a.id)).collect();
-            record(tx.conn(), now, &changed).await?;
-            tx.commit().await?;
-            let mut assignment = None;
-            for a in insert.iter().chain(update.iter()) {
-                self.index.upsert_assignment(a);
-                if Some(a.id) == result {
-                    assignment = Some(a.clone());
-                }
-            }
-            Ok(Submission::Done(Box::new(RequestOutcome { request, assignment })))
-        })
-        .await
+        }
+        let touched: Vec<Assignment> = insert.into_iter().chain(update).collect();
+        let changed: Vec<Change> = touched.iter().map(|a| Change::Assignment(a.id)).collect();
+        record(tx.conn(), now, &changed).await?;
+        let assignment = touched.iter().find(|a| Some(a.id) == result).cloned();
+        Ok(WrittenRequest { request, assignment, touched })
     }
 
     /// Answers what a request would need, changing nothing.

@@ -11,6 +11,7 @@ pub mod notifications;
 pub mod reports;
 pub mod requests;
 pub mod resources;
+pub mod reviews;
 pub mod roles;
 pub mod system;
 
@@ -93,4 +94,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/alerts/{id}", get(alerts::get_alert))
         .route("/api/v1/alerts/{id}/dismiss", post(alerts::dismiss_alert))
         .route("/api/v1/alerts/{id}/remediate", post(alerts::remediate_alert))
+        .route("/api/v1/reviews", get(reviews::list_reviews).post(reviews::create_review))
+        .route("/api/v1/reviews/{id}", get(reviews::get_review))
+        .route("/api/v1/reviews/{id}/stop", post(reviews::stop_review))
+        .route("/api/v1/review-instances/{id}", get(reviews::get_review_instance))
+        .route("/api/v1/review-instances/{id}/items", get(reviews::list_review_items))
+        .route("/api/v1/review-instances/{id}/reset", post(reviews::reset_review_instance))
+        .route("/api/v1/review-instances/{id}/stop", post(reviews::stop_review_instance))
+        .route("/api/v1/review-instances/{id}/apply", post(reviews::apply_review_instance))
+        .route("/api/v1/review-instances/{id}/decisions", post(reviews::decide_review_items))
+        .route("/api/v1/review-instances/{id}/items/{item_id}/decision", post(reviews::decide_review_item))
+        .route("/api/v1/me/reviews", get(reviews::my_reviews))
 }

@@ -13,16 +13,18 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Ctx, Query};
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+/// An internal error (CSV or JSON encoding failed).
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::from(pim_engine::EngineError::Internal(e.to_string()))
 }
 
 /// Neutralizes spreadsheet formulas in free text (OWASP CSV injection advice).
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() }
 }
 
-fn csv_bytes(header: &[&str], rows: Vec<Vec<String>>) -> ApiResult<Vec<u8>> {
+/// A CSV document: the header line, then the rows.
+pub(crate) fn csv_bytes(header: &[&str], rows: Vec<Vec<String>>) -> ApiResult<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header).map_err(internal)?;
     for r in rows {
@@ -31,7 +33,8 @@ fn csv_bytes(header: &[&str], rows: Vec<Vec<String>>) -> ApiResult<Vec<u8>> {
     w.into_inner().map_err(internal)
 }
 
-fn file(body: Vec<u8>, csv: bool, name: &str) -> Response {
+/// A download named `name.csv` or `name.json`.
+pub(crate) fn file(body: Vec<u8>, csv: bool, name: &str) -> Response {
     let (ctype, ext) = if csv { ("text/csv; charset=utf-8", "csv") } else { ("application/json", "json") };
     let disposition = format!("attachment; filename=\"{name}.{ext}\"");
     ([(header::CONTENT_TYPE, ctype.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()

@@ -107,6 +107,8 @@ fn instance(r: &AnyRow) -> Result<ReviewInstance> {
         reminded_at: row::opt_ts(r, 6)?,
         completed_at: row::opt_ts(r, 7)?,
         applied_at: row::opt_ts(r, 8)?,
+        review_name: None,
+        counts: None,
     })
 }
 
@@ -175,7 +177,7 @@ pub async fn list_instances(
 }
 
 const ITEM_COLS: &str = "id, instance_id, assignment_id, principal_id, role_id, scope, kind, last_activity, \
-                         recommendation, reviewers, decision, outcome, applied_request_id";
+                         recommendation, reviewers, decision, outcome, applied_request_id, applied";
 
 fn item(r: &AnyRow) -> Result<ReviewItem> {
     Ok(ReviewItem {
@@ -192,6 +194,9 @@ fn item(r: &AnyRow) -> Result<ReviewItem> {
         decision: opt_json(r, 10)?,
         outcome: opt_json(r, 11)?,
         applied_request_id: row::opt_id(r, 12)?,
+        applied: opt_json(r, 13)?,
+        principal_name: None,
+        role_name: None,
     })
 }
 
@@ -199,8 +204,8 @@ fn item(r: &AnyRow) -> Result<ReviewItem> {
 pub async fn insert_item(c: &mut AnyConnection, i: &ReviewItem) -> Result<()> {
     sqlx::query(
         "INSERT INTO access_review_items (id, instance_id, assignment_id, principal_id, role_id, scope, kind, \
-         last_activity, recommendation, reviewers, decision, outcome, applied_request_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         last_activity, recommendation, reviewers, decision, outcome, applied_request_id, applied) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(i.id.to_string())
     .bind(i.instance_id.to_string())
@@ -215,6 +220,7 @@ pub async fn insert_item(c: &mut AnyConnection, i: &ReviewItem) -> Result<()> {
     .bind(i.decision.as_ref().map(to_json).transpose()?)
     .bind(i.outcome.as_ref().map(to_json).transpose()?)
     .bind(i.applied_request_id.map(|r| r.to_string()))
+    .bind(i.applied.as_ref().map(to_json).transpose()?)
     .execute(&mut *c)
     .await?;
     Ok(())
@@ -222,14 +228,37 @@ pub async fn insert_item(c: &mut AnyConnection, i: &ReviewItem) -> Result<()> {
 
 /// Records an item's decision, outcome and applying request.
 pub async fn update_item(c: &mut AnyConnection, i: &ReviewItem) -> Result<()> {
-    sqlx::query("UPDATE access_review_items SET decision = $2, outcome = $3, applied_request_id = $4 WHERE id = $1")
-        .bind(i.id.to_string())
-        .bind(i.decision.as_ref().map(to_json).transpose()?)
-        .bind(i.outcome.as_ref().map(to_json).transpose()?)
-        .bind(i.applied_request_id.map(|r| r.to_string()))
-        .execute(&mut *c)
-        .await?;
+    sqlx::query(
+        "UPDATE access_review_items SET decision = $2, outcome = $3, applied_request_id = $4, applied = $5 \
+         WHERE id = $1",
+    )
+    .bind(i.id.to_string())
+    .bind(i.decision.as_ref().map(to_json).transpose()?)
+    .bind(i.outcome.as_ref().map(to_json).transpose()?)
+    .bind(i.applied_request_id.map(|r| r.to_string()))
+    .bind(i.applied.as_ref().map(to_json).transpose()?)
+    .execute(&mut *c)
+    .await?;
     Ok(())
+}
+
+/// Clears every decision of an instance's items. Returns how many were cleared.
+pub async fn clear_decisions(c: &mut AnyConnection, instance: ReviewInstanceId) -> Result<u64> {
+    let done =
+        sqlx::query("UPDATE access_review_items SET decision = NULL WHERE instance_id = $1 AND decision IS NOT NULL")
+            .bind(instance.to_string())
+            .execute(&mut *c)
+            .await?;
+    Ok(done.rows_affected())
+}
+
+/// The latest occurrence a definition has an instance of.
+pub async fn latest_occurrence(c: &mut AnyConnection, review: ReviewId) -> Result<Option<u32>> {
+    let n: Option<i64> = sqlx::query_scalar("SELECT MAX(occurrence) FROM access_review_instances WHERE review_id = $1")
+        .bind(review.to_string())
+        .fetch_one(&mut *c)
+        .await?;
+    Ok(n.map(|n| u32::try_from(n).unwrap_or(u32::MAX)))
 }
 
 /// One item.

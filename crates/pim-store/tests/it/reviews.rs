@@ -51,6 +51,8 @@ both!(reviews_round_trip, |db| {
         reminded_at: None,
         completed_at: None,
         applied_at: None,
+        review_name: None,
+        counts: None,
     };
     q::insert_instance(&mut c, &inst).await.unwrap();
     let again = ReviewInstance { id: ReviewInstanceId::new(), ..inst.clone() };
@@ -78,6 +80,9 @@ both!(reviews_round_trip, |db| {
         decision: None,
         outcome: None,
         applied_request_id: None,
+        applied: None,
+        principal_name: None,
+        role_name: None,
     };
     q::insert_item(&mut c, &item).await.unwrap();
     item.decision =
@@ -86,6 +91,16 @@ both!(reviews_round_trip, |db| {
     q::update_item(&mut c, &item).await.unwrap();
     assert_eq!(q::get_item(&mut c, item.id).await.unwrap().as_ref(), Some(&item));
     assert_eq!(q::list_items(&mut c, inst.id).await.unwrap(), vec![item.clone()]);
+    assert_eq!(q::latest_occurrence(&mut c, def.id).await.unwrap(), Some(0));
+    assert_eq!(q::latest_occurrence(&mut c, ReviewId::new()).await.unwrap(), None);
+
+    item.outcome = Some(ItemOutcome::Remove);
+    item.applied = Some(ItemApplied { status: ApplyStatus::Refused, message: Some("last admin".into()), at: t(2_100) });
+    q::update_item(&mut c, &item).await.unwrap();
+    assert_eq!(q::get_item(&mut c, item.id).await.unwrap().as_ref(), Some(&item), "the applied record");
+    assert_eq!(q::clear_decisions(&mut c, inst.id).await.unwrap(), 1);
+    assert_eq!(q::get_item(&mut c, item.id).await.unwrap().unwrap().decision, None);
+    assert_eq!(q::clear_decisions(&mut c, inst.id).await.unwrap(), 0);
 
     assert!(q::stop_review(&mut c, def.id, t(3_000)).await.unwrap());
     assert!(!q::stop_review(&mut c, def.id, t(4_000)).await.unwrap(), "stopped once");
