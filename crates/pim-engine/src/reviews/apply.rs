@@ -4,7 +4,7 @@
 //! the member. The whole apply is one transaction: all of it happens, or none.
 
 use pim_domain::actions::REVIEWS_WRITE;
-use pim_domain::review::{ApplyStatus, InstanceStatus, ItemApplied, ItemCounts, ItemOutcome, ReviewTarget};
+use pim_domain::review::{ApplyStatus, InstanceStatus, ItemApplied, ItemCounts, ItemOutcome, ReviewItem, ReviewTarget};
 use pim_domain::{AuditDraft, ErrorKind, RequestAction, ReviewInstanceId, Timestamp};
 use pim_store::{WriteTx, q};
 
@@ -13,6 +13,7 @@ use crate::context::{Context, ReviewAuthority};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result, refuse};
 use crate::follow::{Change, record};
+use crate::notify::{Audience, Notice};
 use crate::requests::RequestInput;
 
 impl Engine {
@@ -106,6 +107,9 @@ impl Engine {
                     }
                 }
             };
+            if status == ApplyStatus::Removed {
+                self.notify_removed(&mut tx, now, &review.name, item).await?;
+            }
             item.applied = Some(ItemApplied { status, message, at: now });
             q::update_item(tx.conn(), item).await?;
         }
@@ -118,6 +122,16 @@ impl Engine {
             "reviewId": review.id, "instanceId": id, "name": review.name, "counts": ItemCounts::of(&items),
         });
         tx.audit(now, d).await?;
+        let counts = ItemCounts::of(&items);
+        let text = format!(
+            "The results of the access review \"{}\" were applied by {}: {} of {} item(s) to remove were removed.\n\n  \
+             pim reviews results {id}\n",
+            review.name, actor.name, counts.removed, counts.to_remove,
+        );
+        let mut notice = Notice::new("review.applied", &format!("Access review applied: {}", review.name), &text);
+        notice.scope = Some(target_scope(&review.target));
+        notice.data = serde_json::json!({ "reviewId": review.id, "instanceId": id, "counts": counts });
+        self.notify(tx.conn(), now, &notice, &[Audience::Principal(review.created_by)]).await?;
         tx.commit().await?;
         for a in &touched {
             self.index.upsert_assignment(a);
@@ -126,6 +140,32 @@ impl Engine {
             self.index.set_membership(g, m, false);
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// Tells a principal (a group: its members) that a review removed its access.
+    async fn notify_removed(&self, tx: &mut WriteTx, now: Timestamp, review: &str, item: &ReviewItem) -> Result<()> {
+        let role = self.index.role_name(item.role_id).map_or_else(|| item.role_id.to_string(), |n| n.to_string());
+        let what = match item.assignment_id {
+            Some(_) => format!("{} assignment of {role} at {}", item.kind.as_str(), item.scope),
+            None => format!("membership of the group at {}", item.scope),
+        };
+        let reason = item.decision.as_ref().and_then(|d| d.reason.clone());
+        let text = format!(
+            "Your {what} was removed by the access review \"{review}\"{}.\n\nIf you still need it, ask for it again.\n",
+            reason.as_deref().map(|r| format!(" (reviewer's reason: {r})")).unwrap_or_default(),
+        );
+        let mut notice =
+            Notice::new("review.accessRemoved", &format!("Access removed by review {review}: {what}"), &text);
+        notice.principal_id = Some(item.principal_id);
+        notice.role_id = Some(item.role_id);
+        notice.scope = Some(item.scope.clone());
+        notice.request_id = item.applied_request_id;
+        notice.data = serde_json::json!({
+            "instanceId": item.instance_id, "itemId": item.id, "assignmentId": item.assignment_id, "reason": reason,
+        });
+        self.notify(tx.conn(), now, &notice, &[Audience::Principal(item.principal_id)]).await
     }
 }
 

@@ -42,3 +42,4 @@ mod notify;
 mod replicas;
 mod reports;
 mod requests;
+mod reviews;
