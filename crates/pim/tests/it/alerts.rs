@@ -31,16 +31,6 @@ async fn set(s: &TestServer, rule: &str, enabled: Option<bool>, thresholds: &[(&
     s.admin.update_alert_rule(rule, &body).await.expect("update rule")
 }
 
-async fn audited(s: &TestServer, action: &str) -> Vec<AuditEvent> {
-    let q = AuditQuery { action: Some(action.into()), ..Default::default() };
-    s.admin.list_audit(&q).await.expect("audit").items
-}
-
-async fn notices(s: &TestServer, event: &str) -> Vec<Notification> {
-    let q = NotificationQuery { event: Some(event.into()), ..Default::default() };
-    s.admin.list_notifications(&q).await.expect("notifications").items
-}
-
 async fn activate_and_deactivate(client: &Client) {
     let out = client.create_request(&activation(role::READER, "/", 30)).await.expect("activate");
     let a = out.assignment.expect("activation").id;
@@ -84,7 +74,7 @@ async fn rules_have_defaults_and_can_be_changed(b: Backend) {
     assert_eq!((again.severity, again.enabled, again.thresholds["activations"]), (Severity::High, false, 5));
     let listed = s.admin.list_alert_rules().await.expect("rules").items;
     assert_eq!(listed.iter().find(|r| r.id == "frequentActivations"), Some(&again));
-    let events = audited(&s, "alertRule.update").await;
+    let events = s.audited("alertRule.update").await;
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].details["ruleId"], "frequentActivations");
     s.stop().await;
@@ -122,7 +112,7 @@ async fn frequent_activations_are_raised_updated_and_resolved(b: Backend) {
     assert_eq!(again[0].id, a.id);
     assert!(again[0].items[0].detail.contains("4 activations"), "{}", again[0].items[0].detail);
     assert_eq!(
-        audited(&s, "alert.raised").await.iter().filter(|e| e.details["ruleId"] == "frequentActivations").count(),
+        s.audited("alert.raised").await.iter().filter(|e| e.details["ruleId"] == "frequentActivations").count(),
         1
     );
     // An hour later the window holds none: resolved.
@@ -131,7 +121,7 @@ async fn frequent_activations_are_raised_updated_and_resolved(b: Backend) {
     let resolved = s.admin.get_alert(a.id).await.expect("alert");
     assert_eq!(resolved.state, AlertState::Resolved);
     assert_eq!(resolved.resolved_at, Some(s.engine.now()));
-    assert!(audited(&s, "alert.resolved").await.iter().any(|e| e.details["alertId"] == a.id.to_string()));
+    assert!(s.audited("alert.resolved").await.iter().any(|e| e.details["alertId"] == a.id.to_string()));
     let listed = s.admin.list_alerts(Some(AlertState::Resolved)).await.expect("resolved").items;
     assert!(listed.iter().any(|x| x.id == a.id));
     s.stop().await;
@@ -148,7 +138,7 @@ async fn raised_alerts_notify_the_alert_administrators(b: Backend) {
     let raised = evaluate(&s, "tooManyGlobalAdmins").await;
     assert_eq!(raised.len(), 1);
     assert_eq!(raised[0].severity, Severity::Low);
-    let sent = notices(&s, "alert.raised").await;
+    let sent = s.notices("alert.raised").await;
     let to: Vec<&str> = sent.iter().filter(|n| n.channel == Channel::Email).map(|n| n.recipient.as_str()).collect();
     assert!(to.contains(&"secadmin@example.com"), "{to:?}");
     assert!(to.contains(&"admin@example.com"), "{to:?}");
@@ -158,7 +148,7 @@ async fn raised_alerts_notify_the_alert_administrators(b: Backend) {
     let item =
         AlertItem { principal_id: Some(reader), detail: "owner in the cloud console".into(), ..Default::default() };
     s.engine.report_external_access("cloud", vec![item]).await.expect("report");
-    let sent = notices(&s, "alert.raised").await;
+    let sent = s.notices("alert.raised").await;
     assert!(sent.iter().any(|n| n.critical && n.recipient == "secadmin@example.com"));
     s.stop().await;
 }
@@ -199,7 +189,7 @@ async fn too_many_global_admins_and_owners(b: Backend) {
     assert!(evaluate(&s, "tooManyOwners").await.is_empty());
     let resolved = s.admin.get_alert(owners[0].id).await.expect("alert");
     assert_eq!(resolved.state, AlertState::Resolved);
-    assert!(audited(&s, "alert.resolved").await.iter().any(|e| e.details["reason"] == "rule disabled"));
+    assert!(s.audited("alert.resolved").await.iter().any(|e| e.details["reason"] == "rule disabled"));
     s.stop().await;
 }
 
@@ -222,8 +212,8 @@ async fn roles_without_mfa_are_remediated(b: Backend) {
     assert_eq!(fixed.alert.expect("alert").state, AlertState::Resolved);
     let settings = s.admin.get_settings(&role::READER.to_string(), &sp("/")).await.expect("settings").settings;
     assert!(settings.require_mfa_on_activation);
-    assert!(audited(&s, "alert.remediated").await.iter().any(|e| e.details["alertId"] == raised[0].id.to_string()));
-    assert!(!audited(&s, "settings.update").await.is_empty());
+    assert!(s.audited("alert.remediated").await.iter().any(|e| e.details["alertId"] == raised[0].id.to_string()));
+    assert!(!s.audited("settings.update").await.is_empty());
     s.stop().await;
 }
 
@@ -296,7 +286,7 @@ async fn dismissed_alerts_stay_dismissed_until_resolved(b: Backend) {
     assert_eq!(dismissed.state, AlertState::Dismissed);
     assert_eq!(dismissed.dismiss_reason.as_deref(), Some("known, being set up"));
     assert_eq!(dismissed.dismissed_by, Some(s.admin_id));
-    assert!(audited(&s, "alert.dismissed").await.iter().any(|e| e.details["reason"] == "known, being set up"));
+    assert!(s.audited("alert.dismissed").await.iter().any(|e| e.details["reason"] == "known, being set up"));
     // Still applying: not raised again.
     assert!(evaluate(&s, "emergencyAccountUnprotected").await.is_empty());
     let listed = s.admin.list_alerts(Some(AlertState::Dismissed)).await.expect("dismissed").items;
@@ -342,14 +332,14 @@ async fn emergency_account_sign_in_raises_an_alert_at_once(b: Backend) {
     assert_eq!(used.len(), 1);
     assert_eq!(used[0].severity, Severity::High);
     assert_eq!(used[0].items[0].principal_id, Some(glass.id));
-    let sent = notices(&s, "alert.emergencyAccountUsed").await;
+    let sent = s.notices("alert.emergencyAccountUsed").await;
     let to: Vec<&str> = sent.iter().filter(|n| n.channel == Channel::Email).map(|n| n.recipient.as_str()).collect();
     assert!(to.contains(&"pra@example.com") && to.contains(&"admin@example.com"), "{to:?}");
     assert!(!to.contains(&"reader@example.com"), "{to:?}");
     assert!(sent.iter().all(|n| n.critical));
     // In the sign-in's transaction: the audit events are next to each other.
-    let sign_in = audited(&s, "auth.signIn").await;
-    let raised = audited(&s, "alert.raised").await;
+    let sign_in = s.audited("auth.signIn").await;
+    let raised = s.audited("alert.raised").await;
     assert_eq!(raised[0].seq, sign_in[0].seq + 1);
     // Every sign-in raises another; evaluations do not resolve them.
     s.anonymous().login(&login("glass")).await.expect("sign in");
@@ -474,7 +464,7 @@ async fn alert_reads_and_writes_need_the_alert_actions(b: Backend) {
     assert!(secadmin.evaluate_alerts().await.is_ok());
     assert!(secadmin.update_alert_rule("staleAccounts", &UpdateAlertRule::default()).await.is_ok());
     // A refused change is audited as a failure.
-    let failed = audited(&s, "alertRule.update").await;
+    let failed = s.audited("alertRule.update").await;
     assert!(failed.iter().any(|e| e.outcome == Outcome::Failure));
     s.stop().await;
 }

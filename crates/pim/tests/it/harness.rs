@@ -454,6 +454,18 @@ pub mod prelude {
                 .id
         }
 
+        /// The audit events of `action`, newest first (as the administrator reads them).
+        pub async fn audited(&self, action: &str) -> Vec<AuditEvent> {
+            let q = AuditQuery { action: Some(action.into()), ..Default::default() };
+            self.admin.list_audit(&q).await.expect("audit").items
+        }
+
+        /// The notifications of `event`, newest first.
+        pub async fn notices(&self, event: &str) -> Vec<Notification> {
+            let q = NotificationQuery { event: Some(event.into()), ..Default::default() };
+            self.admin.list_notifications(&q).await.expect("notifications").items
+        }
+
         /// Counts the rows of a table directly in the database.
         pub async fn count_rows(&self, table: &str) -> i64 {
             use sqlx::Connection;

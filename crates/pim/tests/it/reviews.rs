@@ -58,16 +58,6 @@ fn item_of(items: &[ReviewItem], principal: PrincipalId) -> ReviewItem {
     items.iter().find(|i| i.principal_id == principal).cloned().expect("an item of the principal")
 }
 
-async fn audited(s: &TestServer, action: &str) -> Vec<AuditEvent> {
-    let q = AuditQuery { action: Some(action.into()), ..Default::default() };
-    s.admin.list_audit(&q).await.expect("audit").items
-}
-
-async fn notices(s: &TestServer, event: &str) -> Vec<Notification> {
-    let q = NotificationQuery { event: Some(event.into()), ..Default::default() };
-    s.admin.list_notifications(&q).await.expect("notifications").items
-}
-
 async fn decide(c: &Client, i: &ReviewItem, verdict: Verdict, reason: Option<&str>) -> Result<ReviewItem, ClientError> {
     let body = DecideReviewItem { verdict, reason: reason.map(str::to_owned) };
     c.decide_review_item(i.instance_id, i.id, &body).await
@@ -105,7 +95,7 @@ async fn weekly_reviews_snapshot_remind_complete_and_apply(b: Backend) {
     );
     assert_eq!(i0.counts.expect("counts").total, 2, "Reader at /prod and Contributor below it; not /test");
     assert_eq!(
-        notices(&s, "review.started").await.iter().map(|n| n.recipient.as_str()).collect::<Vec<_>>(),
+        s.notices("review.started").await.iter().map(|n| n.recipient.as_str()).collect::<Vec<_>>(),
         ["bob@example.com"]
     );
     s.assign(dave, role::READER, "/prod", ELIG, None).await;
@@ -121,11 +111,11 @@ async fn weekly_reviews_snapshot_remind_complete_and_apply(b: Backend) {
     // The reminder goes out once, at the midpoint, to the reviewer with undecided items.
     s.advance(2 * DAY_MS - 1);
     s.engine.run_jobs_once().await.expect("jobs");
-    assert!(notices(&s, "review.reminder").await.is_empty());
+    assert!(s.notices("review.reminder").await.is_empty());
     s.advance(1);
     s.engine.run_jobs_once().await.expect("jobs");
     s.engine.run_jobs_once().await.expect("jobs");
-    let reminders = notices(&s, "review.reminder").await;
+    let reminders = s.notices("review.reminder").await;
     assert_eq!(reminders.iter().map(|n| n.recipient.as_str()).collect::<Vec<_>>(), ["bob@example.com"]);
 
     // A reason is required; a decision can be changed until the end.
@@ -138,7 +128,7 @@ async fn weekly_reviews_snapshot_remind_complete_and_apply(b: Backend) {
         (decision.verdict, decision.by, decision.reason.as_deref()),
         (Verdict::Deny, bob, Some("left the team"))
     );
-    let decided = audited(&s, "review.decided").await;
+    let decided = s.audited("review.decided").await;
     let codes: Vec<Option<&str>> = decided.iter().map(|e| e.error_code.as_deref()).collect();
     assert_eq!(codes, [None, None, Some("not_reviewer"), Some("reason_required")], "refusals are audited too");
 
@@ -163,17 +153,17 @@ async fn weekly_reviews_snapshot_remind_complete_and_apply(b: Backend) {
     assert!(why.contains("Weekly prod") && why.contains("left the team"), "{why}");
     let ended = s.admin.get_assignment(elig.id).await.expect("assignment");
     assert_eq!(ended.window.end, Some(T0.plus_millis(4 * DAY_MS)), "ended when the instance was applied");
-    let event = audited(&s, "request.adminRemove").await.into_iter().next().expect("the removal's event");
+    let event = s.audited("request.adminRemove").await.into_iter().next().expect("the removal's event");
     assert_eq!(event.actor_name.as_deref(), Some("pim (access review Weekly prod)"));
     assert_eq!(event.actor_id, None);
     assert_eq!(event.details["review"]["instanceId"], serde_json::json!(i0.id));
-    assert_eq!(audited(&s, "review.completed").await.len(), 1);
-    assert_eq!(audited(&s, "review.applied").await.len(), 1);
-    assert_eq!(notices(&s, "review.completed").await[0].recipient, "admin@example.com");
-    let told = notices(&s, "review.accessRemoved").await;
+    assert_eq!(s.audited("review.completed").await.len(), 1);
+    assert_eq!(s.audited("review.applied").await.len(), 1);
+    assert_eq!(s.notices("review.completed").await[0].recipient, "admin@example.com");
+    let told = s.notices("review.accessRemoved").await;
     assert_eq!(told.iter().map(|n| n.recipient.as_str()).collect::<Vec<_>>(), ["alice@example.com"]);
     assert!(told[0].text.contains("left the team") && told[0].request_id == Some(removal.id));
-    assert_eq!(notices(&s, "review.applied").await[0].recipient, "admin@example.com");
+    assert_eq!(s.notices("review.applied").await[0].recipient, "admin@example.com");
 
     // The next occurrences take new snapshots; after three the review recurs no more.
     s.advance(3 * DAY_MS);
@@ -230,14 +220,20 @@ async fn monthly_reviews_follow_the_calendar_and_skip_missed_occurrences(b: Back
     assert!(all.iter().all(|i| i.status == InstanceStatus::Completed), "completed, not applied (no autoApply)");
 }
 
-async fn unanswered_items_follow_the_reviews_rule(b: Backend) {
-    let s = TestServer::start(&b).await;
+/// ann and ian are eligible for Reader at `/`; ann activated it now, ian never did.
+async fn active_ann_and_idle_ian(b: &Backend) -> (TestServer, PrincipalId, PrincipalId) {
+    let s = TestServer::start(b).await;
     s.without_mfa(role::READER).await;
     let (ann, ann_c) = s.user("ann").await;
     let (ian, _) = s.user("ian").await;
     s.assign(ann, role::READER, "/", ELIG, None).await;
     s.assign(ian, role::READER, "/", ELIG, None).await;
     ann_c.create_request(&activation(role::READER, "/", 30)).await.expect("ann activates");
+    (s, ann, ian)
+}
+
+async fn unanswered_items_follow_the_reviews_rule(b: Backend) {
+    let (s, ann, ian) = active_ann_and_idle_ian(&b).await;
 
     let mut defs = vec![];
     for rule in [IfNoResponse::TakeRecommendation, IfNoResponse::Remove, IfNoResponse::Approve, IfNoResponse::NoChange]
@@ -289,7 +285,7 @@ async fn unanswered_items_follow_the_reviews_rule(b: Backend) {
     assert_eq!(code(s.admin.apply_review_instance(ids[1]).await), "review_not_completed", "applied once");
     let keep = s.admin.apply_review_instance(ids[3]).await.expect("apply");
     assert_eq!(keep.counts.expect("counts").to_remove, 0);
-    let events = audited(&s, "request.adminRemove").await;
+    let events = s.audited("request.adminRemove").await;
     assert_eq!(events.len(), 2, "one removal each; the manual apply runs as the admin");
     assert!(events.iter().all(|e| e.actor_id == Some(s.admin_id) && e.details["review"].is_object()));
 }
@@ -397,7 +393,7 @@ async fn group_membership_reviews_remove_static_and_just_in_time_members(b: Back
     assert!(!s.allowed(sam, "pim.roles.read", "/x").await, "and with it the group's access");
     assert!(s.admin.get_assignment(eli_member.id).await.expect("eli").ended_early_at.is_some());
     assert!(s.allowed(act, "pim.roles.read", "/x").await, "act was approved");
-    let event = audited(&s, "group.removeMember").await.into_iter().next().expect("removal event");
+    let event = s.audited("group.removeMember").await.into_iter().next().expect("removal event");
     assert_eq!((event.principal_id, event.actor_id), (Some(sam), Some(s.admin_id)));
     assert_eq!(event.details["review"]["instanceId"], serde_json::json!(i.id));
 }
@@ -433,7 +429,7 @@ async fn reset_stop_and_results_as_csv(b: Backend) {
     let reset = s.admin.reset_review_instance(i.id).await.expect("reset");
     assert_eq!(reset.counts.expect("counts").not_reviewed, 1);
     assert_eq!(item_of(&items(&s, i.id).await, ann).decision, None);
-    assert_eq!(audited(&s, "review.reset").await[0].details["decisionsCleared"], 1);
+    assert_eq!(s.audited("review.reset").await[0].details["decisionsCleared"], 1);
 
     let stopped = s.admin.stop_review(def.id).await.expect("stop");
     assert!(stopped.stopped_at.is_some());
@@ -475,13 +471,7 @@ async fn decisions_after_the_end_are_refused_before_the_job_runs(b: Backend) {
 }
 
 async fn only_inactive_principals_are_reviewed_when_asked(b: Backend) {
-    let s = TestServer::start(&b).await;
-    s.without_mfa(role::READER).await;
-    let (ann, ann_c) = s.user("ann").await;
-    let (ian, _) = s.user("ian").await;
-    s.assign(ann, role::READER, "/", ELIG, None).await;
-    s.assign(ian, role::READER, "/", ELIG, None).await;
-    ann_c.create_request(&activation(role::READER, "/", 30)).await.expect("ann activates");
+    let (s, _, ian) = active_ann_and_idle_ian(&b).await;
     s.advance(5 * DAY_MS);
     let mut body =
         review("Idle", &[role::READER], "/", Reviewers::Selected { reviewers: vec![user_ref(s.admin_id)] }, 7);
@@ -518,7 +508,7 @@ async fn applying_keeps_the_last_global_administrator(b: Backend) {
     assert_eq!(out.status, ApplyStatus::Refused);
     assert!(out.message.expect("why").contains("Global Administrator"));
     assert!(s.allowed(s.admin_id, "pim.directory.write", "/").await, "the admin keeps the role");
-    let refused = audited(&s, "request.adminRemove").await.into_iter().next().expect("the refusal");
+    let refused = s.audited("request.adminRemove").await.into_iter().next().expect("the refusal");
     assert_eq!((refused.error_code.as_deref(), refused.actor_id), (Some("last_global_admin"), Some(sec)));
     // The review's authority removes nothing else: the same Security Administrator cannot.
     let mut remove = CreateRequest::for_assignment(RequestAction::AdminRemove, item.assignment_id.expect("assignment"));
