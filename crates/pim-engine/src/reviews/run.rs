@@ -60,25 +60,21 @@ impl Engine {
     /// run late). Returns the instances started.
     pub async fn start_due_instances(&self) -> Result<Vec<ReviewInstanceId>> {
         let now = self.now();
-        let defs = q::list_reviews(&mut *self.store.read().await?, true).await?;
-        let mut started = vec![];
-        for def in defs {
-            let mut tx = self.store.write(now).await?;
-            let next = q::latest_occurrence(tx.conn(), def.id).await?.map_or(0, |n| n.saturating_add(1));
-            let mut due = None;
-            let mut n = next;
-            while n - next < MAX_OCCURRENCE_WALK {
-                match def.schedule.occurrence_start(n) {
-                    Some(s) if s <= now => due = Some(n),
-                    _ => break,
-                }
-                n += 1;
+        let mut c = self.store.read().await?;
+        let mut due = vec![];
+        for def in q::list_reviews(&mut c, true).await? {
+            if due_occurrence(&def, q::latest_occurrence(&mut c, def.id).await?, now).is_some() {
+                due.push(def);
             }
-            let window = due.and_then(|n| def.schedule.occurrence(n).map(|w| (n, w)));
-            if let Some((n, (start, end))) = window
-                && end > now
-                && q::get_review(tx.conn(), def.id).await?.is_some_and(|d| d.stopped_at.is_none())
-            {
+        }
+        drop(c);
+        let mut started = vec![];
+        for def in due {
+            // Checked again under the write lock: another replica may have started it meanwhile.
+            let mut tx = self.store.write(now).await?;
+            let latest = q::latest_occurrence(tx.conn(), def.id).await?;
+            let stopped = q::get_review(tx.conn(), def.id).await?.is_none_or(|d| d.stopped_at.is_some());
+            if let Some((n, start, end)) = due_occurrence(&def, latest, now).filter(|_| !stopped) {
                 started.push(self.start_instance(&mut tx, &def, n, start, end, now).await?);
                 tx.commit().await?;
             }
@@ -195,11 +191,15 @@ impl Engine {
     /// Reminds, once, the reviewers who still have undecided items in an instance past its midpoint.
     pub async fn remind_reviewers(&self) -> Result<usize> {
         let now = self.now();
+        let in_progress =
+            q::list_instances(&mut *self.store.read().await?, None, Some(InstanceStatus::InProgress)).await?;
+        if !in_progress.iter().any(|i| i.reminded_at.is_none() && midpoint(i) <= now && now < i.end) {
+            return Ok(0);
+        }
         let mut tx = self.store.write(now).await?;
         let mut n = 0;
         for mut i in q::list_instances(tx.conn(), None, Some(InstanceStatus::InProgress)).await? {
-            let midpoint = Timestamp(i.start.0 + (i.end.0 - i.start.0) / 2);
-            if i.reminded_at.is_some() || now < midpoint || now >= i.end {
+            if i.reminded_at.is_some() || now < midpoint(&i) || now >= i.end {
                 continue;
             }
             let def = load_review(tx.conn(), i.review_id).await?;
@@ -231,6 +231,34 @@ impl Engine {
     /// applies automatically. Returns how many completed.
     pub async fn complete_ended_instances(&self) -> Result<usize> {
         let now = self.now();
+        let open = q::list_instances(&mut *self.store.read().await?, None, Some(InstanceStatus::InProgress)).await?;
+        let mut done = vec![];
+        if open.iter().any(|i| i.end <= now) {
+            done = self.complete_ended(now).await?;
+        }
+        for (def, id) in &done {
+            if def.auto_apply {
+                self.apply_automatically(def, *id).await?;
+            }
+        }
+        // An automatic apply that did not happen (a crash between completing and applying) is done here.
+        let mut c = self.store.read().await?;
+        let pending = q::list_instances(&mut c, None, Some(InstanceStatus::Completed)).await?;
+        if !pending.is_empty() {
+            let auto: HashMap<_, _> =
+                q::list_reviews(&mut c, false).await?.into_iter().filter(|d| d.auto_apply).map(|d| (d.id, d)).collect();
+            drop(c);
+            for i in pending {
+                if let Some(def) = auto.get(&i.review_id) {
+                    self.apply_automatically(def, i.id).await?;
+                }
+            }
+        }
+        Ok(done.len())
+    }
+
+    /// Completes, in one transaction, the instances in progress whose end has come.
+    async fn complete_ended(&self, now: Timestamp) -> Result<Vec<(ReviewDefinition, ReviewInstanceId)>> {
         let mut tx = self.store.write(now).await?;
         let mut done = vec![];
         for i in q::list_instances(tx.conn(), None, Some(InstanceStatus::InProgress)).await? {
@@ -241,25 +269,7 @@ impl Engine {
             }
         }
         tx.commit().await?;
-        for (def, id) in &done {
-            if def.auto_apply {
-                self.apply_automatically(def, *id).await?;
-            }
-        }
-        // An automatic apply interrupted (e.g. by a crash) is finished here.
-        let mut c = self.store.read().await?;
-        let pending = q::list_instances(&mut c, None, Some(InstanceStatus::Completed)).await?;
-        drop(c);
-        for i in pending {
-            if done.iter().any(|(_, id)| *id == i.id) {
-                continue;
-            }
-            let def = load_review(&mut *self.store.read().await?, i.review_id).await?;
-            if def.auto_apply {
-                self.apply_automatically(&def, i.id).await?;
-            }
-        }
-        Ok(done.len())
+        Ok(done)
     }
 
     /// Completes an instance in `tx`: each item gets its outcome (the reviewer's decision, else the
@@ -326,6 +336,24 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// The occurrence of `def` to start at `now`, after the `latest` one started: the latest whose
+/// start has come, if its end has not passed.
+fn due_occurrence(def: &ReviewDefinition, latest: Option<u32>, now: Timestamp) -> Option<(u32, Timestamp, Timestamp)> {
+    let next = latest.map_or(0, |n| n.saturating_add(1));
+    let mut due = None;
+    let mut n = next;
+    while n - next < MAX_OCCURRENCE_WALK {
+        match def.schedule.occurrence_start(n) {
+            Some(s) if s <= now => due = Some(n),
+            _ => break,
+        }
+        n += 1;
+    }
+    let n = due?;
+    let (start, end) = def.schedule.occurrence(n)?;
+    (end > now).then_some((n, start, end))
 }
 
 /// The access `def` reviews now: its target's current assignments of the kinds it reviews
@@ -414,6 +442,11 @@ async fn last_activities(
         }
     }
     Ok(out)
+}
+
+/// Halfway through an instance: when its reviewers are reminded.
+fn midpoint(i: &ReviewInstance) -> Timestamp {
+    Timestamp(i.start.0 + (i.end.0 - i.start.0) / 2)
 }
 
 /// Every reviewer named by `items`, once, in a stable order.
