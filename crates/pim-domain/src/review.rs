@@ -69,6 +69,7 @@ impl ReviewedKinds {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type", deny_unknown_fields)]
+#[serde(from = "wire::Reviewers")]
 pub enum Reviewers {
     /// Each principal reviews their own access.
     SelfReview,
@@ -82,6 +83,52 @@ pub enum Reviewers {
         /// The reviewers (at least one).
         reviewers: Vec<ApproverRef>,
     },
+}
+
+/// What the enums tagged by `type` read from JSON. serde does not refuse unknown fields beside the
+/// tag of a unit variant (`{"type":"never","count":3}`; serde issues 2123 and 2294), so these
+/// mirrors make each unit variant an empty struct, which does refuse them.
+mod wire {
+    use serde::Deserialize;
+
+    use crate::settings::ApproverRef;
+    use crate::time::Timestamp;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type", deny_unknown_fields)]
+    pub(super) enum Reviewers {
+        SelfReview {},
+        Managers { fallback: Vec<ApproverRef> },
+        Selected { reviewers: Vec<ApproverRef> },
+    }
+
+    impl From<Reviewers> for super::Reviewers {
+        fn from(r: Reviewers) -> Self {
+            match r {
+                Reviewers::SelfReview {} => super::Reviewers::SelfReview,
+                Reviewers::Managers { fallback } => super::Reviewers::Managers { fallback },
+                Reviewers::Selected { reviewers } => super::Reviewers::Selected { reviewers },
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type", deny_unknown_fields)]
+    pub(super) enum ReviewEnd {
+        Never {},
+        OnDate { at: Timestamp },
+        AfterOccurrences { count: u32 },
+    }
+
+    impl From<ReviewEnd> for super::ReviewEnd {
+        fn from(e: ReviewEnd) -> Self {
+            match e {
+                ReviewEnd::Never {} => super::ReviewEnd::Never,
+                ReviewEnd::OnDate { at } => super::ReviewEnd::OnDate { at },
+                ReviewEnd::AfterOccurrences { count } => super::ReviewEnd::AfterOccurrences { count },
+            }
+        }
+    }
 }
 
 /// How often a review recurs.
@@ -108,6 +155,7 @@ pub enum Recurrence {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type", deny_unknown_fields)]
+#[serde(from = "wire::ReviewEnd")]
 pub enum ReviewEnd {
     /// It recurs for ever.
     #[default]
@@ -134,7 +182,7 @@ pub struct ReviewSchedule {
     /// How often it recurs.
     #[serde(default)]
     pub recurrence: Recurrence,
-    /// How long each instance lasts, in days (1 to 180, and shorter than the recurrence).
+    /// How long each instance lasts, in days (1 to 180, and no longer than the recurrence's period).
     pub duration_days: u32,
     /// When a recurring review stops.
     #[serde(default)]
@@ -823,5 +871,13 @@ mod tests {
         let e: ReviewEnd = serde_json::from_value(serde_json::json!({"type": "afterOccurrences", "count": 4})).unwrap();
         assert_eq!(e, ReviewEnd::AfterOccurrences { count: 4 });
         assert!(serde_json::from_value::<Reviewers>(serde_json::json!({"type": "everyone"})).is_err());
+        // Unknown fields beside a unit variant's tag are refused too.
+        let e = serde_json::from_value::<ReviewEnd>(serde_json::json!({"type": "never", "count": 3})).unwrap_err();
+        assert!(e.to_string().contains("count"), "{e}");
+        let r = serde_json::json!({"type": "selfReview", "reviewers": []});
+        assert!(serde_json::from_value::<Reviewers>(r).unwrap_err().to_string().contains("reviewers"));
+        assert_eq!(serde_json::to_value(ReviewEnd::Never).unwrap(), serde_json::json!({"type": "never"}));
+        let back: ReviewEnd = serde_json::from_value(serde_json::json!({"type": "never"})).unwrap();
+        assert_eq!(back, ReviewEnd::Never);
     }
 }

@@ -59,6 +59,8 @@ const ACCESS_MANAGEMENT: &[&str] = &[
     "pim.requests.approve",
     "pim.directory.write",
     "pim.tokens.write",
+    // Applying an access review removes the access its reviewers denied.
+    "pim.reviews.write",
 ];
 
 /// The built-in roles of SPEC section 3, plus the two group roles of "PIM for groups".
@@ -183,6 +185,8 @@ mod tests {
         assert!(allows(USER_ACCESS_ADMINISTRATOR, actions::ASSIGNMENTS_WRITE));
         assert!(!allows(USER_ACCESS_ADMINISTRATOR, actions::SETTINGS_WRITE));
         assert!(!allows(CONTRIBUTOR, actions::ASSIGNMENTS_WRITE));
+        assert!(!allows(CONTRIBUTOR, actions::REVIEWS_WRITE), "reviews remove access");
+        assert!(allows(CONTRIBUTOR, actions::REVIEWS_READ));
         assert!(allows(CONTRIBUTOR, "storage.blobs.write"));
         assert!(allows(READER, "storage.blobs.read"));
         assert!(!allows(READER, "storage.blobs.write"));

@@ -1303,3 +1303,285 @@ fn alerts_from_the_command_line() {
     assert_eq!(cli.raw(&["alerts", "list", "--state", "open"], "").code, Some(1));
     drop(server);
 }
+
+/// The header of an instance's results as CSV (`RESULTS_CSV_COLUMNS` in the server's handlers).
+const REVIEW_CSV_HEADER: &str = "itemId,principalId,principalName,roleId,roleName,scope,kind,assignmentId,lastActivity,\
+recommendation,decision,reason,reviewedBy,reviewedByName,reviewedAt,outcome,applied,appliedMessage,appliedRequestId,reviewers";
+
+/// The CSV row (as name -> value) of `principal` in `csv` (no value holds a comma here).
+fn csv_row(csv: &str, principal: &str) -> std::collections::BTreeMap<String, String> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    let row = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|cells| cells.get(2) == Some(&principal))
+        .unwrap_or_else(|| panic!("no row of {principal} in:\n{csv}"));
+    assert_eq!(row.len(), header.len(), "{csv}");
+    header.iter().zip(row).map(|(h, v)| ((*h).to_owned(), v.to_owned())).collect()
+}
+
+#[test]
+fn access_reviews_from_the_command_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let root = Cli::new(dir);
+    let server = Server::start(dir, &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    let url = server.url.clone();
+    let secret = server.secret.clone().expect("a setup secret");
+    let setup = ["--server", &url, "setup", "--username", "root", "--secret", &secret, "--password-stdin"];
+    root.ok_in(&setup, "root-password-1\n");
+    let help = root.ok(&["reviews", "--help"]);
+    assert!(help.contains("stop-instance") && help.contains("decide") && help.contains("docs/REVIEWS.md"), "{help}");
+
+    // alice reviews through the auditors group; bob and carol hold Reader under /prod; mallory is
+    // nobody's reviewer.
+    root.ok_in(&["users", "create", "alice", "--password-stdin"], "alice-password-1\n");
+    root.ok_in(&["users", "create", "mallory", "--password-stdin"], "mallory-password-1\n");
+    root.ok(&["users", "create", "bob"]);
+    root.ok(&["users", "create", "carol"]);
+    root.ok(&["groups", "create", "auditors"]);
+    root.ok(&["groups", "add-member", "auditors", "alice"]);
+    let bob_assignment = root.json(&["assign", "bob", "Reader", "--scope", "/prod", "--eligible", "-j", "on call"]);
+    let bob_assignment = bob_assignment["assignment"]["id"].as_str().expect("bob's assignment").to_owned();
+    root.ok(&["assign", "carol", "Reader", "--scope", "/prod/db", "--active", "-j", "dba"]);
+    root.ok(&["assign", "carol", "Reader", "--scope", "/staging", "--active", "-j", "not under /prod"]);
+
+    // A one-time review of Reader at /prod by the auditors: its instance starts at once.
+    let created = root.ok(&[
+        "reviews",
+        "create",
+        "prod readers",
+        "--role",
+        "Reader",
+        "--scope",
+        "/prod",
+        "--reviewer",
+        "auditors",
+        "--duration-days",
+        "7",
+        "--description",
+        "quarterly check",
+    ]);
+    assert_eq!(field(&created, "target"), Some("Reader at /prod"), "{created}");
+    assert_eq!(field(&created, "reviewers"), Some("auditors (group)"), "{created}");
+    assert_eq!(field(&created, "reason required"), Some("yes"), "{created}");
+    assert!(created.contains("INSTANCE") && created.contains("InProgress"), "{created}");
+    let listed = root.json(&["reviews", "list"]);
+    assert_eq!(items(&listed).len(), 1, "{listed}");
+    let review = &items(&listed)[0];
+    let review_id = review["id"].as_str().expect("id").to_owned();
+    assert_eq!(review["reviewers"]["type"], "selected");
+    assert_eq!(review["reviewers"]["reviewers"][0]["kind"], "group");
+    assert_eq!(review["schedule"]["recurrence"], "oneTime");
+    let detail = root.json(&["reviews", "show", &review_id]);
+    let instance = detail["instances"][0]["id"].as_str().expect("an instance").to_owned();
+    assert_eq!(detail["instances"][0]["status"], "InProgress");
+    assert_eq!(detail["instances"][0]["counts"]["total"], 2, "bob's and carol's under /prod: {detail}");
+
+    // alice sees her items.
+    let alice = Cli { config_dir: dir.join("alice-config"), cwd: root.cwd.clone(), env: Vec::new() };
+    alice.ok_in(&["login", "--server", &url, "--username", "alice", "--password-stdin"], "alice-password-1\n");
+    let mine = alice.ok(&["reviews", "mine"]);
+    assert!(mine.starts_with("INSTANCE") && mine.contains("RECOMMENDATION"), "{mine}");
+    let row = |who: &str| mine.lines().find(|l| l.contains(&format!(" {who} "))).unwrap_or("").to_owned();
+    for (who, scope, kind) in [("bob", "/prod", "eligible"), ("carol", "/prod/db", "active")] {
+        let r = row(who);
+        assert!(
+            r.contains(&instance) && r.contains("prod readers") && r.contains(scope) && r.contains(kind),
+            "{who}: {mine}"
+        );
+        let tail: Vec<&str> = r.split_whitespace().rev().take(4).collect();
+        assert_eq!(tail, ["reviewed", "not", "deny", "never"], "{who}: {mine}");
+    }
+    let mine = alice.json(&["reviews", "mine"]);
+    let item_of = |who: &str| {
+        items(&mine)[0]["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|i| i["principalName"] == who)
+            .and_then(|i| i["id"].as_str())
+            .unwrap_or_else(|| panic!("no item of {who}: {mine}"))
+            .to_owned()
+    };
+    let (bob_item, carol_item) = (item_of("bob"), item_of("carol"));
+
+    // Refusals: not a reviewer; no reason; nothing applied before the end.
+    let mallory = Cli { config_dir: dir.join("mallory-config"), cwd: root.cwd.clone(), env: Vec::new() };
+    mallory.ok_in(&["login", "--server", &url, "--username", "mallory", "--password-stdin"], "mallory-password-1\n");
+    assert!(mallory.ok(&["reviews", "mine"]).ends_with("(none)\n"));
+    let err = mallory.fails(&["reviews", "decide", &instance, &bob_item, "--approve", "-r", "looks fine"], "");
+    assert!(err.starts_with("error: you are not a reviewer of item") && err.ends_with("(not_reviewer)\n"), "{err}");
+    let err = mallory.fails(&["reviews", "results", &instance], "");
+    assert!(err.ends_with("(forbidden)\n"), "{err}");
+    let err = alice.fails(&["reviews", "decide", &instance, &bob_item, "--deny"], "");
+    assert_eq!(err, "error: this review requires a reason with each decision (reason_required)\n");
+    let err = root.fails(&["reviews", "apply", &instance], "");
+    assert!(err.ends_with("(review_not_completed)\n"), "{err}");
+
+    // alice denies bob's access, then approves every other undecided item: carol's.
+    let out = alice.ok(&["reviews", "decide", &instance, &bob_item, "--deny", "-r", "left the team"]);
+    assert!(out.contains(&bob_item) && out.lines().nth(1).is_some_and(|l| l.ends_with(" deny")), "{out}");
+    let decided = alice.json(&["reviews", "decide", &instance, "--approve", "--reason", "still a DBA"]);
+    assert_eq!(items(&decided).len(), 1, "only carol's was undecided: {decided}");
+    assert_eq!(items(&decided)[0]["id"], carol_item.as_str());
+    assert_eq!(items(&decided)[0]["decision"]["verdict"], "approve");
+    let shown = root.ok(&["reviews", "instance", &instance]);
+    assert_eq!(field(&shown, "items"), Some("2 (1 approved, 1 denied, 0 not reviewed)"), "{shown}");
+
+    // Stopped early: outcomes computed; reviewers can no longer decide.
+    let stopped = root.ok(&["reviews", "stop-instance", &instance]);
+    assert_eq!(field(&stopped, "status"), Some("Completed"), "{stopped}");
+    assert_eq!(field(&stopped, "to remove"), Some("1"), "{stopped}");
+    let err = alice.fails(&["reviews", "decide", &instance, &carol_item, "--deny", "-r", "changed my mind"], "");
+    assert!(err.ends_with("(review_not_in_progress)\n"), "{err}");
+
+    // The results as a table and as CSV (to standard output and to a file).
+    let results = root.ok(&["reviews", "results", &instance]);
+    assert!(results.contains("ITEM") && results.contains("OUTCOME"), "{results}");
+    let bob_line = results.lines().find(|l| l.contains(&bob_item)).expect("bob's row");
+    for want in ["bob", "Reader", "/prod", "eligible", "deny", "alice", "left the team", "remove"] {
+        assert!(bob_line.contains(want), "{want} in {bob_line}");
+    }
+    let carol_line = results.lines().find(|l| l.contains(&carol_item)).expect("carol's row");
+    assert!(carol_line.contains("approve") && carol_line.contains("still a DBA") && carol_line.contains("keep"));
+    let csv = root.ok(&["reviews", "results", &instance, "--format", "csv"]);
+    assert_eq!(csv.lines().next(), Some(REVIEW_CSV_HEADER), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let bob_row = csv_row(&csv, "bob");
+    assert_eq!(bob_row["itemId"], bob_item);
+    assert_eq!(bob_row["assignmentId"], bob_assignment);
+    assert_eq!(bob_row["roleName"], "Reader");
+    assert_eq!(bob_row["scope"], "/prod");
+    assert_eq!(bob_row["kind"], "eligible");
+    assert_eq!(bob_row["lastActivity"], "", "bob never signed in");
+    assert_eq!(bob_row["recommendation"], "deny");
+    assert_eq!(bob_row["decision"], "deny");
+    assert_eq!(bob_row["reason"], "left the team");
+    assert_eq!(bob_row["reviewedByName"], "alice");
+    assert_eq!(bob_row["outcome"], "remove");
+    assert_eq!((bob_row["applied"].as_str(), bob_row["appliedRequestId"].as_str()), ("", ""));
+    assert_eq!(bob_row["reviewers"], "auditors");
+    root.ok(&["reviews", "results", &instance, "--format", "csv", "--out", "results.csv"]);
+    let file = std::fs::read_to_string(root.cwd.join("results.csv")).expect("results.csv");
+    assert_eq!(file.trim_end(), csv.trim_end());
+
+    // Applied: bob's eligibility is removed through an adminRemove request; carol keeps hers.
+    let applied = root.ok(&["reviews", "apply", &instance]);
+    assert_eq!(field(&applied, "status"), Some("Applied"), "{applied}");
+    assert_eq!(field(&applied, "removed"), Some("1"), "{applied}");
+    let bob_line = applied.lines().find(|l| l.contains(&bob_item)).unwrap_or_else(|| panic!("{applied}"));
+    assert!(bob_line.split_whitespace().rev().take(2).eq(["removed", "remove"]), "{applied}");
+    let bob_now = root.json(&["assignments", "list", "--principal", "bob"]);
+    assert!(items(&bob_now).is_empty(), "bob's eligibility is gone: {bob_now}");
+    let bob_all = root.json(&["assignments", "list", "--principal", "bob", "--all"]);
+    assert_eq!(items(&bob_all)[0]["id"], bob_assignment.as_str());
+    assert!(items(&bob_all)[0]["endedEarlyAt"].is_string(), "{bob_all}");
+    let carol_now = root.ok(&["assignments", "list", "--principal", "carol"]);
+    assert!(carol_now.contains("/prod/db") && carol_now.contains("/staging"), "{carol_now}");
+    let csv = root.ok(&["reviews", "results", &instance, "--format", "csv"]);
+    let bob_row = csv_row(&csv, "bob");
+    assert_eq!(bob_row["applied"], "removed");
+    let removals = root.json(&["audit", "list", "--action", "request.adminRemove"]);
+    assert_eq!(items(&removals).len(), 1, "{removals}");
+    let removal = &items(&removals)[0];
+    assert_eq!(removal["requestId"], bob_row["appliedRequestId"].as_str());
+    assert_eq!(removal["details"]["review"]["instanceId"], instance.as_str());
+    assert_eq!(removal["details"]["review"]["itemId"], bob_item.as_str());
+    assert_eq!(
+        removal["justification"],
+        "access review prod readers (occurrence 1): denied by the reviewer: left the team"
+    );
+    let err = root.fails(&["reviews", "apply", &instance], "");
+    assert!(err.contains("is Applied") && err.ends_with("(review_not_completed)\n"), "{err}");
+
+    // The definition stopped: once.
+    let stopped = root.ok(&["reviews", "stop", &review_id]);
+    assert!(field(&stopped, "stopped").is_some(), "{stopped}");
+    assert!(items(&root.json(&["reviews", "list"]))[0]["stoppedAt"].is_string());
+    let listed = root.ok(&["reviews", "list"]);
+    let line = listed.lines().find(|l| l.starts_with(&review_id)).unwrap_or_else(|| panic!("{listed}"));
+    assert!(listed.starts_with("ID") && !line.ends_with(" no"), "{listed}");
+    let err = root.fails(&["reviews", "stop", &review_id], "");
+    assert!(err.ends_with("is already stopped (review_not_in_progress)\n"), "{err}");
+    drop(server);
+}
+
+/// docs/REVIEWS.md's walkthrough (its ```` ```sh reviews ```` blocks), run verbatim after `pim setup`
+/// as admin; `$REVIEW`, `$INSTANCE` and `$BOB_ITEM` hold the ids the walkthrough tells the reader
+/// to copy from the output, set once the review exists.
+#[test]
+fn reviews_walkthrough_runs_verbatim() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/REVIEWS.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let steps = blocks(&text, "reviews");
+    assert!(steps.len() >= 20, "the walkthrough has only {} lines", steps.len());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(tmp.path(), &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    let secret = server.secret.clone().expect("a setup secret");
+    let mut cli = Cli::new(tmp.path()).with_env("SERVER", &server.url).with_env("SECRET", &secret);
+    let setup = ["setup", "--server", &server.url, "--username", "admin", "--secret", &secret, "--password-stdin"];
+    cli.ok_in(&setup, "admin-password-1\n");
+    let mut seen = BTreeSet::new();
+    let mut quarterly = String::new();
+    for line in &steps {
+        let out = cli.sh(line);
+        let words: Vec<&str> = line.split(" | ").last().unwrap_or(line).split_whitespace().collect();
+        let has = |s: &str| assert!(out.contains(s), "`{line}` should print {s:?}:\n{out}");
+        match words.get(1..).unwrap_or_default() {
+            ["reviews", "create", "\"prod", ..] => {
+                has("InProgress");
+                let review = items(&cli.json(&["reviews", "list"]))[0]["id"].as_str().expect("id").to_owned();
+                let detail = cli.json(&["reviews", "show", &review]);
+                let instance = detail["instances"][0]["id"].as_str().expect("instance").to_owned();
+                let results = cli.json(&["reviews", "results", &instance]);
+                let bob = items(&results).iter().find(|i| i["principalName"] == "bob").expect("bob's item");
+                let bob = bob["id"].as_str().expect("id").to_owned();
+                cli = cli.with_env("REVIEW", &review).with_env("INSTANCE", &instance).with_env("BOB_ITEM", &bob);
+            }
+            ["reviews", "mine"] => {
+                has("bob");
+                has("carol");
+                has("not reviewed");
+            }
+            ["reviews", "decide", ..] => has("ITEM"),
+            ["reviews", "stop-instance", ..] => assert_eq!(field(&out, "status"), Some("Completed"), "{out}"),
+            ["reviews", "results", _, "--format", "csv", ..] => {
+                let csv = std::fs::read_to_string(cli.cwd.join("results.csv")).expect("results.csv");
+                assert!(csv.starts_with(REVIEW_CSV_HEADER), "{csv}");
+                assert_eq!(csv.lines().count(), 3, "{csv}");
+            }
+            ["reviews", "results", ..] => has("left the on-call rotation"),
+            ["reviews", "apply", ..] => {
+                assert_eq!(field(&out, "status"), Some("Applied"), "{out}");
+                assert_eq!(field(&out, "removed"), Some("1"), "{out}");
+            }
+            ["assignments", "list", "--principal", "bob", ..] => has("removed"),
+            ["reviews", "create", "\"auditors", ..] => {
+                let list = cli.json(&["reviews", "list"]);
+                let q = items(&list).iter().find(|r| r["name"] == "auditors membership").expect("the quarterly review");
+                quarterly = q["id"].as_str().expect("id").to_owned();
+                cli = cli.with_env("QUARTERLY", &quarterly);
+            }
+            ["reviews", "stop", ..] => {
+                assert!(field(&out, "stopped").is_some(), "{out}");
+                // Stopped: its instance completed and was applied at once, keeping alice (active today).
+                let detail = cli.json(&["reviews", "show", &quarterly]);
+                assert_eq!(detail["instances"][0]["status"], "Applied", "{detail}");
+                assert_eq!(detail["instances"][0]["counts"]["removed"], 0, "{detail}");
+                let members = cli.json(&["groups", "members", "auditors"]);
+                assert_eq!(items(&members).len(), 1, "{members}");
+            }
+            _ => {}
+        }
+        if let ["reviews", sub, ..] = words.get(1..).unwrap_or_default() {
+            seen.insert((*sub).to_owned());
+        }
+    }
+    let every = ["create", "list", "show", "mine", "decide", "instance", "stop-instance", "results", "apply", "stop"];
+    for sub in every {
+        assert!(seen.contains(sub), "the walkthrough never runs pim reviews {sub}: {seen:?}");
+    }
+    assert!(items(&cli.json(&["assignments", "list", "--principal", "bob"])).is_empty(), "bob's access is removed");
+    drop(server);
+}

@@ -25,6 +25,7 @@ impl Engine {
         id: ReviewInstanceId,
     ) -> Result<pim_domain::review::ReviewInstance> {
         let mut draft = self.draft(ctx, "review.apply");
+        draft.scope = self.instance_scope(id).await?;
         draft.details = serde_json::json!({ "instanceId": id });
         self.audited(draft, async {
             let mut c = self.store.read().await?;

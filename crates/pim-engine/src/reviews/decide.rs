@@ -84,6 +84,7 @@ impl Engine {
         input: ItemDecisionInput,
     ) -> Result<Vec<ReviewItem>> {
         let mut draft = self.draft(ctx, "review.decided");
+        draft.scope = self.instance_scope(instance_id).await?;
         draft.details = serde_json::json!({ "instanceId": instance_id, "verdict": input.verdict });
         self.audited(draft.clone(), async {
             let actor = self.actor(ctx)?.clone();
@@ -123,11 +124,17 @@ impl Engine {
                     }
                     out
                 }
-                None => items
-                    .iter()
-                    .filter(|i| i.decision.is_none() && may_review(i, self_review, actor.id, &groups).is_ok())
-                    .cloned()
-                    .collect(),
+                None => {
+                    let yours: Vec<&ReviewItem> =
+                        items.iter().filter(|i| may_review(i, self_review, actor.id, &groups).is_ok()).collect();
+                    if yours.is_empty() {
+                        return refuse(
+                            ErrorKind::NotReviewer,
+                            format!("you review no item of access review instance {instance_id}"),
+                        );
+                    }
+                    yours.into_iter().filter(|i| i.decision.is_none()).cloned().collect()
+                }
             };
             let mut out = vec![];
             for mut item in chosen {

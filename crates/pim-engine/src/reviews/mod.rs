@@ -197,6 +197,7 @@ impl Engine {
     /// one in progress, if any, completes now (and is applied when the review applies its results).
     pub async fn stop_review(&self, ctx: &Context, id: ReviewId) -> Result<ReviewDefinition> {
         let mut draft = self.draft(ctx, "review.stopped");
+        draft.scope = q::get_review(&mut *self.store.read().await?, id).await?.map(|r| target_scope(&r.target));
         draft.details = serde_json::json!({ "reviewId": id });
         let (def, completed) = self
             .audited(draft.clone(), async {
@@ -212,7 +213,9 @@ impl Engine {
                 def.stopped_at = Some(now);
                 let mut completed = vec![];
                 for i in q::list_instances(tx.conn(), Some(id), Some(InstanceStatus::InProgress)).await? {
-                    completed.push(self.complete_instance(&mut tx, &def, i, now, "stopped with its review").await?);
+                    completed.push(
+                        self.complete_instance(&mut tx, &def, i, now, Some(ctx), "stopped with its review").await?,
+                    );
                 }
                 let mut d = draft.clone();
                 d.scope = Some(scope);
@@ -273,6 +276,7 @@ impl Engine {
     /// Clears every decision of an instance in progress (`pim.reviews.write` at its review's scope).
     pub async fn reset_review_instance(&self, ctx: &Context, id: ReviewInstanceId) -> Result<ReviewInstance> {
         let mut draft = self.draft(ctx, "review.reset");
+        draft.scope = self.instance_scope(id).await?;
         draft.details = serde_json::json!({ "instanceId": id });
         self.audited(draft.clone(), async {
             let now = self.now();
@@ -299,6 +303,7 @@ impl Engine {
     /// computed as at its end, and applied at once when the review applies automatically.
     pub async fn stop_review_instance(&self, ctx: &Context, id: ReviewInstanceId) -> Result<ReviewInstance> {
         let mut draft = self.draft(ctx, "review.stop");
+        draft.scope = self.instance_scope(id).await?;
         draft.details = serde_json::json!({ "instanceId": id });
         let (review, instance) = self
             .audited(draft.clone(), async {
@@ -308,8 +313,7 @@ impl Engine {
                 let review = load_review(tx.conn(), instance.review_id).await?;
                 self.authorize(ctx, REVIEWS_WRITE, &target_scope(&review.target))?;
                 ensure_in_progress(&instance, now)?;
-                let by = self.actor(ctx)?.name.clone();
-                self.complete_instance(&mut tx, &review, instance.clone(), now, &format!("stopped by {by}")).await?;
+                self.complete_instance(&mut tx, &review, instance.clone(), now, Some(ctx), "stopped").await?;
                 tx.commit().await?;
                 Ok((review, instance))
             })
@@ -318,6 +322,13 @@ impl Engine {
             self.apply_automatically(&review, instance.id).await?;
         }
         self.instance_view(id).await
+    }
+
+    /// The scope of an instance's review, if both exist: where a refusal about it is audited.
+    pub(crate) async fn instance_scope(&self, id: ReviewInstanceId) -> Result<Option<ScopePath>> {
+        let mut c = self.store.read().await?;
+        let Some(i) = q::get_instance(&mut c, id).await? else { return Ok(None) };
+        Ok(q::get_review(&mut c, i.review_id).await?.map(|r| target_scope(&r.target)))
     }
 
     /// An instance with its review's name and its counts, as stored now.

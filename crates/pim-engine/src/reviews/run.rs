@@ -18,6 +18,7 @@ use pim_domain::{
 use pim_store::{AnyConnection, WriteTx, q};
 
 use super::{load_instance, load_review, target_scope};
+use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::notify::{Audience, Notice};
@@ -264,7 +265,7 @@ impl Engine {
         for i in q::list_instances(tx.conn(), None, Some(InstanceStatus::InProgress)).await? {
             if i.end <= now {
                 let def = load_review(tx.conn(), i.review_id).await?;
-                let id = self.complete_instance(&mut tx, &def, i, now, "ended").await?;
+                let id = self.complete_instance(&mut tx, &def, i, now, None, "ended").await?;
                 done.push((def, id));
             }
         }
@@ -274,13 +275,15 @@ impl Engine {
 
     /// Completes an instance in `tx`: each item gets its outcome (the reviewer's decision, else the
     /// review's rule for items nobody reviewed), the instance becomes `Completed`, audited
-    /// (`review.completed`, with `reason`) and notified to the review's owner.
+    /// (`review.completed`, with `reason`, by `by` when a person stopped it) and notified to the
+    /// review's owner.
     pub(crate) async fn complete_instance(
         &self,
         tx: &mut WriteTx,
         def: &ReviewDefinition,
         mut instance: ReviewInstance,
         now: Timestamp,
+        by: Option<&Context>,
         reason: &str,
     ) -> Result<ReviewInstanceId> {
         let mut items = q::list_items(tx.conn(), instance.id).await?;
@@ -294,16 +297,20 @@ impl Engine {
         q::update_instance(tx.conn(), &instance).await?;
         let counts = ItemCounts::of(&items);
         let scope = target_scope(&def.target);
-        let event = AuditDraft {
-            action: "review.completed".into(),
-            scope: Some(scope.clone()),
-            details: serde_json::json!({
-                "reviewId": def.id, "instanceId": instance.id, "name": def.name, "occurrence": instance.occurrence,
-                "reason": reason, "counts": counts,
-            }),
-            ..AuditDraft::default()
+        let mut event = match by {
+            Some(ctx) => self.draft(ctx, "review.completed"),
+            None => AuditDraft { action: "review.completed".into(), ..AuditDraft::default() },
         };
+        event.scope = Some(scope.clone());
+        event.details = serde_json::json!({
+            "reviewId": def.id, "instanceId": instance.id, "name": def.name, "occurrence": instance.occurrence,
+            "reason": reason, "counts": counts,
+        });
         tx.audit(now, event).await?;
+        let reason = match by.and_then(|c| c.actor.as_ref()) {
+            Some(a) => format!("{reason} by {}", a.name),
+            None => reason.to_owned(),
+        };
         let text = format!(
             "The access review \"{}\" is complete ({reason}): {} item(s), {} approved, {} denied, {} not reviewed; \
              {} to remove.\n\n{}\n  pim reviews results {}\n",
@@ -329,7 +336,7 @@ impl Engine {
 
     /// Applies an instance's results with the review's own authority, as pim itself.
     pub(crate) async fn apply_automatically(&self, def: &ReviewDefinition, id: ReviewInstanceId) -> Result<()> {
-        let ctx = crate::context::Context::review_system(&def.name, id);
+        let ctx = Context::review_system(&def.name, id);
         let instance = load_instance(&mut *self.store.read().await?, id).await?;
         if instance.status == InstanceStatus::Completed {
             self.apply_results(&ctx, id).await?;

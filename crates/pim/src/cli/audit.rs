@@ -62,14 +62,6 @@ fn parse_outcome(s: &str) -> Result<Outcome, String> {
         .ok_or_else(|| format!("'{s}' is not an outcome: use success or failure"))
 }
 
-fn parse_format(s: &str) -> Result<ExportFormat, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "csv" => Ok(ExportFormat::Csv),
-        "json" => Ok(ExportFormat::Json),
-        _ => Err(format!("'{s}' is not an export format: use csv or json")),
-    }
-}
-
 /// `pim audit ...`.
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
@@ -88,7 +80,7 @@ pub enum AuditCommand {
     /// Export audit events, oldest first, as CSV or JSON.
     Export {
         /// File format.
-        #[arg(long, value_parser = parse_format, default_value = "csv", value_name = "csv|json")]
+        #[arg(long, value_parser = output::parse_export_format, default_value = "csv", value_name = "csv|json")]
         format: ExportFormat,
         /// Write to this file instead of standard output.
         #[arg(long = "out", value_name = "FILE")]

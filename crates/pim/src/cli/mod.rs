@@ -16,6 +16,7 @@ pub mod output;
 pub mod reports;
 pub mod requests;
 pub mod resolve;
+pub mod reviews;
 pub mod roles;
 pub mod scopes;
 pub mod views;
@@ -175,7 +176,34 @@ pub enum Command {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
     },
+    /// Access reviews: create and run them, decide your items, apply the results.
+    ///
+    /// A review asks reviewers (the principals themselves, their managers, or chosen users and
+    /// groups) whether assignments of roles at a scope, or a group's memberships, are still needed.
+    /// Each instance reviews a snapshot taken at its start; reviewers approve or deny each item (pim
+    /// recommends deny when the principal has not activated or signed in for 30 days). When an
+    /// instance ends or is stopped, each item gets its outcome; applying the results removes the
+    /// denied access through adminRemove requests. See docs/REVIEWS.md.
+    ///
+    /// Administrators (pim.reviews.write at the scope): create, stop, reset, stop-instance, apply.
+    /// Readers (pim.reviews.read): list, show, instance, results. Reviewers: mine, decide.
+    #[command(after_help = REVIEWS_FLOW)]
+    Reviews {
+        #[command(subcommand)]
+        command: reviews::ReviewsCommand,
+    },
 }
+
+/// The usual flow of `pim reviews`, shown under `pim reviews --help`.
+const REVIEWS_FLOW: &str = "A review from start to end:
+  pim reviews create \"prod owners\" --role Owner --scope /prod --reviewer alice --duration-days 14
+  pim reviews show REVIEW_ID                 # its instances, with their ids and counts
+  pim reviews mine                           # (alice) the items waiting for her
+  pim reviews decide INSTANCE_ID --deny -r \"left the team\" ITEM_ID
+  pim reviews decide INSTANCE_ID --approve -r \"still on call\"   # every other undecided item
+  pim reviews stop-instance INSTANCE_ID      # or wait for its end
+  pim reviews results INSTANCE_ID --format csv --out results.csv
+  pim reviews apply INSTANCE_ID              # removes what was denied";
 
 /// `pim admin ...`.
 #[derive(Debug, Subcommand)]
@@ -291,6 +319,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mfa { command } => mfa::run(&ctx()?, command).await,
         Command::Notifications(args) => notifications::run(&ctx()?, args).await,
         Command::Alerts { command } => alerts::run(&ctx()?, command).await,
+        Command::Reviews { command } => reviews::run(&ctx()?, command).await,
     }
 }
 
@@ -401,6 +430,77 @@ mod tests {
             &["pim", "alerts", "rules"],
             &["pim", "alerts", "rules", "set", "frequentActivations", "-t", "activations=4", "--severity", "high"],
             &["pim", "alerts", "rules", "set", "staleAccounts", "--disable"],
+            &[
+                "pim",
+                "reviews",
+                "create",
+                "q1",
+                "--role",
+                "Owner,Reader",
+                "--scope",
+                "/prod",
+                "--reviewer",
+                "alice",
+                "--reviewer",
+                "ops",
+                "--duration-days",
+                "14",
+            ],
+            &[
+                "pim",
+                "reviews",
+                "create",
+                "q1",
+                "--group",
+                "ops",
+                "--managers",
+                "--fallback",
+                "alice",
+                "--duration-days",
+                "7",
+            ],
+            &[
+                "pim",
+                "reviews",
+                "create",
+                "q1",
+                "--role",
+                "Reader",
+                "--scope",
+                "/",
+                "--self-review",
+                "--kinds",
+                "eligible",
+                "--inactive-days",
+                "90",
+                "--start",
+                "2030-01-06T09:00:00Z",
+                "--recurrence",
+                "semi-annually",
+                "--duration-days",
+                "14",
+                "--end-after",
+                "4",
+                "--auto-apply",
+                "--if-no-response",
+                "take-recommendation",
+                "--no-reason-required",
+                "--description",
+                "why",
+            ],
+            &["pim", "reviews", "list"],
+            &["pim", "reviews", "show", id],
+            &["pim", "reviews", "stop", id],
+            &["pim", "reviews", "instance", id],
+            &["pim", "reviews", "results", id],
+            &["pim", "reviews", "results", id, "--format", "csv", "--out", "r.csv"],
+            &["pim", "reviews", "reset", id],
+            &["pim", "reviews", "stop-instance", id],
+            &["pim", "reviews", "apply", id],
+            &["pim", "reviews", "mine"],
+            &["pim", "reviews", "decide", id, "--approve", "-r", "needed"],
+            &["pim", "reviews", "decide", id, id, id, "--deny", "--reason", "left"],
+            &["pim", "reviews", "decide", id, "--accept-recommendations"],
         ];
         for line in lines {
             if let Err(e) = Cli::try_parse_from(*line) {
@@ -420,6 +520,68 @@ mod tests {
             &["pim", "alerts", "dismiss", "0193a000-0000-7000-8000-000000000001"],
             &["pim", "mfa", "verify", "--otp", "1", "--recovery-code", "2"],
             &["pim", "mfa", "reset"],
+            &["pim", "reviews", "create", "q1", "--role", "Reader", "--reviewer", "alice", "--duration-days", "7"],
+            &["pim", "reviews", "create", "q1", "--group", "ops", "--duration-days", "7"],
+            &["pim", "reviews", "create", "q1", "--group", "ops", "--self-review"],
+            &["pim", "reviews", "create", "q1", "--group", "ops", "--managers", "--duration-days", "7"],
+            &[
+                "pim",
+                "reviews",
+                "create",
+                "q1",
+                "--group",
+                "ops",
+                "--self-review",
+                "--reviewer",
+                "a",
+                "--duration-days",
+                "7",
+            ],
+            &[
+                "pim",
+                "reviews",
+                "create",
+                "q1",
+                "--group",
+                "ops",
+                "--scope",
+                "/",
+                "--self-review",
+                "--duration-days",
+                "7",
+            ],
+            &[
+                "pim",
+                "reviews",
+                "create",
+                "q1",
+                "--group",
+                "ops",
+                "--self-review",
+                "--duration-days",
+                "7",
+                "--end-on",
+                "2030-01-01",
+                "--end-after",
+                "2",
+            ],
+            &[
+                "pim",
+                "reviews",
+                "create",
+                "q1",
+                "--group",
+                "ops",
+                "--self-review",
+                "--duration-days",
+                "7",
+                "--recurrence",
+                "daily",
+            ],
+            &["pim", "reviews", "decide", "0193a000-0000-7000-8000-000000000001"],
+            &["pim", "reviews", "decide", "0193a000-0000-7000-8000-000000000001", "--approve", "--deny"],
+            &["pim", "reviews", "results", "0193a000-0000-7000-8000-000000000001", "--format", "xml"],
+            &["pim", "reviews", "show", "not-an-id"],
         ];
         for line in bad {
             assert_eq!(Cli::try_parse_from(*line).map(|_| ()).unwrap_err().exit_code(), 2, "{line:?}");

@@ -14,6 +14,28 @@ pub enum Format {
     Json,
 }
 
+/// Parses `csv` or `json` (a file format of the exports and reports).
+pub fn parse_export_format(s: &str) -> Result<pim_api::ExportFormat, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "csv" => Ok(pim_api::ExportFormat::Csv),
+        "json" => Ok(pim_api::ExportFormat::Json),
+        _ => Err(format!("'{s}' is not a file format: use csv or json")),
+    }
+}
+
+/// Writes a downloaded file to `out`, or to standard output.
+pub fn write_file(bytes: &[u8], out: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    match out {
+        Some(path) => {
+            std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            note(&format!("Wrote {} bytes to {}.", bytes.len(), path.display()));
+            Ok(())
+        }
+        None => print(String::from_utf8_lossy(bytes).trim_end_matches('\n')),
+    }
+}
+
 /// Writes `text` and a newline to standard output; a closed pipe (`pim ... | head`) is not an error.
 pub fn print(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -2,20 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use pim_api::{AccessReportQuery, ActivationReportQuery, AssignmentKind, ExportFormat, ScopePath, Timestamp};
 
 use super::Ctx;
 use super::duration::{parse_scope, parse_time};
 use super::output::{self, Format, Table, time};
-
-fn parse_format(s: &str) -> Result<ExportFormat, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "csv" => Ok(ExportFormat::Csv),
-        "json" => Ok(ExportFormat::Json),
-        _ => Err(format!("'{s}' is not a report format: use csv or json")),
-    }
-}
 
 fn parse_kind(s: &str) -> Result<AssignmentKind, String> {
     AssignmentKind::parse(&s.trim().to_ascii_lowercase())
@@ -40,7 +31,7 @@ pub enum ReportsCommand {
         #[arg(long, value_parser = parse_kind, value_name = "eligible|active")]
         kind: Option<AssignmentKind>,
         /// Write the server's file (csv or json) instead of a table.
-        #[arg(long, value_parser = parse_format, value_name = "csv|json")]
+        #[arg(long, value_parser = output::parse_export_format, value_name = "csv|json")]
         format: Option<ExportFormat>,
         /// Write to this file instead of standard output (with --format; json by default).
         #[arg(long = "out", value_name = "FILE")]
@@ -58,23 +49,12 @@ pub enum ReportsCommand {
         #[arg(long, value_parser = parse_scope)]
         under: Option<ScopePath>,
         /// Write the server's file (csv or json) instead of a table.
-        #[arg(long, value_parser = parse_format, value_name = "csv|json")]
+        #[arg(long, value_parser = output::parse_export_format, value_name = "csv|json")]
         format: Option<ExportFormat>,
         /// Write to this file instead of standard output (with --format; json by default).
         #[arg(long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
     },
-}
-
-fn write_file(bytes: &[u8], out: Option<PathBuf>) -> anyhow::Result<()> {
-    match out {
-        Some(path) => {
-            std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-            output::note(&format!("Wrote {} bytes to {}.", bytes.len(), path.display()));
-            Ok(())
-        }
-        None => output::print(String::from_utf8_lossy(bytes).trim_end_matches('\n')),
-    }
 }
 
 /// Runs `pim reports ...`.
@@ -85,7 +65,7 @@ pub async fn run(ctx: &Ctx, cmd: ReportsCommand) -> anyhow::Result<()> {
             let mut q = AccessReportQuery { under, principal, role, kind, format };
             if format.is_some() || out.is_some() {
                 q.format = Some(format.unwrap_or(ExportFormat::Json));
-                return write_file(&client.access_report_file(&q).await?, out);
+                return output::write_file(&client.access_report_file(&q).await?, out);
             }
             let report = client.access_report(&q).await?;
             if ctx.format == Format::Json {
@@ -110,7 +90,7 @@ pub async fn run(ctx: &Ctx, cmd: ReportsCommand) -> anyhow::Result<()> {
             let mut q = ActivationReportQuery { from, to, under, format };
             if format.is_some() || out.is_some() {
                 q.format = Some(format.unwrap_or(ExportFormat::Json));
-                return write_file(&client.activation_report_file(&q).await?, out);
+                return output::write_file(&client.activation_report_file(&q).await?, out);
             }
             let report = client.activation_report(&q).await?;
             if ctx.format == Format::Json {

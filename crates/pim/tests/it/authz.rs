@@ -34,6 +34,8 @@ const NOTIFICATIONS_READ: &str = "pim.notifications.read";
 const REPORTS_READ: &str = "pim.reports.read";
 const ALERTS_READ: &str = "pim.alerts.read";
 const ALERTS_WRITE: &str = "pim.alerts.write";
+const REVIEWS_READ: &str = "pim.reviews.read";
+const REVIEWS_WRITE: &str = "pim.reviews.write";
 
 /// Every read action of API.md's table: what "read everything" means.
 const READS: &[&str] = &[
@@ -49,17 +51,19 @@ const READS: &[&str] = &[
     NOTIFICATIONS_READ,
     REPORTS_READ,
     ALERTS_READ,
+    REVIEWS_READ,
 ];
 
 /// "Access management" (what Contributor may not do): granting access and managing identities.
 const ACCESS_MANAGEMENT: &[&str] =
-    &[ASSIGNMENTS_WRITE, SETTINGS_WRITE, ROLES_WRITE, REQUESTS_APPROVE, DIRECTORY_WRITE, TOKENS_WRITE];
+    &[ASSIGNMENTS_WRITE, SETTINGS_WRITE, ROLES_WRITE, REQUESTS_APPROVE, DIRECTORY_WRITE, TOKENS_WRITE, REVIEWS_WRITE];
 
 fn all_actions() -> Vec<&'static str> {
     let mut v = READS.to_vec();
     v.extend([DIRECTORY_WRITE, SCOPES_WRITE, ROLES_WRITE, SETTINGS_WRITE, ASSIGNMENTS_WRITE, REQUESTS_APPROVE]);
     v.push(TOKENS_WRITE);
     v.push(ALERTS_WRITE);
+    v.push(REVIEWS_WRITE);
     v
 }
 
@@ -79,7 +83,7 @@ fn expected_grants(role_name: &str) -> Option<Vec<&'static str>> {
         // it needs to do so (directory, scopes, audit).
         "Privileged Role Administrator" => with(&[ROLES_WRITE, SETTINGS_WRITE, ASSIGNMENTS_WRITE, REQUESTS_APPROVE]),
         // Alerts and access reviews, and reads everything.
-        "Security Administrator" => with(&[ALERTS_WRITE]),
+        "Security Administrator" => with(&[ALERTS_WRITE, REVIEWS_WRITE]),
         // Reads, never writes.
         "Security Reader" | "Reader" => with(&[]),
         // Manages assignments (and the requests about them) at its scope, reading what that needs.
@@ -93,7 +97,8 @@ fn expected_grants(role_name: &str) -> Option<Vec<&'static str>> {
             SCOPES_READ,
             DIRECTORY_READ,
         ],
-        // Everything but access management.
+        // Everything but access management, which includes `pim.reviews.write`: applying a review
+        // removes access (see `contributors_cannot_remove_access_through_a_review`).
         "Contributor" => all_actions().into_iter().filter(|a| !ACCESS_MANAGEMENT.contains(a)).collect(),
         // Asks the check API about anyone.
         "Access Checker" => vec![CHECK_READ],
@@ -198,6 +203,17 @@ struct World {
     change: SettingsChangeId,
     /// An active alert no row dismisses (of the non-remediable rule `externalAccess`).
     alert: AlertId,
+    /// The bootstrap administrator.
+    admin: PrincipalId,
+    /// An access review of Ops at `/rvw` (the victim's access and every row's own), reviewed by
+    /// the users of every row, and its instance in progress.
+    review: ReviewId,
+    instance: ReviewInstanceId,
+    /// The item of `instance` reviewing the victim's access.
+    victim_item: ReviewItemId,
+    /// An instance in progress reviewed by the administrator only, and its item.
+    other_instance: ReviewInstanceId,
+    other_item: ReviewItemId,
 }
 
 /// One row of the matrix: a principal holding one role, and what it may act on.
@@ -230,6 +246,14 @@ struct RowFx {
     mfa_verify: String,
     /// An active alert of the row's own, to dismiss.
     alert: AlertId,
+    /// The item of the world's review instance reviewing the row's own access.
+    own_item: ReviewItemId,
+    /// A review of the row's own to stop; its instance is completed, to apply.
+    rv_stop: ReviewId,
+    ri_apply: ReviewInstanceId,
+    /// Instances in progress of the row's own, to reset and to stop.
+    ri_reset: ReviewInstanceId,
+    ri_stop: ReviewInstanceId,
 }
 
 fn t(ts: Timestamp) -> String {
@@ -848,6 +872,153 @@ fn endpoints(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
             Act(ALERTS_WRITE),
             400,
         ),
+        // Access reviews: definitions, instances and results need pim.reviews.* at the review's
+        // scope; deciding needs no permission, only to be among the item's reviewers.
+        ep(
+            "POST",
+            "/api/v1/reviews",
+            "",
+            "/api/v1/reviews",
+            req(json!({"name": format!("review {i}"),
+                "target": {"type": "roles", "roleIds": [ops], "scope": format!("/rn{i}")},
+                "reviewers": {"type": "selected", "reviewers": [{"kind": "user", "id": w.admin}]},
+                "schedule": {"durationDays": 7}})),
+            Act(REVIEWS_WRITE),
+            201,
+        )
+        .write(),
+        ep("GET", "/api/v1/reviews", "", "/api/v1/reviews", None, Sees(REVIEWS_READ), 200).sentinel(w.review),
+        ep("GET", "/api/v1/reviews/{id}", "", format!("/api/v1/reviews/{}", w.review), None, Act(REVIEWS_READ), 200),
+        ep(
+            "POST",
+            "/api/v1/reviews/{id}/stop",
+            "",
+            format!("/api/v1/reviews/{}/stop", r.rv_stop),
+            None,
+            Act(REVIEWS_WRITE),
+            200,
+        )
+        .write(),
+        ep(
+            "GET",
+            "/api/v1/review-instances/{id}",
+            "",
+            format!("/api/v1/review-instances/{}", w.instance),
+            None,
+            Act(REVIEWS_READ),
+            200,
+        ),
+        ep(
+            "GET",
+            "/api/v1/review-instances/{id}/items",
+            "json",
+            format!("/api/v1/review-instances/{}/items", w.instance),
+            None,
+            Act(REVIEWS_READ),
+            200,
+        ),
+        ep(
+            "GET",
+            "/api/v1/review-instances/{id}/items",
+            "csv",
+            format!("/api/v1/review-instances/{}/items?format=csv", w.instance),
+            None,
+            Act(REVIEWS_READ),
+            200,
+        ),
+        ep(
+            "POST",
+            "/api/v1/review-instances/{id}/reset",
+            "",
+            format!("/api/v1/review-instances/{}/reset", r.ri_reset),
+            None,
+            Act(REVIEWS_WRITE),
+            200,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/review-instances/{id}/stop",
+            "",
+            format!("/api/v1/review-instances/{}/stop", r.ri_stop),
+            None,
+            Act(REVIEWS_WRITE),
+            200,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/review-instances/{id}/apply",
+            "completed",
+            format!("/api/v1/review-instances/{}/apply", r.ri_apply),
+            None,
+            Act(REVIEWS_WRITE),
+            200,
+        )
+        .write(),
+        ep("GET", "/api/v1/me/reviews", "", "/api/v1/me/reviews", None, SignedIn, 200),
+        ep(
+            "POST",
+            "/api/v1/review-instances/{id}/decisions",
+            "as a reviewer",
+            format!("/api/v1/review-instances/{}/decisions", w.instance),
+            req(json!({"itemIds": [w.victim_item], "verdict": "approve", "reason": format!("still needed ({i})")})),
+            SignedIn,
+            200,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/review-instances/{id}/items/{itemId}/decision",
+            "as a reviewer",
+            format!("/api/v1/review-instances/{}/items/{}/decision", w.instance, w.victim_item),
+            req(json!({"verdict": "deny", "reason": format!("not needed ({i})")})),
+            SignedIn,
+            200,
+        )
+        .write(),
+        // Not among the item's reviewers, or the item is one's own access (not a self-review):
+        // refused for everyone, administrators included.
+        ep(
+            "POST",
+            "/api/v1/review-instances/{id}/decisions",
+            "not a reviewer",
+            format!("/api/v1/review-instances/{}/decisions", w.other_instance),
+            req(json!({"itemIds": [w.other_item], "verdict": "deny", "reason": "no"})),
+            HolderOnly,
+            200,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/review-instances/{id}/items/{itemId}/decision",
+            "not a reviewer",
+            format!("/api/v1/review-instances/{}/items/{}/decision", w.other_instance, w.other_item),
+            req(json!({"verdict": "approve", "reason": "yes"})),
+            HolderOnly,
+            200,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/review-instances/{id}/items/{itemId}/decision",
+            "own access",
+            format!("/api/v1/review-instances/{}/items/{}/decision", w.instance, r.own_item),
+            req(json!({"verdict": "approve", "reason": "I need it"})),
+            HolderOnly,
+            200,
+        )
+        .write(),
+        ep(
+            "POST",
+            "/api/v1/review-instances/{id}/decisions",
+            "own access among others",
+            format!("/api/v1/review-instances/{}/decisions", w.instance),
+            req(json!({"itemIds": [w.victim_item, r.own_item], "verdict": "approve", "reason": "all fine"})),
+            HolderOnly,
+            200,
+        )
+        .write(),
     ]
 }
 
@@ -866,7 +1037,7 @@ fn expected(grants: &Option<Vec<&'static str>>, need: Need) -> String {
 fn got(e: &Ep, a: &Answer) -> String {
     match a.status {
         401 if a.code() == "unauthenticated" => "401".into(),
-        403 if a.code() == "forbidden" || a.code() == "not_approver" => "403".into(),
+        403 if matches!(a.code(), "forbidden" | "not_approver" | "not_reviewer") => "403".into(),
         s if s == e.ok && e.validate_only => {
             let forbidden = a.json["problems"]
                 .as_array()
@@ -907,6 +1078,52 @@ async fn propose_change(s: &TestServer, role: RoleId, scope: &str) -> SettingsCh
 async fn external_alert(s: &TestServer, system: &str) -> AlertId {
     let item = AlertItem { detail: format!("found in {system}"), ..Default::default() };
     s.engine.report_external_access(system, vec![item]).await.expect("report").expect("alert").id
+}
+
+/// A one-time access review of `role` at `scope` by `reviewers`, starting now, for 7 days, without
+/// a required reason.
+fn review_of(name: &str, role: RoleId, scope: &str, reviewers: Reviewers) -> CreateReview {
+    CreateReview {
+        name: name.into(),
+        description: None,
+        target: ReviewTarget::Roles { role_ids: vec![role], scope: sp(scope) },
+        kinds: ReviewedKinds::Both,
+        inactive_days: None,
+        reviewers,
+        schedule: ReviewScheduleInput {
+            start: None,
+            recurrence: Recurrence::OneTime,
+            duration_days: 7,
+            end: ReviewEnd::Never,
+        },
+        auto_apply: false,
+        if_no_response: IfNoResponse::NoChange,
+        reason_required: false,
+    }
+}
+
+/// The reviewers `users`, by id.
+fn selected(users: &[PrincipalId]) -> Reviewers {
+    Reviewers::Selected { reviewers: users.iter().map(|&id| ApproverRef { kind: PrincipalKind::User, id }).collect() }
+}
+
+/// Creates `review` as the administrator; returns it and the instance that started with it.
+async fn start_review(s: &TestServer, review: &CreateReview) -> (ReviewId, ReviewInstanceId) {
+    let def = s.admin.create_review(review).await.expect("create review");
+    let detail = s.admin.get_review(def.id).await.expect("get review");
+    let instance = detail.instances.first().unwrap_or_else(|| panic!("{} started no instance", review.name)).id;
+    (def.id, instance)
+}
+
+/// The first instance of review `id`.
+async fn first_instance(s: &TestServer, id: ReviewId) -> ReviewInstanceId {
+    s.admin.get_review(id).await.expect("get review").instances.first().expect("an instance").id
+}
+
+/// The item of `instance` reviewing `principal`'s access (the first, if several).
+async fn item_of(s: &TestServer, instance: ReviewInstanceId, principal: PrincipalId) -> ReviewItemId {
+    let items = s.admin.review_results(instance).await.expect("results").items;
+    items.iter().find(|it| it.principal_id == principal).unwrap_or_else(|| panic!("no item for {principal}")).id
 }
 
 struct Holding {
@@ -977,6 +1194,18 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
     ext.justification = Some("need more".into());
     let victim_pending = victim_client.create_request(&ext).await.expect("victim selfExtend").request.id;
     let change = propose_change(s, ops, "/prot").await;
+    // Access reviews: the rows review the victim's access and each other's, and the administrator
+    // alone reviews another instance.
+    s.assign(victim, ops, "/rvw/v", AssignmentKind::Eligible, None).await;
+    for (i, (uid, ..)) in users.iter().enumerate() {
+        s.assign(*uid, ops, &format!("/rvw/{i}"), AssignmentKind::Eligible, None).await;
+    }
+    let row_users: Vec<PrincipalId> = users.iter().map(|u| u.0).collect();
+    let (review, instance) = start_review(s, &review_of("world", ops, "/rvw", selected(&row_users))).await;
+    let victim_item = item_of(s, instance, victim).await;
+    s.assign(victim, ops, "/rvo", AssignmentKind::Eligible, None).await;
+    let (_, other_instance) = start_review(s, &review_of("others", ops, "/rvo", selected(&[s.admin_id]))).await;
+    let other_item = item_of(s, other_instance, victim).await;
     let world = World {
         ops,
         victim,
@@ -992,6 +1221,12 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
         victim_pending,
         change,
         alert: external_alert(s, "world").await,
+        admin: s.admin_id,
+        review,
+        instance,
+        victim_item,
+        other_instance,
+        other_item,
     };
 
     let mut out = Vec::new();
@@ -1061,6 +1296,15 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
         let totp = TotpHelper::new(&client.enroll_totp().await.expect("enroll"));
         let step = TotpHelper::step(now);
         let (mfa_confirm, mfa_verify) = (totp.code_for_step(step), totp.code_for_step(step + 1));
+        // Reviews to stop, reset and apply: the instance of the first is completed (the review
+        // itself is not stopped), the others are in progress.
+        let by_admin = selected(&[s.admin_id]);
+        let (rv_stop, ri_apply) =
+            start_review(s, &review_of("to stop", ops, &format!("/rvs{i}"), by_admin.clone())).await;
+        s.admin.stop_review_instance(ri_apply).await.expect("complete the instance to apply");
+        let (_, ri_reset) = start_review(s, &review_of("to reset", ops, &format!("/rvr{i}"), by_admin.clone())).await;
+        let (_, ri_stop) = start_review(s, &review_of("to stop early", ops, &format!("/rvx{i}"), by_admin)).await;
+        let own_item = item_of(s, instance, uid).await;
         out.push(RowFx {
             label: h.label.clone(),
             grants: h.grants.clone(),
@@ -1087,6 +1331,11 @@ async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec<RowFx>) {
             mfa_confirm,
             mfa_verify,
             alert: external_alert(s, &format!("row{i}")).await,
+            own_item,
+            rv_stop,
+            ri_apply,
+            ri_reset,
+            ri_stop,
         });
     }
     (world, out)
@@ -1153,6 +1402,19 @@ async fn matrix(b: Backend, full: bool) {
     assert!(missing.is_empty(), "endpoints without a row in the authorization matrix: {missing:?}");
     let unknown: Vec<_> = covered.difference(&documented).collect();
     assert!(unknown.is_empty(), "matrix rows for undocumented endpoints: {unknown:?}");
+    // And every action pim checks on its own API, in the expectations and in some row.
+    let all: BTreeSet<&str> = pim_domain::actions::ALL.iter().copied().collect();
+    let expected_actions: BTreeSet<&str> = all_actions().into_iter().collect();
+    assert_eq!(expected_actions, all, "all_actions() and pim_domain::actions::ALL differ");
+    let needed: BTreeSet<&str> = endpoints(&world, &fxs[0], now)
+        .iter()
+        .filter_map(|e| match e.need {
+            Need::Act(a) | Need::Sees(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    let unexercised: Vec<_> = all.difference(&needed).collect();
+    assert!(unexercised.is_empty(), "actions no row of the matrix needs: {unexercised:?}");
 
     let mut mismatches: Vec<[String; 4]> = Vec::new();
     let mut calls = 0;
@@ -1193,7 +1455,7 @@ async fn matrix(b: Backend, full: bool) {
                     let events = db.events_after(seq).await;
                     if !events.iter().any(|ev| {
                         ev.outcome == "failure"
-                            && matches!(ev.error_code.as_deref(), Some("forbidden" | "not_approver"))
+                            && matches!(ev.error_code.as_deref(), Some("forbidden" | "not_approver" | "not_reviewer"))
                     }) {
                         have = format!("{have}, refusal not audited");
                     }
@@ -1588,8 +1850,254 @@ async fn outsiders_cannot_tell_which_names_exist(b: Backend) {
     s.stop().await;
 }
 
+/// Asserts `call` is a read refused as `forbidden`, that it changed nothing, and that the refusal
+/// is in the audit history as `access.denied`.
+macro_rules! read_refused {
+    ($db:expr, $what:expr, $call:expr) => {{
+        let before = $db.snapshot().await;
+        match $call.await {
+            Ok(v) => panic!("{} must be refused (403), but succeeded: {v:?}", $what),
+            Err(e) => assert_eq!(e.status(), Some(403), "{} must be refused with 403: {e}", $what),
+        }
+        let (changes, _) = $db.changes_since(&before).await;
+        assert!(changes.is_empty(), "{} was refused but changed {changes:?}", $what);
+        let events = $db.events_since(&before).await;
+        assert!(
+            events.iter().any(|e| e.action == "access.denied"
+                && e.outcome == "failure"
+                && e.error_code.as_deref() == Some("forbidden")),
+            "{} is not audited as access.denied: {events:?}",
+            $what
+        );
+    }};
+}
+
+/// The ids of the reviews `c` lists.
+async fn listed_reviews(c: &Client) -> Vec<ReviewId> {
+    c.list_reviews().await.expect("list reviews").items.iter().map(|r| r.id).collect()
+}
+
+/// Access reviews are authorized at their target's scope (roles: their scope; a group's
+/// membership: `/groups/{id}`): Security Administrator at `/a` manages a review of `/a/b` and
+/// nothing at `/`, `/c` or a group's scope; Security Reader at `/a` reads there and writes nothing.
+/// Refusals change nothing; read refusals are audited as `access.denied`.
+async fn reviews_follow_their_target_scope(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let mut db = Db::open(&s).await;
+    let ops = s.custom_role("Ops", &["ops.*"]).await;
+    let (victim, _) = s.user("victim").await;
+    let g = s.group("g").await;
+    let h = s.group("h").await;
+    s.admin.add_member(g, victim).await.expect("member of g");
+    s.admin.add_member(h, victim).await.expect("member of h");
+    let (sa_id, sa) = s.user("secadmin").await;
+    let (sr_id, sr) = s.user("secreader").await;
+    let (root_sa_id, root_sa) = s.user("rootsec").await;
+    let (go_id, go) = s.user("groupowner").await;
+    s.assign(sa_id, role::SECURITY_ADMINISTRATOR, "/a", AssignmentKind::Active, None).await;
+    s.assign(sr_id, role::SECURITY_READER, "/a", AssignmentKind::Active, None).await;
+    s.assign(root_sa_id, role::SECURITY_ADMINISTRATOR, "/", AssignmentKind::Active, None).await;
+    // Only the group roles are held at /groups/{id}: the Owner of g manages its membership, not
+    // its reviews, which need pim.reviews.write at /groups/{g} (held at / only).
+    s.assign(go_id, role::GROUP_OWNER, &format!("/groups/{g}"), AssignmentKind::Active, None).await;
+    let in_ab = s.assign(victim, ops, "/a/b/x", AssignmentKind::Eligible, None).await;
+    s.assign(victim, ops, "/x", AssignmentKind::Eligible, None).await;
+    let by_admin = selected(&[s.admin_id]);
+    let at = |scope: &str| review_of(&format!("at {scope}"), ops, scope, by_admin.clone());
+    let of_group = |group: PrincipalId| CreateReview {
+        target: ReviewTarget::GroupMembership { group_id: group },
+        ..review_of("membership", ops, "/", by_admin.clone())
+    };
+
+    // Creating.
+    let ab = sa.create_review(&at("/a/b")).await.expect("Security Administrator@/a reviews /a/b").id;
+    for scope in ["/", "/c", "/ab"] {
+        refused!(db, format!("Security Administrator@/a reviews {scope}"), sa.create_review(&at(scope)));
+    }
+    refused!(db, "Security Administrator@/a reviews g's membership", sa.create_review(&of_group(g)));
+    refused!(db, "Owner of g reviews g's membership", go.create_review(&of_group(g)));
+    let gr = root_sa.create_review(&of_group(g)).await.expect("Security Administrator@/ reviews g").id;
+    refused!(db, "Security Reader@/a reviews /a/b", sr.create_review(&at("/a/b")));
+    let (root, root_i) = start_review(&s, &at("/")).await;
+    let (hr, hr_i) = start_review(&s, &of_group(h)).await;
+    assert_eq!(listed_reviews(&root_sa).await.len(), 4, "Security Administrator@/ lists every review");
+    let (ab_i, gr_i) = (first_instance(&s, ab).await, first_instance(&s, gr).await);
+    assert_eq!(s.admin.review_results(ab_i).await.expect("results").items.len(), 1, "/a/b/x is reviewed");
+
+    // Reading: where the role is held, and nowhere else; the list hides the rest.
+    for (who, c) in [("Security Administrator@/a", &sa), ("Security Reader@/a", &sr)] {
+        c.get_review(ab).await.unwrap_or_else(|e| panic!("{who} reads the review of /a/b: {e}"));
+        c.get_review_instance(ab_i).await.unwrap_or_else(|e| panic!("{who} reads its instance: {e}"));
+        c.review_results(ab_i).await.unwrap_or_else(|e| panic!("{who} reads its results: {e}"));
+        c.review_results_file(ab_i, ExportFormat::Csv).await.unwrap_or_else(|e| panic!("{who} gets the CSV: {e}"));
+        assert_eq!(listed_reviews(c).await, vec![ab], "{who} lists the review of /a/b only");
+        read_refused!(db, format!("{who} reads the review of /"), c.get_review(root));
+        read_refused!(db, format!("{who} reads the instance of /"), c.get_review_instance(root_i));
+        read_refused!(db, format!("{who} reads the results of /"), c.review_results(root_i));
+        read_refused!(db, format!("{who} gets the CSV of /"), c.review_results_file(root_i, ExportFormat::Csv));
+        read_refused!(db, format!("{who} reads the review of g"), c.get_review(gr));
+        read_refused!(db, format!("{who} reads the results of g"), c.review_results(gr_i));
+    }
+    read_refused!(db, "Owner of g reads g's review", go.get_review(gr));
+    read_refused!(db, "Owner of g reads g's instance", go.get_review_instance(gr_i));
+    read_refused!(db, "Owner of g reads h's results", go.review_results(hr_i));
+    assert!(listed_reviews(&go).await.is_empty(), "the Owner of g lists no review");
+
+    // Writing: not at /, nor for another group, nor as a reader.
+    refused!(db, "Security Administrator@/a resets at /", sa.reset_review_instance(root_i));
+    refused!(db, "Security Administrator@/a stops the instance at /", sa.stop_review_instance(root_i));
+    refused!(db, "Security Administrator@/a stops the review at /", sa.stop_review(root));
+    refused!(db, "Security Administrator@/a stops h's review", sa.stop_review(hr));
+    refused!(db, "Owner of g resets g's instance", go.reset_review_instance(gr_i));
+    refused!(db, "Owner of g stops g's instance", go.stop_review_instance(gr_i));
+    refused!(db, "Owner of g stops g's review", go.stop_review(gr));
+    s.admin.stop_review_instance(root_i).await.expect("the administrator completes the instance at /");
+    refused!(db, "Security Administrator@/a applies at /", sa.apply_review_instance(root_i));
+    refused!(db, "Security Reader@/a resets at /a/b", sr.reset_review_instance(ab_i));
+    refused!(db, "Security Reader@/a stops the instance at /a/b", sr.stop_review_instance(ab_i));
+    refused!(db, "Security Reader@/a stops the review at /a/b", sr.stop_review(ab));
+    // At /a/b the Security Administrator resets, stops and applies; the denied access is removed by
+    // the review's authority, though the Security Administrator may not remove it directly.
+    refused!(db, "Security Administrator@/a removes directly", sa.create_request(&remove_req(in_ab.id)));
+    let item = item_of(&s, ab_i, victim).await;
+    let deny = DecideReviewItem { verdict: Verdict::Deny, reason: Some("not needed".into()) };
+    s.admin.decide_review_item(ab_i, item, &deny).await.expect("the administrator reviews");
+    sa.reset_review_instance(ab_i).await.expect("Security Administrator@/a resets at /a/b");
+    s.admin.decide_review_item(ab_i, item, &deny).await.expect("the administrator reviews again");
+    sa.stop_review_instance(ab_i).await.expect("Security Administrator@/a stops the instance at /a/b");
+    refused!(db, "Security Reader@/a applies at /a/b", sr.apply_review_instance(ab_i));
+    let applied = sa.apply_review_instance(ab_i).await.expect("Security Administrator@/a applies at /a/b");
+    assert_eq!(applied.status, InstanceStatus::Applied);
+    let after = s.admin.get_assignment(in_ab.id).await.expect("assignment");
+    assert!(!after.is_current(s.engine.now()), "applying removed the denied access: {after:?}");
+    sa.stop_review(ab).await.expect("Security Administrator@/a stops the review at /a/b");
+    root_sa.stop_review(gr).await.expect("Security Administrator@/ stops g's review");
+    s.stop().await;
+}
+
+/// Deciding needs no permission but a place among the item's reviewers (directly or through a
+/// group, as it is now), and nobody decides their own access unless the review is a self-review.
+/// A refused decision is all or nothing, changes nothing and is audited as `not_reviewer`.
+async fn only_an_items_reviewers_decide_it(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let mut db = Db::open(&s).await;
+    let ops = s.custom_role("Ops", &["ops.*"]).await;
+    let (alice, alice_c) = s.user("alice").await;
+    let (bob, bob_c) = s.user("bob").await;
+    let (_, carl_c) = s.user("carl").await;
+    let (ga_id, ga) = s.user("ga").await;
+    s.assign(ga_id, role::GLOBAL_ADMINISTRATOR, "/", AssignmentKind::Active, None).await;
+    let team = s.group("reviewers").await;
+    s.admin.add_member(team, bob).await.expect("bob reviews through the group");
+    s.assign(alice, ops, "/d/a", AssignmentKind::Eligible, None).await;
+    s.assign(bob, ops, "/d/b", AssignmentKind::Eligible, None).await;
+    let by_team = Reviewers::Selected { reviewers: vec![ApproverRef { kind: PrincipalKind::Group, id: team }] };
+    let (_, i) = start_review(&s, &review_of("by the team", ops, "/d", by_team)).await;
+    let (a_item, b_item) = (item_of(&s, i, alice).await, item_of(&s, i, bob).await);
+    let decide = |verdict| DecideReviewItem { verdict, reason: Some("checked".into()) };
+    let bulk = |ids: Vec<ReviewItemId>, verdict| DecideReviewItems {
+        item_ids: Some(ids),
+        verdict: Some(verdict),
+        accept_recommendations: false,
+        reason: Some("checked".into()),
+    };
+    macro_rules! not_reviewer {
+        ($what:expr, $call:expr) => {{
+            let before = db.snapshot().await;
+            let e = $call.await.map(|_| ()).expect_err($what);
+            assert_eq!((e.status(), e.code()), (Some(403), Some("not_reviewer")), "{}: {e}", $what);
+            let (changes, _) = db.changes_since(&before).await;
+            assert!(changes.is_empty(), "{} was refused but changed {changes:?}", $what);
+            let events = db.events_since(&before).await;
+            assert!(
+                events.iter().any(|e| e.action == "review.decided"
+                    && e.outcome == "failure"
+                    && e.error_code.as_deref() == Some("not_reviewer")),
+                "{} is not audited: {events:?}",
+                $what
+            );
+        }};
+    }
+
+    bob_c.decide_review_item(i, a_item, &decide(Verdict::Approve)).await.expect("bob reviews through the group");
+    not_reviewer!("bob decides his own access", bob_c.decide_review_item(i, b_item, &decide(Verdict::Approve)));
+    not_reviewer!(
+        "bob decides alice's and his own together",
+        bob_c.decide_review_items(i, &bulk(vec![a_item, b_item], Verdict::Deny))
+    );
+    let kept = item_of(&s, i, alice).await;
+    let results = s.admin.review_results(i).await.expect("results").items;
+    let a_decision = results.iter().find(|x| x.id == kept).and_then(|x| x.decision.as_ref()).map(|d| d.verdict);
+    assert_eq!(a_decision, Some(Verdict::Approve), "the refused bulk decision left alice's item as it was");
+    not_reviewer!("carl is not a reviewer", carl_c.decide_review_item(i, a_item, &decide(Verdict::Deny)));
+    not_reviewer!("alice decides her own access", alice_c.decide_review_item(i, a_item, &decide(Verdict::Approve)));
+    not_reviewer!("a Global Administrator is not a reviewer", ga.decide_review_item(i, a_item, &decide(Verdict::Deny)));
+    not_reviewer!(
+        "the administrator is not a reviewer",
+        s.admin.decide_review_items(i, &bulk(vec![a_item], Verdict::Deny))
+    );
+    // Without item ids, a caller decides the undecided items it reviews: an outsider reviews none.
+    let all = DecideReviewItems { item_ids: None, ..bulk(vec![], Verdict::Deny) };
+    not_reviewer!("carl decides all of his items (he has none)", carl_c.decide_review_items(i, &all));
+    // The reviewers' list is of now: out of the group, bob reviews no more.
+    assert_eq!(bob_c.my_reviews().await.expect("mine").items.len(), 1, "bob has alice's item to review");
+    assert!(carl_c.my_reviews().await.expect("mine").items.is_empty(), "carl has nothing to review");
+    s.admin.remove_member(team, bob).await.expect("remove bob");
+    not_reviewer!("bob, out of the group", bob_c.decide_review_item(i, a_item, &decide(Verdict::Deny)));
+    assert!(bob_c.my_reviews().await.expect("mine").items.is_empty(), "bob has nothing to review any more");
+    // A self-review: each user decides their own access, and nobody else's.
+    s.assign(alice, ops, "/e/a", AssignmentKind::Eligible, None).await;
+    let (_, si) = start_review(&s, &review_of("self", ops, "/e", Reviewers::SelfReview)).await;
+    let own = item_of(&s, si, alice).await;
+    alice_c.decide_review_item(si, own, &decide(Verdict::Approve)).await.expect("alice reviews her own access");
+    not_reviewer!("bob decides alice's self-review", bob_c.decide_review_item(si, own, &decide(Verdict::Deny)));
+    not_reviewer!(
+        "the administrator decides alice's self-review",
+        s.admin.decide_review_item(si, own, &decide(Verdict::Deny))
+    );
+    s.stop().await;
+}
+
+/// Contributor is "everything but access management" (SPEC section 3) and may not remove an
+/// assignment. Applying a review removes the access its reviewers denied by the review's own
+/// authority, so `pim.reviews.write` is access management too: found by this test when Contributor
+/// still held it (a Contributor named itself reviewer, denied, applied, and the assignment was gone).
+async fn contributors_cannot_remove_access_through_a_review(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let mut db = Db::open(&s).await;
+    let ops = s.custom_role("Ops", &["ops.*"]).await;
+    let (victim, _) = s.user("victim").await;
+    let (contrib_id, contrib) = s.user("contrib").await;
+    s.assign(contrib_id, role::CONTRIBUTOR, "/", AssignmentKind::Active, None).await;
+    let a = s.assign(victim, ops, "/x", AssignmentKind::Eligible, None).await;
+    refused!(db, "Contributor removes the assignment directly", contrib.create_request(&remove_req(a.id)));
+    let review = review_of("cleanup", ops, "/x", selected(&[contrib_id]));
+    let through_review = async {
+        let def = contrib.create_review(&review).await?;
+        let i = contrib.get_review(def.id).await?.instances[0].id;
+        let item = contrib.review_results(i).await?.items[0].id;
+        let deny = DecideReviewItem { verdict: Verdict::Deny, reason: Some("gone".into()) };
+        contrib.decide_review_item(i, item, &deny).await?;
+        contrib.stop_review_instance(i).await?;
+        contrib.apply_review_instance(i).await
+    }
+    .await;
+    let after = s.admin.get_assignment(a.id).await.expect("assignment");
+    assert!(
+        after.is_current(s.engine.now()),
+        "a Contributor, which may not remove access, removed {} through an access review: {through_review:?}",
+        a.id,
+    );
+    let refused_with = through_review.as_ref().err().and_then(ClientError::status);
+    assert_eq!(refused_with, Some(403), "refused as forbidden: {through_review:?}");
+    s.stop().await;
+}
+
 crate::backend_tests!(
     every_endpoint_with_every_role,
+    reviews_follow_their_target_scope,
+    only_an_items_reviewers_decide_it,
+    contributors_cannot_remove_access_through_a_review,
     scopes_bound_what_a_role_allows,
     security_reader_reads_but_never_writes,
     group_owners_manage_their_group_only,

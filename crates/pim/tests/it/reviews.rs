@@ -433,6 +433,11 @@ async fn reset_stop_and_results_as_csv(b: Backend) {
 
     let stopped = s.admin.stop_review(def.id).await.expect("stop");
     assert!(stopped.stopped_at.is_some());
+    let completed = s.audited("review.completed").await;
+    assert_eq!(
+        (completed[0].actor_id, completed[0].details["reason"].as_str()),
+        (Some(s.admin_id), Some("stopped with its review"))
+    );
     assert_eq!(s.admin.get_review_instance(i.id).await.expect("instance").status, InstanceStatus::Completed);
     assert_eq!(code(s.admin.stop_review(def.id).await), "review_not_in_progress");
     assert_eq!(code(s.admin.reset_review_instance(i.id).await), "review_not_in_progress");
@@ -514,6 +519,12 @@ async fn applying_keeps_the_last_global_administrator(b: Backend) {
     let mut remove = CreateRequest::for_assignment(RequestAction::AdminRemove, item.assignment_id.expect("assignment"));
     remove.justification = Some("try".into());
     assert_eq!(code(sec_c.create_request(&remove).await), "forbidden");
+    // Removing access through reviews is access management: a Contributor may not.
+    let (con, con_c) = s.user("con").await;
+    s.assign(con, role::CONTRIBUTOR, "/", NOW, None).await;
+    let body = review("Owners", &[role::OWNER], "/", Reviewers::Selected { reviewers: vec![user_ref(con)] }, 7);
+    assert_eq!(code(con_c.create_review(&body).await), "forbidden");
+    assert!(con_c.get_review(def.id).await.is_ok(), "but may read reviews");
 }
 
 crate::backend_tests!(
