@@ -287,6 +287,19 @@ impl Engine {
         token_name: Option<String>,
         otp: Option<String>,
     ) -> Result<(IssuedToken, Principal)> {
+        self.login_for(ctx, username, password, token_name, otp, self.options.session_token_ms).await
+    }
+
+    /// [`Engine::login`] with a session lifetime of `lifetime_ms` (the portal's absolute timeout).
+    pub async fn login_for(
+        &self,
+        ctx: &Context,
+        username: &str,
+        password: &str,
+        token_name: Option<String>,
+        otp: Option<String>,
+        lifetime_ms: i64,
+    ) -> Result<(IssuedToken, Principal)> {
         let mut draft = self.draft(ctx, "auth.signIn");
         draft.details = serde_json::json!({ "username": username });
         let otp = match otp.as_deref().map(pim_domain::mfa::parse_totp_code).transpose() {
@@ -336,7 +349,7 @@ impl Engine {
         draft.actor_name = Some(user.name.clone());
         draft.principal_id = Some(user.id);
         let name = token_name.unwrap_or_else(|| "sign-in".to_owned());
-        let expires = now.plus_millis(self.options.session_token_ms);
+        let expires = now.plus_millis(lifetime_ms);
         let mut tx = self.store.write(now).await?;
         let mut mfa_at = None;
         if let Some(code) = otp {
@@ -364,6 +377,12 @@ impl Engine {
 
     /// Resolves a bearer token to its principal, or `unauthenticated`.
     pub async fn authenticate(&self, secret: &str) -> Result<Actor> {
+        self.authenticate_touching(secret, false).await
+    }
+
+    /// [`Engine::authenticate`]; with `wait`, the token's use is written before answering (sessions
+    /// whose idle time is measured from it), else in the background.
+    async fn authenticate_touching(&self, secret: &str, wait: bool) -> Result<Actor> {
         let now = self.now();
         let unauthenticated = || {
             EngineError::Refused(pim_domain::DomainError::new(
@@ -388,10 +407,65 @@ impl Engine {
             return Err(unauthenticated());
         }
         if token.last_used_at.is_none_or(|t| now.0 - t.0 >= TOUCH_EVERY_MS) {
-            self.touch(&hash, &token, now);
+            if wait {
+                self.tokens.mark_used(&hash, now);
+                q::touch_token(&mut *self.store.read().await?, token.id, now).await?;
+            } else {
+                self.touch(&hash, &token, now);
+            }
         }
         let p = self.index.principal(token.principal_id).filter(|p| p.enabled).ok_or_else(unauthenticated)?;
         Ok(Actor { id: p.id, kind: p.kind, name: p.name, token_id: Some(token.id), mfa_at: token.mfa_at })
+    }
+
+    /// Resolves a portal session's token like [`Engine::authenticate`], and also ends it when it was
+    /// not used for `idle_ms` (the portal's idle timeout): the token is revoked and the call is
+    /// `unauthenticated`. The idle time is exact to the minute (a use is recorded, before the
+    /// answer, at most once a minute).
+    pub async fn authenticate_session(&self, secret: &str, idle_ms: i64) -> Result<Actor> {
+        let now = self.now();
+        let hash = token_hash(secret);
+        let token = match self.tokens.get(&hash, now) {
+            Some(t) => Some(t),
+            None if secret.starts_with(TOKEN_PREFIX) && secret.len() <= 100 => {
+                q::get_token_by_hash(&mut *self.store.read().await?, &hash).await?
+            }
+            None => None,
+        };
+        // Checked before `authenticate` records this use.
+        if let Some(token) = token.filter(|t| t.is_valid(now)) {
+            let last = token.last_used_at.unwrap_or(token.created_at);
+            if now.0 - last.0 > idle_ms {
+                let mut tx = self.store.write(now).await?;
+                q::revoke_token(tx.conn(), token.id, now).await?;
+                let d = pim_domain::AuditDraft {
+                    action: "auth.sessionExpired".into(),
+                    principal_id: Some(token.principal_id),
+                    details: serde_json::json!({ "tokenId": token.id, "idleMinutes": (now.0 - last.0) / 60_000 }),
+                    ..pim_domain::AuditDraft::default()
+                };
+                tx.audit(now, d).await?;
+                tx.commit().await?;
+                self.tokens.forget(token.id);
+                return Err(EngineError::Refused(pim_domain::DomainError::new(
+                    ErrorKind::Unauthenticated,
+                    "the session ended after a time without use; sign in again",
+                )));
+            }
+        }
+        self.authenticate_touching(secret, true).await
+    }
+
+    /// The anti-forgery token of a session: a keyed hash of its token's id, so it needs no storage
+    /// and changes with every session.
+    pub fn session_csrf(&self, token: TokenId) -> String {
+        self.secrets.keyed_hash(format!("csrf:{token}").as_bytes())
+    }
+
+    /// The anti-forgery token of a form shown before sign-in, bound to a random value kept in a
+    /// cookie (`nonce`).
+    pub fn presession_csrf(&self, nonce: &str) -> String {
+        self.secrets.keyed_hash(format!("presession:{nonce}").as_bytes())
     }
 
     /// Records a token's use in the background (at most once a minute per token; not audited).

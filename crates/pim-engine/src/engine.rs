@@ -162,6 +162,24 @@ impl Engine {
         }
     }
 
+    /// The scopes at which the caller holds an assignment in effect that allows `action` there
+    /// (directly or through a group), most general first: where it may act, for the portal's menus
+    /// and forms. Empty when it may not anywhere.
+    pub fn scopes_allowing(&self, ctx: &Context, action: &str) -> Vec<ScopePath> {
+        let Some(a) = &ctx.actor else { return Vec::new() };
+        let now = self.now();
+        let mut out: Vec<ScopePath> = self
+            .index
+            .effective(a.id, now)
+            .into_iter()
+            .filter(|g| self.index.check(a.id, action, &g.scope, now).allowed)
+            .filter_map(|g| ScopePath::parse(&g.scope).ok())
+            .collect();
+        out.sort_by_key(|s| (s.depth(), s.as_str().to_owned()));
+        out.dedup();
+        out
+    }
+
     /// Refuses with `forbidden` unless the caller may perform `action` at `scope`.
     pub(crate) fn authorize(&self, ctx: &Context, action: &str, scope: &ScopePath) -> Result<()> {
         let actor = self.actor(ctx)?;

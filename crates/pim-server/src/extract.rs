@@ -124,6 +124,16 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
 #[derive(Debug, Clone)]
 pub struct Ctx(pub Context);
 
+/// The context of a request before authentication: its request id and client address.
+pub fn anonymous_context(parts: &Parts) -> Context {
+    Context {
+        actor: None,
+        http_request_id: request_id(parts),
+        client_addr: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        on_behalf_of: None,
+    }
+}
+
 fn request_id(parts: &Parts) -> Option<String> {
     let v = parts.headers.get("x-request-id")?.to_str().ok()?;
     (v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())).then(|| v.to_owned())
@@ -137,12 +147,7 @@ where
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let mut ctx = Context {
-            actor: None,
-            http_request_id: request_id(parts),
-            client_addr: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
-            on_behalf_of: None,
-        };
+        let mut ctx = anonymous_context(parts);
         if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) {
             let token = h
                 .to_str()

@@ -1,5 +1,5 @@
 //! pim's HTTP server: the `/api/v1` handlers over the engine, authentication by bearer token,
-//! problem+json errors, request ids, and the OpenAPI document.
+//! problem+json errors, request ids, the OpenAPI document, and the web portal at `/`.
 
 pub mod error;
 pub mod extract;
@@ -7,6 +7,7 @@ pub mod handlers;
 pub mod metrics;
 pub mod openapi;
 pub mod paging;
+pub mod portal;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,15 +44,23 @@ pub struct AppInner {
     pub setup: Arc<SetupGate>,
     /// Prometheus counters.
     pub metrics: Arc<metrics::Metrics>,
+    /// How portal sessions behave.
+    pub portal: portal::PortalOptions,
 }
 
 impl AppState {
     /// State over `engine`, accepting `setup_secret` once while the server has no account.
     pub fn new(engine: Engine, setup_secret: Option<String>) -> AppState {
+        AppState::with_portal(engine, setup_secret, portal::PortalOptions::default())
+    }
+
+    /// [`AppState::new`] with the portal's session settings.
+    pub fn with_portal(engine: Engine, setup_secret: Option<String>, portal: portal::PortalOptions) -> AppState {
         AppState(Arc::new(AppInner {
             engine,
             setup: Arc::new(SetupGate::with_secret(setup_secret)),
             metrics: Arc::default(),
+            portal,
         }))
     }
 }
@@ -97,10 +106,12 @@ impl std::fmt::Debug for AppState {
 pub fn app(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     handlers::routes()
-        .fallback(extract::not_found)
+        .merge(portal::routes(&state))
+        .fallback(fallback)
         .method_not_allowed_fallback(extract::method_not_allowed)
         .layer(axum::middleware::from_fn(extract::refuse_nul))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_responses))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), portal::security::headers))
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(error::add_request_id_to_problem))
@@ -111,6 +122,17 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .layer(CatchPanicLayer::custom(error::panic_response))
+}
+
+/// Unknown paths: problem+json under `/api/` (and for the other machine endpoints), the portal's
+/// 404 page elsewhere.
+async fn fallback(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") || uri.path() == "/api" {
+        extract::not_found().await.into_response()
+    } else {
+        portal::not_found_page()
+    }
 }
 
 /// Serves the application on `listener` until `shutdown` completes.

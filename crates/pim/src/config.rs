@@ -35,6 +35,44 @@ pub struct FileConfig {
     pub notifications: Option<NotificationsFile>,
     /// Days audit events are kept before the periodic job removes them [default: for ever].
     pub audit_retention_days: Option<u32>,
+    /// The web portal's sessions.
+    pub portal: Option<PortalFile>,
+}
+
+/// `[portal]` of `pim.toml`.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct PortalFile {
+    /// A session not used for this many minutes ends [default: 30].
+    pub idle_timeout_mins: Option<u32>,
+    /// A session ends this many hours after sign-in [default: 8].
+    pub session_hours: Option<u32>,
+    /// Mark cookies Secure and send HSTS [default: when `[notifications] public_url` is https].
+    pub secure_cookies: Option<bool>,
+}
+
+/// The portal's session settings from `[portal]` (and whether `public_url` is https).
+pub fn portal_options(file: &FileConfig) -> anyhow::Result<pim_server::portal::PortalOptions> {
+    use pim_domain::time::{HOUR_MS, MINUTE_MS};
+    let p = file.portal.as_ref();
+    let idle = p.and_then(|p| p.idle_timeout_mins).unwrap_or(30);
+    let hours = p.and_then(|p| p.session_hours).unwrap_or(8);
+    if !(1..=1440).contains(&idle) {
+        anyhow::bail!("[portal] idle_timeout_mins must be between 1 and 1440");
+    }
+    if !(1..=720).contains(&hours) {
+        anyhow::bail!("[portal] session_hours must be between 1 and 720");
+    }
+    let https = file
+        .notifications
+        .as_ref()
+        .and_then(|n| n.public_url.as_deref())
+        .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
+    Ok(pim_server::portal::PortalOptions {
+        idle_ms: i64::from(idle) * MINUTE_MS,
+        absolute_ms: i64::from(hours) * HOUR_MS,
+        secure_cookies: p.and_then(|p| p.secure_cookies).unwrap_or(https),
+    })
 }
 
 /// `[smtp]` of `pim.toml`: a URL, or host, port and TLS mode; credentials; the From address.
@@ -270,5 +308,28 @@ mod tests {
         let url = database_url(None, &dir.path().join("data")).unwrap();
         assert!(url.starts_with("sqlite://") && url.ends_with("pim.db"), "{url}");
         assert_eq!(database_url(Some("postgres://x".into()), dir.path()).unwrap(), "postgres://x");
+    }
+
+    #[test]
+    fn portal_sessions_default_and_follow_the_public_url() {
+        let o = portal_options(&FileConfig::default()).unwrap();
+        assert_eq!((o.idle_ms, o.absolute_ms, o.secure_cookies), (30 * 60_000, 8 * 3_600_000, false));
+        let file: FileConfig = toml::from_str(
+            "[notifications]\npublic_url = \"https://pim.example.com\"\n[portal]\nidle_timeout_mins = 10\n",
+        )
+        .unwrap();
+        let o = portal_options(&file).unwrap();
+        assert_eq!((o.idle_ms, o.secure_cookies), (10 * 60_000, true), "https: Secure cookies");
+        let file: FileConfig = toml::from_str("[portal]\nsecure_cookies = true\nsession_hours = 2\n").unwrap();
+        assert_eq!(portal_options(&file).unwrap().absolute_ms, 2 * 3_600_000);
+        for bad in ["[portal]\nidle_timeout_mins = 0\n", "[portal]\nsession_hours = 1000\n", "[portal]\nidle = 3\n"] {
+            assert!(
+                toml::from_str::<FileConfig>(bad)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|f| portal_options(&f))
+                    .is_err(),
+                "{bad}"
+            );
+        }
     }
 }

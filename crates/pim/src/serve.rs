@@ -53,6 +53,8 @@ pub struct Resolved {
     pub notifications: pim_engine::notify::NotifyOptions,
     /// Days audit events are kept (`None`: for ever).
     pub audit_retention_days: Option<u32>,
+    /// The portal's sessions.
+    pub portal: pim_server::portal::PortalOptions,
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
@@ -66,6 +68,7 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
     }
     Ok(Resolved {
         audit_retention_days,
+        portal: config::portal_options(&file)?,
         listen: args.listen.or(file.listen).unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned()),
         secret_key: crate::secret_key::KeySource::new(args.secret_key_file.or(file.secret_key_file), &data_dir),
         data_dir,
@@ -140,7 +143,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let workers = engine.spawn_workers(Duration::from_secs(cfg.job_interval_secs));
     // Other replicas' changes reach this one's access index within half a second.
     let follower = engine.spawn_follower(Duration::from_millis(500));
-    let state = AppState::new(engine, secret);
+    let state = AppState::with_portal(engine, secret, cfg.portal.clone());
     pim_server::serve(listener, state, shutdown_signal()).await?;
     workers.abort();
     follower.abort();

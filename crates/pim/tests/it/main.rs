@@ -39,6 +39,7 @@ mod check;
 mod directory;
 mod mfa;
 mod notify;
+mod portal;
 mod replicas;
 mod reports;
 mod requests;
