@@ -1,9 +1,15 @@
 //! The portal's sections, one module each: its routes, handlers and page structs (templates in
-//! `templates/<section>*.html`).
+//! `templates/<module>*.html`). Manage has one module per tab.
 
 pub mod approvals;
 pub mod audit;
 pub mod manage;
+pub mod manage_alerts;
+pub mod manage_assignments;
+pub mod manage_directory;
+pub mod manage_reviews;
+pub mod manage_roles;
+pub mod manage_settings;
 pub mod mfa;
 pub mod my_roles;
 pub mod requests;

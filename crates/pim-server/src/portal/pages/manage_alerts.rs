@@ -1,0 +1,10 @@
+//! Manage, the manage_alerts tab (being built).
+
+use axum::Router;
+
+use crate::AppState;
+
+/// The routes of this tab.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
