@@ -165,7 +165,7 @@ pub struct Validation {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct RequestQuery {
-    /// Only requests the caller made or that concern the caller.
+    /// Only requests the caller made (its activations, extensions, renewals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mine: Option<bool>,
     /// Only requests concerning this principal.

@@ -134,11 +134,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let s = pim_engine::auth::new_setup_secret();
         println!("pim: this server has no account yet. Create the first administrator with:");
         println!("  pim setup --server http://{addr} --username admin --secret {s}");
+        println!("(or in a browser at http://{addr}/setup, with the secret {s})");
         println!("(or stop the server and run: pim admin bootstrap --data-dir DIR --username admin --password-stdin)");
         Some(s)
     } else {
         None
     };
+    println!("pim: the portal is at http://{addr}/ (open it in a browser)");
     println!("pim: listening on http://{addr}");
     let workers = engine.spawn_workers(Duration::from_secs(cfg.job_interval_secs));
     // Other replicas' changes reach this one's access index within half a second.

@@ -719,8 +719,9 @@ fn bootstrap_sign_in_and_errors() {
     // The server over the bootstrapped directory (the default ./pim-data) asks for no setup.
     let server = Server::start(&cli.cwd, &["--listen", "127.0.0.1:0"], &[]);
     assert_eq!(server.secret, None, "{:?}", server.stdout);
-    assert_eq!(server.stdout.len(), 1, "only the address: {:?}", server.stdout);
     let url = server.url.as_str();
+    let expected = [format!("pim: the portal is at {url}/ (open it in a browser)"), format!("pim: listening on {url}")];
+    assert_eq!(server.stdout, expected, "only the portal and the address");
 
     // Commands without a stored sign-in say how to sign in.
     let err = cli.fails(&["users", "list"], "");
@@ -1583,5 +1584,140 @@ fn reviews_walkthrough_runs_verbatim() {
         assert!(seen.contains(sub), "the walkthrough never runs pim reviews {sub}: {seen:?}");
     }
     assert!(items(&cli.json(&["assignments", "list", "--principal", "bob"])).is_empty(), "bob's access is removed");
+    drop(server);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The portal in a real browser (crates/pim/tests/portal/): Playwright drives Debian's headless
+// Chromium through the end-to-end flow, and axe-core checks every page.
+
+/// Why the browser test cannot run here, if it cannot: node, Chromium or the npm packages missing.
+fn browser_test_missing(portal_dir: &Path, chromium: &Path) -> Option<String> {
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Some("node is not installed (Debian: apt-get install nodejs npm)".into());
+    }
+    if !chromium.exists() {
+        return Some(format!(
+            "{} does not exist (Debian: apt-get install chromium; or set PIM_TEST_CHROMIUM)",
+            chromium.display()
+        ));
+    }
+    for package in ["playwright-core/package.json", "axe-core/axe.min.js"] {
+        if !portal_dir.join("node_modules").join(package).exists() {
+            return Some(format!("{} is missing: run npm ci --prefix {}", package, portal_dir.display()));
+        }
+    }
+    None
+}
+
+/// The portal end to end in headless Chromium (`crates/pim/tests/portal/flow.mjs`): the data made
+/// here with the CLI, then an eligible user enrolls MFA, signs in with a TOTP code, checks and
+/// sends an activation that needs approval; the approver approves it in a second browser context;
+/// the user sees the role active; an administrator filters the audit page and downloads the CSV.
+/// axe-core then scans every page. Screenshots go to `target/portal-screenshots/`. Skipped, with
+/// the reason, when node, Chromium or the npm packages are missing, unless `CI=true`.
+#[test]
+fn portal_in_a_real_browser() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let portal_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/portal");
+    let chromium = PathBuf::from(std::env::var("PIM_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
+    if let Some(why) = browser_test_missing(&portal_dir, &chromium) {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true requires the browser test to run, but {why}");
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(tmp.path(), &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    let secret = server.secret.clone().expect("a setup secret");
+    let admin = Cli::new(tmp.path()).with_env("PIM_SERVER", &server.url);
+    let setup = ["setup", "--server", &server.url, "--username", "admin", "--secret", &secret, "--password-stdin"];
+    admin.ok_in(&setup, "admin-password-1\n");
+    for (user, display) in [("alice", "Alice Example"), ("ann", "Ann Approver"), ("bob", "Bob Builder")] {
+        let email = format!("{user}@example.com");
+        let create = ["users", "create", user, "--display-name", display, "--email", &email, "--password-stdin"];
+        admin.ok_in(&create, &format!("{user}-password-1\n"));
+    }
+    let scopes = [
+        ("/prod", "production", "environment"),
+        ("/prod/db", "orders-db", "postgres.database"),
+        ("/staging", "staging", "environment"),
+    ];
+    for (path, name, kind) in scopes {
+        admin.ok(&["scopes", "add", path, "--name", name, "--type", kind]);
+    }
+    // The role of the flow: alice activates it with MFA, a justification and a ticket; ann approves.
+    let role = ["--name", "Database Operator", "--description", "Operates databases", "--action", "postgres.*"];
+    admin.ok(&[&["roles", "create"][..], &role[..]].concat());
+    admin.ok(&[
+        "settings",
+        "set",
+        "Database Operator",
+        "--scope",
+        "/prod",
+        "--require-mfa",
+        "true",
+        "--require-justification",
+        "true",
+        "--require-ticket",
+        "true",
+        "--require-approval",
+        "true",
+        "--approver",
+        "ann",
+        "--approver-justification",
+        "true",
+        "--max-duration",
+        "4h",
+    ]);
+    admin.ok(&["assign", "alice", "Database Operator", "--scope", "/prod", "--eligible", "-j", "on-call rotation"]);
+    // More for the pages axe scans as admin: an eligible role of admin's own, a request waiting for
+    // admin's approval, an access review with admin as reviewer, and the alerts evaluated.
+    admin.ok(&["assign", "admin", "Reader", "--scope", "/prod", "--eligible", "-j", "reads production when needed"]);
+    admin.ok(&["assign", "ann", "Reader", "--scope", "/prod", "--active", "--duration", "30d", "-j", "approver reads"]);
+    let staging =
+        ["--scope", "/staging", "--require-mfa", "false", "--require-approval", "true", "--approver", "admin"];
+    admin.ok(&[&["settings", "set", "Contributor"][..], &staging[..]].concat());
+    admin.ok(&["assign", "bob", "Contributor", "--scope", "/staging", "--eligible", "-j", "release duty"]);
+    let bob = Cli::new(&tmp.path().join("bob")).with_env("PIM_SERVER", &server.url);
+    bob.ok_in(&["login", "--username", "bob", "--password-stdin"], "bob-password-1\n");
+    let out = bob.ok(&["activate", "Contributor", "--scope", "/staging", "--duration", "1h", "-j", "REL-9: hotfix"]);
+    assert_eq!(field(&out, "status"), Some("PendingApproval"), "{out}");
+    let review = ["reviews", "create", "prod readers", "--role", "Reader", "--scope", "/prod", "--reviewer", "admin"];
+    admin.ok(&[&review[..], &["--duration-days", "14"][..]].concat());
+    admin.ok(&["alerts", "evaluate"]);
+
+    // The browser, from the workspace root (a relative PIM_PORTAL_README_SCREENSHOT is taken from there).
+    let target = pim_bin().parent().and_then(Path::parent).expect("the target directory").to_path_buf();
+    let shots = target.join("portal-screenshots");
+    let started = std::time::Instant::now();
+    let mut node = Command::new("node");
+    node.arg(portal_dir.join("flow.mjs"))
+        .current_dir(&workspace)
+        .env("PIM_PORTAL_URL", &server.url)
+        .env("PIM_PORTAL_SCREENSHOTS", &shots)
+        .env("PIM_TEST_CHROMIUM", &chromium)
+        .env("PIM_PORTAL_ADMIN", "admin")
+        .env("PIM_PORTAL_ADMIN_PASSWORD", "admin-password-1")
+        .env("PIM_PORTAL_USER", "alice")
+        .env("PIM_PORTAL_USER_PASSWORD", "alice-password-1")
+        .env("PIM_PORTAL_APPROVER", "ann")
+        .env("PIM_PORTAL_APPROVER_PASSWORD", "ann-password-1")
+        .env("PIM_PORTAL_ROLE", "Database Operator")
+        .env("PIM_PORTAL_ELIGIBLE_SCOPE", "/prod")
+        .env("PIM_PORTAL_ACTIVATE_SCOPE", "/prod/db")
+        .timeout(Duration::from_secs(600));
+    let ran: Ran = node.output().expect("run node").into();
+    eprintln!("the browser test took {:.1} s; screenshots in {}", started.elapsed().as_secs_f64(), shots.display());
+    assert_eq!(
+        ran.code,
+        Some(0),
+        "the browser test failed:\n{}{}\nthe server's log:\n{}",
+        ran.stdout,
+        ran.stderr,
+        server.log_text()
+    );
+    eprint!("{}", ran.stdout);
     drop(server);
 }

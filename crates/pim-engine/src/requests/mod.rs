@@ -130,7 +130,7 @@ pub enum Submission {
 /// Filters for listing requests.
 #[derive(Clone, Debug, Default)]
 pub struct RequestQuery {
-    /// Only requests the caller made or that concern the caller.
+    /// Only requests the caller made (its own activations, extensions and renewals).
     pub mine: bool,
     /// Only requests concerning this principal.
     pub principal: Option<PrincipalId>,

@@ -185,11 +185,16 @@ pub async fn export_audit(
     };
     let query = engine_query(&s, &ctx, filters).await?;
     let events = s.engine.export_audit(&ctx, query).await?;
-    let (body, ctype, ext) = match q.format {
-        ExportFormat::Csv => (to_csv(&events)?, "text/csv; charset=utf-8", "csv"),
+    export_file(&events, q.format)
+}
+
+/// Events as the export's download (`pim-audit.csv` or `pim-audit.json`); the portal's export
+/// uses it too.
+pub(crate) fn export_file(events: &[AuditEvent], format: ExportFormat) -> ApiResult<Response> {
+    let (body, ctype, ext) = match format {
+        ExportFormat::Csv => (to_csv(events)?, "text/csv; charset=utf-8", "csv"),
         ExportFormat::Json => (
-            serde_json::to_vec(&events)
-                .map_err(|e| ApiError::from(pim_engine::EngineError::Internal(e.to_string())))?,
+            serde_json::to_vec(events).map_err(|e| ApiError::from(pim_engine::EngineError::Internal(e.to_string())))?,
             "application/json",
             "json",
         ),

@@ -27,9 +27,19 @@ pub async fn create_setup(
     Ctx(ctx): Ctx,
     Json(body): Json<SetupRequest>,
 ) -> ApiResult<(StatusCode, Json<Principal>)> {
+    Ok((StatusCode::CREATED, Json(setup_first_admin(&s, &ctx, body).await?)))
+}
+
+/// Creates the first account when the server has none and `body` carries the one-time setup
+/// secret; every refusal is audited as `setup.bootstrap`. Shared by the API and the portal.
+pub(crate) async fn setup_first_admin(
+    s: &AppState,
+    ctx: &pim_engine::Context,
+    body: SetupRequest,
+) -> Result<Principal, pim_engine::EngineError> {
     if !s.engine.setup_required().await? {
         let e = DomainError::new(ErrorKind::SetupCompleted, "setup is complete: an account already exists");
-        s.engine.record_refused(&ctx, "setup.bootstrap", &e).await?;
+        s.engine.record_refused(ctx, "setup.bootstrap", &e).await?;
         return Err(e.into());
     }
     if !s.setup.take_if(&body.setup_secret) {
@@ -37,7 +47,7 @@ pub async fn create_setup(
             ErrorKind::InvalidSetupSecret,
             "the setup secret is wrong (pim serve printed it at start)",
         );
-        s.engine.record_refused(&ctx, "setup.bootstrap", &e).await?;
+        s.engine.record_refused(ctx, "setup.bootstrap", &e).await?;
         return Err(e.into());
     }
     let admin = NewAdmin {
@@ -46,11 +56,11 @@ pub async fn create_setup(
         display_name: body.display_name,
         email: body.email,
     };
-    match s.engine.bootstrap(&ctx, admin).await {
-        Ok(p) => Ok((StatusCode::CREATED, Json(p))),
+    match s.engine.bootstrap(ctx, admin).await {
+        Ok(p) => Ok(p),
         Err(e) => {
             s.setup.restore(body.setup_secret);
-            Err(e.into())
+            Err(e)
         }
     }
 }

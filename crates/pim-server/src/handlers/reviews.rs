@@ -138,7 +138,9 @@ pub async fn list_review_items(
     Ok(file(serde_json::to_vec(&body).map_err(internal)?, false, &name))
 }
 
-fn results_row(s: &AppState, i: &ReviewItem) -> Vec<String> {
+/// One item of an instance's results as a CSV row ([`RESULTS_CSV_COLUMNS`]); the portal's download
+/// uses it too.
+pub(crate) fn results_row(s: &AppState, i: &ReviewItem) -> Vec<String> {
     let name_of = |id| s.engine.index().principal(id).map(|p| p.name).unwrap_or_default();
     let d = i.decision.as_ref();
     let verdict = |v: pim_api::Verdict| if v == pim_api::Verdict::Approve { "approve" } else { "deny" };

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod pages;
 pub mod security;
 pub mod session;
+pub mod setup;
 pub mod view;
 
 use axum::Router;
@@ -46,6 +47,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/", get(home))
         .route("/signin", get(session::signin_page).post(session::signin))
         .route("/signout", post(session::signout))
+        .route("/setup", get(setup::setup_page).post(setup::setup))
         .merge(pages::my_roles::routes())
         .merge(pages::mfa::routes())
         .merge(pages::requests::routes())

@@ -1,6 +1,6 @@
 //! Security headers on every response of the server: a Content-Security-Policy without
 //! `unsafe-inline` (scripts and styles come only from `/static/`), no framing, no sniffing, no
-//! referrer, no caching of pages, and HSTS when the portal is served over TLS.
+//! referrer to other sites, no caching of pages, and HSTS when the portal is served over TLS.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
@@ -23,7 +23,8 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     set(h, header::CONTENT_SECURITY_POLICY, CSP);
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::X_FRAME_OPTIONS, "DENY");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    // Not `no-referrer`: with it, browsers send `Origin: null` on the portal's own forms.
+    set(h, header::REFERRER_POLICY, "same-origin");
     set(h, HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=(), payment=()");
     set(h, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     set(h, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");

@@ -138,9 +138,13 @@ fn refusal(status: StatusCode, message: &str) -> Response {
 }
 
 /// Whether `Origin`, when the browser sends one, is this server (defence in depth beside the
-/// SameSite=Strict cookies and the tokens).
+/// SameSite=Strict cookies and the tokens). `null` (privacy settings, some redirects) proves
+/// nothing either way and is left to the tokens.
 fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    if origin == "null" {
+        return true;
+    }
     let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else { return false };
     let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
     origin_host.eq_ignore_ascii_case(host)
@@ -257,6 +261,8 @@ pub struct SignInPage {
     pub username: String,
     /// Why the last attempt failed.
     pub error: Option<String>,
+    /// The server has no account yet: point to `/setup`.
+    pub setup: bool,
 }
 
 /// Query of the sign-in page.
@@ -267,10 +273,30 @@ pub struct NextQuery {
 
 fn signin_response(state: &AppState, status: StatusCode, page: SignInPage, nonce: Option<String>) -> Response {
     let mut r = render_status(status, &page);
-    if let Some(n) = nonce {
-        add_cookie(&mut r, &set_cookie(PRESESSION_COOKIE, &n, "/signin", 3600, state.portal.secure_cookies));
-    }
+    set_presession(state, &mut r, nonce);
     r
+}
+
+/// The anti-forgery token for a form shown before sign-in, and the new random value to set in the
+/// `pim_presession` cookie when the browser has none yet.
+pub fn presession(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    let (nonce, fresh) = match cookie(headers, PRESESSION_COOKIE).filter(|n| n.len() == 32) {
+        Some(n) => (n, None),
+        None => {
+            let mut raw = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut raw);
+            let n: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+            (n.clone(), Some(n))
+        }
+    };
+    (state.engine.presession_csrf(&nonce), fresh)
+}
+
+/// Sets the `pim_presession` cookie to `nonce` (from [`presession`]) when there is one.
+pub fn set_presession(state: &AppState, r: &mut Response, nonce: Option<String>) {
+    if let Some(n) = nonce {
+        add_cookie(r, &set_cookie(PRESESSION_COOKIE, &n, "/", 3600, state.portal.secure_cookies));
+    }
 }
 
 /// `GET /signin`.
@@ -284,18 +310,11 @@ pub async fn signin_page(
     if session.is_some() {
         return Redirect::to(&next).into_response();
     }
-    let (nonce, fresh) = match cookie(&headers, PRESESSION_COOKIE).filter(|n| n.len() == 32) {
-        Some(n) => (n, None),
-        None => {
-            let mut raw = [0u8; 16];
-            rand::rngs::OsRng.fill_bytes(&mut raw);
-            let n: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-            (n.clone(), Some(n))
-        }
-    };
-    let mut chrome = Chrome::anonymous("Sign in", state.engine.presession_csrf(&nonce));
+    let (csrf, fresh) = presession(&state, &headers);
+    let mut chrome = Chrome::anonymous("Sign in", csrf);
     chrome.flash = read_flash(&headers);
-    let page = SignInPage { chrome, next, username: String::new(), error: None };
+    let setup = state.engine.setup_required().await.unwrap_or(false);
+    let page = SignInPage { chrome, next, username: String::new(), error: None, setup };
     signin_response(&state, StatusCode::OK, page, fresh)
 }
 
@@ -318,7 +337,7 @@ pub async fn signin(
             let secure = state.portal.secure_cookies;
             let max_age = state.portal.absolute_ms / 1000;
             add_cookie(&mut r, &set_cookie(session_cookie_name(secure), &issued.secret, "/", max_age, secure));
-            add_cookie(&mut r, &set_cookie(PRESESSION_COOKIE, "", "/signin", 0, secure));
+            add_cookie(&mut r, &set_cookie(PRESESSION_COOKIE, "", "/", 0, secure));
             r
         }
         Err(e) => {
@@ -328,7 +347,7 @@ pub async fn signin(
             };
             let nonce = cookie(&headers, PRESESSION_COOKIE).unwrap_or_default();
             let chrome = Chrome::anonymous("Sign in", state.engine.presession_csrf(&nonce));
-            let page = SignInPage { chrome, next, username, error: Some(message) };
+            let page = SignInPage { chrome, next, username, error: Some(message), setup: false };
             signin_response(&state, status, page, None)
         }
     }
@@ -385,5 +404,7 @@ mod tests {
         assert!(same_origin(&h));
         h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
         assert!(!same_origin(&h));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(same_origin(&h), "null is left to the tokens");
     }
 }

@@ -64,8 +64,22 @@ impl Page {
         let rest = &self.body[at..];
         let start = rest.find('>')? + 1;
         let end = rest.find("</p>")?;
-        Some(rest[start..end].trim().to_owned())
+        Some(unescape(rest[start..end].trim()))
     }
+}
+
+/// Undoes the HTML escaping of the templates (askama writes `&#39;`, `&quot;`, `&lt;`, ...).
+pub fn unescape(s: &str) -> String {
+    s.replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
 }
 
 /// A browser without JavaScript: keeps cookies, follows nothing by itself.
@@ -184,6 +198,19 @@ impl Browser {
 }
 
 impl TestServer {
+    /// How many audit events of `action` there are, read directly from the engine's store (for
+    /// servers without a signed-in administrator).
+    pub async fn audited_by_engine(&self, action: &str) -> i64 {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut c = sqlx::AnyConnection::connect(&self.db.url).await.expect("connect");
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = $1")
+            .bind(action)
+            .fetch_one(&mut c)
+            .await
+            .expect("count")
+    }
+
     /// Creates a user with a password and answers its id.
     pub async fn user_with_password(&self, name: &str, password: &str) -> PrincipalId {
         self.admin
@@ -247,7 +274,7 @@ async fn cookies_tokens_and_headers_are_strict(b: Backend) {
         ("content-security-policy", "default-src 'none'; script-src 'self'; style-src 'self'"),
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
         ("cache-control", "no-store"),
     ] {
         let got = form.headers.get(h).and_then(|x| x.to_str().ok()).unwrap_or_default();
@@ -294,6 +321,26 @@ async fn cookies_tokens_and_headers_are_strict(b: Backend) {
         .await
         .unwrap();
     assert_eq!(resp.status(), 403, "another site's form");
+    // The server's own origin, and `null` (sent by some browsers and privacy settings), pass on
+    // to the token check: the right token signs out.
+    let host = s.url.trim_start_matches("http://").to_owned();
+    for origin in [format!("http://{host}"), "null".to_owned()] {
+        let web3 = Browser::new(&s);
+        web3.sign_in("bob", PW, None).await;
+        let token = web3.open("/roles").await.csrf().expect("token");
+        let resp = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/signout", s.url))
+            .header("cookie", format!("pim_session={}", web3.cookie("pim_session").unwrap()))
+            .header("origin", origin.as_str())
+            .form(&[("csrf", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "Origin {origin}");
+    }
     // JSON or an empty body is not a form.
     let resp = reqwest::Client::new()
         .post(format!("{}/signout", s.url))
@@ -372,7 +419,30 @@ async fn the_menu_shows_what_the_user_may_use(b: Backend) {
     assert_eq!(api.headers()["content-type"], "application/problem+json", "the API keeps its problems");
 }
 
+async fn the_first_administrator_is_created_in_the_browser(b: Backend) {
+    let s = TestServer::start_empty(&b, Some("the-setup-secret".into())).await;
+    let web = Browser::new(&s);
+    assert!(web.get("/signin").await.has("href=\"/setup\""), "the sign-in page points to the setup");
+    let form = web.get("/setup").await;
+    assert_eq!(form.status, 200);
+    let fields = |secret: &'static str, again: &'static str| {
+        vec![("setup_secret", secret), ("username", "root"), ("password", PW), ("password_again", again)]
+    };
+    let differ = web.post("/setup", &fields("the-setup-secret", "another-password")).await;
+    assert_eq!(differ.status, 422);
+    assert!(differ.text().contains("the two passwords differ"));
+    let wrong = web.post("/setup", &fields("wrong", PW)).await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(s.audited_by_engine("setup.bootstrap").await, 1, "the wrong secret is audited");
+    let done = web.submit("/setup", &fields("the-setup-secret", PW)).await;
+    assert_eq!(done.flash().as_deref(), Some("root is now a permanent Global Administrator. Sign in to continue."));
+    assert_eq!(web.get("/setup").await.location.as_deref(), Some("/signin"), "once only");
+    let landed = web.sign_in("root", PW, None).await;
+    assert!(landed.text().contains("Global Administrator"), "{}", landed.text());
+}
+
 crate::backend_tests!(
+    the_first_administrator_is_created_in_the_browser,
     sign_in_with_a_password_and_a_code,
     cookies_tokens_and_headers_are_strict,
     sessions_end_when_idle_after_their_lifetime_and_at_sign_out,

@@ -2,7 +2,6 @@
 //! is its own module (`manage_*`). The tabs show only to users who may read what they hold
 //! somewhere (at `/` or at a scope of theirs).
 
-use askama::Template;
 use axum::Router;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -34,25 +33,19 @@ pub struct Tab {
     pub current: bool,
 }
 
+/// The actions the engine checks at `/` only: their tabs show to holders at `/`.
+const AT_ROOT: &[&str] = &[actions::DIRECTORY_READ, actions::ROLES_READ];
+
 /// The tabs `session` may see, `current` marked.
 pub fn tabs(state: &AppState, session: &Session, current: &str) -> Vec<Tab> {
+    let root = pim_domain::ScopePath::root();
     TABS.iter()
-        .filter(|(_, _, _, action)| !state.engine.scopes_allowing(&session.ctx, action).is_empty())
+        .filter(|(_, _, _, action)| match AT_ROOT.contains(action) {
+            true => state.engine.allowed(&session.ctx, action, &root),
+            false => !state.engine.scopes_allowing(&session.ctx, action).is_empty(),
+        })
         .map(|(id, href, label, _)| Tab { href, label, current: *id == current })
         .collect()
-}
-
-/// The tab bar, rendered by `manage_tabs.html` (include it with `{{ tabs_html|safe }}`).
-#[derive(Template)]
-#[template(path = "manage_tabs.html")]
-pub struct TabBar {
-    /// The tabs.
-    pub tabs: Vec<Tab>,
-}
-
-/// The tab bar's HTML for `session`, with `current` marked.
-pub fn tab_bar(state: &AppState, session: &Session, current: &str) -> String {
-    TabBar { tabs: tabs(state, session, current) }.render().unwrap_or_default()
 }
 
 /// The routes of this section (each tab's module adds its own).
@@ -60,6 +53,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/manage", get(landing))
         .merge(super::manage_directory::routes())
+        .merge(super::manage_groups::routes())
         .merge(super::manage_roles::routes())
         .merge(super::manage_assignments::routes())
         .merge(super::manage_settings::routes())
@@ -70,6 +64,8 @@ pub fn routes() -> Router<AppState> {
 async fn landing(axum::extract::State(s): axum::extract::State<AppState>, session: Session) -> Response {
     match tabs(&s, &session, "").first() {
         Some(t) => Redirect::to(t.href).into_response(),
-        None => PortalError::new(pim_domain::ErrorKind::Forbidden, "you may not manage anything in pim").into_response(),
+        None => {
+            PortalError::new(pim_domain::ErrorKind::Forbidden, "you may not manage anything in pim").into_response()
+        }
     }
 }

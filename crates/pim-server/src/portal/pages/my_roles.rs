@@ -180,6 +180,7 @@ async fn build(s: &AppState, session: &Session, posted: Option<Posted>) -> Resul
                 let mut check = RequestInput::new(RequestAction::SelfActivate);
                 check.role_id = Some(a.role_id);
                 check.scope = Some(a.scope.clone());
+                check.duration_minutes = Some(DURATIONS[0].0);
                 check.validate_only = true;
                 let needs = match s.engine.submit(&session.ctx, check).await {
                     Ok(Submission::Validated(v)) => needs_list(&v.needs),
@@ -288,6 +289,10 @@ async fn activate(State(s): State<AppState>, session: Session, form: FormData) -
         Ok(Submission::Validated(v)) => {
             let mut lines: Vec<String> = v.problems.iter().map(|p| p.message.clone()).collect();
             let needs = needs_list(&v.needs);
+            let missing: Vec<&str> = needs.iter().copied().filter(|n| *n != "approval").collect();
+            if !missing.is_empty() {
+                lines.push(format!("Still needed: {}.", missing.join(", ")));
+            }
             if v.valid {
                 let when = v.window.map(|w| format!("from {} until {}", time(w.start), end(&w))).unwrap_or_default();
                 lines.insert(0, format!("This activation would be accepted {when}."));
