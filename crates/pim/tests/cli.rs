@@ -1647,6 +1647,9 @@ fn portal_in_a_real_browser() {
     for (path, name, kind) in scopes {
         admin.ok(&["scopes", "add", path, "--name", name, "--type", kind]);
     }
+    // A group with a member, so the group pages have something to show.
+    admin.ok(&["groups", "create", "db-admins", "--description", "Database administrators"]);
+    admin.ok(&["groups", "add-member", "db-admins", "bob"]);
     // The role of the flow: alice activates it with MFA, a justification and a ticket; ann approves.
     let role = ["--name", "Database Operator", "--description", "Operates databases", "--action", "postgres.*"];
     admin.ok(&[&["roles", "create"][..], &role[..]].concat());

@@ -78,6 +78,20 @@ const PAGES = [
   { name: "error-not-found", path: "/no-such-page", status: 404 },
 ];
 
+// Detail pages: [name, a list page, the links to follow from it in turn (CSS selectors)].
+const DETAIL_PAGES = [
+  ["manage-user", "/manage/users", ['main a[href^="/manage/users/"]']],
+  ["manage-group", "/manage/groups", ['main a[href^="/manage/groups/"]']],
+  ["manage-role", "/manage/roles", ['main a[href^="/manage/roles/"]']],
+  ["manage-review-new", "/manage/reviews", ['main a[href="/manage/reviews/new"]']],
+  ["manage-review", "/manage/reviews", ['main a[href^="/manage/reviews/"]:not([href$="/new"])']],
+  [
+    "manage-review-instance",
+    "/manage/reviews",
+    ['main a[href^="/manage/reviews/"]:not([href$="/new"])', 'main a[href^="/manage/review-instances/"]'],
+  ],
+];
+
 // Pages still being built: a 404 there is reported as missing instead of failing (e.g. add
 // "/audit" while the Audit page does not exist yet). Every page of PAGES exists now, so a 404
 // anywhere fails.
@@ -663,6 +677,23 @@ async function accessibility(browser) {
           await expectStatus(page, [p.status ?? 200]);
           await page.locator("main h1").first().waitFor();
           await axeScan(page, p.name);
+        }),
+      );
+    }
+    // Detail pages, reached through the first link of their kind on a list page.
+    for (const [name, list, links] of DETAIL_PAGES) {
+      await soft(() =>
+        step(page, `axe: ${name}`, async () => {
+          await page.goto(BASE + list);
+          await expectStatus(page);
+          for (const selector of links) {
+            const link = page.locator(selector).first();
+            await link.waitFor();
+            await page.goto(BASE + (await link.getAttribute("href")));
+            await expectStatus(page);
+          }
+          await page.locator("main h1").first().waitFor();
+          await axeScan(page, name);
         }),
       );
     }
