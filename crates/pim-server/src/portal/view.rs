@@ -199,6 +199,40 @@ impl IntoResponse for PortalError {
 /// What a portal handler returns.
 pub type PortalResult = Result<Response, PortalError>;
 
+/// The message of a refusal, or a generic one for an internal failure.
+pub fn refused_text(e: &EngineError) -> String {
+    match e.refusal() {
+        Some(d) => d.message.clone(),
+        None => "that did not work inside pim; try again".to_owned(),
+    }
+}
+
+/// After a refused form: a refusal for lack of permission (or of a session) is the 403 page
+/// (nothing changed); any other is a message shown back on `back`.
+pub fn refused(session: &Session, back: &str, e: &EngineError) -> PortalResult {
+    match e.refusal() {
+        Some(d) if matches!(d.kind, ErrorKind::Forbidden | ErrorKind::Unauthenticated) => {
+            Err(PortalError::from(d.clone()).within(&Chrome::new(session, "manage", "Manage")))
+        }
+        _ => Ok(redirect_with(back, Flash::error(refused_text(e)))),
+    }
+}
+
+/// One option of a `<select>`.
+pub struct Choice {
+    /// Its value.
+    pub value: &'static str,
+    /// What it says.
+    pub label: &'static str,
+    /// Whether it is selected.
+    pub selected: bool,
+}
+
+/// `options` (value, label) as choices, `current` selected.
+pub fn choices(options: &[(&'static str, &'static str)], current: &str) -> Vec<Choice> {
+    options.iter().map(|(value, label)| Choice { value, label, selected: *value == current }).collect()
+}
+
 /// A form body (`application/x-www-form-urlencoded`), already read and checked against the
 /// session's anti-forgery token by the portal's guard (see `session::guard`).
 #[derive(Clone, Debug, Default)]

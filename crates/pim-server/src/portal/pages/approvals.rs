@@ -18,9 +18,9 @@ use pim_engine::requests::DecisionInput;
 
 use crate::AppState;
 use crate::handlers::approvals::MAX_BULK;
-use crate::portal::pages::mfa::refused_text;
 use crate::portal::pages::requests::{asked, principal_name, progress, role_name};
 use crate::portal::session::Session;
+use crate::portal::view::refused_text;
 use crate::portal::view::{
     Chrome, Flash, FormData, PortalError, PortalResult, redirect_with, render, render_status, time,
 };

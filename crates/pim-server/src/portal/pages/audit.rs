@@ -17,10 +17,10 @@ use pim_engine::EngineError;
 use pim_engine::audit::AuditQuery;
 
 use super::audit_chart::{Chart, MAX_DAYS, chart, days_in, end_of_day};
-use super::manage_alerts::{Choice, choices};
 use crate::AppState;
 use crate::handlers::audit::export_file;
 use crate::portal::session::Session;
+use crate::portal::view::{Choice, choices};
 use crate::portal::view::{Chrome, FormData, PortalError, PortalResult, parse_input_time, render_status, time};
 
 /// The routes of this section.
@@ -291,7 +291,7 @@ async fn activations(s: &AppState, session: &Session, f: &Filters) -> (Option<Ch
     }
     match s.engine.activation_report(&session.ctx, from, to, &under).await {
         Ok(c) => (days_in(&c.by_day, from, to).and_then(chart), under.to_string(), None),
-        Err(e) => (None, under.to_string(), Some(crate::portal::pages::mfa::refused_text(&e))),
+        Err(e) => (None, under.to_string(), Some(crate::portal::view::refused_text(&e))),
     }
 }
 

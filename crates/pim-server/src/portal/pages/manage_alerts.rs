@@ -18,8 +18,8 @@ use pim_engine::alerts::RuleUpdate;
 
 use super::manage::{Tab, tabs};
 use crate::AppState;
-use crate::portal::pages::mfa::refused_text;
 use crate::portal::session::Session;
+use crate::portal::view::{Choice, choices, refused};
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, redirect_with, render, time};
 
 /// The routes of this tab.
@@ -37,18 +37,6 @@ const PAGE: &str = "/manage/alerts";
 /// The states the filter offers: value, label.
 const STATES: &[(&str, &str)] =
     &[("active", "Active"), ("dismissed", "Dismissed"), ("resolved", "Resolved"), ("all", "All")];
-
-/// One choice of a `<select>`.
-pub(crate) struct Choice {
-    pub(crate) value: &'static str,
-    pub(crate) label: &'static str,
-    pub(crate) selected: bool,
-}
-
-/// `options` as choices, `current` selected.
-pub(crate) fn choices(options: &[(&'static str, &'static str)], current: &str) -> Vec<Choice> {
-    options.iter().map(|(value, label)| Choice { value, label, selected: *value == current }).collect()
-}
 
 struct ItemRow {
     principal: String,
@@ -224,15 +212,6 @@ async fn list_alerts(State(s): State<AppState>, session: Session, RawQuery(raw):
     }))
 }
 
-/// A refusal after a form: the error page for a forbidden write (nothing to go back to), else
-/// back to `to` with the refusal's message.
-pub(crate) fn refused(session: &Session, to: &str, e: EngineError) -> PortalResult {
-    if e.refusal().is_some_and(|d| matches!(d.kind, ErrorKind::Forbidden | ErrorKind::Unauthenticated)) {
-        return Err(PortalError::from(e).within(&Chrome::new(session, "manage", "")));
-    }
-    Ok(redirect_with(to, Flash::error(refused_text(&e))))
-}
-
 fn alert_id(session: &Session, raw: &str) -> Result<AlertId, PortalError> {
     raw.parse().map_err(|_| {
         PortalError::new(ErrorKind::NotFound, format!("there is no alert '{raw}'"))
@@ -246,7 +225,7 @@ async fn evaluate_alerts(State(s): State<AppState>, session: Session, _: FormDat
         Ok(active) => {
             Ok(redirect_with(PAGE, Flash::ok(format!("Every rule was evaluated: {} active alerts.", active.len()))))
         }
-        Err(e) => refused(&session, PAGE, e),
+        Err(e) => refused(&session, PAGE, &e),
     }
 }
 
@@ -260,7 +239,7 @@ async fn dismiss_alert(
     let id = alert_id(&session, &id)?;
     match s.engine.dismiss_alert(&session.ctx, id, form.get("reason")).await {
         Ok(a) => Ok(redirect_with(PAGE, Flash::ok(format!("Dismissed: {}.", a.title)))),
-        Err(e) => refused(&session, PAGE, e),
+        Err(e) => refused(&session, PAGE, &e),
     }
 }
 
@@ -282,7 +261,7 @@ async fn fix_alert(State(s): State<AppState>, session: Session, Path(id): Path<S
             };
             Ok(redirect_with(PAGE, Flash::ok(text)))
         }
-        Err(e) => refused(&session, PAGE, e),
+        Err(e) => refused(&session, PAGE, &e),
     }
 }
 
@@ -322,6 +301,6 @@ async fn update_alert_rule(
             PAGE,
             Flash::ok(format!("Rule saved: {} is {}.", r.name, if r.enabled { "enabled" } else { "disabled" })),
         )),
-        Err(e) => refused(&session, PAGE, e),
+        Err(e) => refused(&session, PAGE, &e),
     }
 }

@@ -19,8 +19,8 @@ use super::manage_lookup::{
     AssignmentRow, assign_scopes, assignment_row, find_principal, find_role, gate, parse_scope, query, role_names,
 };
 use crate::AppState;
-use crate::portal::pages::mfa::refused_text;
 use crate::portal::session::Session;
+use crate::portal::view::refused_text;
 use crate::portal::view::{
     Chrome, Flash, FormData, PortalError, PortalResult, parse_input_time, redirect_with, render_status, time,
 };

@@ -11,9 +11,10 @@ use pim_domain::{AssignmentId, RequestAction};
 use pim_engine::requests::{RequestInput, Submission};
 
 use super::manage_assignments::typed_time;
-use super::manage_lookup::{gate, principal_name, refused, role_name};
+use super::manage_lookup::{gate, principal_name, role_name};
 use crate::AppState;
 use crate::portal::session::Session;
+use crate::portal::view::refused;
 use crate::portal::view::{Chrome, Flash, FormData, PortalResult, end, redirect_with, time};
 
 /// The routes of the row actions.

@@ -13,9 +13,10 @@ use pim_engine::directory::{NewPrincipal, PrincipalPatch};
 use pim_engine::requests::AssignmentQuery;
 
 use super::manage::{Tab, tabs};
-use super::manage_lookup::{AssignmentRow, assignment_row, find_principal, principal_name, query, refused};
+use super::manage_lookup::{AssignmentRow, assignment_row, find_principal, principal_name, query};
 use crate::AppState;
 use crate::portal::session::Session;
+use crate::portal::view::refused;
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, opt_time, redirect_with, render};
 
 /// Most principals a list shows.

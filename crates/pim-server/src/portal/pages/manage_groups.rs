@@ -13,9 +13,10 @@ use pim_engine::directory::NewPrincipal;
 use pim_engine::requests::AssignmentQuery;
 
 use super::manage::{Tab, tabs};
-use super::manage_lookup::{AssignmentRow, assignment_row, find_principal, kind_word, query, refused};
+use super::manage_lookup::{AssignmentRow, assignment_row, find_principal, kind_word, query};
 use crate::AppState;
 use crate::portal::session::Session;
+use crate::portal::view::refused;
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, redirect_with, render};
 
 /// Most groups the list shows.

@@ -8,9 +8,9 @@ use pim_domain::actions::{ASSIGNMENTS_WRITE, DIRECTORY_READ, ROLES_READ};
 use pim_domain::{Assignment, ErrorKind, PrincipalId, PrincipalKind, RoleDefinition, RoleId, ScopePath};
 
 use crate::AppState;
-use crate::portal::pages::mfa::refused_text;
 use crate::portal::session::Session;
-use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, end, redirect_with, time};
+use crate::portal::view::refused_text;
+use crate::portal::view::{Chrome, FormData, PortalError, end, time};
 
 /// Refuses (403, inside `chrome`) a user who may not perform `action` at any scope.
 pub fn gate(s: &AppState, session: &Session, action: &str, chrome: &Chrome) -> Result<(), PortalError> {
@@ -22,17 +22,6 @@ pub fn gate(s: &AppState, session: &Session, action: &str, chrome: &Chrome) -> R
         .within(chrome));
     }
     Ok(())
-}
-
-/// After a refused form: a refusal for lack of permission is the 403 page (nothing changed); any
-/// other is a message shown back on `back`.
-pub fn refused(session: &Session, back: &str, e: &pim_engine::EngineError) -> PortalResult {
-    match e.refusal() {
-        Some(d) if d.kind == ErrorKind::Forbidden => {
-            Err(PortalError::from(d.clone()).within(&Chrome::new(session, "manage", "Manage")))
-        }
-        _ => Ok(redirect_with(back, Flash::error(refused_text(e)))),
-    }
 }
 
 /// The query string of a page, read like a form (never refused: unknown keys are ignored).

@@ -16,9 +16,9 @@ use pim_domain::{ErrorKind, ReviewId};
 use pim_engine::reviews::target_scope;
 
 use super::manage::{Tab, tabs};
-use super::manage_alerts::refused;
 use crate::AppState;
 use crate::portal::session::Session;
+use crate::portal::view::refused;
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, redirect_with, render, time};
 
 /// The routes of this tab.
@@ -269,6 +269,6 @@ async fn stop_review(State(s): State<AppState>, session: Session, Path(id): Path
             &back,
             Flash::ok(format!("Stopped {}: no further instance starts, and the one in progress is completed.", d.name)),
         )),
-        Err(e) => refused(&session, &back, e),
+        Err(e) => refused(&session, &back, &e),
     }
 }

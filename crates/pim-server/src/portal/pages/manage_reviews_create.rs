@@ -16,11 +16,11 @@ use pim_domain::{ErrorKind, PrincipalId, PrincipalKind, RoleId, ScopePath};
 use pim_engine::reviews::NewReview;
 
 use super::manage::{Tab, tabs};
-use super::manage_alerts::{Choice, choices};
 use super::manage_reviews::{IF_NO_RESPONSE, KINDS, RECURRENCES};
 use crate::AppState;
-use crate::portal::pages::mfa::refused_text;
 use crate::portal::session::Session;
+use crate::portal::view::refused_text;
+use crate::portal::view::{Choice, choices};
 use crate::portal::view::{
     Chrome, Flash, FormData, PortalError, PortalResult, input_time, parse_input_time, redirect_with, render_status,
     time,

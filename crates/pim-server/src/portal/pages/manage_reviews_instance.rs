@@ -16,12 +16,12 @@ use pim_engine::EngineError;
 use pim_engine::reviews::target_scope;
 
 use super::manage::{Tab, tabs};
-use super::manage_alerts::refused;
 use super::manage_reviews::{id_of, principal_name, status_label};
 use crate::AppState;
 use crate::handlers::reports::{csv_bytes, file};
 use crate::handlers::reviews::{RESULTS_CSV_COLUMNS, results_row};
 use crate::portal::session::Session;
+use crate::portal::view::refused;
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, opt_time, redirect_with, render, time};
 
 /// The routes of an instance's pages.
@@ -137,7 +137,7 @@ fn back_to_instance(session: &Session, id: ReviewInstanceId, done: Result<String
     let back = format!("/manage/review-instances/{id}");
     match done {
         Ok(text) => Ok(redirect_with(&back, Flash::ok(text))),
-        Err(e) => refused(session, &back, e),
+        Err(e) => refused(session, &back, &e),
     }
 }
 

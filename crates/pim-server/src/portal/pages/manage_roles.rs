@@ -11,10 +11,10 @@ use pim_domain::actions::ROLES_WRITE;
 use pim_domain::{Pattern, Permissions, RoleDefinition, ScopePath};
 
 use super::manage::{Tab, tabs};
-use super::manage_lookup::refused;
 use crate::AppState;
-use crate::portal::pages::mfa::refused_text;
 use crate::portal::session::Session;
+use crate::portal::view::refused;
+use crate::portal::view::refused_text;
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, redirect_with, render, render_status};
 
 /// The routes of this tab.

@@ -15,11 +15,12 @@ use pim_domain::{RequestStatus, RoleDefinition, ScopePath};
 use pim_engine::settings_changes::SettingsUpdate;
 
 use super::manage::{Tab, tabs};
-use super::manage_lookup::{find_role, gate, parse_scope, principal_name, query, refused, role_name, role_names};
+use super::manage_lookup::{find_role, gate, parse_scope, principal_name, query, role_name, role_names};
 use super::manage_settings_form::{SettingsForm, read, summary};
 use crate::AppState;
-use crate::portal::pages::mfa::refused_text;
 use crate::portal::session::Session;
+use crate::portal::view::refused;
+use crate::portal::view::refused_text;
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, redirect_with, render_status, time};
 
 /// The routes of this tab.

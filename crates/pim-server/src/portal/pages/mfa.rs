@@ -11,7 +11,9 @@ use pim_engine::mfa::MfaProof;
 
 use crate::AppState;
 use crate::portal::session::Session;
-use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, opt_time, redirect_with, render, time};
+use crate::portal::view::{
+    Chrome, Flash, FormData, PortalError, PortalResult, opt_time, redirect_with, refused_text, render, time,
+};
 
 /// The routes of this section.
 pub fn routes() -> Router<AppState> {
@@ -111,13 +113,5 @@ async fn recovery_codes(State(s): State<AppState>, session: Session, _: FormData
     match s.engine.regenerate_recovery_codes(&session.ctx).await {
         Ok(codes) => Ok(render(&CodesPage { chrome: Chrome::new(&session, "", "Your new recovery codes"), codes })),
         Err(e) => Ok(redirect_with("/mfa", Flash::error(refused_text(&e)))),
-    }
-}
-
-/// The message of a refusal, or a generic one for an internal failure.
-pub fn refused_text(e: &pim_engine::EngineError) -> String {
-    match e.refusal() {
-        Some(d) => d.message.clone(),
-        None => "that did not work inside pim; try again".to_owned(),
     }
 }

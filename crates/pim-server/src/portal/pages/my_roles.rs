@@ -14,8 +14,8 @@ use pim_domain::{
 use pim_engine::requests::{AssignmentQuery, EXTEND_WINDOW_MS, RENEW_WINDOW_MS, RequestInput, Submission};
 
 use crate::AppState;
-use crate::portal::pages::mfa::refused_text;
 use crate::portal::session::Session;
+use crate::portal::view::refused_text;
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, end, redirect_with, render, time};
 
 /// The routes of this section.

@@ -12,8 +12,8 @@ use pim_domain::{ErrorKind, PrincipalId, PrincipalKind, Request, RequestAction, 
 use pim_engine::requests::RequestQuery;
 
 use crate::AppState;
-use crate::portal::pages::mfa::refused_text;
 use crate::portal::session::Session;
+use crate::portal::view::refused_text;
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, end, redirect_with, render, time};
 
 /// The routes of this section.
