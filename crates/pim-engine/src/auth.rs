@@ -428,7 +428,12 @@ impl Engine {
         let token = match self.tokens.get(&hash, now) {
             Some(t) => Some(t),
             None if secret.starts_with(TOKEN_PREFIX) && secret.len() <= 100 => {
-                q::get_token_by_hash(&mut *self.store.read().await?, &hash).await?
+                let t = q::get_token_by_hash(&mut *self.store.read().await?, &hash).await?;
+                // Cached, so `authenticate` below does not read it again.
+                if let Some(t) = &t {
+                    self.tokens.put(hash.clone(), t.clone(), now);
+                }
+                t
             }
             None => None,
         };

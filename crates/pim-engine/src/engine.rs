@@ -180,6 +180,17 @@ impl Engine {
         out
     }
 
+    /// Whether the caller holds, anywhere, an assignment in effect that allows one of `actions` at
+    /// its scope (one walk of its grants, for the portal's menu on every page).
+    pub fn allowed_anywhere(&self, ctx: &Context, actions: &[&str]) -> bool {
+        let Some(a) = &ctx.actor else { return false };
+        let now = self.now();
+        self.index
+            .effective(a.id, now)
+            .iter()
+            .any(|g| actions.iter().any(|action| self.index.check(a.id, action, &g.scope, now).allowed))
+    }
+
     /// Refuses with `forbidden` unless the caller may perform `action` at `scope`.
     pub(crate) fn authorize(&self, ctx: &Context, action: &str, scope: &ScopePath) -> Result<()> {
         let actor = self.actor(ctx)?;

@@ -76,10 +76,9 @@ impl Engine {
                             touched.extend(done.touched);
                             (ApplyStatus::Removed, None)
                         }
-                        Err(EngineError::Refused(e)) if e.kind == ErrorKind::AssignmentEnded => {
-                            (ApplyStatus::AlreadyEnded, None)
-                        }
-                        Err(EngineError::Refused(e)) if e.kind == ErrorKind::NotFound => {
+                        Err(EngineError::Refused(e))
+                            if matches!(e.kind, ErrorKind::AssignmentEnded | ErrorKind::NotFound) =>
+                        {
                             (ApplyStatus::AlreadyEnded, None)
                         }
                         Err(EngineError::Refused(e)) => {

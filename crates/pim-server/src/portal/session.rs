@@ -11,7 +11,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use pim_domain::actions;
 use pim_domain::{ErrorKind, TokenId};
 use pim_engine::{Actor, Context};
 use rand::RngCore as _;
@@ -26,16 +25,6 @@ pub const FORM_LIMIT: usize = 256 * 1024;
 const FLASH_COOKIE: &str = "pim_flash";
 /// The cookie that binds the sign-in form's anti-forgery token.
 const PRESESSION_COOKIE: &str = "pim_presession";
-
-/// The actions that open the Manage section (reading any of them somewhere is enough).
-const MANAGE_ACTIONS: &[&str] = &[
-    actions::DIRECTORY_READ,
-    actions::ROLES_READ,
-    actions::ASSIGNMENTS_READ,
-    actions::SETTINGS_READ,
-    actions::ALERTS_READ,
-    actions::REVIEWS_READ,
-];
 
 /// A signed-in user of the portal.
 #[derive(Clone, Debug)]
@@ -104,11 +93,6 @@ fn add_cookie(r: &mut Response, value: &str) {
     }
 }
 
-/// Whether the request's anti-forgery token matches (constant time).
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The session of a request, if its cookie names a valid one: `Ok(None)` without a cookie,
 /// `Err(())` for a cookie whose session ended (to be cleared).
 async fn load_session(state: &AppState, parts: &Parts) -> Result<Option<Session>, ()> {
@@ -119,7 +103,7 @@ async fn load_session(state: &AppState, parts: &Parts) -> Result<Option<Session>
     let Some(token_id) = actor.token_id else { return Err(()) };
     let mut ctx = crate::extract::anonymous_context(parts);
     ctx.actor = Some(actor.clone());
-    let may_manage = MANAGE_ACTIONS.iter().any(|a| !state.engine.scopes_allowing(&ctx, a).is_empty());
+    let may_manage = super::pages::manage::may_manage(state, &ctx);
     Ok(Some(Session {
         csrf: state.engine.session_csrf(token_id),
         flash: read_flash(&parts.headers),
@@ -184,7 +168,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             Some(s) => Some(s.csrf.clone()),
             None => cookie(&parts.headers, PRESESSION_COOKIE).map(|n| state.engine.presession_csrf(&n)),
         };
-        if !expected.is_some_and(|e| same(&e, sent)) {
+        if !expected.is_some_and(|e| crate::constant_time_eq(e.as_bytes(), sent.as_bytes())) {
             return refusal(
                 StatusCode::FORBIDDEN,
                 "this form has expired or did not come from this pim; reload the page and try again",

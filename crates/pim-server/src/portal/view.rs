@@ -199,6 +199,16 @@ impl IntoResponse for PortalError {
 /// What a portal handler returns.
 pub type PortalResult = Result<Response, PortalError>;
 
+/// A principal's name (from the access index), or its id.
+pub fn principal_name(s: &crate::AppState, id: pim_domain::PrincipalId) -> String {
+    s.engine.index().principal(id).map_or_else(|| id.to_string(), |p| p.name)
+}
+
+/// A role's name (from the access index), or its id.
+pub fn role_name(s: &crate::AppState, id: pim_domain::RoleId) -> String {
+    s.engine.index().role_name(id).map_or_else(|| id.to_string(), |n| n.to_string())
+}
+
 /// The message of a refusal, or a generic one for an internal failure.
 pub fn refused_text(e: &EngineError) -> String {
     match e.refusal() {

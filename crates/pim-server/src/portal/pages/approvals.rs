@@ -18,12 +18,13 @@ use pim_engine::requests::DecisionInput;
 
 use crate::AppState;
 use crate::handlers::approvals::MAX_BULK;
-use crate::portal::pages::requests::{asked, principal_name, progress, role_name};
+use crate::portal::pages::requests::{asked, progress, request_role_name};
 use crate::portal::session::Session;
 use crate::portal::view::refused_text;
 use crate::portal::view::{
     Chrome, Flash, FormData, PortalError, PortalResult, redirect_with, render, render_status, time,
 };
+use crate::portal::view::{principal_name, role_name};
 
 /// The routes of this section.
 pub fn routes() -> Router<AppState> {
@@ -111,7 +112,7 @@ async fn build(s: &AppState, session: &Session, posted: Option<Posted>) -> Resul
             id: r.id.to_string(),
             requester: r.requester_name.clone().unwrap_or_else(|| principal_name(s, r.requested_by)),
             for_whom: (r.principal_id != r.requested_by).then(|| principal_name(s, r.principal_id)),
-            role: role_name(s, r),
+            role: request_role_name(s, r),
             scope: r.scope.to_string(),
             action: crate::portal::pages::requests::action_label(r.action),
             asked: asked(r),
@@ -138,7 +139,7 @@ async fn build(s: &AppState, session: &Session, posted: Option<Posted>) -> Resul
         break_glass.push(BreakGlassRow {
             id: v.request_id.to_string(),
             who: principal_name(s, v.principal_id),
-            role: s.engine.index().role_name(v.role_id).map_or_else(|| v.role_id.to_string(), |n| n.to_string()),
+            role: role_name(s, v.role_id),
             scope: v.scope.to_string(),
             activated: time(v.created_at),
             justification,
@@ -190,7 +191,7 @@ async fn decide_requests(State(s): State<AppState>, session: Session, form: Form
         .iter()
         .map(|r| {
             let who = r.requester_name.clone().unwrap_or_else(|| principal_name(&s, r.requested_by));
-            (r.id, format!("{} at {} for {who}", role_name(&s, r), r.scope))
+            (r.id, format!("{} at {} for {who}", request_role_name(&s, r), r.scope))
         })
         .collect();
     let input = DecisionInput { verdict, justification, end: None };
@@ -273,7 +274,7 @@ async fn review_break_glass(State(s): State<AppState>, session: Session, form: F
 }
 
 fn role_of(s: &AppState, c: &SettingsChange) -> String {
-    s.engine.index().role_name(c.role_id).map_or_else(|| c.role_id.to_string(), |n| n.to_string())
+    role_name(s, c.role_id)
 }
 
 async fn settings_row(s: &AppState, session: &Session, c: &SettingsChange) -> SettingsRow {

@@ -34,16 +34,26 @@ pub struct Tab {
 }
 
 /// The actions the engine checks at `/` only: their tabs show to holders at `/`.
-const AT_ROOT: &[&str] = &[actions::DIRECTORY_READ, actions::ROLES_READ];
+const AT_ROOT: &[&str] = &[actions::DIRECTORY_READ, actions::ROLES_READ, actions::ALERTS_READ];
+
+/// Whether the caller may use a tab shown by `action`.
+fn visible(state: &AppState, ctx: &pim_engine::Context, action: &str) -> bool {
+    if AT_ROOT.contains(&action) {
+        state.engine.allowed(ctx, action, &pim_domain::ScopePath::root())
+    } else {
+        state.engine.allowed_anywhere(ctx, &[action])
+    }
+}
+
+/// Whether the caller sees any tab: the Manage menu entry shows then.
+pub fn may_manage(state: &AppState, ctx: &pim_engine::Context) -> bool {
+    TABS.iter().any(|(_, _, _, action)| visible(state, ctx, action))
+}
 
 /// The tabs `session` may see, `current` marked.
 pub fn tabs(state: &AppState, session: &Session, current: &str) -> Vec<Tab> {
-    let root = pim_domain::ScopePath::root();
     TABS.iter()
-        .filter(|(_, _, _, action)| match AT_ROOT.contains(action) {
-            true => state.engine.allowed(&session.ctx, action, &root),
-            false => !state.engine.scopes_allowing(&session.ctx, action).is_empty(),
-        })
+        .filter(|(_, _, _, action)| visible(state, &session.ctx, action))
         .map(|(id, href, label, _)| Tab { href, label, current: *id == current })
         .collect()
 }

@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::portal::session::Session;
 use crate::portal::view::{Choice, choices, refused};
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, redirect_with, render, time};
+use crate::portal::view::{principal_name, role_name};
 
 /// The routes of this tab.
 pub fn routes() -> Router<AppState> {
@@ -99,14 +100,6 @@ fn severity(s: Severity) -> (&'static str, &'static str) {
         Severity::Medium => ("medium", "warn"),
         Severity::Low => ("low", ""),
     }
-}
-
-fn principal_name(s: &AppState, id: pim_domain::PrincipalId) -> String {
-    s.engine.index().principal(id).map_or_else(|| id.to_string(), |p| p.name)
-}
-
-fn role_name(s: &AppState, id: pim_domain::RoleId) -> String {
-    s.engine.index().role_name(id).map_or_else(|| id.to_string(), |n| n.to_string())
 }
 
 fn item_row(s: &AppState, i: &AlertItem) -> ItemRow {

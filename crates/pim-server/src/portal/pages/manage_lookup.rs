@@ -5,12 +5,13 @@
 
 use axum::extract::RawQuery;
 use pim_domain::actions::{ASSIGNMENTS_WRITE, DIRECTORY_READ, ROLES_READ};
-use pim_domain::{Assignment, ErrorKind, PrincipalId, PrincipalKind, RoleDefinition, RoleId, ScopePath};
+use pim_domain::{Assignment, ErrorKind, PrincipalId, PrincipalKind, RoleDefinition, ScopePath};
 
 use crate::AppState;
 use crate::portal::session::Session;
 use crate::portal::view::refused_text;
 use crate::portal::view::{Chrome, FormData, PortalError, end, time};
+pub use crate::portal::view::{principal_name, role_name};
 
 /// Refuses (403, inside `chrome`) a user who may not perform `action` at any scope.
 pub fn gate(s: &AppState, session: &Session, action: &str, chrome: &Chrome) -> Result<(), PortalError> {
@@ -91,16 +92,6 @@ pub async fn role_names(s: &AppState, session: &Session) -> Vec<String> {
         pim_domain::role::builtin_roles()
     };
     roles.into_iter().map(|r| r.name).collect()
-}
-
-/// A principal's name, or its id when the index does not know it.
-pub fn principal_name(s: &AppState, id: PrincipalId) -> String {
-    s.engine.index().principal(id).map_or_else(|| id.to_string(), |p| p.name)
-}
-
-/// A role's name, or its id.
-pub fn role_name(s: &AppState, id: RoleId) -> String {
-    s.engine.index().role_name(id).map_or_else(|| id.to_string(), |n| n.to_string())
 }
 
 /// A scope typed by people; the message names the field.

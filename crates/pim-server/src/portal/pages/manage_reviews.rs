@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::portal::session::Session;
 use crate::portal::view::refused;
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, redirect_with, render, time};
+use crate::portal::view::{principal_name, role_name};
 
 /// The routes of this tab.
 pub fn routes() -> Router<AppState> {
@@ -29,14 +30,6 @@ pub fn routes() -> Router<AppState> {
         .route("/manage/reviews/{id}/stop", post(stop_review))
         .merge(super::manage_reviews_instance::routes())
         .merge(super::manage_reviews_create::routes())
-}
-
-pub(crate) fn principal_name(s: &AppState, id: pim_domain::PrincipalId) -> String {
-    s.engine.index().principal(id).map_or_else(|| id.to_string(), |p| p.name)
-}
-
-fn role_name(s: &AppState, id: pim_domain::RoleId) -> String {
-    s.engine.index().role_name(id).map_or_else(|| id.to_string(), |n| n.to_string())
 }
 
 /// What a review covers, in words.

@@ -16,11 +16,12 @@ use pim_engine::EngineError;
 use pim_engine::reviews::target_scope;
 
 use super::manage::{Tab, tabs};
-use super::manage_reviews::{id_of, principal_name, status_label};
+use super::manage_reviews::{id_of, status_label};
 use crate::AppState;
 use crate::handlers::reports::{csv_bytes, file};
 use crate::handlers::reviews::{RESULTS_CSV_COLUMNS, results_row};
 use crate::portal::session::Session;
+use crate::portal::view::principal_name;
 use crate::portal::view::refused;
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, opt_time, redirect_with, render, time};
 

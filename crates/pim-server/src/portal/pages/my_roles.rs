@@ -15,8 +15,10 @@ use pim_engine::requests::{AssignmentQuery, EXTEND_WINDOW_MS, RENEW_WINDOW_MS, R
 
 use crate::AppState;
 use crate::portal::session::Session;
-use crate::portal::view::refused_text;
-use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, end, redirect_with, render, time};
+use crate::portal::view::{
+    Chrome, Flash, FormData, PortalError, PortalResult, end, principal_name, redirect_with, refused_text, render,
+    role_name, time,
+};
 
 /// The routes of this section.
 pub fn routes() -> Router<AppState> {
@@ -164,12 +166,8 @@ async fn build(s: &AppState, session: &Session, posted: Option<Posted>) -> Resul
     let mine = s.engine.my_assignments(&session.ctx).await.map_err(fail)?;
     let mfa = s.engine.mfa_status(&session.ctx).await.map_err(fail)?;
     let me = session.actor.id;
-    let name_of =
-        |a: &Assignment| s.engine.index().role_name(a.role_id).map_or_else(|| a.role_id.to_string(), |n| n.to_string());
-    let via = |a: &Assignment| {
-        (a.principal_id != me)
-            .then(|| s.engine.index().principal(a.principal_id).map_or_else(|| a.principal_id.to_string(), |p| p.name))
-    };
+    let name_of = |a: &Assignment| role_name(s, a.role_id);
+    let via = |a: &Assignment| (a.principal_id != me).then(|| principal_name(s, a.principal_id));
     let ends_soon = |a: &Assignment| a.window.end.is_some_and(|e| e.0 - now.0 <= EXTEND_WINDOW_MS);
     let mut posted = posted;
     let mut eligible = vec![];
@@ -307,7 +305,7 @@ async fn activate(State(s): State<AppState>, session: Session, form: FormData) -
         }
         Ok(Submission::Done(out)) => {
             let r = &out.request;
-            let role = s.engine.index().role_name(r.role_id).map_or_else(|| r.role_id.to_string(), |n| n.to_string());
+            let role = role_name(&s, r.role_id);
             let text = match r.status {
                 RequestStatus::PendingApproval => {
                     format!("Your request to activate {role} at {} waits for approval (request {}).", r.scope, r.id)

@@ -15,6 +15,7 @@ use crate::AppState;
 use crate::portal::session::Session;
 use crate::portal::view::refused_text;
 use crate::portal::view::{Chrome, Flash, FormData, PortalError, PortalResult, end, redirect_with, render, time};
+use crate::portal::view::{principal_name, role_name};
 
 /// The routes of this section.
 pub fn routes() -> Router<AppState> {
@@ -114,7 +115,7 @@ fn row(s: &AppState, r: &Request, me: PrincipalId, now: pim_domain::Timestamp) -
     RequestRow {
         id: r.id.to_string(),
         action: action_label(r.action),
-        role: role_name(s, r),
+        role: request_role_name(s, r),
         scope: r.scope.to_string(),
         for_whom: (r.principal_id != me).then(|| principal_name(s, r.principal_id)),
         asked: asked(r),
@@ -140,7 +141,7 @@ async fn cancel_my_request(State(s): State<AppState>, session: Session, form: Fo
             Flash::ok(format!(
                 "Canceled your request to {} {} at {}.",
                 action_label(r.action).to_lowercase(),
-                role_name(&s, &r),
+                request_role_name(&s, &r),
                 r.scope
             )),
         ),
@@ -188,13 +189,8 @@ fn badge(st: RequestStatus) -> &'static str {
 }
 
 /// The request's role by name.
-pub(crate) fn role_name(s: &AppState, r: &Request) -> String {
-    s.engine.index().role_name(r.role_id).map_or_else(|| r.role_id.to_string(), |n| n.to_string())
-}
-
-/// A principal's name (its id when unknown).
-pub(crate) fn principal_name(s: &AppState, id: PrincipalId) -> String {
-    s.engine.index().principal(id).map_or_else(|| id.to_string(), |p| p.name)
+pub(crate) fn request_role_name(s: &AppState, r: &Request) -> String {
+    role_name(s, r.role_id)
 }
 
 /// `90` → `1 hour 30 minutes`.

@@ -14,8 +14,8 @@ use pim_domain::{ReviewInstanceId, ReviewItemId, Verdict};
 use pim_engine::reviews::ItemDecisionInput;
 
 use crate::AppState;
-use crate::portal::pages::requests::principal_name;
 use crate::portal::session::Session;
+use crate::portal::view::principal_name;
 use crate::portal::view::refused_text;
 use crate::portal::view::{
     Chrome, Flash, FormData, PortalError, PortalResult, redirect_with, render, render_status, time,
