@@ -5,6 +5,7 @@
 //! `view`, and each section's pages in `pages/`.
 
 pub mod assets;
+pub mod next;
 pub mod pages;
 pub mod security;
 pub mod session;

@@ -100,7 +100,10 @@ async fn confirm(State(s): State<AppState>, session: Session, form: FormData) ->
 async fn verify(State(s): State<AppState>, session: Session, form: FormData) -> PortalResult {
     let code = form.get("code").unwrap_or_default();
     let proof = if code.contains('-') { MfaProof::RecoveryCode(code) } else { MfaProof::Totp(code) };
-    let back = form.get("next").filter(|n| n.starts_with('/') && !n.starts_with("//")).unwrap_or_else(|| "/mfa".into());
+    let back = form
+        .get("next")
+        .filter(|n| crate::portal::next::same_origin_path(n).is_some())
+        .unwrap_or_else(|| "/mfa".into());
     Ok(match s.engine.verify_session(&session.ctx, proof).await {
         Ok(v) => {
             redirect_with(&back, Flash::ok(format!("MFA passed: this session is fresh until {}.", time(v.fresh_until))))
