@@ -94,9 +94,9 @@ impl fmt::Display for DomainError {
 }
 
 impl DomainError {
-    /// An error of `kind` with `message`.
+    /// An error of `kind` with `message` (long quoted values shortened, see [`crate::message`]).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> DomainError {
-        DomainError { kind, message: message.into() }
+        DomainError { kind, message: crate::message::bounded(message.into()) }
     }
     /// The stable code.
     pub fn code(&self) -> &'static str {

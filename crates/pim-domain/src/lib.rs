@@ -9,6 +9,7 @@ pub mod assignment;
 pub mod audit;
 pub mod error;
 pub mod ids;
+pub mod message;
 pub mod mfa;
 pub mod notification;
 pub mod permission;

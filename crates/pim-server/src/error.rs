@@ -55,7 +55,7 @@ pub struct ApiError {
 impl ApiError {
     /// A problem with an explicit status and code (for errors that are not domain refusals).
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> ApiError {
-        ApiError { status, code: code.to_owned(), detail: detail.into() }
+        ApiError { status, code: code.to_owned(), detail: pim_domain::message::bounded(detail.into()) }
     }
     /// `400 invalid_input`.
     pub fn bad_request(detail: impl Into<String>) -> ApiError {
@@ -89,17 +89,22 @@ impl From<EngineError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let title = self.status.canonical_reason().unwrap_or("Error");
-        let body = serde_json::json!({
+impl ApiError {
+    /// The problem+json document (RFC 9457).
+    fn body(&self) -> serde_json::Value {
+        serde_json::json!({
             "type": format!("{PROBLEM_BASE}{}", self.code),
-            "title": title,
+            "title": self.status.canonical_reason().unwrap_or("Error"),
             "status": self.status.as_u16(),
             "detail": self.detail,
             "code": self.code,
-        });
-        let mut resp = (self.status, body.to_string()).into_response();
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, self.body().to_string()).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         resp
     }
@@ -116,8 +121,14 @@ pub async fn add_request_id_to_problem(req: axum::extract::Request, next: axum::
         resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/problem+json");
     let Some(id) = id.filter(|_| is_problem) else { return resp };
     let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return Response::from_parts(parts, axum::body::Body::empty());
+    // Problems are short (their detail is bounded); one that is not is replaced, never emptied.
+    let bytes = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let short =
+                ApiError { status: parts.status, code: "problem".into(), detail: "pim refused the request".into() };
+            axum::body::Bytes::from(short.body().to_string())
+        }
     };
     match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(serde_json::Value::Object(mut obj)) => {

@@ -34,12 +34,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 "send the body as JSON with 'Content-Type: application/json'",
             ));
         }
+        // The message below names both limits.
+        const _: () = assert!(crate::BODY_LIMIT == 1024 * 1024 && crate::ANONYMOUS_BODY_LIMIT == 16 * 1024);
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rej| {
             if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "body_too_large",
-                    "the body is larger than the 1 MiB limit",
+                    "the body is too large: at most 1 MiB, and 16 KiB where no token is needed",
                 )
             } else {
                 ApiError::bad_request(format!("could not read the body: {}", rej.body_text()))

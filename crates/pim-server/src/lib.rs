@@ -4,6 +4,7 @@
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod linger;
 pub mod metrics;
 pub mod openapi;
 pub mod paging;
@@ -24,6 +25,9 @@ use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+/// Largest body accepted where no token or session is needed (setup, sign-in, the portal's forms
+/// before sign-in): a name, a password and a code fit many times over.
+pub const ANONYMOUS_BODY_LIMIT: usize = 16 * 1024;
 
 /// What every handler can reach: one shared allocation, so a clone per request is one counter.
 #[derive(Clone)]
@@ -115,6 +119,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), portal::security::headers))
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(linger::linger))
         .layer(axum::middleware::from_fn(error::add_request_id_to_problem))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -10,6 +10,7 @@
 //! Dialect differences live in [`Backend`] and in the two migration directories.
 
 mod audit;
+pub mod bound;
 mod error;
 mod migrate;
 pub mod q;

@@ -268,7 +268,9 @@ impl WriteTx {
     }
 
     /// Appends a hash-chained audit event at time `at` and returns it as stored.
+    /// Every field is bounded first ([`crate::bound`]): what is chained is what is stored.
     pub async fn audit(&mut self, at: Timestamp, draft: AuditDraft) -> Result<AuditEvent> {
+        let draft = crate::bound::bound_draft(draft);
         let seq = self.head_seq + 1;
         let id = EventId::new();
         let outcome = if draft.error_code.is_none() { Outcome::Success } else { Outcome::Failure };

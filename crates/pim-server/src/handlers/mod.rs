@@ -20,6 +20,11 @@ use axum::routing::{get, post, put};
 
 use crate::AppState;
 
+/// The small body limit of the routes anyone may call without a token.
+fn anonymous_body() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(crate::ANONYMOUS_BODY_LIMIT)
+}
+
 /// Every route of the server.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -27,8 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(crate::metrics::metrics))
         .route("/api/v1/openapi.json", get(system::openapi_json))
-        .route("/api/v1/setup", get(auth::get_setup).post(auth::create_setup))
-        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/setup", get(auth::get_setup).post(auth::create_setup).layer(anonymous_body()))
+        .route("/api/v1/auth/login", post(auth::login).layer(anonymous_body()))
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/me", get(auth::get_me))
         .route("/api/v1/tokens", get(auth::list_tokens).post(auth::create_token))

@@ -35,6 +35,7 @@ mod approvals;
 mod audit;
 mod authz;
 mod bad_input;
+mod bounded_input;
 mod check;
 mod directory;
 mod mfa;
