@@ -63,15 +63,21 @@ pub fn portal_options(file: &FileConfig) -> anyhow::Result<pim_server::portal::P
     if !(1..=720).contains(&hours) {
         anyhow::bail!("[portal] session_hours must be between 1 and 720");
     }
-    let https = file
-        .notifications
-        .as_ref()
-        .and_then(|n| n.public_url.as_deref())
-        .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
+    let public_url = file.notifications.as_ref().and_then(|n| n.public_url.as_deref());
+    let public_origin = match public_url {
+        Some(u) => Some(pim_server::portal::origin::origin_of(u).ok_or_else(|| {
+            anyhow::anyhow!(
+                "[notifications] public_url must be an absolute http or https URL, like https://pim.example.com"
+            )
+        })?),
+        None => None,
+    };
+    let https = public_origin.as_deref().is_some_and(|o| o.starts_with("https://"));
     Ok(pim_server::portal::PortalOptions {
         idle_ms: i64::from(idle) * MINUTE_MS,
         absolute_ms: i64::from(hours) * HOUR_MS,
         secure_cookies: p.and_then(|p| p.secure_cookies).unwrap_or(https),
+        public_origin,
     })
 }
 
@@ -320,6 +326,9 @@ mod tests {
         .unwrap();
         let o = portal_options(&file).unwrap();
         assert_eq!((o.idle_ms, o.secure_cookies), (10 * 60_000, true), "https: Secure cookies");
+        assert_eq!(o.public_origin.as_deref(), Some("https://pim.example.com"), "forms must come from it");
+        let file: FileConfig = toml::from_str("[notifications]\npublic_url = \"pim.example.com\"\n").unwrap();
+        assert!(portal_options(&file).is_err(), "a public URL without a scheme is refused at start");
         let file: FileConfig = toml::from_str("[portal]\nsecure_cookies = true\nsession_hours = 2\n").unwrap();
         assert_eq!(portal_options(&file).unwrap().absolute_ms, 2 * 3_600_000);
         for bad in ["[portal]\nidle_timeout_mins = 0\n", "[portal]\nsession_hours = 1000\n", "[portal]\nidle = 3\n"] {

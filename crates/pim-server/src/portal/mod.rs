@@ -6,6 +6,7 @@
 
 pub mod assets;
 pub mod next;
+pub mod origin;
 pub mod pages;
 pub mod security;
 pub mod session;
@@ -29,6 +30,9 @@ pub struct PortalOptions {
     pub absolute_ms: i64,
     /// Cookies are `Secure` (and HSTS is sent): the portal is reached over TLS.
     pub secure_cookies: bool,
+    /// The portal's origin (`https://pim.example.com`) from the public URL; forms must come from
+    /// it. Without one, the request's `Host` with the scheme `secure_cookies` implies.
+    pub public_origin: Option<String>,
 }
 
 /// Default idle timeout: 30 minutes.
@@ -38,7 +42,12 @@ pub const DEFAULT_ABSOLUTE_MS: i64 = 8 * HOUR_MS;
 
 impl Default for PortalOptions {
     fn default() -> Self {
-        PortalOptions { idle_ms: DEFAULT_IDLE_MS, absolute_ms: DEFAULT_ABSOLUTE_MS, secure_cookies: false }
+        PortalOptions {
+            idle_ms: DEFAULT_IDLE_MS,
+            absolute_ms: DEFAULT_ABSOLUTE_MS,
+            secure_cookies: false,
+            public_origin: None,
+        }
     }
 }
 

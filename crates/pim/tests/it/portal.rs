@@ -321,9 +321,24 @@ async fn cookies_tokens_and_headers_are_strict(b: Backend) {
         .await
         .unwrap();
     assert_eq!(resp.status(), 403, "another site's form");
+    // Scheme, host and port all count: this portal is served over plain http.
+    let host = s.url.trim_start_matches("http://").to_owned();
+    let port: u16 = host.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+    for origin in
+        [format!("https://{host}"), format!("http://localhost:{port}"), format!("http://127.0.0.1:{}", port + 1)]
+    {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/signout", s.url))
+            .header("cookie", format!("pim_session={}", web.cookie("pim_session").unwrap()))
+            .header("origin", origin.as_str())
+            .form(&[("csrf", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "Origin {origin} is another origin");
+    }
     // The server's own origin, and `null` (sent by some browsers and privacy settings), pass on
     // to the token check: the right token signs out.
-    let host = s.url.trim_start_matches("http://").to_owned();
     for origin in [format!("http://{host}"), "null".to_owned()] {
         let web3 = Browser::new(&s);
         web3.sign_in("bob", PW, None).await;
