@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::assignment::{Assignment, AssignmentKind};
 use crate::error::DomainError;
 use crate::ids::{AlertId, AssignmentId, PrincipalId, RoleId};
+use crate::message::count;
 use crate::principal::{Principal, PrincipalKind};
 use crate::role;
 use crate::scope::ScopePath;
@@ -143,7 +144,7 @@ pub const RULES: &[RuleDef] = &[
     RuleDef {
         id: rules::FREQUENT_ACTIVATIONS,
         name: "Roles activated too frequently",
-        description: "A principal activated one role at least `activations` times within `windowMinutes`.",
+        description: "A principal activated one role at least `activations` times within `windowMinutes` minutes.",
         severity: Severity::Medium,
         thresholds: &[t("activations", 3, 2, 1000), t("windowMinutes", 60, 1, 43_200)],
         remediable: false,
@@ -428,13 +429,17 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
             let mut principals: Vec<PrincipalId> = ga.iter().map(|a| a.principal_id).collect();
             principals.sort();
             principals.dedup();
-            let count = principals.len() as i64;
+            let holders = principals.len() as i64;
             let share = if total == 0 { 0 } else { ga.len() as i64 * 100 / total };
-            if count >= th("count") && share >= th("percent") {
+            if holders >= th("count") && share >= th("percent") {
                 let items = ga.iter().map(|a| item(a, format!("{} Global Administrator", a.kind.as_str()))).collect();
                 finding(
                     &rule.id,
-                    format!("{count} principals hold Global Administrator ({share} % of {total} assignments)"),
+                    format!(
+                        "{} Global Administrator ({share} % of {})",
+                        count(holders, "principal holds", "principals hold"),
+                        count(total, "assignment", "assignments")
+                    ),
                     items,
                 )
             } else {
@@ -455,10 +460,10 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                     Some(item(
                         last,
                         format!(
-                            "{} activations of {} in the last {} minutes",
-                            v.len(),
+                            "{} of {} in the last {}",
+                            count(v.len() as u64, "activation", "activations"),
                             f.role(role_id),
-                            th("windowMinutes")
+                            count(th("windowMinutes"), "minute", "minutes")
                         ),
                     ))
                 })
@@ -479,7 +484,11 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                 .collect();
             items.sort_by(|a, b| (a.role_id, &a.scope).cmp(&(b.role_id, &b.scope)));
             items.dedup();
-            finding(&rule.id, format!("{} roles can be activated without MFA", items.len()), items)
+            finding(
+                &rule.id,
+                format!("{} activated without MFA", count(items.len() as u64, "role can be", "roles can be")),
+                items,
+            )
         }
         rules::STALE_ACCOUNTS => {
             let limit = f.now.0 - th("days") * DAY_MS;
@@ -502,7 +511,14 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                 })
                 .collect();
             items.sort_by_key(|i| i.assignment_id);
-            finding(&rule.id, format!("{} privileged assignments of users who have not signed in", items.len()), items)
+            finding(
+                &rule.id,
+                format!(
+                    "{} of users who have not signed in",
+                    count(items.len() as u64, "privileged assignment", "privileged assignments")
+                ),
+                items,
+            )
         }
         rules::UNUSED_ROLES => {
             let limit = f.now.0 - th("days") * DAY_MS;
@@ -519,11 +535,25 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                 .filter(|a| a.kind == AssignmentKind::Eligible && PRIVILEGED_ROLES.contains(&a.role_id))
                 .filter(|a| last.get(&a.id).copied().unwrap_or(a.window.start).0 <= limit)
                 .map(|a| {
-                    item(a, format!("eligible for {} and not activated for {} days", f.role(a.role_id), th("days")))
+                    item(
+                        a,
+                        format!(
+                            "eligible for {} and not activated for {}",
+                            f.role(a.role_id),
+                            count(th("days"), "day", "days")
+                        ),
+                    )
                 })
                 .collect();
             items.sort_by_key(|i| i.assignment_id);
-            finding(&rule.id, format!("{} privileged eligible assignments not used", items.len()), items)
+            finding(
+                &rule.id,
+                format!(
+                    "{} not used",
+                    count(items.len() as u64, "privileged eligible assignment", "privileged eligible assignments")
+                ),
+                items,
+            )
         }
         rules::TOO_MANY_OWNERS => {
             let mut by: BTreeMap<ScopePath, Vec<&Assignment>> = BTreeMap::new();
@@ -573,7 +603,11 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
             items.sort_by_key(|i| i.principal_id);
             finding(
                 &rule.id,
-                format!("{} emergency access accounts are not permanent Global Administrators", items.len()),
+                format!(
+                    "{} not permanent Global {}",
+                    count(items.len() as u64, "emergency access account is", "emergency access accounts are"),
+                    if items.len() == 1 { "Administrator" } else { "Administrators" }
+                ),
                 items,
             )
         }

@@ -13,6 +13,7 @@
 //! - Seeds are sealed with the engine's [`crate::secrets::SecretBox`], bound to the principal;
 //!   recovery codes are kept as keyed hashes. No secret or code is ever logged or audited.
 
+use pim_domain::message::count;
 use pim_domain::mfa::{
     self, RECOVERY_CODE_COUNT, RECOVERY_CODE_LEN, TOTP_DIGITS, TOTP_SECRET_BYTES, TOTP_STEP_SECS, TotpFactor,
 };
@@ -206,7 +207,7 @@ fn not_enrolled() -> DomainError {
 fn locked(until: Timestamp) -> DomainError {
     DomainError::new(
         ErrorKind::TooManyAttempts,
-        format!("MFA is locked after {} wrong codes, until {until}", mfa::MAX_FAILED_ATTEMPTS),
+        format!("MFA is locked until {until} after {}", count(mfa::MAX_FAILED_ATTEMPTS, "wrong code", "wrong codes")),
     )
 }
 
@@ -350,9 +351,9 @@ impl Engine {
                 let e = DomainError::new(
                     ErrorKind::InvalidMfaCode,
                     format!(
-                        "the code is wrong; {left} more wrong code{} lock MFA for {} minutes",
-                        if left == 1 { "" } else { "s" },
-                        mfa::LOCKOUT_MS / 60_000
+                        "the code is wrong; after {}, MFA is locked for {}",
+                        count(left, "more wrong code", "more wrong codes"),
+                        count(mfa::LOCKOUT_MS / 60_000, "minute", "minutes")
                     ),
                 );
                 tx.audit(now, failure(draft, &e)).await?;

@@ -3,6 +3,7 @@
 
 use pim_domain::actions::ASSIGNMENTS_WRITE;
 use pim_domain::approval::Approval;
+use pim_domain::message::count;
 use pim_domain::request::{ActivationInput, Needs, normalize_justification, plan_activation};
 use pim_domain::role::GLOBAL_ADMINISTRATOR;
 use pim_domain::settings::ApproverRef;
@@ -84,11 +85,14 @@ fn check_assignment_policy(settings: &RoleSettings, kind: AssignmentKind, w: &Wi
     match w.end {
         None if !allow_permanent => refuse(
             ErrorKind::PermanentNotAllowed,
-            format!("the role's settings do not allow permanent {what} assignments; give an end within {days} days"),
+            format!(
+                "the role's settings do not allow permanent {what} assignments; give an end within {}",
+                count(days, "day", "days")
+            ),
         ),
         Some(end) if !allow_permanent && end.0 - w.start.max(now).0 > i64::from(days) * DAY_MS => refuse(
             ErrorKind::ExpirationTooFar,
-            format!("the role's settings allow {what} assignments of at most {days} days"),
+            format!("the role's settings allow {what} assignments of at most {}", count(days, "day", "days")),
         ),
         _ => Ok(()),
     }

@@ -205,7 +205,7 @@ fn range(from: i64, to: i64) -> String {
     if from == to {
         format!("event {from} is")
     } else {
-        format!("events {from} to {to} ({} events) are", to - from + 1)
+        format!("events {from} to {to} ({} in all) are", to - from + 1)
     }
 }
 

@@ -231,7 +231,9 @@ async fn five_wrong_codes_lock_mfa_for_fifteen_minutes(b: Backend) {
         match r {
             Err(ClientError::Api { status: 401, problem }) => {
                 assert_eq!(problem.code, "invalid_mfa_code");
-                assert!(problem.detail.contains(&format!("{left} more wrong code")), "{}", problem.detail);
+                let codes = if left == 1 { "1 more wrong code".to_owned() } else { format!("{left} more wrong codes") };
+                let expected = format!("the code is wrong; after {codes}, MFA is locked for 15 minutes");
+                assert_eq!(problem.detail, expected);
             }
             other => panic!("a wrong code must be refused: {other:?}"),
         }

@@ -434,7 +434,7 @@ async fn every_role_setting_through_the_portal(b: Backend) {
     let (page, f) = settings_form(&web, "Contributor", "%2Fprod%2Fdb").await;
     let text = words(&page);
     assert!(text.contains("They are inherited from /prod: nothing is defined at /prod/db itself."), "{text}");
-    assert!(text.contains("Approval stage 2 admin; 1 approval(s) needed; times out after 240 minutes"), "{text}");
+    assert!(text.contains("Approval stage 2 admin; 1 approval needed; times out after 240 minutes"), "{text}");
     assert_eq!(field(&f, "stage1_approvers"), "ann, approvers");
     assert_eq!(field(&f, "stage1_escalation"), "bob");
     // The engine applies them: an activation now needs approval and a ticket.

@@ -72,11 +72,11 @@ async fn admins_evaluate_dismiss_and_fix_alerts(b: Backend) {
         evaluated.message()
     );
     let text = evaluated.words();
-    assert!(text.contains("medium severity 1 roles can be activated without MFA"), "{text}");
+    assert!(text.contains("medium severity 1 role can be activated without MFA"), "{text}");
     assert!(text.contains("Reader /prod Reader can be activated at /prod without MFA"), "{text}");
-    assert!(text.contains("high severity 1 emergency access accounts are not permanent Global Administrators"));
+    assert!(text.contains("high severity 1 emergency access account is not permanent Global Administrator"));
     assert!(text.contains("breakglass"), "affected principals are named");
-    assert!(evaluated.has("Fix: 1 roles can be activated without MFA"), "a remediable alert offers its fix");
+    assert!(evaluated.has("Fix: 1 role can be activated without MFA"), "a remediable alert offers its fix");
     assert!(text.contains("Alert rules") && text.contains("Potential stale accounts in a privileged role"));
 
     // Dismissing needs a reason; with one, the alert is dismissed and shows under its state.
@@ -88,7 +88,7 @@ async fn admins_evaluate_dismiss_and_fix_alerts(b: Backend) {
     let dismissed = web.submit(&path, &[("reason", "lab tenant, accepted")]).await;
     assert_eq!(
         dismissed.message().as_deref(),
-        Some("Dismissed: 1 emergency access accounts are not permanent Global Administrators.")
+        Some("Dismissed: 1 emergency access account is not permanent Global Administrator.")
     );
     let a = s.admin.get_alert(unprotected.id).await.unwrap();
     assert_eq!((a.state, a.dismiss_reason.as_deref()), (AlertState::Dismissed, Some("lab tenant, accepted")));
@@ -148,7 +148,7 @@ async fn readers_see_alerts_without_changing_them(b: Backend) {
     web.sign_in("rita", PW, None).await;
     let page = web.open("/manage/alerts").await;
     assert_eq!(page.status, 200);
-    assert!(page.words().contains("emergency access accounts are not permanent Global Administrators"));
+    assert!(page.words().contains("1 emergency access account is not permanent Global Administrator"));
     for write in ["/dismiss", "/fix", "Evaluate now", "Save rule", "/manage/alert-rules/"] {
         assert!(!page.has(write), "a reader sees no {write}");
     }
@@ -295,10 +295,7 @@ async fn admins_create_run_and_apply_access_reviews(b: Backend) {
     let body = DecideReviewItem { verdict: Verdict::Deny, reason: Some("not needed".into()) };
     bob_c.decide_review_item(instance, item.id, &body).await.expect("bob decides");
     let stopped = web.submit(&format!("{path}/stop"), &[]).await;
-    assert_eq!(
-        stopped.message().as_deref(),
-        Some("Stopped: the instance is completed; 1 of 1 items are to be removed.")
-    );
+    assert_eq!(stopped.message().as_deref(), Some("Stopped: the instance is completed; 1 of 1 item is to be removed."));
     assert!(stopped.words().contains("alice Reader /prod eligible - deny deny bob not needed remove -"));
     let reset = web.submit(&format!("{path}/reset"), &[]).await;
     assert!(reset.message().unwrap_or_default().contains("is Completed"), "{:?}", reset.message());

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use pim_domain::ReviewInstanceId;
 use pim_domain::actions::REVIEWS_WRITE;
 use pim_domain::approval::Verdict;
+use pim_domain::message::count;
 use pim_domain::review::{InstanceStatus, ItemCounts, ItemOutcome, ReviewItem};
 use pim_engine::EngineError;
 use pim_engine::reviews::target_scope;
@@ -153,10 +154,10 @@ async fn stop_instance(
     let done = s.engine.stop_review_instance(&session.ctx, id).await.map(|i| {
         let c = i.counts.unwrap_or_default();
         format!(
-            "Stopped: the instance is {}; {} of {} items are to be removed.",
+            "Stopped: the instance is {}; {} of {} to be removed.",
             status_label(i.status),
             c.to_remove,
-            c.total
+            count(c.total, "item is", "items are")
         )
     });
     back_to_instance(&session, id, done)

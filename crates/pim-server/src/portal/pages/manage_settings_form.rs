@@ -3,6 +3,7 @@
 //! typed), read back into `RoleSettings` with a message naming the field when something typed is
 //! wrong, and the summary of settings in force.
 
+use pim_domain::message::count;
 use pim_domain::settings::{
     ApprovalStage, ApproverRef, Escalation, EventRecipients, MAX_APPROVERS, MAX_STAGES, NotificationRule,
     NotificationSettings,
@@ -378,9 +379,11 @@ fn yes(b: bool) -> String {
 
 /// The settings in force, for people: (setting, value).
 pub fn summary(s: &AppState, st: &RoleSettings) -> Vec<(String, String)> {
-    let days = |allow: bool, n: u32| if allow { "may be permanent".to_owned() } else { format!("at most {n} days") };
+    let days = |allow: bool, n: u32| {
+        if allow { "may be permanent".to_owned() } else { format!("at most {}", count(n, "day", "days")) }
+    };
     let mut out = vec![
-        ("Longest activation".to_owned(), format!("{} minutes", st.activation_max_minutes)),
+        ("Longest activation".to_owned(), count(st.activation_max_minutes, "minute", "minutes")),
         ("MFA to activate".to_owned(), yes(st.require_mfa_on_activation)),
         ("Justification to activate".to_owned(), yes(st.require_justification_on_activation)),
         ("Ticket to activate".to_owned(), yes(st.require_ticket_on_activation)),
@@ -388,13 +391,17 @@ pub fn summary(s: &AppState, st: &RoleSettings) -> Vec<(String, String)> {
     ];
     for (i, stage) in st.approval_stages.iter().enumerate() {
         let mut text = format!(
-            "{}; {} approval(s) needed; times out after {} minutes",
+            "{}; {} needed; times out after {}",
             names(s, &stage.approvers),
-            stage.required_approvals,
-            stage.timeout_minutes
+            count(stage.required_approvals, "approval", "approvals"),
+            count(stage.timeout_minutes, "minute", "minutes")
         );
         if let Some(e) = &stage.escalation {
-            text.push_str(&format!("; escalates to {} after {} minutes", names(s, &e.approvers), e.after_minutes));
+            text.push_str(&format!(
+                "; escalates to {} after {}",
+                names(s, &e.approvers),
+                count(e.after_minutes, "minute", "minutes")
+            ));
         }
         out.push((format!("Approval stage {}", i + 1), text));
     }
