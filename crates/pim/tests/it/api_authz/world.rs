@@ -105,16 +105,7 @@ pub(super) async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec
     s.without_mfa(ops).await;
     s.custom_role("Target", &["target.*"]).await;
     let (victim, victim_client) = s.user("victim").await;
-    let robot = s
-        .admin
-        .create_service_principal(&CreateServicePrincipal {
-            name: "robot".into(),
-            display_name: None,
-            description: None,
-        })
-        .await
-        .expect("robot")
-        .id;
+    let robot = s.service_principal("robot").await;
     let team = s.group("team").await;
     let box_add = s.group("box-add").await;
     let box_rm = s.group("box-rm").await;

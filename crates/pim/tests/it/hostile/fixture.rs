@@ -33,16 +33,7 @@ pub(crate) async fn fixture(s: &TestServer) -> Fx {
     let (alice, client) = s.user("alice").await;
     let grp = s.group("grp").await;
     s.admin.add_member(grp, alice).await.expect("member");
-    let robot = s
-        .admin
-        .create_service_principal(&CreateServicePrincipal {
-            name: "robot".into(),
-            display_name: None,
-            description: None,
-        })
-        .await
-        .expect("robot")
-        .id;
+    let robot = s.service_principal("robot").await;
     s.admin
         .create_resource(&CreateResource { scope: sp("/a"), name: "A".into(), kind: "subscription".into() })
         .await
