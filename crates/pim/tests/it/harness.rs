@@ -234,6 +234,19 @@ impl TestServer {
     }
 
     /// Creates a group.
+    /// Creates service principal `name` as the administrator.
+    pub async fn service_principal(&self, name: &str) -> PrincipalId {
+        self.admin
+            .create_service_principal(&pim_api::CreateServicePrincipal {
+                name: name.into(),
+                display_name: None,
+                description: None,
+            })
+            .await
+            .expect("create service principal")
+            .id
+    }
+
     pub async fn group(&self, name: &str) -> PrincipalId {
         self.admin
             .create_group(&pim_api::CreateGroup {

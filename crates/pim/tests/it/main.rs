@@ -30,15 +30,27 @@ macro_rules! backend_tests {
     };
 }
 
+// The layout, by area: `<area>.rs` tests what the area does; beside it, `<area>_hostile.rs` holds
+// the hostile input the area must refuse (a 4xx problem+json that changes nothing) and
+// `<area>_authz.rs` who may do what there. The area `api` is every endpoint at once: `api_hostile.rs`
+// (malformed bodies, bad ids, page sizes and cursors, hostile text, unrouted paths) and `api_authz/`
+// (every endpoint with every built-in role). The tools they share live in `hostile/`.
 mod alerts;
+mod alerts_hostile;
+mod api_authz;
+mod api_hostile;
 mod approvals;
+mod approvals_hostile;
 mod audit;
-mod authz;
-mod bad_input;
-mod bounded_input;
+mod auth_hostile;
+mod bounds_hostile;
 mod check;
 mod directory;
+mod directory_authz;
+mod directory_hostile;
+mod hostile;
 mod mfa;
+mod mfa_hostile;
 mod notify;
 mod portal;
 mod portal_manage;
@@ -46,5 +58,10 @@ mod portal_oversight;
 mod portal_work;
 mod replicas;
 mod reports;
+mod reports_hostile;
 mod requests;
+mod requests_authz;
+mod requests_hostile;
 mod reviews;
+mod reviews_authz;
+mod reviews_hostile;

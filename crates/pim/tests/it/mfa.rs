@@ -584,16 +584,7 @@ async fn every_mfa_event_is_audited_without_secrets(b: Backend) {
 /// Only users enroll; service principals authenticate with tokens alone.
 async fn service_principals_do_not_enroll(b: Backend) {
     let s = TestServer::start(&b).await;
-    let sp = s
-        .admin
-        .create_service_principal(&CreateServicePrincipal {
-            name: "robot".into(),
-            display_name: None,
-            description: None,
-        })
-        .await
-        .expect("robot");
-    let robot = s.client_for(sp.id).await;
+    let robot = s.client_for(s.service_principal("robot").await).await;
     let r = robot.enroll_totp().await;
     assert_eq!((status(robot.enroll_totp().await), code(r)), (400, "invalid_input".into()));
     assert_eq!(code(robot.verify_mfa(&totp_body("123456".into())).await), "mfa_not_enrolled");

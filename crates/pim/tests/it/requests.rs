@@ -284,16 +284,7 @@ async fn validate_only_reports_needs_and_changes_nothing(b: Backend) {
 async fn service_principals_hold_time_bound_active_assignments_only(b: Backend) {
     let s = TestServer::start(&b).await;
     let role = s.custom_role("Deployer", &["deploy.*"]).await;
-    let sp_id = s
-        .admin
-        .create_service_principal(&CreateServicePrincipal {
-            name: "ci-bot".into(),
-            display_name: None,
-            description: None,
-        })
-        .await
-        .expect("sp")
-        .id;
+    let sp_id = s.service_principal("ci-bot").await;
     let mut r = CreateRequest::new(RequestAction::AdminAssign);
     r.principal_id = Some(sp_id);
     r.role_id = Some(role);
