@@ -378,6 +378,32 @@ async function flow(browser) {
       await heading(u, "Sign in");
       await shot(u, "signin");
     });
+    await step(u, "a sign-in link with a hostile next= stays on pim", async () => {
+      // Each trick would send a browser to another site if pim redirected to it as sent.
+      const tricks = ["//evil.example", "/\\evil.example", "/%09/evil.example", "/%0a/evil.example",
+        "\\\\evil.example", "/%2f%2fevil.example", "https:evil.example", "javascript:alert(1)",
+        "https://evil.example/", "/%5cevil.example"];
+      const probe = await newPage(USER.name);
+      const home = new URL(BASE).origin;
+      // Sent as an attacker writes them (%09 a tab once decoded) and encoded once more (literal %09).
+      for (const trick of tricks.flatMap((t) => [t, encodeURIComponent(t)])) {
+        await probe.goto(`${BASE}/signin?next=${trick}`);
+        await probe.locator("#username").fill(USER.name);
+        await probe.locator("#password").fill(USER.password);
+        await submit(probe, probe.getByRole("button", { name: "Sign in" }));
+        const at = new URL(probe.url());
+        if (at.origin !== home || at.pathname !== "/roles") {
+          throw new Error(`next=${trick} led the browser to ${probe.url()}`);
+        }
+        await submit(probe, probe.locator("header").getByRole("button", { name: "Sign out" }));
+      }
+      // A same-origin path is followed.
+      await probe.goto(`${BASE}/signin?next=${encodeURIComponent("/requests")}`);
+      await probe.locator("#username").fill(USER.name);
+      await probe.locator("#password").fill(USER.password);
+      await submit(probe, probe.getByRole("button", { name: "Sign in" }));
+      if (new URL(probe.url()).pathname !== "/requests") throw new Error(`next=/requests led to ${probe.url()}`);
+    });
     await step(u, `${USER.name} signs in with a password`, async () => {
       await signIn(u, USER);
       await heading(u, "My roles");
