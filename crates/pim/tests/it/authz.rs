@@ -297,7 +297,7 @@ fn endpoints(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
             "",
             "/api/v1/scopes/validate",
             req(json!({"scope": "/a/b"})),
-            Public,
+            SignedIn,
             200,
         ),
         // Oneself.
@@ -1064,7 +1064,7 @@ fn got(e: &Ep, a: &Answer) -> String {
 
 /// Makes the settings of `role` at `scope` protected, then has the administrator propose a change
 /// there: a settings change waiting for a second administrator.
-async fn propose_change(s: &TestServer, role: RoleId, scope: &str) -> SettingsChangeId {
+pub(crate) async fn propose_change(s: &TestServer, role: RoleId, scope: &str) -> SettingsChangeId {
     s.set_settings(role, scope, |x| x.protected = true).await;
     let mut st = s.admin.get_settings(&role.to_string(), &sp(scope)).await.expect("settings").settings;
     st.activation_max_minutes = 90;
@@ -1075,14 +1075,14 @@ async fn propose_change(s: &TestServer, role: RoleId, scope: &str) -> SettingsCh
 }
 
 /// An active `externalAccess` alert, as a connector would raise it for `system`.
-async fn external_alert(s: &TestServer, system: &str) -> AlertId {
+pub(crate) async fn external_alert(s: &TestServer, system: &str) -> AlertId {
     let item = AlertItem { detail: format!("found in {system}"), ..Default::default() };
     s.engine.report_external_access(system, vec![item]).await.expect("report").expect("alert").id
 }
 
 /// A one-time access review of `role` at `scope` by `reviewers`, starting now, for 7 days, without
 /// a required reason.
-fn review_of(name: &str, role: RoleId, scope: &str, reviewers: Reviewers) -> CreateReview {
+pub(crate) fn review_of(name: &str, role: RoleId, scope: &str, reviewers: Reviewers) -> CreateReview {
     CreateReview {
         name: name.into(),
         description: None,
@@ -1103,12 +1103,12 @@ fn review_of(name: &str, role: RoleId, scope: &str, reviewers: Reviewers) -> Cre
 }
 
 /// The reviewers `users`, by id.
-fn selected(users: &[PrincipalId]) -> Reviewers {
+pub(crate) fn selected(users: &[PrincipalId]) -> Reviewers {
     Reviewers::Selected { reviewers: users.iter().map(|&id| ApproverRef { kind: PrincipalKind::User, id }).collect() }
 }
 
 /// Creates `review` as the administrator; returns it and the instance that started with it.
-async fn start_review(s: &TestServer, review: &CreateReview) -> (ReviewId, ReviewInstanceId) {
+pub(crate) async fn start_review(s: &TestServer, review: &CreateReview) -> (ReviewId, ReviewInstanceId) {
     let def = s.admin.create_review(review).await.expect("create review");
     let detail = s.admin.get_review(def.id).await.expect("get review");
     let instance = detail.instances.first().unwrap_or_else(|| panic!("{} started no instance", review.name)).id;
@@ -1121,7 +1121,7 @@ async fn first_instance(s: &TestServer, id: ReviewId) -> ReviewInstanceId {
 }
 
 /// The item of `instance` reviewing `principal`'s access (the first, if several).
-async fn item_of(s: &TestServer, instance: ReviewInstanceId, principal: PrincipalId) -> ReviewItemId {
+pub(crate) async fn item_of(s: &TestServer, instance: ReviewInstanceId, principal: PrincipalId) -> ReviewItemId {
     let items = s.admin.review_results(instance).await.expect("results").items;
     items.iter().find(|it| it.principal_id == principal).unwrap_or_else(|| panic!("no item for {principal}")).id
 }
