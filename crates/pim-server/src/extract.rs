@@ -1,16 +1,16 @@
 //! Extractors whose rejections are problem+json: JSON bodies, query strings, path ids, and the
-//! caller's [`Context`] (bearer token, request id, client address).
+//! caller's [`Context`] (authenticated actor, request id, client address).
 
 use std::net::SocketAddr;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use pim_engine::Context;
 use serde::de::DeserializeOwned;
 
-use crate::AppState;
+use crate::bearer::Authenticated;
 use crate::error::ApiError;
 
 /// A JSON object body; malformed, mistyped, non-object or oversized bodies become clear 4xx problems.
@@ -121,8 +121,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     }
 }
 
-/// The caller: authenticated from `Authorization: Bearer`, when present. Handlers that need a
-/// signed-in caller get `unauthenticated` from the engine otherwise.
+/// The caller: the actor [`crate::bearer::require_bearer`] authenticated before any extractor
+/// ran, or none on the public routes.
 #[derive(Debug, Clone)]
 pub struct Ctx(pub Context);
 
@@ -141,25 +141,11 @@ fn request_id(parts: &Parts) -> Option<String> {
     (v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())).then(|| v.to_owned())
 }
 
-impl<S> FromRequestParts<S> for Ctx
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let mut ctx = anonymous_context(parts);
-        if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-            let token = h
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-                .ok_or_else(|| {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "use 'Authorization: Bearer <token>'")
-            })?;
-            ctx.actor = Some(state.engine.authenticate(token.trim()).await?);
-        }
+        ctx.actor = parts.extensions.get::<Authenticated>().map(|a| a.0.clone());
         Ok(Ctx(ctx))
     }
 }

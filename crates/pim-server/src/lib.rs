@@ -1,6 +1,7 @@
 //! pim's HTTP server: the `/api/v1` handlers over the engine, authentication by bearer token,
 //! problem+json errors, request ids, the OpenAPI document, and the web portal at `/`.
 
+pub mod bearer;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -110,7 +111,7 @@ impl std::fmt::Debug for AppState {
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
-    handlers::routes()
+    handlers::routes(&state)
         .merge(portal::routes(&state))
         .fallback(fallback)
         .method_not_allowed_fallback(extract::method_not_allowed)

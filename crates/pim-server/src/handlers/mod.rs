@@ -16,6 +16,7 @@ pub mod roles;
 pub mod system;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 
 use crate::AppState;
@@ -25,8 +26,25 @@ fn anonymous_body() -> axum::extract::DefaultBodyLimit {
     axum::extract::DefaultBodyLimit::max(crate::ANONYMOUS_BODY_LIMIT)
 }
 
-/// Every route of the server.
-pub fn routes() -> Router<AppState> {
+/// Every route of the server: the public ones, and the others behind the bearer token check,
+/// which runs before any extractor or handler.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    public().merge(authenticated().route_layer(from_fn_with_state(state.clone(), crate::bearer::require_bearer)))
+}
+
+/// The operations of [`public`], as the OpenAPI document names them (a test keeps both equal).
+pub const PUBLIC_OPERATIONS: [(&str, &str); 7] = [
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/setup"),
+    ("post", "/api/v1/setup"),
+    ("post", "/api/v1/auth/login"),
+];
+
+/// The routes anyone may call without a token (the only such list).
+fn public() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
@@ -34,6 +52,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(system::openapi_json))
         .route("/api/v1/setup", get(auth::get_setup).post(auth::create_setup).layer(anonymous_body()))
         .route("/api/v1/auth/login", post(auth::login).layer(anonymous_body()))
+}
+
+/// The routes that need a valid bearer token.
+fn authenticated() -> Router<AppState> {
+    Router::new()
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/me", get(auth::get_me))
         .route("/api/v1/tokens", get(auth::list_tokens).post(auth::create_token))

@@ -65,3 +65,4 @@ mod requests_hostile;
 mod reviews;
 mod reviews_authz;
 mod reviews_hostile;
+mod unauthenticated;

@@ -8,7 +8,7 @@
 
 mod endpoints;
 mod grants;
-mod world;
+pub(crate) mod world;
 
 use std::collections::BTreeSet;
 

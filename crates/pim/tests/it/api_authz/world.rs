@@ -76,7 +76,7 @@ pub(super) struct RowFx {
 
 /// Makes the settings of `role` at `scope` protected, then has the administrator propose a change
 /// there: a settings change waiting for a second administrator.
-async fn propose_change(s: &TestServer, role: RoleId, scope: &str) -> SettingsChangeId {
+pub(crate) async fn propose_change(s: &TestServer, role: RoleId, scope: &str) -> SettingsChangeId {
     s.set_settings(role, scope, |x| x.protected = true).await;
     let mut st = s.admin.get_settings(&role.to_string(), &sp(scope)).await.expect("settings").settings;
     st.activation_max_minutes = 90;
@@ -87,7 +87,7 @@ async fn propose_change(s: &TestServer, role: RoleId, scope: &str) -> SettingsCh
 }
 
 /// An active `externalAccess` alert, as a connector would raise it for `system`.
-async fn external_alert(s: &TestServer, system: &str) -> AlertId {
+pub(crate) async fn external_alert(s: &TestServer, system: &str) -> AlertId {
     let item = AlertItem { detail: format!("found in {system}"), ..Default::default() };
     s.engine.report_external_access(system, vec![item]).await.expect("report").expect("alert").id
 }

@@ -43,7 +43,7 @@ pub(super) fn rows(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
             "",
             "/api/v1/scopes/validate",
             req(json!({"scope": "/a/b"})),
-            Public,
+            SignedIn,
             200,
         ),
         // Oneself.
