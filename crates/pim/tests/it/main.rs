@@ -47,3 +47,4 @@ mod replicas;
 mod reports;
 mod requests;
 mod reviews;
+mod sign_in;
