@@ -211,9 +211,13 @@ impl Engine {
                 p.emergency_access = v;
                 changed.push("emergencyAccess");
             }
+            let mut revoked = Vec::new();
             if let Some(v) = patch.enabled {
                 if !v && p.enabled {
                     crate::requests::ensure_global_admin_remains(tx.conn(), now, &[], Some(id)).await?;
+                    // Disabling ends every token and portal session for good: enabling again does
+                    // not bring them back.
+                    revoked = q::revoke_principal_tokens(tx.conn(), id, now).await?;
                 }
                 p.enabled = v;
                 changed.push("enabled");
@@ -226,9 +230,13 @@ impl Engine {
             q::update_principal(tx.conn(), &p).await?;
             let mut d = draft.clone();
             d.details = serde_json::json!({ "changed": changed, "enabled": p.enabled });
+            if !revoked.is_empty() {
+                d.details["revokedTokens"] = serde_json::json!(revoked.len());
+            }
             tx.audit(now, d).await?;
             record(tx.conn(), now, &[Change::Principal(p.id)]).await?;
             tx.commit().await?;
+            self.tokens.forget_principal(p.id);
             self.index.upsert_principal(index_principal(&p));
             Ok(p)
         })

@@ -70,6 +70,8 @@ impl Engine {
                     && let Some(p) = q::get_principal(c, id).await?
                 {
                     self.index.upsert_principal(index_principal(&p));
+                    // Tokens another replica revoked with the change (disabling) are read again.
+                    self.tokens.forget_principal(id);
                 }
             }
             "membership" => {

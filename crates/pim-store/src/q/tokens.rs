@@ -78,6 +78,24 @@ pub async fn revoke_token(c: &mut AnyConnection, id: TokenId, now: Timestamp) ->
     Ok(r.rows_affected() > 0)
 }
 
+/// Revokes at `now` every token of `principal` not revoked yet; answers their ids.
+pub async fn revoke_principal_tokens(
+    c: &mut AnyConnection,
+    principal: PrincipalId,
+    now: Timestamp,
+) -> Result<Vec<TokenId>> {
+    let rows = sqlx::query("SELECT id FROM api_tokens WHERE principal_id = $1 AND revoked_at IS NULL ORDER BY id")
+        .bind(principal.to_string())
+        .fetch_all(&mut *c)
+        .await?;
+    sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE principal_id = $1 AND revoked_at IS NULL")
+        .bind(principal.to_string())
+        .bind(now.0)
+        .execute(&mut *c)
+        .await?;
+    rows.iter().map(|r| row::id(r, 0)).collect()
+}
+
 /// Records that a token was used at `now`.
 pub async fn touch_token(c: &mut AnyConnection, id: TokenId, now: Timestamp) -> Result<()> {
     sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")

@@ -65,4 +65,5 @@ mod requests_hostile;
 mod reviews;
 mod reviews_authz;
 mod reviews_hostile;
+mod sign_in;
 mod unauthenticated;
