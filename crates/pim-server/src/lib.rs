@@ -7,6 +7,7 @@ pub mod extract;
 pub mod handlers;
 pub mod metrics;
 pub mod openapi;
+pub mod openapi_refusals;
 pub mod paging;
 pub mod portal;
 

@@ -37,6 +37,7 @@ mod authz;
 mod bad_input;
 mod check;
 mod directory;
+mod lists;
 mod mfa;
 mod notify;
 mod portal;
