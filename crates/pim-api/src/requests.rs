@@ -48,6 +48,7 @@ pub struct AssignmentQuery {
     pub state: Option<AssignmentState>,
     /// Page size, 1-1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `nextCursor` of the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,6 +182,7 @@ pub struct RequestQuery {
     pub action: Option<RequestAction>,
     /// Page size, 1-1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `nextCursor` of the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]

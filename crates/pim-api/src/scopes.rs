@@ -15,6 +15,7 @@ pub struct ResourceQuery {
     pub under: Option<ScopePath>,
     /// Page size, 1-1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `nextCursor` of the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -28,6 +28,8 @@ pub enum ReviewTarget {
     /// Assignments of these roles at the scope (and below).
     Roles {
         /// The roles (at least one).
+        // Named here too: the OpenAPI derive reads field renames but not `rename_all_fields`.
+        #[serde(rename = "roleIds")]
         role_ids: Vec<RoleId>,
         /// Where.
         scope: ScopePath,
@@ -35,6 +37,7 @@ pub enum ReviewTarget {
     /// The membership of a group (static members and `Member` assignments at its scope).
     GroupMembership {
         /// The group.
+        #[serde(rename = "groupId")]
         group_id: PrincipalId,
     },
 }

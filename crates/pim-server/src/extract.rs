@@ -93,18 +93,33 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     }
 }
 
-/// A query string; bad values become `400 invalid_input`.
+/// A query string; bad values, and parameters left empty (`?actor=`), become `400 invalid_input`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(name) = empty_parameter(parts.uri.query().unwrap_or_default()) {
+            let name: String = name.chars().take(40).collect();
+            return Err(ApiError::bad_request(format!(
+                "the query parameter '{name}' is empty: give it a value, or leave it out for no filter"
+            )));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Query(q.0))
             .map_err(|e: QueryRejection| ApiError::bad_request(format!("bad query string: {}", e.body_text())))
     }
+}
+
+/// The name of the first parameter of `query` without a value (`a=` or `a`), if any.
+fn empty_parameter(query: &str) -> Option<&str> {
+    query.split('&').filter(|pair| !pair.is_empty()).find_map(|pair| match pair.split_once('=') {
+        None => Some(pair),
+        Some((name, "")) => Some(name),
+        Some(_) => None,
+    })
 }
 
 /// Path parameters; bad ids become `400 invalid_input`.
@@ -178,6 +193,14 @@ mod tests {
     struct Body {
         #[allow(dead_code)]
         name: String,
+    }
+
+    #[test]
+    fn empty_query_parameters_are_found() {
+        assert_eq!(empty_parameter("limit=5&actor="), Some("actor"));
+        assert_eq!(empty_parameter("q=%20&actor"), Some("actor"));
+        assert_eq!(empty_parameter("q=x&&limit=1"), None);
+        assert_eq!(empty_parameter(""), None);
     }
 
     #[test]

@@ -62,7 +62,12 @@ pub struct ApiDoc;
 /// The document as pretty JSON (built once).
 pub fn document_json() -> String {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| ApiDoc::openapi().to_pretty_json().unwrap_or_else(|_| "{}".to_owned())).clone()
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        crate::openapi_refusals::complete(&mut doc);
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned())
+    })
+    .clone()
 }
 
 #[cfg(test)]
@@ -125,6 +130,101 @@ mod tests {
         let routed = routed();
         assert!(routed.len() > 40, "the route table was read: {routed:?}");
         assert_eq!(routed, documented());
+    }
+
+    #[test]
+    fn the_public_routes_are_the_public_operations() {
+        let src = include_str!("handlers/mod.rs");
+        let table = &src[src.find("fn public()").expect("public")..src.find("fn authenticated()").expect("rest")];
+        let mut routed = BTreeSet::new();
+        for chunk in table.split(".route(").skip(1) {
+            let path = chunk.split('"').nth(1).unwrap_or_default();
+            for m in ["get", "post", "put", "patch", "delete"] {
+                if chunk.contains(&format!("{m}(")) {
+                    routed.insert((m.to_owned(), path.to_owned()));
+                }
+            }
+        }
+        let listed: BTreeSet<_> =
+            crate::handlers::PUBLIC_OPERATIONS.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        assert_eq!(routed, listed);
+    }
+
+    #[test]
+    fn every_refusal_is_a_documented_problem() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).expect("valid JSON");
+        let mut missing = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("item") {
+                let public = crate::handlers::PUBLIC_OPERATIONS.contains(&(method.as_str(), path.as_str()));
+                let r = &op["responses"];
+                let mut want = Vec::new();
+                if !public {
+                    want.push("401");
+                    if op["security"] != serde_json::json!([{ "bearer": [] }]) {
+                        missing.push(format!("{method} {path}: no bearer security"));
+                    }
+                }
+                if path.contains('{') {
+                    want.push("404");
+                }
+                if op.get("requestBody").is_some() {
+                    want.extend(["400", "413", "415"]);
+                }
+                for status in want {
+                    if r.get(status).is_none() {
+                        missing.push(format!("{method} {path}: no {status}"));
+                    }
+                }
+                for (status, answer) in r.as_object().expect("responses") {
+                    if status.as_str() >= "400"
+                        && answer["content"].get(crate::openapi_refusals::PROBLEM_JSON).is_none()
+                    {
+                        missing.push(format!("{method} {path}: {status} is not problem+json"));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{missing:#?}");
+    }
+
+    /// The property names `schema` allows at the top level (its own, and its `oneOf`/`allOf` parts').
+    fn property_names(doc: &serde_json::Value, schema: &serde_json::Value) -> BTreeSet<String> {
+        let schema = match schema["$ref"].as_str() {
+            Some(r) => &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")],
+            None => schema,
+        };
+        let mut out: BTreeSet<String> =
+            schema["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        for part in ["oneOf", "allOf", "anyOf"] {
+            for s in schema[part].as_array().into_iter().flatten() {
+                out.extend(property_names(doc, s));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn wire_names_are_the_documented_names() {
+        use pim_domain::review::{ReviewEnd, ReviewTarget, Reviewers};
+        use pim_domain::{PrincipalId, RoleId, ScopePath};
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).expect("valid JSON");
+        let scope = ScopePath::parse("/a").expect("scope");
+        let approver =
+            pim_domain::settings::ApproverRef { kind: pim_domain::PrincipalKind::User, id: PrincipalId::new() };
+        let examples: Vec<(&str, serde_json::Value)> = vec![
+            ("ReviewTarget", serde_json::json!(ReviewTarget::Roles { role_ids: vec![RoleId::new()], scope })),
+            ("ReviewTarget", serde_json::json!(ReviewTarget::GroupMembership { group_id: PrincipalId::new() })),
+            ("Reviewers", serde_json::json!(Reviewers::Managers { fallback: vec![approver.clone()] })),
+            ("Reviewers", serde_json::json!(Reviewers::Selected { reviewers: vec![approver] })),
+            ("ReviewEnd", serde_json::json!(ReviewEnd::AfterOccurrences { count: 2 })),
+        ];
+        for (name, value) in examples {
+            let documented = property_names(&doc, &doc["components"]["schemas"][name]);
+            for key in value.as_object().expect("an object").keys() {
+                assert!(documented.contains(key), "{name}: '{key}' is sent but not documented ({documented:?})");
+            }
+        }
     }
 
     #[test]

@@ -164,7 +164,8 @@ pub fn to_csv(events: &[AuditEvent]) -> Result<Vec<u8>, ApiError> {
 
 /// The matching events as a CSV or JSON file, oldest first.
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", security(("bearer" = [])), params(AuditExportQuery),
-    responses((status = 200, description = "the events as a CSV file (format=csv) or a JSON array (format=json)", content_type = "text/csv"),
+    responses((status = 200, description = "the events as a CSV file (format=csv) or a JSON array (format=json)",
+        content((String = "text/csv"), (Vec<AuditEvent> = "application/json"))),
         (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn export_audit(
     State(s): State<AppState>,

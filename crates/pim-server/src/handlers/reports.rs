@@ -61,7 +61,8 @@ pub const ACCESS_CSV_COLUMNS: [&str; 14] = [
 /// Who holds what at a scope and below it, in effect now: direct or through a group, assigned
 /// there or inherited from a parent scope, eligible or active. Needs `pim.reports.read` at the scope.
 #[utoipa::path(get, path = "/api/v1/reports/access", tag = "reports", security(("bearer" = [])), params(AccessReportQuery),
-    responses((status = 200, body = AccessReport, description = "the report as JSON (format=json, the default) or CSV (format=csv)"),
+    responses((status = 200, description = "the report as JSON (format=json, the default) or CSV (format=csv)",
+        content((AccessReport = "application/json"), (String = "text/csv"))),
         (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn access_report(
     State(s): State<AppState>,
@@ -141,7 +142,8 @@ pub async fn access_report(
 /// How many activations there were per role, per principal and per day (UTC) over a time range.
 /// Needs `pim.reports.read` at the scope (`under`, default `/`).
 #[utoipa::path(get, path = "/api/v1/reports/activations", tag = "reports", security(("bearer" = [])), params(ActivationReportQuery),
-    responses((status = 200, body = ActivationReport, description = "the counts as JSON (format=json, the default) or CSV (format=csv: dimension,key,name,count)"),
+    responses((status = 200, description = "the counts as JSON (format=json, the default) or CSV (format=csv: dimension,key,name,count)",
+        content((ActivationReport = "application/json"), (String = "text/csv"))),
         (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn activation_report(
     State(s): State<AppState>,

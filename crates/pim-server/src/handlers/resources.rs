@@ -48,7 +48,7 @@ pub async fn get_resource(
 }
 
 /// Checks a scope path's syntax and lists its ancestors.
-#[utoipa::path(post, path = "/api/v1/scopes/validate", tag = "scopes", request_body = ValidateScope,
+#[utoipa::path(post, path = "/api/v1/scopes/validate", tag = "scopes", security(("bearer" = [])), request_body = ValidateScope,
     responses((status = 200, body = ScopeInfo), (status = 400, body = Problem)))]
 pub async fn validate_scope(Json(b): Json<ValidateScope>) -> ApiResult<Json<ScopeInfo>> {
     let scope = ScopePath::parse(&b.scope).map_err(pim_domain::DomainError::from)?;

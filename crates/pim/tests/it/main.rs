@@ -49,6 +49,7 @@ mod directory;
 mod directory_authz;
 mod directory_hostile;
 mod hostile;
+mod lists;
 mod mfa;
 mod mfa_hostile;
 mod notify;
