@@ -21,6 +21,7 @@ use crate::context::{Actor, Context};
 use crate::engine::{Engine, can_authenticate, index_principal};
 use crate::error::{EngineError, Result, refuse};
 use crate::follow::{Change, record};
+use crate::lockout::{LOCKOUT_WINDOW_MS, sign_in_succeeded};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -28,10 +29,6 @@ pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 1024;
 /// How long a cached token lookup is trusted, in milliseconds (other replicas' revocations show within it).
 const TOKEN_CACHE_MS: i64 = 1_000;
-/// Failed sign-ins of one user name within [`LOCKOUT_WINDOW_MS`] that lock it for the rest of the window.
-pub const MAX_FAILED_SIGN_INS: u32 = 5;
-/// The window of [`MAX_FAILED_SIGN_INS`], in milliseconds.
-pub const LOCKOUT_WINDOW_MS: i64 = 15 * pim_domain::time::MINUTE_MS;
 /// How often a token's `lastUsedAt` is written at most, in milliseconds.
 const TOUCH_EVERY_MS: i64 = pim_domain::time::MINUTE_MS;
 /// Prefix of every pim API token.
@@ -132,32 +129,6 @@ impl TokenCache {
     /// Forgets every cached token of `principal`.
     pub(crate) fn forget_principal(&self, principal: PrincipalId) {
         self.0.lock().retain(|_, c| c.token.principal_id != principal);
-    }
-}
-
-/// Recent failed sign-ins per (lower-case) user name: (count, start of the window).
-#[derive(Debug, Default)]
-pub struct SignInThrottle(Mutex<HashMap<String, (u32, Timestamp)>>);
-
-impl SignInThrottle {
-    fn locked(&self, name: &str, now: Timestamp) -> bool {
-        let map = self.0.lock();
-        map.get(&name.to_lowercase())
-            .is_some_and(|(n, since)| *n >= MAX_FAILED_SIGN_INS && now.0 - since.0 < LOCKOUT_WINDOW_MS)
-    }
-    fn failed(&self, name: &str, now: Timestamp) {
-        let mut map = self.0.lock();
-        if map.len() > 100_000 {
-            map.retain(|_, (_, since)| now.0 - since.0 < LOCKOUT_WINDOW_MS);
-        }
-        let e = map.entry(name.to_lowercase()).or_insert((0, now));
-        if now.0 - e.1.0 >= LOCKOUT_WINDOW_MS {
-            *e = (0, now);
-        }
-        e.0 += 1;
-    }
-    fn succeeded(&self, name: &str) {
-        self.0.lock().remove(&name.to_lowercase());
     }
 }
 
@@ -310,7 +281,7 @@ impl Engine {
             }
         };
         let now = self.now();
-        if self.throttle.locked(username, now) {
+        if self.sign_in_locked(username, now).await? {
             let e = pim_domain::DomainError::new(
                 ErrorKind::TooManyAttempts,
                 format!(
@@ -339,18 +310,18 @@ impl Engine {
             if let Some(p) = &principal {
                 draft.principal_id = Some(p.id);
             }
-            self.throttle.failed(username, now);
+            self.sign_in_failed(username, principal.is_some(), now).await?;
             let e = pim_domain::DomainError::new(ErrorKind::InvalidCredentials, "wrong user name or password");
             self.record_refusal(draft, &e).await?;
             return Err(e.into());
         };
-        self.throttle.succeeded(username);
         draft.actor_id = Some(user.id);
         draft.actor_name = Some(user.name.clone());
         draft.principal_id = Some(user.id);
         let name = token_name.unwrap_or_else(|| "sign-in".to_owned());
         let expires = now.plus_millis(lifetime_ms);
         let mut tx = self.store.write(now).await?;
+        sign_in_succeeded(tx.conn(), username).await?;
         let mut mfa_at = None;
         if let Some(code) = otp {
             if let Err(e) = self.sign_in_mfa(&mut tx, &draft, user.id, &code, now).await? {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use pim_domain::{AuditDraft, DomainError, ErrorKind, PrincipalKind, ScopePath, Timestamp};
 use pim_store::{Store, q};
 
-use crate::auth::{SignInThrottle, TokenCache};
+use crate::auth::TokenCache;
 use crate::clock::Clock;
 use crate::context::{Actor, Context};
 use crate::error::{EngineError, Result};
@@ -66,7 +66,6 @@ pub struct Engine {
     pub(crate) index: Arc<AccessIndex>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) tokens: Arc<TokenCache>,
-    pub(crate) throttle: Arc<SignInThrottle>,
     /// Seals TOTP seeds and hashes recovery codes.
     pub(crate) secrets: Arc<crate::secrets::SecretBox>,
     pub(crate) options: EngineOptions,
@@ -92,7 +91,6 @@ impl Engine {
             index: Arc::new(AccessIndex::new()),
             clock,
             tokens: Arc::new(TokenCache::default()),
-            throttle: Arc::new(SignInThrottle::default()),
             secrets: Arc::new(crate::secrets::SecretBox::new(&options.secret_key)),
             options,
             applied_seq: Arc::new(AtomicI64::new(0)),

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod follow;
 pub mod index;
+pub mod lockout;
 pub mod mfa;
 pub mod notify;
 pub mod reports;

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod openapi_refusals;
 pub mod paging;
 pub mod portal;
+pub mod rate_limit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub struct AppInner {
     pub metrics: Arc<metrics::Metrics>,
     /// How portal sessions behave.
     pub portal: portal::PortalOptions,
+    /// The per-source rate limit on the anonymous endpoints.
+    pub rate_limit: rate_limit::SourceLimiter,
 }
 
 impl AppState {
@@ -62,11 +65,22 @@ impl AppState {
 
     /// [`AppState::new`] with the portal's session settings.
     pub fn with_portal(engine: Engine, setup_secret: Option<String>, portal: portal::PortalOptions) -> AppState {
+        AppState::with_options(engine, setup_secret, portal, rate_limit::RateLimitOptions::default())
+    }
+
+    /// [`AppState::with_portal`] with the rate limit of the anonymous endpoints.
+    pub fn with_options(
+        engine: Engine,
+        setup_secret: Option<String>,
+        portal: portal::PortalOptions,
+        rate_limit: rate_limit::RateLimitOptions,
+    ) -> AppState {
         AppState(Arc::new(AppInner {
             engine,
             setup: Arc::new(SetupGate::with_secret(setup_secret)),
             metrics: Arc::default(),
             portal,
+            rate_limit: rate_limit::SourceLimiter::new(rate_limit),
         }))
     }
 }
@@ -117,6 +131,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(extract::method_not_allowed)
         .layer(axum::middleware::from_fn(extract::refuse_nul))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_responses))
         .layer(axum::middleware::from_fn_with_state(state.clone(), portal::security::headers))
         .with_state(state)

@@ -28,6 +28,11 @@ const SQLITE: &[Migration] = &[
     Migration { version: 6, name: "alerts", sql: include_str!("../migrations/sqlite/0006_alerts.sql") },
     Migration { version: 7, name: "reviews", sql: include_str!("../migrations/sqlite/0007_reviews.sql") },
     Migration { version: 8, name: "review_apply", sql: include_str!("../migrations/sqlite/0008_review_apply.sql") },
+    Migration {
+        version: 9,
+        name: "sign_in_failures",
+        sql: include_str!("../migrations/sqlite/0009_sign_in_failures.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -39,6 +44,11 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 6, name: "alerts", sql: include_str!("../migrations/postgres/0006_alerts.sql") },
     Migration { version: 7, name: "reviews", sql: include_str!("../migrations/postgres/0007_reviews.sql") },
     Migration { version: 8, name: "review_apply", sql: include_str!("../migrations/postgres/0008_review_apply.sql") },
+    Migration {
+        version: 9,
+        name: "sign_in_failures",
+        sql: include_str!("../migrations/postgres/0009_sign_in_failures.sql"),
+    },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

@@ -37,6 +37,39 @@ pub struct FileConfig {
     pub audit_retention_days: Option<u32>,
     /// The web portal's sessions.
     pub portal: Option<PortalFile>,
+    /// The per-source rate limit on the anonymous endpoints.
+    pub rate_limit: Option<RateLimitFile>,
+}
+
+/// `[rate_limit]` of `pim.toml`.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct RateLimitFile {
+    /// Limit sign-in and setup per source address [default: true].
+    pub enabled: Option<bool>,
+    /// Requests a source regains per second [default: 1].
+    pub per_second: Option<u32>,
+    /// Requests a source may make at once [default: 10].
+    pub burst: Option<u32>,
+    /// Take the source from `X-Forwarded-For` (only behind a proxy that sets it) [default: false].
+    pub trust_forwarded_for: Option<bool>,
+}
+
+/// The rate limit from `[rate_limit]`.
+pub fn rate_limit_options(file: &FileConfig) -> anyhow::Result<pim_server::rate_limit::RateLimitOptions> {
+    use std::num::NonZeroU32;
+    let d = pim_server::rate_limit::RateLimitOptions::default();
+    let Some(r) = file.rate_limit.as_ref() else { return Ok(d) };
+    let positive = |v: Option<u32>, name: &str, default: NonZeroU32| match v {
+        None => Ok(default),
+        Some(n) => NonZeroU32::new(n).ok_or_else(|| anyhow::anyhow!("[rate_limit] {name} must be at least 1")),
+    };
+    Ok(pim_server::rate_limit::RateLimitOptions {
+        enabled: r.enabled.unwrap_or(d.enabled),
+        per_second: positive(r.per_second, "per_second", d.per_second)?,
+        burst: positive(r.burst, "burst", d.burst)?,
+        trust_forwarded_for: r.trust_forwarded_for.unwrap_or(d.trust_forwarded_for),
+    })
 }
 
 /// `[portal]` of `pim.toml`.
@@ -336,6 +369,27 @@ mod tests {
                 toml::from_str::<FileConfig>(bad)
                     .map_err(anyhow::Error::from)
                     .and_then(|f| portal_options(&f))
+                    .is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_rate_limit_defaults_and_is_configurable() {
+        let d = rate_limit_options(&FileConfig::default()).unwrap();
+        assert_eq!((d.enabled, d.per_second.get(), d.burst.get(), d.trust_forwarded_for), (true, 1, 10, false));
+        let file: FileConfig =
+            toml::from_str("[rate_limit]\nburst = 3\nper_second = 2\ntrust_forwarded_for = true\n").unwrap();
+        let o = rate_limit_options(&file).unwrap();
+        assert_eq!((o.enabled, o.per_second.get(), o.burst.get(), o.trust_forwarded_for), (true, 2, 3, true));
+        let off: FileConfig = toml::from_str("[rate_limit]\nenabled = false\n").unwrap();
+        assert!(!rate_limit_options(&off).unwrap().enabled);
+        for bad in ["[rate_limit]\nburst = 0\n", "[rate_limit]\nper_second = 0\n", "[rate_limit]\nrate = 3\n"] {
+            assert!(
+                toml::from_str::<FileConfig>(bad)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|f| rate_limit_options(&f))
                     .is_err(),
                 "{bad}"
             );

@@ -55,6 +55,8 @@ pub struct Resolved {
     pub audit_retention_days: Option<u32>,
     /// The portal's sessions.
     pub portal: pim_server::portal::PortalOptions,
+    /// The per-source rate limit on the anonymous endpoints.
+    pub rate_limit: pim_server::rate_limit::RateLimitOptions,
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
@@ -69,6 +71,7 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
     Ok(Resolved {
         audit_retention_days,
         portal: config::portal_options(&file)?,
+        rate_limit: config::rate_limit_options(&file)?,
         listen: args.listen.or(file.listen).unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned()),
         secret_key: crate::secret_key::KeySource::new(args.secret_key_file.or(file.secret_key_file), &data_dir),
         data_dir,
@@ -145,7 +148,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let workers = engine.spawn_workers(Duration::from_secs(cfg.job_interval_secs));
     // Other replicas' changes reach this one's access index within half a second.
     let follower = engine.spawn_follower(Duration::from_millis(500));
-    let state = AppState::with_portal(engine, secret, cfg.portal.clone());
+    let state = AppState::with_options(engine, secret, cfg.portal.clone(), cfg.rate_limit);
     pim_server::serve(listener, state, shutdown_signal()).await?;
     workers.abort();
     follower.abort();

@@ -17,6 +17,7 @@ mod requests;
 mod resources;
 mod reviews;
 mod roles;
+mod sign_in;
 mod tokens;
 
 pub use alerts::*;
@@ -32,4 +33,5 @@ pub use requests::*;
 pub use resources::*;
 pub use reviews::*;
 pub use roles::*;
+pub use sign_in::*;
 pub use tokens::*;

@@ -8,6 +8,7 @@ use pim_domain::{PrincipalId, Timestamp};
 use pim_engine::engine::EngineOptions;
 use pim_engine::{Context, Engine, ManualClock};
 use pim_server::AppState;
+use pim_server::rate_limit::RateLimitOptions;
 
 /// 2026-01-05T09:00:00Z, a Monday: where every test's clock starts.
 pub const T0: Timestamp = Timestamp(1_767_603_600_000);
@@ -128,7 +129,13 @@ impl TestServer {
 
     /// [`TestServer::start`] with engine options (e.g. notification delivery).
     pub async fn start_with(backend: &Backend, options: EngineOptions) -> TestServer {
-        let mut s = TestServer::start_empty_with(backend, None, options).await;
+        TestServer::start_limited(backend, options, generous_rate_limit()).await
+    }
+
+    /// [`TestServer::start_with`] with the rate limit of the anonymous endpoints (the others get
+    /// one no test reaches, as they all sign in from 127.0.0.1).
+    pub async fn start_limited(backend: &Backend, options: EngineOptions, limit: RateLimitOptions) -> TestServer {
+        let mut s = TestServer::start_empty_limited(backend, None, options, limit).await;
         let admin = pim_engine::auth::NewAdmin {
             username: "admin".into(),
             password: ADMIN_PASSWORD.into(),
@@ -163,10 +170,19 @@ impl TestServer {
         setup_secret: Option<String>,
         options: EngineOptions,
     ) -> TestServer {
+        TestServer::start_empty_limited(backend, setup_secret, options, generous_rate_limit()).await
+    }
+
+    async fn start_empty_limited(
+        backend: &Backend,
+        setup_secret: Option<String>,
+        options: EngineOptions,
+        limit: RateLimitOptions,
+    ) -> TestServer {
         let db = TestDb::create(backend).await;
         let clock = Arc::new(ManualClock::new(T0));
         let secret_key = options.secret_key;
-        let (url, engine, task, stop) = serve_on(&db, clock.clone(), setup_secret, options).await;
+        let (url, engine, task, stop) = serve_on(&db, clock.clone(), setup_secret, options, limit).await;
         let admin = Client::new(&url, None).expect("client");
         TestServer { url, engine, clock, admin, admin_id: PrincipalId::new(), db, secret_key, task, stop: Some(stop) }
     }
@@ -182,7 +198,8 @@ impl TestServer {
         let _ = (&mut self.task).await;
         self.engine.store().close().await;
         let secret_key = options.secret_key;
-        let (url, engine, task, stop) = serve_on(&self.db, self.clock.clone(), None, options).await;
+        let (url, engine, task, stop) =
+            serve_on(&self.db, self.clock.clone(), None, options, generous_rate_limit()).await;
         let admin = Client::new(&url, token).expect("client");
         TestServer {
             url,
@@ -341,18 +358,26 @@ impl TotpHelper {
     }
 }
 
+/// A rate limit of the anonymous endpoints that no test reaches by accident.
+pub fn generous_rate_limit() -> RateLimitOptions {
+    let many = std::num::NonZeroU32::new(100_000).expect("non-zero");
+    RateLimitOptions { per_second: many, burst: many, ..RateLimitOptions::default() }
+}
+
 /// Opens a store and an engine on `db` and serves them on 127.0.0.1:0.
 async fn serve_on(
     db: &TestDb,
     clock: Arc<ManualClock>,
     setup_secret: Option<String>,
     options: EngineOptions,
+    limit: RateLimitOptions,
 ) -> (String, Engine, tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>) {
     let store = pim_store::Store::open(&db.url).await.expect("open store");
     let engine = Engine::open(store, clock, options).await.expect("engine");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let state = AppState::new(engine.clone(), setup_secret);
+    let state =
+        AppState::with_options(engine.clone(), setup_secret, pim_server::portal::PortalOptions::default(), limit);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = pim_server::serve(listener, state, async {
