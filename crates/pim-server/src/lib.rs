@@ -1,6 +1,7 @@
 //! pim's HTTP server: the `/api/v1` handlers over the engine, authentication by bearer token,
 //! problem+json errors, request ids, the OpenAPI document, and the web portal at `/`.
 
+pub mod csv_export;
 pub mod error;
 pub mod extract;
 pub mod handlers;
