@@ -2,6 +2,7 @@
 //! problem+json errors, request ids, the OpenAPI document, and the web portal at `/`.
 
 pub mod bearer;
+pub mod csv_export;
 pub mod error;
 pub mod extract;
 pub mod handlers;

@@ -34,10 +34,32 @@ async fn role_ref(s: &AppState, ctx: &Context, v: Option<String>) -> ApiResult<O
     }
 }
 
+/// Longest cursor the audit list issues: an event's sequence number (at most 20 digits), in base64.
+pub const MAX_CURSOR_LEN: usize = 28;
+
+/// Refuses filters longer than any value they could match: a principal's name or id, a role's
+/// name or id, an action, or a cursor this server issued.
+pub fn check_filter_lengths(q: &AuditQuery) -> ApiResult<()> {
+    let fields = [
+        ("actor", &q.actor, pim_domain::principal::MAX_NAME_LEN),
+        ("principal", &q.principal, pim_domain::principal::MAX_NAME_LEN),
+        ("role", &q.role, pim_domain::role::MAX_ROLE_NAME_LEN),
+        ("action", &q.action, pim_domain::permission::MAX_ACTION_LEN),
+        ("cursor", &q.cursor, MAX_CURSOR_LEN),
+    ];
+    for (field, value, max) in fields {
+        if value.as_ref().is_some_and(|v| v.len() > max) {
+            return Err(ApiError::bad_request(format!("the {field} filter is longer than {max} bytes")));
+        }
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn engine_query(s: &AppState, ctx: &Context, q: AuditQuery) -> ApiResult<EngineQuery> {
     // Authorize before resolving names, so that outsiders cannot probe which names exist.
     s.engine.audit_visibility(ctx).await?;
+    check_filter_lengths(&q)?;
     Ok(EngineQuery {
         from: q.from,
         to: q.to,
@@ -77,6 +99,7 @@ pub async fn my_audit(
 ) -> ApiResult<Json<Page<AuditEvent>>> {
     // Signed in first, so that anonymous callers cannot probe names.
     s.engine.signed_in(&ctx)?;
+    check_filter_lengths(&q)?;
     let role = match q.role {
         None => None,
         // Role names are resolved as the system: the caller needs no right to read role definitions.
@@ -121,45 +144,37 @@ pub const CSV_COLUMNS: [&str; 18] = [
     "hash",
 ];
 
-/// Neutralizes spreadsheet formulas in free text (OWASP CSV injection advice).
-fn cell(v: Option<String>) -> String {
-    match v {
-        Some(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
-        Some(s) => s,
-        None => String::new(),
-    }
+/// Free text of an event as a formula-neutralized cell (empty when absent).
+fn cell(v: Option<&str>) -> String {
+    crate::csv_export::cell(v.unwrap_or_default())
 }
 
 /// Renders events as CSV with a header line.
 pub fn to_csv(events: &[AuditEvent]) -> Result<Vec<u8>, ApiError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| ApiError::from(pim_engine::EngineError::Internal(e.to_string()));
-    w.write_record(CSV_COLUMNS).map_err(fail)?;
-    for e in events {
-        let opt = |v: Option<String>| v.unwrap_or_default();
-        w.write_record([
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    let rows = events.iter().map(|e| {
+        vec![
             e.seq.to_string(),
             e.at.to_rfc3339(),
             e.action.clone(),
             e.outcome.as_str().to_owned(),
             opt(e.error_code.clone()),
             opt(e.actor_id.map(|v| v.to_string())),
-            cell(e.actor_name.clone()),
+            cell(e.actor_name.as_deref()),
             opt(e.principal_id.map(|v| v.to_string())),
             opt(e.role_id.map(|v| v.to_string())),
             opt(e.scope.as_ref().map(|v| v.to_string())),
-            cell(e.justification.clone()),
-            cell(e.ticket.clone()),
+            cell(e.justification.as_deref()),
+            cell(e.ticket.as_deref()),
             opt(e.request_id.map(|v| v.to_string())),
-            cell(e.http_request_id.clone()),
+            cell(e.http_request_id.as_deref()),
             opt(e.client_addr.clone()),
-            cell(Some(e.details.to_string()).filter(|d| d != "null")),
+            cell(Some(e.details.to_string()).as_deref().filter(|d| *d != "null")),
             e.prev_hash.clone(),
             e.hash.clone(),
-        ])
-        .map_err(fail)?;
-    }
-    w.into_inner().map_err(|e| ApiError::from(pim_engine::EngineError::Internal(e.to_string())))
+        ]
+    });
+    crate::csv_export::csv_bytes(&CSV_COLUMNS, rows.collect())
 }
 
 /// The matching events as a CSV or JSON file, oldest first.
@@ -222,4 +237,34 @@ pub async fn verify_audit(State(s): State<AppState>, Ctx(ctx): Ctx) -> ApiResult
             })
             .collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_longer_than_any_value_they_could_match_are_refused() {
+        let ok = AuditQuery {
+            actor: Some("a".repeat(128)),
+            principal: Some("p".repeat(128)),
+            role: Some("r".repeat(128)),
+            action: Some("x".repeat(200)),
+            cursor: Some(paging::encode(i64::MAX)),
+            ..AuditQuery::default()
+        };
+        assert!(check_filter_lengths(&ok).is_ok());
+        assert!(paging::encode(i64::MIN).len() <= MAX_CURSOR_LEN);
+        let too_long = [
+            AuditQuery { actor: Some("a".repeat(129)), ..ok.clone() },
+            AuditQuery { principal: Some("p".repeat(129)), ..ok.clone() },
+            AuditQuery { role: Some("r".repeat(129)), ..ok.clone() },
+            AuditQuery { action: Some("x".repeat(201)), ..ok.clone() },
+            AuditQuery { cursor: Some(paging::encode(format!("{:0>30}", 42))), ..ok.clone() },
+        ];
+        for q in too_long {
+            let e = check_filter_lengths(&q).expect_err("refused");
+            assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST);
+        }
+    }
 }

@@ -10,27 +10,13 @@ use pim_api::{
 use pim_engine::reports::AccessFilter;
 
 use crate::AppState;
+use crate::csv_export::{cell, csv_bytes};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Ctx, Query};
 
 /// An internal error (CSV or JSON encoding failed).
 pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::from(pim_engine::EngineError::Internal(e.to_string()))
-}
-
-/// Neutralizes spreadsheet formulas in free text (OWASP CSV injection advice).
-pub(crate) fn cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() }
-}
-
-/// A CSV document: the header line, then the rows.
-pub(crate) fn csv_bytes(header: &[&str], rows: Vec<Vec<String>>) -> ApiResult<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header).map_err(internal)?;
-    for r in rows {
-        w.write_record(r).map_err(internal)?;
-    }
-    w.into_inner().map_err(internal)
 }
 
 /// A download named `name.csv` or `name.json`.

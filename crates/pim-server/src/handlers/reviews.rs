@@ -10,8 +10,9 @@ use pim_api::{
 };
 use pim_engine::reviews::{ItemDecisionInput, NewReview};
 
-use super::reports::{cell, csv_bytes, file, internal};
+use super::reports::{file, internal};
 use crate::AppState;
+use crate::csv_export::{cell, csv_bytes};
 use crate::error::ApiResult;
 use crate::extract::{Ctx, Json, Path, Query};
 
