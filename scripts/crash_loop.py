@@ -14,7 +14,7 @@ database created with the `psql` CLI and dropped at the end) it:
    answer is either wholly present (user and event) or wholly absent, and that
    `POST /api/v1/audit/verify` reports an intact chain;
 4. at the end checks every acknowledged user and event of every cycle once more, prints a summary
-   table and exits 1 if anything was lost (0 otherwise).
+   table and exits 1 if anything was lost, 2 if it could not run, 0 otherwise.
 
 Usage:
   python3 scripts/crash_loop.py --pim target/release/pim --backend sqlite --cycles 50 --writers 8
@@ -49,8 +49,8 @@ SETUP_SECRET = re.compile(r"--secret ([0-9a-fA-F]+)")
 class Server:
     """One `pim serve` process: started, waited for until ready, and killed with SIGKILL."""
 
-    def __init__(self, pim, data_dir, database):
-        self.pim, self.data_dir, self.database = pim, data_dir, database
+    def __init__(self, pim, data_dir, database, log_path):
+        self.pim, self.data_dir, self.database, self.log_path = pim, data_dir, database, log_path
         self.proc = None
         self.host = self.port = None
         self.setup_secret = None
@@ -62,9 +62,14 @@ class Server:
         if self.database:
             cmd += ["--database", self.database]
         began = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self._read_banner()
-        self._wait_ready(began)
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        try:
+            self._read_banner()
+            self._wait_ready(began)
+        except RuntimeError as e:
+            self.kill()
+            raise RuntimeError(f"{e}; the end of its log:\n{self.log_tail()}") from None
         self.ready_s = time.monotonic() - began
         threading.Thread(target=self._drain, daemon=True).start()
 
@@ -92,6 +97,11 @@ class Server:
                 pass
             time.sleep(0.01)
         raise RuntimeError("pim serve did not become ready in time")
+
+    def log_tail(self, lines=20):
+        """The last lines the server wrote on stderr."""
+        with open(self.log_path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
 
     def _drain(self):
         proc = self.proc
@@ -161,6 +171,7 @@ class Ledger:
         self.acked = {}
         self.cut_off = set()
         self.refused = []
+        self.seconds = 0.0
 
     def ack(self, name, user_id):
         with self.lock:
@@ -205,11 +216,13 @@ def run_writers(server, token, cycle, writers, rng):
     ]
     for t in threads:
         t.start()
-    time.sleep(rng.uniform(0.3, 2.0))
+    delay = rng.uniform(0.3, 2.0)
+    time.sleep(delay)
     server.kill()
     stop.set()
     for t in threads:
         t.join()
+    ledger.seconds = delay
     return ledger
 
 
@@ -310,6 +323,7 @@ def record_cycle(totals, ledger, r):
     """Adds one cycle's counts to the totals, printing the details of any loss."""
     totals["cycles"] += 1
     totals["acked"] += len(ledger.acked)
+    totals["write_s"] += ledger.seconds
     totals["cut_off"] += len(ledger.cut_off)
     totals["cut_present"] += r["cut_present"]
     totals["refused"] += len(ledger.refused)
@@ -355,6 +369,7 @@ def summary(args, t, elapsed):
         ("writers", args.writers),
         ("cycles (kill -9)", t["cycles"]),
         ("acknowledged writes", t["acked"]),
+        ("  rate under load", f"{t['acked'] / max(t['write_s'], 1e-9):.0f} per second"),
         ("cut off without answer", t["cut_off"]),
         ("  of which present after restart", t["cut_present"]),
         ("refused writes (4xx/5xx)", t["refused"]),
@@ -394,14 +409,15 @@ def main():
     rng = random.Random(seed)
     print(f"crash loop: {args.backend}, {args.cycles} cycles, {args.writers} writers, seed {seed}", flush=True)
     data_dir = tempfile.mkdtemp(prefix="pim-crash-")
+    log_dir = tempfile.mkdtemp(prefix="pim-crash-log-")
     db_name = f"crash_{secrets.token_hex(6)}" if args.backend == "postgres" else None
     database = None
     if db_name:
         psql(args.postgres_url, f"CREATE DATABASE {db_name}")
         database = database_url(args.postgres_url, db_name)
-    server = Server(args.pim, data_dir, database)
+    server = Server(args.pim, data_dir, database, f"{log_dir}/server.log")
     totals = {k: 0 for k in ("cycles", "acked", "cut_off", "cut_present", "refused",
-                             "lost", "missing", "torn", "chain_failures")}
+                             "lost", "missing", "torn", "chain_failures", "write_s")}
     totals["ready"] = []
     began = time.monotonic()
     try:
@@ -409,9 +425,13 @@ def main():
         token = first_admin(server)
         all_acked, all_cut = run_cycles(args, server, token, rng, totals)
         final_check(server, token, all_acked, all_cut, totals)
+    except RuntimeError as e:
+        print(f"crash loop: could not run: {e}", file=sys.stderr)
+        return 2
     finally:
         server.kill()
         shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(log_dir, ignore_errors=True)
         if db_name:
             psql(args.postgres_url, f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
     summary(args, totals, time.monotonic() - began)
