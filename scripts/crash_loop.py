@@ -248,7 +248,7 @@ def check(api, acked, cut_off, prefix, since):
     users = stored_users(api, prefix)
     events = created_events(api, since)
     lost = [n for n, i in acked.items() if users.get(n) != i]
-    missing = [n for n, i in acked.items() if users.get(n) == i and events.get(i, 0) != 1]
+    missing = [n for n, i in acked.items() if events.get(i, 0) != 1]
     present = [n for n in cut_off if n in users]
     torn = [n for n in present if events.get(users[n], 0) != 1]
     report = api.must("POST", "/api/v1/audit/verify")
