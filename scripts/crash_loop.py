@@ -29,6 +29,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -87,14 +88,17 @@ class Server:
         raise RuntimeError(f"pim serve exited (code {self.proc.wait()}) before listening")
 
     def _wait_ready(self, began):
+        """Polls `GET /readyz` until it answers 200 (the database is open and readable)."""
         while time.monotonic() - began < START_TIMEOUT_S:
+            c = http.client.HTTPConnection(self.host, self.port, timeout=5)
             try:
-                c = http.client.HTTPConnection(self.host, self.port, timeout=5)
                 c.request("GET", "/readyz")
                 if c.getresponse().status == 200:
                     return
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 pass
+            finally:
+                c.close()
             time.sleep(0.01)
         raise RuntimeError("pim serve did not become ready in time")
 
@@ -104,6 +108,7 @@ class Server:
             return "".join(f.readlines()[-lines:])
 
     def _drain(self):
+        """Reads the rest of stdout so the server never blocks on a full pipe."""
         proc = self.proc
         for _ in proc.stdout:
             pass
@@ -158,6 +163,7 @@ class Api:
             params["cursor"] = doc["nextCursor"]
 
     def close(self):
+        """Drops the connection; the next call opens a new one."""
         if self.conn is not None:
             self.conn.close()
             self.conn = None
@@ -356,6 +362,7 @@ def final_check(server, token, all_acked, all_cut, totals):
 
 
 def lost_anything(t):
+    """Whether any cycle or the final check found a loss, a torn write, a refusal or a broken chain."""
     bad = t["lost"] + t["missing"] + t["torn"] + t["chain_failures"] + t["refused"]
     bad += t.get("final_lost", 0) + t.get("final_missing", 0) + t.get("final_torn", 0)
     return bad > 0 or not t.get("final_chain_ok", True)
@@ -405,6 +412,8 @@ def parse_args():
 
 def main():
     args = parse_args()
+    # A SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C: the server, the data and the database go.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     rng = random.Random(seed)
     print(f"crash loop: {args.backend}, {args.cycles} cycles, {args.writers} writers, seed {seed}", flush=True)
