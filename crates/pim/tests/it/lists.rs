@@ -3,8 +3,8 @@
 
 use reqwest::Method;
 
-use crate::hostile::{Body, Raw};
 use crate::harness::prelude::*;
+use crate::hostile::{Body, Raw};
 
 async fn an_empty_filter_is_a_clear_400_on_every_list(b: Backend) {
     let s = TestServer::start(&b).await;

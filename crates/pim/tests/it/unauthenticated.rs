@@ -7,8 +7,8 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::api_authz::world::{external_alert, propose_change};
-use crate::hostile::{Body, Db, Raw, item_of, review_of, selected, start_review};
 use crate::harness::prelude::*;
+use crate::hostile::{Body, Db, Raw, item_of, review_of, selected, start_review};
 
 /// The operations anyone may call without a token; every other one needs a valid bearer token.
 const PUBLIC: [(&str, &str); 7] = [
