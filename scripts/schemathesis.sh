@@ -75,7 +75,9 @@ curl -fsS -H "authorization: Bearer $ADMIN_TOKEN" -H 'content-type: application/
     -d "{\"name\":\"plain\",\"password\":\"$USER_PASSWORD\"}" "$URL/api/v1/users" >/dev/null
 USER_TOKEN=$(login plain "$USER_PASSWORD")
 
-ARGS=(--checks all --workers "$WORKERS" --no-color)
+# --generation-allow-x00 false: the server refuses a NUL character in every path, query and body
+# string (docs/API.md); a JSON Schema cannot say so short of a pattern on every string.
+ARGS=(--checks all --workers "$WORKERS" --no-color --generation-allow-x00 false)
 [ -n "${SCHEMATHESIS_MAX_EXAMPLES:-}" ] && ARGS+=(--max-examples "$SCHEMATHESIS_MAX_EXAMPLES")
 [ -n "${SCHEMATHESIS_MAX_TIME:-}" ] && ARGS+=(--max-time "$SCHEMATHESIS_MAX_TIME")
 [ -n "${SCHEMATHESIS_SEED:-}" ] && ARGS+=(--seed "$SCHEMATHESIS_SEED")

@@ -7,12 +7,15 @@ use crate::handlers::PUBLIC_OPERATIONS;
 /// The media type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Query filters naming a principal or a role by id or name: an unknown one is `404`.
+const NAME_FILTERS: [&str; 3] = ["actor", "principal", "role"];
+
 /// Operations whose callers are rate limited per source.
 const RATE_LIMITED: [(&str, &str); 2] = [("post", "/api/v1/auth/login"), ("post", "/api/v1/setup")];
 
 /// Completes `doc`: a query parameter is never empty (the server answers `400` to `?actor=`);
 /// every non-public operation needs the bearer token and may answer `401`; one
-/// with a path id `404`; one with input `400`; one with a body `413` and `415`; a rate-limited one
+/// with a path id or a principal or role filter `404`; a non-`/me` one `403`; one with input `400`; one with a body `413` and `415`; a rate-limited one
 /// `429`. Every answer of 400 and above is a problem (`application/problem+json`).
 pub fn complete(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
@@ -32,13 +35,20 @@ fn complete_operation(method: &str, path: &str, op: &mut Value) {
     let params = op.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
     let has_path_id = params.iter().any(|p| p["in"] == "path");
     let has_body = op.get("requestBody").is_some();
+    let names_someone =
+        params.iter().any(|p| p["in"] == "query" && NAME_FILTERS.contains(&p["name"].as_str().unwrap_or("")));
     let mut add = Vec::new();
     if !public {
         op["security"] = json!([{ "bearer": [] }]);
         add.push(("401", "no valid bearer token (checked before anything else)"));
+        if !path.starts_with("/api/v1/me") {
+            add.push(("403", "the caller lacks the pim action this needs"));
+        }
     }
     if has_path_id {
-        add.push(("404", "nothing has that id (or the caller may not see it)"));
+        add.push(("404", "nothing has that id"));
+    } else if names_someone {
+        add.push(("404", "no principal or role has that id or name"));
     }
     if has_body || !params.is_empty() {
         add.push(("400", "the input is invalid"));
