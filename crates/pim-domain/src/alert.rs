@@ -461,7 +461,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                         last,
                         format!(
                             "{} of {} in the last {}",
-                            count(v.len() as u64, "activation", "activations"),
+                            count(v.len(), "activation", "activations"),
                             f.role(role_id),
                             count(th("windowMinutes"), "minute", "minutes")
                         ),
@@ -486,7 +486,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
             items.dedup();
             finding(
                 &rule.id,
-                format!("{} activated without MFA", count(items.len() as u64, "role can be", "roles can be")),
+                format!("{} activated without MFA", count(items.len(), "role can be", "roles can be")),
                 items,
             )
         }
@@ -515,7 +515,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                 &rule.id,
                 format!(
                     "{} of users who have not signed in",
-                    count(items.len() as u64, "privileged assignment", "privileged assignments")
+                    count(items.len(), "privileged assignment", "privileged assignments")
                 ),
                 items,
             )
@@ -550,7 +550,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                 &rule.id,
                 format!(
                     "{} not used",
-                    count(items.len() as u64, "privileged eligible assignment", "privileged eligible assignments")
+                    count(items.len(), "privileged eligible assignment", "privileged eligible assignments")
                 ),
                 items,
             )
@@ -605,7 +605,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                 &rule.id,
                 format!(
                     "{} not permanent Global {}",
-                    count(items.len() as u64, "emergency access account is", "emergency access accounts are"),
+                    count(items.len(), "emergency access account is", "emergency access accounts are"),
                     if items.len() == 1 { "Administrator" } else { "Administrators" }
                 ),
                 items,

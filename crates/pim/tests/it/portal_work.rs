@@ -117,7 +117,10 @@ async fn activations_wait_in_my_requests_and_are_decided_on_approvals(b: Backend
         .submit("/approvals", &[("request_id", &id.to_string()), ("verdict", "approve"), ("justification", "sure")])
         .await;
     let msg = forged.flash().unwrap_or_default();
-    assert!(msg.starts_with(&format!("1 refused: request {id}: ")) && msg.contains("not an approver"), "{msg}");
+    assert!(
+        msg.starts_with(&format!("1 request was refused: request {id}: ")) && msg.contains("not an approver"),
+        "{msg}"
+    );
     assert_eq!(status_of(&s, id).await, RequestStatus::PendingApproval, "nothing changed");
     let failures = s.audited("request.approve").await;
     assert!(failures.len() >= 2 && failures.iter().all(|e| e.outcome == Outcome::Failure), "{failures:?}");
@@ -151,7 +154,7 @@ async fn activations_wait_in_my_requests_and_are_decided_on_approvals(b: Backend
     let approved = ann_web
         .submit("/approvals", &[("request_id", &id.to_string()), ("verdict", "approve"), ("justification", "on call")])
         .await;
-    assert_eq!(approved.flash().as_deref(), Some("Approved 1."));
+    assert_eq!(approved.flash().as_deref(), Some("Approved 1 request."));
     assert_eq!(status_of(&s, id).await, RequestStatus::Provisioned);
     assert!(approved.text().contains("Nothing waits for your decision"));
     let roles = bob_web.open("/roles").await.text();
@@ -166,7 +169,7 @@ async fn activations_wait_in_my_requests_and_are_decided_on_approvals(b: Backend
     let denied = ann_web
         .submit("/approvals", &[("request_id", &third.to_string()), ("verdict", "deny"), ("justification", "not now")])
         .await;
-    assert_eq!(denied.flash().as_deref(), Some("Denied 1."));
+    assert_eq!(denied.flash().as_deref(), Some("Denied 1 request."));
     assert_eq!(status_of(&s, third).await, RequestStatus::Denied);
     let mine = bob_web.open("/requests?status=Denied").await.text();
     assert!(mine.contains("/tmp") && mine.contains("ann denied") && mine.contains("not now"), "{mine}");
@@ -196,7 +199,7 @@ async fn many_requests_are_approved_at_once(b: Backend) {
             &[("request_id", &a), ("request_id", &b2), ("verdict", "approve"), ("justification", "both fine")],
         )
         .await;
-    assert_eq!(done.flash().as_deref(), Some("Approved 2."));
+    assert_eq!(done.flash().as_deref(), Some("Approved 2 requests."));
     for id in &ids {
         assert_eq!(status_of(&s, *id).await, RequestStatus::Provisioned);
     }
@@ -223,7 +226,10 @@ async fn many_requests_are_approved_at_once(b: Backend) {
         )
         .await;
     let msg = again.flash().unwrap_or_default();
-    assert!(msg.starts_with(&format!("Denied 1; 2 refused: request {a}: the request is Provisioned")), "{msg}");
+    assert!(
+        msg.starts_with(&format!("Denied 1 request; 2 requests were refused: request {a}: the request is Provisioned")),
+        "{msg}"
+    );
     assert!(msg.contains(&format!("request {unknown}: ")), "{msg}");
     assert_eq!(status_of(&s, fresh).await, RequestStatus::Denied);
     assert_eq!(status_of(&s, ids[0]).await, RequestStatus::Provisioned);
