@@ -565,10 +565,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                 let permanent =
                     v.iter().filter(|a| a.kind == AssignmentKind::Active && a.window.is_permanent()).count() as i64;
                 if v.len() as i64 >= th("count") || permanent >= th("permanentCount") {
-                    items.extend(
-                        v.iter()
-                            .map(|a| item(a, format!("one of {} owners ({permanent} permanent) of {scope}", v.len()))),
-                    );
+                    items.extend(v.iter().map(|a| item(a, owner_detail(v.len(), permanent, &scope))));
                 }
             }
             finding(&rule.id, "Too many owners".into(), items)
@@ -615,8 +612,26 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
     }
 }
 
+/// An owner's place among the owners of `scope`: "one of 3 owners (2 permanent) of /prod".
+fn owner_detail(owners: usize, permanent: i64, scope: &ScopePath) -> String {
+    if owners == 1 {
+        let how = if permanent == 1 { "permanent" } else { "not permanent" };
+        format!("the only owner of {scope} ({how})")
+    } else {
+        format!("one of {owners} owners ({permanent} permanent) of {scope}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_single_owner_is_the_only_one() {
+        let root = ScopePath::parse("/prod").unwrap();
+        assert_eq!(owner_detail(1, 1, &root), "the only owner of /prod (permanent)");
+        assert_eq!(owner_detail(1, 0, &root), "the only owner of /prod (not permanent)");
+        assert_eq!(owner_detail(3, 2, &root), "one of 3 owners (2 permanent) of /prod");
+    }
+
     use super::*;
 
     #[test]

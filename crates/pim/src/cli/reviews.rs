@@ -716,6 +716,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn one_occurrence_reads_in_the_singular() {
+        assert_eq!(end_text(&ReviewEnd::AfterOccurrences { count: 1 }), "after 1 occurrence");
+        assert_eq!(end_text(&ReviewEnd::AfterOccurrences { count: 4 }), "after 4 occurrences");
+    }
+
+    #[test]
     fn choices_parse_in_either_spelling() {
         assert_eq!(parse_recurrence("semi-annually"), Ok(Recurrence::SemiAnnually));
         assert_eq!(parse_recurrence("semiAnnually"), Ok(Recurrence::SemiAnnually));

@@ -184,6 +184,7 @@ async fn too_many_global_admins_and_owners(b: Backend) {
     let owners = evaluate(&s, "tooManyOwners").await;
     assert_eq!(owners.len(), 1);
     assert_eq!(owners[0].items.len(), 2);
+    assert_eq!(owners[0].items[0].detail, "one of 2 owners (2 permanent) of /");
     // Disabling the rule resolves its alert.
     set(&s, "tooManyOwners", Some(false), &[]).await;
     assert!(evaluate(&s, "tooManyOwners").await.is_empty());

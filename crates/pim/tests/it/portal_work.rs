@@ -109,7 +109,7 @@ async fn activations_wait_in_my_requests_and_are_decided_on_approvals(b: Backend
     let refused = bob_web
         .submit("/approvals", &[("request_id", &id.to_string()), ("verdict", "approve"), ("justification", "me")])
         .await;
-    assert!(refused.flash().unwrap_or_default().contains("1 refused"), "{:?}", refused.flash());
+    assert!(refused.flash().unwrap_or_default().contains("1 request was refused"), "{:?}", refused.flash());
     let carol_web = Browser::new(&s);
     carol_web.sign_in("carol", PW, None).await;
     assert!(carol_web.open("/approvals").await.text().contains("Nothing waits for your decision"));
@@ -175,6 +175,28 @@ async fn activations_wait_in_my_requests_and_are_decided_on_approvals(b: Backend
     assert!(mine.contains("/tmp") && mine.contains("ann denied") && mine.contains("not now"), "{mine}");
     let decided = s.audited("request.deny").await;
     assert_eq!(decided.iter().filter(|e| e.action == "request.deny" && e.outcome == Outcome::Success).count(), 1);
+    s.stop().await;
+}
+
+async fn an_approval_short_of_the_last_stage_says_the_request_still_waits(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let ann = s.user_with_password("ann", PW).await;
+    let (cy, _) = s.user("cy").await;
+    let role = approval_role(&s, ann).await;
+    s.set_settings(role, "/", |st| {
+        let mut second = st.approval_stages[0].clone();
+        second.approvers = vec![user_ref(cy)];
+        st.approval_stages.push(second);
+    })
+    .await;
+    let (bob, client) = s.user("bob").await;
+    s.assign(bob, role, "/", AssignmentKind::Eligible, None).await;
+    let id = client.create_request(&activation(role, "/", 60)).await.expect("submitted").request.id.to_string();
+    let web = Browser::new(&s);
+    web.sign_in("ann", PW, None).await;
+    let done =
+        web.submit("/approvals", &[("request_id", &id), ("verdict", "approve"), ("justification", "stage one")]).await;
+    assert_eq!(done.flash().as_deref(), Some("Approved 1 request (it still waits for further approvals)."));
     s.stop().await;
 }
 
@@ -450,6 +472,7 @@ async fn administrators_decide_settings_changes_and_review_break_glass(b: Backen
 crate::backend_tests!(
     activations_wait_in_my_requests_and_are_decided_on_approvals,
     many_requests_are_approved_at_once,
+    an_approval_short_of_the_last_stage_says_the_request_still_waits,
     reviewers_decide_items_on_review_access,
     administrators_decide_settings_changes_and_review_break_glass,
 );

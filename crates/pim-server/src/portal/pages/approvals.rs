@@ -214,10 +214,11 @@ async fn decide_requests(State(s): State<AppState>, session: Session, form: Form
     let verb = if verdict == Verdict::Approve { "Approved" } else { "Denied" };
     let mut parts = vec![];
     if done + waiting > 0 {
-        let still = match waiting {
-            0 => String::new(),
-            1 => " (1 of them still waits for further approvals)".to_owned(),
-            n => format!(" ({n} of them still wait for further approvals)"),
+        let still = match (waiting, done + waiting) {
+            (0, _) => String::new(),
+            (1, 1) => " (it still waits for further approvals)".to_owned(),
+            (1, _) => " (1 of them still waits for further approvals)".to_owned(),
+            (n, _) => format!(" ({n} of them still wait for further approvals)"),
         };
         parts.push(format!("{verb} {}{still}", count(done + waiting, "request", "requests")));
     }
