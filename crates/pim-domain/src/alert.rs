@@ -461,7 +461,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                         last,
                         format!(
                             "{} of {} in the last {}",
-                            count(v.len() as u64, "activation", "activations"),
+                            count(v.len(), "activation", "activations"),
                             f.role(role_id),
                             count(th("windowMinutes"), "minute", "minutes")
                         ),
@@ -486,7 +486,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
             items.dedup();
             finding(
                 &rule.id,
-                format!("{} activated without MFA", count(items.len() as u64, "role can be", "roles can be")),
+                format!("{} activated without MFA", count(items.len(), "role can be", "roles can be")),
                 items,
             )
         }
@@ -515,7 +515,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                 &rule.id,
                 format!(
                     "{} of users who have not signed in",
-                    count(items.len() as u64, "privileged assignment", "privileged assignments")
+                    count(items.len(), "privileged assignment", "privileged assignments")
                 ),
                 items,
             )
@@ -550,7 +550,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                 &rule.id,
                 format!(
                     "{} not used",
-                    count(items.len() as u64, "privileged eligible assignment", "privileged eligible assignments")
+                    count(items.len(), "privileged eligible assignment", "privileged eligible assignments")
                 ),
                 items,
             )
@@ -565,10 +565,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                 let permanent =
                     v.iter().filter(|a| a.kind == AssignmentKind::Active && a.window.is_permanent()).count() as i64;
                 if v.len() as i64 >= th("count") || permanent >= th("permanentCount") {
-                    items.extend(
-                        v.iter()
-                            .map(|a| item(a, format!("one of {} owners ({permanent} permanent) of {scope}", v.len()))),
-                    );
+                    items.extend(v.iter().map(|a| item(a, owner_detail(v.len(), permanent, &scope))));
                 }
             }
             finding(&rule.id, "Too many owners".into(), items)
@@ -605,7 +602,7 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
                 &rule.id,
                 format!(
                     "{} not permanent Global {}",
-                    count(items.len() as u64, "emergency access account is", "emergency access accounts are"),
+                    count(items.len(), "emergency access account is", "emergency access accounts are"),
                     if items.len() == 1 { "Administrator" } else { "Administrators" }
                 ),
                 items,
@@ -615,8 +612,26 @@ pub fn evaluate(rule: &AlertRule, f: &Facts<'_>) -> Vec<Finding> {
     }
 }
 
+/// An owner's place among the owners of `scope`: "one of 3 owners (2 permanent) of /prod".
+fn owner_detail(owners: usize, permanent: i64, scope: &ScopePath) -> String {
+    if owners == 1 {
+        let how = if permanent == 1 { "permanent" } else { "not permanent" };
+        format!("the only owner of {scope} ({how})")
+    } else {
+        format!("one of {owners} owners ({permanent} permanent) of {scope}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_single_owner_is_the_only_one() {
+        let root = ScopePath::parse("/prod").unwrap();
+        assert_eq!(owner_detail(1, 1, &root), "the only owner of /prod (permanent)");
+        assert_eq!(owner_detail(1, 0, &root), "the only owner of /prod (not permanent)");
+        assert_eq!(owner_detail(3, 2, &root), "one of 3 owners (2 permanent) of /prod");
+    }
+
     use super::*;
 
     #[test]

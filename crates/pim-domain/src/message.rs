@@ -11,9 +11,32 @@ pub const MAX_MESSAGE_CHARS: usize = 1000;
 const QUOTES: [char; 3] = ['\'', '"', '`'];
 
 /// `n` with the noun agreeing: `count(1, "day", "days")` is "1 day", `count(2, ...)` "2 days".
-pub fn count(n: impl Into<i128>, one: &str, many: &str) -> String {
-    let n = n.into();
+pub fn count(n: impl Count, one: &str, many: &str) -> String {
+    let n = n.value();
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A whole number that [`count`] takes (`usize` included, unlike `Into<i128>`).
+pub trait Count {
+    /// The number, widened.
+    fn value(self) -> i128;
+}
+
+macro_rules! count_impl {
+    ($($t:ty),*) => {$(
+        impl Count for $t {
+            fn value(self) -> i128 {
+                self as i128
+            }
+        }
+    )*};
+}
+count_impl!(u8, u16, u32, u64, usize, i8, i16, i32, i64);
+
+impl<T: Count + Copy> Count for &T {
+    fn value(self) -> i128 {
+        (*self).value()
+    }
 }
 
 /// `message` with every long quoted value shortened, and the whole cut to [`MAX_MESSAGE_CHARS`].
@@ -75,7 +98,9 @@ mod tests {
         assert_eq!(count(1u32, "code", "codes"), "1 code");
         assert_eq!(count(0u32, "code", "codes"), "0 codes");
         assert_eq!(count(15i64, "minute", "minutes"), "15 minutes");
-        assert_eq!(count(1usize as u64, "activation", "activations"), "1 activation");
+        assert_eq!(count(1usize, "activation", "activations"), "1 activation");
+        let by_ref: Vec<String> = [1usize, 3].iter().map(|n| count(n, "item", "items")).collect();
+        assert_eq!(by_ref, ["1 item", "3 items"]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::approval::Verdict;
 use crate::assignment::AssignmentKind;
 use crate::error::{DomainError, ErrorKind};
 use crate::ids::{PrincipalId, RoleId};
+use crate::message::count;
 use crate::scope::ScopePath;
 use crate::settings::ApproverRef;
 use crate::time::{DAY_MS, Timestamp};
@@ -460,6 +461,12 @@ impl ItemCounts {
         }
         c
     }
+
+    /// How the removals went, as a clause: "1 of 2 items to remove was removed".
+    pub fn removals(&self) -> String {
+        let verb = if self.removed == 1 { "was" } else { "were" };
+        format!("{} of {} to remove {verb} removed", self.removed, count(self.to_remove, "item", "items"))
+    }
 }
 
 /// What decides who reviews an item: its principal.
@@ -688,6 +695,14 @@ pub fn validate_extras(description: Option<&str>, inactive_days: Option<u32>) ->
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn removals_agree_with_their_counts() {
+        let c = |removed, to_remove| ItemCounts { removed, to_remove, ..ItemCounts::default() };
+        assert_eq!(c(1, 1).removals(), "1 of 1 item to remove was removed");
+        assert_eq!(c(0, 1).removals(), "0 of 1 item to remove were removed");
+        assert_eq!(c(2, 3).removals(), "2 of 3 items to remove were removed");
+    }
+
     use super::*;
     use crate::principal::PrincipalKind;
 

@@ -8,6 +8,7 @@ use pim_domain::actions::{ALERTS_READ, ALERTS_WRITE};
 use pim_domain::alert::{
     Alert, AlertItem, AlertRule, AlertState, Facts, Finding, RULES, RuleConfig, Severity, evaluate, rule_def, rules,
 };
+use pim_domain::message::count;
 use pim_domain::request::normalize_justification;
 use pim_domain::{
     AlertId, AssignmentKind, AuditDraft, DomainError, Principal, PrincipalKind, RequestAction, RoleId, ScopePath,
@@ -126,7 +127,7 @@ impl Engine {
             if alert.state != AlertState::Active {
                 return refuse(
                     pim_domain::ErrorKind::AlertNotActive,
-                    format!("alert {id} is {}, only an active alert can be dismissed", alert.state.as_str()),
+                    format!("alert {id} is {}; only an active alert can be dismissed", alert.state.as_str()),
                 );
             }
             alert.state = AlertState::Dismissed;
@@ -315,7 +316,7 @@ impl Engine {
         let findings = if rule.enabled && !items.is_empty() {
             vec![Finding {
                 key: key.clone(),
-                title: format!("{} grants found in {system} that pim did not make", items.len()),
+                title: format!("{} found in {system} that pim did not make", count(items.len(), "grant", "grants")),
                 items,
             }]
         } else {
@@ -402,7 +403,7 @@ impl Engine {
                 if alert.state != AlertState::Active {
                     return refuse(
                         pim_domain::ErrorKind::AlertNotActive,
-                        format!("alert {id} is {}, only an active alert can be remediated", alert.state.as_str()),
+                        format!("alert {id} is {}; only an active alert can be remediated", alert.state.as_str()),
                     );
                 }
                 if !rule_def(&alert.rule_id).is_some_and(|d| d.remediable) {

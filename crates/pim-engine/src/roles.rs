@@ -139,7 +139,8 @@ impl Engine {
                 return refuse(
                     ErrorKind::RoleInUse,
                     format!(
-                        "role {} has assignments (current or past); remove them first, it stays for the audit history",
+                        "role {} cannot be deleted: it has assignments (current or past), and a role that was assigned \
+                         stays for the audit history",
                         role.name
                     ),
                 );

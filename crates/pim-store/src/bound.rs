@@ -6,6 +6,7 @@
 //! Every legitimate value fits whole: the longest is a justification (2,000 characters).
 
 use pim_domain::audit::AuditDraft;
+use pim_domain::message::count;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -75,7 +76,10 @@ fn bound_json(v: Value, depth: usize) -> Value {
                 .map(|(k, v)| (bound_to(k, MAX_KEY_CHARS), bound_json(v, depth + 1)))
                 .collect();
             if total > MAX_ITEMS {
-                kept.insert("…".into(), Value::String(format!("and {} more members", total - MAX_ITEMS)));
+                kept.insert(
+                    "…".into(),
+                    Value::String(format!("and {}", count(total - MAX_ITEMS, "more member", "more members"))),
+                );
             }
             Value::Object(kept)
         }
@@ -157,5 +161,12 @@ mod tests {
         let obj = bounded.as_object().expect("object");
         assert_eq!(obj.len(), MAX_ITEMS + 1);
         assert_eq!(obj["…"], json!("and 500 more members"));
+    }
+
+    #[test]
+    fn one_member_over_reads_in_the_singular() {
+        let members: Map<String, Value> = (0..=MAX_ITEMS).map(|i| (format!("k{i:04}"), json!(i))).collect();
+        let bounded = bound_json(Value::Object(members), 0);
+        assert_eq!(bounded["…"], json!("and 1 more member"));
     }
 }

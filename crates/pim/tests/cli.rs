@@ -348,7 +348,10 @@ fn readme_approval_runs_verbatim() {
             ["activate", ..] => {
                 assert_eq!(field(&out, "status"), Some("PendingApproval"), "{out}");
                 assert_eq!(field(&out, "ticket"), Some("jira:OPS-7"), "{out}");
-                assert!(field(&out, "approval").is_some_and(|a| a.starts_with("stage 1 of 1: 0 of 1")), "{out}");
+                assert!(
+                    field(&out, "approval").is_some_and(|a| a.starts_with("stage 1 of 1: 0 of 1 approval, times out ")),
+                    "{out}"
+                );
             }
             ["requests", "--mine", ..] => assert!(out.contains("PendingApproval"), "{out}"),
             ["requests", "--pending"] => {
@@ -1118,7 +1121,7 @@ fn mfa_from_the_command_line() {
     let err = bob.fails(&["mfa", "reset", "admin"], "");
     assert!(err.ends_with("(forbidden)\n"), "{err}");
     let out = admin.ok(&["mfa", "reset", "bob"]);
-    assert_eq!(out, "Removed the MFA of bob: they enroll again with pim mfa enroll.\n");
+    assert_eq!(out, "Removed the MFA of bob: they must enroll again with pim mfa enroll.\n");
     assert_eq!(field(&bob.ok(&["mfa", "status"]), "enrolled"), Some("no"));
     drop(server);
 

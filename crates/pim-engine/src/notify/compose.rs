@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use pim_domain::message::count;
 use pim_domain::time::{DAY_MS, HOUR_MS};
 use pim_domain::{
     Assignment, AssignmentKind, DomainError, PrincipalId, PrincipalKind, Request, RequestAction, RequestStatus, RoleId,
@@ -358,9 +359,9 @@ fn remaining(end: Timestamp, now: Timestamp) -> String {
     let hours = ((ms + HOUR_MS - 1) / HOUR_MS).max(1);
     if hours >= 24 {
         let days = (ms + DAY_MS - 1) / DAY_MS;
-        format!("in {days} day{}", if days == 1 { "" } else { "s" })
+        format!("in {}", count(days, "day", "days"))
     } else {
-        format!("in {hours} hour{}", if hours == 1 { "" } else { "s" })
+        format!("in {}", count(hours, "hour", "hours"))
     }
 }
 

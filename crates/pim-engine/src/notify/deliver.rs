@@ -144,7 +144,8 @@ impl NotifyOptions {
             if w.name.trim().is_empty() || !names.insert(w.name.as_str()) {
                 return Err(format!("webhook names must be present and unique ('{}')", w.name));
             }
-            let parsed = reqwest::Url::parse(&w.url).map_err(|e| format!("webhook '{}': bad url: {e}", w.name))?;
+            let parsed =
+                reqwest::Url::parse(&w.url).map_err(|e| format!("webhook '{}': the url is not valid: {e}", w.name))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(format!("webhook '{}': the url must be http:// or https://", w.name));
             }

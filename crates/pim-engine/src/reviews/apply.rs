@@ -8,7 +8,7 @@ use pim_domain::review::{ApplyStatus, InstanceStatus, ItemApplied, ItemCounts, I
 use pim_domain::{AuditDraft, ErrorKind, RequestAction, ReviewInstanceId, Timestamp};
 use pim_store::{WriteTx, q};
 
-use super::{load_instance, load_review, target_scope};
+use super::{load_instance, load_review, target_scope, texts};
 use crate::context::{Context, ReviewAuthority};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result, refuse};
@@ -123,11 +123,7 @@ impl Engine {
         });
         tx.audit(now, d).await?;
         let counts = ItemCounts::of(&items);
-        let text = format!(
-            "The results of the access review \"{}\" were applied by {}: {} of {} item(s) to remove were removed.\n\n  \
-             pim reviews results {id}\n",
-            review.name, actor.name, counts.removed, counts.to_remove,
-        );
+        let text = texts::applied(&review.name, &actor.name, &counts, id);
         let mut notice = Notice::new("review.applied", &format!("Access review applied: {}", review.name), &text);
         notice.scope = Some(target_scope(&review.target));
         notice.data = serde_json::json!({ "reviewId": review.id, "instanceId": id, "counts": counts });

@@ -5,6 +5,7 @@
 mod apply;
 mod decide;
 mod run;
+mod texts;
 
 use std::collections::HashMap;
 

@@ -17,7 +17,7 @@ use pim_domain::{
 };
 use pim_store::{AnyConnection, WriteTx, q};
 
-use super::{load_instance, load_review, target_scope};
+use super::{load_instance, load_review, target_scope, texts};
 use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::Result;
@@ -173,14 +173,7 @@ impl Engine {
         tx.audit(now, event).await?;
         let reviewers = distinct_reviewers(&items);
         if !reviewers.is_empty() {
-            let text = format!(
-                "The access review \"{}\" has started: {} item(s) to review by {}.\n\n\
-                 Approve the access that is still needed and deny the rest, with a reason{}.\n\n  pim reviews mine\n",
-                def.name,
-                items.len(),
-                end,
-                if def.reason_required { " (required)" } else { "" },
-            );
+            let text = texts::started(&def.name, items.len(), end, def.reason_required);
             let mut notice = Notice::new("review.started", &format!("Access review started: {}", def.name), &text);
             notice.scope = Some(scope);
             notice.data = serde_json::json!({ "reviewId": def.id, "instanceId": instance.id, "end": end });
@@ -208,12 +201,7 @@ impl Engine {
                 q::list_items(tx.conn(), i.id).await?.into_iter().filter(|x| x.decision.is_none()).collect();
             let reviewers = distinct_reviewers(&undecided);
             if !reviewers.is_empty() {
-                let text = format!(
-                    "The access review \"{}\" ends at {}; {} item(s) are not reviewed yet.\n\n  pim reviews mine\n",
-                    def.name,
-                    i.end,
-                    undecided.len()
-                );
+                let text = texts::reminder(&def.name, i.end, undecided.len());
                 let mut notice =
                     Notice::new("review.reminder", &format!("Reminder: access review {} ends soon", def.name), &text);
                 notice.scope = Some(target_scope(&def.target));
@@ -311,22 +299,7 @@ impl Engine {
             Some(a) => format!("{reason} by {}", a.name),
             None => reason.to_owned(),
         };
-        let text = format!(
-            "The access review \"{}\" is complete ({reason}): {} item(s), {} approved, {} denied, {} not reviewed; \
-             {} to remove.\n\n{}\n  pim reviews results {}\n",
-            def.name,
-            counts.total,
-            counts.approved,
-            counts.denied,
-            counts.not_reviewed,
-            counts.to_remove,
-            if def.auto_apply {
-                "The results are applied automatically.\n"
-            } else {
-                "Apply the results with: pim reviews apply <instance>\n"
-            },
-            instance.id,
-        );
+        let text = texts::completed(&def.name, &reason, &counts, def.auto_apply, instance.id);
         let mut notice = Notice::new("review.completed", &format!("Access review completed: {}", def.name), &text);
         notice.scope = Some(scope);
         notice.data = serde_json::json!({ "reviewId": def.id, "instanceId": instance.id, "counts": counts });

@@ -1,6 +1,7 @@
 //! Reading the audit log, and verifying its hash chain.
 
 use futures_util::TryStreamExt as _;
+use pim_domain::message::count;
 use pim_domain::{AuditEvent, Outcome, PrincipalId, RoleId, ScopePath, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
@@ -310,8 +311,9 @@ pub async fn verify_audit(c: &mut AnyConnection) -> Result<VerifyReport> {
                     head_seq,
                     ProblemKind::Truncated,
                     format!(
-                        "the chain head records {head_seq} events but the log ends at event {last_seq}: {} missing \
-                         from the end (deleted)",
+                        "the chain head records {} but the log ends at event {last_seq}: {} missing from the end \
+                         (deleted)",
+                        count(head_seq, "event", "events"),
                         range(last_seq + 1, head_seq)
                     ),
                 );
@@ -320,8 +322,9 @@ pub async fn verify_audit(c: &mut AnyConnection) -> Result<VerifyReport> {
                     head_seq + 1,
                     ProblemKind::Inserted,
                     format!(
-                        "the chain head records {head_seq} events but the log goes on to event {last_seq}: {} \
-                         beyond the head (inserted outside pim)",
+                        "the chain head records {} but the log goes on to event {last_seq}: {} beyond the head \
+                         (inserted outside pim)",
+                        count(head_seq, "event", "events"),
                         range(head_seq + 1, last_seq)
                     ),
                 );
@@ -392,7 +395,7 @@ pub async fn verify_audit(c: &mut AnyConnection) -> Result<VerifyReport> {
     }
     let Problems { mut list, omitted } = problems;
     if let Some(p) = list.last_mut().filter(|_| omitted > 0) {
-        p.message.push_str(&format!(" (and {omitted} more problems not listed)"));
+        p.message.push_str(&format!(" (and {} not listed)", count(omitted, "more problem", "more problems")));
     }
     Ok(VerifyReport { ok: list.is_empty(), checked, problems: list })
 }

@@ -5,6 +5,7 @@ use pim_api::{
     BulkDecision, CompleteReview, DecideRequest, DecideSettingsChange, RequestId, RequestStatus, ReviewVerdict,
     SettingsChangeId, Timestamp, Verdict,
 };
+use pim_domain::message::count;
 
 use super::Ctx;
 use super::duration::parse_time;
@@ -73,7 +74,8 @@ pub async fn decide(ctx: &Ctx, a: DecideArgs, verdict: Verdict) -> anyhow::Resul
     }
     let refused = result.items.iter().filter(|i| i.problem.is_some()).count();
     if refused > 0 {
-        return Err(anyhow!("{refused} of {} decisions were refused", result.items.len()));
+        let verb = if refused == 1 { "was" } else { "were" };
+        return Err(anyhow!("{refused} of {} {verb} refused", count(result.items.len(), "decision", "decisions")));
     }
     Ok(())
 }

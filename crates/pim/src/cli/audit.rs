@@ -3,8 +3,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use pim_api::{AuditQuery, ExportFormat, Outcome, ScopePath, Timestamp};
+use pim_domain::message::count;
 
 use super::Ctx;
 use super::duration::{parse_scope, parse_time};
@@ -156,11 +157,7 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::Export { format, out, filters } => {
             let bytes = client.export_audit(format, &filters.query(None, None)).await?;
             match out {
-                Some(path) => {
-                    std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
-                    output::note(&format!("Wrote {} bytes to {}.", bytes.len(), path.display()));
-                    Ok(())
-                }
+                Some(path) => output::save(&bytes, &path),
                 None => {
                     // A terminal prompt must not run on after the last line (the JSON export has no final newline).
                     let newline: &[u8] = if bytes.ends_with(b"\n") || bytes.is_empty() { b"" } else { b"\n" };
@@ -188,7 +185,7 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
             if report.ok {
                 Ok(())
             } else {
-                Err(anyhow!("the audit chain is broken: {} problem(s) found", report.problems.len()))
+                Err(anyhow!("the audit chain is broken: {} found", count(report.problems.len(), "problem", "problems")))
             }
         }
     }

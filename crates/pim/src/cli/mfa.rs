@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 
 use anyhow::anyhow;
 use pim_api::{MfaConfirmed, MfaStatus, TotpEnrollment, VerifyMfa};
+use pim_domain::message::count;
 use serde::Serialize;
 
 use super::Ctx;
@@ -74,7 +75,7 @@ pub async fn run(ctx: &Ctx, command: MfaCommand) -> anyhow::Result<()> {
             super::ack(
                 ctx.format,
                 serde_json::json!({"reset": true, "userId": id}),
-                &format!("Removed the MFA of {user}: they enroll again with pim mfa enroll."),
+                &format!("Removed the MFA of {user}: they must enroll again with pim mfa enroll."),
             )
         }
     }
@@ -175,7 +176,7 @@ async fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<()> {
     output::show(ctx.format, &v, || {
         let mut s = format!("MFA passed; this session is fresh until {}.", time(v.fresh_until));
         if v.method == "recoveryCode" {
-            s.push_str(&format!("\n{} recovery codes left.", v.recovery_codes_left));
+            s.push_str(&format!("\n{} left.", count(v.recovery_codes_left, "recovery code", "recovery codes")));
         }
         s
     })

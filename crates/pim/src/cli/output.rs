@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use pim_api::{Timestamp, Window};
+use pim_domain::message::count;
 use serde::Serialize;
 
 /// How results are printed.
@@ -23,15 +24,18 @@ pub fn parse_export_format(s: &str) -> Result<pim_api::ExportFormat, String> {
     }
 }
 
+/// Writes `bytes` to the file `path` and says so on standard error.
+pub fn save(bytes: &[u8], path: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    note(&format!("Wrote {} to {}.", count(bytes.len(), "byte", "bytes"), path.display()));
+    Ok(())
+}
+
 /// Writes a downloaded file to `out`, or to standard output.
 pub fn write_file(bytes: &[u8], out: Option<std::path::PathBuf>) -> anyhow::Result<()> {
-    use anyhow::Context as _;
     match out {
-        Some(path) => {
-            std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-            note(&format!("Wrote {} bytes to {}.", bytes.len(), path.display()));
-            Ok(())
-        }
+        Some(path) => save(bytes, &path),
         None => print(String::from_utf8_lossy(bytes).trim_end_matches('\n')),
     }
 }

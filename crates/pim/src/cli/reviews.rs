@@ -11,6 +11,7 @@ use pim_api::{
     ReviewItemId, ReviewScheduleInput, ReviewTarget, ReviewedKinds, Reviewers, ScopePath, Timestamp, Verdict,
 };
 use pim_client::Client;
+use pim_domain::message::count;
 
 use super::Ctx;
 use super::duration::{parse_scope, parse_time};
@@ -368,7 +369,7 @@ fn end_text(e: &ReviewEnd) -> String {
     match e {
         ReviewEnd::Never => "never".to_owned(),
         ReviewEnd::OnDate { at } => format!("no instance starts on or after {}", time(*at)),
-        ReviewEnd::AfterOccurrences { count } => format!("after {count} occurrence(s)"),
+        ReviewEnd::AfterOccurrences { count: n } => format!("after {}", count(*n, "occurrence", "occurrences")),
     }
 }
 
@@ -398,12 +399,14 @@ async fn review_listing(names: &mut Names<'_>, d: &ReviewDefinition) -> String {
         ("kinds", kinds_name(d.kinds).to_owned()),
         (
             "inactive days",
-            d.inactive_days.map(|n| format!("only principals inactive for {n} days")).unwrap_or_default(),
+            d.inactive_days
+                .map(|n| format!("only principals inactive for {}", count(n, "day", "days")))
+                .unwrap_or_default(),
         ),
         ("reviewers", reviewers_text(names, &d.reviewers).await),
         ("recurrence", recurrence_name(s.recurrence).to_owned()),
         ("start", time(s.start)),
-        ("duration", format!("{} day(s) each", s.duration_days)),
+        ("duration", format!("{} each", count(s.duration_days, "day", "days"))),
         ("ends", if s.recurrence == Recurrence::OneTime { String::new() } else { end_text(&s.end) }),
         ("auto-apply", yes_no(d.auto_apply)),
         ("if no response", if_no_response_name(d.if_no_response).to_owned()),
@@ -711,6 +714,12 @@ pub async fn run(ctx: &Ctx, command: ReviewsCommand) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_occurrence_reads_in_the_singular() {
+        assert_eq!(end_text(&ReviewEnd::AfterOccurrences { count: 1 }), "after 1 occurrence");
+        assert_eq!(end_text(&ReviewEnd::AfterOccurrences { count: 4 }), "after 4 occurrences");
+    }
 
     #[test]
     fn choices_parse_in_either_spelling() {

@@ -9,6 +9,7 @@ use pim_api::{
     RoleSettings, ScopePath,
 };
 use pim_client::Client;
+use pim_domain::message::count;
 
 use super::Ctx;
 use super::duration::{format_minutes, parse_duration, parse_scope};
@@ -272,7 +273,9 @@ async fn settings_listing(names: &mut Names<'_>, e: &EffectiveSettings) -> Strin
         Some(d) => format!("{d} (inherited)"),
         None => "defaults".to_owned(),
     };
-    let days = |allow: bool, n: u32| if allow { "permanent allowed".to_owned() } else { format!("at most {n} days") };
+    let days = |allow: bool, n: u32| {
+        if allow { "permanent allowed".to_owned() } else { format!("at most {}", count(n, "day", "days")) }
+    };
     let mut pairs = vec![
         ("role", names.role(e.role_id).await),
         ("scope", e.scope.to_string()),
@@ -286,9 +289,9 @@ async fn settings_listing(names: &mut Names<'_>, e: &EffectiveSettings) -> Strin
     let mut stages = Vec::new();
     for (i, st) in s.approval_stages.iter().enumerate() {
         let mut text = format!(
-            "{}; {} approval(s) needed; times out after {}",
+            "{}; {} needed; times out after {}",
             approvers_text(names, &st.approvers).await,
-            st.required_approvals,
+            count(st.required_approvals, "approval", "approvals"),
             format_minutes(u64::from(st.timeout_minutes))
         );
         if let Some(esc) = &st.escalation {

@@ -1,6 +1,7 @@
 //! How principals, assignments, requests and validations are shown to people.
 
 use pim_api::{Assignment, AssignmentKind, Principal, PrincipalKind, Request, RequestOutcome, Timestamp, Validation};
+use pim_domain::message::count;
 
 use super::duration::now;
 use super::output::{Table, end, listing, opt_time, time, yes_no};
@@ -171,7 +172,7 @@ pub async fn request_listing(names: &mut Names<'_>, r: &Request) -> String {
         ("end", end(&r.window)),
         ("justification", r.justification.clone().unwrap_or_default()),
         ("ticket", r.ticket.as_ref().map(|t| format!("{}:{}", t.system, t.number)).unwrap_or_default()),
-        ("duration", r.duration_minutes.map(|m| format!("{m} minutes")).unwrap_or_default()),
+        ("duration", r.duration_minutes.map(|m| count(m, "minute", "minutes")).unwrap_or_default()),
         ("break-glass", if r.break_glass { "yes".to_owned() } else { String::new() }),
         ("approval", approval_summary(r)),
         ("assignment", r.target_assignment.map(|i| i.to_string()).unwrap_or_default()),
@@ -187,14 +188,14 @@ fn approval_summary(r: &Request) -> String {
     let Some(a) = &r.approval else { return String::new() };
     let mut s = match a.stages.get(a.stage) {
         Some(st) if r.status == pim_api::RequestStatus::PendingApproval => format!(
-            "stage {} of {}: {} of {} approvals, times out {}",
+            "stage {} of {}: {} of {}, times out {}",
             a.stage + 1,
             a.stages.len(),
             a.approvals_in_stage(),
-            st.required_approvals,
+            count(st.required_approvals, "approval", "approvals"),
             time(a.deadline())
         ),
-        _ => format!("{} stage(s)", a.stages.len()),
+        _ => count(a.stages.len(), "stage", "stages"),
     };
     for d in &a.decisions {
         let verdict = match d.verdict {

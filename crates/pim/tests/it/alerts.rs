@@ -184,6 +184,7 @@ async fn too_many_global_admins_and_owners(b: Backend) {
     let owners = evaluate(&s, "tooManyOwners").await;
     assert_eq!(owners.len(), 1);
     assert_eq!(owners[0].items.len(), 2);
+    assert_eq!(owners[0].items[0].detail, "one of 2 owners (2 permanent) of /");
     // Disabling the rule resolves its alert.
     set(&s, "tooManyOwners", Some(false), &[]).await;
     assert!(evaluate(&s, "tooManyOwners").await.is_empty());
@@ -378,6 +379,7 @@ async fn connectors_report_external_access(b: Backend) {
     let a =
         s.engine.report_external_access("entra", vec![item("Owner in Entra")]).await.expect("report").expect("alert");
     assert_eq!((a.severity, a.state, a.items.len()), (Severity::High, AlertState::Active, 1));
+    assert_eq!(a.title, "1 grant found in entra that pim did not make");
     // The same system again: updated, not duplicated; another system: its own alert.
     let b2 = s
         .engine
@@ -387,6 +389,7 @@ async fn connectors_report_external_access(b: Backend) {
         .expect("alert");
     assert_eq!(b2.id, a.id);
     assert_eq!(b2.items.len(), 2);
+    assert_eq!(b2.title, "2 grants found in entra that pim did not make");
     let other =
         s.engine.report_external_access("aws", vec![item("admin in AWS")]).await.expect("report").expect("alert");
     assert_ne!(other.id, a.id);

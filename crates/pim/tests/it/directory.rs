@@ -163,7 +163,15 @@ async fn custom_roles_and_their_rules(b: Backend) {
     s.admin.update_role("storage operator", &changed).await.expect("update by name");
     assert!(!s.allowed(uid, "storage.queues.read", "/s").await, "the change applies at once");
     assert!(s.allowed(uid, "storage.blobs.read", "/s").await);
-    assert_eq!(code(s.admin.delete_role(&r.id.to_string()).await), "role_in_use");
+    let in_use = s.admin.delete_role(&r.id.to_string()).await.expect_err("an assigned role stays");
+    assert_eq!(in_use.code(), Some("role_in_use"));
+    assert!(
+        in_use.to_string().contains(
+            "role Storage Operator cannot be deleted: it has assignments (current or past), and a role that was \
+             assigned stays for the audit history"
+        ),
+        "{in_use}"
+    );
     let unused = s.custom_role("Unused", &["x.y"]).await;
     s.admin.delete_role(&unused.to_string()).await.expect("delete unused");
     assert_eq!(code(s.admin.get_role(&unused.to_string()).await), "not_found");

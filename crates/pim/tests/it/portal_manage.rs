@@ -337,7 +337,7 @@ async fn directory_roles_and_assignments_through_the_portal(b: Backend) {
         "{text}"
     );
     let reset = web.submit(&format!("/manage/users/{}/reset-mfa", erin.id), &[]).await;
-    assert!(words(&reset).contains("Reset the MFA of erin: 1 authenticator(s)"), "{}", words(&reset));
+    assert!(words(&reset).contains("Reset the MFA of erin: 1 authenticator and 10 recovery codes removed. They must set up an authenticator again."), "{}", words(&reset));
     assert!(client.mfa_status().await.unwrap().confirmed_at.is_none());
 }
 

@@ -300,7 +300,7 @@ async fn admins_create_run_and_apply_access_reviews(b: Backend) {
     let reset = web.submit(&format!("{path}/reset"), &[]).await;
     assert!(reset.message().unwrap_or_default().contains("is Completed"), "{:?}", reset.message());
     let applied = web.submit(&format!("{path}/apply"), &[]).await;
-    assert_eq!(applied.message().as_deref(), Some("Applied: 1 of 1 access removals carried out."));
+    assert_eq!(applied.message().as_deref(), Some("Applied: 1 of 1 item to remove was removed."));
     assert!(applied.words().contains("not needed remove removed"), "{}", applied.words());
     let q = AssignmentQuery { principal_id: Some(alice), ..Default::default() };
     assert!(s.admin.list_assignments(&q).await.unwrap().items.is_empty(), "alice's access is gone");
@@ -375,7 +375,7 @@ async fn the_audit_history_filters_exports_and_charts(b: Backend) {
     assert!(page.has("role=\"img\" aria-labelledby=\"chart-title chart-desc\""));
     assert!(page.has("<title>2026-01-05: 1 activation</title>"), "the bar's title");
     assert!(page.has("text-anchor=\"middle\">1</text>"), "the bar's label");
-    assert!(text.contains("1 activations in total, at most 1 in one day"), "{text}");
+    assert!(text.contains("1 activation in total, at most 1 in one day"), "{text}");
     assert!(text.contains("2026-01-05 1"), "the table row");
     let only_admin = web.open("/audit?actor=admin&action=request.").await.words();
     assert!(only_admin.contains("request.adminAssign") && !only_admin.contains("request.selfActivate"));

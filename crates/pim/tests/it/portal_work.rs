@@ -109,7 +109,7 @@ async fn activations_wait_in_my_requests_and_are_decided_on_approvals(b: Backend
     let refused = bob_web
         .submit("/approvals", &[("request_id", &id.to_string()), ("verdict", "approve"), ("justification", "me")])
         .await;
-    assert!(refused.flash().unwrap_or_default().contains("1 refused"), "{:?}", refused.flash());
+    assert!(refused.flash().unwrap_or_default().contains("1 request was refused"), "{:?}", refused.flash());
     let carol_web = Browser::new(&s);
     carol_web.sign_in("carol", PW, None).await;
     assert!(carol_web.open("/approvals").await.text().contains("Nothing waits for your decision"));
@@ -117,7 +117,10 @@ async fn activations_wait_in_my_requests_and_are_decided_on_approvals(b: Backend
         .submit("/approvals", &[("request_id", &id.to_string()), ("verdict", "approve"), ("justification", "sure")])
         .await;
     let msg = forged.flash().unwrap_or_default();
-    assert!(msg.starts_with(&format!("1 refused: request {id}: ")) && msg.contains("not an approver"), "{msg}");
+    assert!(
+        msg.starts_with(&format!("1 request was refused: request {id}: ")) && msg.contains("not an approver"),
+        "{msg}"
+    );
     assert_eq!(status_of(&s, id).await, RequestStatus::PendingApproval, "nothing changed");
     let failures = s.audited("request.approve").await;
     assert!(failures.len() >= 2 && failures.iter().all(|e| e.outcome == Outcome::Failure), "{failures:?}");
@@ -151,7 +154,7 @@ async fn activations_wait_in_my_requests_and_are_decided_on_approvals(b: Backend
     let approved = ann_web
         .submit("/approvals", &[("request_id", &id.to_string()), ("verdict", "approve"), ("justification", "on call")])
         .await;
-    assert_eq!(approved.flash().as_deref(), Some("Approved 1."));
+    assert_eq!(approved.flash().as_deref(), Some("Approved 1 request."));
     assert_eq!(status_of(&s, id).await, RequestStatus::Provisioned);
     assert!(approved.text().contains("Nothing waits for your decision"));
     let roles = bob_web.open("/roles").await.text();
@@ -166,12 +169,34 @@ async fn activations_wait_in_my_requests_and_are_decided_on_approvals(b: Backend
     let denied = ann_web
         .submit("/approvals", &[("request_id", &third.to_string()), ("verdict", "deny"), ("justification", "not now")])
         .await;
-    assert_eq!(denied.flash().as_deref(), Some("Denied 1."));
+    assert_eq!(denied.flash().as_deref(), Some("Denied 1 request."));
     assert_eq!(status_of(&s, third).await, RequestStatus::Denied);
     let mine = bob_web.open("/requests?status=Denied").await.text();
     assert!(mine.contains("/tmp") && mine.contains("ann denied") && mine.contains("not now"), "{mine}");
     let decided = s.audited("request.deny").await;
     assert_eq!(decided.iter().filter(|e| e.action == "request.deny" && e.outcome == Outcome::Success).count(), 1);
+    s.stop().await;
+}
+
+async fn an_approval_short_of_the_last_stage_says_the_request_still_waits(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let ann = s.user_with_password("ann", PW).await;
+    let (cy, _) = s.user("cy").await;
+    let role = approval_role(&s, ann).await;
+    s.set_settings(role, "/", |st| {
+        let mut second = st.approval_stages[0].clone();
+        second.approvers = vec![user_ref(cy)];
+        st.approval_stages.push(second);
+    })
+    .await;
+    let (bob, client) = s.user("bob").await;
+    s.assign(bob, role, "/", AssignmentKind::Eligible, None).await;
+    let id = client.create_request(&activation(role, "/", 60)).await.expect("submitted").request.id.to_string();
+    let web = Browser::new(&s);
+    web.sign_in("ann", PW, None).await;
+    let done =
+        web.submit("/approvals", &[("request_id", &id), ("verdict", "approve"), ("justification", "stage one")]).await;
+    assert_eq!(done.flash().as_deref(), Some("Approved 1 request (it still waits for further approvals)."));
     s.stop().await;
 }
 
@@ -196,7 +221,7 @@ async fn many_requests_are_approved_at_once(b: Backend) {
             &[("request_id", &a), ("request_id", &b2), ("verdict", "approve"), ("justification", "both fine")],
         )
         .await;
-    assert_eq!(done.flash().as_deref(), Some("Approved 2."));
+    assert_eq!(done.flash().as_deref(), Some("Approved 2 requests."));
     for id in &ids {
         assert_eq!(status_of(&s, *id).await, RequestStatus::Provisioned);
     }
@@ -223,7 +248,10 @@ async fn many_requests_are_approved_at_once(b: Backend) {
         )
         .await;
     let msg = again.flash().unwrap_or_default();
-    assert!(msg.starts_with(&format!("Denied 1; 2 refused: request {a}: the request is Provisioned")), "{msg}");
+    assert!(
+        msg.starts_with(&format!("Denied 1 request; 2 requests were refused: request {a}: the request is Provisioned")),
+        "{msg}"
+    );
     assert!(msg.contains(&format!("request {unknown}: ")), "{msg}");
     assert_eq!(status_of(&s, fresh).await, RequestStatus::Denied);
     assert_eq!(status_of(&s, ids[0]).await, RequestStatus::Provisioned);
@@ -444,6 +472,7 @@ async fn administrators_decide_settings_changes_and_review_break_glass(b: Backen
 crate::backend_tests!(
     activations_wait_in_my_requests_and_are_decided_on_approvals,
     many_requests_are_approved_at_once,
+    an_approval_short_of_the_last_stage_says_the_request_still_waits,
     reviewers_decide_items_on_review_access,
     administrators_decide_settings_changes_and_review_break_glass,
 );

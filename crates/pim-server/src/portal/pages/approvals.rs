@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use pim_domain::actions::{REQUESTS_APPROVE, SETTINGS_WRITE};
 use pim_domain::approval::ReviewVerdict;
+use pim_domain::message::count;
 use pim_domain::settings::ApprovalStage;
 use pim_domain::{ErrorKind, PrincipalKind, RequestId, RequestStatus, RoleSettings, SettingsChange, Verdict};
 use pim_engine::requests::DecisionInput;
@@ -213,12 +214,16 @@ async fn decide_requests(State(s): State<AppState>, session: Session, form: Form
     let verb = if verdict == Verdict::Approve { "Approved" } else { "Denied" };
     let mut parts = vec![];
     if done + waiting > 0 {
-        let still =
-            if waiting > 0 { format!(" ({waiting} still waiting for further approvals)") } else { String::new() };
-        parts.push(format!("{verb} {}{still}", done + waiting));
+        let still = match (waiting, done + waiting) {
+            (0, _) => String::new(),
+            (1, 1) => " (it still waits for further approvals)".to_owned(),
+            (1, _) => " (1 of them still waits for further approvals)".to_owned(),
+            (n, _) => format!(" ({n} of them still wait for further approvals)"),
+        };
+        parts.push(format!("{verb} {}{still}", count(done + waiting, "request", "requests")));
     }
     if !refused.is_empty() {
-        parts.push(format!("{} refused: {}", refused.len(), refused.join("; ")));
+        parts.push(format!("{} refused: {}", count(refused.len(), "request was", "requests were"), refused.join("; ")));
     }
     let text = format!("{}.", parts.join("; "));
     let flash = if refused.is_empty() { Flash::ok(text) } else { Flash::error(text) };

@@ -134,7 +134,7 @@ async fn engine_query(
         }),
     };
     if f.action.len() > 200 || f.action.chars().any(char::is_control) {
-        errors.push("Action: at most 200 printable characters.".into());
+        errors.push("Action: give at most 200 printable characters.".into());
     }
     let before_seq = match cursor {
         None => None,

@@ -3,6 +3,7 @@
 //! inline styles) with the same numbers for a table beside it.
 
 use pim_domain::Timestamp;
+use pim_domain::message::count;
 
 /// The longest range drawn, in days; longer ranges show the table only.
 pub const MAX_DAYS: usize = 366;
@@ -128,7 +129,7 @@ pub fn chart(days: Vec<(String, u64)>) -> Option<Chart> {
             Bar {
                 day: day.clone(),
                 count: *c,
-                title: format!("{day}: {c} activation{}", if *c == 1 { "" } else { "s" }),
+                title: format!("{day}: {}", count(*c, "activation", "activations")),
                 x: num(x),
                 y: num(BOTTOM - h),
                 width: num(width),

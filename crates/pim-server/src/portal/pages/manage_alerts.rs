@@ -12,6 +12,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post};
 use pim_domain::actions::ALERTS_WRITE;
 use pim_domain::alert::{Alert, AlertItem, AlertRule, AlertState, Severity, rule_def};
+use pim_domain::message::count;
 use pim_domain::{AlertId, ErrorKind, ScopePath};
 use pim_engine::EngineError;
 use pim_engine::alerts::RuleUpdate;
@@ -215,9 +216,10 @@ fn alert_id(session: &Session, raw: &str) -> Result<AlertId, PortalError> {
 /// `POST /manage/alerts/evaluate`.
 async fn evaluate_alerts(State(s): State<AppState>, session: Session, _: FormData) -> PortalResult {
     match s.engine.evaluate_alerts(&session.ctx).await {
-        Ok(active) => {
-            Ok(redirect_with(PAGE, Flash::ok(format!("Every rule was evaluated: {} active alerts.", active.len()))))
-        }
+        Ok(active) => Ok(redirect_with(
+            PAGE,
+            Flash::ok(format!("Every rule was evaluated: {}.", count(active.len(), "active alert", "active alerts"))),
+        )),
         Err(e) => refused(&session, PAGE, &e),
     }
 }

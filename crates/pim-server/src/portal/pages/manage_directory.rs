@@ -8,6 +8,7 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post};
 use pim_domain::actions::{DIRECTORY_READ, DIRECTORY_WRITE};
+use pim_domain::message::count;
 use pim_domain::{ErrorKind, Principal, PrincipalId, PrincipalKind, ScopePath};
 use pim_engine::directory::{NewPrincipal, PrincipalPatch};
 use pim_engine::requests::AssignmentQuery;
@@ -274,8 +275,10 @@ async fn reset_user_mfa(
         Ok(r) => Ok(redirect_with(
             &back,
             Flash::ok(format!(
-                "Reset the MFA of {}: {} authenticator(s) and {} recovery code(s) removed. They set up an authenticator again.",
-                p.name, r.factors, r.recovery_codes
+                "Reset the MFA of {}: {} and {} removed. They must set up an authenticator again.",
+                p.name,
+                count(r.factors, "authenticator", "authenticators"),
+                count(r.recovery_codes, "recovery code", "recovery codes")
             )),
         )),
         Err(e) => refused(&session, &back, &e),

@@ -8,6 +8,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use pim_domain::actions::{REVIEWS_READ, REVIEWS_WRITE};
+use pim_domain::message::count;
 use pim_domain::review::{
     IfNoResponse, InstanceStatus, ItemCounts, Recurrence, ReviewDefinition, ReviewEnd, ReviewInstance, ReviewTarget,
     ReviewedKinds, Reviewers,
@@ -112,7 +113,7 @@ fn end_text(e: &ReviewEnd) -> String {
     match e {
         ReviewEnd::Never => "never".to_owned(),
         ReviewEnd::OnDate { at } => format!("no instance starts on or after {}", time(*at)),
-        ReviewEnd::AfterOccurrences { count } => format!("after {count} occurrences"),
+        ReviewEnd::AfterOccurrences { count: n } => format!("after {}", count(*n, "occurrence", "occurrences")),
     }
 }
 
@@ -164,9 +165,9 @@ async fn list_reviews(State(s): State<AppState>, session: Session) -> PortalResu
             target: target_text(&s, &d.target),
             reviewers: reviewers_text(&s, &d.reviewers),
             recurrence: format!(
-                "{}, {} days each",
+                "{}, {} each",
                 label(RECURRENCES, recurrence_value(d.schedule.recurrence)),
-                d.schedule.duration_days
+                count(d.schedule.duration_days, "day", "days")
             ),
             status: status_text(&s, d),
         })
@@ -231,11 +232,11 @@ async fn show_review(State(s): State<AppState>, session: Session, Path(id): Path
         ("Description", r.description.clone().unwrap_or_else(|| "-".into())),
         ("What is reviewed", target_text(&s, &r.target)),
         ("Assignments", label(KINDS, kinds_value(r.kinds)).to_owned()),
-        ("Only principals inactive for", r.inactive_days.map_or_else(|| "-".into(), |n| format!("{n} days"))),
+        ("Only principals inactive for", r.inactive_days.map_or_else(|| "-".into(), |n| count(n, "day", "days"))),
         ("Reviewers", reviewers_text(&s, &r.reviewers)),
         ("First start", time(r.schedule.start)),
         ("Recurrence", label(RECURRENCES, recurrence_value(r.schedule.recurrence)).to_owned()),
-        ("Each instance lasts", format!("{} days", r.schedule.duration_days)),
+        ("Each instance lasts", count(r.schedule.duration_days, "day", "days")),
         ("Ends", end_text(&r.schedule.end)),
         ("Apply results automatically", yes(r.auto_apply)),
         ("If a reviewer does not answer", label(IF_NO_RESPONSE, if_no_response_value(r.if_no_response)).to_owned()),

@@ -190,7 +190,7 @@ async fn apply_instance(
     let id: ReviewInstanceId = id_of(&session, &id, "access review instance")?;
     let done = s.engine.apply_review_instance(&session.ctx, id).await.map(|i| {
         let c = i.counts.unwrap_or_default();
-        format!("Applied: {} of {} access removals carried out.", c.removed, c.to_remove)
+        format!("Applied: {}.", c.removals())
     });
     back_to_instance(&session, id, done)
 }

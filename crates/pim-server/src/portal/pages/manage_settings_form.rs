@@ -308,7 +308,7 @@ fn split(text: &str) -> Vec<&str> {
 async fn approvers(s: &AppState, session: &Session, text: &str, what: &str) -> Result<Vec<ApproverRef>, String> {
     let names = split(text);
     if names.len() > MAX_APPROVERS {
-        return Err(format!("{what}: at most {MAX_APPROVERS} approvers."));
+        return Err(format!("{what}: give at most {MAX_APPROVERS} approvers."));
     }
     let mut out = Vec::new();
     for name in names {

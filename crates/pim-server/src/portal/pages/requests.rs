@@ -7,6 +7,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
+use pim_domain::message::count;
 use pim_domain::settings::ApproverRef;
 use pim_domain::{ErrorKind, PrincipalId, PrincipalKind, Request, RequestAction, RequestId, RequestStatus, Verdict};
 use pim_engine::requests::RequestQuery;
@@ -196,7 +197,7 @@ pub(crate) fn request_role_name(s: &AppState, r: &Request) -> String {
 /// `90` → `1 hour 30 minutes`.
 pub(crate) fn minutes_text(m: u32) -> String {
     let (h, m) = (m / 60, m % 60);
-    let part = |n: u32, one: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") };
+    let part = |n: u32, one: &str| count(n, one, &format!("{one}s"));
     match (h, m) {
         (0, m) => part(m, "minute"),
         (h, 0) => part(h, "hour"),
@@ -248,11 +249,11 @@ pub(crate) fn progress(s: &AppState, r: &Request, now: pim_domain::Timestamp) ->
         ap.approvers_now(now).iter().map(|a| approver_text(s, a)).collect::<Vec<_>>().join(", ")
     };
     Some(format!(
-        "Stage {} of {}: {} of {} approvals from {who}; answer by {}",
+        "Stage {} of {}: {} of {} from {who}; answer by {}",
         ap.stage + 1,
         ap.stages.len(),
         ap.approvals_in_stage(),
-        stage.required_approvals.max(1),
+        count(stage.required_approvals.max(1), "approval", "approvals"),
         time(ap.deadline()),
     ))
 }
