@@ -265,7 +265,7 @@ pub fn database_url(database: Option<String>, data_dir: &Path) -> anyhow::Result
     if let Some(url) = database {
         return Ok(url);
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
