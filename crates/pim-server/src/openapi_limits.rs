@@ -4,7 +4,7 @@ use pim_domain::mfa::{RECOVERY_CODE_LEN, TOTP_DIGITS};
 use pim_domain::permission::{MAX_ACTION_LEN, MAX_ACTION_SEGMENTS};
 use pim_domain::principal::MAX_NAME_LEN;
 use pim_domain::request::{MAX_JUSTIFICATION_LEN, MAX_TICKET_FIELD_LEN};
-use pim_domain::review::MAX_ROLES;
+use pim_domain::review::{MAX_DURATION_DAYS, MAX_ROLES};
 use pim_domain::role::{MAX_DESCRIPTION_LEN, MAX_ROLE_NAME_LEN};
 use pim_domain::scope::{MAX_SCOPE_DEPTH, MAX_SCOPE_LEN, MAX_SEGMENT_LEN};
 use serde_json::{Value, json};
@@ -118,6 +118,8 @@ fn limits() -> Vec<(&'static str, &'static str, Value)> {
         ("DecideRequest", "justification", justification()),
         ("DecideSettingsChange", "justification", justification()),
         ("CheckRequest", "action", action()),
+        ("CompleteReview", "note", justification()),
+        ("ReviewScheduleInput", "durationDays", json!({ "minimum": 1, "maximum": MAX_DURATION_DAYS })),
         ("CreateTokenRequest", "expiresInDays", json!({ "minimum": 1, "maximum": 365 })),
         ("CreateTokenRequest", "name", printable(MAX_TOKEN_NAME_LEN)),
         ("LoginRequest", "tokenName", printable(MAX_TOKEN_NAME_LEN)),
@@ -192,6 +194,10 @@ pub fn complete(doc: &mut Value) {
                 merge(who, json!({ "minItems": 1, "maxItems": MAX_REVIEWERS }));
             }
         }
+    }
+    let targets = schemas.get_mut("ReviewTarget").and_then(|t| t.get_mut("oneOf")).and_then(Value::as_array_mut);
+    for target in targets.into_iter().flatten() {
+        merge(target, json!({ "additionalProperties": false }));
     }
     if let Some(roles) = schemas.get_mut("ReviewTarget").and_then(|t| t.pointer_mut("/oneOf/0/properties/roleIds")) {
         merge(roles, json!({ "minItems": 1, "maxItems": MAX_ROLES }));
