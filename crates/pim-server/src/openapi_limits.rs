@@ -4,7 +4,7 @@ use pim_domain::mfa::{RECOVERY_CODE_LEN, TOTP_DIGITS};
 use pim_domain::permission::{MAX_ACTION_LEN, MAX_ACTION_SEGMENTS};
 use pim_domain::principal::MAX_NAME_LEN;
 use pim_domain::request::{MAX_JUSTIFICATION_LEN, MAX_TICKET_FIELD_LEN};
-use pim_domain::review::{MAX_DURATION_DAYS, MAX_ROLES};
+use pim_domain::review::{MAX_DURATION_DAYS, MAX_INACTIVE_DAYS, MAX_ROLES};
 use pim_domain::role::{MAX_DESCRIPTION_LEN, MAX_ROLE_NAME_LEN};
 use pim_domain::scope::{MAX_SCOPE_DEPTH, MAX_SCOPE_LEN, MAX_SEGMENT_LEN};
 use serde_json::{Value, json};
@@ -119,6 +119,7 @@ fn limits() -> Vec<(&'static str, &'static str, Value)> {
         ("DecideSettingsChange", "justification", justification()),
         ("CheckRequest", "action", action()),
         ("CompleteReview", "note", justification()),
+        ("CreateReview", "inactiveDays", json!({ "minimum": 1, "maximum": MAX_INACTIVE_DAYS })),
         ("ReviewScheduleInput", "durationDays", json!({ "minimum": 1, "maximum": MAX_DURATION_DAYS })),
         ("CreateTokenRequest", "expiresInDays", json!({ "minimum": 1, "maximum": 365 })),
         ("CreateTokenRequest", "name", printable(MAX_TOKEN_NAME_LEN)),
@@ -188,7 +189,9 @@ pub fn complete(doc: &mut Value) {
         merge(target, action_pattern());
     }
     let reviewers = schemas.get_mut("Reviewers").and_then(|r| r.get_mut("oneOf")).and_then(Value::as_array_mut);
-    for kind in reviewers.into_iter().flatten().filter_map(|v| v.get_mut("properties")) {
+    for kind in reviewers.into_iter().flatten() {
+        merge(kind, json!({ "additionalProperties": false }));
+        let Some(kind) = kind.get_mut("properties") else { continue };
         for key in ["reviewers", "fallback"] {
             if let Some(who) = kind.get_mut(key) {
                 merge(who, json!({ "minItems": 1, "maxItems": MAX_REVIEWERS }));
