@@ -14,10 +14,11 @@
 # KEEP (1: keep the temporary directory with the server log and the reports).
 # Needs: cargo, curl, python3 with pip (schemathesis is pip-installed when missing).
 #
-# Status (first version): the three runs do not yet report 0 failures; see the summary printed per
-# run. So it is not yet in .ci/run.
+# Status: the three runs do not yet report 0 failures (integral floats such as `365.0` for an
+# integer field are refused by the server's JSON parser); see the summary printed per run. So it is
+# not yet in .ci/run. The input limits are in the document (pim-server openapi_limits.rs).
 #
-# Excluded, each for a reason:
+# Excluded, each for a reason (and scripts/schemathesis.toml: what a schema cannot say):
 # - POST /api/v1/auth/logout with a token: it revokes the very token the run uses, so every later
 #   call would be a correct 401 instead of a test of the operation (it is still run with no token).
 set -euo pipefail
@@ -77,7 +78,9 @@ USER_TOKEN=$(login plain "$USER_PASSWORD")
 
 # --generation-allow-x00 false: the server refuses a NUL character in every path, query and body
 # string (docs/API.md); a JSON Schema cannot say so short of a pattern on every string.
-ARGS=(--checks all --workers "$WORKERS" --no-color --generation-allow-x00 false)
+# --generation-codec ascii: the server counts a string's limit in bytes while a JSON
+# Schema's maxLength counts characters; with ASCII strings the two are the same.
+ARGS=(--checks all --workers "$WORKERS" --no-color --generation-allow-x00 false --generation-codec ascii)
 [ -n "${SCHEMATHESIS_MAX_EXAMPLES:-}" ] && ARGS+=(--max-examples "$SCHEMATHESIS_MAX_EXAMPLES")
 [ -n "${SCHEMATHESIS_MAX_TIME:-}" ] && ARGS+=(--max-time "$SCHEMATHESIS_MAX_TIME")
 [ -n "${SCHEMATHESIS_SEED:-}" ] && ARGS+=(--seed "$SCHEMATHESIS_SEED")
@@ -88,14 +91,14 @@ run() {
     local out="$TMP/$kind.txt" start end rc=0
     start=$(date +%s)
     # From the temporary directory, so schemathesis' example database stays out of the work tree.
-    (cd "$TMP" && schemathesis run "$URL/api/v1/openapi.json" "${ARGS[@]}" "$@" \
+    (cd "$TMP" && schemathesis --config-file "$ROOT/scripts/schemathesis.toml" run "$URL/api/v1/openapi.json" "${ARGS[@]}" "$@" \
         --report ndjson --report-ndjson-path "$TMP/$kind.ndjson") >"$out" 2>&1 || rc=$?
     end=$(date +%s)
     local summary
     summary=$("$PY" "$ROOT/scripts/schemathesis_summary.py" "$TMP/$kind.ndjson")
     echo "$kind: $summary, exit $rc, $((end - start)) s"
     if [ "$rc" -ne 0 ]; then
-        sed -n '/FAILURES/,$p' "$out" | head -n 400 >&2
+        sed -n "/FAILURES/,\$p" "$out" | head -n 400 >&2 || true  # head may close the pipe early
         total_failures=$((total_failures + 1))
     fi
 }

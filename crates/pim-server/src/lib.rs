@@ -9,6 +9,7 @@ pub mod handlers;
 pub mod linger;
 pub mod metrics;
 pub mod openapi;
+pub mod openapi_limits;
 pub mod openapi_refusals;
 pub mod paging;
 pub mod portal;

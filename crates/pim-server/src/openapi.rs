@@ -65,6 +65,7 @@ pub fn document_json() -> String {
     DOC.get_or_init(|| {
         let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
         crate::openapi_refusals::complete(&mut doc);
+        crate::openapi_limits::complete(&mut doc);
         serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned())
     })
     .clone()

@@ -63,7 +63,8 @@ pub async fn list_users(
 
 /// Creates a user.
 #[utoipa::path(post, path = "/api/v1/users", tag = "directory", security(("bearer" = [])), request_body = CreateUser,
-    responses((status = 201, body = Principal), (status = 400, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 201, body = Principal), (status = 400, body = Problem),
+        (status = 404, description = "the manager does not exist", body = Problem), (status = 409, body = Problem)))]
 pub async fn create_user(
     State(s): State<AppState>,
     Ctx(ctx): Ctx,

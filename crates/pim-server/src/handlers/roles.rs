@@ -89,7 +89,9 @@ pub async fn get_settings(
     params(("idOrName" = String, Path), SettingsQuery), request_body = RoleSettings,
     responses((status = 200, body = EffectiveSettings),
         (status = 202, description = "the settings in force are protected: the change waits for a second administrator", body = SettingsChange),
-        (status = 400, body = Problem), (status = 403, body = Problem)))]
+        (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, description = "no role, or an approver or recipient it names does not exist", body = Problem),
+        (status = 409, description = "an approver it names is disabled", body = Problem)))]
 pub async fn put_settings(
     State(s): State<AppState>,
     Ctx(ctx): Ctx,
