@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Schemathesis over pim's OpenAPI document: the document is the contract. Starts a pim server on a
 # temporary SQLite database, creates an administrator and a user without any role, and runs
-# `schemathesis run --checks all` three times: with the administrator's token, with the user's
+# `schemathesis run` with every check three times: with the administrator's token, with the user's
 # token, and with no token. Prints, per run, the test cases (requests), the failures and the wall
 # time, and exits non-zero when any run has a failure.
 #
@@ -14,9 +14,10 @@
 # KEEP (1: keep the temporary directory with the server log and the reports).
 # Needs: cargo, curl, python3 with pip (schemathesis is pip-installed when missing).
 #
-# Status: the three runs do not yet report 0 failures (integral floats such as `365.0` for an
-# integer field are refused by the server's JSON parser); see the summary printed per run. So it is
-# not yet in .ci/run. The input limits are in the document (pim-server openapi_limits.rs).
+# Every check runs (schemathesis 4's default): `--checks` is not passed, because options on the
+# command line override the per-operation settings of scripts/schemathesis.toml, which switch the
+# positive_data_acceptance check off only where a rule spans several fields. .ci/run runs the
+# bounded version.
 #
 # Excluded, each for a reason (and scripts/schemathesis.toml: what a schema cannot say):
 # - POST /api/v1/auth/logout with a token: it revokes the very token the run uses, so every later
@@ -80,7 +81,7 @@ USER_TOKEN=$(login plain "$USER_PASSWORD")
 # string (docs/API.md); a JSON Schema cannot say so short of a pattern on every string.
 # --generation-codec ascii: the server counts a string's limit in bytes while a JSON
 # Schema's maxLength counts characters; with ASCII strings the two are the same.
-ARGS=(--checks all --workers "$WORKERS" --no-color --generation-allow-x00 false --generation-codec ascii)
+ARGS=(--workers "$WORKERS" --no-color --generation-allow-x00 false --generation-codec ascii)
 [ -n "${SCHEMATHESIS_MAX_EXAMPLES:-}" ] && ARGS+=(--max-examples "$SCHEMATHESIS_MAX_EXAMPLES")
 [ -n "${SCHEMATHESIS_MAX_TIME:-}" ] && ARGS+=(--max-time "$SCHEMATHESIS_MAX_TIME")
 [ -n "${SCHEMATHESIS_SEED:-}" ] && ARGS+=(--seed "$SCHEMATHESIS_SEED")
@@ -97,9 +98,26 @@ run() {
     local summary
     summary=$("$PY" "$ROOT/scripts/schemathesis_summary.py" "$TMP/$kind.ndjson")
     echo "$kind: $summary, exit $rc, $((end - start)) s"
-    if [ "$rc" -ne 0 ]; then
+    local failures requests
+    requests=$(sed -n 's/^\([0-9]*\) requests.*/\1/p' <<<"$summary")
+    failures=$(sed -n 's/^[0-9]* requests, \([0-9]*\) failures.*/\1/p' <<<"$summary")
+    if [ "${failures:-1}" -ne 0 ] || [ "${requests:-0}" -eq 0 ]; then
         sed -n "/FAILURES/,\$p" "$out" | head -n 400 >&2 || true  # head may close the pipe early
         total_failures=$((total_failures + 1))
+    elif [ "$rc" -ne 0 ]; then
+        # No failure of the API, yet schemathesis exited non-zero: its own errors. A crash inside
+        # schemathesis or Hypothesis (seen: "SystemError: AST constructor recursion depth mismatch"
+        # in CPython 3.11's coverage phase) is reported but is not a finding about pim; any other
+        # kind of error (a schema error, a network error) fails the run.
+        local kinds
+        kinds=$(sed -n '/^Errors:/,/^$/p' "$out" | grep -o '[A-Za-z ]*Error' | sort -u | tr '\n' ',' || true)
+        if [ "$kinds" = " Runtime Error," ] || [ "$kinds" = "Runtime Error," ]; then
+            log "$kind: 0 failures; schemathesis reported runtime errors of its own ($kinds see $out)"
+            sed -n '/^Errors:/,/^$/p' "$out" >&2
+        else
+            sed -n "/ERRORS/,\$p" "$out" | head -n 100 >&2 || true
+            total_failures=$((total_failures + 1))
+        fi
     fi
 }
 run admin -H "Authorization: Bearer $ADMIN_TOKEN" --exclude-path /api/v1/auth/logout
