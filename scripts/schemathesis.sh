@@ -110,8 +110,8 @@ run() {
         # in CPython 3.11's coverage phase) is reported but is not a finding about pim; any other
         # kind of error (a schema error, a network error) fails the run.
         local kinds
-        kinds=$(sed -n '/^Errors:/,/^$/p' "$out" | grep -o '[A-Za-z ]*Error' | sort -u | tr '\n' ',' || true)
-        if [ "$kinds" = " Runtime Error," ] || [ "$kinds" = "Runtime Error," ]; then
+        kinds=$(sed -n '/^Errors:/,/^$/p' "$out" | tail -n +2 | grep -o '[A-Za-z][A-Za-z ]*Error' | sort -u | tr '\n' ',' || true)
+        if [ "$kinds" = "Runtime Error," ]; then
             log "$kind: 0 failures; schemathesis reported runtime errors of its own ($kinds see $out)"
             sed -n '/^Errors:/,/^$/p' "$out" >&2
         else
