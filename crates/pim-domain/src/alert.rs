@@ -92,6 +92,8 @@ pub mod rules {
     pub const EMERGENCY_ACCOUNT_UNPROTECTED: &str = "emergencyAccountUnprotected";
     /// An emergency access account signed in.
     pub const EMERGENCY_ACCOUNT_USED: &str = "emergencyAccountUsed";
+    /// A connector keeps failing to grant or revoke access in its target.
+    pub const CONNECTOR_FAILING: &str = "connectorFailing";
 }
 
 /// A threshold a rule accepts: its name, default and allowed range.
@@ -210,6 +212,15 @@ pub const RULES: &[RuleDef] = &[
         description: "An emergency access account signed in (raised at every sign-in).",
         severity: Severity::High,
         thresholds: &[],
+        remediable: false,
+        evaluated: false,
+    },
+    RuleDef {
+        id: rules::CONNECTOR_FAILING,
+        name: "Connector failing",
+        description: "A connector failed `attempts` times in a row to grant or revoke access in its target (raised and resolved by the connector worker).",
+        severity: Severity::High,
+        thresholds: &[t("attempts", 3, 1, 1000)],
         remediable: false,
         evaluated: false,
     },

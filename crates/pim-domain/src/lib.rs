@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod alert;
 pub mod approval;
+pub mod connector;
 pub mod assignment;
 pub mod audit;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod time;
 
 pub use approval::{Approval, Decision, Verdict};
 pub use assignment::{Assignment, AssignmentKind};
+pub use connector::{ConnectorGrant, ConnectorWork, ProvisionState};
 pub use audit::{AuditDraft, AuditEvent, Outcome};
 pub use error::{DomainError, ErrorKind};
 pub use ids::{

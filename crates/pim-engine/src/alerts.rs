@@ -305,20 +305,43 @@ impl Engine {
     /// rule `externalAccess` for that system is raised, updated to `items`, or (with no items)
     /// resolved. Does nothing when the rule is disabled. Returns the alert, if one applies.
     pub async fn report_external_access(&self, system: &str, items: Vec<AlertItem>) -> Result<Option<Alert>> {
-        let now = self.now();
-        let mut tx = self.store.write(now).await?;
-        let rule = rules_now(tx.conn())
+        let title = |n: usize| format!("{} found in {system} that pim did not make", count(n, "grant", "grants"));
+        self.report_for_system(rules::EXTERNAL_ACCESS, system, items, title).await
+    }
+
+    /// The connector worker's report: `connector` failed its rule's `attempts` times in a row for
+    /// the principals in `items` (none: it is healthy again, and its alert is resolved).
+    pub(crate) async fn report_connector_failing(&self, connector: &str, items: Vec<AlertItem>) -> Result<Option<Alert>> {
+        let title = |n: usize| format!("connector {connector} keeps failing for {}", count(n, "principal", "principals"));
+        self.report_for_system(rules::CONNECTOR_FAILING, connector, items, title).await
+    }
+
+    /// The `attempts` threshold of the `connectorFailing` rule, or `None` when the rule is disabled.
+    pub(crate) async fn connector_failing_threshold(&self) -> Result<Option<i64>> {
+        let mut c = self.store.read().await?;
+        let rule = rules_now(&mut c)
             .await?
             .into_iter()
-            .find(|r| r.id == rules::EXTERNAL_ACCESS)
-            .ok_or_else(|| unknown_rule(rules::EXTERNAL_ACCESS))?;
-        let key = format!("{}:{system}", rules::EXTERNAL_ACCESS);
+            .find(|r| r.id == rules::CONNECTOR_FAILING)
+            .ok_or_else(|| unknown_rule(rules::CONNECTOR_FAILING))?;
+        Ok(rule.enabled.then(|| rule.thresholds.get("attempts").copied().unwrap_or(3)))
+    }
+
+    /// Raises, updates or (with no items) resolves the alert of `rule_id` for one system.
+    async fn report_for_system(
+        &self,
+        rule_id: &str,
+        system: &str,
+        items: Vec<AlertItem>,
+        title: impl Fn(usize) -> String,
+    ) -> Result<Option<Alert>> {
+        let now = self.now();
+        let mut tx = self.store.write(now).await?;
+        let rule =
+            rules_now(tx.conn()).await?.into_iter().find(|r| r.id == rule_id).ok_or_else(|| unknown_rule(rule_id))?;
+        let key = format!("{rule_id}:{system}");
         let findings = if rule.enabled && !items.is_empty() {
-            vec![Finding {
-                key: key.clone(),
-                title: format!("{} found in {system} that pim did not make", count(items.len(), "grant", "grants")),
-                items,
-            }]
+            vec![Finding { key: key.clone(), title: title(items.len()), items }]
         } else {
             vec![]
         };

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::context::{Actor, Context};
 use crate::engine::{Engine, can_authenticate, index_principal};
 use crate::error::{EngineError, Result, refuse};
-use crate::follow::{Change, record};
+use crate::follow::Change;
 use crate::lockout::{LOCKOUT_WINDOW_MS, sign_in_succeeded};
 
 /// Shortest password accepted.
@@ -238,7 +238,7 @@ impl Engine {
             d.justification = request.justification.clone();
             d.details = serde_json::json!({ "assignmentId": assignment.id, "username": user.name });
             tx.audit(now, d).await?;
-            record(tx.conn(), now, &[Change::Principal(user.id), Change::Assignment(assignment.id)]).await?;
+            self.record_changes(&mut tx, now, &[Change::Principal(user.id), Change::Assignment(assignment.id, assignment.principal_id)]).await?;
             tx.commit().await?;
             self.index.upsert_principal(index_principal(&user));
             self.index.upsert_assignment(&assignment);

@@ -9,7 +9,7 @@ use crate::auth::{hash_password, validate_password};
 use crate::context::Context;
 use crate::engine::{Engine, index_principal};
 use crate::error::{Result, refuse};
-use crate::follow::{Change, record};
+use crate::follow::Change;
 
 /// A new principal.
 #[derive(Clone, Debug, Default)]
@@ -138,7 +138,7 @@ impl Engine {
             let mut d = draft.clone();
             d.principal_id = Some(p.id);
             tx.audit(now, d).await?;
-            record(tx.conn(), now, &[Change::Principal(p.id)]).await?;
+            self.record_changes(&mut tx, now, &[Change::Principal(p.id)]).await?;
             tx.commit().await?;
             self.index.upsert_principal(index_principal(&p));
             Ok(p)
@@ -234,7 +234,7 @@ impl Engine {
                 d.details["revokedTokens"] = serde_json::json!(revoked.len());
             }
             tx.audit(now, d).await?;
-            record(tx.conn(), now, &[Change::Principal(p.id)]).await?;
+            self.record_changes(&mut tx, now, &[Change::Principal(p.id)]).await?;
             tx.commit().await?;
             self.tokens.forget_principal(p.id);
             self.index.upsert_principal(index_principal(&p));
@@ -340,7 +340,7 @@ impl Engine {
                 return Err(DomainError::not_found(format!("membership of {} in group {group}", m.name)).into());
             }
             tx.audit(now, draft.clone()).await?;
-            record(tx.conn(), now, &[Change::Membership(group, member)]).await?;
+            self.record_changes(&mut tx, now, &[Change::Membership(group, member)]).await?;
             tx.commit().await?;
             self.index.set_membership(group, member, add);
             Ok(())

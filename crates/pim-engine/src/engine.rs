@@ -31,6 +31,8 @@ pub struct EngineOptions {
     /// How often the background jobs evaluate the alert rules, in milliseconds (at most; `0` turns
     /// the scheduled evaluation off).
     pub alert_evaluation_ms: i64,
+    /// The connectors that grant and revoke access in target systems (`[[connectors]]`).
+    pub connectors: Vec<crate::connectors::ConnectorOptions>,
 }
 
 impl Default for EngineOptions {
@@ -42,6 +44,7 @@ impl Default for EngineOptions {
             notifications: crate::notify::NotifyOptions::default(),
             audit_retention_days: None,
             alert_evaluation_ms: 15 * pim_domain::time::MINUTE_MS,
+            connectors: Vec::new(),
         }
     }
 }
@@ -55,6 +58,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("notifications", &self.notifications)
             .field("audit_retention_days", &self.audit_retention_days)
             .field("alert_evaluation_ms", &self.alert_evaluation_ms)
+            .field("connectors", &self.connectors)
             .finish()
     }
 }
@@ -75,6 +79,13 @@ pub struct Engine {
     pub(crate) followed_at: Arc<AtomicI64>,
     /// When this replica last evaluated the alert rules, in ms (`i64::MIN`: never).
     pub(crate) alerts_evaluated_at: Arc<AtomicI64>,
+    /// The connectors and their worker's wake-up.
+    pub(crate) connectors: Arc<crate::connectors::Connectors>,
+    /// When each connector last reconciled, in ms (by position in the list; `i64::MIN`: never).
+    pub(crate) reconciled_at: Arc<Vec<AtomicI64>>,
+    /// Whether a connector was failing at its last look (set at start, so an alert left open by
+    /// an earlier process is looked at once).
+    pub(crate) connector_failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -86,6 +97,10 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Builds the engine and loads the access index from the store.
     pub async fn open(store: Store, clock: Arc<dyn Clock>, options: EngineOptions) -> Result<Engine> {
+        let connectors = crate::connectors::Connectors::build(&options.connectors).map_err(|e| {
+            EngineError::Refused(DomainError::new(ErrorKind::InvalidInput, format!("connectors: {e}")))
+        })?;
+        let reconciled_at = (0..connectors.all().len()).map(|_| AtomicI64::new(i64::MIN)).collect();
         let engine = Engine {
             store,
             index: Arc::new(AccessIndex::new()),
@@ -96,6 +111,9 @@ impl Engine {
             applied_seq: Arc::new(AtomicI64::new(0)),
             followed_at: Arc::new(AtomicI64::new(0)),
             alerts_evaluated_at: Arc::new(AtomicI64::new(i64::MIN)),
+            connectors: Arc::new(connectors),
+            reconciled_at: Arc::new(reconciled_at),
+            connector_failing: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         };
         engine.reload_index().await?;
         Ok(engine)

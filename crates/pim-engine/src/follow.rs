@@ -20,7 +20,18 @@ pub(crate) enum Change {
     Principal(PrincipalId),
     Membership(PrincipalId, PrincipalId),
     Role(RoleId),
-    Assignment(AssignmentId),
+    /// An assignment, and the principal it is on.
+    Assignment(AssignmentId, PrincipalId),
+}
+
+impl Change {
+    /// The principal whose access the change may alter (a group stands for its members).
+    pub(crate) fn principal(&self) -> Option<PrincipalId> {
+        match self {
+            Change::Principal(p) | Change::Membership(_, p) | Change::Assignment(_, p) => Some(*p),
+            Change::Role(_) => None,
+        }
+    }
 }
 
 /// Writes feed entries for `changes` in the current transaction.
@@ -30,7 +41,7 @@ pub(crate) async fn record(c: &mut AnyConnection, now: Timestamp, changes: &[Cha
             Change::Principal(id) => ("principal", id.to_string()),
             Change::Membership(g, m) => ("membership", format!("{g}:{m}")),
             Change::Role(id) => ("role", id.to_string()),
-            Change::Assignment(id) => ("assignment", id.to_string()),
+            Change::Assignment(id, _) => ("assignment", id.to_string()),
         };
         q::record_change(c, kind, &entity, now).await?;
     }

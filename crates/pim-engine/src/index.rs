@@ -242,6 +242,37 @@ impl AccessIndex {
         out
     }
 
+    /// The first instant after `now` at which what [`AccessIndex::effective`] answers for the
+    /// principal may change: the earliest future start or end among its assignments, its groups'
+    /// assignments and its memberships' windows. `None` when nothing of it will change by itself.
+    pub fn next_transition(&self, principal: PrincipalId, now: Timestamp) -> Option<Timestamp> {
+        let d = self.data.read();
+        let now = clamp(now.0);
+        let i = d.holding(principal)?;
+        let slot = d.principals.get(i as usize)?;
+        let mut next = FOREVER;
+        let consider = |next: &mut i64, t: i64| {
+            if t > now && t < *next {
+                *next = t;
+            }
+        };
+        let entries = |next: &mut i64, s: &Slot| {
+            for e in &s.entries {
+                consider(next, e.start);
+                consider(next, e.end);
+            }
+        };
+        entries(&mut next, slot);
+        for r in &slot.closure {
+            consider(&mut next, r.start);
+            consider(&mut next, r.end);
+            if let Some(g) = d.principals.get(r.group as usize) {
+                entries(&mut next, g);
+            }
+        }
+        (next != FOREVER).then_some(Timestamp(next))
+    }
+
     /// Every enabled user who may perform `action` at `scope` at `now`: directly, through groups, or
     /// inherited from a parent scope. Sorted by id. Scans the assignments (for notifications, not
     /// for the check path), then confirms each candidate with [`AccessIndex::check`].

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod check;
 pub mod clock;
+pub mod connectors;
 pub mod context;
 pub mod directory;
 pub mod engine;

@@ -8,7 +8,7 @@ use pim_store::q;
 use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::{Result, refuse};
-use crate::follow::{Change, record};
+use crate::follow::Change;
 use crate::settings_changes::SettingsUpdate;
 
 /// The settings in force for a role at a scope, and where they were defined.
@@ -69,7 +69,7 @@ impl Engine {
             let mut d = draft.clone();
             d.role_id = Some(role.id);
             tx.audit(now, d).await?;
-            record(tx.conn(), now, &[Change::Role(role.id)]).await?;
+            self.record_changes(&mut tx, now, &[Change::Role(role.id)]).await?;
             tx.commit().await?;
             self.index.upsert_role(role.clone());
             Ok(role)
@@ -111,7 +111,7 @@ impl Engine {
             let mut d = draft.clone();
             d.role_id = Some(role.id);
             tx.audit(now, d).await?;
-            record(tx.conn(), now, &[Change::Role(role.id)]).await?;
+            self.record_changes(&mut tx, now, &[Change::Role(role.id)]).await?;
             tx.commit().await?;
             self.index.upsert_role(role.clone());
             Ok(role)
@@ -153,7 +153,7 @@ impl Engine {
             d.role_id = Some(role.id);
             d.details = serde_json::json!({ "name": role.name });
             tx.audit(now, d).await?;
-            record(tx.conn(), now, &[Change::Role(role.id)]).await?;
+            self.record_changes(&mut tx, now, &[Change::Role(role.id)]).await?;
             tx.commit().await?;
             self.index.remove_role(role.id);
             Ok(())

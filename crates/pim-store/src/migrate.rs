@@ -33,6 +33,7 @@ const SQLITE: &[Migration] = &[
         name: "sign_in_failures",
         sql: include_str!("../migrations/sqlite/0009_sign_in_failures.sql"),
     },
+    Migration { version: 10, name: "connectors", sql: include_str!("../migrations/sqlite/0010_connectors.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -49,6 +50,7 @@ const POSTGRES: &[Migration] = &[
         name: "sign_in_failures",
         sql: include_str!("../migrations/postgres/0009_sign_in_failures.sql"),
     },
+    Migration { version: 10, name: "connectors", sql: include_str!("../migrations/postgres/0010_connectors.sql") },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

@@ -193,7 +193,7 @@ impl Store {
         };
         let head_seq = crate::row::int(&head, 0)?;
         let head_hash: String = head.try_get(1)?;
-        Ok(WriteTx { tx, head_seq, head_hash, appended: false, now, _guard: guard })
+        Ok(WriteTx { tx, head_seq, head_hash, appended: false, now, on_commit: Vec::new(), _guard: guard })
     }
 
     /// Closes every connection; the store is unusable afterwards.
@@ -234,6 +234,8 @@ pub struct WriteTx {
     head_hash: String,
     appended: bool,
     now: Timestamp,
+    /// Run once the transaction has committed (e.g. waking a worker that has work now).
+    on_commit: Vec<Box<dyn FnOnce() + Send>>,
     _guard: OwnedMutexGuard<()>,
 }
 
@@ -365,7 +367,15 @@ impl WriteTx {
                 .await?;
         }
         self.tx.commit().await?;
+        for f in self.on_commit.drain(..) {
+            f();
+        }
         Ok(())
+    }
+
+    /// Runs `f` once this transaction has committed (never when it rolls back).
+    pub fn after_commit(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.on_commit.push(Box::new(f));
     }
 
     /// Rolls back explicitly (dropping does the same, without waiting).

@@ -14,7 +14,7 @@ use pim_store::{AnyConnection, q};
 use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result, refuse};
-use crate::follow::{Change, record};
+use crate::follow::Change;
 use crate::notify::RequestEvent;
 use crate::roles::settings_at;
 
@@ -236,8 +236,8 @@ impl Engine {
                 tx.audit(now, e).await?;
             }
             let changed: Vec<Change> =
-                carried.insert.iter().chain(carried.update.iter()).map(|a| Change::Assignment(a.id)).collect();
-            record(tx.conn(), now, &changed).await?;
+                carried.insert.iter().chain(carried.update.iter()).map(|a| Change::Assignment(a.id, a.principal_id)).collect();
+            self.record_changes(&mut tx, now, &changed).await?;
             tx.commit().await?;
             let mut assignment = None;
             for a in carried.insert.iter().chain(carried.update.iter()) {

@@ -16,7 +16,7 @@ use pim_store::{WriteTx, q};
 use crate::context::{Actor, Context};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result, refuse};
-use crate::follow::{Change, record};
+use crate::follow::Change;
 use crate::notify::RequestEvent;
 
 pub use approve::DecisionInput;
@@ -290,8 +290,8 @@ impl Engine {
             }
         }
         let touched: Vec<Assignment> = insert.into_iter().chain(update).collect();
-        let changed: Vec<Change> = touched.iter().map(|a| Change::Assignment(a.id)).collect();
-        record(tx.conn(), now, &changed).await?;
+        let changed: Vec<Change> = touched.iter().map(|a| Change::Assignment(a.id, a.principal_id)).collect();
+        self.record_changes(tx, now, &changed).await?;
         let assignment = touched.iter().find(|a| Some(a.id) == result).cloned();
         Ok(WrittenRequest { request, assignment, touched })
     }

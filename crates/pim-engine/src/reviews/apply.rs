@@ -12,7 +12,7 @@ use super::{load_instance, load_review, target_scope, texts};
 use crate::context::{Context, ReviewAuthority};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result, refuse};
-use crate::follow::{Change, record};
+use crate::follow::Change;
 use crate::notify::{Audience, Notice};
 use crate::requests::RequestInput;
 
@@ -99,7 +99,7 @@ impl Engine {
                         d.justification = Some(justification(&review.name, instance.occurrence, item));
                         d.details = serde_json::json!({ "groupId": group_id, "review": review_ref });
                         tx.audit(now, d).await?;
-                        record(tx.conn(), now, &[Change::Membership(group_id, item.principal_id)]).await?;
+                        self.record_changes(&mut tx, now, &[Change::Membership(group_id, item.principal_id)]).await?;
                         memberships.push((group_id, item.principal_id));
                         (ApplyStatus::Removed, None)
                     } else {

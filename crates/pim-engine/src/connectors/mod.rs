@@ -1,0 +1,223 @@
+//! Connectors (SPEC section 12): pim grants and revokes the real access in target systems and
+//! always converges. The model (docs/designs/connectors.md): every change that can start or end
+//! access makes the principal's work row due in the same transaction (`enqueue`); the worker
+//! (`worker`) brings the target in line with what is in effect now and reschedules the row at the
+//! principal's next transition; reconciliation (`reconcile`) repairs drift; `status` says where each
+//! grant stands. A target is one module implementing [`Connector`] (`postgres`, `webhook`).
+
+mod config;
+pub mod postgres;
+mod reconcile;
+mod status;
+pub mod webhook;
+mod worker;
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use pim_domain::{AssignmentId, PrincipalId, RoleId, ScopePath, Timestamp};
+use pim_store::{WriteTx, q};
+
+pub use config::{ConnectorKind, ConnectorOptions, LoginAttribute, Mapping, PostgresOptions, WebhookTarget};
+pub use status::{ConnectorStatus, Provisioning, TakenCredential};
+pub use worker::{ConnectorReport, FIRST_RETRY_MS, LEASE_MS, backoff_ms};
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::follow::Change;
+
+/// A grant to make in the target: `account` gets `entitlement` until `ends_at`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantOp {
+    /// The connector's name.
+    pub connector: String,
+    /// The principal in pim.
+    pub principal_id: PrincipalId,
+    /// Its name in pim.
+    pub principal_name: String,
+    /// The account in the target (from the connector's login attribute).
+    pub account: String,
+    /// The entitlement in the target (a PostgreSQL role, ...).
+    pub entitlement: String,
+    /// The end of the access (`None`: permanent); a managed login is `VALID UNTIL` then.
+    pub ends_at: Option<Timestamp>,
+    /// The assignment that justifies it (the one ending last), its role and scope.
+    pub assignment_id: AssignmentId,
+    pub role_id: RoleId,
+    pub role_name: String,
+    pub scope: ScopePath,
+    /// Unique per grant and end: a receiver that sees it twice does the work once.
+    pub idempotency_key: String,
+}
+
+/// A revoke to make in the target: `account` loses `entitlement`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokeOp {
+    /// The connector's name.
+    pub connector: String,
+    /// The principal in pim.
+    pub principal_id: PrincipalId,
+    /// Its name in pim (when still known).
+    pub principal_name: String,
+    /// The account in the target, as it was granted.
+    pub account: String,
+    /// The entitlement in the target.
+    pub entitlement: String,
+    /// End the account's open sessions in the target too (PostgreSQL: `pg_terminate_backend`).
+    pub terminate_sessions: bool,
+    /// The assignment the grant relied on, when known.
+    pub assignment_id: Option<AssignmentId>,
+    /// Unique per revoke: a receiver that sees it twice does the work once.
+    pub idempotency_key: String,
+}
+
+/// What a successful grant hands back.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Granted {
+    /// A new secret for the user (a managed login's password), handed out once.
+    pub credential: Option<String>,
+}
+
+impl fmt::Debug for Granted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Granted").field("credential", &self.credential.as_ref().map(|_| "<redacted>")).finish()
+    }
+}
+
+/// One entitlement an account holds in the target.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Holding {
+    /// The account (login).
+    pub account: String,
+    /// The entitlement.
+    pub entitlement: String,
+}
+
+/// Why a call to the target failed. The message is shown to administrators and audited, so it
+/// must never carry a secret.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConnectorError {
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl ConnectorError {
+    /// An error with `message` (clipped to 500 bytes).
+    pub fn new(message: impl Into<String>) -> ConnectorError {
+        ConnectorError { message: pim_domain::message::bounded(message.into()) }
+    }
+}
+
+/// A target system. Every operation is idempotent: granting what is held and revoking what is
+/// not held are successes. Implementations hold their own connections and never log secrets.
+pub trait Connector: Send + Sync {
+    /// Gives `op.account` `op.entitlement` (creating a managed login when the target does that).
+    fn grant<'a>(&'a self, op: &'a GrantOp) -> BoxFuture<'a, std::result::Result<Granted, ConnectorError>>;
+    /// Takes `op.entitlement` from `op.account` (ending its sessions when asked; dropping a
+    /// managed login that holds nothing more).
+    fn revoke<'a>(&'a self, op: &'a RevokeOp) -> BoxFuture<'a, std::result::Result<(), ConnectorError>>;
+    /// What the target holds of `entitlements`, for reconciliation; `None` when it cannot say.
+    fn list<'a>(
+        &'a self,
+        entitlements: &'a [String],
+    ) -> BoxFuture<'a, std::result::Result<Option<Vec<Holding>>, ConnectorError>>;
+}
+
+/// A configured connector: its options and the target behind the trait.
+#[derive(Clone)]
+pub struct ConnectorHandle {
+    /// The options it was built from.
+    pub options: Arc<ConnectorOptions>,
+    /// The target.
+    pub target: Arc<dyn Connector>,
+}
+
+impl fmt::Debug for ConnectorHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectorHandle").field("name", &self.options.name).finish()
+    }
+}
+
+/// Every configured connector, and the wake-up of the worker.
+#[derive(Default)]
+pub struct Connectors {
+    pub(crate) list: Vec<ConnectorHandle>,
+    pub(crate) names: Vec<String>,
+    pub(crate) wake: tokio::sync::Notify,
+}
+
+impl fmt::Debug for Connectors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connectors").field("names", &self.names).finish()
+    }
+}
+
+impl Connectors {
+    /// Builds the targets from their options (no connection is made yet).
+    pub fn build(options: &[ConnectorOptions]) -> std::result::Result<Connectors, String> {
+        let mut list = Vec::with_capacity(options.len());
+        for o in options {
+            o.validate()?;
+            let target: Arc<dyn Connector> = match &o.kind {
+                ConnectorKind::Postgres(p) => Arc::new(postgres::PostgresConnector::new(o, p)?),
+                ConnectorKind::Webhook(w) => Arc::new(webhook::WebhookConnector::new(o, w)?),
+                ConnectorKind::Custom(t) => Arc::clone(t),
+            };
+            list.push(ConnectorHandle { options: Arc::new(o.clone()), target });
+        }
+        let mut names: Vec<String> = list.iter().map(|c| c.options.name.clone()).collect();
+        names.sort();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return Err("two connectors have the same name".into());
+        }
+        Ok(Connectors { list, names, wake: tokio::sync::Notify::new() })
+    }
+
+    /// The connector named `name`.
+    pub fn get(&self, name: &str) -> Option<&ConnectorHandle> {
+        self.list.iter().find(|c| c.options.name == name)
+    }
+
+    /// Every connector.
+    pub fn all(&self) -> &[ConnectorHandle] {
+        &self.list
+    }
+
+    /// Whether none is configured.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+impl Engine {
+    /// Records `changes` in the change feed and, when connectors are configured, makes the work
+    /// row of every principal they concern due now, in the same transaction; the local worker is
+    /// woken once it commits.
+    pub(crate) async fn record_changes(&self, tx: &mut WriteTx, now: Timestamp, changes: &[Change]) -> Result<()> {
+        crate::follow::record(tx.conn(), now, changes).await?;
+        if self.connectors.is_empty() {
+            return Ok(());
+        }
+        let mut principals: Vec<PrincipalId> = changes.iter().filter_map(Change::principal).collect();
+        principals.sort();
+        principals.dedup();
+        if principals.is_empty() {
+            return Ok(());
+        }
+        for name in &self.connectors.names {
+            for p in &principals {
+                q::enqueue_connector_work(tx.conn(), name, *p, now).await?;
+            }
+        }
+        let connectors = Arc::clone(&self.connectors);
+        tx.after_commit(move || connectors.wake.notify_one());
+        Ok(())
+    }
+
+    /// The configured connectors.
+    pub fn connectors(&self) -> &Connectors {
+        &self.connectors
+    }
+}
