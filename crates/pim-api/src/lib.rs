@@ -9,6 +9,7 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod check;
+pub mod connectors;
 pub mod directory;
 pub mod mfa;
 pub mod notifications;
@@ -30,6 +31,7 @@ pub use auth::{
     CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, MeResponse, SetupRequest, SetupStatus, TokenQuery,
 };
 pub use check::{CheckRequest, CheckResponse};
+pub use connectors::{Connector, ConnectorCredential, ConnectorMapping, Holding, Provisioning, ReconcileResult};
 pub use directory::{CreateGroup, CreateServicePrincipal, CreateUser, UpdateGroup, UpdateServicePrincipal, UpdateUser};
 pub use mfa::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};
 pub use notifications::NotificationQuery;
@@ -60,7 +62,7 @@ pub use pim_domain::settings::{
 };
 pub use pim_domain::{
     ActionName, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus,
-    EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind,
+    EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind, ProvisionState,
     Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, ReviewId, ReviewInstanceId, ReviewItemId,
     RoleDefinition, RoleId, RoleSettings, ScopePath, SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId,
     Window,

@@ -61,10 +61,36 @@ pub async fn count_responses(State(s): State<AppState>, req: Request, next: Next
     resp
 }
 
+/// The connectors' queues: rows due, the age of the oldest due row, and failing rows.
+fn render_connectors(out: &mut String, queues: &[pim_engine::connectors::QueueFigures]) {
+    if queues.is_empty() {
+        return;
+    }
+    let gauges: [(&str, &str, fn(&pim_engine::connectors::QueueFigures) -> String); 3] = [
+        ("pim_connector_queue_due", "Principals whose access in the target is due to be brought in line.", |q| {
+            q.due.to_string()
+        }),
+        ("pim_connector_oldest_due_seconds", "Age of the oldest due work of the connector, in seconds.", |q| {
+            format!("{:.3}", q.oldest_due_age_ms as f64 / 1000.0)
+        }),
+        ("pim_connector_failing", "Principals whose last sync with the target failed.", |q| q.failing.to_string()),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for q in queues {
+            let _ = writeln!(out, "{name}{{connector=\"{}\"}} {}", q.connector, value(q));
+        }
+    }
+}
+
 /// `GET /metrics`: Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format", body = String)))]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    let body = s.metrics.render(s.engine.index().len());
+    let mut body = s.metrics.render(s.engine.index().len());
+    if let Ok(queues) = s.engine.connector_queues().await {
+        render_connectors(&mut body, &queues);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 

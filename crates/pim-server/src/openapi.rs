@@ -6,8 +6,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    alerts, approvals, audit, auth, check, directory, mfa, notifications, reports, requests, resources, reviews, roles,
-    system,
+    alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, reports, requests, resources,
+    reviews, roles, system,
 };
 
 struct BearerAuth;
@@ -43,6 +43,8 @@ impl Modify for BearerAuth {
         approvals::deny_settings_change, approvals::cancel_settings_change,
         approvals::list_break_glass_reviews, approvals::complete_break_glass_review,
         check::check,
+        connectors::list_connectors, connectors::reconcile_connector, connectors::take_connector_credential,
+        connectors::assignment_provisioning, connectors::principal_provisioning, connectors::my_provisioning,
         audit::list_audit, audit::export_audit, audit::verify_audit, audit::my_audit,
         mfa::get_mfa, mfa::enroll_totp, mfa::confirm_totp, mfa::regenerate_recovery_codes, mfa::verify_mfa,
         mfa::reset_mfa,

@@ -39,6 +39,128 @@ pub struct FileConfig {
     pub portal: Option<PortalFile>,
     /// The per-source rate limit on the anonymous endpoints.
     pub rate_limit: Option<RateLimitFile>,
+    /// Connectors: target systems where pim grants and revokes the real access.
+    #[serde(default)]
+    pub connectors: Vec<ConnectorFile>,
+}
+
+/// One `[[connectors]]` of `pim.toml` (docs/CONNECTORS.md).
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct ConnectorFile {
+    /// A unique name, e.g. `prod-db`.
+    pub name: String,
+    /// `postgres` or `webhook`.
+    pub kind: String,
+    /// PostgreSQL: the connection URL without the password. Webhook: where grants and revokes go.
+    pub url: String,
+    /// The PostgreSQL password, or the webhook's signing key, in a file.
+    pub password_file: Option<PathBuf>,
+    /// The PostgreSQL password, or the webhook's signing key, in this environment variable.
+    pub password_env: Option<String>,
+    /// PostgreSQL: create a login per user, `VALID UNTIL` the end, and drop it after [default: false].
+    pub managed_logins: Option<bool>,
+    /// Webhook: where the target's current holdings are read, for reconciliation.
+    pub list_url: Option<String>,
+    /// `name` [default], `email` or `email_local_part`: what names a user's account in the target.
+    pub login_attribute: Option<String>,
+    /// Revoke what the target holds of the mapped entitlements that pim did not grant [default: false].
+    pub revoke_unmanaged: Option<bool>,
+    /// Seconds between reconciliations; 0: at start-up only [default: 300].
+    pub reconcile_every_secs: Option<u64>,
+    /// The longest wait between two attempts, in seconds [default: 30].
+    pub retry_max_secs: Option<u64>,
+    /// Attempts of a grant before it is marked failed; revokes are retried for ever [default: 10].
+    pub max_grant_attempts: Option<u32>,
+    /// Which roles at which scopes give which entitlements.
+    #[serde(default)]
+    pub mappings: Vec<MappingFile>,
+}
+
+/// One `[[connectors.mappings]]`.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct MappingFile {
+    /// The pim role's name.
+    pub role: String,
+    /// The scope the entitlement stands for (an assignment there or above it gives it).
+    pub scope: String,
+    /// The entitlement in the target (a PostgreSQL role, ...).
+    pub entitlement: String,
+    /// End the account's open sessions when it is revoked [default: true].
+    pub terminate_sessions: Option<bool>,
+}
+
+/// The connectors of `[[connectors]]`, secrets read from their files or environment variables.
+pub fn connector_options(
+    file: &FileConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Vec<pim_engine::connectors::ConnectorOptions>> {
+    use pim_engine::connectors::{
+        ConnectorKind, ConnectorOptions, LoginAttribute, Mapping, PostgresOptions, WebhookTarget,
+    };
+    let mut out = Vec::new();
+    for c in &file.connectors {
+        let n = &c.name;
+        let secret = match (&c.password_file, &c.password_env) {
+            (Some(_), Some(_)) => anyhow::bail!("connector '{n}': give password_file or password_env, not both"),
+            (Some(path), None) => Some(read_secret(path, "connector password")?),
+            (None, Some(var)) => Some(
+                env(var).with_context(|| format!("connector '{n}': the environment variable {var} is not set"))?,
+            ),
+            (None, None) => None,
+        };
+        let kind = match c.kind.as_str() {
+            "postgres" => {
+                if c.list_url.is_some() {
+                    anyhow::bail!("connector '{n}': list_url is for webhooks");
+                }
+                ConnectorKind::Postgres(PostgresOptions {
+                    url: c.url.clone(),
+                    password: secret,
+                    managed_logins: c.managed_logins.unwrap_or(false),
+                })
+            }
+            "webhook" => {
+                if c.managed_logins.is_some() {
+                    anyhow::bail!("connector '{n}': managed_logins is for PostgreSQL");
+                }
+                ConnectorKind::Webhook(WebhookTarget { url: c.url.clone(), secret, list_url: c.list_url.clone() })
+            }
+            other => anyhow::bail!("connector '{n}': kind must be postgres or webhook, not '{other}'"),
+        };
+        let mut mappings = Vec::new();
+        for m in &c.mappings {
+            let scope = pim_domain::ScopePath::parse(&m.scope)
+                .map_err(|e| anyhow::anyhow!("connector '{n}': mapping scope '{}': {e}", m.scope))?;
+            mappings.push(Mapping {
+                role: m.role.clone(),
+                scope,
+                entitlement: m.entitlement.clone(),
+                terminate_sessions: m.terminate_sessions.unwrap_or(true),
+            });
+        }
+        let mut o = ConnectorOptions::new(n, kind, mappings);
+        if let Some(a) = &c.login_attribute {
+            o.login_attribute = LoginAttribute::parse(a).with_context(|| {
+                format!("connector '{n}': login_attribute must be name, email or email_local_part, not '{a}'")
+            })?;
+        }
+        o.revoke_unmanaged = c.revoke_unmanaged.unwrap_or(false);
+        let ms = |secs: u64| i64::try_from(secs).unwrap_or(i64::MAX / 1000).saturating_mul(1000);
+        if let Some(s) = c.reconcile_every_secs {
+            o.reconcile_every_ms = ms(s);
+        }
+        if let Some(s) = c.retry_max_secs {
+            o.retry_max_ms = ms(s);
+        }
+        if let Some(a) = c.max_grant_attempts {
+            o.max_grant_attempts = i64::from(a);
+        }
+        o.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        out.push(o);
+    }
+    Ok(out)
 }
 
 /// `[rate_limit]` of `pim.toml`.

@@ -57,6 +57,8 @@ pub struct Resolved {
     pub portal: pim_server::portal::PortalOptions,
     /// The per-source rate limit on the anonymous endpoints.
     pub rate_limit: pim_server::rate_limit::RateLimitOptions,
+    /// The connectors.
+    pub connectors: Vec<pim_engine::connectors::ConnectorOptions>,
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
@@ -68,7 +70,9 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
     if audit_retention_days == Some(0) {
         anyhow::bail!("audit_retention_days must be at least 1 (leave it out to keep the audit history for ever)");
     }
+    let connectors = config::connector_options(&file, &|k| std::env::var(k).ok())?;
     Ok(Resolved {
+        connectors,
         audit_retention_days,
         portal: config::portal_options(&file)?,
         rate_limit: config::rate_limit_options(&file)?,
@@ -120,6 +124,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         secret_key: key,
         audit_retention_days: cfg.audit_retention_days,
         alert_evaluation_ms: i64::try_from(cfg.alert_interval_mins).unwrap_or(15) * pim_domain::time::MINUTE_MS,
+        connectors: cfg.connectors.clone(),
         ..EngineOptions::default()
     };
     let engine = open_engine_with(&cfg.data_dir, Some(url), options).await?;
@@ -148,10 +153,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let workers = engine.spawn_workers(Duration::from_secs(cfg.job_interval_secs));
     // Other replicas' changes reach this one's access index within half a second.
     let follower = engine.spawn_follower(Duration::from_millis(500));
+    // Grants and revokes in the connectors' targets, due to the millisecond.
+    let connector_worker = engine.spawn_connector_worker();
+    for c in &cfg.connectors {
+        println!("pim: connector {} ({}) with {} mapping(s)", c.name, c.kind_name(), c.mappings.len());
+    }
     let state = AppState::with_options(engine, secret, cfg.portal.clone(), cfg.rate_limit);
     pim_server::serve(listener, state, shutdown_signal()).await?;
     workers.abort();
     follower.abort();
+    if let Some(w) = connector_worker {
+        w.abort();
+    }
     Ok(())
 }
 

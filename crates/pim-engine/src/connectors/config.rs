@@ -121,6 +121,34 @@ impl fmt::Debug for ConnectorOptions {
     }
 }
 
+impl PartialEq for ConnectorOptions {
+    fn eq(&self, o: &Self) -> bool {
+        self.name == o.name
+            && self.kind == o.kind
+            && self.mappings == o.mappings
+            && self.login_attribute == o.login_attribute
+            && self.revoke_unmanaged == o.revoke_unmanaged
+            && self.reconcile_every_ms == o.reconcile_every_ms
+            && self.retry_max_ms == o.retry_max_ms
+            && self.max_grant_attempts == o.max_grant_attempts
+    }
+}
+
+impl Eq for ConnectorOptions {}
+
+impl PartialEq for ConnectorKind {
+    fn eq(&self, o: &Self) -> bool {
+        match (self, o) {
+            (ConnectorKind::Postgres(a), ConnectorKind::Postgres(b)) => a == b,
+            (ConnectorKind::Webhook(a), ConnectorKind::Webhook(b)) => a == b,
+            (ConnectorKind::Custom(a), ConnectorKind::Custom(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ConnectorKind {}
+
 /// The target of a connector.
 #[derive(Clone)]
 pub enum ConnectorKind {

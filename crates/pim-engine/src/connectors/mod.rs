@@ -20,7 +20,8 @@ use pim_domain::{AssignmentId, PrincipalId, RoleId, ScopePath, Timestamp};
 use pim_store::{WriteTx, q};
 
 pub use config::{ConnectorKind, ConnectorOptions, LoginAttribute, Mapping, PostgresOptions, WebhookTarget};
-pub use status::{ConnectorStatus, Provisioning, TakenCredential};
+pub use reconcile::ReconcileReport;
+pub use status::{ConnectorStatus, Provisioning, QueueFigures, TakenCredential};
 pub use worker::{ConnectorReport, FIRST_RETRY_MS, LEASE_MS, backoff_ms};
 
 use crate::engine::Engine;

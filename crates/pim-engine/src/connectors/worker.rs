@@ -62,9 +62,9 @@ impl ConnectorReport {
 
 /// What a principal should hold of one entitlement: the grant that justifies it (the one ending last).
 #[derive(Clone, Debug)]
-struct Want {
+pub(super) struct Want {
     ends_at: Option<Timestamp>,
-    assignment_id: AssignmentId,
+    pub(super) assignment_id: AssignmentId,
     role_id: RoleId,
     role_name: String,
     scope: ScopePath,
@@ -195,7 +195,7 @@ impl Engine {
     }
 
     /// What `principal` should hold in the connector's target now, by entitlement.
-    fn desired(&self, handle: &ConnectorHandle, principal: PrincipalId, now: Timestamp) -> BTreeMap<String, Want> {
+    pub(super) fn desired(&self, handle: &ConnectorHandle, principal: PrincipalId, now: Timestamp) -> BTreeMap<String, Want> {
         let mut out: BTreeMap<String, Want> = BTreeMap::new();
         for g in self.index.effective(principal, now) {
             let Some(role_name) = self.index.role_name(g.role_id) else { continue };

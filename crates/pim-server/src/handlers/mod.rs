@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod check;
+pub mod connectors;
 pub mod directory;
 pub mod mfa;
 pub mod notifications;
@@ -62,6 +63,11 @@ fn authenticated() -> Router<AppState> {
         .route("/api/v1/tokens", get(auth::list_tokens).post(auth::create_token))
         .route("/api/v1/tokens/{id}", axum::routing::delete(auth::revoke_token))
         .route("/api/v1/principals/{id_or_name}", get(directory::get_principal))
+        .route("/api/v1/principals/{id_or_name}/provisioning", get(connectors::principal_provisioning))
+        .route("/api/v1/me/provisioning", get(connectors::my_provisioning))
+        .route("/api/v1/connectors", get(connectors::list_connectors))
+        .route("/api/v1/connectors/{name}/reconcile", post(connectors::reconcile_connector))
+        .route("/api/v1/connectors/{name}/credential", post(connectors::take_connector_credential))
         .route("/api/v1/users", get(directory::list_users).post(directory::create_user))
         .route("/api/v1/users/{id}", get(directory::get_user).patch(directory::update_user))
         .route("/api/v1/groups", get(directory::list_groups).post(directory::create_group))
@@ -88,6 +94,7 @@ fn authenticated() -> Router<AppState> {
         .route("/api/v1/settings", get(roles::list_settings))
         .route("/api/v1/assignments", get(requests::list_assignments))
         .route("/api/v1/assignments/{id}", get(requests::get_assignment))
+        .route("/api/v1/assignments/{id}/provisioning", get(connectors::assignment_provisioning))
         .route("/api/v1/requests", get(requests::list_requests).post(requests::create_request))
         .route("/api/v1/requests/{id}", get(requests::get_request))
         .route("/api/v1/requests/{id}/cancel", post(requests::cancel_request))

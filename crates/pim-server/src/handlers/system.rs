@@ -12,13 +12,23 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the database answers.
+/// `GET /readyz`: the database answers. The body says `ready`, then one line per connector with
+/// its queue (a failing target does not make pim unready: checks and requests still work).
 #[utoipa::path(get, path = "/readyz", tag = "system", responses((status = 200, body = String), (status = 503, body = String)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.engine.store().read().await {
-        Ok(_) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    if state.engine.store().read().await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable".to_owned());
     }
+    let mut body = "ready".to_owned();
+    if let Ok(queues) = state.engine.connector_queues().await {
+        for q in queues {
+            body.push_str(&format!(
+                "\nconnector {}: {} due, oldest due {} ms, {} failing",
+                q.connector, q.due, q.oldest_due_age_ms, q.failing
+            ));
+        }
+    }
+    (StatusCode::OK, body)
 }
 
 /// `GET /api/v1/openapi.json`: this API's OpenAPI 3.1 document.
