@@ -797,12 +797,22 @@ mod tests {
             assert_eq!(owner, "postgres", "its objects went to the connector's user");
             conn.revoke(&revoke_op(&name, &acct, &e2, true)).await.expect("revoke once the login is gone");
 
-            // A permanent grant: VALID UNTIL infinity.
+            // A permanent grant raises VALID UNTIL to infinity; a login left NOLOGIN by an
+            // interrupted drop can log in again.
             let forever = ctx.name("erin");
-            let g = conn.grant(&grant_op(&name, &forever, &e1, None)).await.expect("permanent grant");
+            let g = conn.grant(&grant_op(&name, &forever, &e1, Some(end1))).await.expect("grant");
             assert!(g.credential.is_some());
+            ddl(&mut admin, "ALTER ROLE %I NOLOGIN", &[&forever]).await.expect("nologin");
+            let g = conn.grant(&grant_op(&name, &forever, &e2, None)).await.expect("permanent grant");
+            assert_eq!(g.credential, None);
             let row = login_row(&mut admin, &forever).await.expect("the login");
-            assert!(row.2, "VALID UNTIL infinity");
+            assert!(row.0 && row.2, "LOGIN again, VALID UNTIL infinity");
+
+            // A grant that fails leaves no login behind.
+            let nothing = ctx.name("nothing");
+            let e = conn.grant(&grant_op(&name, &nothing, &ctx.name("no_such"), None)).await.expect_err("no role");
+            assert!(e.message.contains("does not exist"), "{}", e.message);
+            assert!(!role_exists(&mut admin, &nothing).await, "the transaction was rolled back");
 
             // Logins pim did not create (or created for another connector) are refused, never dropped.
             let (foreign, other) = (ctx.name("frank"), ctx.name("grace"));
@@ -819,7 +829,11 @@ mod tests {
                 assert!(role_exists(&mut admin, login).await, "a login pim did not create is not dropped");
             }
             let left = memberships(&mut admin, &ctx.prefix).await;
-            assert_eq!(left, vec![(forever.clone(), e1.clone())], "only the permanent grant is left");
+            assert_eq!(
+                left,
+                vec![(forever.clone(), e1.clone()), (forever.clone(), e2.clone())],
+                "only erin's grants are left"
+            );
         })
         .await;
     }
@@ -894,6 +908,13 @@ mod tests {
             assert_eq!(conn.list(&[ctx.name("none")]).await.expect("list"), Some(vec![]));
         })
         .await;
+    }
+
+    #[test]
+    fn building_needs_no_runtime_and_no_server() {
+        let o = options("lazy", "postgres://pim@127.0.0.1:1/test", Some("pw"), false, &["reader"]);
+        let built = crate::connectors::Connectors::build(std::slice::from_ref(&o)).expect("built outside a runtime");
+        assert!(built.get("lazy").is_some());
     }
 
     #[tokio::test]
