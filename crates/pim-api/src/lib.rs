@@ -62,10 +62,10 @@ pub use pim_domain::settings::{
 };
 pub use pim_domain::{
     ActionName, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus,
-    EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind, ProvisionState,
-    Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, ReviewId, ReviewInstanceId, ReviewItemId,
-    RoleDefinition, RoleId, RoleSettings, ScopePath, SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId,
-    Window,
+    EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind,
+    ProvisionState, Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, ReviewId, ReviewInstanceId,
+    ReviewItemId, RoleDefinition, RoleId, RoleSettings, ScopePath, SettingsChange, SettingsChangeId, Ticket, Timestamp,
+    TokenId, Window,
 };
 
 /// The prefix of every API path.

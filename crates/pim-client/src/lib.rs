@@ -598,6 +598,38 @@ impl Client {
         self.get_query(&["notifications"], query).await
     }
 
+    // ----- connectors -----
+
+    /// `GET /api/v1/connectors`.
+    pub async fn list_connectors(&self) -> Result<Vec<pim_api::Connector>> {
+        self.get(&["connectors"]).await
+    }
+
+    /// `POST /api/v1/connectors/{name}/reconcile`.
+    pub async fn reconcile_connector(&self, name: &str) -> Result<pim_api::ReconcileResult> {
+        Self::json(self.request(Method::POST, self.api(&["connectors", name, "reconcile"])?)).await
+    }
+
+    /// `POST /api/v1/connectors/{name}/credential`: the caller's managed login's password, once.
+    pub async fn take_connector_credential(&self, name: &str) -> Result<pim_api::ConnectorCredential> {
+        Self::json(self.request(Method::POST, self.api(&["connectors", name, "credential"])?)).await
+    }
+
+    /// `GET /api/v1/assignments/{id}/provisioning`.
+    pub async fn assignment_provisioning(&self, id: AssignmentId) -> Result<Vec<pim_api::Provisioning>> {
+        self.get(&["assignments", &id.to_string(), "provisioning"]).await
+    }
+
+    /// `GET /api/v1/principals/{idOrName}/provisioning`.
+    pub async fn principal_provisioning(&self, id_or_name: &str) -> Result<Vec<pim_api::Provisioning>> {
+        self.get(&["principals", id_or_name, "provisioning"]).await
+    }
+
+    /// `GET /api/v1/me/provisioning`.
+    pub async fn my_provisioning(&self) -> Result<Vec<pim_api::Provisioning>> {
+        self.get(&["me", "provisioning"]).await
+    }
+
     // ----- alerts -----
 
     /// `GET /api/v1/alert-rules`.

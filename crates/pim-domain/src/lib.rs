@@ -5,9 +5,9 @@
 pub mod actions;
 pub mod alert;
 pub mod approval;
-pub mod connector;
 pub mod assignment;
 pub mod audit;
+pub mod connector;
 pub mod error;
 pub mod ids;
 pub mod message;
@@ -25,8 +25,8 @@ pub mod time;
 
 pub use approval::{Approval, Decision, Verdict};
 pub use assignment::{Assignment, AssignmentKind};
-pub use connector::{ConnectorGrant, ConnectorWork, ProvisionState};
 pub use audit::{AuditDraft, AuditEvent, Outcome};
+pub use connector::{ConnectorGrant, ConnectorWork, ProvisionState};
 pub use error::{DomainError, ErrorKind};
 pub use ids::{
     AlertId, AssignmentId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId, ResourceId, ReviewId,

@@ -311,8 +311,13 @@ impl Engine {
 
     /// The connector worker's report: `connector` failed its rule's `attempts` times in a row for
     /// the principals in `items` (none: it is healthy again, and its alert is resolved).
-    pub(crate) async fn report_connector_failing(&self, connector: &str, items: Vec<AlertItem>) -> Result<Option<Alert>> {
-        let title = |n: usize| format!("connector {connector} keeps failing for {}", count(n, "principal", "principals"));
+    pub(crate) async fn report_connector_failing(
+        &self,
+        connector: &str,
+        items: Vec<AlertItem>,
+    ) -> Result<Option<Alert>> {
+        let title =
+            |n: usize| format!("connector {connector} keeps failing for {}", count(n, "principal", "principals"));
         self.report_for_system(rules::CONNECTOR_FAILING, connector, items, title).await
     }
 

@@ -238,7 +238,12 @@ impl Engine {
             d.justification = request.justification.clone();
             d.details = serde_json::json!({ "assignmentId": assignment.id, "username": user.name });
             tx.audit(now, d).await?;
-            self.record_changes(&mut tx, now, &[Change::Principal(user.id), Change::Assignment(assignment.id, assignment.principal_id)]).await?;
+            self.record_changes(
+                &mut tx,
+                now,
+                &[Change::Principal(user.id), Change::Assignment(assignment.id, assignment.principal_id)],
+            )
+            .await?;
             tx.commit().await?;
             self.index.upsert_principal(index_principal(&user));
             self.index.upsert_assignment(&assignment);

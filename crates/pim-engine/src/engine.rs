@@ -97,9 +97,8 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Builds the engine and loads the access index from the store.
     pub async fn open(store: Store, clock: Arc<dyn Clock>, options: EngineOptions) -> Result<Engine> {
-        let connectors = crate::connectors::Connectors::build(&options.connectors).map_err(|e| {
-            EngineError::Refused(DomainError::new(ErrorKind::InvalidInput, format!("connectors: {e}")))
-        })?;
+        let connectors = crate::connectors::Connectors::build(&options.connectors)
+            .map_err(|e| EngineError::Refused(DomainError::new(ErrorKind::InvalidInput, format!("connectors: {e}"))))?;
         let reconciled_at = (0..connectors.all().len()).map(|_| AtomicI64::new(i64::MIN)).collect();
         let engine = Engine {
             store,

@@ -105,9 +105,9 @@ pub fn connector_options(
         let secret = match (&c.password_file, &c.password_env) {
             (Some(_), Some(_)) => anyhow::bail!("connector '{n}': give password_file or password_env, not both"),
             (Some(path), None) => Some(read_secret(path, "connector password")?),
-            (None, Some(var)) => Some(
-                env(var).with_context(|| format!("connector '{n}': the environment variable {var} is not set"))?,
-            ),
+            (None, Some(var)) => {
+                Some(env(var).with_context(|| format!("connector '{n}': the environment variable {var} is not set"))?)
+            }
             (None, None) => None,
         };
         let kind = match c.kind.as_str() {

@@ -123,9 +123,9 @@ impl Engine {
                 }
                 continue;
             }
-            let ours = records.iter().find(|g| {
-                g.entitlement == x.entitlement && g.account == x.account && g.state.may_be_held()
-            });
+            let ours = records
+                .iter()
+                .find(|g| g.entitlement == x.entitlement && g.account == x.account && g.state.may_be_held());
             if let Some(g) = ours {
                 due.insert(g.principal_id);
                 continue;

@@ -204,9 +204,8 @@ impl Engine {
         let Some(role) = self.index.role_name(a.role_id) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for h in self.connectors.all() {
-            let covered = |e: &str| {
-                h.options.mappings.iter().any(|m| m.entitlement == e && m.covers(&role, a.scope.as_str()))
-            };
+            let covered =
+                |e: &str| h.options.mappings.iter().any(|m| m.entitlement == e && m.covers(&role, a.scope.as_str()));
             let mut rows = self.provisioning_in(h, a.principal_id, now, covered).await?;
             if !a.in_effect(now) {
                 // Ended: what it gave is revoked unless something else still justifies it.
@@ -231,7 +230,8 @@ impl Engine {
         let o = &h.options;
         let records = {
             let mut c = self.store.read().await?;
-            let f = q::GrantFilter { connector: Some(o.name.clone()), principal: Some(principal), ..Default::default() };
+            let f =
+                q::GrantFilter { connector: Some(o.name.clone()), principal: Some(principal), ..Default::default() };
             q::list_connector_grants(&mut c, &f).await?
         };
         let desired = self.desired(h, principal, now);
@@ -278,7 +278,8 @@ impl Engine {
         }
         let now = self.now();
         let mut tx = self.store.write(now).await?;
-        let Some((account, sealed, _, expires_at)) = q::take_connector_credential(tx.conn(), connector, actor.id).await?
+        let Some((account, sealed, _, expires_at)) =
+            q::take_connector_credential(tx.conn(), connector, actor.id).await?
         else {
             return Err(EngineError::Refused(DomainError::not_found(format!(
                 "a credential for {} in connector {connector:?} (none is waiting: it was taken, or the login is not made yet)",
@@ -289,7 +290,8 @@ impl Engine {
             .secrets
             .open(&sealed, &super::worker::credential_context(connector, actor.id))
             .map_err(|e| EngineError::Internal(format!("opening a credential: {e}")))?;
-        let password = String::from_utf8(password).map_err(|_| EngineError::Internal("a credential is not text".into()))?;
+        let password =
+            String::from_utf8(password).map_err(|_| EngineError::Internal("a credential is not text".into()))?;
         let mut d = self.draft(ctx, "connector.credential_taken");
         d.principal_id = Some(actor.id);
         d.details = serde_json::json!({ "connector": connector, "account": account });

@@ -2,7 +2,7 @@
 
 use futures_util::future::BoxFuture;
 
-use super::{Connector, ConnectorError, ConnectorOptions, GrantOp, Granted, Holding, WebhookTarget, RevokeOp};
+use super::{Connector, ConnectorError, ConnectorOptions, GrantOp, Granted, Holding, RevokeOp, WebhookTarget};
 
 /// Signed calls per grant and revoke.
 pub struct WebhookConnector {

@@ -98,8 +98,11 @@ impl Engine {
             }
             // The index must be at least as new as the changes that made these rows due.
             self.follow_changes().await?;
-            let results: Vec<Result<ConnectorReport>> =
-                futures_util::stream::iter(claimed).map(|w| self.sync_row(w)).buffer_unordered(PARALLEL).collect().await;
+            let results: Vec<Result<ConnectorReport>> = futures_util::stream::iter(claimed)
+                .map(|w| self.sync_row(w))
+                .buffer_unordered(PARALLEL)
+                .collect()
+                .await;
             for r in results {
                 report.add(r?);
             }
@@ -166,7 +169,12 @@ impl Engine {
 
     /// A group's row: its members' rows are made due (static members, nested, and those of
     /// just-in-time memberships in effect), and the group's own row is done.
-    async fn expand_group(&self, handle: &ConnectorHandle, w: &ConnectorWork, group: PrincipalId) -> Result<ConnectorReport> {
+    async fn expand_group(
+        &self,
+        handle: &ConnectorHandle,
+        w: &ConnectorWork,
+        group: PrincipalId,
+    ) -> Result<ConnectorReport> {
         let now = self.now();
         let mut members = self.index.members(group, now);
         {
@@ -195,7 +203,12 @@ impl Engine {
     }
 
     /// What `principal` should hold in the connector's target now, by entitlement.
-    pub(super) fn desired(&self, handle: &ConnectorHandle, principal: PrincipalId, now: Timestamp) -> BTreeMap<String, Want> {
+    pub(super) fn desired(
+        &self,
+        handle: &ConnectorHandle,
+        principal: PrincipalId,
+        now: Timestamp,
+    ) -> BTreeMap<String, Want> {
         let mut out: BTreeMap<String, Want> = BTreeMap::new();
         for g in self.index.effective(principal, now) {
             let Some(role_name) = self.index.role_name(g.role_id) else { continue };
@@ -237,7 +250,11 @@ impl Engine {
         let desired = self.desired(handle, w.principal_id, now);
         let recorded = {
             let mut c = self.store.read().await?;
-            let f = q::GrantFilter { connector: Some(o.name.clone()), principal: Some(w.principal_id), ..Default::default() };
+            let f = q::GrantFilter {
+                connector: Some(o.name.clone()),
+                principal: Some(w.principal_id),
+                ..Default::default()
+            };
             q::list_connector_grants(&mut c, &f).await?
         };
         let name = principal.map_or_else(|| w.principal_id.to_string(), |p| p.name.clone());
@@ -363,8 +380,11 @@ impl Engine {
                 }
                 Err(e) => {
                     g.attempts += 1;
-                    g.state =
-                        if g.attempts >= o.max_grant_attempts { ProvisionState::Failed } else { ProvisionState::Pending };
+                    g.state = if g.attempts >= o.max_grant_attempts {
+                        ProvisionState::Failed
+                    } else {
+                        ProvisionState::Pending
+                    };
                     g.last_error = Some(e.message);
                     outcomes.push(Outcome::GrantFailed {
                         grant: g,

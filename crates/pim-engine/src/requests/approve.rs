@@ -235,8 +235,12 @@ impl Engine {
                 });
                 tx.audit(now, e).await?;
             }
-            let changed: Vec<Change> =
-                carried.insert.iter().chain(carried.update.iter()).map(|a| Change::Assignment(a.id, a.principal_id)).collect();
+            let changed: Vec<Change> = carried
+                .insert
+                .iter()
+                .chain(carried.update.iter())
+                .map(|a| Change::Assignment(a.id, a.principal_id))
+                .collect();
             self.record_changes(&mut tx, now, &changed).await?;
             tx.commit().await?;
             let mut assignment = None;

@@ -3,8 +3,7 @@
 
 use axum::extract::{Path, State};
 use pim_api::{
-    AssignmentId, Connector, ConnectorCredential, ConnectorMapping, Holding, Problem, Provisioning,
-    ReconcileResult,
+    AssignmentId, Connector, ConnectorCredential, ConnectorMapping, Holding, Problem, Provisioning, ReconcileResult,
 };
 use pim_engine::connectors as engine;
 

@@ -94,12 +94,13 @@ pub async fn finish_connector_work(
 ) -> Result<()> {
     let (connector, principal) = (w.connector.clone(), w.principal_id.to_string());
     if next.is_none() {
-        let done = sqlx::query("DELETE FROM connector_work WHERE connector = $1 AND principal_id = $2 AND generation = $3")
-            .bind(connector.clone())
-            .bind(principal.clone())
-            .bind(w.generation)
-            .execute(&mut *c)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM connector_work WHERE connector = $1 AND principal_id = $2 AND generation = $3")
+                .bind(connector.clone())
+                .bind(principal.clone())
+                .bind(w.generation)
+                .execute(&mut *c)
+                .await?;
         if done.rows_affected() > 0 {
             return Ok(());
         }
@@ -141,7 +142,11 @@ pub async fn next_connector_due(
 
 /// The queue of one connector at `now`: (rows due, the earliest due time among them, rows whose
 /// last sync failed).
-pub async fn connector_queue(c: &mut AnyConnection, connector: &str, now: Timestamp) -> Result<(i64, Option<Timestamp>, i64)> {
+pub async fn connector_queue(
+    c: &mut AnyConnection,
+    connector: &str,
+    now: Timestamp,
+) -> Result<(i64, Option<Timestamp>, i64)> {
     let r = sqlx::query(
         "SELECT COUNT(*), MIN(due_at), SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END) FROM connector_work \
          WHERE connector = $1 AND due_at <= $2",
@@ -317,7 +322,11 @@ pub async fn drop_connector_credential(c: &mut AnyConnection, connector: &str, p
 }
 
 /// The rows of `connector` whose last `threshold` syncs or more failed in a row.
-pub async fn failing_connector_work(c: &mut AnyConnection, connector: &str, threshold: i64) -> Result<Vec<ConnectorWork>> {
+pub async fn failing_connector_work(
+    c: &mut AnyConnection,
+    connector: &str,
+    threshold: i64,
+) -> Result<Vec<ConnectorWork>> {
     let sql = format!(
         "SELECT {WORK_COLS} FROM connector_work WHERE connector = $1 AND attempts >= $2 ORDER BY principal_id LIMIT 1000"
     );
