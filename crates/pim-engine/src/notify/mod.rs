@@ -26,6 +26,7 @@ use crate::engine::Engine;
 use crate::error::{Result, refuse};
 use crate::roles::settings_at;
 
+pub(crate) use deliver::signature;
 pub use deliver::{BATCH, DeliveryReport, FIRST_RETRY_MS, LEASE_MS, MAX_RETRY_MS, backoff_ms};
 pub use reminders::{REMINDER_FIRST_MS, REMINDER_SECOND_MS};
 
