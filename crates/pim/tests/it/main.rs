@@ -45,6 +45,7 @@ mod audit;
 mod auth_hostile;
 mod bounds_hostile;
 mod check;
+mod connectors;
 mod directory;
 mod directory_authz;
 mod directory_hostile;
