@@ -66,7 +66,8 @@ fn render_connectors(out: &mut String, queues: &[pim_engine::connectors::QueueFi
     if queues.is_empty() {
         return;
     }
-    let gauges: [(&str, &str, fn(&pim_engine::connectors::QueueFigures) -> String); 3] = [
+    type Gauge = (&'static str, &'static str, fn(&pim_engine::connectors::QueueFigures) -> String);
+    let gauges: [Gauge; 3] = [
         ("pim_connector_queue_due", "Principals whose access in the target is due to be brought in line.", |q| {
             q.due.to_string()
         }),

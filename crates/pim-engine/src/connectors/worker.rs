@@ -70,6 +70,16 @@ pub(super) struct Want {
     scope: ScopePath,
 }
 
+/// One claimed row after its target calls, before it is recorded.
+enum Synced {
+    /// Its connector is not configured (any more): the row waits.
+    Unconfigured(ConnectorWork),
+    /// A group: its members' rows are made due.
+    Group { w: ConnectorWork, members: Vec<PrincipalId> },
+    /// A user or service principal, and what each call did.
+    Principal { w: ConnectorWork, handle: ConnectorHandle, outcomes: Vec<Outcome> },
+}
+
 /// One call's outcome, recorded after the calls.
 enum Outcome {
     Granted { grant: ConnectorGrant, credential: Option<String>, role_id: RoleId, scope: ScopePath },
@@ -98,14 +108,20 @@ impl Engine {
             }
             // The index must be at least as new as the changes that made these rows due.
             self.follow_changes().await?;
-            let results: Vec<Result<ConnectorReport>> = futures_util::stream::iter(claimed)
+            let synced: Vec<Result<Synced>> = futures_util::stream::iter(claimed)
                 .map(|w| self.sync_row(w))
                 .buffer_unordered(PARALLEL)
                 .collect()
                 .await;
-            for r in results {
-                report.add(r?);
+            let mut done = Vec::with_capacity(synced.len());
+            for r in synced {
+                match r {
+                    Ok(s) => done.push(s),
+                    // Its lease lapses and the row is taken again.
+                    Err(e) => tracing::warn!(error = %e, "a connector sync failed; retrying after its lease"),
+                }
             }
+            report.add(self.record_batch(done).await?);
         }
         self.report_connector_health(report.failed > 0).await?;
         Ok(report)
@@ -147,59 +163,45 @@ impl Engine {
         })
     }
 
-    /// Syncs one claimed row.
-    async fn sync_row(&self, w: ConnectorWork) -> Result<ConnectorReport> {
+    /// Syncs one claimed row: the target calls, not yet recorded.
+    async fn sync_row(&self, w: ConnectorWork) -> Result<Synced> {
         let Some(handle) = self.connectors.get(&w.connector).cloned() else {
             // A connector no longer configured: its rows wait until it is again.
-            let now = self.now();
-            let mut tx = self.store.write(now).await?;
-            q::finish_connector_work(tx.conn(), &w, Some(Timestamp(now.0 + LEASE_MS)), w.attempts, None).await?;
-            tx.commit().await?;
-            return Ok(ConnectorReport::default());
+            return Ok(Synced::Unconfigured(w));
         };
         let principal = {
             let mut c = self.store.read().await?;
             q::get_principal(&mut c, w.principal_id).await?
         };
         if let Some(g) = principal.as_ref().filter(|p| p.kind == PrincipalKind::Group) {
-            return self.expand_group(&handle, &w, g.id).await;
+            let members = self.members_of(g.id).await?;
+            return Ok(Synced::Group { w, members });
         }
-        self.sync_principal(&handle, &w, principal.as_ref()).await
+        let outcomes = self.sync_principal(&handle, &w, principal.as_ref()).await?;
+        Ok(Synced::Principal { w, handle, outcomes })
     }
 
-    /// A group's row: its members' rows are made due (static members, nested, and those of
-    /// just-in-time memberships in effect), and the group's own row is done.
-    async fn expand_group(
-        &self,
-        handle: &ConnectorHandle,
-        w: &ConnectorWork,
-        group: PrincipalId,
-    ) -> Result<ConnectorReport> {
+    /// A group's members to bring in line: static members, nested, and those of just-in-time
+    /// memberships in effect.
+    async fn members_of(&self, group: PrincipalId) -> Result<Vec<PrincipalId>> {
         let now = self.now();
         let mut members = self.index.members(group, now);
-        {
-            let mut c = self.store.read().await?;
-            let mut todo = vec![group];
-            let mut seen = vec![group];
-            while let Some(g) = todo.pop() {
-                for m in q::list_members(&mut c, g).await? {
-                    if !seen.contains(&m) {
-                        seen.push(m);
-                        todo.push(m);
-                        members.push(m);
-                    }
+        let mut c = self.store.read().await?;
+        let mut todo = vec![group];
+        let mut seen = vec![group];
+        while let Some(g) = todo.pop() {
+            for m in q::list_members(&mut c, g).await? {
+                if !seen.contains(&m) {
+                    seen.push(m);
+                    todo.push(m);
+                    members.push(m);
                 }
             }
         }
+        members.retain(|m| *m != group);
         members.sort();
         members.dedup();
-        let mut tx = self.store.write(now).await?;
-        for m in members.iter().filter(|m| **m != group) {
-            q::enqueue_connector_work(tx.conn(), &handle.options.name, *m, now).await?;
-        }
-        q::finish_connector_work(tx.conn(), w, None, 0, None).await?;
-        tx.commit().await?;
-        Ok(ConnectorReport { synced: 1, ..ConnectorReport::default() })
+        Ok(members)
     }
 
     /// What `principal` should hold in the connector's target now, by entitlement.
@@ -237,14 +239,14 @@ impl Engine {
         out
     }
 
-    /// Brings one user's or service principal's access in the target in line, records the
-    /// outcomes and reschedules its row.
+    /// Brings one user's or service principal's access in the target in line; returns what each
+    /// call did, for [`Engine::record_batch`].
     async fn sync_principal(
         &self,
         handle: &ConnectorHandle,
         w: &ConnectorWork,
         principal: Option<&Principal>,
-    ) -> Result<ConnectorReport> {
+    ) -> Result<Vec<Outcome>> {
         let o = &handle.options;
         let now = self.now();
         let desired = self.desired(handle, w.principal_id, now);
@@ -394,23 +396,58 @@ impl Engine {
                 }
             }
         }
-        self.record_outcomes(handle, w, now, outcomes).await
+        Ok(outcomes)
     }
 
-    /// Writes the outcomes (grant records, audit events, credentials) and reschedules the row, in
-    /// one transaction.
-    async fn record_outcomes(
+    /// Writes what a batch did (grant records, audit events, credentials) and reschedules its
+    /// rows, in one transaction; wakes the worker when a group's members were made due.
+    async fn record_batch(&self, batch: Vec<Synced>) -> Result<ConnectorReport> {
+        let mut report = ConnectorReport::default();
+        if batch.is_empty() {
+            return Ok(report);
+        }
+        let now = self.now();
+        let mut tx = self.store.write(now).await?;
+        let mut expanded = false;
+        for s in batch {
+            report.synced += 1;
+            match s {
+                Synced::Unconfigured(w) => {
+                    q::finish_connector_work(tx.conn(), &w, Some(Timestamp(now.0 + LEASE_MS)), w.attempts, None)
+                        .await?;
+                }
+                Synced::Group { w, members } => {
+                    for m in &members {
+                        q::enqueue_connector_work(tx.conn(), &w.connector, *m, now).await?;
+                    }
+                    expanded |= !members.is_empty();
+                    q::finish_connector_work(tx.conn(), &w, None, 0, None).await?;
+                }
+                Synced::Principal { w, handle, outcomes } => {
+                    report.add(self.record_principal(&mut tx, now, &handle, &w, outcomes).await?);
+                }
+            }
+        }
+        tx.commit().await?;
+        if expanded {
+            self.connectors.wake.notify_one();
+        }
+        Ok(report)
+    }
+
+    /// Writes one principal's outcomes in the batch's transaction and reschedules its row.
+    async fn record_principal(
         &self,
+        tx: &mut pim_store::WriteTx,
+        now: Timestamp,
         handle: &ConnectorHandle,
         w: &ConnectorWork,
-        now: Timestamp,
         outcomes: Vec<Outcome>,
     ) -> Result<ConnectorReport> {
         let o = &handle.options;
-        let mut report = ConnectorReport { synced: 1, ..ConnectorReport::default() };
+        let mut report = ConnectorReport::default();
         let mut retry = false;
         let mut first_error: Option<String> = None;
-        let mut tx = self.store.write(now).await?;
         for outcome in outcomes {
             let (g, action, role_id, scope, failed) = match &outcome {
                 Outcome::Granted { grant, role_id, scope, .. } => {
@@ -476,7 +513,6 @@ impl Engine {
             let next = self.index.next_transition(w.principal_id, now);
             q::finish_connector_work(tx.conn(), w, next, 0, None).await?;
         }
-        tx.commit().await?;
         Ok(report)
     }
 
