@@ -59,12 +59,18 @@ impl Engine {
     /// Reconciles the connector named `name` now (for `pim connectors reconcile`). Needs
     /// `pim.assignments.write` at `/`.
     pub async fn reconcile_connector(&self, ctx: &Context, name: &str) -> Result<ReconcileReport> {
-        self.authorize(ctx, pim_domain::actions::ASSIGNMENTS_WRITE, &ScopePath::root())?;
+        let mut draft = self.draft(ctx, "connector.reconcile");
+        draft.scope = Some(ScopePath::root());
+        draft.details = serde_json::json!({ "connector": name });
         let h = self
-            .connectors
-            .get(name)
-            .cloned()
-            .ok_or_else(|| EngineError::Refused(DomainError::not_found(format!("connector {name:?}"))))?;
+            .audited(draft, async {
+                self.authorize(ctx, pim_domain::actions::ASSIGNMENTS_WRITE, &ScopePath::root())?;
+                self.connectors
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| EngineError::Refused(DomainError::not_found(format!("connector {name:?}"))))
+            })
+            .await?;
         self.reconcile(&h).await
     }
 

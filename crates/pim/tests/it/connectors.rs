@@ -479,7 +479,59 @@ async fn a_webhook_target_gets_signed_grants_and_revokes(b: Backend) {
     s.stop().await;
 }
 
+async fn a_managed_login_lives_with_the_activation_and_its_password_is_shown_once(b: Backend) {
+    let Some(url) = target_url() else { return };
+    let t = Target::new(&url).await;
+    let mut o = t.options("warehouse", &url);
+    if let ConnectorKind::Postgres(p) = &mut o.kind {
+        p.managed_logins = true;
+    }
+    let (s, role, _, hana) = world(&b, &t, with_connectors(vec![o]), "hana").await;
+    let login = t.name("hana");
+    assert_eq!(code(hana.take_connector_credential("warehouse").await), "not_found", "nothing before the grant");
+    let a = hana.create_request(&activation(role, "/databases/prod", 60)).await.expect("activate");
+    let a = a.assignment.expect("assignment");
+    let end = a.window.end.expect("end");
+    run(&s).await;
+    let mut admin = t.admin().await;
+    let (can_login, valid_until): (bool, Option<f64>) = sqlx::query_as(
+        "SELECT rolcanlogin, extract(epoch FROM rolvaliduntil)::float8 FROM pg_roles WHERE rolname = $1",
+    )
+    .bind(&login)
+    .fetch_one(&mut admin)
+    .await
+    .expect("the login exists");
+    assert!(can_login);
+    assert_eq!(valid_until.map(|v| (v * 1000.0).round() as i64), Some(end.0), "VALID UNTIL the activation's end");
+    assert!(t.can_read("hana").await, "the managed login holds the role");
+
+    // The password is handed out once, to its owner only, and audited without it.
+    let (_, other) = s.user("ivan").await;
+    assert_eq!(code(other.take_connector_credential("warehouse").await), "not_found", "not someone else's");
+    let c = hana.take_connector_credential("warehouse").await.expect("the credential");
+    assert_eq!(c.account, login);
+    assert_eq!(c.password.len(), 32);
+    assert_eq!(c.expires_at, Some(end));
+    assert_eq!(code(hana.take_connector_credential("warehouse").await), "not_found", "shown once");
+    let taken = s.audited("connector.credential_taken").await;
+    assert_eq!(taken.len(), 1);
+    assert!(!serde_json::to_string(&taken[0]).expect("json").contains(&c.password), "never in the audit history");
+
+    // At the end the login is dropped.
+    hana.create_request(&CreateRequest::for_assignment(RequestAction::SelfDeactivate, a.id)).await.expect("off");
+    run(&s).await;
+    let left: Option<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE rolname = $1")
+        .bind(&login)
+        .fetch_optional(&mut admin)
+        .await
+        .expect("query");
+    assert_eq!(left, None, "the managed login is gone");
+    s.stop().await;
+    t.drop_all().await;
+}
+
 crate::backend_tests!(
+    a_managed_login_lives_with_the_activation_and_its_password_is_shown_once,
     activation_deactivation_and_expiry_are_real_in_postgres,
     removal_groups_and_disabling_end_access,
     a_revoke_survives_an_outage_and_a_restart,

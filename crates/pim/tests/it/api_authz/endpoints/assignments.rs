@@ -142,6 +142,36 @@ pub(super) fn rows(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
             204,
         )
         .write(),
+        // Connectors (none is configured here: the list is empty, and reconciling names none).
+        ep(
+            "GET",
+            "/api/v1/assignments/{id}/provisioning",
+            "",
+            format!("/api/v1/assignments/{}/provisioning", w.a_assignment),
+            None,
+            Act(ASSIGNMENTS_READ),
+            200,
+        ),
+        ep(
+            "GET",
+            "/api/v1/principals/{idOrName}/provisioning",
+            "other",
+            "/api/v1/principals/victim/provisioning",
+            None,
+            Act(ASSIGNMENTS_READ),
+            200,
+        ),
+        ep("GET", "/api/v1/connectors", "", "/api/v1/connectors", None, Act(ASSIGNMENTS_READ), 200),
+        ep(
+            "POST",
+            "/api/v1/connectors/{name}/reconcile",
+            "",
+            "/api/v1/connectors/prod-db/reconcile",
+            None,
+            Act(ASSIGNMENTS_WRITE),
+            404,
+        )
+        .write(),
         // Delivery status of notifications.
         ep("GET", "/api/v1/notifications", "", "/api/v1/notifications", None, Act(NOTIFICATIONS_READ), 200),
         // Security alerts.
