@@ -1926,3 +1926,109 @@ fn activate_wait_fails_naming_the_target_and_credentials_are_shown_once() {
     assert!(err.contains("none is waiting"), "{err}");
     drop(server);
 }
+
+/// Roles made in the PostgreSQL target by one test (all named `{prefix}_...`), dropped at its end.
+struct PgRoles {
+    url: String,
+    prefix: String,
+}
+
+impl Drop for PgRoles {
+    fn drop(&mut self) {
+        // Never panics: this also runs while a failed test unwinds.
+        for r in ["alice", "reader"] {
+            if let Err(e) = pg_execute(&self.url, &format!("DROP ROLE IF EXISTS {}_{r}", self.prefix)) {
+                eprintln!("could not drop the test role {}_{r}: {e}", self.prefix);
+            }
+        }
+    }
+}
+
+/// Whether `login` exists in the target, may log in, and is a member of `role`.
+fn pg_login_member_of(url: &str, login: &str, role: &str) -> (bool, bool) {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect to the target");
+        let can_login: Option<bool> = sqlx::query_scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1")
+            .bind(login)
+            .fetch_optional(&mut c)
+            .await
+            .expect("pg_roles");
+        let member: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid \
+             JOIN pg_roles m ON m.oid = am.member WHERE r.rolname = $1 AND m.rolname = $2)",
+        )
+        .bind(role)
+        .bind(login)
+        .fetch_one(&mut c)
+        .await
+        .expect("pg_auth_members");
+        (can_login == Some(true), member)
+    })
+}
+
+#[test]
+fn a_managed_login_is_announced_and_its_password_handed_out_once() {
+    let url = match std::env::var("PIM_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true requires PIM_TEST_POSTGRES_URL");
+            eprintln!("skipped: PIM_TEST_POSTGRES_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+            return;
+        }
+    };
+    let prefix = format!("pimt_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let (alice, reader) = (format!("{prefix}_alice"), format!("{prefix}_reader"));
+    pg_execute(&url, &format!("CREATE ROLE {reader} NOLOGIN")).expect("create the entitlement in the target");
+    let _roles = PgRoles { url: url.clone(), prefix: prefix.clone() };
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let toml = format!(
+        "[[connectors]]\nname = \"prod-db\"\nkind = \"postgres\"\nurl = \"{url}\"\nmanaged_logins = true\n\
+         [[connectors.mappings]]\nrole = \"Database Reader\"\nscope = \"/apps/prod\"\nentitlement = \"{reader}\"\n"
+    );
+    std::fs::write(dir.join("pim.toml"), toml).expect("pim.toml");
+    let server = Server::start(dir, &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    let secret = server.secret.clone().expect("a setup secret");
+    let cli = Cli::new(dir);
+    let setup = ["--server", &server.url, "setup", "--username", "root", "--secret", &secret, "--password-stdin"];
+    cli.ok_in(&setup, "root-password-1\n");
+    cli.ok_in(&["users", "create", &alice, "--password-stdin"], "alice-password-1\n");
+    cli.ok(&["roles", "create", "--name", "Database Reader", "--action", "db.read"]);
+    cli.ok(&["settings", "set", "Database Reader", "--scope", "/apps", "--require-mfa", "false"]);
+    cli.ok(&["assign", &alice, "Database Reader", "--scope", "/apps/prod", "--eligible", "-j", "on call"]);
+    // Reader at / lets her read the connectors, so the CLI knows prod-db makes logins.
+    cli.ok(&["assign", &alice, "Reader", "--scope", "/", "--active", "-j", "reads pim"]);
+    cli.ok_in(&["login", "--server", &server.url, "--username", &alice, "--password-stdin"], "alice-password-1\n");
+    assert_eq!(pg_login_member_of(&url, &alice, &reader), (false, false), "no login before the activation");
+
+    let r = activate_and_wait(&cli, "/apps/prod", &[]);
+    assert_eq!(r.code, Some(0), "{}{}\n{}", r.stdout, r.stderr, server.log_text());
+    assert!(r.stdout.contains(&format!("granted in prod-db ({reader})")), "{}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!("prod-db made a login for you ({alice})"))
+            && r.stderr.contains("pim connectors credential prod-db"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(pg_login_member_of(&url, &alice, &reader), (true, true), "the login is made and granted");
+
+    // Its password, once; it stops working when the activation ends.
+    let end = cli.json(&["whoami"])["activeAssignments"]
+        .as_array()
+        .expect("active")
+        .iter()
+        .find(|a| a["scope"] == "/apps/prod")
+        .and_then(|a| a["window"]["end"].as_str().map(to_second))
+        .expect("the activation's end");
+    let c = cli.ok(&["connectors", "credential", "prod-db"]);
+    assert_eq!(field(&c, "login"), Some(alice.as_str()), "{c}");
+    assert!(field(&c, "password").is_some_and(|p| p.len() >= 16), "{c}");
+    assert_eq!(field(&c, "valid until"), Some(end.as_str()), "{c}");
+    assert!(c.contains("Shown once"), "{c}");
+    let err = cli.fails(&["connectors", "credential", "prod-db"], "");
+    assert!(err.contains("none is waiting"), "{err}");
+    drop(server);
+}
