@@ -1727,3 +1727,308 @@ fn portal_in_a_real_browser() {
     eprint!("{}", ran.stdout);
     drop(server);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Connectors from the command line: `pim connectors`, `pim activate --wait` until the targets have
+// granted the access, `pim connectors status` and `credential`, and `pim whoami`'s TARGETS. The
+// targets are webhooks served by a real HTTP receiver in the test; the server's worker runs on the
+// real clock.
+
+/// What the receiver's grant endpoints took: (endpoint, action, account, entitlement).
+type Taken = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String, String)>>>;
+
+/// A webhook receiver on a runtime of its own: `/ok` takes every call (204, after 0.4 s), `/fail` answers 500,
+/// `/cred` takes it and hands back a credential. Its base URL, what it took, and its runtime.
+fn webhook_receiver() -> (String, Taken, tokio::runtime::Runtime) {
+    use axum::body::Bytes;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let taken: Taken = Taken::default();
+    let route = |name: &'static str, status: StatusCode, answer: &'static str| {
+        let log = taken.clone();
+        axum::routing::post(move |body: Bytes| {
+            let log = log.clone();
+            async move {
+                let doc: Value = serde_json::from_slice(&body).unwrap_or_default();
+                let s = |k: &str| doc[k].as_str().unwrap_or_default().to_owned();
+                log.lock().expect("log").push((name.to_owned(), s("action"), s("account"), s("entitlement")));
+                if name == "ok" {
+                    // A slow target, so that `--wait` has to wait for it.
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                }
+                (status, [("content-type", "application/json")], answer).into_response()
+            }
+        })
+    };
+    let app = axum::Router::new()
+        .route("/ok", route("ok", StatusCode::NO_CONTENT, ""))
+        .route("/fail", route("fail", StatusCode::INTERNAL_SERVER_ERROR, "down"))
+        .route("/cred", route("cred", StatusCode::OK, r#"{"credential": "pw-Hook-7q!x"}"#));
+    let rt = tokio::runtime::Runtime::new().expect("a runtime for the receiver");
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    rt.spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    (format!("http://{addr}"), taken, rt)
+}
+
+/// `pim.toml` with three webhook connectors of the Database Reader role: prod-db (takes grants),
+/// crm (answers 500, one attempt) and vault (hands out a credential).
+fn connectors_toml(base: &str) -> String {
+    let one = |name: &str, path: &str, scope: &str, entitlement: &str, extra: &str| {
+        format!(
+            "[[connectors]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"{base}{path}\"\n{extra}\
+             [[connectors.mappings]]\nrole = \"Database Reader\"\nscope = \"{scope}\"\nentitlement = \"{entitlement}\"\n\n"
+        )
+    };
+    [
+        one("prod-db", "/ok", "/apps/prod", "db_reader", ""),
+        one("crm", "/fail", "/apps/crm", "crm_admin", "max_grant_attempts = 1\nretry_max_secs = 1\n"),
+        one("vault", "/cred", "/apps/vault", "vault_user", ""),
+    ]
+    .concat()
+}
+
+/// A server with those connectors; root signed in and eligible for Database Reader (no MFA) at
+/// /apps/{prod,crm,vault,none}.
+fn connectors_world(dir: &Path, base: &str) -> (Server, Cli) {
+    std::fs::write(dir.join("pim.toml"), connectors_toml(base)).expect("pim.toml");
+    let server = Server::start(dir, &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    let secret = server.secret.clone().expect("a setup secret");
+    let cli = Cli::new(dir);
+    let setup = ["--server", &server.url, "setup", "--username", "root", "--secret", &secret, "--password-stdin"];
+    cli.ok_in(&setup, "root-password-1\n");
+    cli.ok(&["roles", "create", "--name", "Database Reader", "--action", "db.read"]);
+    cli.ok(&[
+        "settings",
+        "set",
+        "Database Reader",
+        "--scope",
+        "/apps",
+        "--require-mfa",
+        "false",
+        "--max-duration",
+        "4h",
+    ]);
+    for scope in ["/apps/prod", "/apps/crm", "/apps/vault", "/apps/none"] {
+        cli.ok(&["assign", "root", "Database Reader", "--scope", scope, "--eligible", "-j", "on call"]);
+    }
+    (server, cli)
+}
+
+/// `pim activate "Database Reader" --scope SCOPE --wait` (and `extra`), polling every 0.1 s.
+fn activate_and_wait(cli: &Cli, scope: &str, extra: &[&str]) -> Ran {
+    let mut args = vec!["activate", "Database Reader", "--scope", scope, "-d", "1h", "-j", "INC-9"];
+    args.extend_from_slice(&["--wait", "--wait-timeout", "1m", "--poll-interval", "0.1"]);
+    args.extend_from_slice(extra);
+    cli.raw(&args, "")
+}
+
+#[test]
+fn connectors_list_and_activate_wait_for_the_target() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (base, taken, _rt) = webhook_receiver();
+    let (server, cli) = connectors_world(tmp.path(), &base);
+
+    // The list: a table by default, the API's JSON with -o json.
+    let table = cli.ok(&["connectors"]);
+    assert!(table.starts_with("NAME") && table.contains("MAPPINGS") && table.contains("RECONCILED"), "{table}");
+    let row = table.lines().find(|l| l.starts_with("prod-db")).unwrap_or_else(|| panic!("no prod-db in {table}"));
+    assert!(row.contains("webhook") && row.contains("Database Reader @ /apps/prod -> db_reader"), "{row}");
+    let list = cli.json(&["connectors", "list"]);
+    let names: Vec<&str> = list.as_array().expect("an array").iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["prod-db", "crm", "vault"], "{list}");
+    assert_eq!(list[0]["mappings"][0]["entitlement"], "db_reader", "{list}");
+
+    // Activated and waited for: it returns once the receiver has taken the grant.
+    let r = activate_and_wait(&cli, "/apps/prod", &[]);
+    assert_eq!(r.code, Some(0), "{}{}\n{}", r.stdout, r.stderr, server.log_text());
+    assert!(r.stdout.contains("granted in prod-db (db_reader)"), "{}", r.stdout);
+    assert!(r.stderr.contains("Waiting for prod-db to grant the access"), "{}", r.stderr);
+    assert!(r.stdout.contains("status:") && r.stdout.contains("Provisioned"), "the outcome first: {}", r.stdout);
+    let seen = taken.lock().expect("taken").clone();
+    assert_eq!(seen, [("ok".to_owned(), "grant".to_owned(), "root".to_owned(), "db_reader".to_owned())]);
+    assert!(!r.stdout.contains("crm") && !r.stdout.contains("vault"), "only the mapped target: {}", r.stdout);
+
+    // Where it stands: the caller's, and a principal's by name, as a table and as JSON.
+    let status = cli.ok(&["connectors", "status"]);
+    assert!(status.starts_with("CONNECTOR") && status.contains("LAST ERROR"), "{status}");
+    let line = status.lines().find(|l| l.starts_with("prod-db")).unwrap_or_else(|| panic!("{status}"));
+    assert!(line.contains("db_reader") && line.contains("root") && line.contains("granted"), "{line}");
+    let rows = cli.json(&["connectors", "status", "root"]);
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!((rows[0]["connector"].as_str(), rows[0]["state"].as_str()), (Some("prod-db"), Some("granted")));
+
+    // pim whoami shows the target's state next to the active role.
+    let me = cli.ok(&["whoami"]);
+    let active = me.split("Eligible roles:").next().expect("active part");
+    assert!(active.contains("TARGETS") && active.contains("prod-db: granted"), "{me}");
+
+    // No connector maps the role there: --wait returns at once, naming no target.
+    let r = activate_and_wait(&cli, "/apps/none", &["-o", "json"]);
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {}", r.stdout));
+    assert_eq!(doc["request"]["status"], "Provisioned", "{doc}");
+    assert_eq!(doc["provisioning"], serde_json::json!([]), "{doc}");
+    assert!(!r.stderr.contains("Waiting for"), "{}", r.stderr);
+
+    // Reconciliation of a webhook without list_url: nothing to list, nothing wrong.
+    let rec = cli.ok(&["connectors", "reconcile", "prod-db"]);
+    assert_eq!(field(&rec, "connector"), Some("prod-db"), "{rec}");
+    assert!(field(&rec, "listed").is_some_and(|v| v.starts_with("no")), "{rec}");
+    let rec = cli.json(&["connectors", "reconcile", "prod-db"]);
+    assert_eq!((rec["listed"].as_bool(), rec["unmanaged"].as_array().map(Vec::len)), (Some(false), Some(0)));
+    let err = cli.fails(&["connectors", "reconcile", "no-such"], "");
+    assert!(err.contains("no-such"), "{err}");
+    drop(server);
+}
+
+#[test]
+fn activate_wait_fails_naming_the_target_and_credentials_are_shown_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (base, taken, _rt) = webhook_receiver();
+    let (server, cli) = connectors_world(tmp.path(), &base);
+
+    // The receiver answers 500 and the connector makes one attempt: the wait fails, naming it.
+    let r = activate_and_wait(&cli, "/apps/crm", &[]);
+    assert_eq!(r.code, Some(1), "{}{}\n{}", r.stdout, r.stderr, server.log_text());
+    assert!(r.stderr.starts_with("error: ") || r.stderr.contains("\nerror: "), "{}", r.stderr);
+    let error = r.stderr.lines().find(|l| l.starts_with("error: ")).expect("an error line");
+    assert!(error.contains("not granted in crm") && error.contains("HTTP 500"), "{error}");
+    assert!(!r.stdout.contains("granted in"), "{}", r.stdout);
+    assert!(taken.lock().expect("taken").iter().any(|t| t.0 == "fail" && t.1 == "grant"), "the receiver was called");
+    let rows = cli.json(&["connectors", "status"]);
+    let crm = rows.as_array().expect("rows").iter().find(|p| p["connector"] == "crm").expect("crm's entry");
+    assert_eq!(crm["state"], "failed", "{rows}");
+    assert!(crm["lastError"].as_str().is_some_and(|e| e.contains("HTTP 500")), "{rows}");
+    let me = cli.ok(&["whoami"]);
+    assert!(me.contains("crm: failed"), "{me}");
+    let list = cli.json(&["connectors"]);
+    let crm = list.as_array().expect("list").iter().find(|c| c["name"] == "crm").expect("crm");
+    assert_eq!(crm["granted"], 0, "{list}");
+
+    // The JSON of a wait: the outcome with where the access stands in the targets.
+    let r = activate_and_wait(&cli, "/apps/vault", &["-o", "json"]);
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {}", r.stdout));
+    assert_eq!(doc["provisioning"][0]["connector"], "vault", "{doc}");
+    assert_eq!(doc["provisioning"][0]["state"], "granted", "{doc}");
+    assert!(doc["assignment"]["id"].is_string(), "{doc}");
+
+    // The credential the target handed out: shown once, then gone.
+    let c = cli.raw(&["connectors", "credential", "vault"], "");
+    assert_eq!(c.code, Some(0), "{}{}", c.stdout, c.stderr);
+    assert_eq!(field(&c.stdout, "login"), Some("root"), "{}", c.stdout);
+    assert_eq!(field(&c.stdout, "password"), Some("pw-Hook-7q!x"), "{}", c.stdout);
+    assert!(c.stdout.contains("Shown once"), "{}", c.stdout);
+    let err = cli.fails(&["connectors", "credential", "vault"], "");
+    assert!(err.contains("none is waiting"), "{err}");
+    let err = cli.fails(&["connectors", "credential", "prod-db"], "");
+    assert!(err.contains("none is waiting"), "{err}");
+    drop(server);
+}
+
+/// Roles made in the PostgreSQL target by one test (all named `{prefix}_...`), dropped at its end.
+struct PgRoles {
+    url: String,
+    prefix: String,
+}
+
+impl Drop for PgRoles {
+    fn drop(&mut self) {
+        // Never panics: this also runs while a failed test unwinds.
+        for r in ["alice", "reader"] {
+            if let Err(e) = pg_execute(&self.url, &format!("DROP ROLE IF EXISTS {}_{r}", self.prefix)) {
+                eprintln!("could not drop the test role {}_{r}: {e}", self.prefix);
+            }
+        }
+    }
+}
+
+/// Whether `login` exists in the target, may log in, and is a member of `role`.
+fn pg_login_member_of(url: &str, login: &str, role: &str) -> (bool, bool) {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect to the target");
+        let can_login: Option<bool> = sqlx::query_scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1")
+            .bind(login)
+            .fetch_optional(&mut c)
+            .await
+            .expect("pg_roles");
+        let member: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid \
+             JOIN pg_roles m ON m.oid = am.member WHERE r.rolname = $1 AND m.rolname = $2)",
+        )
+        .bind(role)
+        .bind(login)
+        .fetch_one(&mut c)
+        .await
+        .expect("pg_auth_members");
+        (can_login == Some(true), member)
+    })
+}
+
+#[test]
+fn a_managed_login_is_announced_and_its_password_handed_out_once() {
+    let url = match std::env::var("PIM_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true requires PIM_TEST_POSTGRES_URL");
+            eprintln!("skipped: PIM_TEST_POSTGRES_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+            return;
+        }
+    };
+    let prefix = format!("pimt_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let (alice, reader) = (format!("{prefix}_alice"), format!("{prefix}_reader"));
+    pg_execute(&url, &format!("CREATE ROLE {reader} NOLOGIN")).expect("create the entitlement in the target");
+    let _roles = PgRoles { url: url.clone(), prefix: prefix.clone() };
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let toml = format!(
+        "[[connectors]]\nname = \"prod-db\"\nkind = \"postgres\"\nurl = \"{url}\"\nmanaged_logins = true\n\
+         [[connectors.mappings]]\nrole = \"Database Reader\"\nscope = \"/apps/prod\"\nentitlement = \"{reader}\"\n"
+    );
+    std::fs::write(dir.join("pim.toml"), toml).expect("pim.toml");
+    let server = Server::start(dir, &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    let secret = server.secret.clone().expect("a setup secret");
+    let cli = Cli::new(dir);
+    let setup = ["--server", &server.url, "setup", "--username", "root", "--secret", &secret, "--password-stdin"];
+    cli.ok_in(&setup, "root-password-1\n");
+    cli.ok_in(&["users", "create", &alice, "--password-stdin"], "alice-password-1\n");
+    cli.ok(&["roles", "create", "--name", "Database Reader", "--action", "db.read"]);
+    cli.ok(&["settings", "set", "Database Reader", "--scope", "/apps", "--require-mfa", "false"]);
+    cli.ok(&["assign", &alice, "Database Reader", "--scope", "/apps/prod", "--eligible", "-j", "on call"]);
+    // Reader at / lets her read the connectors, so the CLI knows prod-db makes logins.
+    cli.ok(&["assign", &alice, "Reader", "--scope", "/", "--active", "-j", "reads pim"]);
+    cli.ok_in(&["login", "--server", &server.url, "--username", &alice, "--password-stdin"], "alice-password-1\n");
+    assert_eq!(pg_login_member_of(&url, &alice, &reader), (false, false), "no login before the activation");
+
+    let r = activate_and_wait(&cli, "/apps/prod", &[]);
+    assert_eq!(r.code, Some(0), "{}{}\n{}", r.stdout, r.stderr, server.log_text());
+    assert!(r.stdout.contains(&format!("granted in prod-db ({reader})")), "{}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!("prod-db made a login for you ({alice})"))
+            && r.stderr.contains("pim connectors credential prod-db"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(pg_login_member_of(&url, &alice, &reader), (true, true), "the login is made and granted");
+
+    // Its password, once; it stops working when the activation ends.
+    let end = cli.json(&["whoami"])["activeAssignments"]
+        .as_array()
+        .expect("active")
+        .iter()
+        .find(|a| a["scope"] == "/apps/prod")
+        .and_then(|a| a["window"]["end"].as_str().map(to_second))
+        .expect("the activation's end");
+    let c = cli.ok(&["connectors", "credential", "prod-db"]);
+    assert_eq!(field(&c, "login"), Some(alice.as_str()), "{c}");
+    assert!(field(&c, "password").is_some_and(|p| p.len() >= 16), "{c}");
+    assert_eq!(field(&c, "valid until"), Some(end.as_str()), "{c}");
+    assert!(c.contains("Shown once"), "{c}");
+    let err = cli.fails(&["connectors", "credential", "prod-db"], "");
+    assert!(err.contains("none is waiting"), "{err}");
+    drop(server);
+}

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::credentials::{self, Credentials};
 use super::output::{self, Format, listing, time};
 use super::resolve::Names;
-use super::views::{assignments_table, kind_name};
+use super::views::{assignments_table, assignments_table_with, kind_name};
 use super::{Ctx, read_password};
 
 /// Options of `pim setup`.
@@ -162,7 +162,22 @@ pub async fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
         ("id", p.id.to_string()),
     ]);
     text.push_str("\n\nActive roles:\n");
-    text.push_str(&assignments_table(&mut names, &me.active_assignments).await);
+    // With connectors, where each active role stands in their targets ("prod-db: granted").
+    match super::connectors::my_targets(&client).await {
+        Some(rows) => {
+            let cell =
+                |a: &pim_api::Assignment| super::connectors::targets_text(&super::connectors::of_assignment(&rows, a));
+            let table = assignments_table_with(&mut names, &me.active_assignments, Some(("TARGETS", &cell))).await;
+            text.push_str(&table);
+            let ids: Vec<_> = me.active_assignments.iter().map(|a| Some(a.id)).collect();
+            let others: Vec<_> = rows.iter().filter(|p| !ids.contains(&p.assignment_id)).cloned().collect();
+            if !others.is_empty() {
+                text.push_str("\n\nAlso in targets (group roles, or ended and being revoked):\n");
+                text.push_str(&super::connectors::provisioning_table(&others));
+            }
+        }
+        None => text.push_str(&assignments_table(&mut names, &me.active_assignments).await),
+    }
     text.push_str("\n\nEligible roles:\n");
     text.push_str(&assignments_table(&mut names, &me.eligible_assignments).await);
     output::print(&text)

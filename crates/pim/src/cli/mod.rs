@@ -7,6 +7,7 @@ pub mod assignments;
 pub mod audit;
 pub mod auth;
 pub mod check;
+pub mod connectors;
 pub mod credentials;
 pub mod directory;
 pub mod duration;
@@ -154,6 +155,12 @@ pub enum Command {
     },
     /// Ask whether a principal may perform an action at a scope now.
     Check(check::CheckArgs),
+    /// Connectors: the targets where pim grants the real access, and where each grant stands.
+    ///
+    /// `pim connectors` lists them; `reconcile NAME` compares a target with pim now;
+    /// `credential NAME` hands you, once, the password of a login a connector made for you;
+    /// `status [PRINCIPAL]` shows where your access (or a principal's) stands in every target.
+    Connectors(connectors::ConnectorsArgs),
     /// Reports: who holds what, activation history.
     Reports {
         #[command(subcommand)]
@@ -314,6 +321,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SettingsChanges { command } => approvals::settings_changes(&ctx()?, command).await,
         Command::BreakGlass { command } => approvals::break_glass(&ctx()?, command).await,
         Command::Check(args) => check::run(&ctx()?, args).await,
+        Command::Connectors(args) => connectors::run(&ctx()?, args).await,
         Command::Audit { command } => audit::run(&ctx()?, command).await,
         Command::Reports { command } => reports::run(&ctx()?, command).await,
         Command::Mfa { command } => mfa::run(&ctx()?, command).await,
@@ -405,6 +413,13 @@ mod tests {
             &["pim", "requests", "show", id],
             &["pim", "requests", "cancel", id],
             &["pim", "check", "bob", "storage.blobs.read", "/prod/db"],
+            &["pim", "connectors"],
+            &["pim", "connectors", "list"],
+            &["pim", "-o", "json", "connectors"],
+            &["pim", "connectors", "reconcile", "prod-db"],
+            &["pim", "connectors", "credential", "prod-db"],
+            &["pim", "connectors", "status"],
+            &["pim", "connectors", "status", "bob"],
             &["pim", "audit", "list", "--from", "-1d", "--action", "request."],
             &["pim", "audit", "export", "--format", "json", "--out", "audit.json", "--scope", "/prod"],
             &["pim", "audit", "verify"],
@@ -520,6 +535,9 @@ mod tests {
             &["pim", "alerts", "dismiss", "0193a000-0000-7000-8000-000000000001"],
             &["pim", "mfa", "verify", "--otp", "1", "--recovery-code", "2"],
             &["pim", "mfa", "reset"],
+            &["pim", "connectors", "reconcile"],
+            &["pim", "connectors", "credential"],
+            &["pim", "connectors", "status", "a", "b"],
             &["pim", "reviews", "create", "q1", "--role", "Reader", "--reviewer", "alice", "--duration-days", "7"],
             &["pim", "reviews", "create", "q1", "--group", "ops", "--duration-days", "7"],
             &["pim", "reviews", "create", "q1", "--group", "ops", "--self-review"],

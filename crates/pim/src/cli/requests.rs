@@ -14,10 +14,11 @@ use pim_client::Client;
 
 use super::Ctx;
 use super::assignments::submit;
-use super::duration::{parse_duration, parse_scope, parse_ticket, parse_time};
+use super::connectors;
+use super::duration::{now, parse_duration, parse_scope, parse_ticket, parse_time};
 use super::output::{self, Format, more_hint};
 use super::resolve::{self, Names};
-use super::views::{outcome_listing, request_listing, requests_table, validation_listing};
+use super::views::{assignment_state, outcome_listing, request_listing, requests_table, validation_listing};
 
 /// Options of `pim activate`.
 #[derive(Debug, clap::Args)]
@@ -42,13 +43,15 @@ pub struct ActivateArgs {
     /// Only check whether the activation would pass, and what it needs.
     #[arg(long)]
     pub validate_only: bool,
-    /// If the activation needs approval, wait until it is decided; fail unless it is granted.
+    /// Wait until the activation is in effect: if it needs approval, until it is decided (fail unless
+    /// it is granted); then until every connector mapping the role has granted the access in its
+    /// target (fail, naming the connector, if one gives up).
     #[arg(long, conflicts_with = "validate_only")]
     pub wait: bool,
     /// Give up waiting after this long, e.g. 1h [default: wait as long as it takes].
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", requires = "wait")]
     pub wait_timeout: Option<u64>,
-    /// Seconds between two looks at a pending request.
+    /// Seconds between two looks at a pending request (and at the targets).
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS", requires = "wait")]
     pub poll_interval: f64,
     /// Break-glass: skip approval where the role's settings allow it (a justification is required;
@@ -222,19 +225,18 @@ async fn print_outcome(ctx: &Ctx, client: &Client, outcome: &RequestOutcome) -> 
     output::print(&outcome_listing(&mut Names::new(client), outcome).await)
 }
 
-/// Polls `request` until it leaves PendingApproval (or `timeout` passes); the decided request.
+/// Polls `request` until it leaves PendingApproval (or `deadline` passes); the decided request.
 async fn wait_for_decision(
     client: &Client,
     mut request: Request,
     interval: Duration,
-    timeout: Option<Duration>,
+    deadline: Option<Instant>,
 ) -> anyhow::Result<Request> {
-    let started = Instant::now();
     if request.status == RequestStatus::PendingApproval {
         output::note(&format!("Waiting for approval of request {}...", request.id));
     }
     while request.status == RequestStatus::PendingApproval {
-        if timeout.is_some_and(|t| started.elapsed() >= t) {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(anyhow!("gave up waiting: request {} is still pending approval", request.id));
         }
         tokio::time::sleep(interval).await;
@@ -272,6 +274,9 @@ pub async fn activate(ctx: &Ctx, a: ActivateArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if a.wait && (!a.poll_interval.is_finite() || a.poll_interval <= 0.0) {
+        return Err(anyhow!("--poll-interval must be a positive number of seconds"));
+    }
     let mut outcome = match client.create_request(&req).await {
         Err(e) if e.code() == Some("mfa_required") && req.otp.is_none() && std::io::stdin().is_terminal() => {
             let code = rpassword::prompt_password("MFA code from your authenticator app: ")?;
@@ -279,26 +284,51 @@ pub async fn activate(ctx: &Ctx, a: ActivateArgs) -> anyhow::Result<()> {
         }
         other => other?,
     };
+    let seconds = if a.poll_interval.is_finite() { a.poll_interval.clamp(0.001, 3600.0) } else { 2.0 };
+    let interval = Duration::from_secs_f64(seconds);
+    // One deadline for the whole wait: the approval, then the targets.
+    let deadline = a.wait_timeout.map(|m| Instant::now() + Duration::from_secs(m.saturating_mul(60)));
     if a.wait && outcome.request.status == RequestStatus::PendingApproval {
-        if !a.poll_interval.is_finite() || a.poll_interval <= 0.0 {
-            return Err(anyhow!("--poll-interval must be a positive number of seconds"));
-        }
-        let interval = Duration::from_secs_f64(a.poll_interval.min(3600.0));
-        let timeout = a.wait_timeout.map(|m| Duration::from_secs(m.saturating_mul(60)));
-        let request = wait_for_decision(&client, outcome.request, interval, timeout).await?;
+        let request = wait_for_decision(&client, outcome.request, interval, deadline).await?;
         let assignment = match request.target_assignment {
             Some(id) if !failed(request.status) => client.get_assignment(id).await.ok(),
             _ => None,
         };
         outcome = RequestOutcome { request, assignment };
     }
-    print_outcome(ctx, &client, &outcome).await?;
     let r = &outcome.request;
+    // Granted and in effect now: wait until every mapped target has granted it too.
+    let in_effect = outcome.assignment.as_ref().filter(|x| assignment_state(x, now()) == "in effect");
+    let provision = a.wait && !failed(r.status) && in_effect.is_some();
+    if !provision || ctx.format == Format::Table {
+        print_outcome(ctx, &client, &outcome).await?;
+    }
     if a.wait && failed(r.status) {
         let why = r.status_reason.as_deref().map(|s| format!(": {s}")).unwrap_or_default();
         return Err(anyhow!("request {} was {}{why}", r.id, r.status.as_str()));
     }
-    Ok(())
+    if a.wait
+        && !provision
+        && let Some(x) = outcome.assignment.as_ref().filter(|x| x.window.start > now())
+    {
+        output::note(&format!("It starts at {}: the targets grant it then.", output::time(x.window.start)));
+    }
+    let Some(assignment) = in_effect.filter(|_| provision) else { return Ok(()) };
+    let waited = connectors::wait_for_targets(&client, assignment.id, interval, deadline).await;
+    if ctx.format == Format::Json {
+        // The outcome, and where the access stands in the targets (what was last seen).
+        let rows = match &waited {
+            Ok(rows) => rows.clone(),
+            Err(_) => client.assignment_provisioning(assignment.id).await.unwrap_or_default(),
+        };
+        let mut doc = serde_json::to_value(&outcome)?;
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("provisioning".to_owned(), serde_json::to_value(&rows)?);
+        }
+        output::print_json(&doc)?;
+    }
+    let rows = waited?;
+    connectors::report_granted(ctx, &client, &rows).await
 }
 
 /// Runs `pim deactivate`.

@@ -74,10 +74,26 @@ pub fn assignment_state(a: &Assignment, now: Timestamp) -> &'static str {
 
 /// Assignments, one per line, with principal and role names.
 pub async fn assignments_table(names: &mut Names<'_>, items: &[Assignment]) -> String {
+    assignments_table_with(names, items, None).await
+}
+
+/// An extra last column of [`assignments_table_with`]: its header and each assignment's cell.
+pub type ExtraColumn<'a> = (&'a str, &'a dyn Fn(&Assignment) -> String);
+
+/// Assignments, one per line, with principal and role names, and `extra` as the last column.
+pub async fn assignments_table_with(
+    names: &mut Names<'_>,
+    items: &[Assignment],
+    extra: Option<ExtraColumn<'_>>,
+) -> String {
     let now = now();
-    let mut t = Table::new(&["ID", "PRINCIPAL", "ROLE", "SCOPE", "KIND", "STATE", "START", "END"]);
+    let mut headers = vec!["ID", "PRINCIPAL", "ROLE", "SCOPE", "KIND", "STATE", "START", "END"];
+    if let Some((h, _)) = &extra {
+        headers.push(h);
+    }
+    let mut t = Table::new(&headers);
     for a in items {
-        t.row(vec![
+        let mut cells = vec![
             a.id.to_string(),
             names.principal(a.principal_id).await,
             names.role(a.role_id).await,
@@ -86,7 +102,11 @@ pub async fn assignments_table(names: &mut Names<'_>, items: &[Assignment]) -> S
             assignment_state(a, now).to_owned(),
             time(a.window.start),
             end(&a.window),
-        ]);
+        ];
+        if let Some((_, cell)) = &extra {
+            cells.push(cell(a));
+        }
+        t.row(cells);
     }
     t.render()
 }
