@@ -74,7 +74,15 @@ pub(super) fn rows(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
         ),
         ep("GET", "/api/v1/me/provisioning", "", "/api/v1/me/provisioning", None, SignedIn, 200),
         // Nothing is waiting (no connector is configured): past authentication, a 404 for everyone.
-        ep("POST", "/api/v1/connectors/{name}/credential", "", "/api/v1/connectors/prod-db/credential", None, SignedIn, 404),
+        ep(
+            "POST",
+            "/api/v1/connectors/{name}/credential",
+            "",
+            "/api/v1/connectors/prod-db/credential",
+            None,
+            SignedIn,
+            404,
+        ),
         ep("GET", "/api/v1/roles/{idOrName}", "", "/api/v1/roles/Ops", None, SignedIn, 200),
         ep(
             "POST",
