@@ -83,9 +83,13 @@ pub struct Engine {
     pub(crate) connectors: Arc<crate::connectors::Connectors>,
     /// When each connector last reconciled, in ms (by position in the list; `i64::MIN`: never).
     pub(crate) reconciled_at: Arc<Vec<AtomicI64>>,
+    /// Whether each connector's last reconciliation could not list its target.
+    pub(crate) reconcile_failed: Arc<Vec<std::sync::atomic::AtomicBool>>,
     /// Whether a connector was failing at its last look (set at start, so an alert left open by
     /// an earlier process is looked at once).
     pub(crate) connector_failing: Arc<std::sync::atomic::AtomicBool>,
+    /// Serializes [`Engine::follow_changes`].
+    pub(crate) follow_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -99,7 +103,8 @@ impl Engine {
     pub async fn open(store: Store, clock: Arc<dyn Clock>, options: EngineOptions) -> Result<Engine> {
         let connectors = crate::connectors::Connectors::build(&options.connectors)
             .map_err(|e| EngineError::Refused(DomainError::new(ErrorKind::InvalidInput, format!("connectors: {e}"))))?;
-        let reconciled_at = (0..connectors.all().len()).map(|_| AtomicI64::new(i64::MIN)).collect();
+        let n = connectors.all().len();
+        let reconciled_at = (0..n).map(|_| AtomicI64::new(i64::MIN)).collect();
         let engine = Engine {
             store,
             index: Arc::new(AccessIndex::new()),
@@ -111,8 +116,10 @@ impl Engine {
             followed_at: Arc::new(AtomicI64::new(0)),
             alerts_evaluated_at: Arc::new(AtomicI64::new(i64::MIN)),
             connectors: Arc::new(connectors),
+            reconcile_failed: Arc::new((0..n).map(|_| std::sync::atomic::AtomicBool::new(false)).collect()),
             reconciled_at: Arc::new(reconciled_at),
             connector_failing: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            follow_lock: Arc::new(tokio::sync::Mutex::new(())),
         };
         engine.reload_index().await?;
         Ok(engine)

@@ -52,6 +52,9 @@ impl Engine {
     /// Applies the feed entries written since the last call (by any replica, this one included:
     /// applying is idempotent). Returns how many entries were applied.
     pub async fn follow_changes(&self) -> Result<usize> {
+        // One follower at a time: two applying the same entries from different snapshots could
+        // leave the older state in the index.
+        let _one = self.follow_lock.lock().await;
         let now = self.now();
         let last = self.followed_at.swap(now.0, Ordering::SeqCst);
         if now.0 - last > FEED_RETENTION_MS / 2 {

@@ -286,6 +286,22 @@ impl AccessIndex {
         self.data.read().members(group, now.0)
     }
 
+    /// Every principal reachable below `group` by any membership edge (static or just-in-time, of
+    /// any window), whether the groups on the way are enabled or not: whose access a change of the
+    /// group may alter. Sorted by id.
+    pub fn reachable_members(&self, group: PrincipalId) -> Vec<PrincipalId> {
+        let d = self.data.read();
+        let Some(&g) = d.ids.get(&group) else { return Vec::new() };
+        let mut out: Vec<PrincipalId> = d
+            .descendants(&[g])
+            .into_iter()
+            .filter(|&m| m != g)
+            .filter_map(|m| d.principals.get(m as usize).map(|s| s.id))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// Number of assignments held (eligible and active, including ended ones not yet pruned).
     pub fn len(&self) -> usize {
         self.data.read().rec_ids.len()

@@ -61,7 +61,7 @@ pub async fn count_responses(State(s): State<AppState>, req: Request, next: Next
     resp
 }
 
-/// The connectors' queues: rows due, the age of the oldest due row, and failing rows.
+/// The connectors' queues: rows due, how long the longest-waiting access has been out of line, and failing rows.
 fn render_connectors(out: &mut String, queues: &[pim_engine::connectors::QueueFigures]) {
     if queues.is_empty() {
         return;
@@ -71,9 +71,11 @@ fn render_connectors(out: &mut String, queues: &[pim_engine::connectors::QueueFi
         ("pim_connector_queue_due", "Principals whose access in the target is due to be brought in line.", |q| {
             q.due.to_string()
         }),
-        ("pim_connector_oldest_due_seconds", "Age of the oldest due work of the connector, in seconds.", |q| {
-            format!("{:.3}", q.oldest_due_age_ms as f64 / 1000.0)
-        }),
+        (
+            "pim_connector_oldest_due_seconds",
+            "How long the longest-waiting principal's access in the target has been out of line, retries included, in seconds.",
+            |q| format!("{:.3}", q.oldest_due_age_ms as f64 / 1000.0),
+        ),
         ("pim_connector_failing", "Principals whose last sync with the target failed.", |q| q.failing.to_string()),
     ];
     for (name, help, value) in gauges {

@@ -141,12 +141,12 @@ impl fmt::Debug for ConnectorHandle {
     }
 }
 
-/// Every configured connector, and the wake-up of the worker.
+/// Every configured connector, and the wake-up of each one's worker loop.
 #[derive(Default)]
 pub struct Connectors {
     pub(crate) list: Vec<ConnectorHandle>,
     pub(crate) names: Vec<String>,
-    pub(crate) wake: tokio::sync::Notify,
+    pub(crate) wakes: Vec<tokio::sync::Notify>,
 }
 
 impl fmt::Debug for Connectors {
@@ -173,7 +173,8 @@ impl Connectors {
         if names.windows(2).any(|w| w[0] == w[1]) {
             return Err("two connectors have the same name".into());
         }
-        Ok(Connectors { list, names, wake: tokio::sync::Notify::new() })
+        let wakes = list.iter().map(|_| tokio::sync::Notify::new()).collect();
+        Ok(Connectors { list, names, wakes })
     }
 
     /// The connector named `name`.
@@ -190,6 +191,13 @@ impl Connectors {
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
+
+    /// Wakes every connector's worker loop (a permit is kept for a loop that is busy).
+    pub(crate) fn wake_all(&self) {
+        for w in &self.wakes {
+            w.notify_one();
+        }
+    }
 }
 
 impl Engine {
@@ -202,6 +210,13 @@ impl Engine {
             return Ok(());
         }
         let mut principals: Vec<PrincipalId> = changes.iter().filter_map(Change::principal).collect();
+        // A role's change (a rename) can change what its holders map to.
+        for ch in changes {
+            if let Change::Role(role) = ch {
+                let f = q::AssignmentFilter { role: Some(*role), not_ended_at: Some(now), ..Default::default() };
+                principals.extend(q::list_assignments(tx.conn(), &f).await?.into_iter().map(|a| a.principal_id));
+            }
+        }
         principals.sort();
         principals.dedup();
         if principals.is_empty() {
@@ -213,7 +228,7 @@ impl Engine {
             }
         }
         let connectors = Arc::clone(&self.connectors);
-        tx.after_commit(move || connectors.wake.notify_one());
+        tx.after_commit(move || connectors.wake_all());
         Ok(())
     }
 

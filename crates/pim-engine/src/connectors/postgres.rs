@@ -123,8 +123,34 @@ impl PostgresConnector {
         }
     }
 
+    /// The comment on the login made for `principal`.
+    fn comment_for(&self, principal: pim_domain::PrincipalId) -> String {
+        format!("{} for {principal}", self.comment)
+    }
+
     async fn grant_existing(&self, op: &GrantOp, what: &str) -> Result<Granted, ConnectorError> {
         let mut c = self.pool().acquire().await.map_err(|e| self.error(what, &e))?;
+        // Only a plain login of a person or program: never a group role (its members would all
+        // gain the entitlement), a superuser, or the connector's own role.
+        let kind: Option<(bool, bool, bool, bool)> = sqlx::query_as(
+            "SELECT rolcanlogin, rolsuper, rolname = current_user, \
+             EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = r.oid) FROM pg_roles r WHERE rolname = $1",
+        )
+        .bind(&op.account)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(|e| self.error(what, &e))?;
+        let refuse = |why: &str| Err(ConnectorError::new(format!("{what}: {} {why}", op.account)));
+        match kind {
+            None => return refuse("has no login in this server (create it first, or use managed_logins)"),
+            Some((false, _, _, _)) => return refuse("is not a login (NOLOGIN): pim grants only to logins"),
+            Some((_, true, _, _)) => return refuse("is a superuser: pim does not manage it"),
+            Some((_, _, true, _)) => return refuse("is the connector's own role"),
+            Some((_, _, _, true)) => {
+                return refuse("has members (it is a group role): its members would all gain the role");
+            }
+            Some(_) => {}
+        }
         // Already a member: PostgreSQL only notes it.
         ddl(&mut c, "GRANT %I TO %I", &[&op.entitlement, &op.account]).await.map_err(|e| self.error(what, &e))?;
         tracing::info!(connector = %self.name, account = %op.account, entitlement = %op.entitlement, "granted");
@@ -151,11 +177,13 @@ impl PostgresConnector {
                 ddl(&mut tx, "CREATE ROLE %I LOGIN PASSWORD %L VALID UNTIL %L", &[account, &verifier, &valid_until])
                     .await
                     .map_err(err)?;
-                ddl(&mut tx, "COMMENT ON ROLE %I IS %L", &[account, &self.comment]).await.map_err(err)?;
+                ddl(&mut tx, "COMMENT ON ROLE %I IS %L", &[account, &self.comment_for(op.principal_id)])
+                    .await
+                    .map_err(err)?;
                 tracing::info!(connector = %self.name, account = %account, "created a managed login");
                 Some(password)
             }
-            Some((can_login, Some(comment))) if comment == self.comment => {
+            Some((can_login, Some(comment))) if comment == self.comment_for(op.principal_id) => {
                 let later: bool = sqlx::query_scalar(
                     "SELECT rolvaliduntil IS NOT NULL AND rolvaliduntil < $2::timestamptz FROM pg_roles WHERE rolname = $1",
                 )
@@ -213,7 +241,7 @@ impl PostgresConnector {
         if member {
             ddl(&mut tx, "REVOKE %I FROM %I", &[&op.entitlement, account]).await.map_err(err)?;
         }
-        let drop = self.managed_logins && comment.as_deref() == Some(self.comment.as_str()) && {
+        let drop = self.managed_logins && comment.as_deref() == Some(self.comment_for(op.principal_id).as_str()) && {
             let left: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid \
                  JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 AND r.rolname = ANY($2)",
@@ -337,7 +365,8 @@ fn check_name(kind: &str, name: &str, what: &str) -> Result<(), ConnectorError> 
     Ok(())
 }
 
-/// The comment on the logins pim creates for connector `name`.
+/// The comment on the logins pim creates for connector `name`: the principal it was made for
+/// follows, so a login is never taken over by another principal with the same account name.
 fn managed_comment(name: &str) -> String {
     format!("pim managed login (connector {name})")
 }
@@ -527,10 +556,19 @@ mod tests {
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
     }
 
+    /// The principal an account stands for in these tests (the same one every time).
+    fn principal_of(account: &str) -> PrincipalId {
+        use sha2::Digest as _;
+        let h = sha2::Sha256::digest(account.as_bytes());
+        let mut b = [0_u8; 16];
+        b.copy_from_slice(&h[..16]);
+        PrincipalId(uuid::Uuid::from_bytes(b))
+    }
+
     fn grant_op(connector: &str, account: &str, entitlement: &str, ends_at: Option<Timestamp>) -> GrantOp {
         GrantOp {
             connector: connector.into(),
-            principal_id: PrincipalId::new(),
+            principal_id: principal_of(account),
             principal_name: account.into(),
             account: account.into(),
             entitlement: entitlement.into(),
@@ -546,7 +584,7 @@ mod tests {
     fn revoke_op(connector: &str, account: &str, entitlement: &str, terminate_sessions: bool) -> RevokeOp {
         RevokeOp {
             connector: connector.into(),
-            principal_id: PrincipalId::new(),
+            principal_id: principal_of(account),
             principal_name: account.into(),
             account: account.into(),
             entitlement: entitlement.into(),
@@ -693,8 +731,25 @@ mod tests {
 
             let e =
                 conn.grant(&grant_op(&name, &ghost, &ent, None)).await.expect_err("a missing login cannot be granted");
-            assert!(e.message.contains("does not exist"), "the server's message: {}", e.message);
+            assert!(e.message.contains("has no login"), "a clear message: {}", e.message);
             assert!(!role_exists(&mut admin, &ghost).await, "an existing-login connector creates nothing");
+
+            // Only plain logins: never a role without LOGIN, a superuser, or a group role (its
+            // members would all gain the entitlement).
+            let e = conn.grant(&grant_op(&name, &ent, &ent, None)).await.expect_err("NOLOGIN");
+            assert!(e.message.contains("is not a login"), "{}", e.message);
+            let e = conn.grant(&grant_op(&name, "postgres", &ent, None)).await.expect_err("a superuser");
+            assert!(e.message.contains("superuser"), "{}", e.message);
+            let group = ctx.name("team");
+            create_role(&mut admin, &group, true).await;
+            ddl(&mut admin, "GRANT %I TO %I", &[&group, &login]).await.expect("a member");
+            let e = conn.grant(&grant_op(&name, &group, &ent, None)).await.expect_err("a group role");
+            assert!(e.message.contains("has members"), "{}", e.message);
+            assert_eq!(
+                memberships(&mut admin, &ctx.prefix).await,
+                vec![(login.clone(), group.clone())],
+                "nothing was granted by the refused calls"
+            );
         })
         .await;
     }
@@ -761,7 +816,8 @@ mod tests {
             let (can_login, until, _, comment, verifier) = login_row(&mut admin, &acct).await.expect("the login");
             assert!(can_login);
             assert_eq!(until, Some(end1.0), "VALID UNTIL is the grant's end");
-            assert_eq!(comment.as_deref(), Some(format!("pim managed login (connector {name})").as_str()));
+            let made_for = format!("pim managed login (connector {name}) for {}", principal_of(&acct));
+            assert_eq!(comment.as_deref(), Some(made_for.as_str()), "names the principal it was made for");
             let verifier = verifier.expect("a password is set");
             assert!(verifier_matches(&verifier, &password), "the returned password is the login's");
             assert!(!verifier.contains(&password), "the server never saw the password");

@@ -16,6 +16,11 @@ use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 
+/// Unmanaged holdings reported (and revoked) per reconciliation; the next one takes the rest.
+const MAX_UNMANAGED: usize = 1_000;
+/// A reconciliation whose listing failed is tried again after this long.
+const RETRY_MS: i64 = 30_000;
+
 /// What one reconciliation found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReconcileReport {
@@ -45,11 +50,16 @@ impl Engine {
             let Some(last) = self.reconciled_at.get(i) else { continue };
             let at = last.load(Ordering::SeqCst);
             let every = h.options.reconcile_every_ms;
-            if at == i64::MIN || (every > 0 && now.0 - at >= every) {
+            let failed = self.reconcile_failed.get(i).is_some_and(|f| f.load(Ordering::SeqCst));
+            if at == i64::MIN || (every > 0 && now.0 - at >= every) || (failed && now.0 - at >= RETRY_MS) {
                 last.store(now.0, Ordering::SeqCst);
                 let r = self.reconcile(h).await?;
-                if let Some(e) = r.error {
+                if let Some(e) = &r.error {
                     tracing::warn!(connector = %h.options.name, error = %e, "reconciliation could not list the target");
+                }
+                if let Some(f) = self.reconcile_failed.get(i) {
+                    // Tried again soon, whatever the schedule (also when it only runs at start-up).
+                    f.store(r.error.is_some(), Ordering::SeqCst);
                 }
             }
         }
@@ -77,7 +87,16 @@ impl Engine {
     async fn reconcile(&self, h: &ConnectorHandle) -> Result<ReconcileReport> {
         let o = &h.options;
         let mut report = ReconcileReport { connector: o.name.clone(), ..ReconcileReport::default() };
-        let entitlements = o.entitlements();
+        let records = {
+            let mut c = self.store.read().await?;
+            let f = q::GrantFilter { connector: Some(o.name.clone()), ..Default::default() };
+            q::list_connector_grants(&mut c, &f).await?
+        };
+        // What is mapped now, and what pim granted under a mapping since removed.
+        let mut entitlements = o.entitlements();
+        entitlements.extend(records.iter().filter(|g| g.state.may_be_held()).map(|g| g.entitlement.clone()));
+        entitlements.sort();
+        entitlements.dedup();
         let holdings = match h.target.list(&entitlements).await {
             Ok(Some(v)) => v,
             Ok(None) => return Ok(report),
@@ -95,20 +114,22 @@ impl Engine {
 
         // Every user and service principal: its account and what it should hold.
         let (by_account, desired) = self.accounts_and_desired(h, now).await?;
-        let records = {
-            let mut c = self.store.read().await?;
-            let f = q::GrantFilter { connector: Some(o.name.clone()), ..Default::default() };
-            q::list_connector_grants(&mut c, &f).await?
-        };
         let recorded: HashMap<(PrincipalId, &str), &pim_domain::ConnectorGrant> =
             records.iter().map(|g| ((g.principal_id, g.entitlement.as_str()), g)).collect();
 
         let mut due: BTreeSet<PrincipalId> = BTreeSet::new();
         let mut lost: Vec<pim_domain::ConnectorGrant> = Vec::new();
-        // Missing in the target: granted again.
+        // What pim granted that is no longer wanted (a removed mapping, pim down at the end): revoked.
+        for g in records.iter().filter(|g| g.state.may_be_held() && !g.account.is_empty()) {
+            if !desired.get(&g.principal_id).is_some_and(|(_, w)| w.contains(&g.entitlement)) {
+                due.insert(g.principal_id);
+            }
+        }
+        // Missing in the target: granted again (a grant given up stays so until a change).
         for (p, (account, wants)) in &desired {
             for e in wants {
-                if !held.contains(&(account.clone(), e.clone())) {
+                let given_up = recorded.get(&(*p, e.as_str())).is_some_and(|g| g.state == ProvisionState::Failed);
+                if !given_up && !held.contains(&(account.clone(), e.clone())) {
                     due.insert(*p);
                     if let Some(g) = recorded.get(&(*p, e.as_str())).filter(|g| g.state == ProvisionState::Granted) {
                         let mut g = (*g).clone();
@@ -136,7 +157,9 @@ impl Engine {
                 due.insert(g.principal_id);
                 continue;
             }
-            report.unmanaged.push(x.clone());
+            if report.unmanaged.len() < MAX_UNMANAGED {
+                report.unmanaged.push(x.clone());
+            }
         }
         report.repaired = due.len();
 
@@ -161,7 +184,7 @@ impl Engine {
         }
         tx.commit().await?;
         if !due.is_empty() {
-            self.connectors.wake.notify_one();
+            self.connectors.wake_all();
         }
 
         let items: Vec<AlertItem> = report

@@ -176,17 +176,17 @@ impl Engine {
     /// the name is looked up, so the answer tells nothing of who exists).
     pub async fn principal_provisioning(&self, ctx: &Context, id_or_name: &str) -> Result<Vec<Provisioning>> {
         let actor = self.actor(ctx)?;
-        let own = actor.name.eq_ignore_ascii_case(id_or_name) || actor.id.to_string() == id_or_name;
-        if !own {
+        // Resolved first (an id, else a name), compared by id: a user named like another's id is
+        // not "own". Others' need the permission before anything is said of who exists.
+        let resolved = match id_or_name.parse::<PrincipalId>() {
+            Ok(id) if self.index.principal(id).is_some() => Some(id),
+            _ => self.index.resolve_name(id_or_name),
+        };
+        if resolved != Some(actor.id) {
             self.authorize_read(ctx, ASSIGNMENTS_READ, &ScopePath::root()).await?;
         }
-        let principal = match id_or_name.parse::<PrincipalId>() {
-            Ok(id) if self.index.principal(id).is_some() => id,
-            _ => self
-                .index
-                .resolve_name(id_or_name)
-                .ok_or_else(|| EngineError::Refused(DomainError::not_found(format!("principal {id_or_name:?}"))))?,
-        };
+        let principal = resolved
+            .ok_or_else(|| EngineError::Refused(DomainError::not_found(format!("principal {id_or_name:?}"))))?;
         let now = self.now();
         let mut out = Vec::new();
         for h in self.connectors.all() {
@@ -273,16 +273,17 @@ impl Engine {
     /// (without the password).
     pub async fn take_connector_credential(&self, ctx: &Context, connector: &str) -> Result<TakenCredential> {
         let actor = self.actor(ctx)?.clone();
-        if self.connectors.get(connector).is_none() {
-            return Err(EngineError::Refused(DomainError::not_found(format!("connector {connector:?}"))));
-        }
         let now = self.now();
+        let Some(h) = self.connectors.get(connector) else {
+            return Err(EngineError::Refused(DomainError::not_found(format!("connector {connector:?}"))));
+        };
+        // Only while the access it belongs to is in effect, and not past its end.
+        let holds = !self.desired(h, actor.id, now).is_empty();
         let mut tx = self.store.write(now).await?;
-        let Some((account, sealed, _, expires_at)) =
-            q::take_connector_credential(tx.conn(), connector, actor.id).await?
-        else {
+        let waiting = if holds { q::take_connector_credential(tx.conn(), connector, actor.id).await? } else { None };
+        let Some((account, sealed, _, expires_at)) = waiting.filter(|w| w.3.is_none_or(|t| t > now)) else {
             return Err(EngineError::Refused(DomainError::not_found(format!(
-                "a credential for {} in connector {connector:?} (none is waiting: it was taken, or the login is not made yet)",
+                "a credential for {} in connector {connector:?} (none is waiting: it was taken, it expired, the access ended, or the login is not made yet)",
                 actor.name
             ))));
         };

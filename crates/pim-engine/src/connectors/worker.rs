@@ -1,9 +1,11 @@
-//! The connector worker: claims due work rows with a lease, brings each principal's access in the
-//! target in line with what is in effect now (grant what is missing, revoke what ended), records
-//! every attempt with its audit event, and reschedules the row at the principal's next transition
-//! or, after a failure, with backoff (revokes for ever). A group's row is expanded into its members'.
+//! The connector worker: claims due work rows of one connector with a lease, plans what each
+//! principal's access in the target needs (grant what is missing, revoke what ended), writes the
+//! intended grants before calling the target (so a crash cannot leave an unrecorded grant), makes
+//! the calls, then records every attempt with its audit event and reschedules the row at the
+//! principal's next transition or, after a failure, with backoff (revokes for ever). A group's row
+//! is expanded into its members'. Each connector has its own loop, so a slow target holds up no other.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -18,17 +20,18 @@ use super::{ConnectorHandle, GrantOp, RevokeOp};
 use crate::engine::Engine;
 use crate::error::Result;
 
-/// How long a claim holds: longer than one principal's calls can take (each call has its own timeout).
-pub const LEASE_MS: i64 = 30_000;
+/// How long a claim holds. A sync that outlives it is still safe: its finish finds the lease lost
+/// and makes the row due again instead of rescheduling it.
+pub const LEASE_MS: i64 = 60_000;
 /// Delay after the first failed attempt; it doubles after each further one, up to the connector's
 /// `retry_max`.
 pub const FIRST_RETRY_MS: i64 = 1_000;
-/// Rows claimed per batch.
-const BATCH: i64 = 100;
-/// Principals synced at once.
+/// Rows claimed per batch (four rounds of [`PARALLEL`]: well within the lease).
+const BATCH: i64 = 32;
+/// Principals synced at once, per connector.
 const PARALLEL: usize = 8;
 /// Batches per run, so one run ends and the loop can look at the clock again.
-const MAX_BATCHES_PER_RUN: usize = 200;
+const MAX_BATCHES_PER_RUN: usize = 400;
 /// The longest the loop sleeps without looking at the queue (rows other replicas wrote).
 const POLL: Duration = Duration::from_millis(250);
 
@@ -47,7 +50,8 @@ pub struct ConnectorReport {
     pub granted: usize,
     /// Entitlements revoked.
     pub revoked: usize,
-    /// Calls that failed (to be retried, or given up for grants after their attempts).
+    /// Calls that failed (to be retried, or given up for grants after their attempts), and grants
+    /// refused before any call (no account, an account another principal holds).
     pub failed: usize,
 }
 
@@ -70,14 +74,40 @@ pub(super) struct Want {
     scope: ScopePath,
 }
 
-/// One claimed row after its target calls, before it is recorded.
-enum Synced {
-    /// Its connector is not configured (any more): the row waits.
-    Unconfigured(ConnectorWork),
-    /// A group: its members' rows are made due.
-    Group { w: ConnectorWork, members: Vec<PrincipalId> },
-    /// A user or service principal, and what each call did.
-    Principal { w: ConnectorWork, handle: ConnectorHandle, outcomes: Vec<Outcome> },
+/// One claimed row, planned.
+struct Plan {
+    w: ConnectorWork,
+    lease: Timestamp,
+    /// The instant the plan was made for: the row is rescheduled at the next transition after it.
+    at: Timestamp,
+    kind: PlanKind,
+}
+
+enum PlanKind {
+    /// A group: these principals' rows are made due.
+    Group(Vec<PrincipalId>),
+    /// A user or service principal: the calls to make, revokes first.
+    Principal { steps: Vec<Step>, holds_nothing: bool, deferred: bool },
+}
+
+enum Step {
+    Revoke {
+        grant: ConnectorGrant,
+        op: RevokeOp,
+    },
+    /// `grant` is the record as it will be once granted (state still the prior one).
+    Grant {
+        grant: ConnectorGrant,
+        op: GrantOp,
+        role_id: RoleId,
+        scope: ScopePath,
+    },
+    /// Refused before any call (no account, or an account another principal holds).
+    Refuse {
+        grant: ConnectorGrant,
+        role_id: RoleId,
+        scope: ScopePath,
+    },
 }
 
 /// One call's outcome, recorded after the calls.
@@ -88,74 +118,119 @@ enum Outcome {
     RevokeFailed { grant: ConnectorGrant },
 }
 
+/// A planned row after its calls.
+struct Done {
+    plan: Plan,
+    outcomes: Vec<Outcome>,
+    /// A grant was held back until an earlier account's revoke is done (the row is retried soon).
+    deferred: bool,
+}
+
 impl Engine {
-    /// One run: claims every due row (in batches) and syncs each. Returns what it did.
+    /// One run of every connector: reconciles those whose time has come, then takes every due row
+    /// (in batches). Returns what it did.
     pub async fn run_connectors_once(&self) -> Result<ConnectorReport> {
         let mut report = ConnectorReport::default();
         if self.connectors.is_empty() {
             return Ok(report);
         }
         self.reconcile_if_due().await?;
+        for h in self.connectors.all() {
+            report.add(self.run_connector_once(h).await?);
+        }
+        self.report_connector_health(report.failed > 0).await?;
+        Ok(report)
+    }
+
+    /// One run of one connector's queue.
+    async fn run_connector_once(&self, h: &ConnectorHandle) -> Result<ConnectorReport> {
+        let mut report = ConnectorReport::default();
+        let names = [h.options.name.clone()];
         for _ in 0..MAX_BATCHES_PER_RUN {
             let now = self.now();
+            let lease = Timestamp(now.0 + LEASE_MS);
             let mut tx = self.store.write(now).await?;
-            let claimed =
-                q::claim_connector_work(tx.conn(), &self.connectors.names, now, Timestamp(now.0 + LEASE_MS), BATCH)
-                    .await?;
+            let claimed = q::claim_connector_work(tx.conn(), &names, now, lease, BATCH).await?;
             tx.commit().await?;
             if claimed.is_empty() {
                 break;
             }
             // The index must be at least as new as the changes that made these rows due.
             self.follow_changes().await?;
-            let synced: Vec<Result<Synced>> = futures_util::stream::iter(claimed)
-                .map(|w| self.sync_row(w))
+            let planned: Vec<Result<Plan>> = futures_util::stream::iter(claimed)
+                .map(|w| self.plan_row(h, w, lease))
                 .buffer_unordered(PARALLEL)
                 .collect()
                 .await;
-            let mut done = Vec::with_capacity(synced.len());
-            for r in synced {
-                match r {
-                    Ok(s) => done.push(s),
+            let mut plans = Vec::with_capacity(planned.len());
+            for p in planned {
+                match p {
+                    Ok(p) => plans.push(p),
                     // Its lease lapses and the row is taken again.
-                    Err(e) => tracing::warn!(error = %e, "a connector sync failed; retrying after its lease"),
+                    Err(e) => tracing::warn!(error = %e, "planning a connector sync failed; retrying after its lease"),
                 }
             }
-            report.add(self.record_batch(done).await?);
+            self.write_intents(&plans).await?;
+            let done: Vec<Done> = futures_util::stream::iter(plans)
+                .map(|p| self.execute(h, p))
+                .buffer_unordered(PARALLEL)
+                .collect()
+                .await;
+            report.add(self.record_batch(h, done).await?);
         }
-        self.report_connector_health(report.failed > 0).await?;
         Ok(report)
     }
 
-    /// Runs the worker until the task is aborted: after each run it sleeps until the earliest due
-    /// row (at most [`POLL`], so rows written by other replicas are seen), or until a local commit
-    /// wrote work.
+    /// Runs every connector's loop, and reconciliation beside them, until the tasks are aborted:
+    /// after each run a loop sleeps until its connector's earliest due row (at most [`POLL`], so
+    /// rows written by other replicas are seen), or until a local commit wrote work.
     pub fn spawn_connector_worker(&self) -> Option<tokio::task::JoinHandle<()>> {
         if self.connectors.is_empty() {
             return None;
         }
         let engine = self.clone();
         Some(tokio::spawn(async move {
-            loop {
-                let wait = match engine.run_connectors_once().await {
-                    Ok(_) => engine.until_next_due().await.unwrap_or(POLL),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "the connector worker failed; retrying");
-                        Duration::from_secs(1)
+            let loops = engine.connectors.all().iter().enumerate().map(|(i, h)| {
+                let (engine, h) = (engine.clone(), h.clone());
+                async move {
+                    loop {
+                        let wait = match engine.run_connector_once(&h).await {
+                            Ok(r) => {
+                                if let Err(e) = engine.report_connector_health(r.failed > 0).await {
+                                    tracing::warn!(error = %e, "the connector health check failed");
+                                }
+                                engine.until_next_due(&h).await.unwrap_or(POLL)
+                            }
+                            Err(e) => {
+                                tracing::warn!(connector = %h.options.name, error = %e, "the connector worker failed; retrying");
+                                Duration::from_secs(1)
+                            }
+                        };
+                        if !wait.is_zero()
+                            && let Some(wake) = engine.connectors.wakes.get(i)
+                        {
+                            let _ = tokio::time::timeout(wait, wake.notified()).await;
+                        }
                     }
-                };
-                if !wait.is_zero() {
-                    let _ = tokio::time::timeout(wait, engine.connectors.wake.notified()).await;
                 }
-            }
+            });
+            let reconcile = async {
+                loop {
+                    if let Err(e) = engine.reconcile_if_due().await {
+                        tracing::warn!(error = %e, "reconciliation failed; retrying");
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            };
+            tokio::join!(futures_util::future::join_all(loops), reconcile);
         }))
     }
 
-    /// How long until the earliest due row (zero when one is due, at most [`POLL`]).
-    async fn until_next_due(&self) -> Result<Duration> {
+    /// How long until the connector's earliest due row (zero when one is due, at most [`POLL`]).
+    async fn until_next_due(&self, h: &ConnectorHandle) -> Result<Duration> {
         let now = self.now();
         let mut c = self.store.read().await?;
-        let next = q::next_connector_due(&mut c, &self.connectors.names, now).await?;
+        let next = q::next_connector_due(&mut c, std::slice::from_ref(&h.options.name), now).await?;
         Ok(match next {
             Some(t) if t.0 <= now.0 => Duration::ZERO,
             Some(t) => Duration::from_millis(u64::try_from(t.0 - now.0).unwrap_or(0)).min(POLL),
@@ -163,45 +238,33 @@ impl Engine {
         })
     }
 
-    /// Syncs one claimed row: the target calls, not yet recorded.
-    async fn sync_row(&self, w: ConnectorWork) -> Result<Synced> {
-        let Some(handle) = self.connectors.get(&w.connector).cloned() else {
-            // A connector no longer configured: its rows wait until it is again.
-            return Ok(Synced::Unconfigured(w));
-        };
+    /// Plans one claimed row (reads only).
+    async fn plan_row(&self, h: &ConnectorHandle, w: ConnectorWork, lease: Timestamp) -> Result<Plan> {
+        let at = self.now();
         let principal = {
             let mut c = self.store.read().await?;
             q::get_principal(&mut c, w.principal_id).await?
         };
-        if let Some(g) = principal.as_ref().filter(|p| p.kind == PrincipalKind::Group) {
-            let members = self.members_of(g.id).await?;
-            return Ok(Synced::Group { w, members });
-        }
-        let outcomes = self.sync_principal(&handle, &w, principal.as_ref()).await?;
-        Ok(Synced::Principal { w, handle, outcomes })
+        let kind = match principal.as_ref() {
+            Some(g) if g.kind == PrincipalKind::Group => PlanKind::Group(self.members_of(h, g.id).await?),
+            _ => self.plan_principal(h, &w, principal.as_ref(), at).await?,
+        };
+        Ok(Plan { w, lease, at, kind })
     }
 
-    /// A group's members to bring in line: static members, nested, and those of just-in-time
-    /// memberships in effect.
-    async fn members_of(&self, group: PrincipalId) -> Result<Vec<PrincipalId>> {
-        let now = self.now();
-        let mut members = self.index.members(group, now);
+    /// Whose access a change of `group` may alter: every principal reachable below it by any
+    /// membership (static or just-in-time, enabled or not), and every principal whose grant in this
+    /// target relies on one of the group's assignments.
+    async fn members_of(&self, h: &ConnectorHandle, group: PrincipalId) -> Result<Vec<PrincipalId>> {
+        let mut out: HashSet<PrincipalId> = self.index.reachable_members(group).into_iter().collect();
         let mut c = self.store.read().await?;
-        let mut todo = vec![group];
-        let mut seen = vec![group];
-        while let Some(g) = todo.pop() {
-            for m in q::list_members(&mut c, g).await? {
-                if !seen.contains(&m) {
-                    seen.push(m);
-                    todo.push(m);
-                    members.push(m);
-                }
-            }
-        }
-        members.retain(|m| *m != group);
-        members.sort();
-        members.dedup();
-        Ok(members)
+        let f = q::AssignmentFilter { principal: Some(group), ..Default::default() };
+        let held: Vec<AssignmentId> = q::list_assignments(&mut c, &f).await?.into_iter().map(|a| a.id).collect();
+        out.extend(q::principals_with_grants(&mut c, &h.options.name, Some(&held)).await?);
+        out.remove(&group);
+        let mut out: Vec<PrincipalId> = out.into_iter().collect();
+        out.sort();
+        Ok(out)
     }
 
     /// What `principal` should hold in the connector's target now, by entitlement.
@@ -239,37 +302,40 @@ impl Engine {
         out
     }
 
-    /// Brings one user's or service principal's access in the target in line; returns what each
-    /// call did, for [`Engine::record_batch`].
-    async fn sync_principal(
+    /// Plans one user's or service principal's calls: revoke what is no longer justified (or held
+    /// by an account it no longer has), grant what is missing.
+    async fn plan_principal(
         &self,
         handle: &ConnectorHandle,
         w: &ConnectorWork,
         principal: Option<&Principal>,
-    ) -> Result<Vec<Outcome>> {
+        now: Timestamp,
+    ) -> Result<PlanKind> {
         let o = &handle.options;
-        let now = self.now();
         let desired = self.desired(handle, w.principal_id, now);
-        let recorded = {
-            let mut c = self.store.read().await?;
-            let f = q::GrantFilter {
-                connector: Some(o.name.clone()),
-                principal: Some(w.principal_id),
-                ..Default::default()
-            };
-            q::list_connector_grants(&mut c, &f).await?
-        };
+        let mut c = self.store.read().await?;
+        let f =
+            q::GrantFilter { connector: Some(o.name.clone()), principal: Some(w.principal_id), ..Default::default() };
+        let recorded = q::list_connector_grants(&mut c, &f).await?;
         let name = principal.map_or_else(|| w.principal_id.to_string(), |p| p.name.clone());
-        let account = match principal {
+        let mut account = match principal {
             Some(p) => o.login_attribute.account_of(p),
             None => Err(format!("principal {} no longer exists", w.principal_id)),
         };
-        let mut outcomes = Vec::new();
-
-        // Revoke first: what is no longer justified, and what an account that changed its name holds.
-        for r in recorded.iter().filter(|r| r.state.may_be_held()) {
-            let keep = desired.contains_key(&r.entitlement) && account.as_deref() == Ok(r.account.as_str());
-            if keep {
+        if let Ok(a) = &account
+            && !desired.is_empty()
+        {
+            let others = q::account_holders(&mut c, &o.name, a, w.principal_id).await?;
+            if !others.is_empty() {
+                account =
+                    Err(format!("the account {a} in {} is already held through pim by another principal", o.name));
+            }
+        }
+        drop(c);
+        let mut steps = Vec::new();
+        let mut deferred = false;
+        for r in recorded.iter().filter(|r| r.state.may_be_held() && !r.account.is_empty()) {
+            if desired.contains_key(&r.entitlement) && account.as_deref() == Ok(r.account.as_str()) {
                 continue;
             }
             let op = RevokeOp {
@@ -280,26 +346,13 @@ impl Engine {
                 entitlement: r.entitlement.clone(),
                 terminate_sessions: o.terminates_sessions(&r.entitlement),
                 assignment_id: r.assignment_id,
-                idempotency_key: format!("revoke:{}:{}:{}:{}", o.name, w.principal_id, r.entitlement, r.updated_at.0),
+                idempotency_key: format!(
+                    "revoke:{}:{}:{}:{}:{}",
+                    o.name, w.principal_id, r.entitlement, r.account, r.updated_at.0
+                ),
             };
-            let mut g = r.clone();
-            g.updated_at = now;
-            match handle.target.revoke(&op).await {
-                Ok(()) => {
-                    g.state = ProvisionState::Revoked;
-                    g.attempts = 0;
-                    g.last_error = None;
-                    outcomes.push(Outcome::Revoked { grant: g });
-                }
-                Err(e) => {
-                    g.state = ProvisionState::Revoking;
-                    g.attempts += 1;
-                    g.last_error = Some(e.message);
-                    outcomes.push(Outcome::RevokeFailed { grant: g });
-                }
-            }
+            steps.push(Step::Revoke { grant: r.clone(), op });
         }
-
         for (entitlement, want) in &desired {
             let prior = recorded.iter().find(|r| &r.entitlement == entitlement);
             let mut g = prior.cloned().unwrap_or_else(|| ConnectorGrant {
@@ -319,15 +372,13 @@ impl Engine {
                 Ok(a) => a.clone(),
                 Err(msg) => {
                     if g.state != ProvisionState::Failed || g.last_error.as_deref() != Some(msg.as_str()) {
+                        // Granted to no account (any earlier account's grant is revoked above).
                         g.state = ProvisionState::Failed;
+                        g.account = String::new();
                         g.attempts += 1;
                         g.last_error = Some(msg.clone());
                         g.updated_at = now;
-                        outcomes.push(Outcome::GrantFailed {
-                            grant: g,
-                            role_id: Some(want.role_id),
-                            scope: Some(want.scope.clone()),
-                        });
+                        steps.push(Step::Refuse { grant: g, role_id: want.role_id, scope: want.scope.clone() });
                     }
                     continue;
                 }
@@ -336,12 +387,21 @@ impl Engine {
                 && g.account == account
                 && g.ends_at == want.ends_at
                 && g.assignment_id == Some(want.assignment_id);
-            if current || (g.state == ProvisionState::Failed && g.attempts >= o.max_grant_attempts && w.attempts > 0) {
+            let given_up = g.state == ProvisionState::Failed && g.attempts >= o.max_grant_attempts && w.attempts > 0;
+            if current || given_up {
+                continue;
+            }
+            if g.state.may_be_held() && !g.account.is_empty() && g.account != account {
+                // The account changed: the old one's revoke (planned above) goes first; the grant to
+                // the new one follows in the next sync, so the record never forgets the old one.
+                deferred = true;
                 continue;
             }
             if g.state == ProvisionState::Failed {
                 g.attempts = 0; // a new change or a reconciliation gives a failed grant new attempts
             }
+            // Unique per grant: a re-grant after a revoke, or to another account, is a new one.
+            let epoch = prior.filter(|p| p.state == ProvisionState::Revoked).map_or(0, |p| p.updated_at.0);
             let op = GrantOp {
                 connector: o.name.clone(),
                 principal_id: w.principal_id,
@@ -354,54 +414,131 @@ impl Engine {
                 role_name: want.role_name.clone(),
                 scope: want.scope.clone(),
                 idempotency_key: format!(
-                    "grant:{}:{}:{}:{}",
+                    "grant:{}:{}:{}:{}:{}:{epoch}",
                     o.name,
                     w.principal_id,
                     entitlement,
+                    account,
                     want.ends_at.map_or_else(|| "permanent".to_owned(), |t| t.0.to_string())
                 ),
             };
+            if g.account != account {
+                g.state = ProvisionState::Pending;
+            }
             g.account = account;
             g.ends_at = want.ends_at;
             g.assignment_id = Some(want.assignment_id);
             g.updated_at = now;
-            match handle.target.grant(&op).await {
-                Ok(granted) => {
-                    if g.state != ProvisionState::Granted {
-                        g.granted_at = Some(now);
+            steps.push(Step::Grant { grant: g, op, role_id: want.role_id, scope: want.scope.clone() });
+        }
+        Ok(PlanKind::Principal { steps, holds_nothing: desired.is_empty(), deferred })
+    }
+
+    /// Records, before any call, every grant about to be made that pim does not yet record as
+    /// granted to that account: if the process dies between the call and its record, the next
+    /// sync finds the record and revokes what is no longer wanted.
+    async fn write_intents(&self, plans: &[Plan]) -> Result<()> {
+        let intents: Vec<&ConnectorGrant> = plans
+            .iter()
+            .filter_map(|p| match &p.kind {
+                PlanKind::Principal { steps, .. } => Some(steps),
+                PlanKind::Group(_) => None,
+            })
+            .flatten()
+            .filter_map(|s| match s {
+                Step::Grant { grant, .. } if grant.state != ProvisionState::Granted => Some(grant),
+                _ => None,
+            })
+            .collect();
+        if intents.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        let mut tx = self.store.write(now).await?;
+        for g in intents {
+            q::put_connector_grant(tx.conn(), g).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Makes a plan's calls, revokes first.
+    async fn execute(&self, handle: &ConnectorHandle, plan: Plan) -> Done {
+        let o = &handle.options;
+        let mut outcomes = Vec::new();
+        let PlanKind::Principal { steps, deferred, .. } = &plan.kind else {
+            return Done { plan, outcomes, deferred: false };
+        };
+        let deferred = *deferred;
+        let now = self.now();
+        for step in steps {
+            match step {
+                Step::Revoke { grant, op } => {
+                    let mut g = grant.clone();
+                    g.updated_at = now;
+                    match handle.target.revoke(op).await {
+                        Ok(()) => {
+                            g.state = ProvisionState::Revoked;
+                            g.attempts = 0;
+                            g.last_error = None;
+                            outcomes.push(Outcome::Revoked { grant: g });
+                        }
+                        Err(e) => {
+                            g.state = ProvisionState::Revoking;
+                            g.attempts += 1;
+                            g.last_error = Some(e.message);
+                            outcomes.push(Outcome::RevokeFailed { grant: g });
+                        }
                     }
-                    g.state = ProvisionState::Granted;
-                    g.attempts = 0;
-                    g.last_error = None;
-                    outcomes.push(Outcome::Granted {
-                        grant: g,
-                        credential: granted.credential,
-                        role_id: want.role_id,
-                        scope: want.scope.clone(),
-                    });
                 }
-                Err(e) => {
-                    g.attempts += 1;
-                    g.state = if g.attempts >= o.max_grant_attempts {
-                        ProvisionState::Failed
-                    } else {
-                        ProvisionState::Pending
-                    };
-                    g.last_error = Some(e.message);
-                    outcomes.push(Outcome::GrantFailed {
-                        grant: g,
-                        role_id: Some(want.role_id),
-                        scope: Some(want.scope.clone()),
-                    });
+                Step::Refuse { grant, role_id, scope } => outcomes.push(Outcome::GrantFailed {
+                    grant: grant.clone(),
+                    role_id: Some(*role_id),
+                    scope: Some(scope.clone()),
+                }),
+                Step::Grant { grant, op, role_id, scope } => {
+                    let mut g = grant.clone();
+                    match handle.target.grant(op).await {
+                        Ok(granted) => {
+                            if g.state != ProvisionState::Granted {
+                                g.granted_at = Some(now);
+                            }
+                            g.state = ProvisionState::Granted;
+                            g.attempts = 0;
+                            g.last_error = None;
+                            g.updated_at = now;
+                            outcomes.push(Outcome::Granted {
+                                grant: g,
+                                credential: granted.credential,
+                                role_id: *role_id,
+                                scope: scope.clone(),
+                            });
+                        }
+                        Err(e) => {
+                            g.attempts += 1;
+                            g.state = if g.attempts >= o.max_grant_attempts {
+                                ProvisionState::Failed
+                            } else {
+                                ProvisionState::Pending
+                            };
+                            g.last_error = Some(e.message);
+                            g.updated_at = now;
+                            outcomes.push(Outcome::GrantFailed {
+                                grant: g,
+                                role_id: Some(*role_id),
+                                scope: Some(scope.clone()),
+                            });
+                        }
+                    }
                 }
             }
         }
-        Ok(outcomes)
+        Done { plan, outcomes, deferred }
     }
 
     /// Writes what a batch did (grant records, audit events, credentials) and reschedules its
     /// rows, in one transaction; wakes the worker when a group's members were made due.
-    async fn record_batch(&self, batch: Vec<Synced>) -> Result<ConnectorReport> {
+    async fn record_batch(&self, handle: &ConnectorHandle, batch: Vec<Done>) -> Result<ConnectorReport> {
         let mut report = ConnectorReport::default();
         if batch.is_empty() {
             return Ok(report);
@@ -409,45 +546,54 @@ impl Engine {
         let now = self.now();
         let mut tx = self.store.write(now).await?;
         let mut expanded = false;
-        for s in batch {
+        for d in batch {
             report.synced += 1;
-            match s {
-                Synced::Unconfigured(w) => {
-                    q::finish_connector_work(tx.conn(), &w, Some(Timestamp(now.0 + LEASE_MS)), w.attempts, None)
-                        .await?;
-                }
-                Synced::Group { w, members } => {
+            let Plan { w, lease, at, kind } = d.plan;
+            match kind {
+                PlanKind::Group(members) => {
                     for m in &members {
                         q::enqueue_connector_work(tx.conn(), &w.connector, *m, now).await?;
                     }
                     expanded |= !members.is_empty();
-                    q::finish_connector_work(tx.conn(), &w, None, 0, None).await?;
+                    if !q::finish_connector_work(tx.conn(), &w, lease, None, 0, None).await? {
+                        q::enqueue_connector_work(tx.conn(), &w.connector, w.principal_id, now).await?;
+                    }
                 }
-                Synced::Principal { w, handle, outcomes } => {
-                    report.add(self.record_principal(&mut tx, now, &handle, &w, outcomes).await?);
+                PlanKind::Principal { holds_nothing, .. } => {
+                    let r = self
+                        .record_principal(&mut tx, now, handle, &w, lease, at, d.outcomes, d.deferred, holds_nothing)
+                        .await?;
+                    report.add(r);
                 }
             }
         }
         tx.commit().await?;
         if expanded {
-            self.connectors.wake.notify_one();
+            self.connectors.wake_all();
         }
         Ok(report)
     }
 
     /// Writes one principal's outcomes in the batch's transaction and reschedules its row.
+    #[allow(clippy::too_many_arguments)]
     async fn record_principal(
         &self,
         tx: &mut pim_store::WriteTx,
         now: Timestamp,
         handle: &ConnectorHandle,
         w: &ConnectorWork,
+        lease: Timestamp,
+        planned_at: Timestamp,
         outcomes: Vec<Outcome>,
+        deferred: bool,
+        holds_nothing: bool,
     ) -> Result<ConnectorReport> {
         let o = &handle.options;
         let mut report = ConnectorReport::default();
-        let mut retry = false;
+        let mut retry = deferred;
         let mut first_error: Option<String> = None;
+        let mut revoked_all = holds_nothing;
+        let called = !outcomes.is_empty();
         for outcome in outcomes {
             let (g, action, role_id, scope, failed) = match &outcome {
                 Outcome::Granted { grant, role_id, scope, .. } => {
@@ -466,6 +612,7 @@ impl Engine {
                 Outcome::RevokeFailed { grant } => {
                     report.failed += 1;
                     retry = true;
+                    revoked_all = false;
                     (grant, "connector.revoke_failed", None, None, true)
                 }
             };
@@ -480,11 +627,6 @@ impl Engine {
                     .map_err(|e| crate::error::EngineError::Internal(format!("sealing a credential: {e}")))?;
                 q::put_connector_credential(tx.conn(), &o.name, g.principal_id, &g.account, &sealed, now, g.ends_at)
                     .await?;
-            }
-            if let Outcome::Revoked { .. } = &outcome
-                && matches!(o.kind, super::ConnectorKind::Postgres(ref p) if p.managed_logins)
-            {
-                q::drop_connector_credential(tx.conn(), &o.name, g.principal_id).await?;
             }
             let draft = AuditDraft {
                 action: action.into(),
@@ -505,13 +647,22 @@ impl Engine {
             };
             tx.audit(now, draft).await?;
         }
-        if retry {
+        if revoked_all {
+            // Nothing is held any more: a password not taken yet must not be handed out.
+            q::drop_connector_credential(tx.conn(), &o.name, w.principal_id).await?;
+        }
+        let (next, attempts, error) = if retry {
             let attempts = w.attempts + 1;
-            let next = Timestamp(now.0 + backoff_ms(attempts, o.retry_max_ms));
-            q::finish_connector_work(tx.conn(), w, Some(next), attempts, first_error.as_deref()).await?;
+            (Some(Timestamp(now.0 + backoff_ms(attempts, o.retry_max_ms))), attempts, first_error)
         } else {
-            let next = self.index.next_transition(w.principal_id, now);
-            q::finish_connector_work(tx.conn(), w, next, 0, None).await?;
+            // The next transition after the instant the plan was made for (an end between the plan
+            // and now is due at once).
+            (self.index.next_transition(w.principal_id, planned_at), 0, None)
+        };
+        let kept = q::finish_connector_work(tx.conn(), w, lease, next, attempts, error.as_deref()).await?;
+        if !kept && called {
+            // The lease lapsed and the row was taken (or removed) meanwhile: look again.
+            q::enqueue_connector_work(tx.conn(), &o.name, w.principal_id, now).await?;
         }
         Ok(report)
     }

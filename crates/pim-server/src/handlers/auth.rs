@@ -116,6 +116,7 @@ pub async fn list_tokens(
 /// Issues an API token; the secret is in this answer only.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])), request_body = CreateTokenRequest,
     responses((status = 201, body = CreatedToken), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, description = "no principal has that id", body = Problem),
         (status = 409, description = "the principal is disabled", body = Problem)))]
 pub async fn create_token(
     State(s): State<AppState>,

@@ -1,7 +1,7 @@
 //! Connectors: their status, reconciliation on demand, where each grant stands, and the one-time
 //! hand-out of a managed login's password.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use pim_api::{
     AssignmentId, Connector, ConnectorCredential, ConnectorMapping, Holding, Problem, Provisioning, ReconcileResult,
 };
@@ -9,7 +9,7 @@ use pim_engine::connectors as engine;
 
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Ctx, Json};
+use crate::extract::{Ctx, Json, Path};
 
 fn provisioning(p: engine::Provisioning) -> Provisioning {
     Provisioning {

@@ -23,7 +23,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(queues) = state.engine.connector_queues().await {
         for q in queues {
             body.push_str(&format!(
-                "\nconnector {}: {} due, oldest due {} ms, {} failing",
+                "\nconnector {}: {} due, out of line for {} ms, {} failing",
                 q.connector, q.due, q.oldest_due_age_ms, q.failing
             ));
         }

@@ -4,8 +4,9 @@
 --
 -- One row per connector and principal whose access in the target may be wrong from due_at on.
 -- Written in the same transaction as the change (upsert: due_at the earlier, generation + 1);
--- claimed with a lease (claimed_until); rescheduled at the principal's next transition, or
--- deleted, only by the worker that read this generation.
+-- claimed with a lease (claimed_until, also the claim's token); rescheduled at the principal's
+-- next transition, or deleted, only by the worker that holds the lease and read this generation.
+-- pending_since: since when the principal's access may be out of line (cleared by a success).
 CREATE TABLE connector_work (
     connector     TEXT   NOT NULL,
     principal_id  TEXT   NOT NULL,
@@ -14,6 +15,7 @@ CREATE TABLE connector_work (
     claimed_until BIGINT,
     attempts      BIGINT NOT NULL DEFAULT 0,
     last_error    TEXT,
+    pending_since BIGINT,
     PRIMARY KEY (connector, principal_id)
 );
 CREATE INDEX connector_work_due ON connector_work (due_at);
@@ -34,6 +36,7 @@ CREATE TABLE connector_grants (
     PRIMARY KEY (connector, principal_id, entitlement)
 );
 CREATE INDEX connector_grants_state ON connector_grants (connector, state);
+CREATE INDEX connector_grants_account ON connector_grants (connector, account);
 
 -- A managed login's password, sealed with the secret key, until its user takes it (once).
 CREATE TABLE connector_credentials (

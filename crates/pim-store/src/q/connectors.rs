@@ -33,10 +33,12 @@ pub async fn enqueue_connector_work(
     due_at: Timestamp,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO connector_work (connector, principal_id, due_at, generation, attempts) VALUES ($1, $2, $3, 1, 0) \
+        "INSERT INTO connector_work (connector, principal_id, due_at, generation, attempts, pending_since) \
+         VALUES ($1, $2, $3, 1, 0, $3) \
          ON CONFLICT (connector, principal_id) DO UPDATE SET \
          due_at = CASE WHEN excluded.due_at < connector_work.due_at THEN excluded.due_at ELSE connector_work.due_at END, \
-         generation = connector_work.generation + 1",
+         generation = connector_work.generation + 1, \
+         pending_since = COALESCE(connector_work.pending_since, excluded.pending_since)",
     )
     .bind(connector.to_owned())
     .bind(principal.to_string())
@@ -82,33 +84,41 @@ pub async fn claim_connector_work(
     Ok(claimed)
 }
 
-/// Releases a claimed row after a sync. When no change came in since it was claimed (same
-/// generation), it is rescheduled at `next` (deleted when `None`) with `attempts` and `error`;
-/// otherwise it stays due (the change made it so) and only the lease and the counters change.
+/// Releases a row claimed with lease `lease` after a sync. When the lease is still held and no
+/// change came in since the claim (same generation), the row is rescheduled at `next` (deleted when
+/// `None`) with `attempts` and `error`; when a change came in, it stays due (the change made it so)
+/// and only the lease and the counters change. Returns `false` when the lease was lost (lapsed and
+/// taken, or the row removed): the caller makes the row due again, as a sync after its own is safe.
 pub async fn finish_connector_work(
     c: &mut AnyConnection,
     w: &ConnectorWork,
+    lease: Timestamp,
     next: Option<Timestamp>,
     attempts: i64,
     error: Option<&str>,
-) -> Result<()> {
+) -> Result<bool> {
     let (connector, principal) = (w.connector.clone(), w.principal_id.to_string());
-    if next.is_none() {
-        let done =
-            sqlx::query("DELETE FROM connector_work WHERE connector = $1 AND principal_id = $2 AND generation = $3")
-                .bind(connector.clone())
-                .bind(principal.clone())
-                .bind(w.generation)
-                .execute(&mut *c)
-                .await?;
+    if next.is_none() && attempts == 0 {
+        let done = sqlx::query(
+            "DELETE FROM connector_work WHERE connector = $1 AND principal_id = $2 AND generation = $3 \
+             AND claimed_until = $4",
+        )
+        .bind(connector.clone())
+        .bind(principal.clone())
+        .bind(w.generation)
+        .bind(lease.0)
+        .execute(&mut *c)
+        .await?;
         if done.rows_affected() > 0 {
-            return Ok(());
+            return Ok(true);
         }
     }
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE connector_work SET claimed_until = NULL, attempts = $4, last_error = $5, \
-         due_at = CASE WHEN generation = $3 AND $6 >= 0 THEN $6 ELSE due_at END \
-         WHERE connector = $1 AND principal_id = $2",
+         due_at = CASE WHEN generation = $3 AND $6 >= 0 THEN $6 ELSE due_at END, \
+         pending_since = CASE WHEN $4 > 0 THEN COALESCE(pending_since, $8) \
+                              WHEN generation = $3 THEN NULL ELSE pending_since END \
+         WHERE connector = $1 AND principal_id = $2 AND claimed_until = $7",
     )
     .bind(connector)
     .bind(principal)
@@ -116,9 +126,11 @@ pub async fn finish_connector_work(
     .bind(attempts)
     .bind(error.map(str::to_owned))
     .bind(next.map_or(-1, |t| t.0))
+    .bind(lease.0)
+    .bind(w.due_at.0)
     .execute(&mut *c)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }
 
 /// The earliest `due_at` among `connectors`' rows whose lease is free at `now` (the worker sleeps
@@ -140,22 +152,64 @@ pub async fn next_connector_due(
     Ok(row::opt_int(&r, 0)?.map(Timestamp))
 }
 
-/// The queue of one connector at `now`: (rows due, the earliest due time among them, rows whose
-/// last sync failed).
+/// The queue of one connector at `now`: (rows due now, the earliest `pending_since` of any row —
+/// how long some principal's access has been out of line, retries included — and rows whose last
+/// sync failed).
 pub async fn connector_queue(
     c: &mut AnyConnection,
     connector: &str,
     now: Timestamp,
 ) -> Result<(i64, Option<Timestamp>, i64)> {
     let r = sqlx::query(
-        "SELECT COUNT(*), MIN(due_at), SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END) FROM connector_work \
-         WHERE connector = $1 AND due_at <= $2",
+        "SELECT SUM(CASE WHEN due_at <= $2 THEN 1 ELSE 0 END), MIN(pending_since), \
+         SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END) FROM connector_work WHERE connector = $1",
     )
     .bind(connector.to_owned())
     .bind(now.0)
     .fetch_one(&mut *c)
     .await?;
-    Ok((row::int(&r, 0)?, row::opt_int(&r, 1)?.map(Timestamp), row::opt_int(&r, 2)?.unwrap_or(0)))
+    Ok((row::opt_int(&r, 0)?.unwrap_or(0), row::opt_int(&r, 1)?.map(Timestamp), row::opt_int(&r, 2)?.unwrap_or(0)))
+}
+
+/// The principals other than `except` that pim records as (possibly) holding something with
+/// `account` in `connector`: a second principal must not be given the same account.
+pub async fn account_holders(
+    c: &mut AnyConnection,
+    connector: &str,
+    account: &str,
+    except: PrincipalId,
+) -> Result<Vec<PrincipalId>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT principal_id FROM connector_grants WHERE connector = $1 AND account = $2 \
+         AND principal_id <> $3 AND state <> 'revoked' ORDER BY principal_id",
+    )
+    .bind(connector.to_owned())
+    .bind(account.to_owned())
+    .bind(except.to_string())
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(|r| row::id(r, 0)).collect()
+}
+
+/// The principals with a record in `connector` that may still be held, and the principals whose
+/// records name one of `assignments` (whose access a change of a group may end).
+pub async fn principals_with_grants(
+    c: &mut AnyConnection,
+    connector: &str,
+    assignments: Option<&[pim_domain::AssignmentId]>,
+) -> Result<Vec<PrincipalId>> {
+    let mut s = Select::new("SELECT DISTINCT principal_id FROM connector_grants");
+    s.eq("connector", connector);
+    s.cond("state <> 'revoked'".to_owned());
+    if let Some(ids) = assignments {
+        s.any_of("assignment_id", ids.iter().map(|a| a.to_string()));
+        if s.empty {
+            return Ok(Vec::new());
+        }
+    }
+    let (sql, args) = s.finish("principal_id", 0);
+    let rows = bind_all(&sql, args).fetch_all(&mut *c).await?;
+    rows.iter().map(|r| row::id(r, 0)).collect()
 }
 
 /// The work row of `principal` in `connector`, if any.

@@ -223,6 +223,17 @@ async fn removal_groups_and_disabling_end_access(b: Backend) {
     run(&s).await;
     assert!(!t.can_read("carol").await, "leaving the group ends it");
 
+    // Disabling the group ends what its members hold through it.
+    s.admin.update_group(dbas, &UpdateGroup { enabled: Some(false), ..Default::default() }).await.expect("disable");
+    s.admin.add_member(oncall, carol).await.expect("member again");
+    run(&s).await;
+    assert!(!t.can_read("carol").await, "a disabled group confers nothing");
+    s.admin.update_group(dbas, &UpdateGroup { enabled: Some(true), ..Default::default() }).await.expect("enable");
+    run(&s).await;
+    assert!(t.can_read("carol").await, "enabled again");
+    s.admin.remove_member(oncall, carol).await.expect("leave");
+    run(&s).await;
+
     // Disabling ends everything the principal holds.
     s.admin.add_member(oncall, carol).await.expect("member again");
     run(&s).await;
@@ -320,6 +331,12 @@ async fn a_revoke_survives_an_outage_and_a_restart(b: Backend) {
     assert_eq!(s.audited("connector.revoke_failed").await.len(), 3, "every attempt is audited");
     let alerts = s.admin.list_alerts(None).await.expect("alerts").items;
     assert!(alerts.iter().any(|a| a.rule_id == "connectorFailing"), "repeated failure raises the alert: {alerts:?}");
+    // While the row waits out its backoff, the figures still show the failure and its age.
+    assert_eq!(run(&s).await.failed, 1);
+    let queue = &s.admin.list_connectors().await.expect("connectors")[0];
+    assert_eq!((queue.due, queue.failing), (0, 1), "in backoff: not due, still failing");
+    assert!(queue.oldest_due_age_ms.is_some_and(|age| age >= 3 * 60_000), "out of line since the end: {queue:?}");
+    s.advance(60_000);
     let metrics = reqwest::get(format!("{}/metrics", s.url)).await.expect("metrics").text().await.expect("body");
     assert!(metrics.contains("pim_connector_failing{connector=\"prod-db\"} 1"), "{metrics}");
     let ready = reqwest::get(format!("{}/readyz", s.url)).await.expect("readyz").text().await.expect("body");
@@ -517,6 +534,22 @@ async fn a_managed_login_lives_with_the_activation_and_its_password_is_shown_onc
     assert_eq!(taken.len(), 1);
     assert!(!serde_json::to_string(&taken[0]).expect("json").contains(&c.password), "never in the audit history");
 
+    // A password not taken before the access ends is never handed out.
+    hana.create_request(&CreateRequest::for_assignment(RequestAction::SelfDeactivate, a.id)).await.expect("off");
+    run(&s).await;
+    s.advance(60_000);
+    let a = hana.create_request(&activation(role, "/databases/prod", 60)).await.expect("again").assignment.expect("a");
+    run(&s).await;
+    s.advance(60_000);
+    hana.create_request(&CreateRequest::for_assignment(RequestAction::SelfDeactivate, a.id)).await.expect("off");
+    assert!(!s.allowed(a.principal_id, READ, "/databases/prod").await, "deactivated");
+    assert_eq!(code(hana.take_connector_credential("warehouse").await), "not_found", "not after the access ended");
+    run(&s).await;
+    assert_eq!(code(hana.take_connector_credential("warehouse").await), "not_found", "and dropped with the login");
+    s.advance(60_000);
+    let a = hana.create_request(&activation(role, "/databases/prod", 60)).await.expect("again").assignment.expect("a");
+    run(&s).await;
+
     // At the end the login is dropped.
     hana.create_request(&CreateRequest::for_assignment(RequestAction::SelfDeactivate, a.id)).await.expect("off");
     run(&s).await;
@@ -530,7 +563,144 @@ async fn a_managed_login_lives_with_the_activation_and_its_password_is_shown_onc
     t.drop_all().await;
 }
 
+/// A target whose grant moves the manual clock forward by `slow_ms`, as a slow call would: what was
+/// planned at one instant is recorded at a later one.
+#[derive(Default)]
+struct SlowTarget {
+    clock: std::sync::OnceLock<Arc<pim_engine::ManualClock>>,
+    slow_ms: std::sync::atomic::AtomicI64,
+    held: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+type Fut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+type CResult<T> = Result<T, pim_engine::connectors::ConnectorError>;
+
+impl pim_engine::connectors::Connector for SlowTarget {
+    fn grant<'a>(
+        &'a self,
+        op: &'a pim_engine::connectors::GrantOp,
+    ) -> Fut<'a, CResult<pim_engine::connectors::Granted>> {
+        Box::pin(async move {
+            if let Some(c) = self.clock.get() {
+                c.advance(self.slow_ms.load(Ordering::SeqCst));
+            }
+            self.held.lock().expect("held").push((op.account.clone(), op.entitlement.clone()));
+            Ok(pim_engine::connectors::Granted::default())
+        })
+    }
+    fn revoke<'a>(&'a self, op: &'a pim_engine::connectors::RevokeOp) -> Fut<'a, CResult<()>> {
+        Box::pin(async move {
+            self.held.lock().expect("held").retain(|(a, e)| !(a == &op.account && e == &op.entitlement));
+            Ok(())
+        })
+    }
+    fn list<'a>(&'a self, _: &'a [String]) -> Fut<'a, CResult<Option<Vec<pim_engine::connectors::Holding>>>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+fn held(t: &SlowTarget) -> Vec<(String, String)> {
+    t.held.lock().expect("held").clone()
+}
+
+fn pair(a: &str, e: &str) -> (String, String) {
+    (a.to_owned(), e.to_owned())
+}
+
+async fn an_end_that_passes_during_a_sync_is_still_revoked(b: Backend) {
+    let slow = Arc::new(SlowTarget::default());
+    let mappings = vec![
+        Mapping { role: "Reader A".into(), scope: sp("/"), entitlement: "a".into(), terminate_sessions: true },
+        Mapping { role: "Reader B".into(), scope: sp("/"), entitlement: "b".into(), terminate_sessions: true },
+    ];
+    let o = ConnectorOptions::new("slow", ConnectorKind::Custom(slow.clone()), mappings);
+    let s = TestServer::start_with(&b, with_connectors(vec![o])).await;
+    let _ = slow.clock.set(s.clock.clone());
+    let role_a = s.custom_role("Reader A", &["a.read"]).await;
+    let role_b = s.custom_role("Reader B", &["b.read"]).await;
+    let (uid, _) = s.user("kim").await;
+    let end = Timestamp(s.clock.now().0 + 60_000);
+    s.assign(uid, role_a, "/", AssignmentKind::Active, Some(end)).await;
+    run(&s).await;
+    assert_eq!(held(&slow), vec![pair("kim", "a")]);
+    // A millisecond before a's end, b is assigned; granting it takes two seconds, past a's end.
+    s.advance(end.0 - s.clock.now().0 - 1);
+    s.assign(uid, role_b, "/", AssignmentKind::Active, None).await;
+    slow.slow_ms.store(2_000, Ordering::SeqCst);
+    run(&s).await;
+    slow.slow_ms.store(0, Ordering::SeqCst);
+    assert!(s.clock.now().0 > end.0, "a's end passed during the sync");
+    run(&s).await;
+    assert_eq!(held(&slow), vec![pair("kim", "b")], "a is revoked although its end passed mid-sync");
+    s.stop().await;
+}
+
+async fn one_account_is_never_given_to_two_principals(b: Backend) {
+    // Accounts named by email: two users who share an address must not share the account.
+    let slow = Arc::new(SlowTarget::default());
+    let mapping =
+        Mapping { role: "Reader A".into(), scope: sp("/"), entitlement: "a".into(), terminate_sessions: true };
+    let mut o = ConnectorOptions::new("by-mail", ConnectorKind::Custom(slow.clone()), vec![mapping]);
+    o.login_attribute = pim_engine::connectors::LoginAttribute::Email;
+    let s = TestServer::start_with(&b, with_connectors(vec![o])).await;
+    let role = s.custom_role("Reader A", &["a.read"]).await;
+    let mut ids = Vec::new();
+    for name in ["lee", "lee2"] {
+        let user = CreateUser {
+            name: name.into(),
+            display_name: None,
+            email: Some("lee@example.com".into()),
+            manager_id: None,
+            password: None,
+            emergency_access: None,
+        };
+        ids.push(s.admin.create_user(&user).await.expect("user").id);
+    }
+    s.assign(ids[0], role, "/", AssignmentKind::Active, None).await;
+    run(&s).await;
+    s.assign(ids[1], role, "/", AssignmentKind::Active, None).await;
+    let r = run(&s).await;
+    assert_eq!((r.granted, r.failed), (0, 1), "{r:?}");
+    assert_eq!(held(&slow), vec![pair("lee@example.com", "a")]);
+    let status = s.admin.principal_provisioning("lee2").await.expect("status");
+    assert_eq!(status[0].state, ProvisionState::Failed);
+    assert!(status[0].last_error.as_deref().is_some_and(|e| e.contains("another principal")), "{status:?}");
+    s.stop().await;
+}
+
+async fn renaming_a_mapped_role_revokes_what_it_gave(b: Backend) {
+    let slow = Arc::new(SlowTarget::default());
+    let mapping =
+        Mapping { role: "Reader A".into(), scope: sp("/"), entitlement: "a".into(), terminate_sessions: true };
+    let o = ConnectorOptions::new("t", ConnectorKind::Custom(slow.clone()), vec![mapping]);
+    let s = TestServer::start_with(&b, with_connectors(vec![o])).await;
+    let role = s.custom_role("Reader A", &["a.read"]).await;
+    let (uid, _) = s.user("max").await;
+    s.assign(uid, role, "/", AssignmentKind::Active, None).await;
+    run(&s).await;
+    assert_eq!(held(&slow), vec![pair("max", "a")]);
+    let perms = Permissions { actions: vec![Pattern::parse("a.read").expect("p")], not_actions: vec![] };
+    let renamed = CreateRole { name: "Reader Z".into(), description: None, permissions: perms };
+    s.admin.update_role("Reader A", &renamed).await.expect("rename");
+    run(&s).await;
+    assert!(held(&slow).is_empty(), "the renamed role no longer maps: revoked at once");
+    s.stop().await;
+}
+
+async fn a_user_named_like_an_id_reads_only_its_own_provisioning(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let (victim, _) = s.user("victim").await;
+    let (_, sneaky) = s.user(&victim.to_string()).await;
+    assert_eq!(code(sneaky.principal_provisioning(&victim.to_string()).await), "forbidden", "the victim's");
+    assert!(sneaky.my_provisioning().await.expect("own").is_empty());
+    s.stop().await;
+}
+
 crate::backend_tests!(
+    an_end_that_passes_during_a_sync_is_still_revoked,
+    one_account_is_never_given_to_two_principals,
+    renaming_a_mapped_role_revokes_what_it_gave,
+    a_user_named_like_an_id_reads_only_its_own_provisioning,
     a_managed_login_lives_with_the_activation_and_its_password_is_shown_once,
     activation_deactivation_and_expiry_are_real_in_postgres,
     removal_groups_and_disabling_end_access,
