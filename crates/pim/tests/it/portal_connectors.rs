@@ -89,8 +89,8 @@ fn scripted(name: &str, target: Scripted) -> ConnectorOptions {
 
 /// A pim with `connectors`; `who` (signed in to the portal) eligible for Database Reader at
 /// `/apps/crm` (mapped) and holding Other Role at `/` (mapped by nothing), and activating the
-/// reader role. Answers the server, the browser and the activation's end.
-async fn world(b: &Backend, connectors: Vec<ConnectorOptions>, who: &str) -> (TestServer, Browser, Timestamp) {
+/// reader role. Answers the server, the browser, the activation's id and its end.
+async fn world(b: &Backend, connectors: Vec<ConnectorOptions>, who: &str) -> (TestServer, Browser, String, Timestamp) {
     let s = TestServer::start_with(b, EngineOptions { connectors, ..EngineOptions::default() }).await;
     let role = s.custom_role("Database Reader", &["db.read"]).await;
     let other = s.custom_role("Other Role", &["other.read"]).await;
@@ -102,8 +102,8 @@ async fn world(b: &Backend, connectors: Vec<ConnectorOptions>, who: &str) -> (Te
     assert_eq!(web.sign_in(who, PW, None).await.status, 200);
     let client = s.client_for(uid).await;
     let a = client.create_request(&activation(role, SCOPE, 60)).await.expect("activate");
-    let end = a.assignment.expect("in effect").window.end.expect("an end");
-    (s, web, end)
+    let a = a.assignment.expect("in effect");
+    (s, web, a.id.to_string(), a.window.end.expect("an end"))
 }
 
 async fn run(s: &TestServer) -> pim_engine::connectors::ConnectorReport {
@@ -121,7 +121,7 @@ async fn active_roles(web: &Browser) -> String {
 
 async fn my_roles_say_pending_then_granted(b: Backend) {
     let (url, calls) = receiver(204).await;
-    let (s, web, _) = world(&b, vec![webhook("hook", url)], "alice").await;
+    let (s, web, id, _) = world(&b, vec![webhook("hook", url)], "alice").await;
     let active = active_roles(&web).await;
     assert!(active.contains("pending in hook"), "right after the activation: {active}");
     assert!(!active.contains("granted in hook"), "{active}");
@@ -135,6 +135,16 @@ async fn my_roles_say_pending_then_granted(b: Backend) {
     assert!(!active.contains("pending in hook"), "{active}");
     assert_eq!(active.matches(" in hook").count(), 1, "{active}");
     assert!(!web.open("/roles").await.has("Show the password once"), "a webhook hands out no password");
+
+    // Deactivated: being removed until the worker revoked it, then nothing.
+    let off = web.submit("/roles/deactivate", &[("assignment_id", id.as_str())]).await;
+    assert!(off.flash().is_some_and(|f| f.starts_with("Deactivated")), "{:?}", off.flash());
+    let text = web.open("/roles").await.text();
+    assert!(text.contains("Access being removed Database Reader at /apps/crm: revoking in hook"), "{text}");
+    assert_eq!(run(&s).await.revoked, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "the receiver got the revoke");
+    let text = web.open("/roles").await.text();
+    assert!(!text.contains("Access being removed") && !text.contains(" in hook"), "{text}");
     s.stop().await;
 }
 
@@ -142,7 +152,7 @@ async fn my_roles_say_failed_with_the_error(b: Backend) {
     let (url, calls) = receiver(500).await;
     let mut o = webhook("hook", url);
     o.max_grant_attempts = 1;
-    let (s, web, _) = world(&b, vec![o], "bob").await;
+    let (s, web, _, _) = world(&b, vec![o], "bob").await;
     let r = run(&s).await;
     assert_eq!((r.granted, r.failed), (0, 1), "{r:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -160,7 +170,7 @@ async fn a_hostile_error_is_escaped_and_bounded(b: Backend) {
     let target = Scripted { error: Some(hostile), password: None };
     let mut o = scripted("evil", target);
     o.max_grant_attempts = 1;
-    let (s, web, _) = world(&b, vec![o], "carol").await;
+    let (s, web, _, _) = world(&b, vec![o], "carol").await;
     assert_eq!(run(&s).await.failed, 1);
     let page = web.open("/roles").await;
     assert!(!page.body.contains("<script>alert"), "the error's markup is not the page's");
@@ -175,7 +185,7 @@ async fn a_hostile_error_is_escaped_and_bounded(b: Backend) {
 }
 
 async fn without_connectors_my_roles_are_as_before(b: Backend) {
-    let (s, web, _) = world(&b, Vec::new(), "dan").await;
+    let (s, web, _, _) = world(&b, Vec::new(), "dan").await;
     let page = web.open("/roles").await;
     assert_eq!(page.status, 200);
     let text = page.text();
@@ -194,7 +204,7 @@ async fn without_connectors_my_roles_are_as_before(b: Backend) {
 async fn a_managed_login_password_is_shown_once(b: Backend) {
     let password = "s3cret-Pa55word-only-once";
     let target = Scripted { error: None, password: Some(password.into()) };
-    let (s, web, end) = world(&b, vec![scripted("db", target)], "erin").await;
+    let (s, web, _, end) = world(&b, vec![scripted("db", target)], "erin").await;
     let before = web.open("/roles").await;
     assert!(!before.has("Show the password once"), "no login is made before the run");
     assert_eq!(run(&s).await.granted, 1);
