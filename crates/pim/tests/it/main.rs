@@ -55,6 +55,7 @@ mod mfa;
 mod mfa_hostile;
 mod notify;
 mod portal;
+mod portal_connectors;
 mod portal_manage;
 mod portal_oversight;
 mod portal_work;

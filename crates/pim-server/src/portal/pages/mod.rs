@@ -19,5 +19,6 @@ pub mod manage_settings;
 pub mod manage_settings_form;
 pub mod mfa;
 pub mod my_roles;
+pub mod my_roles_status;
 pub mod requests;
 pub mod reviews;

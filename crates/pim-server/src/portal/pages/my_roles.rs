@@ -1,7 +1,8 @@
 //! My roles: the user's eligible and active assignments (direct and through groups) with their
 //! windows; activating an eligible role (duration, scope, justification, ticket, MFA code), with a
 //! check of what the request still needs before it is sent; deactivating; and asking to extend an
-//! assignment that ends soon or renew one that ended.
+//! assignment that ends soon or renew one that ended. Beside each active role, where it stands in
+//! the connectors that map it (`my_roles_status`).
 
 use askama::Template;
 use axum::Router;
@@ -13,6 +14,7 @@ use pim_domain::{
 };
 use pim_engine::requests::{AssignmentQuery, EXTEND_WINDOW_MS, RENEW_WINDOW_MS, RequestInput, Submission};
 
+use super::my_roles_status::{Provisionings, RevokingRow, StatusLine, WaitingLogin};
 use crate::AppState;
 use crate::portal::session::Session;
 use crate::portal::view::{
@@ -27,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/roles/activate", post(activate))
         .route("/roles/deactivate", post(deactivate))
         .route("/roles/extend", post(extend))
+        .merge(super::my_roles_status::routes())
 }
 
 /// The durations offered, in minutes.
@@ -87,6 +90,8 @@ struct ActiveRow {
     source: String,
     deactivatable: bool,
     extendable: bool,
+    /// One status per connector that maps the role (none without connectors).
+    provisioning: Vec<StatusLine>,
 }
 
 struct EndedRow {
@@ -105,6 +110,12 @@ struct MyRolesPage {
     active: Vec<ActiveRow>,
     ended: Vec<EndedRow>,
     mfa_enrolled: bool,
+    /// Access that ended and is still being removed from a target.
+    revoking: Vec<RevokingRow>,
+    /// Managed logins whose password waits to be shown once.
+    waiting: Vec<WaitingLogin>,
+    /// The statuses in the targets could not be read.
+    provisioning_unavailable: bool,
 }
 
 /// The values of an activation form sent back, to show again with its feedback.
@@ -166,6 +177,7 @@ async fn build(s: &AppState, session: &Session, posted: Option<Posted>) -> Resul
     let mine = s.engine.my_assignments(&session.ctx).await.map_err(fail)?;
     let mfa = s.engine.mfa_status(&session.ctx).await.map_err(fail)?;
     let me = session.actor.id;
+    let provisioning = Provisionings::read(s, session).await;
     let name_of = |a: &Assignment| role_name(s, a.role_id);
     let via = |a: &Assignment| (a.principal_id != me).then(|| principal_name(s, a.principal_id));
     let ends_soon = |a: &Assignment| a.window.end.is_some_and(|e| e.0 - now.0 <= EXTEND_WINDOW_MS);
@@ -214,15 +226,14 @@ async fn build(s: &AppState, session: &Session, posted: Option<Posted>) -> Resul
                 },
                 deactivatable: a.is_activation() && a.principal_id == me && a.in_effect(now),
                 extendable: !a.is_activation() && a.principal_id == me && ends_soon(a),
+                provisioning: if a.in_effect(now) { provisioning.for_assignment(s, a) } else { Vec::new() },
             }),
         }
     }
     let query = AssignmentQuery { principal: Some(me), include_ended: true, limit: 1000, ..Default::default() };
-    let ended = s
-        .engine
-        .list_assignments(&session.ctx, query)
-        .await
-        .map_err(fail)?
+    let listed = s.engine.list_assignments(&session.ctx, query).await.map_err(fail)?;
+    let revoking = provisioning.revoking(s, &[listed.as_slice(), mine.as_slice()].concat());
+    let ended = listed
         .into_iter()
         .filter(|a| {
             !a.is_activation()
@@ -237,7 +248,16 @@ async fn build(s: &AppState, session: &Session, posted: Option<Posted>) -> Resul
             ended: end(&a.window),
         })
         .collect();
-    Ok(MyRolesPage { chrome, eligible, active, ended, mfa_enrolled: mfa.confirmed_at.is_some() })
+    Ok(MyRolesPage {
+        chrome,
+        eligible,
+        active,
+        ended,
+        mfa_enrolled: mfa.confirmed_at.is_some(),
+        revoking,
+        waiting: provisioning.waiting,
+        provisioning_unavailable: provisioning.unavailable,
+    })
 }
 
 /// `POST /roles/activate`: `intent=check` asks what the request still needs (changing nothing);
