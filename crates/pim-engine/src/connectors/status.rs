@@ -273,31 +273,19 @@ impl Engine {
     /// [`Engine::take_connector_credential`]): `(connector, login, expires_at)`, by connector,
     /// without the passwords; ones past their expiry are left out.
     pub async fn waiting_credentials(&self, ctx: &Context) -> Result<Vec<(String, String, Option<Timestamp>)>> {
-        use sqlx::Row as _;
         let actor = self.actor(ctx)?.id;
         if self.connectors.is_empty() {
             return Ok(Vec::new());
         }
         let now = self.now();
         let mut c = self.store.read().await?;
-        let rows = sqlx::query(
-            "SELECT connector, account, expires_at FROM connector_credentials WHERE principal_id = $1 ORDER BY connector",
-        )
-        .bind(actor.to_string())
-        .fetch_all(&mut *c)
-        .await
-        .map_err(pim_store::StoreError::from)?;
-        let mut out = Vec::new();
-        for r in rows {
-            let get = |e: sqlx::Error| EngineError::from(pim_store::StoreError::from(e));
-            let connector: String = r.try_get(0).map_err(get)?;
-            let account: String = r.try_get(1).map_err(get)?;
-            let expires_at = r.try_get::<Option<i64>, _>(2).map_err(get)?.map(Timestamp);
-            if expires_at.is_none_or(|t| t > now) && self.connectors.get(&connector).is_some() {
-                out.push((connector, account, expires_at));
-            }
-        }
-        Ok(out)
+        let waiting = q::waiting_credentials(&mut c, actor).await?;
+        Ok(waiting
+            .into_iter()
+            .filter(|(connector, _, expires)| {
+                expires.is_none_or(|t| t > now) && self.connectors.get(connector).is_some()
+            })
+            .collect())
     }
 
     /// Hands the caller the password of the login `connector` created for it, once; audited

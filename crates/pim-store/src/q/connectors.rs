@@ -391,3 +391,18 @@ pub async fn failing_connector_work(
     }
     Ok(out)
 }
+
+/// The credentials waiting for `principal` (without their sealed secrets): (connector, account,
+/// expires), by connector.
+pub async fn waiting_credentials(
+    c: &mut AnyConnection,
+    principal: PrincipalId,
+) -> Result<Vec<(String, String, Option<Timestamp>)>> {
+    let rows = sqlx::query(
+        "SELECT connector, account, expires_at FROM connector_credentials WHERE principal_id = $1 ORDER BY connector",
+    )
+    .bind(principal.to_string())
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(|r| Ok((row::text(r, 0)?, row::text(r, 1)?, row::opt_ts(r, 2)?))).collect()
+}
