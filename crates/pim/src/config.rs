@@ -50,7 +50,7 @@ pub struct FileConfig {
 pub struct ConnectorFile {
     /// A unique name, e.g. `prod-db`.
     pub name: String,
-    /// `postgres` or `webhook`.
+    /// `postgres`, `mariadb` or `webhook`.
     pub kind: String,
     /// PostgreSQL: the connection URL without the password. Webhook: where grants and revokes go.
     pub url: String,
@@ -60,6 +60,8 @@ pub struct ConnectorFile {
     pub password_env: Option<String>,
     /// PostgreSQL: create a login per user, `VALID UNTIL` the end, and drop it after [default: false].
     pub managed_logins: Option<bool>,
+    /// MariaDB: the host part of the accounts pim grants to, `'user'@'host'` [default: `%`].
+    pub account_host: Option<String>,
     /// Webhook: where the target's current holdings are read, for reconciliation.
     pub list_url: Option<String>,
     /// `name` [default], `email` or `email_local_part`: what names a user's account in the target.
@@ -97,7 +99,7 @@ pub fn connector_options(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Vec<pim_engine::connectors::ConnectorOptions>> {
     use pim_engine::connectors::{
-        ConnectorKind, ConnectorOptions, LoginAttribute, Mapping, PostgresOptions, WebhookTarget,
+        ConnectorKind, ConnectorOptions, LoginAttribute, Mapping, MariaDbOptions, PostgresOptions, WebhookTarget,
     };
     let mut out = Vec::new();
     for c in &file.connectors {
@@ -110,6 +112,9 @@ pub fn connector_options(
             }
             (None, None) => None,
         };
+        if c.account_host.is_some() && c.kind != "mariadb" {
+            anyhow::bail!("connector '{n}': account_host is for MariaDB");
+        }
         let kind = match c.kind.as_str() {
             "postgres" => {
                 if c.list_url.is_some() {
@@ -121,13 +126,27 @@ pub fn connector_options(
                     managed_logins: c.managed_logins.unwrap_or(false),
                 })
             }
+            "mariadb" => {
+                if c.list_url.is_some() {
+                    anyhow::bail!("connector '{n}': list_url is for webhooks");
+                }
+                ConnectorKind::MariaDb(MariaDbOptions {
+                    url: c.url.clone(),
+                    password: secret,
+                    account_host: c
+                        .account_host
+                        .clone()
+                        .unwrap_or_else(|| MariaDbOptions::DEFAULT_ACCOUNT_HOST.to_owned()),
+                    managed_logins: c.managed_logins.unwrap_or(false),
+                })
+            }
             "webhook" => {
                 if c.managed_logins.is_some() {
                     anyhow::bail!("connector '{n}': managed_logins is for PostgreSQL");
                 }
                 ConnectorKind::Webhook(WebhookTarget { url: c.url.clone(), secret, list_url: c.list_url.clone() })
             }
-            other => anyhow::bail!("connector '{n}': kind must be postgres or webhook, not '{other}'"),
+            other => anyhow::bail!("connector '{n}': kind must be postgres, mariadb or webhook, not '{other}'"),
         };
         let mut mappings = Vec::new();
         for m in &c.mappings {
@@ -460,6 +479,35 @@ mod tests {
             let file: FileConfig = toml::from_str(bad).unwrap();
             assert!(notify_options(&file, &none).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_mariadb_connector_is_configured_with_its_account_host() {
+        use pim_engine::connectors::{ConnectorKind, MariaDbOptions};
+        let text = "[[connectors]]\nname = \"maria\"\nkind = \"mariadb\"\nurl = \"mysql://pim@db:3306/mysql\"\n\
+                    password_env = \"PW\"\n[[connectors.mappings]]\nrole = \"DBA\"\nscope = \"/\"\nentitlement = \"ops\"\n";
+        let file: FileConfig = toml::from_str(text).unwrap();
+        let env = |k: &str| (k == "PW").then(|| "s3cret".to_owned());
+        let o = connector_options(&file, &env).unwrap();
+        let want = MariaDbOptions {
+            url: "mysql://pim@db:3306/mysql".into(),
+            password: Some("s3cret".into()),
+            account_host: "%".into(),
+            managed_logins: false,
+        };
+        assert_eq!(o[0].kind, ConnectorKind::MariaDb(want));
+        assert_eq!(o[0].kind_name(), "mariadb");
+        assert!(!format!("{:?}", o[0]).contains("s3cret"));
+        let file: FileConfig =
+            toml::from_str(&text.replace("password_env", "account_host = \"10.0.%\"\npassword_env")).unwrap();
+        let ConnectorKind::MariaDb(m) = &connector_options(&file, &env).unwrap()[0].kind else { panic!("mariadb") };
+        assert_eq!(m.account_host, "10.0.%");
+        let file: FileConfig = toml::from_str(
+            &text.replace("mariadb", "postgres").replace("password_env", "account_host = \"%\"\npassword_env"),
+        )
+        .unwrap();
+        let e = connector_options(&file, &env).unwrap_err().to_string();
+        assert!(e.contains("account_host is for MariaDB"), "{e}");
     }
 
     #[test]

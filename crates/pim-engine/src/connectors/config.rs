@@ -96,10 +96,11 @@ impl ConnectorOptions {
         self.mappings.iter().any(|m| m.entitlement == entitlement && m.terminate_sessions)
     }
 
-    /// The kind's name (`postgres`, `webhook`, `custom`).
+    /// The kind's name (`postgres`, `mariadb`, `webhook`, `custom`).
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             ConnectorKind::Postgres(_) => "postgres",
+            ConnectorKind::MariaDb(_) => "mariadb",
             ConnectorKind::Webhook(_) => "webhook",
             ConnectorKind::Custom(_) => "custom",
         }
@@ -140,6 +141,7 @@ impl PartialEq for ConnectorKind {
     fn eq(&self, o: &Self) -> bool {
         match (self, o) {
             (ConnectorKind::Postgres(a), ConnectorKind::Postgres(b)) => a == b,
+            (ConnectorKind::MariaDb(a), ConnectorKind::MariaDb(b)) => a == b,
             (ConnectorKind::Webhook(a), ConnectorKind::Webhook(b)) => a == b,
             (ConnectorKind::Custom(a), ConnectorKind::Custom(b)) => Arc::ptr_eq(a, b),
             _ => false,
@@ -154,6 +156,8 @@ impl Eq for ConnectorKind {}
 pub enum ConnectorKind {
     /// A PostgreSQL server.
     Postgres(PostgresOptions),
+    /// A MariaDB server.
+    MariaDb(MariaDbOptions),
     /// A generic signed webhook.
     Webhook(WebhookTarget),
     /// A target provided by the program embedding pim.
@@ -164,6 +168,7 @@ impl fmt::Debug for ConnectorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConnectorKind::Postgres(p) => f.debug_tuple("Postgres").field(p).finish(),
+            ConnectorKind::MariaDb(m) => f.debug_tuple("MariaDb").field(m).finish(),
             ConnectorKind::Webhook(w) => f.debug_tuple("Webhook").field(w).finish(),
             ConnectorKind::Custom(_) => f.write_str("Custom"),
         }
@@ -256,6 +261,35 @@ impl fmt::Debug for PostgresOptions {
         f.debug_struct("PostgresOptions")
             .field("url", &self.url)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("managed_logins", &self.managed_logins)
+            .finish()
+    }
+}
+
+/// How pim reaches a MariaDB server and what it does there.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MariaDbOptions {
+    /// A connection URL without the password (`mysql://pim_connector@db:3306/mysql`).
+    pub url: String,
+    /// The password (read from a file or the environment; never logged).
+    pub password: Option<String>,
+    /// The host part of every account pim grants to (`'user'@'host'`) [default: `%`].
+    pub account_host: String,
+    /// Create and drop logins: not supported for MariaDB (every grant fails with a message).
+    pub managed_logins: bool,
+}
+
+impl MariaDbOptions {
+    /// The host part used when none is configured.
+    pub const DEFAULT_ACCOUNT_HOST: &'static str = "%";
+}
+
+impl fmt::Debug for MariaDbOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MariaDbOptions")
+            .field("url", &self.url)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("account_host", &self.account_host)
             .field("managed_logins", &self.managed_logins)
             .finish()
     }

@@ -3,9 +3,10 @@
 //! access makes the principal's work row due in the same transaction (`enqueue`); the worker
 //! (`worker`) brings the target in line with what is in effect now and reschedules the row at the
 //! principal's next transition; reconciliation (`reconcile`) repairs drift; `status` says where each
-//! grant stands. A target is one module implementing [`Connector`] (`postgres`, `webhook`).
+//! grant stands. A target is one module implementing [`Connector`] (`postgres`, `mariadb`, `webhook`).
 
 mod config;
+pub mod mariadb;
 pub mod postgres;
 mod reconcile;
 mod status;
@@ -19,7 +20,9 @@ use futures_util::future::BoxFuture;
 use pim_domain::{AssignmentId, PrincipalId, RoleId, ScopePath, Timestamp};
 use pim_store::{WriteTx, q};
 
-pub use config::{ConnectorKind, ConnectorOptions, LoginAttribute, Mapping, PostgresOptions, WebhookTarget};
+pub use config::{
+    ConnectorKind, ConnectorOptions, LoginAttribute, Mapping, MariaDbOptions, PostgresOptions, WebhookTarget,
+};
 pub use reconcile::ReconcileReport;
 pub use status::{ConnectorStatus, Provisioning, QueueFigures, TakenCredential};
 pub use worker::{ConnectorReport, FIRST_RETRY_MS, LEASE_MS, backoff_ms};
@@ -163,6 +166,7 @@ impl Connectors {
             o.validate()?;
             let target: Arc<dyn Connector> = match &o.kind {
                 ConnectorKind::Postgres(p) => Arc::new(postgres::PostgresConnector::new(o, p)?),
+                ConnectorKind::MariaDb(m) => Arc::new(mariadb::MariaDbConnector::new(o, m)?),
                 ConnectorKind::Webhook(w) => Arc::new(webhook::WebhookConnector::new(o, w)?),
                 ConnectorKind::Custom(t) => Arc::clone(t),
             };
