@@ -6,6 +6,7 @@
 //! grant stands. A target is one module implementing [`Connector`] (`postgres`, `mariadb`, `webhook`).
 
 mod config;
+#[cfg(feature = "mariadb")]
 pub mod mariadb;
 pub mod postgres;
 mod reconcile;
@@ -166,7 +167,7 @@ impl Connectors {
             o.validate()?;
             let target: Arc<dyn Connector> = match &o.kind {
                 ConnectorKind::Postgres(p) => Arc::new(postgres::PostgresConnector::new(o, p)?),
-                ConnectorKind::MariaDb(m) => Arc::new(mariadb::MariaDbConnector::new(o, m)?),
+                ConnectorKind::MariaDb(m) => mariadb_target(o, m)?,
                 ConnectorKind::Webhook(w) => Arc::new(webhook::WebhookConnector::new(o, w)?),
                 ConnectorKind::Custom(t) => Arc::clone(t),
             };
@@ -202,6 +203,21 @@ impl Connectors {
             w.notify_one();
         }
     }
+}
+
+/// The MariaDB target, when this build has it.
+#[cfg(feature = "mariadb")]
+fn mariadb_target(o: &ConnectorOptions, m: &MariaDbOptions) -> std::result::Result<Arc<dyn Connector>, String> {
+    Ok(Arc::new(mariadb::MariaDbConnector::new(o, m)?))
+}
+
+/// Without the `mariadb` feature, a MariaDB connector is refused at start-up with a clear message.
+#[cfg(not(feature = "mariadb"))]
+fn mariadb_target(o: &ConnectorOptions, _: &MariaDbOptions) -> std::result::Result<Arc<dyn Connector>, String> {
+    Err(format!(
+        "connector '{}': this pim was built without MariaDB support (build it with `--features mariadb`)",
+        o.name
+    ))
 }
 
 impl Engine {
