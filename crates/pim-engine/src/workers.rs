@@ -85,7 +85,20 @@ impl Engine {
         self.evaluate_alerts_if_due().await?;
         self.prune_feed().await?;
         self.prune_audit().await?;
+        self.prune_connector_records().await?;
         Ok(())
+    }
+
+    /// Forgets connector records revoked more than a week ago (the audit history keeps what happened).
+    pub async fn prune_connector_records(&self) -> Result<u64> {
+        if self.connectors.is_empty() {
+            return Ok(0);
+        }
+        let now = self.now();
+        let mut tx = self.store.write(now).await?;
+        let n = q::prune_revoked_grants(tx.conn(), pim_domain::Timestamp(now.0 - 7 * pim_domain::time::DAY_MS)).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Runs the periodic jobs, and the delivery of notifications beside them (so a slow mail

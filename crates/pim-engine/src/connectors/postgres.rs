@@ -240,6 +240,24 @@ impl PostgresConnector {
         .map_err(err)?;
         if member {
             ddl(&mut tx, "REVOKE %I FROM %I", &[&op.entitlement, account]).await.map_err(err)?;
+            // PostgreSQL 16 and later revoke only the grants the connector's role made (another
+            // grantor's stays, with a warning): a revoke is done only when the membership is gone.
+            let still: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid \
+                 JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 AND r.rolname = $2)",
+            )
+            .bind(account)
+            .bind(&op.entitlement)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(err)?;
+            if still {
+                return Err(ConnectorError::new(format!(
+                    "{what}: {account} is still a member of {} after REVOKE (granted by another role: give the \
+                     connector's role ADMIN OPTION, or revoke it as that role)",
+                    op.entitlement
+                )));
+            }
         }
         let drop = self.managed_logins && comment.as_deref() == Some(self.comment_for(op.principal_id).as_str()) && {
             let left: i64 = sqlx::query_scalar(

@@ -200,6 +200,9 @@ impl Engine {
     /// read the assignment.
     pub async fn assignment_provisioning(&self, ctx: &Context, id: AssignmentId) -> Result<Vec<Provisioning>> {
         let a = self.get_assignment(ctx, id).await?;
+        if a.principal_kind == pim_domain::PrincipalKind::Group {
+            return Ok(Vec::new()); // each member's own provisioning says where it stands
+        }
         let now = self.now();
         let Some(role) = self.index.role_name(a.role_id) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
