@@ -472,8 +472,6 @@ async fn bench(t: &Target, db: &PimDb) {
     }
     stop.store(true, Ordering::Relaxed);
     let stormy = sampler.join().expect("sampler");
-    worker.abort();
-    let _ = worker.await;
     println!(
         "  end instant -> first revoke seen: {} ms; -> none held: {:.2} s ({:.0} revokes/s), member count polled every ~10 ms",
         first_revoke.unwrap_or(0),
@@ -500,5 +498,8 @@ async fn bench(t: &Target, db: &PimDb) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     println!("  end instant -> every grant row recorded as revoked in pim: {:.2} s", recorded as f64 / 1e3);
+    // Only now: stopping the worker earlier would cut off the outcomes still being recorded.
+    worker.abort();
+    let _ = worker.await;
     engine.store().close().await;
 }
