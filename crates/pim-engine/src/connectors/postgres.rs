@@ -229,28 +229,12 @@ impl PostgresConnector {
             tracing::debug!(connector = %self.name, account = %account, "revoke: the login is gone");
             return Ok(());
         };
-        let member: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid \
-             JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 AND r.rolname = $2)",
-        )
-        .bind(account)
-        .bind(&op.entitlement)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(err)?;
+        let member = is_member(&mut tx, account, &op.entitlement).await.map_err(err)?;
         if member {
             ddl(&mut tx, "REVOKE %I FROM %I", &[&op.entitlement, account]).await.map_err(err)?;
             // PostgreSQL 16 and later revoke only the grants the connector's role made (another
             // grantor's stays, with a warning): a revoke is done only when the membership is gone.
-            let still: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid \
-                 JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 AND r.rolname = $2)",
-            )
-            .bind(account)
-            .bind(&op.entitlement)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(err)?;
+            let still = is_member(&mut tx, account, &op.entitlement).await.map_err(err)?;
             if still {
                 return Err(ConnectorError::new(format!(
                     "{what}: {account} is still a member of {} after REVOKE (granted by another role: give the \
@@ -381,6 +365,18 @@ fn check_name(kind: &str, name: &str, what: &str) -> Result<(), ConnectorError> 
         )));
     }
     Ok(())
+}
+
+/// Whether `account` is a direct member of `role`.
+async fn is_member(c: &mut sqlx::PgConnection, account: &str, role: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid \
+         JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 AND r.rolname = $2)",
+    )
+    .bind(account)
+    .bind(role)
+    .fetch_one(c)
+    .await
 }
 
 /// The comment on the logins pim creates for connector `name`: the principal it was made for
