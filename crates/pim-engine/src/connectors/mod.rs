@@ -115,6 +115,9 @@ impl ConnectorError {
     }
 }
 
+/// Calls to [`Connector::revoke`] the default [`Connector::revoke_many`] makes at once.
+pub const REVOKES_AT_ONCE: usize = 8;
+
 /// A target system. Every operation is idempotent: granting what is held and revoking what is
 /// not held are successes. Implementations hold their own connections and never log secrets.
 pub trait Connector: Send + Sync {
@@ -123,6 +126,15 @@ pub trait Connector: Send + Sync {
     /// Takes `op.entitlement` from `op.account` (ending its sessions when asked; dropping a
     /// managed login that holds nothing more).
     fn revoke<'a>(&'a self, op: &'a RevokeOp) -> BoxFuture<'a, std::result::Result<(), ConnectorError>>;
+    /// Makes several revokes at once (an expiry storm ends many grants in the same second): one
+    /// outcome per op, in the same order. The default makes [`REVOKES_AT_ONCE`] calls to
+    /// [`Connector::revoke`] at a time; a target that can take many in one round trip overrides it.
+    fn revoke_many<'a>(&'a self, ops: &'a [RevokeOp]) -> BoxFuture<'a, Vec<std::result::Result<(), ConnectorError>>> {
+        Box::pin(futures_util::StreamExt::collect(futures_util::StreamExt::buffered(
+            futures_util::stream::iter(ops.iter().map(|op| self.revoke(op))),
+            REVOKES_AT_ONCE,
+        )))
+    }
     /// What the target holds of `entitlements`, for reconciliation; `None` when it cannot say.
     fn list<'a>(
         &'a self,

@@ -123,6 +123,48 @@ impl PostgresConnector {
         }
     }
 
+    /// The batch's outcomes, after ending (in one query) the sessions of every login whose revoke
+    /// asked for it; `None` where the op is left to the single path.
+    async fn end_sessions(
+        &self,
+        batch: &[RevokeOp],
+        outcomes: Vec<Option<RevokeOutcome>>,
+    ) -> Vec<Option<Result<(), ConnectorError>>> {
+        let ending: Vec<usize> = (0..batch.len())
+            .filter(|k| batch[*k].terminate_sessions && matches!(outcomes[*k], Some(RevokeOutcome::Done { .. })))
+            .collect();
+        let ended = if ending.is_empty() {
+            Ok(())
+        } else {
+            let logins: Vec<String> = ending.iter().map(|k| batch[*k].account.clone()).collect();
+            self.timed("ending the sessions", self.terminate_all(&logins)).await
+        };
+        outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(k, o)| match o? {
+                RevokeOutcome::Done { .. } if ending.contains(&k) => Some(ended.clone()),
+                RevokeOutcome::Done { .. } => Some(Ok(())),
+                RevokeOutcome::StillMember => Some(Err(still_member(
+                    &format!("revoking {} from {}", batch[k].entitlement, batch[k].account),
+                    &batch[k].account,
+                    &batch[k].entitlement,
+                ))),
+            })
+            .collect()
+    }
+
+    /// Ends the open sessions of `accounts` (one query for all).
+    async fn terminate_all(&self, accounts: &[String]) -> Result<(), ConnectorError> {
+        let what = "ending the sessions";
+        let mut c = self.pool().acquire().await.map_err(|e| self.error(what, &e))?;
+        let ended = terminate_sessions(&mut c, accounts).await.map_err(|e| self.error(what, &e))?;
+        if ended > 0 {
+            tracing::info!(connector = %self.name, logins = accounts.len(), sessions = ended, "ended sessions");
+        }
+        Ok(())
+    }
+
     /// The comment on the login made for `principal`.
     fn comment_for(&self, principal: pim_domain::PrincipalId) -> String {
         format!("{} for {principal}", self.comment)
@@ -234,19 +276,14 @@ impl PostgresConnector {
             ddl(&mut tx, "REVOKE %I FROM %I", &[&op.entitlement, account]).await.map_err(err)?;
             // PostgreSQL 16 and later revoke only the grants the connector's role made (another
             // grantor's stays, with a warning): a revoke is done only when the membership is gone.
-            let still = is_member(&mut tx, account, &op.entitlement).await.map_err(err)?;
-            if still {
-                return Err(ConnectorError::new(format!(
-                    "{what}: {account} is still a member of {} after REVOKE (granted by another role: give the \
-                     connector's role ADMIN OPTION, or revoke it as that role)",
-                    op.entitlement
-                )));
+            if is_member(&mut tx, account, &op.entitlement).await.map_err(err)? {
+                return Err(still_member(what, account, &op.entitlement));
             }
         }
         let drop = self.managed_logins && comment.as_deref() == Some(self.comment_for(op.principal_id).as_str()) && {
             let left: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid \
-                 JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 AND r.rolname = ANY($2)",
+                "SELECT count(*) FROM pg_auth_members m WHERE m.member = to_regrole(quote_ident($1))::oid \
+                 AND m.roleid IN (SELECT to_regrole(quote_ident(e))::oid FROM unnest($2::text[]) e)",
             )
             .bind(account)
             .bind(&self.entitlements)
@@ -264,11 +301,7 @@ impl PostgresConnector {
             tracing::info!(connector = %self.name, account = %account, entitlement = %op.entitlement, "revoked");
         }
         if drop || op.terminate_sessions {
-            let mut c = self.pool().acquire().await.map_err(err)?;
-            let ended = terminate_sessions(&mut c, account).await.map_err(err)?;
-            if ended > 0 {
-                tracing::info!(connector = %self.name, account = %account, sessions = ended, "ended sessions");
-            }
+            self.terminate_all(std::slice::from_ref(&op.account)).await?;
         }
         if drop {
             let mut tx = self.pool().begin().await.map_err(err)?;
@@ -282,6 +315,80 @@ impl PostgresConnector {
             tracing::info!(connector = %self.name, account = %account, "dropped the managed login");
         }
         Ok(())
+    }
+
+    /// The batch path of [`Connector::revoke_many`]: in one transaction, one query reads every
+    /// login and membership, one `REVOKE e FROM a, b, c` per entitlement takes them, one query
+    /// re-checks. A pim-managed login (which may have to be dropped) is left to
+    /// [`Self::revoke_inner`]: its outcome is `None`.
+    async fn revoke_batch(&self, ops: &[RevokeOp]) -> Result<Vec<Option<RevokeOutcome>>, sqlx::Error> {
+        let accounts: Vec<&str> = ops.iter().map(|o| o.account.as_str()).collect();
+        let entitlements: Vec<&str> = ops.iter().map(|o| o.entitlement.as_str()).collect();
+        let mut tx = self.pool().begin().await?;
+        // Names are looked up through the catalog caches (`to_regrole`), never joined: with many
+        // roles a join's plan can scan pg_authid per row, and does after a REVOKE in the transaction.
+        let rows: Vec<(i64, bool, Option<String>, bool)> = sqlx::query_as(
+            "SELECT a.i, u.oid IS NOT NULL, shobj_description(u.oid, 'pg_authid'), EXISTS (SELECT 1 FROM \
+             pg_auth_members m WHERE m.member = u.oid AND m.roleid = to_regrole(quote_ident(a.ent))::oid) \
+             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS a(account, ent, i), \
+             LATERAL (SELECT to_regrole(quote_ident(a.account))::oid AS oid) u ORDER BY a.i",
+        )
+        .bind(&accounts)
+        .bind(&entitlements)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out: Vec<Option<RevokeOutcome>> = vec![None; ops.len()];
+        let mut take = Vec::new();
+        for (i, present, comment, member) in rows {
+            let Some(i) = usize::try_from(i - 1).ok().filter(|i| *i < ops.len()) else { continue };
+            let op = &ops[i];
+            if !present {
+                out[i] = Some(RevokeOutcome::Done { revoked: false });
+            } else if self.managed_logins && comment.as_deref() == Some(self.comment_for(op.principal_id).as_str()) {
+                // Left to the single path.
+            } else if member {
+                take.push(i);
+            } else {
+                out[i] = Some(RevokeOutcome::Done { revoked: false });
+            }
+        }
+        if !take.is_empty() {
+            let t_accounts: Vec<&str> = take.iter().map(|i| accounts[*i]).collect();
+            let t_entitlements: Vec<&str> = take.iter().map(|i| entitlements[*i]).collect();
+            let statements: Vec<String> = sqlx::query_scalar(
+                "SELECT format('REVOKE %I FROM ', ent) || string_agg(DISTINCT format('%I', account), ', ') \
+                 FROM unnest($1::text[], $2::text[]) AS a(account, ent) GROUP BY ent ORDER BY ent",
+            )
+            .bind(&t_accounts)
+            .bind(&t_entitlements)
+            .fetch_all(&mut *tx)
+            .await?;
+            for sql in &statements {
+                tx.execute(sql.as_str()).await?;
+            }
+            // PostgreSQL 16 and later revoke only the grants the connector's role made (another
+            // grantor's stays, with a warning): a revoke is done only when the membership is gone.
+            let still: Vec<i64> = sqlx::query_scalar(
+                "SELECT a.i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS a(account, ent, i) \
+                 WHERE EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = \
+                 to_regrole(quote_ident(a.account))::oid AND m.roleid = to_regrole(quote_ident(a.ent))::oid)",
+            )
+            .bind(&t_accounts)
+            .bind(&t_entitlements)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (k, i) in take.iter().enumerate() {
+                let stays = still.contains(&i64::try_from(k + 1).unwrap_or(i64::MAX));
+                out[*i] = Some(if stays { RevokeOutcome::StillMember } else { RevokeOutcome::Done { revoked: true } });
+            }
+        }
+        tx.commit().await?;
+        for (ent, n) in count_by(
+            take.iter().filter(|i| out[**i] == Some(RevokeOutcome::Done { revoked: true })).map(|i| entitlements[*i]),
+        ) {
+            tracing::info!(connector = %self.name, entitlement = %ent, logins = n, "revoked");
+        }
+        Ok(out)
     }
 
     async fn list_inner(&self, entitlements: &[String]) -> Result<Vec<Holding>, ConnectorError> {
@@ -324,6 +431,48 @@ impl Connector for PostgresConnector {
         })
     }
 
+    fn revoke_many<'a>(&'a self, ops: &'a [RevokeOp]) -> BoxFuture<'a, Vec<Result<(), ConnectorError>>> {
+        Box::pin(async move {
+            let one_by_one = |idx: Vec<usize>| {
+                futures_util::StreamExt::collect::<Vec<_>>(futures_util::StreamExt::buffered(
+                    futures_util::stream::iter(idx.into_iter().map(|i| async move { (i, self.revoke(&ops[i]).await) })),
+                    super::REVOKES_AT_ONCE,
+                ))
+            };
+            let batched: Vec<usize> = (0..ops.len())
+                .filter(|i| ops[*i].account.len() <= MAX_NAME_BYTES && ops[*i].entitlement.len() <= MAX_NAME_BYTES)
+                .collect();
+            let mut out: Vec<Option<Result<(), ConnectorError>>> = vec![None; ops.len()];
+            // With fewer than two there is nothing to gain: the single path.
+            if batched.len() >= 2 {
+                let batch: Vec<RevokeOp> = batched.iter().map(|i| ops[*i].clone()).collect();
+                let what = format!("revoking {} memberships", batch.len());
+                match tokio::time::timeout(CALL_TIMEOUT, self.revoke_batch(&batch)).await {
+                    Ok(Ok(outcomes)) => {
+                        for (k, r) in self.end_sessions(&batch, outcomes).await.into_iter().enumerate() {
+                            out[batched[k]] = r;
+                        }
+                    }
+                    // One bad op must not hold up the others: each alone below, with its own error.
+                    Ok(Err(e)) => tracing::warn!(connector = %self.name, error = %self.error(&what, &e),
+                        "the batch revoke failed; revoking one by one"),
+                    Err(_) => {
+                        let e = ConnectorError::new(format!("{what}: no answer within {} s", CALL_TIMEOUT.as_secs()));
+                        for i in &batched {
+                            out[*i] = Some(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+            // The managed logins, names pim never grants, and every op of a failed batch, one by one.
+            let rest: Vec<usize> = (0..ops.len()).filter(|i| out[*i].is_none()).collect();
+            for (i, r) in one_by_one(rest).await {
+                out[i] = Some(r);
+            }
+            out.into_iter().map(|r| r.unwrap_or_else(|| Err(ConnectorError::new("revoking: no outcome")))).collect()
+        })
+    }
+
     fn list<'a>(&'a self, entitlements: &'a [String]) -> BoxFuture<'a, Result<Option<Vec<Holding>>, ConnectorError>> {
         Box::pin(async move {
             let what = "listing the role memberships";
@@ -344,17 +493,43 @@ async fn ddl(conn: &mut PgConnection, template: &str, args: &[&str]) -> Result<(
     Ok(())
 }
 
-/// Ends every session of `account` except this one, waiting for each; returns how many ended.
-async fn terminate_sessions(conn: &mut PgConnection, account: &str) -> Result<i64, sqlx::Error> {
+/// Ends every session of the `accounts` except this one, waiting for each; returns how many ended.
+async fn terminate_sessions(conn: &mut PgConnection, accounts: &[String]) -> Result<i64, sqlx::Error> {
     // The pids first (MATERIALIZED), so that no other session's pid is ever signalled.
     sqlx::query_scalar(
-        "WITH s AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()) \
-         SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, $2)) FROM s",
+        "WITH s AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE usename = ANY($1) \
+         AND pid <> pg_backend_pid()) SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, $2)) FROM s",
     )
-    .bind(account)
+    .bind(accounts)
     .bind(TERMINATE_WAIT_MS)
     .fetch_one(conn)
     .await
+}
+
+/// What the batch revoke found for one op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RevokeOutcome {
+    /// Nothing is held any more (`revoked`: this batch's REVOKE took it).
+    Done { revoked: bool },
+    /// The membership outlived the REVOKE (another grantor's).
+    StillMember,
+}
+
+/// The error of a revoke whose membership outlived the REVOKE.
+fn still_member(what: &str, account: &str, entitlement: &str) -> ConnectorError {
+    ConnectorError::new(format!(
+        "{what}: {account} is still a member of {entitlement} after REVOKE (granted by another role: give the \
+         connector's role ADMIN OPTION, or revoke it as that role)"
+    ))
+}
+
+/// How many times each item comes, in order of the items.
+fn count_by<'a>(items: impl Iterator<Item = &'a str>) -> std::collections::BTreeMap<&'a str, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for i in items {
+        *out.entry(i).or_insert(0) += 1;
+    }
+    out
 }
 
 /// Refuses names the server would change (truncate) or cannot hold.
@@ -367,11 +542,12 @@ fn check_name(kind: &str, name: &str, what: &str) -> Result<(), ConnectorError> 
     Ok(())
 }
 
-/// Whether `account` is a direct member of `role`.
+/// Whether `account` is a direct member of `role` (looked up through the catalog caches: a join
+/// with pg_roles can scan pg_authid, and does after a REVOKE in the same transaction).
 async fn is_member(c: &mut sqlx::PgConnection, account: &str, role: &str) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid \
-         JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 AND r.rolname = $2)",
+        "SELECT EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = to_regrole(quote_ident($1))::oid \
+         AND m.roleid = to_regrole(quote_ident($2))::oid)",
     )
     .bind(account)
     .bind(role)
@@ -714,6 +890,83 @@ mod tests {
             );
             let mut later = ctx.session(&login).await.expect("the login itself is kept");
             assert!(read(&mut later, &table).await.is_err(), "no access after the revoke");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_revokes_takes_every_membership_and_answers_each_op() {
+        run(|ctx| async move {
+            let mut admin = ctx.admin().await;
+            let (e1, e2, table) = (ctx.name("r1"), ctx.name("r2"), ctx.name("t"));
+            create_role(&mut admin, &e1, false).await;
+            create_role(&mut admin, &e2, false).await;
+            protected_table(&mut admin, &table, &e1).await;
+            let logins: Vec<String> = (0..5).map(|i| ctx.name(&format!("u{i}"))).collect();
+            let odd = ctx.name("o'dd \"x\", y");
+            let (conn, name) = ctx.connector(false, &[&e1, &e2]);
+            for l in logins.iter().chain([&odd]) {
+                create_role(&mut admin, l, true).await;
+                conn.grant(&grant_op(&name, l, &e1, None)).await.expect("grant r1");
+            }
+            conn.grant(&grant_op(&name, &logins[0], &e2, None)).await.expect("grant r2");
+            let mut ended = ctx.session(&logins[0]).await.expect("connect");
+            ddl(&mut ended, "SET ROLE %I", &[&e1]).await.expect("set role");
+            let mut kept = ctx.session(&logins[1]).await.expect("connect");
+            ddl(&mut kept, "SET ROLE %I", &[&e1]).await.expect("set role");
+            let ops = vec![
+                revoke_op(&name, &logins[0], &e1, true),
+                revoke_op(&name, &logins[0], &e2, false),
+                revoke_op(&name, &logins[1], &e1, false),
+                revoke_op(&name, &logins[2], &e1, true),
+                revoke_op(&name, &logins[3], &e2, true), // not a member: nothing to do
+                revoke_op(&name, &ctx.name("ghost"), &e1, true), // no such login
+                revoke_op(&name, &odd, &e1, false),
+                revoke_op(&name, &"x".repeat(64), &e1, false), // a name pim never grants
+            ];
+            let out = conn.revoke_many(&ops).await;
+            assert_eq!(out, vec![Ok(()); ops.len()], "one success per op");
+            let left = vec![(logins[3].clone(), e1.clone()), (logins[4].clone(), e1.clone())];
+            assert_eq!(memberships(&mut admin, &ctx.prefix).await, left, "exactly the listed memberships went");
+            assert!(!alive(&mut ended).await, "the session of a revoke that ends sessions was ended");
+            assert!(alive(&mut kept).await, "the session of a revoke that keeps sessions lives");
+            assert_eq!(conn.revoke_many(&ops).await, vec![Ok(()); ops.len()], "and again: nothing held, all done");
+            postgres_is_intact(&mut admin).await;
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_fails_is_revoked_one_by_one_and_drops_managed_logins() {
+        run(|ctx| async move {
+            let mut admin = ctx.admin().await;
+            let ent = ctx.name("ops");
+            create_role(&mut admin, &ent, false).await;
+            let (managed, name) = ctx.connector(true, &[&ent]);
+            let (made, plain) = (ctx.name("made"), ctx.name("plain"));
+            let end = Timestamp(now_ms() + HOUR_MS);
+            managed.grant(&grant_op(&name, &made, &ent, Some(end))).await.expect("a managed login");
+            create_role(&mut admin, &plain, true).await;
+            ddl(&mut admin, "GRANT %I TO %I", &[&ent, &plain]).await.expect("a membership pim did not make");
+            // A NUL cannot even be sent to the server: the batch fails as a whole, and each op alone.
+            let bad = revoke_op(&name, "nul\0login", &ent, false);
+            let ops = vec![revoke_op(&name, &made, &ent, true), bad, revoke_op(&name, &plain, &ent, false)];
+            let out = managed.revoke_many(&ops).await;
+            assert_eq!(out[0], Ok(()), "the managed login's revoke");
+            assert!(out[1].is_err(), "the bad op fails alone");
+            assert_eq!(out[2], Ok(()), "the plain login's revoke");
+            assert!(!role_exists(&mut admin, &made).await, "the managed login holding nothing more was dropped");
+            assert!(role_exists(&mut admin, &plain).await, "a login pim did not create is kept");
+            assert_eq!(memberships(&mut admin, &ctx.prefix).await, vec![]);
+            // Without the bad op the batch path takes the plain login and leaves the managed one to
+            // the single path, which drops it.
+            managed.grant(&grant_op(&name, &made, &ent, Some(end))).await.expect("made again");
+            ddl(&mut admin, "GRANT %I TO %I", &[&ent, &plain]).await.expect("again");
+            let ops = vec![revoke_op(&name, &made, &ent, true), revoke_op(&name, &plain, &ent, false)];
+            assert_eq!(managed.revoke_many(&ops).await, vec![Ok(()), Ok(())]);
+            assert!(!role_exists(&mut admin, &made).await, "dropped through the batch too");
+            assert!(role_exists(&mut admin, &plain).await);
+            assert_eq!(memberships(&mut admin, &ctx.prefix).await, vec![]);
         })
         .await;
     }

@@ -171,8 +171,11 @@ impl Engine {
                 }
             }
             self.write_intents(&plans).await?;
-            let done: Vec<Done> = futures_util::stream::iter(plans)
-                .map(|p| self.execute(h, p))
+            // The batch's revokes first, all in one call (a storm's ends go to the target together),
+            // then each principal's grants.
+            let revoked = revoke_all(h, &plans).await;
+            let done: Vec<Done> = futures_util::stream::iter(plans.into_iter().zip(revoked))
+                .map(|(p, r)| self.execute(h, p, r))
                 .buffer_unordered(PARALLEL)
                 .collect()
                 .await;
@@ -462,8 +465,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Makes a plan's calls, revokes first.
-    async fn execute(&self, handle: &ConnectorHandle, plan: Plan) -> Done {
+    /// Makes a plan's grants, after its revokes (made for the whole batch) ended with `revoked`.
+    async fn execute(&self, handle: &ConnectorHandle, plan: Plan, revoked: Vec<RevokeResult>) -> Done {
         let o = &handle.options;
         let mut outcomes = Vec::new();
         let PlanKind::Principal { steps, deferred, .. } = &plan.kind else {
@@ -471,12 +474,14 @@ impl Engine {
         };
         let deferred = *deferred;
         let now = self.now();
+        let mut revoked = revoked.into_iter();
         for step in steps {
             match step {
-                Step::Revoke { grant, op } => {
+                Step::Revoke { grant, .. } => {
                     let mut g = grant.clone();
                     g.updated_at = now;
-                    match handle.target.revoke(op).await {
+                    let result = revoked.next().unwrap_or_else(|| Err(no_outcome()));
+                    match result {
                         Ok(()) => {
                             g.state = ProvisionState::Revoked;
                             g.attempts = 0;
@@ -701,6 +706,39 @@ impl Engine {
         self.connector_failing.store(any || failed_now, Ordering::SeqCst);
         Ok(())
     }
+}
+
+/// A revoke's outcome.
+type RevokeResult = std::result::Result<(), super::ConnectorError>;
+
+/// Makes every revoke the batch's plans hold in one [`super::Connector::revoke_many`] call;
+/// answers each plan's outcomes, in the order of its steps.
+async fn revoke_all(handle: &ConnectorHandle, plans: &[Plan]) -> Vec<Vec<RevokeResult>> {
+    let ops_of = |p: &Plan| -> Vec<RevokeOp> {
+        match &p.kind {
+            PlanKind::Principal { steps, .. } => steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Revoke { op, .. } => Some(op.clone()),
+                    _ => None,
+                })
+                .collect(),
+            PlanKind::Group(_) => Vec::new(),
+        }
+    };
+    let per_plan: Vec<Vec<RevokeOp>> = plans.iter().map(ops_of).collect();
+    let ops: Vec<RevokeOp> = per_plan.iter().flatten().cloned().collect();
+    let mut results = if ops.is_empty() { Vec::new() } else { handle.target.revoke_many(&ops).await }.into_iter();
+    // A target that answers fewer outcomes than ops fails the rest (they are retried).
+    per_plan
+        .iter()
+        .map(|ops| ops.iter().map(|_| results.next().unwrap_or_else(|| Err(no_outcome()))).collect())
+        .collect()
+}
+
+/// The error of a revoke the target gave no outcome for.
+fn no_outcome() -> super::ConnectorError {
+    super::ConnectorError::new("the connector gave no outcome for this revoke")
 }
 
 /// The sealing context of a managed login's password.
