@@ -1,0 +1,94 @@
+// A real OpenID Connect provider (node oidc-provider, OpenID Certified) for pim's sign-in tests.
+//
+//   node provider.mjs            (env: PIM_OIDC_REDIRECT, the portal client's redirect URI)
+//
+// It listens on 127.0.0.1 on a free port and prints one JSON line, {"issuer": "http://127.0.0.1:PORT"}.
+// Clients: "pim" (confidential, secret "pim-test-secret", the portal's redirect URI) and "pim-cli"
+// (native, public, loopback redirect http://127.0.0.1/callback on any port). Interactions finish at
+// once as the account the test chose with POST /test/next {"sub", "claims": {...}, "amr": [...],
+// "acr": "..."} (the last one chosen stays until another is), so a plain HTTP client or a browser
+// runs the whole flow with no form.
+import http from 'node:http';
+import Provider from 'oidc-provider';
+
+const server = http.createServer();
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const issuer = `http://127.0.0.1:${server.address().port}`;
+const accounts = new Map();
+let next = { sub: 'alice', claims: { preferred_username: 'alice', email: 'alice@example.com', email_verified: true }, amr: ['pwd'] };
+
+const provider = new Provider(issuer, {
+  clients: [
+    {
+      client_id: 'pim',
+      client_secret: 'pim-test-secret',
+      redirect_uris: [process.env.PIM_OIDC_REDIRECT || 'http://127.0.0.1/unset'],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      require_auth_time: true,
+    },
+    {
+      client_id: 'pim-cli',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['http://127.0.0.1/callback'],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      require_auth_time: true,
+    },
+  ],
+  claims: {
+    openid: ['sub', 'amr', 'acr'],
+    profile: ['preferred_username', 'name'],
+    email: ['email', 'email_verified'],
+    groups: ['groups'],
+  },
+  scopes: ['openid', 'profile', 'email', 'groups', 'offline_access'],
+  conformIdTokenClaims: false,
+  features: { devInteractions: { enabled: false } },
+  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  cookies: { keys: ['pim-test-cookie-key'] },
+  findAccount: async (ctx, sub) => {
+    const account = accounts.get(sub);
+    if (!account) return undefined;
+    return { accountId: sub, claims: async () => ({ sub, ...account.claims }) };
+  },
+});
+provider.proxy = false;
+
+const body = (req) =>
+  new Promise((resolve, reject) => {
+    let data = '';
+    req.on('data', (c) => { data += c; });
+    req.on('end', () => resolve(data));
+    req.on('error', reject);
+  });
+
+const callback = provider.callback();
+server.on('request', async (req, res) => {
+  try {
+    if (req.method === 'POST' && req.url === '/test/next') {
+      next = JSON.parse(await body(req));
+      accounts.set(next.sub, next);
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.url.startsWith('/interaction/')) {
+      const details = await provider.interactionDetails(req, res);
+      accounts.set(next.sub, next);
+      const grant = new provider.Grant({ accountId: next.sub, clientId: details.params.client_id });
+      grant.addOIDCScope(String(details.params.scope || 'openid'));
+      const grantId = await grant.save();
+      const login = { accountId: next.sub, amr: next.amr };
+      if (next.acr) login.acr = next.acr;
+      await provider.interactionFinished(req, res, { login, consent: { grantId } }, { mergeWithLastSubmission: false });
+      return;
+    }
+    callback(req, res);
+  } catch (e) {
+    res.writeHead(500, { 'content-type': 'text/plain' }).end(String(e && e.stack || e));
+  }
+});
+
+accounts.set(next.sub, next);
+process.stdout.write(`${JSON.stringify({ issuer })}\n`);
