@@ -49,3 +49,19 @@ pub struct CheckResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<Timestamp>,
 }
+
+/// Many checks in one round trip (at most 1000), answered in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchCheckRequest {
+    /// The questions.
+    pub checks: Vec<CheckRequest>,
+}
+
+/// The answers of a batch check, in the order of its questions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchCheckResponse {
+    /// One answer per question.
+    pub results: Vec<CheckResponse>,
+}

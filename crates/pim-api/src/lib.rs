@@ -30,7 +30,7 @@ pub use audit::{AuditChainProblem, AuditExportQuery, AuditQuery, AuditVerifyRepo
 pub use auth::{
     CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, MeResponse, SetupRequest, SetupStatus, TokenQuery,
 };
-pub use check::{CheckRequest, CheckResponse};
+pub use check::{BatchCheckRequest, BatchCheckResponse, CheckRequest, CheckResponse};
 pub use connectors::{Connector, ConnectorCredential, ConnectorMapping, Holding, Provisioning, ReconcileResult};
 pub use directory::{CreateGroup, CreateServicePrincipal, CreateUser, UpdateGroup, UpdateServicePrincipal, UpdateUser};
 pub use mfa::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};

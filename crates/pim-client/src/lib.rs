@@ -11,12 +11,12 @@ use pim_api::{AccessReport, AccessReportQuery, ActivationReport, ActivationRepor
 use pim_api::{Alert, AlertId, AlertQuery, AlertRule, AlertState, DismissAlert, RemediationResult, UpdateAlertRule};
 use pim_api::{
     ApiToken, Assignment, AssignmentId, AssignmentQuery, AuditEvent, AuditExportQuery, AuditQuery, AuditVerifyReport,
-    CheckRequest, CheckResponse, CreateGroup, CreateRequest, CreateResource, CreateRole, CreateServicePrincipal,
-    CreateTokenRequest, CreateUser, CreatedToken, EffectiveSettings, ExportFormat, ListQuery, LoginRequest,
-    LoginResponse, MeResponse, Page, Principal, PrincipalId, Problem, Request, RequestId, RequestOutcome, RequestQuery,
-    Resource, ResourceId, ResourceQuery, RoleDefinition, RoleId, RoleSettings, ScopeInfo, ScopePath, SettingsListQuery,
-    SettingsQuery, SetupRequest, SetupStatus, TokenId, TokenQuery, UpdateGroup, UpdateServicePrincipal, UpdateUser,
-    ValidateScope, Validation,
+    BatchCheckRequest, BatchCheckResponse, CheckRequest, CheckResponse, CreateGroup, CreateRequest, CreateResource,
+    CreateRole, CreateServicePrincipal, CreateTokenRequest, CreateUser, CreatedToken, EffectiveSettings, ExportFormat,
+    ListQuery, LoginRequest, LoginResponse, MeResponse, Page, Principal, PrincipalId, Problem, Request, RequestId,
+    RequestOutcome, RequestQuery, Resource, ResourceId, ResourceQuery, RoleDefinition, RoleId, RoleSettings, ScopeInfo,
+    ScopePath, SettingsListQuery, SettingsQuery, SetupRequest, SetupStatus, TokenId, TokenQuery, UpdateGroup,
+    UpdateServicePrincipal, UpdateUser, ValidateScope, Validation,
 };
 use pim_api::{
     BreakGlassQuery, BreakGlassReview, BulkDecision, BulkDecisionResult, CompleteReview, DecideRequest,
@@ -589,6 +589,11 @@ impl Client {
     /// `POST /api/v1/check`: may the principal perform the action at the scope?
     pub async fn check(&self, body: &CheckRequest) -> Result<CheckResponse> {
         self.send_json(Method::POST, &["check"], body).await
+    }
+
+    /// `POST /api/v1/check/batch`: many checks in one round trip, answered in order.
+    pub async fn check_batch(&self, body: &BatchCheckRequest) -> Result<BatchCheckResponse> {
+        self.send_json(Method::POST, &["check", "batch"], body).await
     }
 
     // ----- notifications -----

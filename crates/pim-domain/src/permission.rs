@@ -10,6 +10,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub const MAX_ACTION_LEN: usize = 200;
 /// Most segments in an action or pattern.
 pub const MAX_ACTION_SEGMENTS: usize = 10;
+/// Most questions in one batch check.
+pub const MAX_BATCH_CHECKS: usize = 1000;
 
 /// Why an action or pattern was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

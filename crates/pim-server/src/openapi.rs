@@ -43,6 +43,7 @@ impl Modify for BearerAuth {
         approvals::deny_settings_change, approvals::cancel_settings_change,
         approvals::list_break_glass_reviews, approvals::complete_break_glass_review,
         check::check,
+        check::check_batch,
         connectors::list_connectors, connectors::reconcile_connector, connectors::take_connector_credential,
         connectors::assignment_provisioning, connectors::principal_provisioning, connectors::my_provisioning,
         audit::list_audit, audit::export_audit, audit::verify_audit, audit::my_audit,

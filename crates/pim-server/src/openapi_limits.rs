@@ -1,7 +1,7 @@
 //! The server's input limits (lengths, patterns, ranges) written into the OpenAPI document's schemas.
 
 use pim_domain::mfa::{RECOVERY_CODE_LEN, TOTP_DIGITS};
-use pim_domain::permission::{MAX_ACTION_LEN, MAX_ACTION_SEGMENTS};
+use pim_domain::permission::{MAX_ACTION_LEN, MAX_ACTION_SEGMENTS, MAX_BATCH_CHECKS};
 use pim_domain::principal::MAX_NAME_LEN;
 use pim_domain::request::{MAX_JUSTIFICATION_LEN, MAX_TICKET_FIELD_LEN};
 use pim_domain::review::{MAX_DURATION_DAYS, MAX_INACTIVE_DAYS, MAX_ROLES};
@@ -118,6 +118,7 @@ fn limits() -> Vec<(&'static str, &'static str, Value)> {
         ("DecideRequest", "justification", justification()),
         ("DecideSettingsChange", "justification", justification()),
         ("CheckRequest", "action", action()),
+        ("BatchCheckRequest", "checks", json!({ "minItems": 1, "maxItems": MAX_BATCH_CHECKS })),
         ("CompleteReview", "note", justification()),
         ("CreateReview", "inactiveDays", json!({ "minimum": 1, "maximum": MAX_INACTIVE_DAYS })),
         ("ReviewScheduleInput", "durationDays", json!({ "minimum": 1, "maximum": MAX_DURATION_DAYS })),

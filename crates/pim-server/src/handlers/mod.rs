@@ -109,6 +109,7 @@ fn authenticated() -> Router<AppState> {
         .route("/api/v1/break-glass-reviews", get(approvals::list_break_glass_reviews))
         .route("/api/v1/break-glass-reviews/{id}/complete", post(approvals::complete_break_glass_review))
         .route("/api/v1/check", post(check::check))
+        .route("/api/v1/check/batch", post(check::check_batch))
         .route("/api/v1/audit", get(audit::list_audit))
         .route("/api/v1/audit/export", get(audit::export_audit))
         .route("/api/v1/audit/verify", post(audit::verify_audit))

@@ -93,9 +93,66 @@ async fn disabled_users_lose_access(b: Backend) {
     s.stop().await;
 }
 
+async fn a_batch_check_answers_many_questions_in_order_by_the_same_rules(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let role = s.custom_role("Ops", &["ops.*"]).await;
+    let (alice_id, alice) = s.user("alice").await;
+    let (bob_id, _bob) = s.user("bob").await;
+    let a = s.assign(alice_id, role, "/a", AssignmentKind::Active, Some(T0.plus_millis(HOUR_MS))).await;
+    let batch = |checks: Vec<CheckRequest>| BatchCheckRequest { checks };
+    let later = CheckRequest { at: Some(T0.plus_millis(2 * HOUR_MS)), ..ask("alice", "ops.x", "/a") };
+    // One's own questions, answered in order, each as the single check answers it.
+    let mine = vec![ask("alice", "ops.x", "/a/b"), ask(&alice_id.to_string(), "ops.x", "/b"), later.clone()];
+    let r = alice.check_batch(&batch(mine.clone())).await.expect("own batch");
+    assert_eq!(r.results.len(), 3);
+    for (q, got) in mine.iter().zip(&r.results) {
+        assert_eq!(got, &alice.check(q).await.expect("single"), "the batch answers {q:?} as the single check");
+    }
+    assert_eq!(
+        r.results.iter().map(|r| (r.allowed, r.assignment_id)).collect::<Vec<_>>(),
+        vec![(true, Some(a.id)), (false, None), (false, None)],
+        "allowed below the scope, denied elsewhere, denied after the end"
+    );
+    // Asking about anyone else needs the checker's permission, for the whole batch.
+    let mixed = vec![ask("alice", "ops.x", "/a"), ask("bob", "ops.x", "/a")];
+    assert_eq!(code(alice.check_batch(&batch(mixed.clone())).await), "forbidden");
+    let (checker, checker_c) = s.user("gatekeeper").await;
+    s.assign(checker, role::ACCESS_CHECKER, "/", AssignmentKind::Active, None).await;
+    let r = checker_c.check_batch(&batch(mixed)).await.expect("a checker asks about others");
+    assert_eq!(
+        r.results.iter().map(|r| (r.principal_id, r.allowed)).collect::<Vec<_>>(),
+        vec![(alice_id, true), (bob_id, false)]
+    );
+    // Bad input refuses the whole batch and names the question; nothing is answered.
+    let before = s.anonymous().raw_get("/metrics").await.expect("metrics").1;
+    let e = checker_c.check_batch(&batch(vec![ask("alice", "ops.x", "/a"), ask("alice", "x..y", "/")])).await;
+    let e = e.expect_err("a bad action");
+    assert_eq!(e.code(), Some("invalid_action"));
+    assert!(e.to_string().contains("check 1"), "the message names the question: {e}");
+    let bad_scope = batch(vec![ask("alice", "ops.x", "nope")]);
+    assert_eq!(code(checker_c.check_batch(&bad_scope).await), "invalid_scope");
+    assert_eq!(code(checker_c.check_batch(&batch(vec![])).await), "invalid_input");
+    let too_many = batch(vec![ask("alice", "ops.x", "/a"); pim_api::domain::permission::MAX_BATCH_CHECKS + 1]);
+    assert_eq!(status(checker_c.check_batch(&too_many).await), 400);
+    let unknown = batch(vec![ask("alice", "ops.x", "/a"), ask("nobody", "ops.x", "/a")]);
+    assert_eq!(code(checker_c.check_batch(&unknown).await), "not_found");
+    let after = s.anonymous().raw_get("/metrics").await.expect("metrics").1;
+    let allowed =
+        |m: &str| m.lines().find(|l| l.starts_with("pim_checks_total{decision=\"allowed\"}")).map(str::to_owned);
+    assert_eq!(allowed(&before), allowed(&after), "refused batches count no decision");
+    assert!(before.contains("pim_checks_total{decision=\"allowed\"} "), "{before}");
+    assert_eq!(status(s.anonymous().check_batch(&batch(vec![ask("alice", "ops.x", "/a")])).await), 401);
+    // The most a batch may ask is answered.
+    let full = batch(vec![ask("alice", "ops.x", "/a"); pim_api::domain::permission::MAX_BATCH_CHECKS]);
+    let r = checker_c.check_batch(&full).await.expect("1000 questions");
+    assert!(r.results.iter().all(|r| r.allowed && r.assignment_id == Some(a.id)));
+    s.stop().await;
+}
+
 crate::backend_tests!(
     checks_follow_groups_and_scope_inheritance,
     just_in_time_group_membership_counts_for_its_window,
     who_may_ask,
     disabled_users_lose_access,
+    a_batch_check_answers_many_questions_in_order_by_the_same_rules,
 );

@@ -95,6 +95,15 @@ pub(super) fn rows(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
         ),
         ep(
             "POST",
+            "/api/v1/check/batch",
+            "self",
+            "/api/v1/check/batch",
+            req(json!({"checks": [{"principal": r.uid, "action": "ops.db.read", "scope": "/"}]})),
+            SignedIn,
+            200,
+        ),
+        ep(
+            "POST",
             "/api/v1/requests",
             "selfActivate",
             "/api/v1/requests",
