@@ -94,7 +94,7 @@ async fn introspectors_and_access_tokens_hold_no_other_power(b: Backend) {
         .expect("token")
         .access_token;
     let as_api = Client::new(&s.url, Some(jwt)).expect("client");
-    assert_eq!(status(as_api.get_me().await), 401);
+    assert_eq!(status(as_api.me().await), 401);
     s.stop().await;
 }
 
