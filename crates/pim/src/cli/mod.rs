@@ -380,6 +380,17 @@ mod tests {
     }
 
     #[test]
+    fn the_access_token_to_introspect_is_not_the_api_token() {
+        let cli = Cli::try_parse_from(["pim", "token", "introspect", "eyJ.e30.sig", "--token", "pim_api"]).unwrap();
+        assert_eq!(cli.token.as_deref(), Some("pim_api"));
+        let Command::Token(t) = cli.command else { panic!("pim token") };
+        let Some(tokens::TokenCommand::Introspect { access_token }) = t.command else { panic!("introspect") };
+        assert_eq!(access_token, "eyJ.e30.sig");
+        let cli = Cli::try_parse_from(["pim", "token", "introspect", "eyJ.e30.sig"]).unwrap();
+        assert_eq!(cli.token, None, "the positional is not the global --token");
+    }
+
+    #[test]
     fn global_options_go_anywhere() {
         let cli = Cli::try_parse_from(["pim", "users", "list", "-o", "json", "--server", "http://x"]).unwrap();
         assert_eq!(cli.output, Format::Json);

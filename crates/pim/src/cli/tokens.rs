@@ -34,8 +34,10 @@ pub struct TokenArgs {
 pub enum TokenCommand {
     /// Ask the server whether an access token is active now (RFC 7662); exits 1 when it is not.
     Introspect {
-        /// The token (`-` reads it from standard input).
-        token: String,
+        /// The access token (`-` reads it from standard input).
+        // Not named `token`: that is the global `--token` (the API token this command is sent with).
+        #[arg(id = "access_token", value_name = "ACCESS_TOKEN")]
+        access_token: String,
     },
 }
 
@@ -110,7 +112,7 @@ fn algorithm(s: &str) -> anyhow::Result<SigningAlg> {
 /// Runs `pim token`.
 pub async fn token(ctx: &Ctx, a: TokenArgs) -> anyhow::Result<()> {
     let client = ctx.client()?;
-    if let Some(TokenCommand::Introspect { token }) = a.command {
+    if let Some(TokenCommand::Introspect { access_token: token }) = a.command {
         let token = if token == "-" {
             let mut line = String::new();
             std::io::stdin().read_line(&mut line)?;
