@@ -20,6 +20,7 @@ pub mod requests;
 pub mod reviews;
 pub mod roles;
 pub mod scopes;
+pub mod tokens;
 
 pub use alerts::{AlertQuery, DismissAlert, RemediationResult, UpdateAlertRule};
 pub use approvals::{
@@ -41,6 +42,7 @@ pub use pim_domain::review::{
     ApplyStatus, IfNoResponse, InstanceStatus, ItemApplied, ItemCounts, ItemDecision, ItemOutcome, Recurrence,
     ReviewDefinition, ReviewEnd, ReviewInstance, ReviewItem, ReviewSchedule, ReviewTarget, ReviewedKinds, Reviewers,
 };
+pub use pim_domain::token::{AccessClaims, Audience, SigningAlg, SigningKeyInfo, TokenGrant};
 pub use problem::{Problem, ProblemItem};
 pub use reports::{
     AccessReport, AccessReportQuery, AccessReportRow, ActivationCount, ActivationReport, ActivationReportQuery,
@@ -52,6 +54,10 @@ pub use reviews::{
 };
 pub use roles::{CreateRole, EffectiveSettings, SettingsListQuery, SettingsQuery};
 pub use scopes::{CreateResource, ResourceQuery, ScopeInfo, ValidateScope};
+pub use tokens::{
+    AuthorizationServerMetadata, CreateAccessTokenRequest, CreateAudience, CreateTokenBody, CreatedAccessToken,
+    CreatedTokenAnswer, IntrospectRequest, IntrospectResponse, JsonWebKeySet, UpdateAudience,
+};
 
 /// The domain crate, for the types not re-exported by name.
 pub use pim_domain as domain;
@@ -61,11 +67,11 @@ pub use pim_domain::settings::{
     ApprovalStage, ApproverRef, Escalation, EventRecipients, NotificationRule, NotificationSettings,
 };
 pub use pim_domain::{
-    ActionName, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus,
-    EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind,
-    ProvisionState, Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, ReviewId, ReviewInstanceId,
-    ReviewItemId, RoleDefinition, RoleId, RoleSettings, ScopePath, SettingsChange, SettingsChangeId, Ticket, Timestamp,
-    TokenId, Window,
+    ActionName, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AudienceId, AuditEvent, Channel,
+    DeliveryStatus, EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId,
+    PrincipalKind, ProvisionState, Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, ReviewId,
+    ReviewInstanceId, ReviewItemId, RoleDefinition, RoleId, RoleSettings, ScopePath, SettingsChange, SettingsChangeId,
+    Ticket, Timestamp, TokenId, Window,
 };
 
 /// The prefix of every API path.

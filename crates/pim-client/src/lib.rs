@@ -313,6 +313,67 @@ impl Client {
         self.no_content(Method::DELETE, &["tokens", &id.to_string()]).await
     }
 
+    // ----- signed access tokens -----
+
+    /// `POST /api/v1/tokens` with an audience: a signed access token (JWT) for the caller.
+    pub async fn create_access_token(
+        &self,
+        body: &pim_api::CreateAccessTokenRequest,
+    ) -> Result<pim_api::CreatedAccessToken> {
+        self.send_json(Method::POST, &["tokens"], body).await
+    }
+
+    /// `POST /api/v1/tokens/introspect` (form-encoded, as RFC 7662 has it): whether a token is active.
+    pub async fn introspect_token(&self, token: &str) -> Result<pim_api::IntrospectResponse> {
+        let body = pim_api::IntrospectRequest { token: token.to_owned(), token_type_hint: None };
+        Self::json(self.request(Method::POST, self.api(&["tokens", "introspect"])?).form(&body)).await
+    }
+
+    /// `GET /api/v1/audiences`: every audience.
+    pub async fn list_audiences(&self) -> Result<Page<pim_api::Audience>> {
+        self.get(&["audiences"]).await
+    }
+
+    /// `POST /api/v1/audiences`: registers an audience.
+    pub async fn create_audience(&self, body: &pim_api::CreateAudience) -> Result<pim_api::Audience> {
+        self.send_json(Method::POST, &["audiences"], body).await
+    }
+
+    /// `GET /api/v1/audiences/{idOrName}`.
+    pub async fn get_audience(&self, id_or_name: &str) -> Result<pim_api::Audience> {
+        self.get(&["audiences", id_or_name]).await
+    }
+
+    /// `PATCH /api/v1/audiences/{idOrName}`: changes an audience.
+    pub async fn update_audience(&self, id_or_name: &str, body: &pim_api::UpdateAudience) -> Result<pim_api::Audience> {
+        self.send_json(Method::PATCH, &["audiences", id_or_name], body).await
+    }
+
+    /// `DELETE /api/v1/audiences/{idOrName}`.
+    pub async fn delete_audience(&self, id_or_name: &str) -> Result<()> {
+        self.no_content(Method::DELETE, &["audiences", id_or_name]).await
+    }
+
+    /// `GET /api/v1/keys`: the signing keys (public facts).
+    pub async fn list_keys(&self) -> Result<Page<pim_api::SigningKeyInfo>> {
+        self.get(&["keys"]).await
+    }
+
+    /// `POST /api/v1/keys/rotate`: a new signing key; answers every key.
+    pub async fn rotate_keys(&self) -> Result<Page<pim_api::SigningKeyInfo>> {
+        Self::json(self.request(Method::POST, self.api(&["keys", "rotate"])?)).await
+    }
+
+    /// `GET /.well-known/jwks.json`: the public keys.
+    pub async fn jwks(&self) -> Result<pim_api::JsonWebKeySet> {
+        Self::json(self.request(Method::GET, self.url(&[".well-known", "jwks.json"])?)).await
+    }
+
+    /// `GET /.well-known/oauth-authorization-server`: the metadata (RFC 8414).
+    pub async fn oauth_metadata(&self) -> Result<pim_api::AuthorizationServerMetadata> {
+        Self::json(self.request(Method::GET, self.url(&[".well-known", "oauth-authorization-server"])?)).await
+    }
+
     // ----- directory -----
 
     /// `GET /api/v1/principals/{idOrName}`: a user, group or service principal.

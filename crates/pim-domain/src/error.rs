@@ -76,6 +76,8 @@ error_kinds! {
     ReviewNotCompleted => "review_not_completed",
     NotReviewer => "not_reviewer",
     ReasonRequired => "reason_required",
+    // Signed access tokens.
+    NoGrantForAudience => "no_grant_for_audience",
 }
 
 /// A refused request: what rule it broke and a sentence that says so.

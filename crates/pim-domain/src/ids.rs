@@ -57,6 +57,10 @@ id_type!(
     PrincipalId
 );
 id_type!(
+    /// An audience (a resource server that accepts pim's signed access tokens).
+    AudienceId
+);
+id_type!(
     /// A role definition.
     RoleId
 );

@@ -22,6 +22,7 @@ pub mod scope;
 pub mod settings;
 pub mod settings_change;
 pub mod time;
+pub mod token;
 
 pub use approval::{Approval, Decision, Verdict};
 pub use assignment::{Assignment, AssignmentKind};
@@ -29,8 +30,8 @@ pub use audit::{AuditDraft, AuditEvent, Outcome};
 pub use connector::{ConnectorGrant, ConnectorWork, ProvisionState};
 pub use error::{DomainError, ErrorKind};
 pub use ids::{
-    AlertId, AssignmentId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId, ResourceId, ReviewId,
-    ReviewInstanceId, ReviewItemId, RoleId, SettingsChangeId, TokenId,
+    AlertId, AssignmentId, AudienceId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId, ResourceId,
+    ReviewId, ReviewInstanceId, ReviewItemId, RoleId, SettingsChangeId, TokenId,
 };
 pub use notification::{Channel, DeliveryStatus, Notification};
 pub use permission::{ActionName, Pattern, Permissions};

@@ -33,6 +33,8 @@ pub struct EngineOptions {
     pub alert_evaluation_ms: i64,
     /// The connectors that grant and revoke access in target systems (`[[connectors]]`).
     pub connectors: Vec<crate::connectors::ConnectorOptions>,
+    /// How access tokens are signed (`[tokens]`).
+    pub tokens: crate::tokens::TokenOptions,
 }
 
 impl Default for EngineOptions {
@@ -45,6 +47,7 @@ impl Default for EngineOptions {
             audit_retention_days: None,
             alert_evaluation_ms: 15 * pim_domain::time::MINUTE_MS,
             connectors: Vec::new(),
+            tokens: crate::tokens::TokenOptions::default(),
         }
     }
 }
@@ -59,6 +62,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("audit_retention_days", &self.audit_retention_days)
             .field("alert_evaluation_ms", &self.alert_evaluation_ms)
             .field("connectors", &self.connectors)
+            .field("tokens", &self.tokens)
             .finish()
     }
 }
@@ -90,6 +94,8 @@ pub struct Engine {
     pub(crate) connector_failing: Arc<std::sync::atomic::AtomicBool>,
     /// Serializes [`Engine::follow_changes`].
     pub(crate) follow_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Parsed signing keys of access tokens, by kid.
+    pub(crate) signing: Arc<crate::tokens::KeyRing>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -120,6 +126,7 @@ impl Engine {
             reconciled_at: Arc::new(reconciled_at),
             connector_failing: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             follow_lock: Arc::new(tokio::sync::Mutex::new(())),
+            signing: Arc::default(),
         };
         engine.reload_index().await?;
         Ok(engine)

@@ -86,6 +86,7 @@ impl Engine {
         self.prune_feed().await?;
         self.prune_audit().await?;
         self.prune_connector_records().await?;
+        self.run_key_jobs().await?;
         Ok(())
     }
 

@@ -39,7 +39,7 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         // A wrong or reused second factor is a credential refused; no factor is a state to change.
         InvalidMfaCode | MfaCodeReused => StatusCode::UNAUTHORIZED,
         MfaNotEnrolled => StatusCode::CONFLICT,
-        Forbidden | NotApprover | NotReviewer => StatusCode::FORBIDDEN,
+        Forbidden | NotApprover | NotReviewer | NoGrantForAudience => StatusCode::FORBIDDEN,
         TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
     }
 }

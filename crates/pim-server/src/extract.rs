@@ -20,6 +20,19 @@ pub struct Json<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = JsonBytes::from_request(req, state).await?.0;
+        parse_json_object(&bytes).map(Json)
+    }
+}
+
+/// The bytes of a body sent as JSON (media type and size checked as for [`Json`]), for handlers
+/// that pick the shape to parse from the body itself: parse it with [`parse_json_object`].
+#[derive(Debug, Clone, Default)]
+pub struct JsonBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let is_json = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
@@ -47,7 +60,59 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 ApiError::bad_request(format!("could not read the body: {}", rej.body_text()))
             }
         })?;
-        parse_json_object(&bytes).map(Json)
+        Ok(JsonBytes(bytes))
+    }
+}
+
+/// A body sent as JSON or as `application/x-www-form-urlencoded` (RFC 7662 introspection takes
+/// both); the same problems as [`Json`] for anything else.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonOrForm<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonOrForm<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_form = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Json::<T>::from_request(req, state).await.map(|j| JsonOrForm(j.0)).map_err(|e| {
+                if e.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                    ApiError::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "unsupported_media_type",
+                        "send the body form-encoded (application/x-www-form-urlencoded) or as JSON",
+                    )
+                } else {
+                    e
+                }
+            });
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rej| {
+            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body is too large: at most 1 MiB")
+            } else {
+                ApiError::bad_request(format!("could not read the body: {}", rej.body_text()))
+            }
+        })?;
+        let mut fields = serde_json::Map::new();
+        for (k, v) in form_urlencoded::parse(&bytes) {
+            if k.contains('\0') || v.contains('\0') {
+                return Err(ApiError::bad_request("text in the body must not contain NUL characters"));
+            }
+            if fields.insert(k.clone().into_owned(), serde_json::Value::String(v.into_owned())).is_some() {
+                return Err(ApiError::bad_request(format!(
+                    "the form field '{}' is given twice",
+                    k.chars().take(40).collect::<String>()
+                )));
+            }
+        }
+        serde_json::from_value(serde_json::Value::Object(fields))
+            .map(JsonOrForm)
+            .map_err(|e| ApiError::bad_request(format!("the form does not match the expected fields: {e}")))
     }
 }
 

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
     alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, reports, requests, resources,
-    reviews, roles, system,
+    reviews, roles, system, tokens,
 };
 
 struct BearerAuth;
@@ -57,6 +57,9 @@ impl Modify for BearerAuth {
         reviews::get_review_instance, reviews::list_review_items, reviews::reset_review_instance,
         reviews::stop_review_instance, reviews::apply_review_instance, reviews::decide_review_items,
         reviews::decide_review_item, reviews::my_reviews,
+        tokens::jwks, tokens::oauth_metadata, tokens::introspect_token,
+        tokens::list_audiences, tokens::create_audience, tokens::get_audience, tokens::update_audience,
+        tokens::delete_audience, tokens::list_keys, tokens::rotate_keys,
     ),
     components(schemas(pim_api::Problem, pim_api::ExportFormat))
 )]

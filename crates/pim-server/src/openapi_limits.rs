@@ -7,6 +7,7 @@ use pim_domain::request::{MAX_JUSTIFICATION_LEN, MAX_TICKET_FIELD_LEN};
 use pim_domain::review::{MAX_DURATION_DAYS, MAX_INACTIVE_DAYS, MAX_ROLES};
 use pim_domain::role::{MAX_DESCRIPTION_LEN, MAX_ROLE_NAME_LEN};
 use pim_domain::scope::{MAX_SCOPE_DEPTH, MAX_SCOPE_LEN, MAX_SEGMENT_LEN};
+use pim_domain::token::{MAX_AUDIENCE_NAME_LEN, MAX_AUDIENCE_ROLES, MAX_LIFETIME_SECS, MIN_LIFETIME_SECS};
 use serde_json::{Value, json};
 
 /// Longest label of a resource, a review or a token name (bytes; the engine's checks).
@@ -92,6 +93,16 @@ fn below_root() -> Value {
     s
 }
 
+/// An audience name: 1 to 200 characters, no space or control character.
+fn audience_name() -> Value {
+    json!({ "minLength": 1, "maxLength": MAX_AUDIENCE_NAME_LEN, "pattern": r"^[^\s\x00-\x1f\x7f-\x9f]+$" })
+}
+
+/// A token lifetime in seconds.
+fn lifetime() -> Value {
+    json!({ "minimum": MIN_LIFETIME_SECS, "maximum": MAX_LIFETIME_SECS })
+}
+
 /// Query parameters holding a scope path.
 const SCOPE_PARAMS: [&str; 2] = ["scope", "under"];
 
@@ -156,6 +167,13 @@ fn limits() -> Vec<(&'static str, &'static str, Value)> {
         ("CreateResource", "type", printable(MAX_LABEL_LEN)),
         ("DismissAlert", "reason", printable(MAX_JUSTIFICATION_LEN)),
         ("ValidateScope", "scope", scope()),
+        ("CreateAudience", "name", audience_name()),
+        ("UpdateAudience", "name", audience_name()),
+        ("CreateAudience", "lifetimeSecs", lifetime()),
+        ("UpdateAudience", "lifetimeSecs", lifetime()),
+        ("CreateAudience", "roles", json!({ "maxItems": MAX_AUDIENCE_ROLES })),
+        ("UpdateAudience", "roles", json!({ "maxItems": MAX_AUDIENCE_ROLES })),
+        ("CreateAccessTokenRequest", "scope", scope()),
     ]
 }
 

@@ -42,6 +42,58 @@ pub struct FileConfig {
     /// Connectors: target systems where pim grants and revokes the real access.
     #[serde(default)]
     pub connectors: Vec<ConnectorFile>,
+    /// Signed access tokens (docs/TOKENS.md).
+    pub tokens: Option<TokensFile>,
+}
+
+/// `[tokens]` of `pim.toml`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct TokensFile {
+    /// The tokens' `iss` [default: `[notifications] public_url`, else `http://<listen address>`].
+    pub issuer: Option<String>,
+    /// `EdDSA` or `ES256`, for audiences that name none [default: EdDSA].
+    pub algorithm: Option<String>,
+    /// Days after which a new signing key replaces the current one [default: 0, only `pim keys rotate`].
+    pub rotate_every_days: Option<u32>,
+}
+
+/// The access tokens' settings from `[tokens]`; `listen` is the address the server listens on
+/// (the issuer when neither `issuer` nor `[notifications] public_url` is set).
+pub fn token_options(file: &FileConfig, listen: &str) -> anyhow::Result<pim_engine::tokens::TokenOptions> {
+    let public_url = file.notifications.as_ref().and_then(|n| n.public_url.as_deref());
+    token_options_from(file.tokens.as_ref(), public_url, listen)
+}
+
+/// [`token_options`] from `[tokens]` and `[notifications] public_url`.
+pub fn token_options_from(
+    t: Option<&TokensFile>,
+    public_url: Option<&str>,
+    listen: &str,
+) -> anyhow::Result<pim_engine::tokens::TokenOptions> {
+    let issuer = match t.and_then(|t| t.issuer.clone()).or(public_url.map(str::to_owned)) {
+        Some(i) => i,
+        None => format!("http://{listen}"),
+    };
+    let issuer = issuer.trim_end_matches('/').to_owned();
+    match url::Url::parse(&issuer) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.query().is_none() && u.fragment().is_none() => {}
+        _ => anyhow::bail!("[tokens] issuer must be an http or https URL without query or fragment, not '{issuer}'"),
+    }
+    let default_algorithm = match t.and_then(|t| t.algorithm.as_deref()) {
+        None => pim_domain::token::SigningAlg::EdDSA,
+        Some(a) => pim_domain::token::SigningAlg::parse(a)
+            .with_context(|| format!("[tokens] algorithm must be EdDSA or ES256, not '{a}'"))?,
+    };
+    let days = t.and_then(|t| t.rotate_every_days).unwrap_or(0);
+    if days > 3650 {
+        anyhow::bail!("[tokens] rotate_every_days must be at most 3650 (0: rotate only with pim keys rotate)");
+    }
+    Ok(pim_engine::tokens::TokenOptions {
+        issuer,
+        default_algorithm,
+        rotate_every_ms: i64::from(days) * pim_domain::time::DAY_MS,
+    })
 }
 
 /// One `[[connectors]]` of `pim.toml` (docs/CONNECTORS.md).
@@ -539,6 +591,41 @@ mod tests {
                 toml::from_str::<FileConfig>(bad)
                     .map_err(anyhow::Error::from)
                     .and_then(|f| portal_options(&f))
+                    .is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn token_settings_default_to_the_public_url_and_are_checked() {
+        use pim_domain::token::SigningAlg;
+        let o = token_options(&FileConfig::default(), "127.0.0.1:8420").unwrap();
+        assert_eq!(
+            (o.issuer.as_str(), o.default_algorithm, o.rotate_every_ms),
+            ("http://127.0.0.1:8420", SigningAlg::EdDSA, 0)
+        );
+        let file: FileConfig = toml::from_str("[notifications]\npublic_url = \"https://pim.example.com/\"\n").unwrap();
+        assert_eq!(token_options(&file, "x").unwrap().issuer, "https://pim.example.com");
+        let file: FileConfig = toml::from_str(
+            "[notifications]\npublic_url = \"https://pim.example.com\"\n\
+             [tokens]\nissuer = \"https://id.example.com\"\nalgorithm = \"ES256\"\nrotate_every_days = 30\n",
+        )
+        .unwrap();
+        let o = token_options(&file, "x").unwrap();
+        assert_eq!((o.issuer.as_str(), o.default_algorithm), ("https://id.example.com", SigningAlg::ES256));
+        assert_eq!(o.rotate_every_ms, 30 * 86_400_000);
+        for bad in [
+            "[tokens]\nissuer = \"pim.example.com\"\n",
+            "[tokens]\nissuer = \"https://x.example.com/?a=1\"\n",
+            "[tokens]\nalgorithm = \"HS256\"\n",
+            "[tokens]\nrotate_every_days = 4000\n",
+            "[tokens]\nlifetime = 3\n",
+        ] {
+            assert!(
+                toml::from_str::<FileConfig>(bad)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|f| token_options(&f, "x"))
                     .is_err(),
                 "{bad}"
             );

@@ -59,6 +59,10 @@ pub struct Resolved {
     pub rate_limit: pim_server::rate_limit::RateLimitOptions,
     /// The connectors.
     pub connectors: Vec<pim_engine::connectors::ConnectorOptions>,
+    /// `[tokens]` as written (the issuer's default needs the address listened on).
+    pub tokens: Option<config::TokensFile>,
+    /// `[notifications] public_url` (the issuer's default).
+    pub public_url: Option<String>,
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
@@ -71,7 +75,11 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
         anyhow::bail!("audit_retention_days must be at least 1 (leave it out to keep the audit history for ever)");
     }
     let connectors = config::connector_options(&file, &|k| std::env::var(k).ok())?;
+    // Checked now, with a stand-in address, so a mistake stops the start before anything opens.
+    config::token_options(&file, "127.0.0.1:8420")?;
     Ok(Resolved {
+        tokens: file.tokens.clone(),
+        public_url: file.notifications.as_ref().and_then(|n| n.public_url.clone()),
         connectors,
         audit_retention_days,
         portal: config::portal_options(&file)?,
@@ -119,7 +127,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let url = config::database_url(cfg.database.clone(), &cfg.data_dir)?;
     let key = cfg.secret_key.load()?;
     log_notifications(&cfg.notifications);
+    let listener =
+        tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
     let options = EngineOptions {
+        tokens: config::token_options_from(cfg.tokens.as_ref(), cfg.public_url.as_deref(), &addr.to_string())?,
         notifications: cfg.notifications.clone(),
         secret_key: key,
         audit_retention_days: cfg.audit_retention_days,
@@ -135,9 +147,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             cfg.secret_key.path.display()
         );
     }
-    let listener =
-        tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
-    let addr = listener.local_addr()?;
     let secret = if engine.setup_required().await.map_err(|e| anyhow::anyhow!("{e}"))? {
         let s = pim_engine::auth::new_setup_secret();
         println!("pim: this server has no account yet. Create the first administrator with:");

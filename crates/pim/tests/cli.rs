@@ -2032,3 +2032,62 @@ fn a_managed_login_is_announced_and_its_password_handed_out_once() {
     assert!(err.contains("none is waiting"), "{err}");
     drop(server);
 }
+
+#[test]
+fn access_tokens_from_the_command_line_end_with_pim_deactivate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    std::fs::write(dir.join("pim.toml"), "[tokens]\nissuer = \"https://pim.example.com\"\n").expect("pim.toml");
+    let server = Server::start(dir, &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    let secret = server.secret.clone().expect("a setup secret");
+    let cli = Cli::new(dir);
+    let setup = ["--server", &server.url, "setup", "--username", "root", "--secret", &secret, "--password-stdin"];
+    cli.ok_in(&setup, "root-password-1\n");
+    cli.ok(&["roles", "create", "--name", "Operator", "--action", "k8s.*"]);
+    cli.ok(&["settings", "set", "Operator", "--scope", "/k8s", "--require-mfa", "false"]);
+    cli.ok(&["assign", "root", "Operator", "--scope", "/k8s", "--eligible", "-j", "on call"]);
+    cli.ok(&["sps", "create", "k8s-gateway"]);
+    let shown = cli.ok(&[
+        "audiences",
+        "create",
+        "k8s",
+        "--role",
+        "Operator",
+        "--scope-prefix",
+        "/k8s",
+        "--lifetime",
+        "10m",
+        "--introspector",
+        "k8s-gateway",
+    ]);
+    assert!(shown.contains("600 s") && shown.contains("k8s-gateway") && shown.contains("Operator"), "{shown}");
+    assert!(cli.ok(&["audiences", "list"]).contains("k8s"));
+    // Nothing active yet: a clear refusal.
+    let err = cli.fails(&["token", "--audience", "k8s"], "");
+    assert!(err.contains("no_grant_for_audience"), "{err}");
+    cli.ok(&["activate", "Operator", "--scope", "/k8s", "--duration", "30m", "-j", "INC-7"]);
+    let token = cli.ok(&["token", "--audience", "k8s"]).trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "the JWT alone: {token}");
+    let shown = cli.json(&["token", "--audience", "k8s"]);
+    assert_eq!((shown["audience"].as_str(), shown["grants"][0]["role"].as_str()), (Some("k8s"), Some("Operator")));
+    assert!(shown["expiresIn"].as_i64().is_some_and(|s| s <= 600), "{shown}");
+    let active = cli.ok(&["token", "introspect", &token]);
+    assert!(active.contains("active:") && active.contains("true") && active.contains("Operator at /k8s"), "{active}");
+    let meta = http(&server.addr, "GET", "/.well-known/oauth-authorization-server", &[], "");
+    assert!(meta.1.contains("\"issuer\":\"https://pim.example.com\""), "{meta:?}");
+    // Keys: one current; a rotation adds one.
+    assert!(cli.ok(&["keys", "list"]).contains("current"));
+    let rotated = cli.ok(&["keys", "rotate"]);
+    assert!(rotated.contains("rotated") && rotated.contains("current"), "{rotated}");
+    assert!(cli.ok(&["token", "introspect", &token]).contains("true"), "the old key still verifies");
+    // pim deactivate: introspection answers false right away.
+    cli.ok(&["deactivate", "Operator", "--scope", "/k8s"]);
+    let r = cli.raw(&["token", "introspect", &token], "");
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stdout.contains("active: false"), "{}", r.stdout);
+    let r = cli.raw(&["-o", "json", "token", "introspect", &token], "");
+    assert_eq!(serde_json::from_str::<Value>(&r.stdout).expect("JSON"), serde_json::json!({ "active": false }));
+    cli.ok(&["audiences", "delete", "k8s"]);
+    assert!(cli.fails(&["audiences", "show", "k8s"], "").contains("not_found"));
+    drop(server);
+}

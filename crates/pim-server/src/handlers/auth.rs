@@ -3,15 +3,15 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use pim_api::{
-    ApiToken, CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, MeResponse, Page, Principal, Problem,
-    SetupRequest, SetupStatus, TokenId, TokenQuery,
+    ApiToken, CreateAccessTokenRequest, CreateTokenBody, CreateTokenRequest, CreatedToken, CreatedTokenAnswer,
+    LoginRequest, LoginResponse, MeResponse, Page, Principal, Problem, SetupRequest, SetupStatus, TokenId, TokenQuery,
 };
 use pim_domain::{AssignmentKind, DomainError, ErrorKind};
 use pim_engine::auth::NewAdmin;
 
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Ctx, Json, Path, Query};
+use crate::extract::{Ctx, Json, JsonBytes, Path, Query, parse_json_object};
 
 /// Whether the server still needs its first account.
 #[utoipa::path(get, path = "/api/v1/setup", tag = "auth", responses((status = 200, body = SetupStatus)))]
@@ -113,18 +113,31 @@ pub async fn list_tokens(
     Ok(Json(Page::all(s.engine.list_tokens(&ctx, q.principal_id).await?)))
 }
 
-/// Issues an API token; the secret is in this answer only.
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])), request_body = CreateTokenRequest,
-    responses((status = 201, body = CreatedToken), (status = 400, body = Problem), (status = 403, body = Problem),
-        (status = 404, description = "no principal has that id", body = Problem),
+/// Issues a token. With `audience` in the body: a signed access token (a JWT) for the caller,
+/// carrying its grants in effect that the audience accepts (`403 no_grant_for_audience` when there
+/// is none); otherwise a pim API token, whose secret is in this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])), request_body = CreateTokenBody,
+    responses((status = 201, body = CreatedTokenAnswer), (status = 400, body = Problem),
+        (status = 403, description = "the caller may not issue it, or holds no grant the audience accepts", body = Problem),
+        (status = 404, description = "no principal, audience or role has that id or name", body = Problem),
         (status = 409, description = "the principal is disabled", body = Problem)))]
 pub async fn create_token(
     State(s): State<AppState>,
     Ctx(ctx): Ctx,
-    Json(body): Json<CreateTokenRequest>,
-) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    JsonBytes(bytes): JsonBytes,
+) -> ApiResult<(StatusCode, Json<CreatedTokenAnswer>)> {
+    // One look at the object for `audience`, then the chosen shape from the same bytes (so
+    // duplicate and unknown fields are refused as everywhere).
+    let body: serde_json::Value = parse_json_object(&bytes)?;
+    if body.get("audience").is_some() {
+        let b: CreateAccessTokenRequest = parse_json_object(&bytes)?;
+        let issued = s.engine.issue_access_token(&ctx, &b.audience, b.role.as_deref(), b.scope.as_ref()).await?;
+        let t = crate::handlers::tokens::created_access_token(&s, issued);
+        return Ok((StatusCode::CREATED, Json(CreatedTokenAnswer::Access(t))));
+    }
+    let body: CreateTokenRequest = parse_json_object(&bytes)?;
     let issued = s.engine.create_token(&ctx, body.principal_id, body.name, body.expires_in_days).await?;
-    Ok((StatusCode::CREATED, Json(CreatedToken { token: issued.secret, info: issued.info })))
+    Ok((StatusCode::CREATED, Json(CreatedTokenAnswer::Api(CreatedToken { token: issued.secret, info: issued.info }))))
 }
 
 /// Revokes a token.

@@ -15,6 +15,7 @@ pub mod resources;
 pub mod reviews;
 pub mod roles;
 pub mod system;
+pub mod tokens;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -34,7 +35,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 }
 
 /// The operations of [`public`], as the OpenAPI document names them (a test keeps both equal).
-pub const PUBLIC_OPERATIONS: [(&str, &str); 7] = [
+pub const PUBLIC_OPERATIONS: [(&str, &str); 9] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -42,6 +43,8 @@ pub const PUBLIC_OPERATIONS: [(&str, &str); 7] = [
     ("get", "/api/v1/setup"),
     ("post", "/api/v1/setup"),
     ("post", "/api/v1/auth/login"),
+    ("get", "/.well-known/jwks.json"),
+    ("get", "/.well-known/oauth-authorization-server"),
 ];
 
 /// The routes anyone may call without a token (the only such list).
@@ -53,6 +56,8 @@ fn public() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(system::openapi_json))
         .route("/api/v1/setup", get(auth::get_setup).post(auth::create_setup).layer(anonymous_body()))
         .route("/api/v1/auth/login", post(auth::login).layer(anonymous_body()))
+        .route("/.well-known/jwks.json", get(tokens::jwks))
+        .route("/.well-known/oauth-authorization-server", get(tokens::oauth_metadata))
 }
 
 /// The routes that need a valid bearer token.
@@ -62,6 +67,14 @@ fn authenticated() -> Router<AppState> {
         .route("/api/v1/me", get(auth::get_me))
         .route("/api/v1/tokens", get(auth::list_tokens).post(auth::create_token))
         .route("/api/v1/tokens/{id}", axum::routing::delete(auth::revoke_token))
+        .route("/api/v1/tokens/introspect", post(tokens::introspect_token))
+        .route("/api/v1/audiences", get(tokens::list_audiences).post(tokens::create_audience))
+        .route(
+            "/api/v1/audiences/{id_or_name}",
+            get(tokens::get_audience).patch(tokens::update_audience).delete(tokens::delete_audience),
+        )
+        .route("/api/v1/keys", get(tokens::list_keys))
+        .route("/api/v1/keys/rotate", post(tokens::rotate_keys))
         .route("/api/v1/principals/{id_or_name}", get(directory::get_principal))
         .route("/api/v1/principals/{id_or_name}/provisioning", get(connectors::principal_provisioning))
         .route("/api/v1/me/provisioning", get(connectors::my_provisioning))

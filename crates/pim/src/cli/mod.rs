@@ -20,6 +20,7 @@ pub mod resolve;
 pub mod reviews;
 pub mod roles;
 pub mod scopes;
+pub mod tokens;
 pub mod views;
 
 use std::path::PathBuf;
@@ -155,6 +156,19 @@ pub enum Command {
     },
     /// Ask whether a principal may perform an action at a scope now.
     Check(check::CheckArgs),
+    /// A signed access token (JWT) for a resource server: `pim token --audience NAME [--role R]
+    /// [--scope S]` prints it; `pim token introspect TOKEN` asks whether one is still active.
+    Token(tokens::TokenArgs),
+    /// Audiences: the resource servers that accept pim's access tokens.
+    Audiences {
+        #[command(subcommand)]
+        command: tokens::AudiencesCommand,
+    },
+    /// The keys that sign access tokens: list, rotate.
+    Keys {
+        #[command(subcommand)]
+        command: tokens::KeysCommand,
+    },
     /// Connectors: the targets where pim grants the real access, and where each grant stands.
     ///
     /// `pim connectors` lists them; `reconcile NAME` compares a target with pim now;
@@ -321,6 +335,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SettingsChanges { command } => approvals::settings_changes(&ctx()?, command).await,
         Command::BreakGlass { command } => approvals::break_glass(&ctx()?, command).await,
         Command::Check(args) => check::run(&ctx()?, args).await,
+        Command::Token(args) => tokens::token(&ctx()?, args).await,
+        Command::Audiences { command } => tokens::audiences(&ctx()?, command).await,
+        Command::Keys { command } => tokens::keys(&ctx()?, command).await,
         Command::Connectors(args) => connectors::run(&ctx()?, args).await,
         Command::Audit { command } => audit::run(&ctx()?, command).await,
         Command::Reports { command } => reports::run(&ctx()?, command).await,
@@ -363,6 +380,17 @@ mod tests {
     }
 
     #[test]
+    fn the_access_token_to_introspect_is_not_the_api_token() {
+        let cli = Cli::try_parse_from(["pim", "token", "introspect", "eyJ.e30.sig", "--token", "pim_api"]).unwrap();
+        assert_eq!(cli.token.as_deref(), Some("pim_api"));
+        let Command::Token(t) = cli.command else { panic!("pim token") };
+        let Some(tokens::TokenCommand::Introspect { access_token }) = t.command else { panic!("introspect") };
+        assert_eq!(access_token, "eyJ.e30.sig");
+        let cli = Cli::try_parse_from(["pim", "token", "introspect", "eyJ.e30.sig"]).unwrap();
+        assert_eq!(cli.token, None, "the positional is not the global --token");
+    }
+
+    #[test]
     fn global_options_go_anywhere() {
         let cli = Cli::try_parse_from(["pim", "users", "list", "-o", "json", "--server", "http://x"]).unwrap();
         assert_eq!(cli.output, Format::Json);
@@ -382,6 +410,12 @@ mod tests {
             &["pim", "groups", "add-member", "ops", "bob"],
             &["pim", "sps", "create", "ci-bot", "--description", "CI"],
             &["pim", "tokens", "create", "ci", "--for", "ci-bot", "--expires-in-days", "7"],
+            &["pim", "token", "--audience", "k8s-prod", "--role", "Operator", "--scope", "/k8s/prod"],
+            &["pim", "token", "introspect", "eyJ.e30.sig"],
+            &["pim", "audiences", "create", "k8s-prod", "--role", "Operator,Reader", "--scope-prefix", "/k8s"],
+            &["pim", "audiences", "update", "k8s-prod", "--lifetime", "5m", "--algorithm", "ES256"],
+            &["pim", "audiences", "delete", "k8s-prod"],
+            &["pim", "keys", "rotate"],
             &["pim", "scopes", "add", "/prod/db", "--name", "orders", "--type", "postgres.database"],
             &["pim", "scopes", "list", "--under", "/prod"],
             &["pim", "roles", "create", "--name", "Blob Reader", "--action", "storage.blobs.read,storage.list"],

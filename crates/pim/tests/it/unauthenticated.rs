@@ -11,7 +11,7 @@ use crate::harness::prelude::*;
 use crate::hostile::{Body, Db, Raw, item_of, review_of, selected, start_review};
 
 /// The operations anyone may call without a token; every other one needs a valid bearer token.
-const PUBLIC: [(&str, &str); 7] = [
+const PUBLIC: [(&str, &str); 9] = [
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -19,6 +19,8 @@ const PUBLIC: [(&str, &str); 7] = [
     ("GET", "/api/v1/setup"),
     ("POST", "/api/v1/setup"),
     ("POST", "/api/v1/auth/login"),
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/.well-known/oauth-authorization-server"),
 ];
 
 /// What fills a path parameter.
@@ -67,7 +69,21 @@ async fn real_ids(s: &TestServer) -> BTreeMap<&'static str, String> {
     let token = s.admin.list_tokens(None).await.expect("tokens").items.first().expect("a token").id;
     let (review, instance) = start_review(s, &review_of("quarterly", ops, "/a", selected(&[s.admin_id]))).await;
     let item = item_of(s, instance, user).await;
+    let audience = s
+        .admin
+        .create_audience(&CreateAudience {
+            name: "api".into(),
+            roles: None,
+            scope_prefix: None,
+            lifetime_secs: None,
+            algorithm: None,
+            introspector: None,
+        })
+        .await
+        .expect("audience")
+        .id;
     BTreeMap::from([
+        ("audiences", audience.to_string()),
         ("tokens", token.to_string()),
         ("principals", user.to_string()),
         ("users", user.to_string()),

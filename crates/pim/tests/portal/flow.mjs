@@ -74,6 +74,7 @@ const PAGES = [
   { name: "manage-settings", path: "/manage/settings" },
   { name: "manage-alerts", path: "/manage/alerts" },
   { name: "manage-reviews", path: "/manage/reviews" },
+  { name: "manage-audiences", path: "/manage/audiences" },
   { name: "audit", path: "/audit" },
   { name: "error-not-found", path: "/no-such-page", status: 404 },
 ];

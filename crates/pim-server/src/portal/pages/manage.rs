@@ -20,6 +20,7 @@ pub const TABS: &[(&str, &str, &str, &str)] = &[
     ("settings", "/manage/settings", "Role settings", actions::SETTINGS_READ),
     ("alerts", "/manage/alerts", "Alerts", actions::ALERTS_READ),
     ("reviews", "/manage/reviews", "Access reviews", actions::REVIEWS_READ),
+    ("audiences", "/manage/audiences", "Audiences", actions::TOKENS_READ),
 ];
 
 /// One tab of the Manage section.
@@ -34,7 +35,7 @@ pub struct Tab {
 }
 
 /// The actions the engine checks at `/` only: their tabs show to holders at `/`.
-const AT_ROOT: &[&str] = &[actions::DIRECTORY_READ, actions::ROLES_READ, actions::ALERTS_READ];
+const AT_ROOT: &[&str] = &[actions::DIRECTORY_READ, actions::ROLES_READ, actions::ALERTS_READ, actions::TOKENS_READ];
 
 /// Whether the caller may use a tab shown by `action`.
 fn visible(state: &AppState, ctx: &pim_engine::Context, action: &str) -> bool {
@@ -69,6 +70,7 @@ pub fn routes() -> Router<AppState> {
         .merge(super::manage_settings::routes())
         .merge(super::manage_alerts::routes())
         .merge(super::manage_reviews::routes())
+        .merge(super::manage_audiences::routes())
 }
 
 async fn landing(axum::extract::State(s): axum::extract::State<AppState>, session: Session) -> Response {

@@ -8,6 +8,7 @@ pub mod manage;
 pub mod manage_alerts;
 pub mod manage_assignments;
 pub mod manage_assignments_change;
+pub mod manage_audiences;
 pub mod manage_directory;
 pub mod manage_groups;
 pub mod manage_lookup;

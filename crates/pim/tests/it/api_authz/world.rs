@@ -127,6 +127,18 @@ pub(super) async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec
         .id;
     s.set_settings(ops, "/a", |x| x.activation_max_minutes = 240).await;
     let a = s.assign(victim, ops, "/a", AssignmentKind::Eligible, None).await;
+    // The audience every row reads (each row that may write makes, changes and removes its own).
+    s.admin
+        .create_audience(&CreateAudience {
+            name: "shared".into(),
+            roles: None,
+            scope_prefix: None,
+            lifetime_secs: None,
+            algorithm: None,
+            introspector: None,
+        })
+        .await
+        .expect("audience");
 
     // Phase 1: what must have ended by the time the matrix runs.
     let end_soon = Some(T0.plus_millis(HOUR_MS));

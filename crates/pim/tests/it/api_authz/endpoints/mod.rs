@@ -4,6 +4,7 @@ mod assignments;
 mod directory;
 mod own;
 mod reviews;
+mod tokens;
 
 use reqwest::Method;
 use serde_json::Value;
@@ -103,7 +104,7 @@ pub(super) fn t(ts: Timestamp) -> String {
 
 /// Every endpoint, in the order the matrix calls them (some calls rely on earlier ones).
 pub(super) fn endpoints(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
-    [own::rows(w, r, now), directory::rows(w, r), assignments::rows(w, r, now), reviews::rows(w, r)]
+    [own::rows(w, r, now), directory::rows(w, r), assignments::rows(w, r, now), reviews::rows(w, r), tokens::rows(r)]
         .into_iter()
         .flatten()
         .collect()
