@@ -76,6 +76,9 @@ error_kinds! {
     ReviewNotCompleted => "review_not_completed",
     NotReviewer => "not_reviewer",
     ReasonRequired => "reason_required",
+    // SSH certificates.
+    NoSshPrincipals => "no_ssh_principals",
+    AssignmentAmbiguous => "assignment_ambiguous",
 }
 
 /// A refused request: what rule it broke and a sentence that says so.

@@ -33,6 +33,9 @@ pub struct EngineOptions {
     pub alert_evaluation_ms: i64,
     /// The connectors that grant and revoke access in target systems (`[[connectors]]`).
     pub connectors: Vec<crate::connectors::ConnectorOptions>,
+    /// The longest lifetime of an SSH certificate, in milliseconds (`[ssh] max_certificate_hours`);
+    /// a certificate also ends with the grant it relies on, whichever comes first.
+    pub ssh_max_certificate_ms: i64,
 }
 
 impl Default for EngineOptions {
@@ -45,6 +48,7 @@ impl Default for EngineOptions {
             audit_retention_days: None,
             alert_evaluation_ms: 15 * pim_domain::time::MINUTE_MS,
             connectors: Vec::new(),
+            ssh_max_certificate_ms: crate::ssh::DEFAULT_MAX_CERTIFICATE_MS,
         }
     }
 }
@@ -59,6 +63,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("audit_retention_days", &self.audit_retention_days)
             .field("alert_evaluation_ms", &self.alert_evaluation_ms)
             .field("connectors", &self.connectors)
+            .field("ssh_max_certificate_ms", &self.ssh_max_certificate_ms)
             .finish()
     }
 }

@@ -19,6 +19,7 @@ mod resources;
 mod reviews;
 mod roles;
 mod sign_in;
+mod ssh;
 mod tokens;
 
 pub use alerts::*;
@@ -36,4 +37,5 @@ pub use resources::*;
 pub use reviews::*;
 pub use roles::*;
 pub use sign_in::*;
+pub use ssh::*;
 pub use tokens::*;
