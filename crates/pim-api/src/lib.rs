@@ -20,6 +20,7 @@ pub mod requests;
 pub mod reviews;
 pub mod roles;
 pub mod scopes;
+pub mod ssh;
 
 pub use alerts::{AlertQuery, DismissAlert, RemediationResult, UpdateAlertRule};
 pub use approvals::{
@@ -52,6 +53,7 @@ pub use reviews::{
 };
 pub use roles::{CreateRole, EffectiveSettings, SettingsListQuery, SettingsQuery};
 pub use scopes::{CreateResource, ResourceQuery, ScopeInfo, ValidateScope};
+pub use ssh::{IssueSshCertificate, SshCertificate};
 
 /// The domain crate, for the types not re-exported by name.
 pub use pim_domain as domain;

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
     alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, reports, requests, resources,
-    reviews, roles, system,
+    reviews, roles, ssh, system,
 };
 
 struct BearerAuth;
@@ -56,6 +56,7 @@ impl Modify for BearerAuth {
         reviews::get_review_instance, reviews::list_review_items, reviews::reset_review_instance,
         reviews::stop_review_instance, reviews::apply_review_instance, reviews::decide_review_items,
         reviews::decide_review_item, reviews::my_reviews,
+        ssh::get_ssh_ca, ssh::issue_ssh_certificate,
     ),
     components(schemas(pim_api::Problem, pim_api::ExportFormat))
 )]

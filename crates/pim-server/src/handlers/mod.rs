@@ -14,6 +14,7 @@ pub mod requests;
 pub mod resources;
 pub mod reviews;
 pub mod roles;
+pub mod ssh;
 pub mod system;
 
 use axum::Router;
@@ -34,7 +35,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 }
 
 /// The operations of [`public`], as the OpenAPI document names them (a test keeps both equal).
-pub const PUBLIC_OPERATIONS: [(&str, &str); 7] = [
+pub const PUBLIC_OPERATIONS: [(&str, &str); 8] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -42,6 +43,7 @@ pub const PUBLIC_OPERATIONS: [(&str, &str); 7] = [
     ("get", "/api/v1/setup"),
     ("post", "/api/v1/setup"),
     ("post", "/api/v1/auth/login"),
+    ("get", "/api/v1/ssh/ca.pub"),
 ];
 
 /// The routes anyone may call without a token (the only such list).
@@ -53,6 +55,7 @@ fn public() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(system::openapi_json))
         .route("/api/v1/setup", get(auth::get_setup).post(auth::create_setup).layer(anonymous_body()))
         .route("/api/v1/auth/login", post(auth::login).layer(anonymous_body()))
+        .route("/api/v1/ssh/ca.pub", get(ssh::get_ssh_ca).layer(anonymous_body()))
 }
 
 /// The routes that need a valid bearer token.
@@ -140,4 +143,5 @@ fn authenticated() -> Router<AppState> {
         .route("/api/v1/review-instances/{id}/decisions", post(reviews::decide_review_items))
         .route("/api/v1/review-instances/{id}/items/{item_id}/decision", post(reviews::decide_review_item))
         .route("/api/v1/me/reviews", get(reviews::my_reviews))
+        .route("/api/v1/ssh/certificates", post(ssh::issue_ssh_certificate))
 }

@@ -69,4 +69,6 @@ mod reviews;
 mod reviews_authz;
 mod reviews_hostile;
 mod sign_in;
+mod ssh;
+mod ssh_hostile;
 mod unauthenticated;

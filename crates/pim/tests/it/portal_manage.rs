@@ -396,6 +396,7 @@ async fn every_role_setting_through_the_portal(b: Backend) {
     set(&mut f, "assigned_active_admins_additional", "sec@example.com, audit@example.com");
     set(&mut f, "assigned_active_admins_critical", "on");
     unset(&mut f, "eligible_member_activated_requester_default");
+    set(&mut f, "ssh_principals", "deploy, root");
     let saved = send(&web, "/manage/settings", &f).await;
     assert_eq!(saved.status, 200);
     let user = |id| ApproverRef { kind: PrincipalKind::User, id };
@@ -422,6 +423,7 @@ async fn every_role_setting_through_the_portal(b: Backend) {
         require_approval_for_extension: false,
         allow_break_glass: true,
         require_mfa_on_active_assignment: true,
+        ssh_principals: vec!["deploy".into(), "root".into()],
         ..RoleSettings::default()
     };
     want.notifications.assigned_active.admins.additional_recipients =
