@@ -42,6 +42,25 @@ pub struct FileConfig {
     /// Connectors: target systems where pim grants and revokes the real access.
     #[serde(default)]
     pub connectors: Vec<ConnectorFile>,
+    /// The SSH certificate authority (docs/SSH.md).
+    pub ssh: Option<SshFile>,
+}
+
+/// `[ssh]` of `pim.toml`.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct SshFile {
+    /// The longest lifetime of a certificate, in hours (1 to 168); it also ends with its activation [default: 8].
+    pub max_certificate_hours: Option<u32>,
+}
+
+/// The longest lifetime of an SSH certificate from `[ssh]`, in milliseconds.
+pub fn ssh_max_certificate_ms(file: &FileConfig) -> anyhow::Result<i64> {
+    let hours = file.ssh.as_ref().and_then(|s| s.max_certificate_hours).unwrap_or(8);
+    if !(1..=168).contains(&hours) {
+        anyhow::bail!("[ssh] max_certificate_hours must be between 1 and 168");
+    }
+    Ok(i64::from(hours) * pim_domain::time::HOUR_MS)
 }
 
 /// One `[[connectors]]` of `pim.toml` (docs/CONNECTORS.md).
