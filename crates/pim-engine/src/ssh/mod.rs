@@ -84,6 +84,28 @@ fn internal(e: impl std::fmt::Display) -> EngineError {
     EngineError::Internal(format!("SSH certificate: {e}"))
 }
 
+/// When the grant `chosen` ends, by the stored assignment (and the grant's own bound, e.g. a
+/// time-bound group membership); refused when it is no longer in effect or the principal was
+/// disabled.
+async fn current_end(
+    c: &mut pim_store::AnyConnection,
+    chosen: &Candidate,
+    principal: pim_domain::PrincipalId,
+    now: Timestamp,
+) -> Result<Option<Timestamp>> {
+    if !q::get_principal(c, principal).await?.is_some_and(|p| p.enabled) {
+        return Err(DomainError::new(ErrorKind::PrincipalDisabled, "the principal is disabled").into());
+    }
+    let a = q::get_assignment(c, chosen.grant.assignment_id).await?;
+    let Some(a) = a.filter(|a| a.in_effect(now)) else {
+        return Err(DomainError::new(ErrorKind::NotActive, "the assignment ended meanwhile").into());
+    };
+    Ok(match (a.window.end, chosen.grant.ends_at) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    })
+}
+
 impl Engine {
     /// The CA's public key, made on first need. Anyone may read it (it is what hosts trust).
     pub async fn ssh_ca_public_key(&self, ctx: &Context) -> Result<SshCaPublicKey> {
@@ -118,7 +140,12 @@ impl Engine {
             let subject = key::parse_user_key(&req.public_key)?;
             let now = self.now();
             let chosen = self.ssh_grant(&actor, &req, now).await?;
-            let (after, before) = cert::window(now, chosen.grant.ends_at, self.options.ssh_max_certificate_ms)
+            // Writers are serialized: looked at again inside the write transaction, the assignment
+            // and the principal are as every committed change left them (a deactivation that
+            // committed a moment ago, before the index heard of it, is seen here).
+            let mut tx = self.store.write(now).await?;
+            let ends_at = current_end(tx.conn(), &chosen, actor.id, now).await?;
+            let (after, before) = cert::window(now, ends_at, self.options.ssh_max_certificate_ms)
                 .ok_or_else(|| DomainError::new(ErrorKind::NotActive, "the assignment ends in less than a second"))?;
             let spec = cert::CertificateSpec {
                 principals: chosen.principals.clone(),
@@ -127,7 +154,6 @@ impl Engine {
                 valid_after: after,
                 valid_before: before,
             };
-            let mut tx = self.store.write(now).await?;
             let row = self.ssh_ca_in(&mut tx, now, &draft).await?;
             let ca = self.open_ssh_ca(&row)?;
             let certificate = cert::sign(&ca, &subject, &spec).map_err(internal)?;
@@ -142,7 +168,7 @@ impl Engine {
                 role_id: chosen.grant.role_id,
                 role_name: chosen.role_name,
                 scope: chosen.at,
-                grant_ends_at: chosen.grant.ends_at,
+                grant_ends_at: ends_at,
                 public_key_fingerprint: cert::fingerprint(&subject),
                 ca_fingerprint: cert::fingerprint(ca.public_key()),
             };

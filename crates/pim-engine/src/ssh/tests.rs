@@ -263,3 +263,32 @@ async fn the_ca_key_is_made_once_sealed_at_rest_and_every_certificate_is_audited
     let all = serde_json::to_string(&events).unwrap();
     assert!(!all.contains(&row.sealed) && !all.contains("PRIVATE KEY"), "never the private key");
 }
+
+#[tokio::test]
+async fn the_stored_assignment_decides_even_before_the_index_hears_of_a_change() {
+    let w = world(8 * HOUR_MS).await;
+    w.principals("Contributor", "/", &["deploy"]).await;
+    let (hana, ctx) = w.user("hana").await;
+    let end = w.engine.now().plus_millis(HOUR_MS);
+    w.active(hana, CONTRIBUTOR, "/", Some(end)).await;
+    let first = w.issue(&ctx, None, None).await.unwrap();
+    assert_eq!(first.valid_before, end);
+    // Another replica shortened it (committed; this replica's index has not followed yet).
+    let mut c = w.engine.store().read().await.unwrap();
+    let mut a = q::get_assignment(&mut c, first.assignment_id).await.unwrap().unwrap();
+    drop(c);
+    let sooner = w.engine.now().plus_millis(10 * MINUTE_MS);
+    a.window.end = Some(sooner);
+    let mut tx = w.engine.store().write(w.engine.now()).await.unwrap();
+    q::update_assignment(tx.conn(), &a).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(w.issue(&ctx, None, None).await.unwrap().valid_before, sooner, "the stored end, not the index's");
+    // And ended: refused, though the index still holds it.
+    a.window.end = Some(w.engine.now());
+    a.ended_early_at = Some(w.engine.now());
+    let mut tx = w.engine.store().write(w.engine.now()).await.unwrap();
+    q::update_assignment(tx.conn(), &a).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(!w.engine.index.effective(hana, w.engine.now()).is_empty(), "the index has not heard of it");
+    assert_eq!(w.issue(&ctx, None, None).await.unwrap_err(), ErrorKind::NotActive);
+}
