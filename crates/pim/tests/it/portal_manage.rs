@@ -438,6 +438,8 @@ async fn every_role_setting_through_the_portal(b: Backend) {
     assert!(text.contains("They are inherited from /prod: nothing is defined at /prod/db itself."), "{text}");
     assert!(text.contains("Approval stage 2 admin; 1 approval needed; times out after 240 minutes"), "{text}");
     assert_eq!(field(&f, "stage1_approvers"), "ann, approvers");
+    assert_eq!(field(&f, "ssh_principals"), "deploy, root", "the form shows the SSH principals");
+    assert!(text.contains("SSH certificate principals deploy, root"), "{text}");
     assert_eq!(field(&f, "stage1_escalation"), "bob");
     // The engine applies them: an activation now needs approval and a ticket.
     let (dev, dev_client) = s.user("dev").await;
@@ -459,6 +461,8 @@ async fn every_role_setting_through_the_portal(b: Backend) {
         ),
         ("stage1_required", "two", "Approval stage 1, approvals needed: 'two' is not a valid number."),
         ("assigned_eligible_admins_additional", "not-an-address", "'not-an-address' is not an email address"),
+        ("ssh_principals", "deploy, -oProxyCommand=x", "SSH principals: '-oProxyCommand=x' is not a login name"),
+        ("ssh_principals", "root root", "sshPrincipals: 'root' is named twice"),
     ] {
         let mut f = good.clone();
         set(&mut f, name, value);
