@@ -292,3 +292,44 @@ async fn the_stored_assignment_decides_even_before_the_index_hears_of_a_change()
     assert!(!w.engine.index.effective(hana, w.engine.now()).is_empty(), "the index has not heard of it");
     assert_eq!(w.issue(&ctx, None, None).await.unwrap_err(), ErrorKind::NotActive);
 }
+
+/// `ctx` sets Reader's settings at /lab: `list` as principals, and `require_mfa`.
+async fn put(w: &World, ctx: &Context, list: &[&str], require_mfa: bool) -> Result<(), EngineError> {
+    let mut s = w.engine.effective_settings(&w.admin, "Reader", sp("/lab")).await.unwrap().settings;
+    s.ssh_principals = list.iter().map(|p| (*p).to_owned()).collect();
+    s.require_mfa_on_activation = require_mfa;
+    w.engine.put_settings(ctx, "Reader", sp("/lab"), s).await.map(|_| ())
+}
+
+#[tokio::test]
+async fn only_an_administrator_at_the_root_changes_the_ssh_principals() {
+    use pim_domain::role::PRIVILEGED_ROLE_ADMINISTRATOR;
+    let w = world(8 * HOUR_MS).await;
+    w.principals("Reader", "/", &["deploy"]).await;
+    let (lab, lab_ctx) = w.user("lab-admin").await;
+    w.active(lab, PRIVILEGED_ROLE_ADMINISTRATOR, "/lab", None).await;
+    // A scoped administrator may not name root (nor narrow the list) for its scope.
+    for list in [&["root"][..], &["deploy", "root"], &[]] {
+        match put(&w, &lab_ctx, list, false).await {
+            Err(EngineError::Refused(d)) => {
+                assert_eq!(d.kind, ErrorKind::Forbidden, "{list:?}");
+                assert!(d.message.contains("SSH principals") && d.message.contains(" at /"), "{}", d.message);
+            }
+            other => panic!("{list:?}: {other:?}"),
+        }
+    }
+    let in_force = w.engine.effective_settings(&w.admin, "Reader", sp("/lab")).await.unwrap();
+    assert_eq!(in_force.settings.ssh_principals, ["deploy"], "nothing changed");
+    // It may change the other settings at its scope, keeping the principals in force.
+    put(&w, &lab_ctx, &["deploy"], true).await.unwrap();
+    // It may not reset them either, where that changes the principals in force.
+    w.principals("Reader", "/lab", &["deploy", "lab"]).await;
+    match w.engine.delete_settings(&lab_ctx, "Reader", sp("/lab")).await {
+        Err(EngineError::Refused(d)) => assert_eq!(d.kind, ErrorKind::Forbidden),
+        other => panic!("{other:?}"),
+    }
+    // An administrator at / may.
+    put(&w, &w.admin, &["root"], false).await.unwrap();
+    let in_force = w.engine.effective_settings(&w.admin, "Reader", sp("/lab")).await.unwrap();
+    assert_eq!(in_force.settings.ssh_principals, ["root"]);
+}
