@@ -7,6 +7,7 @@ pub mod ca;
 pub mod cert;
 pub mod choose;
 pub mod key;
+mod recheck;
 
 #[cfg(test)]
 mod tests;
@@ -84,28 +85,6 @@ fn internal(e: impl std::fmt::Display) -> EngineError {
     EngineError::Internal(format!("SSH certificate: {e}"))
 }
 
-/// When the grant `chosen` ends, by the stored assignment (and the grant's own bound, e.g. a
-/// time-bound group membership); refused when it is no longer in effect or the principal was
-/// disabled.
-async fn current_end(
-    c: &mut pim_store::AnyConnection,
-    chosen: &Candidate,
-    principal: pim_domain::PrincipalId,
-    now: Timestamp,
-) -> Result<Option<Timestamp>> {
-    if !q::get_principal(c, principal).await?.is_some_and(|p| p.enabled) {
-        return Err(DomainError::new(ErrorKind::PrincipalDisabled, "the principal is disabled").into());
-    }
-    let a = q::get_assignment(c, chosen.grant.assignment_id).await?;
-    let Some(a) = a.filter(|a| a.in_effect(now)) else {
-        return Err(DomainError::new(ErrorKind::NotActive, "the assignment ended meanwhile").into());
-    };
-    Ok(match (a.window.end, chosen.grant.ends_at) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
-    })
-}
-
 impl Engine {
     /// The CA's public key, made on first need. Anyone may read it (it is what hosts trust).
     pub async fn ssh_ca_public_key(&self, ctx: &Context) -> Result<SshCaPublicKey> {
@@ -140,15 +119,24 @@ impl Engine {
             let subject = key::parse_user_key(&req.public_key)?;
             let now = self.now();
             let chosen = self.ssh_grant(&actor, &req, now).await?;
-            // Writers are serialized: looked at again inside the write transaction, the assignment
-            // and the principal are as every committed change left them (a deactivation that
-            // committed a moment ago, before the index heard of it, is seen here).
+            // Writers are serialized: looked at again inside the write transaction, the assignment,
+            // the memberships it comes through, the principal and the role's settings are as every
+            // committed change left them (a deactivation or a settings change that committed a
+            // moment ago, before the index heard of it, is seen here).
             let mut tx = self.store.write(now).await?;
-            let ends_at = current_end(tx.conn(), &chosen, actor.id, now).await?;
+            let ends_at = recheck::current_end(tx.conn(), &chosen, actor.id, now).await?;
+            let principals = settings_at(tx.conn(), chosen.grant.role_id, &chosen.at).await?.settings.ssh_principals;
+            if principals.is_empty() {
+                return Err(DomainError::new(
+                    ErrorKind::NoSshPrincipals,
+                    format!("{} has no SSH principals at {} (any more)", chosen.role_name, chosen.at),
+                )
+                .into());
+            }
             let (after, before) = cert::window(now, ends_at, self.options.ssh_max_certificate_ms)
                 .ok_or_else(|| DomainError::new(ErrorKind::NotActive, "the assignment ends in less than a second"))?;
             let spec = cert::CertificateSpec {
-                principals: chosen.principals.clone(),
+                principals,
                 key_id: cert::key_id(&actor.name, chosen.grant.assignment_id),
                 serial: cert::random_serial(),
                 valid_after: after,

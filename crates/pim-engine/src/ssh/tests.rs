@@ -333,3 +333,51 @@ async fn only_an_administrator_at_the_root_changes_the_ssh_principals() {
     let in_force = w.engine.effective_settings(&w.admin, "Reader", sp("/lab")).await.unwrap();
     assert_eq!(in_force.settings.ssh_principals, ["root"]);
 }
+
+/// Writes `a` to the store as another replica would (this replica's index does not hear of it).
+async fn store_behind_the_index(w: &World, a: &pim_domain::Assignment) {
+    let mut tx = w.engine.store().write(w.engine.now()).await.unwrap();
+    q::update_assignment(tx.conn(), a).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_grant_through_a_jit_membership_relies_on_the_stored_membership_and_group() {
+    use pim_domain::role::GROUP_MEMBER;
+    let w = world(8 * HOUR_MS).await;
+    w.principals("Contributor", "/", &["deploy"]).await;
+    let new = NewPrincipal { name: "ops".into(), ..NewPrincipal::default() };
+    let ops = w.engine.create_principal(&w.admin, PrincipalKind::Group, new).await.unwrap().id;
+    w.active(ops, CONTRIBUTOR, "/", None).await;
+    let (ivy, ctx) = w.user("ivy").await;
+    let end = w.engine.now().plus_millis(HOUR_MS);
+    w.active(ivy, GROUP_MEMBER, &format!("/groups/{ops}"), Some(end)).await;
+    let first = w.issue(&ctx, None, None).await.unwrap();
+    assert_eq!(first.valid_before, end, "the membership's end");
+    let mut c = w.engine.store().read().await.unwrap();
+    let filter = q::AssignmentFilter { principal: Some(ivy), role: Some(GROUP_MEMBER), ..Default::default() };
+    let mut m = q::list_assignments(&mut c, &filter).await.unwrap().remove(0);
+    drop(c);
+    // The membership shortened elsewhere: the stored end, not the index's.
+    let sooner = w.engine.now().plus_millis(10 * MINUTE_MS);
+    m.window.end = Some(sooner);
+    store_behind_the_index(&w, &m).await;
+    assert_eq!(w.issue(&ctx, None, None).await.unwrap().valid_before, sooner);
+    // Ended elsewhere: refused, though the index still has the grant.
+    m.window.end = Some(w.engine.now());
+    m.ended_early_at = Some(w.engine.now());
+    store_behind_the_index(&w, &m).await;
+    assert!(!w.engine.index.effective(ivy, w.engine.now()).is_empty(), "the index has not heard of it");
+    assert_eq!(w.issue(&ctx, None, None).await.unwrap_err(), ErrorKind::NotActive);
+    // A static membership, then the group disabled elsewhere: refused.
+    let mut tx = w.engine.store().write(w.engine.now()).await.unwrap();
+    q::add_member(tx.conn(), ops, ivy, w.engine.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(w.issue(&ctx, None, None).await.unwrap().valid_before.0, T0.0 + 8 * HOUR_MS, "static: the maximum");
+    let mut g = q::get_principal(&mut w.engine.store().read().await.unwrap(), ops).await.unwrap().unwrap();
+    g.enabled = false;
+    let mut tx = w.engine.store().write(w.engine.now()).await.unwrap();
+    q::update_principal(tx.conn(), &g).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(w.issue(&ctx, None, None).await.unwrap_err(), ErrorKind::NotActive);
+}
