@@ -36,11 +36,12 @@ pub fn key_id(username: &str, assignment: AssignmentId) -> String {
     format!("pim user={username} activation={assignment}")
 }
 
-/// The validity window for a grant that ends at `end` (`None`: permanent), issued at `now` with at
-/// most `max_ms` of lifetime: `(valid_after, valid_before)` in Unix seconds. `valid_before` is the
-/// earlier of the end and now + max, rounded down to the second, so the certificate never outlives
-/// either; `None` when less than a second is left.
-pub fn window(now: Timestamp, end: Option<Timestamp>, max_ms: i64) -> Option<(u64, u64)> {
+/// The validity window for a grant that started at `start` and ends at `end` (`None`: permanent),
+/// issued at `now` with at most `max_ms` of lifetime: `(valid_after, valid_before)` in Unix
+/// seconds. `valid_after` is a minute before now (clock skew), but never before the grant's start
+/// (rounded down to the second). `valid_before` is the earlier of the end and now + max, rounded down
+/// to the second, so the certificate never outlives either; `None` when less than a second is left.
+pub fn window(now: Timestamp, start: Timestamp, end: Option<Timestamp>, max_ms: i64) -> Option<(u64, u64)> {
     let cap = now.0.saturating_add(max_ms.max(0));
     let until = end.map_or(cap, |e| e.0.min(cap));
     let now_secs = u64::try_from(now.0.div_euclid(1000)).ok()?;
@@ -48,7 +49,8 @@ pub fn window(now: Timestamp, end: Option<Timestamp>, max_ms: i64) -> Option<(u6
     if before <= now_secs {
         return None;
     }
-    Some((now_secs.saturating_sub(CLOCK_SKEW_SECS), before))
+    let start_secs = u64::try_from(start.0.div_euclid(1000)).unwrap_or(0);
+    Some((now_secs.saturating_sub(CLOCK_SKEW_SECS).max(start_secs.min(now_secs)), before))
 }
 
 /// A random serial in `1..=MAX_SERIAL`.
@@ -91,19 +93,39 @@ mod tests {
 
     const NOW: Timestamp = Timestamp(1_767_603_600_500);
 
+    const LONG_AGO: Timestamp = Timestamp(NOW.0 - 24 * HOUR_MS);
+
     #[test]
     fn the_window_ends_at_the_grant_or_the_maximum_whichever_comes_first() {
         let now_s = 1_767_603_600;
         let end = NOW.plus_millis(30 * MINUTE_MS);
-        assert_eq!(window(NOW, Some(end), 8 * HOUR_MS), Some((now_s - 60, now_s + 30 * 60)), "the grant's end");
+        assert_eq!(
+            window(NOW, LONG_AGO, Some(end), 8 * HOUR_MS),
+            Some((now_s - 60, now_s + 30 * 60)),
+            "the grant's end"
+        );
         let far = NOW.plus_millis(3 * 24 * HOUR_MS);
-        assert_eq!(window(NOW, Some(far), 8 * HOUR_MS), Some((now_s - 60, now_s + 8 * 3600)), "the maximum");
-        assert_eq!(window(NOW, None, 8 * HOUR_MS), Some((now_s - 60, now_s + 8 * 3600)), "permanent: the maximum");
+        assert_eq!(window(NOW, LONG_AGO, Some(far), 8 * HOUR_MS), Some((now_s - 60, now_s + 8 * 3600)), "the maximum");
+        assert_eq!(
+            window(NOW, LONG_AGO, None, 8 * HOUR_MS),
+            Some((now_s - 60, now_s + 8 * 3600)),
+            "permanent: the maximum"
+        );
         // Rounded down: never a moment past the end.
         let odd = Timestamp(NOW.0 + 10_999);
-        assert_eq!(window(NOW, Some(odd), 8 * HOUR_MS).map(|w| w.1), Some(now_s + 11));
-        assert!(window(NOW, Some(odd), 8 * HOUR_MS).unwrap().1 * 1000 <= odd.0 as u64);
-        assert_eq!(window(NOW, Some(NOW.plus_millis(400)), 8 * HOUR_MS), None, "less than a second left");
+        assert_eq!(window(NOW, LONG_AGO, Some(odd), 8 * HOUR_MS).map(|w| w.1), Some(now_s + 11));
+        assert!(window(NOW, LONG_AGO, Some(odd), 8 * HOUR_MS).unwrap().1 * 1000 <= odd.0 as u64);
+        assert_eq!(window(NOW, LONG_AGO, Some(NOW.plus_millis(400)), 8 * HOUR_MS), None, "less than a second left");
+    }
+
+    #[test]
+    fn the_window_never_starts_before_the_grant() {
+        let now_s = 1_767_603_600;
+        let started = Timestamp(NOW.0 - 20_500);
+        assert_eq!(window(NOW, started, None, HOUR_MS), Some((now_s - 20, now_s + 3600)), "the start, to the second");
+        assert_eq!(window(NOW, NOW, None, HOUR_MS).map(|w| w.0), Some(now_s), "started now");
+        let early = Timestamp(NOW.0 - 61_000);
+        assert_eq!(window(NOW, early, None, HOUR_MS).map(|w| w.0), Some(now_s - 60), "else a minute before now");
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub struct IssuedSshCertificate {
     pub key_id: String,
     /// Its serial.
     pub serial: u64,
-    /// Valid from (a minute before it was issued).
+    /// Valid from: a minute before it was issued, but not before the grant started.
     pub valid_after: Timestamp,
     /// Valid until: never after the end of the grant it relies on.
     pub valid_before: Timestamp,
@@ -124,7 +124,8 @@ impl Engine {
             // committed change left them (a deactivation or a settings change that committed a
             // moment ago, before the index heard of it, is seen here).
             let mut tx = self.store.write(now).await?;
-            let ends_at = recheck::current_end(tx.conn(), &chosen, actor.id, now).await?;
+            let span = recheck::current_span(tx.conn(), &chosen, actor.id, now).await?;
+            let ends_at = span.end;
             let principals = settings_at(tx.conn(), chosen.grant.role_id, &chosen.at).await?.settings.ssh_principals;
             if principals.is_empty() {
                 return Err(DomainError::new(
@@ -133,7 +134,7 @@ impl Engine {
                 )
                 .into());
             }
-            let (after, before) = cert::window(now, ends_at, self.options.ssh_max_certificate_ms)
+            let (after, before) = cert::window(now, span.start, ends_at, self.options.ssh_max_certificate_ms)
                 .ok_or_else(|| DomainError::new(ErrorKind::NotActive, "the assignment ends in less than a second"))?;
             let spec = cert::CertificateSpec {
                 principals,

@@ -126,7 +126,9 @@ async fn valid_before_is_the_activation_end_and_never_past_the_maximum() {
     assert_eq!(c.principals, ["deploy", "root"], "the role's settings");
     assert_eq!(c.valid_before.0, end.0 / 1000 * 1000, "the activation's end, to the second");
     assert!(c.valid_before <= end, "never a moment past the end");
-    assert_eq!(c.valid_after.0, (w.engine.now().0 / 1000 - 60) * 1000, "a minute of clock skew");
+    let started = w.engine.get_assignment(&w.admin, activation).await.unwrap().window.start;
+    assert_eq!(started, w.engine.now());
+    assert_eq!(c.valid_after.0, started.0 / 1000 * 1000, "not before the activation started (to the second)");
     assert_eq!(c.key_id, format!("pim user=alice activation={activation}"));
     let cert = Certificate::from_openssh(&c.certificate).unwrap();
     assert_eq!((cert.valid_after(), cert.valid_before()), (secs(c.valid_after), secs(c.valid_before)));
@@ -142,7 +144,9 @@ async fn valid_before_is_the_activation_end_and_never_past_the_maximum() {
 
     // Half an hour later, the certificate still ends with the activation.
     w.clock.advance(30 * MINUTE_MS);
-    assert_eq!(w.issue(&ctx, None, None).await.unwrap().valid_before, c.valid_before);
+    let later = w.issue(&ctx, None, None).await.unwrap();
+    assert_eq!(later.valid_before, c.valid_before);
+    assert_eq!(later.valid_after.0, (w.engine.now().0 / 1000 - 60) * 1000, "a minute of clock skew");
     // Once it ended, no certificate.
     w.clock.set(end);
     assert_eq!(w.issue(&ctx, None, None).await.unwrap_err(), ErrorKind::NotActive);
@@ -350,10 +354,12 @@ async fn a_grant_through_a_jit_membership_relies_on_the_stored_membership_and_gr
     let ops = w.engine.create_principal(&w.admin, PrincipalKind::Group, new).await.unwrap().id;
     w.active(ops, CONTRIBUTOR, "/", None).await;
     let (ivy, ctx) = w.user("ivy").await;
+    w.clock.advance(5 * MINUTE_MS);
     let end = w.engine.now().plus_millis(HOUR_MS);
     w.active(ivy, GROUP_MEMBER, &format!("/groups/{ops}"), Some(end)).await;
     let first = w.issue(&ctx, None, None).await.unwrap();
     assert_eq!(first.valid_before, end, "the membership's end");
+    assert_eq!(first.valid_after, w.engine.now(), "not before the membership started");
     let mut c = w.engine.store().read().await.unwrap();
     let filter = q::AssignmentFilter { principal: Some(ivy), role: Some(GROUP_MEMBER), ..Default::default() };
     let mut m = q::list_assignments(&mut c, &filter).await.unwrap().remove(0);
@@ -373,7 +379,11 @@ async fn a_grant_through_a_jit_membership_relies_on_the_stored_membership_and_gr
     let mut tx = w.engine.store().write(w.engine.now()).await.unwrap();
     q::add_member(tx.conn(), ops, ivy, w.engine.now()).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(w.issue(&ctx, None, None).await.unwrap().valid_before.0, T0.0 + 8 * HOUR_MS, "static: the maximum");
+    assert_eq!(
+        w.issue(&ctx, None, None).await.unwrap().valid_before.0,
+        w.engine.now().0 + 8 * HOUR_MS,
+        "static: the maximum"
+    );
     let mut g = q::get_principal(&mut w.engine.store().read().await.unwrap(), ops).await.unwrap().unwrap();
     g.enabled = false;
     let mut tx = w.engine.store().write(w.engine.now()).await.unwrap();
