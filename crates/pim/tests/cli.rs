@@ -2078,6 +2078,7 @@ struct Sshd {
     port: u16,
     user: String,
     log: PathBuf,
+    dir: PathBuf,
 }
 
 impl Sshd {
@@ -2103,7 +2104,6 @@ impl Sshd {
         assert!(made.success(), "ssh-keygen made no host key");
         std::fs::write(dir.join("ca.pub"), ca_pub).expect("ca.pub");
         std::fs::create_dir_all(dir.join("principals")).expect("principals dir");
-        std::fs::write(dir.join("principals").join(&user), format!("{}\n", principals.join("\n"))).expect("principals");
         let port = free_port();
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nTrustedUserCAKeys {}\nAuthorizedPrincipalsFile {}/principals/%u\n\
@@ -2123,7 +2123,8 @@ impl Sshd {
             .stderr(File::create(&log).expect("sshd log"))
             .spawn()
             .expect("start sshd");
-        let mut sshd = Sshd { child, port, user, log };
+        let mut sshd = Sshd { child, port, user, log, dir: dir.to_owned() };
+        sshd.allow(principals);
         for _ in 0..100 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return sshd;
@@ -2138,6 +2139,21 @@ impl Sshd {
 
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Lists `principals` for the login user (sshd reads the file at every login).
+    fn allow(&self, principals: &[&str]) {
+        let file = self.dir.join("principals").join(&self.user);
+        std::fs::write(file, format!("{}\n", principals.join("\n"))).expect("principals");
+    }
+
+    /// What sshd logged during `f` (it logs a refusal's reason before ssh returns).
+    fn logged_during<T>(&self, f: impl FnOnce() -> T) -> (T, String) {
+        let before = self.log_text().len();
+        let out = f();
+        std::thread::sleep(Duration::from_millis(200));
+        let text = self.log_text();
+        (out, text.get(before..).unwrap_or_default().to_owned())
     }
 
     /// `ssh` with the private key `key` and its certificate: whether the login succeeded (the
@@ -2272,8 +2288,19 @@ fn ssh_certificates_against_a_real_sshd() {
     let (bob, bob_key, bob_pub) = user("bob");
     let shown = bob.ok(&["ssh-cert", "--public-key", bob_pub.to_str().expect("path")]);
     assert_eq!(field(&shown, "principals"), Some("ops"), "{shown}");
-    let (ok, _) = sshd.login(&ssh, &bob_key, &bob_pub.with_file_name("id_ed25519-cert.pub"));
+    let bob_cert = bob_pub.with_file_name("id_ed25519-cert.pub");
+    let ((ok, _), logged) = sshd.logged_during(|| sshd.login(&ssh, &bob_key, &bob_cert));
     assert!(!ok, "a certificate for a principal the host does not list is refused");
+    assert!(
+        logged.contains("Certificate does not contain an authorized principal"),
+        "refused for its principal, not something else:\n{logged}"
+    );
+    // The same key and certificate log in once the host lists `ops` for the account.
+    sshd.allow(&["deploy", "ops"]);
+    let ((ok, stderr), logged) = sshd.logged_during(|| sshd.login(&ssh, &bob_key, &bob_cert));
+    assert!(ok, "bob's certificate lets him in where `ops` is listed: {stderr}\n{logged}");
+    assert!(logged.contains("pim user=bob activation="), "{logged}");
+    sshd.allow(&["deploy"]);
 
     // Carol's assignment ends in a few seconds: her certificate works until then, not after.
     let ends = pim_domain::Timestamp((wall_ms() / 1000 + 8) * 1000);
@@ -2294,8 +2321,9 @@ fn ssh_certificates_against_a_real_sshd() {
     while wall_ms() < ends.0 + 1_000 {
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (ok, _) = sshd.login(&ssh, &carol_key, &carol_cert);
-    assert!(!ok, "after the certificate's end sshd refuses it\n{}", sshd.log_text());
+    let ((ok, _), logged) = sshd.logged_during(|| sshd.login(&ssh, &carol_key, &carol_cert));
+    assert!(!ok, "after the certificate's end sshd refuses it\n{logged}");
+    assert!(logged.contains("expired"), "refused as expired:\n{logged}");
     let err = carol.fails(&["ssh-cert", "--public-key", carol_pub.to_str().expect("path")], "");
     assert!(err.contains("not_active"), "and pim signs no new one: {err}");
 
