@@ -391,3 +391,34 @@ async fn a_grant_through_a_jit_membership_relies_on_the_stored_membership_and_gr
     tx.commit().await.unwrap();
     assert_eq!(w.issue(&ctx, None, None).await.unwrap_err(), ErrorKind::NotActive);
 }
+
+#[tokio::test]
+async fn approving_a_protected_change_of_the_principals_needs_an_administrator_at_the_root() {
+    use crate::settings_changes::SettingsUpdate;
+    use pim_domain::approval::Verdict;
+    use pim_domain::role::PRIVILEGED_ROLE_ADMINISTRATOR;
+    let w = world(8 * HOUR_MS).await;
+    let mut s = w.engine.effective_settings(&w.admin, "Reader", sp("/lab")).await.unwrap().settings;
+    s.ssh_principals = vec!["deploy".into()];
+    s.protected = true;
+    w.engine.put_settings(&w.admin, "Reader", sp("/lab"), s.clone()).await.unwrap();
+    let (lab, lab_ctx) = w.user("lab-admin").await;
+    w.active(lab, PRIVILEGED_ROLE_ADMINISTRATOR, "/lab", None).await;
+    let (root2, root2_ctx) = w.user("second-root").await;
+    w.active(root2, PRIVILEGED_ROLE_ADMINISTRATOR, "/", None).await;
+    s.ssh_principals = vec!["root".into()];
+    let SettingsUpdate::Pending(change) = w.engine.put_settings(&w.admin, "Reader", sp("/lab"), s).await.unwrap()
+    else {
+        panic!("protected: a proposal");
+    };
+    let approve = |ctx| w.engine.decide_settings_change(ctx, change.id, Verdict::Approve, Some("ok".into()));
+    match approve(&lab_ctx).await {
+        Err(EngineError::Refused(d)) => assert_eq!(d.kind, ErrorKind::Forbidden, "{}", d.message),
+        other => panic!("{other:?}"),
+    }
+    let in_force = w.engine.effective_settings(&w.admin, "Reader", sp("/lab")).await.unwrap();
+    assert_eq!(in_force.settings.ssh_principals, ["deploy"], "nothing changed");
+    approve(&root2_ctx).await.unwrap();
+    let in_force = w.engine.effective_settings(&w.admin, "Reader", sp("/lab")).await.unwrap();
+    assert_eq!(in_force.settings.ssh_principals, ["root"]);
+}
