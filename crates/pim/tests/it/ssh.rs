@@ -154,7 +154,31 @@ async fn the_role_and_scope_choose_the_assignment(b: Backend) {
     s.stop().await;
 }
 
+async fn only_an_administrator_at_the_root_changes_the_ssh_principals(b: Backend) {
+    let s = TestServer::start(&b).await;
+    s.set_settings(pim_domain::role::READER, "/", |x| x.ssh_principals = vec!["deploy".into()]).await;
+    let (lab, lab_admin) = s.user("lab-admin").await;
+    s.assign(lab, pim_domain::role::PRIVILEGED_ROLE_ADMINISTRATOR, "/lab", AssignmentKind::Active, None).await;
+    let mut settings = s.admin.get_settings("Reader", &sp("/lab")).await.expect("settings").settings;
+    settings.ssh_principals = vec!["root".into()];
+    let e = lab_admin.put_settings("Reader", &sp("/lab"), &settings).await.unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(403), Some("forbidden")), "{e}");
+    assert!(e.to_string().contains("SSH principals"), "{e}");
+    let now = s.admin.get_settings("Reader", &sp("/lab")).await.expect("settings").settings;
+    assert_eq!(now.ssh_principals, ["deploy"], "nothing changed");
+    // The other settings, with the principals in force kept: allowed at its scope.
+    settings.ssh_principals = vec!["deploy".into()];
+    settings.require_justification_on_activation = !settings.require_justification_on_activation;
+    lab_admin.put_settings("Reader", &sp("/lab"), &settings).await.expect("other settings");
+    settings.ssh_principals = vec!["root".into()];
+    s.admin.put_settings("Reader", &sp("/lab"), &settings).await.expect("an administrator at /");
+    let now = s.admin.get_settings("Reader", &sp("/lab")).await.expect("settings").settings;
+    assert_eq!(now.ssh_principals, ["root"]);
+    s.stop().await;
+}
+
 crate::backend_tests!(
+    only_an_administrator_at_the_root_changes_the_ssh_principals,
     the_ca_key_is_public_made_once_and_kept,
     a_certificate_ends_with_the_activation_it_relies_on,
     the_role_and_scope_choose_the_assignment,
