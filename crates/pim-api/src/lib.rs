@@ -20,6 +20,7 @@ pub mod requests;
 pub mod reviews;
 pub mod roles;
 pub mod scopes;
+pub mod ssh;
 pub mod tokens;
 
 pub use alerts::{AlertQuery, DismissAlert, RemediationResult, UpdateAlertRule};
@@ -54,6 +55,7 @@ pub use reviews::{
 };
 pub use roles::{CreateRole, EffectiveSettings, SettingsListQuery, SettingsQuery};
 pub use scopes::{CreateResource, ResourceQuery, ScopeInfo, ValidateScope};
+pub use ssh::{IssueSshCertificate, SshCertificate};
 pub use tokens::{
     AuthorizationServerMetadata, CreateAccessTokenRequest, CreateAudience, CreateTokenBody, CreatedAccessToken,
     CreatedTokenAnswer, IntrospectRequest, IntrospectResponse, JsonWebKeySet, UpdateAudience,

@@ -664,6 +664,18 @@ impl Client {
         self.get_query(&["notifications"], query).await
     }
 
+    // ----- SSH certificates -----
+
+    /// `GET /api/v1/ssh/ca.pub`: pim's SSH user CA public key, one OpenSSH line (no token needed).
+    pub async fn ssh_ca_public_key(&self) -> Result<String> {
+        Ok(Self::send(self.request(Method::GET, self.api(&["ssh", "ca.pub"])?)).await?.text().await?)
+    }
+
+    /// `POST /api/v1/ssh/certificates`: a user certificate of `body.public_key` for an assignment in effect.
+    pub async fn issue_ssh_certificate(&self, body: &pim_api::IssueSshCertificate) -> Result<pim_api::SshCertificate> {
+        self.send_json(Method::POST, &["ssh", "certificates"], body).await
+    }
+
     // ----- connectors -----
 
     /// `GET /api/v1/connectors`.

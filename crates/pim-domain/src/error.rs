@@ -78,6 +78,9 @@ error_kinds! {
     ReasonRequired => "reason_required",
     // Signed access tokens.
     NoGrantForAudience => "no_grant_for_audience",
+    // SSH certificates.
+    NoSshPrincipals => "no_ssh_principals",
+    AssignmentAmbiguous => "assignment_ambiguous",
 }
 
 /// A refused request: what rule it broke and a sentence that says so.

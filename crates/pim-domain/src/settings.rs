@@ -16,6 +16,10 @@ pub const MAX_STAGES: usize = 2;
 pub const MAX_APPROVERS: usize = 100;
 /// Most additional recipients per notification rule.
 pub const MAX_RECIPIENTS: usize = 50;
+/// Most SSH principals a role's settings may name.
+pub const MAX_SSH_PRINCIPALS: usize = 32;
+/// Longest SSH principal, in bytes.
+pub const MAX_SSH_PRINCIPAL_LEN: usize = 64;
 
 /// Policy for a role at a scope. Every field has the default of SPEC section 5.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +60,9 @@ pub struct RoleSettings {
     pub protected: bool,
     /// Notification rules.
     pub notifications: NotificationSettings,
+    /// The principals (login names, e.g. `root`, `deploy`) of the SSH certificates pim signs for an
+    /// assignment of this role in effect; empty: no certificate (docs/SSH.md).
+    pub ssh_principals: Vec<String>,
 }
 
 impl Default for RoleSettings {
@@ -78,6 +85,7 @@ impl Default for RoleSettings {
             allow_break_glass: false,
             protected: false,
             notifications: NotificationSettings::default(),
+            ssh_principals: Vec::new(),
         }
     }
 }
@@ -232,6 +240,7 @@ impl RoleSettings {
                 }
             }
         }
+        validate_ssh_principals(&self.ssh_principals)?;
         let n = &self.notifications;
         for (event, r) in [
             ("assignedEligible", &n.assigned_eligible),
@@ -249,6 +258,30 @@ impl RoleSettings {
         }
         Ok(())
     }
+}
+
+/// Whether `p` may be an SSH certificate principal: 1 to 64 of ASCII letters, digits, `.`, `_`,
+/// `-` and `@`, not starting with `-` (so no shell option, no list separator, no pattern).
+pub fn is_ssh_principal(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= MAX_SSH_PRINCIPAL_LEN
+        && !p.starts_with('-')
+        && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+fn validate_ssh_principals(list: &[String]) -> Result<(), DomainError> {
+    if list.len() > MAX_SSH_PRINCIPALS {
+        return Err(bad(format!("sshPrincipals has more than {MAX_SSH_PRINCIPALS} principals")));
+    }
+    if let Some(p) = list.iter().find(|p| !is_ssh_principal(p)) {
+        return Err(bad(format!(
+            "sshPrincipals: '{p}' is not an SSH principal (1 to {MAX_SSH_PRINCIPAL_LEN} letters, digits, '.', '_', '-' or '@', not starting with '-')"
+        )));
+    }
+    if let Some((i, p)) = list.iter().enumerate().find(|(i, p)| list[..*i].contains(p)) {
+        return Err(bad(format!("sshPrincipals: '{p}' is named twice (at {i})")));
+    }
+    Ok(())
 }
 
 fn looks_like_address(a: &str) -> bool {
@@ -277,6 +310,7 @@ mod tests {
         assert!(!s.require_mfa_on_active_assignment);
         assert!(s.require_justification_on_active_assignment);
         assert!(s.require_approval_for_extension);
+        assert!(s.ssh_principals.is_empty(), "no SSH certificates unless a role names principals");
         assert!(s.notifications.assigned_active.approvers.default_recipients);
         s.validate().expect("defaults are valid");
     }
@@ -302,6 +336,29 @@ mod tests {
         s.approval_stages[0].required_approvals = 1;
         s.notifications.assigned_active.admins.additional_recipients = vec!["not an address".into()];
         assert!(s.validate().unwrap_err().message.contains("assignedActive.admins"));
+    }
+
+    #[test]
+    fn ssh_principals_are_login_names_bounded_in_count_and_length() {
+        let with = |list: &[&str]| RoleSettings {
+            ssh_principals: list.iter().map(|p| (*p).to_owned()).collect(),
+            ..Default::default()
+        };
+        with(&["root", "deploy", "svc.web-1", "alice@example.com", "a_b"]).validate().expect("valid principals");
+        for bad in ["", "-oProxyCommand", "two words", "a,b", "*", "ro?t", "tab\t", "é", "x\n", &"a".repeat(65)] {
+            let e = with(&[bad]).validate().unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidSettings, "{bad:?}");
+            assert!(e.message.contains("sshPrincipals"), "{bad:?}: {}", e.message);
+        }
+        with(&["a".repeat(64).as_str()]).validate().expect("64 bytes is the limit");
+        assert!(with(&["root", "root"]).validate().unwrap_err().message.contains("twice"));
+        let many: Vec<String> = (0..=MAX_SSH_PRINCIPALS).map(|i| format!("u{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(with(&refs).validate().unwrap_err().message.contains("more than 32"));
+        with(&refs[..MAX_SSH_PRINCIPALS]).validate().expect("32 is the limit");
+        let parsed: RoleSettings =
+            serde_json::from_str(r#"{"sshPrincipals": ["deploy"]}"#).expect("camelCase on the wire");
+        assert_eq!(parsed.ssh_principals, ["deploy"]);
     }
 
     #[test]

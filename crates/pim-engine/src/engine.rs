@@ -35,6 +35,9 @@ pub struct EngineOptions {
     pub connectors: Vec<crate::connectors::ConnectorOptions>,
     /// How access tokens are signed (`[tokens]`).
     pub tokens: crate::tokens::TokenOptions,
+    /// The longest lifetime of an SSH certificate, in milliseconds (`[ssh] max_certificate_hours`);
+    /// a certificate also ends with the grant it relies on, whichever comes first.
+    pub ssh_max_certificate_ms: i64,
 }
 
 impl Default for EngineOptions {
@@ -48,6 +51,7 @@ impl Default for EngineOptions {
             alert_evaluation_ms: 15 * pim_domain::time::MINUTE_MS,
             connectors: Vec::new(),
             tokens: crate::tokens::TokenOptions::default(),
+            ssh_max_certificate_ms: crate::ssh::DEFAULT_MAX_CERTIFICATE_MS,
         }
     }
 }
@@ -63,6 +67,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("alert_evaluation_ms", &self.alert_evaluation_ms)
             .field("connectors", &self.connectors)
             .field("tokens", &self.tokens)
+            .field("ssh_max_certificate_ms", &self.ssh_max_certificate_ms)
             .finish()
     }
 }

@@ -23,6 +23,7 @@ pub mod reviews;
 pub mod roles;
 pub mod secrets;
 pub mod settings_changes;
+pub mod ssh;
 pub mod tokens;
 pub mod workers;
 

@@ -50,6 +50,7 @@ impl Engine {
             if let Some(s) = &settings {
                 check_settings(tx.conn(), s).await?;
             }
+            self.authorize_principals(ctx, tx.conn(), role.id, &scope, settings.as_ref()).await?;
             let protected =
                 q::get_settings_nearest(tx.conn(), role.id, &scope).await?.is_some_and(|(_, s)| s.protected);
             let mut d = draft.clone();
@@ -177,6 +178,7 @@ impl Engine {
                 if let Some(new) = &s.settings {
                     check_settings(tx.conn(), new).await?;
                 }
+                self.authorize_principals(ctx, tx.conn(), s.role_id, &s.scope, s.settings.as_ref()).await?;
                 apply(tx.conn(), s.role_id, &s.scope, s.settings.as_ref(), now, s.requested_by).await?;
                 s.status = RequestStatus::Provisioned;
             } else {
@@ -260,6 +262,38 @@ fn pending(s: &SettingsChange, now: Timestamp) -> Result<()> {
         return refuse(ErrorKind::RequestNotPending, "the settings change timed out");
     }
     Ok(())
+}
+
+impl Engine {
+    /// SSH principals are valid on every host that trusts pim's CA, whatever the scope of the
+    /// settings that name them: a change (or reset) that alters the principals in force at `scope`
+    /// needs `pim.settings.write` at `/` too, else a scoped administrator could hand out `root`
+    /// everywhere.
+    async fn authorize_principals(
+        &self,
+        ctx: &Context,
+        c: &mut AnyConnection,
+        role: pim_domain::RoleId,
+        scope: &ScopePath,
+        settings: Option<&RoleSettings>,
+    ) -> Result<()> {
+        let now_in_force = settings_at(c, role, scope).await?.settings.ssh_principals;
+        let after = match (settings, scope.parent()) {
+            (Some(s), _) => s.ssh_principals.clone(),
+            (None, Some(parent)) => settings_at(c, role, &parent).await?.settings.ssh_principals,
+            (None, None) => RoleSettings::default().ssh_principals,
+        };
+        if after == now_in_force || self.allowed(ctx, SETTINGS_WRITE, &ScopePath::root()) {
+            return Ok(());
+        }
+        refuse(
+            ErrorKind::Forbidden,
+            format!(
+                "changing the SSH principals needs the permission {SETTINGS_WRITE} at / (certificates are valid on \
+                 every host, whatever the scope)"
+            ),
+        )
+    }
 }
 
 /// Writes (or with `None` removes) a role's explicit settings at a scope.

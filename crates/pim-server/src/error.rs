@@ -18,7 +18,9 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         NotFound => StatusCode::NOT_FOUND,
         NameTaken | GroupCycle | AlreadyExists | RoleInUse | BuiltinRoleReadOnly | PrincipalDisabled
         | LastGlobalAdmin | RequestNotPending | ExtensionPending | AssignmentEnded | SetupCompleted
-        | AlreadyDecided | AlertNotActive | ReviewNotInProgress | ReviewNotCompleted => StatusCode::CONFLICT,
+        | AlreadyDecided | AlertNotActive | ReviewNotInProgress | ReviewNotCompleted | AssignmentAmbiguous => {
+            StatusCode::CONFLICT
+        }
         JustificationRequired
         | TicketRequired
         | MfaRequired
@@ -34,7 +36,8 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         | ApprovalSelfForbidden
         | BreakGlassNotAllowed
         | NotActive
-        | ReasonRequired => StatusCode::UNPROCESSABLE_ENTITY,
+        | ReasonRequired
+        | NoSshPrincipals => StatusCode::UNPROCESSABLE_ENTITY,
         Unauthenticated | InvalidCredentials | InvalidSetupSecret => StatusCode::UNAUTHORIZED,
         // A wrong or reused second factor is a credential refused; no factor is a state to change.
         InvalidMfaCode | MfaCodeReused => StatusCode::UNAUTHORIZED,

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
     alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, reports, requests, resources,
-    reviews, roles, system, tokens,
+    reviews, roles, ssh, system, tokens,
 };
 
 struct BearerAuth;
@@ -60,6 +60,7 @@ impl Modify for BearerAuth {
         tokens::jwks, tokens::oauth_metadata, tokens::introspect_token,
         tokens::list_audiences, tokens::create_audience, tokens::get_audience, tokens::update_audience,
         tokens::delete_audience, tokens::list_keys, tokens::rotate_keys,
+        ssh::get_ssh_ca, ssh::issue_ssh_certificate,
     ),
     components(schemas(pim_api::Problem, pim_api::ExportFormat))
 )]

@@ -35,6 +35,7 @@ const SQLITE: &[Migration] = &[
     },
     Migration { version: 10, name: "connectors", sql: include_str!("../migrations/sqlite/0010_connectors.sql") },
     Migration { version: 11, name: "signing", sql: include_str!("../migrations/sqlite/0011_signing.sql") },
+    Migration { version: 12, name: "ssh_ca", sql: include_str!("../migrations/sqlite/0012_ssh_ca.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -53,6 +54,7 @@ const POSTGRES: &[Migration] = &[
     },
     Migration { version: 10, name: "connectors", sql: include_str!("../migrations/postgres/0010_connectors.sql") },
     Migration { version: 11, name: "signing", sql: include_str!("../migrations/postgres/0011_signing.sql") },
+    Migration { version: 12, name: "ssh_ca", sql: include_str!("../migrations/postgres/0012_ssh_ca.sql") },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

@@ -44,6 +44,8 @@ pub struct FileConfig {
     pub connectors: Vec<ConnectorFile>,
     /// Signed access tokens (docs/TOKENS.md).
     pub tokens: Option<TokensFile>,
+    /// The SSH certificate authority (docs/SSH.md).
+    pub ssh: Option<SshFile>,
 }
 
 /// `[tokens]` of `pim.toml`.
@@ -94,6 +96,23 @@ pub fn token_options_from(
         default_algorithm,
         rotate_every_ms: i64::from(days) * pim_domain::time::DAY_MS,
     })
+}
+
+/// `[ssh]` of `pim.toml`.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct SshFile {
+    /// The longest lifetime of a certificate, in hours (1 to 168); it also ends with its activation [default: 8].
+    pub max_certificate_hours: Option<u32>,
+}
+
+/// The longest lifetime of an SSH certificate from `[ssh]`, in milliseconds.
+pub fn ssh_max_certificate_ms(file: &FileConfig) -> anyhow::Result<i64> {
+    let hours = file.ssh.as_ref().and_then(|s| s.max_certificate_hours).unwrap_or(8);
+    if !(1..=168).contains(&hours) {
+        anyhow::bail!("[ssh] max_certificate_hours must be between 1 and 168");
+    }
+    Ok(i64::from(hours) * pim_domain::time::HOUR_MS)
 }
 
 /// One `[[connectors]]` of `pim.toml` (docs/CONNECTORS.md).

@@ -63,6 +63,8 @@ pub struct Resolved {
     pub tokens: Option<config::TokensFile>,
     /// `[notifications] public_url` (the issuer's default).
     pub public_url: Option<String>,
+    /// The longest lifetime of an SSH certificate, in milliseconds.
+    pub ssh_max_certificate_ms: i64,
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
@@ -80,6 +82,7 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
     Ok(Resolved {
         tokens: file.tokens.clone(),
         public_url: file.notifications.as_ref().and_then(|n| n.public_url.clone()),
+        ssh_max_certificate_ms: config::ssh_max_certificate_ms(&file)?,
         connectors,
         audit_retention_days,
         portal: config::portal_options(&file)?,
@@ -137,6 +140,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         audit_retention_days: cfg.audit_retention_days,
         alert_evaluation_ms: i64::try_from(cfg.alert_interval_mins).unwrap_or(15) * pim_domain::time::MINUTE_MS,
         connectors: cfg.connectors.clone(),
+        ssh_max_certificate_ms: cfg.ssh_max_certificate_ms,
         ..EngineOptions::default()
     };
     let engine = open_engine_with(&cfg.data_dir, Some(url), options).await?;
@@ -268,5 +272,27 @@ mod tests {
         assert_eq!(resolve(args(Some(30))).unwrap().audit_retention_days, Some(30), "the flag wins");
         std::fs::write(&file, "audit_retention_days = 0\n").unwrap();
         assert!(resolve(args(None)).is_err(), "zero is refused");
+    }
+
+    #[test]
+    fn the_ssh_certificate_maximum_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pim.toml");
+        let args = || ServeArgs {
+            listen: None,
+            data_dir: None,
+            database: None,
+            config: Some(file.clone()),
+            secret_key_file: None,
+            audit_retention_days: None,
+        };
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(resolve(args()).unwrap().ssh_max_certificate_ms, 8 * 3_600_000, "8 hours by default");
+        std::fs::write(&file, "[ssh]\nmax_certificate_hours = 2\n").unwrap();
+        assert_eq!(resolve(args()).unwrap().ssh_max_certificate_ms, 2 * 3_600_000);
+        for bad in ["[ssh]\nmax_certificate_hours = 0\n", "[ssh]\nmax_certificate_hours = 169\n", "[ssh]\nmax = 1\n"] {
+            std::fs::write(&file, bad).unwrap();
+            assert!(resolve(args()).is_err(), "{bad}");
+        }
     }
 }

@@ -2091,3 +2091,304 @@ fn access_tokens_from_the_command_line_end_with_pim_deactivate() {
     assert!(cli.fails(&["audiences", "show", "k8s"], "").contains("not_found"));
     drop(server);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// SSH certificates against a real sshd.
+
+/// The OpenSSH programs: `PIM_TEST_SSHD` (default /usr/sbin/sshd) and `PIM_TEST_SSH` (default
+/// `ssh`; `ssh-keygen` is taken from beside it or from `PATH`). `None`, with the reason printed,
+/// when one is missing; a failure instead when `CI=true`.
+fn openssh() -> Option<(PathBuf, PathBuf, PathBuf)> {
+    let var = |k: &str, d: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| d.to_owned());
+    let sshd = PathBuf::from(var("PIM_TEST_SSHD", "/usr/sbin/sshd"));
+    let ssh = PathBuf::from(var("PIM_TEST_SSH", "ssh"));
+    let keygen = match ssh.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => dir.join("ssh-keygen"),
+        None => PathBuf::from("ssh-keygen"),
+    };
+    let runs = |p: &Path, arg: &str| {
+        std::process::Command::new(p)
+            .arg(arg)
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| !o.stderr.is_empty() || o.status.success())
+    };
+    let missing: Vec<String> = [(&sshd, "-V"), (&ssh, "-V"), (&keygen, "-?")]
+        .iter()
+        .filter(|(p, a)| !runs(p, a))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    if missing.is_empty() {
+        return Some((sshd, ssh, keygen));
+    }
+    let why = format!(
+        "OpenSSH is missing ({}); set PIM_TEST_SSHD and PIM_TEST_SSH (apt-get install openssh-server openssh-client)",
+        missing.join(", ")
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}, and CI=true requires the SSH test to run");
+    eprintln!("skipped: {why}");
+    None
+}
+
+/// A real `sshd` on a free port of 127.0.0.1 that trusts `ca.pub` and lets the current user in
+/// with a certificate for one of the principals listed for it; killed when dropped.
+struct Sshd {
+    child: Child,
+    port: u16,
+    user: String,
+    log: PathBuf,
+    dir: PathBuf,
+}
+
+impl Sshd {
+    fn start(sshd: &Path, keygen: &Path, dir: &Path, ca_pub: &str, principals: &[&str]) -> Sshd {
+        std::fs::create_dir_all(dir).expect("sshd dir");
+        let user = String::from_utf8(std::process::Command::new("id").arg("-un").output().expect("id -un").stdout)
+            .expect("user name")
+            .trim()
+            .to_owned();
+        let root = String::from_utf8_lossy(&std::process::Command::new("id").arg("-u").output().expect("id -u").stdout)
+            .trim()
+            == "0";
+        if root {
+            // sshd started by root separates privileges and needs this empty directory.
+            std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
+        }
+        let host_key = dir.join("host_ed25519");
+        let made = std::process::Command::new(keygen)
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&host_key)
+            .status()
+            .expect("ssh-keygen");
+        assert!(made.success(), "ssh-keygen made no host key");
+        std::fs::write(dir.join("ca.pub"), ca_pub).expect("ca.pub");
+        std::fs::create_dir_all(dir.join("principals")).expect("principals dir");
+        let port = free_port();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nTrustedUserCAKeys {}\nAuthorizedPrincipalsFile {}/principals/%u\n\
+             AuthorizedKeysFile none\nPubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             UsePAM no\nStrictModes no\nPidFile none\nLogLevel VERBOSE\n",
+            host_key.display(),
+            dir.join("ca.pub").display(),
+            dir.display()
+        );
+        std::fs::write(dir.join("sshd_config"), config).expect("sshd_config");
+        let log = dir.join("sshd.log");
+        let child = std::process::Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(dir.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).expect("sshd log"))
+            .spawn()
+            .expect("start sshd");
+        let mut sshd = Sshd { child, port, user, log, dir: dir.to_owned() };
+        sshd.allow(principals);
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return sshd;
+            }
+            if let Ok(Some(status)) = sshd.child.try_wait() {
+                panic!("sshd exited ({status}): {}", sshd.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("sshd did not listen on {port}: {}", sshd.log_text());
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Lists `principals` for the login user (sshd reads the file at every login).
+    fn allow(&self, principals: &[&str]) {
+        let file = self.dir.join("principals").join(&self.user);
+        std::fs::write(file, format!("{}\n", principals.join("\n"))).expect("principals");
+    }
+
+    /// What sshd logged during `f` (it logs a refusal's reason before ssh returns).
+    fn logged_during<T>(&self, f: impl FnOnce() -> T) -> (T, String) {
+        let before = self.log_text().len();
+        let out = f();
+        std::thread::sleep(Duration::from_millis(200));
+        let text = self.log_text();
+        (out, text.get(before..).unwrap_or_default().to_owned())
+    }
+
+    /// `ssh` with the private key `key` and its certificate: whether the login succeeded (the
+    /// remote command printed its word), and what ssh printed on standard error.
+    fn login(&self, ssh: &Path, key: &Path, cert: &Path) -> (bool, String) {
+        let out = std::process::Command::new(ssh)
+            .args(["-F", "/dev/null", "-p", &self.port.to_string(), "-i"])
+            .arg(key)
+            .arg("-o")
+            .arg(format!("CertificateFile={}", cert.display()))
+            .args([
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "GlobalKnownHostsFile=/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=10",
+                "-o",
+                "LogLevel=ERROR",
+            ])
+            .arg(format!("{}@127.0.0.1", self.user))
+            .arg("echo pim-ssh-ok")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ssh");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        (out.status.success() && stdout.trim() == "pim-ssh-ok", String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A user's key pair made by ssh-keygen: (private key, public key).
+fn ssh_key_pair(keygen: &Path, dir: &Path) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).expect("key dir");
+    let key = dir.join("id_ed25519");
+    let made = std::process::Command::new(keygen)
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(made.success(), "ssh-keygen made no key");
+    (key.clone(), dir.join("id_ed25519.pub"))
+}
+
+/// Milliseconds since the epoch, by the machine's clock (what sshd reads).
+fn wall_ms() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970");
+    i64::try_from(d.as_millis()).expect("ms")
+}
+
+#[test]
+fn ssh_certificates_against_a_real_sshd() {
+    let Some((sshd_bin, ssh, keygen)) = openssh() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    std::fs::write(dir.join("pim.toml"), "[ssh]\nmax_certificate_hours = 2\n").expect("pim.toml");
+    let admin = Cli::new(dir);
+    let server = Server::start(dir, &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    let secret = server.secret.clone().expect("a setup secret");
+    let setup = ["--server", &server.url, "setup", "--username", "root", "--secret", &secret, "--password-stdin"];
+    admin.ok_in(&setup, "root-password-1\n");
+
+    // Two roles with SSH principals: the host below lets `deploy` in, not `ops`.
+    for (role, action, principal) in [("Deployer", "deploy.*", "deploy"), ("Operator", "ops.*", "ops")] {
+        admin.ok(&["roles", "create", "--name", role, "--action", action]);
+        let shown = admin.ok(&["settings", "set", role, "--require-mfa", "false", "--ssh-principal", principal]);
+        assert_eq!(field(&shown, "SSH principals"), Some(principal), "{shown}");
+    }
+    for name in ["alice", "bob", "carol"] {
+        admin.ok_in(&["users", "create", name, "--password-stdin"], &format!("{name}-password-1\n"));
+    }
+    admin.ok(&["assign", "alice", "Deployer", "--eligible", "-j", "on call"]);
+    admin.ok(&["assign", "bob", "Operator", "--active", "--duration", "1h", "-j", "ops work"]);
+
+    // The host trusts pim's CA: the key anyone may fetch, no token needed.
+    let (status, ca_pub) = http(&server.addr, "GET", "/api/v1/ssh/ca.pub", &[], "");
+    assert_eq!(status, 200, "{ca_pub}");
+    assert!(ca_pub.starts_with("ssh-ed25519 ") && ca_pub.ends_with('\n') && ca_pub.lines().count() == 1, "{ca_pub}");
+    assert_eq!(admin.ok(&["ssh-ca"]), ca_pub, "pim ssh-ca prints the same line");
+    let sshd = Sshd::start(&sshd_bin, &keygen, &dir.join("sshd"), &ca_pub, &["deploy"]);
+
+    let user = |name: &str| {
+        let cli = Cli::new(&dir.join(name));
+        cli.ok_in(
+            &["--server", &server.url, "login", "--username", name, "--password-stdin"],
+            &format!("{name}-password-1\n"),
+        );
+        let (key, public) = ssh_key_pair(&keygen, &dir.join(name).join("ssh"));
+        (cli, key, public)
+    };
+
+    // Alice's day: no certificate before she activates; then one, valid until the activation ends.
+    let (alice, alice_key, alice_pub) = user("alice");
+    let public = alice_pub.to_str().expect("path");
+    let err = alice.fails(&["ssh-cert", "--public-key", public], "");
+    assert!(err.contains("not_active") && err.contains("pim activate"), "{err}");
+    alice.ok(&["activate", "Deployer", "--duration", "30m", "-j", "deploy the release", "--wait"]);
+    let shown = alice.ok(&["ssh-cert", "--public-key", public]);
+    let cert = alice_pub.with_file_name("id_ed25519-cert.pub");
+    assert_eq!(field(&shown, "certificate"), Some(cert.to_str().expect("path")), "{shown}");
+    assert_eq!(field(&shown, "principals"), Some("deploy"), "{shown}");
+    let end = alice.json(&["whoami"])["activeAssignments"]
+        .as_array()
+        .expect("active")
+        .iter()
+        .find(|a| a["window"]["end"].is_string())
+        .and_then(|a| a["window"]["end"].as_str().map(to_second))
+        .expect("the activation's end");
+    assert_eq!(field(&shown, "valid until").map(to_second), Some(end), "{shown}");
+    let id = field(&shown, "activation").expect("the activation").to_owned();
+    assert_eq!(field(&shown, "key id"), Some(format!("pim user=alice activation={id}").as_str()), "{shown}");
+    let (ok, stderr) = sshd.login(&ssh, &alice_key, &cert);
+    assert!(ok, "alice's certificate should let her in: {stderr}\n{}", sshd.log_text());
+    assert!(sshd.log_text().contains(&format!("pim user=alice activation={id}")), "sshd logs the key id");
+    let json = alice.json(&["ssh-cert", "--public-key", public, "--out", "-"]);
+    assert_eq!(json["principals"], serde_json::json!(["deploy"]));
+    assert_eq!(json["assignmentId"].as_str(), Some(id.as_str()));
+
+    // Bob's role allows `ops`, which this host does not list for the account: sshd refuses.
+    let (bob, bob_key, bob_pub) = user("bob");
+    let shown = bob.ok(&["ssh-cert", "--public-key", bob_pub.to_str().expect("path")]);
+    assert_eq!(field(&shown, "principals"), Some("ops"), "{shown}");
+    let bob_cert = bob_pub.with_file_name("id_ed25519-cert.pub");
+    let ((ok, _), logged) = sshd.logged_during(|| sshd.login(&ssh, &bob_key, &bob_cert));
+    assert!(!ok, "a certificate for a principal the host does not list is refused");
+    assert!(
+        logged.contains("Certificate does not contain an authorized principal"),
+        "refused for its principal, not something else:\n{logged}"
+    );
+    // The same key and certificate log in once the host lists `ops` for the account.
+    sshd.allow(&["deploy", "ops"]);
+    let ((ok, stderr), logged) = sshd.logged_during(|| sshd.login(&ssh, &bob_key, &bob_cert));
+    assert!(ok, "bob's certificate lets him in where `ops` is listed: {stderr}\n{logged}");
+    assert!(logged.contains("pim user=bob activation="), "{logged}");
+    sshd.allow(&["deploy"]);
+
+    // Carol's assignment ends in a few seconds: her certificate works until then, not after.
+    let ends = pim_domain::Timestamp((wall_ms() / 1000 + 8) * 1000);
+    admin.ok(&["assign", "carol", "Deployer", "--active", "--end", &ends.to_rfc3339(), "-j", "a short task"]);
+    let (carol, carol_key, carol_pub) = user("carol");
+    let carol_json = carol.json(&["ssh-cert", "--public-key", carol_pub.to_str().expect("path"), "--out", "-"]);
+    assert_eq!(carol_json["validBefore"].as_str().map(to_second), Some(to_second(&ends.to_rfc3339())));
+    let carol_cert = dir.join("carol").join("carol-cert.pub");
+    carol.ok(&[
+        "ssh-cert",
+        "--public-key",
+        carol_pub.to_str().expect("path"),
+        "--out",
+        carol_cert.to_str().expect("path"),
+    ]);
+    let (ok, stderr) = sshd.login(&ssh, &carol_key, &carol_cert);
+    assert!(ok, "before its end: {stderr}\n{}", sshd.log_text());
+    while wall_ms() < ends.0 + 1_000 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let ((ok, _), logged) = sshd.logged_during(|| sshd.login(&ssh, &carol_key, &carol_cert));
+    assert!(!ok, "after the certificate's end sshd refuses it\n{logged}");
+    assert!(logged.contains("expired"), "refused as expired:\n{logged}");
+    let err = carol.fails(&["ssh-cert", "--public-key", carol_pub.to_str().expect("path")], "");
+    assert!(err.contains("not_active"), "and pim signs no new one: {err}");
+
+    // A private key is never sent.
+    let err = alice.fails(&["ssh-cert", "--public-key", alice_key.to_str().expect("path")], "");
+    assert!(err.contains("is a private key"), "{err}");
+    drop(sshd);
+    drop(server);
+}

@@ -14,6 +14,7 @@ pub mod requests;
 pub mod resources;
 pub mod reviews;
 pub mod roles;
+pub mod ssh;
 pub mod system;
 pub mod tokens;
 
@@ -35,7 +36,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 }
 
 /// The operations of [`public`], as the OpenAPI document names them (a test keeps both equal).
-pub const PUBLIC_OPERATIONS: [(&str, &str); 9] = [
+pub const PUBLIC_OPERATIONS: [(&str, &str); 10] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -45,6 +46,7 @@ pub const PUBLIC_OPERATIONS: [(&str, &str); 9] = [
     ("post", "/api/v1/auth/login"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/.well-known/oauth-authorization-server"),
+    ("get", "/api/v1/ssh/ca.pub"),
 ];
 
 /// The routes anyone may call without a token (the only such list).
@@ -58,6 +60,7 @@ fn public() -> Router<AppState> {
         .route("/api/v1/auth/login", post(auth::login).layer(anonymous_body()))
         .route("/.well-known/jwks.json", get(tokens::jwks))
         .route("/.well-known/oauth-authorization-server", get(tokens::oauth_metadata))
+        .route("/api/v1/ssh/ca.pub", get(ssh::get_ssh_ca).layer(anonymous_body()))
 }
 
 /// The routes that need a valid bearer token.
@@ -154,4 +157,5 @@ fn authenticated() -> Router<AppState> {
         .route("/api/v1/review-instances/{id}/decisions", post(reviews::decide_review_items))
         .route("/api/v1/review-instances/{id}/items/{item_id}/decision", post(reviews::decide_review_item))
         .route("/api/v1/me/reviews", get(reviews::my_reviews))
+        .route("/api/v1/ssh/certificates", post(ssh::issue_ssh_certificate))
 }

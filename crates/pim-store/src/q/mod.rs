@@ -20,6 +20,7 @@ mod reviews;
 mod roles;
 mod sign_in;
 mod signing;
+mod ssh;
 mod tokens;
 
 pub use alerts::*;
@@ -38,4 +39,5 @@ pub use reviews::*;
 pub use roles::*;
 pub use sign_in::*;
 pub use signing::*;
+pub use ssh::*;
 pub use tokens::*;

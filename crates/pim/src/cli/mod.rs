@@ -20,6 +20,7 @@ pub mod resolve;
 pub mod reviews;
 pub mod roles;
 pub mod scopes;
+pub mod ssh;
 pub mod tokens;
 pub mod views;
 
@@ -169,6 +170,16 @@ pub enum Command {
         #[command(subcommand)]
         command: tokens::KeysCommand,
     },
+    /// Sign your SSH public key for a role you hold now: an OpenSSH certificate valid until the
+    /// activation ends, written beside the key (`id_ed25519-cert.pub`), which `ssh` then uses.
+    ///
+    /// The certificate's principals (login names) are the role's SSH principals setting; it ends
+    /// when the activation does (at most the server's maximum). See docs/SSH.md.
+    #[command(name = "ssh-cert")]
+    SshCert(ssh::SshCertArgs),
+    /// Print pim's SSH CA public key (for a host's TrustedUserCAKeys); no sign-in needed.
+    #[command(name = "ssh-ca")]
+    SshCa,
     /// Connectors: the targets where pim grants the real access, and where each grant stands.
     ///
     /// `pim connectors` lists them; `reconcile NAME` compares a target with pim now;
@@ -339,6 +350,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audiences { command } => tokens::audiences(&ctx()?, command).await,
         Command::Keys { command } => tokens::keys(&ctx()?, command).await,
         Command::Connectors(args) => connectors::run(&ctx()?, args).await,
+        Command::SshCert(args) => ssh::ssh_cert(&ctx()?, args).await,
+        Command::SshCa => ssh::ssh_ca(&ctx()?).await,
         Command::Audit { command } => audit::run(&ctx()?, command).await,
         Command::Reports { command } => reports::run(&ctx()?, command).await,
         Command::Mfa { command } => mfa::run(&ctx()?, command).await,

@@ -190,6 +190,12 @@ pub struct SettingsFlags {
     /// Changes to these settings need a second administrator's approval.
     #[arg(long, value_name = "BOOL", value_parser = BoolishValueParser::new())]
     pub protected: Option<bool>,
+    /// The principals (login names) of SSH certificates for this role, e.g. root,deploy; replaces the list.
+    #[arg(long = "ssh-principal", value_name = "NAME", value_delimiter = ',', conflicts_with = "no_ssh_principals")]
+    pub ssh_principals: Vec<String>,
+    /// Remove every SSH principal (no SSH certificates for this role).
+    #[arg(long)]
+    pub no_ssh_principals: bool,
 }
 
 fn role_table(roles: &[RoleDefinition]) -> String {
@@ -316,6 +322,14 @@ async fn settings_listing(names: &mut Names<'_>, e: &EffectiveSettings) -> Strin
         ("require approval for extension", yes_no(s.require_approval_for_extension)),
         ("allow break-glass", yes_no(s.allow_break_glass)),
         ("protected", yes_no(s.protected)),
+        (
+            "SSH principals",
+            if s.ssh_principals.is_empty() {
+                "none (no SSH certificates)".to_owned()
+            } else {
+                s.ssh_principals.join(", ")
+            },
+        ),
     ]);
     listing(&pairs)
 }
@@ -360,6 +374,11 @@ pub fn apply(s: &mut RoleSettings, a: &SettingsFlags, lists: ApproverLists) -> a
         if let Some(v) = flag {
             *field = v;
         }
+    }
+    if a.no_ssh_principals {
+        s.ssh_principals.clear();
+    } else if !a.ssh_principals.is_empty() {
+        s.ssh_principals = a.ssh_principals.iter().map(|p| p.trim().to_owned()).collect();
     }
     if let Some(d) = a.eligible_expire_after_days {
         s.eligible_expire_after_days = d;
@@ -567,5 +586,18 @@ mod tests {
         apply(&mut s, &one, ApproverLists::default()).unwrap();
         assert_eq!(s.approval_stages.len(), 1);
         assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn ssh_principal_flags_replace_or_clear_the_list() {
+        let mut s = RoleSettings { ssh_principals: vec!["old".into()], ..Default::default() };
+        apply(&mut s, &SettingsFlags::default(), ApproverLists::default()).unwrap();
+        assert_eq!(s.ssh_principals, ["old"], "untouched without the flag");
+        let set = SettingsFlags { ssh_principals: vec!["root".into(), " deploy".into()], ..Default::default() };
+        apply(&mut s, &set, ApproverLists::default()).unwrap();
+        assert_eq!(s.ssh_principals, ["root", "deploy"]);
+        let none = SettingsFlags { no_ssh_principals: true, ..Default::default() };
+        apply(&mut s, &none, ApproverLists::default()).unwrap();
+        assert!(s.ssh_principals.is_empty());
     }
 }

@@ -223,6 +223,7 @@ async fn settings_inherit_from_the_nearest_ancestor(b: Backend) {
         allow_break_glass: true,
         protected: false,
         notifications: NotificationSettings::default(),
+        ssh_principals: vec!["deploy".into(), "root".into()],
     };
     all.notifications.assigned_active.admins.additional_recipients = vec!["secops@example.com".into()];
     all.notifications.eligible_member_activated.requester.critical_only = true;

@@ -70,6 +70,8 @@ mod reviews;
 mod reviews_authz;
 mod reviews_hostile;
 mod sign_in;
+mod ssh;
+mod ssh_hostile;
 mod tokens;
 mod tokens_authz;
 mod tokens_example;

@@ -396,6 +396,7 @@ async fn every_role_setting_through_the_portal(b: Backend) {
     set(&mut f, "assigned_active_admins_additional", "sec@example.com, audit@example.com");
     set(&mut f, "assigned_active_admins_critical", "on");
     unset(&mut f, "eligible_member_activated_requester_default");
+    set(&mut f, "ssh_principals", "deploy, root");
     let saved = send(&web, "/manage/settings", &f).await;
     assert_eq!(saved.status, 200);
     let user = |id| ApproverRef { kind: PrincipalKind::User, id };
@@ -422,6 +423,7 @@ async fn every_role_setting_through_the_portal(b: Backend) {
         require_approval_for_extension: false,
         allow_break_glass: true,
         require_mfa_on_active_assignment: true,
+        ssh_principals: vec!["deploy".into(), "root".into()],
         ..RoleSettings::default()
     };
     want.notifications.assigned_active.admins.additional_recipients =
@@ -436,6 +438,8 @@ async fn every_role_setting_through_the_portal(b: Backend) {
     assert!(text.contains("They are inherited from /prod: nothing is defined at /prod/db itself."), "{text}");
     assert!(text.contains("Approval stage 2 admin; 1 approval needed; times out after 240 minutes"), "{text}");
     assert_eq!(field(&f, "stage1_approvers"), "ann, approvers");
+    assert_eq!(field(&f, "ssh_principals"), "deploy, root", "the form shows the SSH principals");
+    assert!(text.contains("SSH certificate principals deploy, root"), "{text}");
     assert_eq!(field(&f, "stage1_escalation"), "bob");
     // The engine applies them: an activation now needs approval and a ticket.
     let (dev, dev_client) = s.user("dev").await;
@@ -457,6 +461,8 @@ async fn every_role_setting_through_the_portal(b: Backend) {
         ),
         ("stage1_required", "two", "Approval stage 1, approvals needed: 'two' is not a valid number."),
         ("assigned_eligible_admins_additional", "not-an-address", "'not-an-address' is not an email address"),
+        ("ssh_principals", "deploy, -oProxyCommand=x", "SSH principals: '-oProxyCommand=x' is not a login name"),
+        ("ssh_principals", "root root", "sshPrincipals: 'root' is named twice"),
     ] {
         let mut f = good.clone();
         set(&mut f, name, value);

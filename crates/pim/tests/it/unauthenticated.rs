@@ -11,7 +11,7 @@ use crate::harness::prelude::*;
 use crate::hostile::{Body, Db, Raw, item_of, review_of, selected, start_review};
 
 /// The operations anyone may call without a token; every other one needs a valid bearer token.
-const PUBLIC: [(&str, &str); 9] = [
+const PUBLIC: [(&str, &str); 10] = [
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -21,6 +21,7 @@ const PUBLIC: [(&str, &str); 9] = [
     ("POST", "/api/v1/auth/login"),
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/.well-known/oauth-authorization-server"),
+    ("GET", "/api/v1/ssh/ca.pub"),
 ];
 
 /// What fills a path parameter.

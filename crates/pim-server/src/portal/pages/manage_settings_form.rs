@@ -5,8 +5,8 @@
 
 use pim_domain::message::count;
 use pim_domain::settings::{
-    ApprovalStage, ApproverRef, Escalation, EventRecipients, MAX_APPROVERS, MAX_STAGES, NotificationRule,
-    NotificationSettings,
+    ApprovalStage, ApproverRef, Escalation, EventRecipients, MAX_APPROVERS, MAX_SSH_PRINCIPALS, MAX_STAGES,
+    NotificationRule, NotificationSettings, is_ssh_principal,
 };
 use pim_domain::{PrincipalKind, RoleSettings};
 
@@ -24,6 +24,7 @@ pub const GROUPS: &[(&str, &str)] = &[
     ("approval", "Approval"),
     ("assignment", "Assignments"),
     ("protection", "Protection"),
+    ("ssh", "SSH certificates"),
 ];
 
 /// The yes/no settings: fieldset, form name, label, field.
@@ -177,6 +178,8 @@ pub struct SettingsForm {
     pub stages: Vec<StageForm>,
     /// The notification rules.
     pub events: Vec<EventForm>,
+    /// The SSH principals, comma separated.
+    pub ssh_principals: String,
 }
 
 fn names(s: &AppState, list: &[ApproverRef]) -> String {
@@ -235,7 +238,7 @@ impl SettingsForm {
                     .collect(),
             })
             .collect();
-        SettingsForm { groups, stages, events }
+        SettingsForm { groups, stages, events, ssh_principals: settings.ssh_principals.join(", ") }
     }
 
     /// The form as posted, to show again.
@@ -277,7 +280,7 @@ impl SettingsForm {
                     .collect(),
             })
             .collect();
-        SettingsForm { groups, stages, events }
+        SettingsForm { groups, stages, events, ssh_principals: text("ssh_principals".to_owned()) }
     }
 }
 
@@ -303,6 +306,11 @@ fn build_groups(mut value: impl FnMut(&str) -> Option<(bool, String)>) -> Vec<Gr
 /// Names separated by commas or lines.
 fn split(text: &str) -> Vec<&str> {
     text.split([',', '\n', ';']).map(str::trim).filter(|n| !n.is_empty()).collect()
+}
+
+/// SSH principals separated by commas, lines or spaces.
+fn split_principals(text: &str) -> Vec<String> {
+    text.split([',', '\n', ';', ' ', '\t', '\r']).filter(|n| !n.is_empty()).map(str::to_owned).collect()
 }
 
 async fn approvers(s: &AppState, session: &Session, text: &str, what: &str) -> Result<Vec<ApproverRef>, String> {
@@ -360,6 +368,15 @@ pub async fn read(s: &AppState, session: &Session, form: &FormData) -> Result<Ro
     if out.require_approval_to_activate && out.approval_stages.is_empty() {
         return Err("Approval: to require approval, name the approvers of stage 1.".into());
     }
+    out.ssh_principals = split_principals(&form.get("ssh_principals").unwrap_or_default());
+    if out.ssh_principals.len() > MAX_SSH_PRINCIPALS {
+        return Err(format!("SSH principals: give at most {MAX_SSH_PRINCIPALS}."));
+    }
+    if let Some(p) = out.ssh_principals.iter().find(|p| !is_ssh_principal(p)) {
+        return Err(format!(
+            "SSH principals: '{p}' is not a login name (letters, digits, '.', '_', '-' or '@', at most 64, not starting with '-')."
+        ));
+    }
     for (ek, _, ef) in EVENTS {
         for (rk, _, rf) in RECIPIENTS {
             let key = format!("{ek}_{rk}");
@@ -414,6 +431,14 @@ pub fn summary(s: &AppState, st: &RoleSettings) -> Vec<(String, String)> {
         ("MFA to make an active assignment".to_owned(), yes(st.require_mfa_on_active_assignment)),
         ("Justification for an active assignment".to_owned(), yes(st.require_justification_on_active_assignment)),
         ("Protected".to_owned(), yes(st.protected)),
+        (
+            "SSH certificate principals".to_owned(),
+            if st.ssh_principals.is_empty() {
+                "none (no SSH certificates)".to_owned()
+            } else {
+                st.ssh_principals.join(", ")
+            },
+        ),
     ]);
     let mut n = st.notifications.clone();
     for (_, legend, ef) in EVENTS {

@@ -60,6 +60,10 @@ pub(crate) async fn fixture(s: &TestServer) -> Fx {
     }
 }
 
+/// A user's SSH public key (made by `ssh-keygen -t ed25519`).
+pub(crate) const SSH_PUBLIC_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1Tmz+3YtGIEs56Rd5iQyEbRts9ImhFJ+/btHisKLVy alice@laptop";
+
 /// The endpoints that take a JSON body, each with a body that would be accepted.
 pub(crate) fn json_endpoints(fx: &Fx) -> Vec<(&'static str, String, Value)> {
     vec![
@@ -87,6 +91,7 @@ pub(crate) fn json_endpoints(fx: &Fx) -> Vec<(&'static str, String, Value)> {
         ),
         ("POST", "/api/v1/check".into(), json!({"principal": "alice", "action": "ops.read", "scope": "/a"})),
         ("POST", "/api/v1/auth/mfa".into(), json!({"code": "123456"})),
+        ("POST", "/api/v1/ssh/certificates".into(), json!({"publicKey": SSH_PUBLIC_KEY})),
         ("POST", "/api/v1/me/mfa/totp/confirm".into(), json!({"code": "123456"})),
         ("POST", "/api/v1/reviews".into(), review_json(fx, json!({}))),
         (

@@ -18,6 +18,8 @@ pub(super) fn rows(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
         ep("GET", "/metrics", "", "/metrics", None, Public, 200),
         ep("GET", "/api/v1/openapi.json", "", "/api/v1/openapi.json", None, Public, 200),
         ep("GET", "/api/v1/setup", "", "/api/v1/setup", None, Public, 200),
+        // Makes the CA key on first need: a write, as far as snapshots go.
+        ep("GET", "/api/v1/ssh/ca.pub", "", "/api/v1/ssh/ca.pub", None, Public, 200).write(),
         ep(
             "POST",
             "/api/v1/setup",
@@ -73,6 +75,17 @@ pub(super) fn rows(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
             200,
         ),
         ep("GET", "/api/v1/me/provisioning", "", "/api/v1/me/provisioning", None, SignedIn, 200),
+        // Any signed-in principal may ask for a certificate of its own key; no row's role has SSH
+        // principals, so past authentication every row gets the same 422.
+        ep(
+            "POST",
+            "/api/v1/ssh/certificates",
+            "",
+            "/api/v1/ssh/certificates",
+            req(json!({"publicKey": crate::hostile::SSH_PUBLIC_KEY})),
+            SignedIn,
+            422,
+        ),
         // Nothing is waiting (no connector is configured): past authentication, a 404 for everyone.
         ep(
             "POST",
