@@ -33,6 +33,8 @@ pub struct EngineOptions {
     pub alert_evaluation_ms: i64,
     /// The connectors that grant and revoke access in target systems (`[[connectors]]`).
     pub connectors: Vec<crate::connectors::ConnectorOptions>,
+    /// The OpenID Connect providers users sign in through (`[[oidc]]`).
+    pub oidc: Vec<crate::oidc::OidcProviderOptions>,
 }
 
 impl Default for EngineOptions {
@@ -45,6 +47,7 @@ impl Default for EngineOptions {
             audit_retention_days: None,
             alert_evaluation_ms: 15 * pim_domain::time::MINUTE_MS,
             connectors: Vec::new(),
+            oidc: Vec::new(),
         }
     }
 }
@@ -59,6 +62,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("audit_retention_days", &self.audit_retention_days)
             .field("alert_evaluation_ms", &self.alert_evaluation_ms)
             .field("connectors", &self.connectors)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -88,6 +92,8 @@ pub struct Engine {
     /// Whether a connector was failing at its last look (set at start, so an alert left open by
     /// an earlier process is looked at once).
     pub(crate) connector_failing: Arc<std::sync::atomic::AtomicBool>,
+    /// The OpenID Connect providers and their discovery.
+    pub(crate) oidc: Arc<crate::oidc::Providers>,
     /// Serializes [`Engine::follow_changes`].
     pub(crate) follow_lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -104,6 +110,8 @@ impl Engine {
         let connectors = crate::connectors::Connectors::build(&options.connectors)
             .map_err(|e| EngineError::Refused(DomainError::new(ErrorKind::InvalidInput, format!("connectors: {e}"))))?;
         let n = connectors.all().len();
+        let oidc = crate::oidc::Providers::build(&options.oidc)
+            .map_err(|e| EngineError::Refused(DomainError::new(ErrorKind::InvalidInput, e)))?;
         let reconciled_at = (0..n).map(|_| AtomicI64::new(i64::MIN)).collect();
         let engine = Engine {
             store,
@@ -120,6 +128,7 @@ impl Engine {
             reconciled_at: Arc::new(reconciled_at),
             connector_failing: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             follow_lock: Arc::new(tokio::sync::Mutex::new(())),
+            oidc: Arc::new(oidc),
         };
         engine.reload_index().await?;
         Ok(engine)

@@ -59,6 +59,8 @@ pub struct Resolved {
     pub rate_limit: pim_server::rate_limit::RateLimitOptions,
     /// The connectors.
     pub connectors: Vec<pim_engine::connectors::ConnectorOptions>,
+    /// The OpenID Connect providers.
+    pub oidc: Vec<pim_engine::oidc::OidcProviderOptions>,
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
@@ -71,8 +73,10 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
         anyhow::bail!("audit_retention_days must be at least 1 (leave it out to keep the audit history for ever)");
     }
     let connectors = config::connector_options(&file, &|k| std::env::var(k).ok())?;
+    let oidc = config::oidc_options(&file, &|k| std::env::var(k).ok())?;
     Ok(Resolved {
         connectors,
+        oidc,
         audit_retention_days,
         portal: config::portal_options(&file)?,
         rate_limit: config::rate_limit_options(&file)?,
@@ -125,6 +129,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         audit_retention_days: cfg.audit_retention_days,
         alert_evaluation_ms: i64::try_from(cfg.alert_interval_mins).unwrap_or(15) * pim_domain::time::MINUTE_MS,
         connectors: cfg.connectors.clone(),
+        oidc: cfg.oidc.clone(),
         ..EngineOptions::default()
     };
     let engine = open_engine_with(&cfg.data_dir, Some(url), options).await?;
