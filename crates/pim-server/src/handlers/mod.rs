@@ -9,6 +9,7 @@ pub mod connectors;
 pub mod directory;
 pub mod mfa;
 pub mod notifications;
+pub mod oidc;
 pub mod reports;
 pub mod requests;
 pub mod resources;
@@ -34,7 +35,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 }
 
 /// The operations of [`public`], as the OpenAPI document names them (a test keeps both equal).
-pub const PUBLIC_OPERATIONS: [(&str, &str); 7] = [
+pub const PUBLIC_OPERATIONS: [(&str, &str); 10] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -42,6 +43,9 @@ pub const PUBLIC_OPERATIONS: [(&str, &str); 7] = [
     ("get", "/api/v1/setup"),
     ("post", "/api/v1/setup"),
     ("post", "/api/v1/auth/login"),
+    ("get", "/api/v1/auth/oidc"),
+    ("post", "/api/v1/auth/oidc/{name}/start"),
+    ("post", "/api/v1/auth/oidc/{name}/finish"),
 ];
 
 /// The routes anyone may call without a token (the only such list).
@@ -53,6 +57,9 @@ fn public() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(system::openapi_json))
         .route("/api/v1/setup", get(auth::get_setup).post(auth::create_setup).layer(anonymous_body()))
         .route("/api/v1/auth/login", post(auth::login).layer(anonymous_body()))
+        .route("/api/v1/auth/oidc", get(oidc::list_oidc_providers))
+        .route("/api/v1/auth/oidc/{name}/start", post(oidc::start_oidc).layer(anonymous_body()))
+        .route("/api/v1/auth/oidc/{name}/finish", post(oidc::finish_oidc).layer(anonymous_body()))
 }
 
 /// The routes that need a valid bearer token.
