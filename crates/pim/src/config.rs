@@ -618,7 +618,7 @@ mod tests {
         let text = format!(
             "[[oidc]]\nname = \"corp\"\ndisplay_name = \"Contoso\"\nissuer = \"https://login.example.com/t/v2.0\"\n\
              client_id = \"pim\"\nclient_secret_file = \"{}\"\ncli_client_id = \"pim-cli\"\ncreate_users = true\n\
-             group_map = {{ \"idp-dba\" = \"Database Admins\" }}\nmfa_acr = [\"phr\"]\nstep_up = \"idp\"\n\
+             group_map = {{ \"idp-dba\" = \"database-admins\" }}\nmfa_acr = [\"phr\"]\nstep_up = \"idp\"\n\
              [[oidc]]\nname = \"okta\"\nissuer = \"https://example.okta.com\"\nclient_id = \"c\"\nclient_secret_env = \"OKTA_SECRET\"\n",
             secret.display()
         );
