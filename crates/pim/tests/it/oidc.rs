@@ -240,6 +240,12 @@ async fn the_api_flow_links_by_verified_email_and_matches_by_subject(b: Backend)
     let (state, code) = code_for(&s).await;
     assert_eq!(code_of(anon.oidc_finish("corp", &finish_body(&state, &code)).await), "forbidden");
 
+    // A step-up start asks the provider for a fresh authentication; a plain one does not.
+    let up = anon.oidc_start("corp", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: true }).await;
+    assert!(up.expect("step-up start").authorization_url.contains("max_age=0"));
+    let plain = anon.oidc_start("corp", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false }).await;
+    let plain = plain.expect("start").authorization_url;
+    assert!(!plain.contains("max_age") && plain.contains("code_challenge_method=S256") && plain.contains("nonce="));
     // A loopback redirect only; an unknown provider is 404.
     for bad in ["https://evil.example.com/cb", "http://localhost:9/cb", "http://127.0.0.1/cb", "http://10.0.0.1:9/cb"] {
         let r = anon.oidc_start("corp", &OidcStartRequest { redirect_uri: bad.into(), step_up: false }).await;
