@@ -118,3 +118,55 @@ pub struct CreatedToken {
     /// The token's metadata.
     pub info: ApiToken,
 }
+
+/// An OpenID Connect provider users can sign in through.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcProvider {
+    /// Its name, in `/api/v1/auth/oidc/{name}/...` and `pim login --oidc NAME`.
+    pub name: String,
+    /// "Sign in with ...".
+    pub display_name: String,
+}
+
+/// Begins an OpenID Connect sign-in from the CLI (RFC 8252's loopback redirect).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcStartRequest {
+    /// Where the provider sends the browser back: `http://127.0.0.1:PORT/...` or `http://[::1]:PORT/...`.
+    pub redirect_uri: String,
+    /// Ask the provider for a fresh sign-in (`max_age=0`, and its MFA through `acr_values` when
+    /// configured): to refresh the session's MFA.
+    #[serde(default)]
+    pub step_up: bool,
+}
+
+/// Where to send the browser.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcStartResponse {
+    /// The provider's authorization URL (with `state`, `nonce` and the PKCE challenge).
+    pub authorization_url: String,
+    /// The `state` the provider sends back with the code; finishing needs it.
+    pub state: String,
+}
+
+/// Finishes an OpenID Connect sign-in with what the provider sent to the redirect URI.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcFinishRequest {
+    /// The `state` of the start (used once).
+    pub state: String,
+    /// The authorization code.
+    pub code: String,
+    /// A label for the token issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_name: Option<String>,
+}
+
+impl std::fmt::Debug for OidcFinishRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the code or the state.
+        f.debug_struct("OidcFinishRequest").field("token_name", &self.token_name).finish_non_exhaustive()
+    }
+}

@@ -28,6 +28,7 @@ use pim_api::{
     ReviewInstance, ReviewInstanceId, ReviewItem, ReviewItemId, ReviewItemsQuery, ReviewResults,
 };
 use pim_api::{Notification, NotificationQuery};
+use pim_api::{OidcFinishRequest, OidcProvider, OidcStartRequest, OidcStartResponse};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -284,6 +285,21 @@ impl Client {
     /// `POST /api/v1/auth/login`: signs in; the client does not switch to the new token by itself.
     pub async fn login(&self, body: &LoginRequest) -> Result<LoginResponse> {
         self.send_json(Method::POST, &["auth", "login"], body).await
+    }
+
+    /// `GET /api/v1/auth/oidc`: the OpenID Connect providers.
+    pub async fn oidc_providers(&self) -> Result<Vec<OidcProvider>> {
+        self.get(&["auth", "oidc"]).await
+    }
+
+    /// `POST /api/v1/auth/oidc/{name}/start`: begins a sign-in with a loopback redirect.
+    pub async fn oidc_start(&self, name: &str, body: &OidcStartRequest) -> Result<OidcStartResponse> {
+        self.send_json(Method::POST, &["auth", "oidc", name, "start"], body).await
+    }
+
+    /// `POST /api/v1/auth/oidc/{name}/finish`: finishes it with the code; answers a session token.
+    pub async fn oidc_finish(&self, name: &str, body: &OidcFinishRequest) -> Result<LoginResponse> {
+        self.send_json(Method::POST, &["auth", "oidc", name, "finish"], body).await
     }
 
     /// `POST /api/v1/auth/logout`: revokes the token in use.

@@ -563,7 +563,7 @@ impl Engine {
     }
 }
 
-async fn issue_token(
+pub(crate) async fn issue_token(
     c: &mut pim_store::AnyConnection,
     principal: PrincipalId,
     name: String,

@@ -56,7 +56,7 @@ fn validate_text(what: &str, v: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-fn validate_email(e: &str) -> Result<()> {
+pub(crate) fn validate_email(e: &str) -> Result<()> {
     let ok = e.len() <= 254
         && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
         && !e.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | '<' | '>'));

@@ -38,6 +38,8 @@ pub struct EngineOptions {
     /// The longest lifetime of an SSH certificate, in milliseconds (`[ssh] max_certificate_hours`);
     /// a certificate also ends with the grant it relies on, whichever comes first.
     pub ssh_max_certificate_ms: i64,
+    /// The OpenID Connect providers users sign in through (`[[oidc]]`).
+    pub oidc: Vec<crate::oidc::OidcProviderOptions>,
 }
 
 impl Default for EngineOptions {
@@ -52,6 +54,7 @@ impl Default for EngineOptions {
             connectors: Vec::new(),
             tokens: crate::tokens::TokenOptions::default(),
             ssh_max_certificate_ms: crate::ssh::DEFAULT_MAX_CERTIFICATE_MS,
+            oidc: Vec::new(),
         }
     }
 }
@@ -68,6 +71,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("connectors", &self.connectors)
             .field("tokens", &self.tokens)
             .field("ssh_max_certificate_ms", &self.ssh_max_certificate_ms)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -97,6 +101,8 @@ pub struct Engine {
     /// Whether a connector was failing at its last look (set at start, so an alert left open by
     /// an earlier process is looked at once).
     pub(crate) connector_failing: Arc<std::sync::atomic::AtomicBool>,
+    /// The OpenID Connect providers and their discovery.
+    pub(crate) oidc: Arc<crate::oidc::Providers>,
     /// Serializes [`Engine::follow_changes`].
     pub(crate) follow_lock: Arc<tokio::sync::Mutex<()>>,
     /// Parsed signing keys of access tokens, by kid.
@@ -115,6 +121,8 @@ impl Engine {
         let connectors = crate::connectors::Connectors::build(&options.connectors)
             .map_err(|e| EngineError::Refused(DomainError::new(ErrorKind::InvalidInput, format!("connectors: {e}"))))?;
         let n = connectors.all().len();
+        let oidc = crate::oidc::Providers::build(&options.oidc)
+            .map_err(|e| EngineError::Refused(DomainError::new(ErrorKind::InvalidInput, e)))?;
         let reconciled_at = (0..n).map(|_| AtomicI64::new(i64::MIN)).collect();
         let engine = Engine {
             store,
@@ -132,6 +140,7 @@ impl Engine {
             connector_failing: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             follow_lock: Arc::new(tokio::sync::Mutex::new(())),
             signing: Arc::default(),
+            oidc: Arc::new(oidc),
         };
         engine.reload_index().await?;
         Ok(engine)

@@ -16,6 +16,7 @@ pub mod index;
 pub mod lockout;
 pub mod mfa;
 pub mod notify;
+pub mod oidc;
 pub mod reports;
 pub mod requests;
 pub mod resources;

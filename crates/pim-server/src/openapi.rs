@@ -6,8 +6,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, reports, requests, resources,
-    reviews, roles, ssh, system, tokens,
+    alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, oidc, reports, requests,
+    resources, reviews, roles, ssh, system, tokens,
 };
 
 struct BearerAuth;
@@ -28,6 +28,7 @@ impl Modify for BearerAuth {
         system::healthz, system::readyz, system::openapi_json, crate::metrics::metrics,
         auth::get_setup, auth::create_setup, auth::login, auth::logout, auth::get_me,
         auth::list_tokens, auth::create_token, auth::revoke_token,
+        oidc::list_oidc_providers, oidc::start_oidc, oidc::finish_oidc,
         directory::get_principal, directory::list_users, directory::create_user, directory::get_user, directory::update_user,
         directory::list_groups, directory::create_group, directory::get_group, directory::update_group,
         directory::list_members, directory::add_member, directory::remove_member,

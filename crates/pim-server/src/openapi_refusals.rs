@@ -11,8 +11,13 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 const NAME_FILTERS: [&str; 3] = ["actor", "principal", "role"];
 
 /// Operations whose callers are rate limited per source.
-const RATE_LIMITED: [(&str, &str); 3] =
-    [("post", "/api/v1/auth/login"), ("get", "/api/v1/setup"), ("post", "/api/v1/setup")];
+const RATE_LIMITED: [(&str, &str); 5] = [
+    ("post", "/api/v1/auth/login"),
+    ("get", "/api/v1/setup"),
+    ("post", "/api/v1/setup"),
+    ("post", "/api/v1/auth/oidc/{name}/start"),
+    ("post", "/api/v1/auth/oidc/{name}/finish"),
+];
 
 /// Completes `doc`: a query parameter is never empty (the server answers `400` to `?actor=`);
 /// every non-public operation needs the bearer token and may answer `401`; one

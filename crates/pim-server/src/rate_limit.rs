@@ -94,6 +94,9 @@ fn limited(method: &Method, path: &str) -> bool {
     match path {
         "/api/v1/auth/login" | "/signin" | "/setup" => method == Method::POST,
         "/api/v1/setup" => method == Method::GET || method == Method::POST,
+        // OpenID Connect starts (each writes a pending row) and finishes (each calls the provider).
+        p if p.starts_with("/api/v1/auth/oidc/") => method == Method::POST,
+        p if p.starts_with("/portal/oidc/") => method == Method::GET,
         _ => false,
     }
 }
@@ -164,6 +167,8 @@ mod tests {
     #[test]
     fn only_the_anonymous_endpoints_are_limited() {
         assert!(limited(&Method::POST, "/api/v1/auth/login"));
+        assert!(limited(&Method::POST, "/api/v1/auth/oidc/corp/finish"));
+        assert!(!limited(&Method::GET, "/api/v1/auth/oidc"));
         assert!(limited(&Method::GET, "/api/v1/setup") && limited(&Method::POST, "/api/v1/setup"));
         assert!(limited(&Method::POST, "/signin") && limited(&Method::POST, "/setup"));
         assert!(!limited(&Method::GET, "/signin"), "the sign-in page itself is not");

@@ -36,6 +36,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 10, name: "connectors", sql: include_str!("../migrations/sqlite/0010_connectors.sql") },
     Migration { version: 11, name: "signing", sql: include_str!("../migrations/sqlite/0011_signing.sql") },
     Migration { version: 12, name: "ssh_ca", sql: include_str!("../migrations/sqlite/0012_ssh_ca.sql") },
+    Migration { version: 14, name: "oidc", sql: include_str!("../migrations/sqlite/0014_oidc.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -55,6 +56,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 10, name: "connectors", sql: include_str!("../migrations/postgres/0010_connectors.sql") },
     Migration { version: 11, name: "signing", sql: include_str!("../migrations/postgres/0011_signing.sql") },
     Migration { version: 12, name: "ssh_ca", sql: include_str!("../migrations/postgres/0012_ssh_ca.sql") },
+    Migration { version: 14, name: "oidc", sql: include_str!("../migrations/postgres/0014_oidc.sql") },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

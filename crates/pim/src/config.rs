@@ -46,6 +46,9 @@ pub struct FileConfig {
     pub tokens: Option<TokensFile>,
     /// The SSH certificate authority (docs/SSH.md).
     pub ssh: Option<SshFile>,
+    /// OpenID Connect providers users sign in through.
+    #[serde(default)]
+    pub oidc: Vec<OidcFile>,
 }
 
 /// `[tokens]` of `pim.toml`.
@@ -113,6 +116,103 @@ pub fn ssh_max_certificate_ms(file: &FileConfig) -> anyhow::Result<i64> {
         anyhow::bail!("[ssh] max_certificate_hours must be between 1 and 168");
     }
     Ok(i64::from(hours) * pim_domain::time::HOUR_MS)
+}
+
+/// One `[[oidc]]` of `pim.toml` (docs/IDENTITY-OIDC.md).
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct OidcFile {
+    /// A unique name, in URLs and `pim login --oidc NAME`.
+    pub name: String,
+    /// "Sign in with ..." [default: the name].
+    pub display_name: Option<String>,
+    /// The issuer URL (discovery at `{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// The confidential client of the portal (and of the CLI without `cli_client_id`).
+    pub client_id: String,
+    /// A file holding the client secret.
+    pub client_secret_file: Option<PathBuf>,
+    /// An environment variable holding the client secret.
+    pub client_secret_env: Option<String>,
+    /// A public (native) client for `pim login --oidc`.
+    pub cli_client_id: Option<String>,
+    /// Scopes [default: openid, profile, email].
+    pub scopes: Option<Vec<String>>,
+    /// The claim naming a user created on first sign-in [default: preferred_username].
+    pub username_claim: Option<String>,
+    /// Create a pim user on first sign-in [default: false].
+    pub create_users: Option<bool>,
+    /// Link an existing user by a verified email, once [default: false].
+    pub link_by_verified_email: Option<bool>,
+    /// The claim listing the user's groups [default: groups].
+    pub groups_claim: Option<String>,
+    /// Provider group -> pim group (static membership follows the claim).
+    #[serde(default)]
+    pub group_map: std::collections::BTreeMap<String, String>,
+    /// `amr` values that count as MFA [default: mfa, otp, hwk, swk, fpt].
+    pub mfa_amr: Option<Vec<String>>,
+    /// `acr` values that count as MFA [default: none].
+    pub mfa_acr: Option<Vec<String>>,
+    /// `totp` [default] or `idp`: how a session without the provider's MFA steps up.
+    pub step_up: Option<String>,
+}
+
+/// The providers of `[[oidc]]`, client secrets read from their files or environment variables.
+pub fn oidc_options(
+    file: &FileConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Vec<pim_engine::oidc::OidcProviderOptions>> {
+    use pim_engine::oidc::{OidcProviderOptions, StepUp};
+    let mut out: Vec<OidcProviderOptions> = Vec::new();
+    for f in &file.oidc {
+        let n = &f.name;
+        let secret = match (&f.client_secret_file, &f.client_secret_env) {
+            (Some(_), Some(_)) => {
+                anyhow::bail!("oidc provider '{n}': give client_secret_file or client_secret_env, not both")
+            }
+            (Some(path), None) => Some(read_secret(path, "OpenID Connect client secret")?),
+            (None, Some(var)) => Some(
+                env(var)
+                    .filter(|v| !v.is_empty())
+                    .with_context(|| format!("oidc provider '{n}': the environment variable {var} is not set"))?,
+            ),
+            (None, None) => None,
+        };
+        let mut o = OidcProviderOptions::new(n, &f.issuer, &f.client_id);
+        o.client_secret = secret;
+        if let Some(d) = &f.display_name {
+            o.display_name = d.clone();
+        }
+        o.cli_client_id = f.cli_client_id.clone();
+        if let Some(s) = &f.scopes {
+            o.scopes = s.clone();
+        }
+        if let Some(c) = &f.username_claim {
+            o.username_claim = c.clone();
+        }
+        o.create_users = f.create_users.unwrap_or(false);
+        o.link_by_verified_email = f.link_by_verified_email.unwrap_or(false);
+        if let Some(c) = &f.groups_claim {
+            o.groups_claim = c.clone();
+        }
+        o.group_map = f.group_map.clone();
+        if let Some(v) = &f.mfa_amr {
+            o.mfa_amr = v.clone();
+        }
+        if let Some(v) = &f.mfa_acr {
+            o.mfa_acr = v.clone();
+        }
+        if let Some(s) = &f.step_up {
+            o.step_up = StepUp::parse(s)
+                .with_context(|| format!("oidc provider '{n}': step_up must be totp or idp, not '{s}'"))?;
+        }
+        o.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        if out.iter().any(|p| p.name == o.name) {
+            anyhow::bail!("two [[oidc]] providers are named '{n}'");
+        }
+        out.push(o);
+    }
+    Ok(out)
 }
 
 /// One `[[connectors]]` of `pim.toml` (docs/CONNECTORS.md).
@@ -579,6 +679,61 @@ mod tests {
         .unwrap();
         let e = connector_options(&file, &env).unwrap_err().to_string();
         assert!(e.contains("account_host is for MariaDB"), "{e}");
+    }
+
+    #[test]
+    fn oidc_providers_take_their_secret_from_a_file_or_the_environment_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("corp.secret");
+        std::fs::write(&secret, "file-secret-123\n").unwrap();
+        let text = format!(
+            "[[oidc]]\nname = \"corp\"\ndisplay_name = \"Contoso\"\nissuer = \"https://login.example.com/t/v2.0\"\n\
+             client_id = \"pim\"\nclient_secret_file = \"{}\"\ncli_client_id = \"pim-cli\"\ncreate_users = true\n\
+             group_map = {{ \"idp-dba\" = \"database-admins\" }}\nmfa_acr = [\"phr\"]\nstep_up = \"idp\"\n\
+             [[oidc]]\nname = \"okta\"\nissuer = \"https://example.okta.com\"\nclient_id = \"c\"\nclient_secret_env = \"OKTA_SECRET\"\n",
+            secret.display()
+        );
+        let file: FileConfig = toml::from_str(&text).unwrap();
+        let env = |k: &str| (k == "OKTA_SECRET").then(|| "env-secret-456".to_owned());
+        let o = oidc_options(&file, &env).unwrap();
+        assert_eq!(o.len(), 2);
+        assert_eq!((o[0].display_name.as_str(), o[0].client_secret.as_deref()), ("Contoso", Some("file-secret-123")));
+        assert_eq!(o[0].cli_client_id.as_deref(), Some("pim-cli"));
+        assert!(o[0].create_users && !o[0].link_by_verified_email);
+        assert_eq!(o[0].group_map.get("idp-dba").map(String::as_str), Some("database-admins"));
+        assert_eq!(o[0].step_up, pim_engine::oidc::StepUp::Idp);
+        assert_eq!((o[1].display_name.as_str(), o[1].client_secret.as_deref()), ("okta", Some("env-secret-456")));
+        let debug = format!("{o:?}");
+        assert!(!debug.contains("file-secret") && !debug.contains("env-secret"), "{debug}");
+        let none = |_: &str| None;
+        let e = oidc_options(&file, &none).unwrap_err().to_string();
+        assert!(e.contains("OKTA_SECRET is not set"), "{e}");
+        for (bad, want) in [
+            ("[[oidc]]\nname = \"a\"\nissuer = \"http://idp.example.com\"\nclient_id = \"c\"\n", "https"),
+            ("[[oidc]]\nname = \"A B\"\nissuer = \"https://idp.example.com\"\nclient_id = \"c\"\n", "lower-case"),
+            (
+                "[[oidc]]\nname = \"a\"\nissuer = \"https://i.example.com\"\nclient_id = \"c\"\nstep_up = \"sms\"\n",
+                "totp or idp",
+            ),
+            (
+                "[[oidc]]\nname = \"a\"\nissuer = \"https://i.example.com\"\nclient_id = \"c\"\n\
+                 client_secret_env = \"X\"\nclient_secret_file = \"/x\"\n",
+                "not both",
+            ),
+            (
+                "[[oidc]]\nname = \"a\"\nissuer = \"https://i.example.com\"\nclient_id = \"c\"\n\
+                 [[oidc]]\nname = \"a\"\nissuer = \"https://i.example.com\"\nclient_id = \"c\"\n",
+                "two [[oidc]]",
+            ),
+        ] {
+            let file: FileConfig = toml::from_str(bad).unwrap();
+            let e = oidc_options(&file, &none).unwrap_err().to_string();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+        assert!(
+            toml::from_str::<FileConfig>("[[oidc]]\nname = \"a\"\nissuer = \"x\"\nclient_id = \"c\"\nsecret = \"s\"\n")
+                .is_err()
+        );
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub struct Resolved {
     pub public_url: Option<String>,
     /// The longest lifetime of an SSH certificate, in milliseconds.
     pub ssh_max_certificate_ms: i64,
+    /// The OpenID Connect providers.
+    pub oidc: Vec<pim_engine::oidc::OidcProviderOptions>,
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
@@ -79,11 +81,13 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Resolved> {
     let connectors = config::connector_options(&file, &|k| std::env::var(k).ok())?;
     // Checked now, with a stand-in address, so a mistake stops the start before anything opens.
     config::token_options(&file, "127.0.0.1:8420")?;
+    let oidc = config::oidc_options(&file, &|k| std::env::var(k).ok())?;
     Ok(Resolved {
         tokens: file.tokens.clone(),
         public_url: file.notifications.as_ref().and_then(|n| n.public_url.clone()),
         ssh_max_certificate_ms: config::ssh_max_certificate_ms(&file)?,
         connectors,
+        oidc,
         audit_retention_days,
         portal: config::portal_options(&file)?,
         rate_limit: config::rate_limit_options(&file)?,
@@ -141,6 +145,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         alert_evaluation_ms: i64::try_from(cfg.alert_interval_mins).unwrap_or(15) * pim_domain::time::MINUTE_MS,
         connectors: cfg.connectors.clone(),
         ssh_max_certificate_ms: cfg.ssh_max_certificate_ms,
+        oidc: cfg.oidc.clone(),
         ..EngineOptions::default()
     };
     let engine = open_engine_with(&cfg.data_dir, Some(url), options).await?;

@@ -9,6 +9,7 @@ pub mod connectors;
 pub mod directory;
 pub mod mfa;
 pub mod notifications;
+pub mod oidc;
 pub mod reports;
 pub mod requests;
 pub mod resources;
@@ -36,7 +37,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 }
 
 /// The operations of [`public`], as the OpenAPI document names them (a test keeps both equal).
-pub const PUBLIC_OPERATIONS: [(&str, &str); 10] = [
+pub const PUBLIC_OPERATIONS: [(&str, &str); 13] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -47,6 +48,9 @@ pub const PUBLIC_OPERATIONS: [(&str, &str); 10] = [
     ("get", "/.well-known/jwks.json"),
     ("get", "/.well-known/oauth-authorization-server"),
     ("get", "/api/v1/ssh/ca.pub"),
+    ("get", "/api/v1/auth/oidc"),
+    ("post", "/api/v1/auth/oidc/{name}/start"),
+    ("post", "/api/v1/auth/oidc/{name}/finish"),
 ];
 
 /// The routes anyone may call without a token (the only such list).
@@ -61,6 +65,9 @@ fn public() -> Router<AppState> {
         .route("/.well-known/jwks.json", get(tokens::jwks))
         .route("/.well-known/oauth-authorization-server", get(tokens::oauth_metadata))
         .route("/api/v1/ssh/ca.pub", get(ssh::get_ssh_ca).layer(anonymous_body()))
+        .route("/api/v1/auth/oidc", get(oidc::list_oidc_providers))
+        .route("/api/v1/auth/oidc/{name}/start", post(oidc::start_oidc).layer(anonymous_body()))
+        .route("/api/v1/auth/oidc/{name}/finish", post(oidc::finish_oidc).layer(anonymous_body()))
 }
 
 /// The routes that need a valid bearer token.

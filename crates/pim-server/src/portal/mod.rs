@@ -6,6 +6,7 @@
 
 pub mod assets;
 pub mod next;
+pub mod oidc;
 pub mod origin;
 pub mod pages;
 pub mod security;
@@ -57,6 +58,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/", get(home))
         .route("/signin", get(session::signin_page).post(session::signin))
         .route("/signout", post(session::signout))
+        .route("/portal/oidc/{name}", get(oidc::begin))
+        .route("/portal/oidc/{name}/callback", get(oidc::callback))
         .route("/setup", get(setup::setup_page).post(setup::setup))
         .merge(pages::my_roles::routes())
         .merge(pages::mfa::routes())

@@ -27,18 +27,21 @@ pub fn same_origin(headers: &HeaderMap, public_origin: Option<&str>, secure: boo
     if sent == "null" {
         return true;
     }
-    let expected = match public_origin {
-        Some(o) => o.to_owned(),
-        None => {
-            let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else { return false };
-            let scheme = if secure { "https" } else { "http" };
-            match origin_of(&format!("{scheme}://{host}/")) {
-                Some(o) => o,
-                None => return false,
-            }
-        }
-    };
+    let Some(expected) = portal_origin(headers, public_origin, secure) else { return false };
     origin_of(sent).is_some_and(|o| o == expected)
+}
+
+/// The portal's origin: the public URL's, or the request's `Host` with the scheme the portal is
+/// served on; `None` without a usable `Host`.
+pub fn portal_origin(headers: &HeaderMap, public_origin: Option<&str>, secure: bool) -> Option<String> {
+    match public_origin {
+        Some(o) => Some(o.to_owned()),
+        None => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok())?;
+            let scheme = if secure { "https" } else { "http" };
+            origin_of(&format!("{scheme}://{host}/"))
+        }
+    }
 }
 
 #[cfg(test)]

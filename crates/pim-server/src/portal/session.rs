@@ -235,6 +235,8 @@ pub struct SignInPage {
     pub error: Option<String>,
     /// The server has no account yet: point to `/setup`.
     pub setup: bool,
+    /// The OpenID Connect providers: a "Sign in with ..." button each.
+    pub providers: Vec<pim_engine::oidc::OidcProviderInfo>,
 }
 
 /// Query of the sign-in page.
@@ -286,7 +288,8 @@ pub async fn signin_page(
     let mut chrome = Chrome::anonymous("Sign in", csrf);
     chrome.flash = read_flash(&headers);
     let setup = state.engine.setup_required().await.unwrap_or(false);
-    let page = SignInPage { chrome, next, username: String::new(), error: None, setup };
+    let providers = state.engine.oidc_providers();
+    let page = SignInPage { chrome, next, username: String::new(), error: None, setup, providers };
     signin_response(&state, StatusCode::OK, page, fresh)
 }
 
@@ -319,7 +322,8 @@ pub async fn signin(
             };
             let nonce = cookie(&headers, PRESESSION_COOKIE).unwrap_or_default();
             let chrome = Chrome::anonymous("Sign in", state.engine.presession_csrf(&nonce));
-            let page = SignInPage { chrome, next, username, error: Some(message), setup: false };
+            let providers = state.engine.oidc_providers();
+            let page = SignInPage { chrome, next, username, error: Some(message), setup: false, providers };
             signin_response(&state, status, page, None)
         }
     }

@@ -45,8 +45,17 @@ pub struct LoginArgs {
     #[arg(long, default_value = "pim cli")]
     pub token_name: String,
     /// A code from your authenticator app: the session starts having passed MFA.
-    #[arg(long, value_name = "CODE")]
+    #[arg(long, value_name = "CODE", conflicts_with = "oidc")]
     pub otp: Option<String>,
+    /// Sign in through the OpenID Connect provider NAME in a browser (RFC 8252 loopback redirect).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["username", "password_stdin"])]
+    pub oidc: Option<String>,
+    /// With --oidc: print the URL only, do not try to open a browser (also PIM_NO_BROWSER=1).
+    #[arg(long, requires = "oidc")]
+    pub no_browser: bool,
+    /// With --oidc: ask the provider for a fresh sign-in with MFA (refreshes the session's MFA).
+    #[arg(long, requires = "oidc")]
+    pub step_up: bool,
 }
 
 /// What `pim login` and `pim setup` print in JSON (never the token itself).
@@ -72,6 +81,11 @@ async fn sign_in(
     let client = Client::new(server, None)?;
     let body = LoginRequest { username: username.to_owned(), password, token_name: Some(token_name), otp };
     let resp = client.login(&body).await?;
+    store_and_show(ctx, server, resp)
+}
+
+/// Stores the token of a sign-in and says who signed in.
+fn store_and_show(ctx: &Ctx, server: &str, resp: pim_api::LoginResponse) -> anyhow::Result<()> {
     let creds = Credentials {
         server: server.to_owned(),
         token: resp.token,
@@ -114,6 +128,12 @@ pub async fn setup(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<()> {
 /// `pim login`: signs in and stores the token.
 pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
     let server = ctx.server()?;
+    if let Some(provider) = &args.oidc {
+        let browser = !args.no_browser && std::env::var("PIM_NO_BROWSER").map_or(true, |v| v != "1");
+        let client = Client::new(&server, None)?;
+        let resp = super::oidc_login::sign_in(&client, provider, args.token_name, browser, args.step_up).await?;
+        return store_and_show(ctx, &server, resp);
+    }
     let username = match args.username {
         Some(u) => u,
         None => match ctx.credentials()? {

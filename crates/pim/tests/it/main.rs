@@ -54,6 +54,7 @@ mod lists;
 mod mfa;
 mod mfa_hostile;
 mod notify;
+mod oidc;
 mod portal;
 mod portal_audiences;
 mod portal_connectors;

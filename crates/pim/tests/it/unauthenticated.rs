@@ -11,7 +11,7 @@ use crate::harness::prelude::*;
 use crate::hostile::{Body, Db, Raw, item_of, review_of, selected, start_review};
 
 /// The operations anyone may call without a token; every other one needs a valid bearer token.
-const PUBLIC: [(&str, &str); 10] = [
+const PUBLIC: [(&str, &str); 13] = [
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -22,6 +22,9 @@ const PUBLIC: [(&str, &str); 10] = [
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/.well-known/oauth-authorization-server"),
     ("GET", "/api/v1/ssh/ca.pub"),
+    ("GET", "/api/v1/auth/oidc"),
+    ("POST", "/api/v1/auth/oidc/{name}/start"),
+    ("POST", "/api/v1/auth/oidc/{name}/finish"),
 ];
 
 /// What fills a path parameter.

@@ -1,8 +1,11 @@
 // A real OpenID Connect provider (node oidc-provider, OpenID Certified) for pim's sign-in tests.
 //
-//   node provider.mjs            (env: PIM_OIDC_REDIRECT, the portal client's redirect URI)
+//   node provider.mjs            (env: PIM_OIDC_REDIRECT, the portal client's redirect URI;
+//                                 PIM_OIDC_ISSUER, its issuer when a test's proxy stands before it)
 //
-// It listens on 127.0.0.1 on a free port and prints one JSON line, {"issuer": "http://127.0.0.1:PORT"}.
+// It listens on 127.0.0.1 on a free port and prints one JSON line,
+// {"issuer": "http://127.0.0.1:PORT", "listen": "http://127.0.0.1:PORT"} (the issuer is
+// PIM_OIDC_ISSUER when set).
 // Clients: "pim" (confidential, secret "pim-test-secret", the portal's redirect URI) and "pim-cli"
 // (native, public, loopback redirect http://127.0.0.1/callback on any port). Interactions finish at
 // once as the account the test chose with POST /test/next {"sub", "claims": {...}, "amr": [...],
@@ -13,7 +16,8 @@ import Provider from 'oidc-provider';
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const issuer = `http://127.0.0.1:${server.address().port}`;
+const listen = `http://127.0.0.1:${server.address().port}`;
+const issuer = process.env.PIM_OIDC_ISSUER || listen;
 const accounts = new Map();
 let next = { sub: 'alice', claims: { preferred_username: 'alice', email: 'alice@example.com', email_verified: true }, amr: ['pwd'] };
 
@@ -91,4 +95,4 @@ server.on('request', async (req, res) => {
 });
 
 accounts.set(next.sub, next);
-process.stdout.write(`${JSON.stringify({ issuer })}\n`);
+process.stdout.write(`${JSON.stringify({ issuer, listen })}\n`);

@@ -39,6 +39,26 @@ pub(super) fn rows(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
             Public,
             200,
         ),
+        // OpenID Connect sign-in: public (no provider is configured here, so a name is unknown).
+        ep("GET", "/api/v1/auth/oidc", "", "/api/v1/auth/oidc", None, Public, 200),
+        ep(
+            "POST",
+            "/api/v1/auth/oidc/{name}/start",
+            "unknown provider",
+            "/api/v1/auth/oidc/corp/start",
+            req(json!({"redirectUri": "http://127.0.0.1:9/callback"})),
+            Public,
+            404,
+        ),
+        ep(
+            "POST",
+            "/api/v1/auth/oidc/{name}/finish",
+            "unknown provider",
+            "/api/v1/auth/oidc/corp/finish",
+            req(json!({"state": "s", "code": "c"})),
+            Public,
+            404,
+        ),
         ep(
             "POST",
             "/api/v1/scopes/validate",

@@ -1,0 +1,389 @@
+//! OpenID Connect sign-in (docs/designs/oidc.md): begin (state, nonce, PKCE, a pending row any
+//! replica can finish once), finish (exchange, ID token validation, user matching, group claims,
+//! MFA from `amr` / `acr`), and a session token issued like a password sign-in.
+
+mod client;
+mod options;
+mod users;
+
+use std::sync::Arc;
+
+use pim_domain::{ErrorKind, Principal, Timestamp};
+use pim_store::q;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use client::VerifiedIdentity;
+pub use options::{OidcProviderOptions, StepUp};
+
+use crate::auth::IssuedToken;
+use crate::context::Context;
+use crate::engine::Engine;
+use crate::error::{EngineError, Result, refuse};
+use client::{Discovered, ProviderError};
+
+/// How long a begun sign-in can be finished, in milliseconds.
+pub const PENDING_MS: i64 = 10 * pim_domain::time::MINUTE_MS;
+/// How long discovery (and the JWKS) is trusted before it is read again, in milliseconds.
+const DISCOVERY_MS: i64 = pim_domain::time::HOUR_MS;
+/// How far in the future an ID token's `auth_time` may lie (the provider's clock runs ahead).
+const AUTH_TIME_SKEW_MS: i64 = pim_domain::time::MINUTE_MS;
+
+/// Who a sign-in is for: the portal (a browser bound by a cookie, the confidential client) or the
+/// CLI (a loopback redirect, the native client when one is configured).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OidcPurpose {
+    /// The web portal.
+    Portal,
+    /// `pim login --oidc`.
+    Cli,
+}
+
+impl OidcPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            OidcPurpose::Portal => "portal",
+            OidcPurpose::Cli => "cli",
+        }
+    }
+}
+
+/// A provider as the sign-in page shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OidcProviderInfo {
+    /// Its name (in URLs).
+    pub name: String,
+    /// "Sign in with ...".
+    pub display_name: String,
+}
+
+/// A sign-in begun: where to send the browser, and the `state` that comes back.
+#[derive(Clone, Debug)]
+pub struct OidcStart {
+    /// The provider's authorization URL.
+    pub authorization_url: String,
+    /// The `state` (also in the URL).
+    pub state: String,
+}
+
+/// The configured providers and what discovery found for each.
+#[derive(Debug, Default)]
+pub struct Providers {
+    list: Vec<Provider>,
+}
+
+#[derive(Debug)]
+struct Provider {
+    options: OidcProviderOptions,
+    discovered: tokio::sync::Mutex<Option<(Arc<Discovered>, Timestamp)>>,
+}
+
+impl Providers {
+    /// The providers of `options`, checked.
+    pub fn build(options: &[OidcProviderOptions]) -> std::result::Result<Providers, String> {
+        let mut list: Vec<Provider> = Vec::new();
+        for o in options {
+            o.validate()?;
+            if list.iter().any(|p| p.options.name == o.name) {
+                return Err(format!("two oidc providers are named '{}'", o.name));
+            }
+            list.push(Provider { options: o.clone(), discovered: tokio::sync::Mutex::new(None) });
+        }
+        Ok(Providers { list })
+    }
+
+    fn get(&self, name: &str) -> Result<&Provider> {
+        self.list.iter().find(|p| p.options.name == name).ok_or_else(|| {
+            EngineError::Refused(pim_domain::DomainError::not_found(format!(
+                "no OpenID Connect provider is named '{name}'"
+            )))
+        })
+    }
+}
+
+impl Provider {
+    /// Discovery, cached for [`DISCOVERY_MS`].
+    async fn discovered(&self, now: Timestamp) -> Result<Arc<Discovered>> {
+        let mut slot = self.discovered.lock().await;
+        if let Some((d, at)) = slot.as_ref()
+            && now.0 - at.0 < DISCOVERY_MS
+            && at.0 <= now.0
+        {
+            return Ok(d.clone());
+        }
+        let d = client::discover(&self.options).await.map_err(|e| unavailable(&self.options.name, e))?;
+        *slot = Some((d.clone(), now));
+        Ok(d)
+    }
+
+    /// Forgets discovery, so the next sign-in reads it (and the JWKS: a rotated key) again.
+    async fn forget(&self) {
+        *self.discovered.lock().await = None;
+    }
+
+    /// The client id (and secret) used for `purpose`.
+    fn client_for(&self, purpose: OidcPurpose) -> (&str, Option<&str>) {
+        match (purpose, &self.options.cli_client_id) {
+            (OidcPurpose::Cli, Some(cli)) => (cli, None),
+            _ => (&self.options.client_id, self.options.client_secret.as_deref()),
+        }
+    }
+}
+
+fn unavailable(name: &str, e: ProviderError) -> EngineError {
+    match e {
+        ProviderError::Unavailable(m) => {
+            EngineError::Internal(format!("the OpenID Connect provider '{name}' is unavailable: {m}"))
+        }
+        ProviderError::Refused(m) => EngineError::Refused(pim_domain::DomainError::new(
+            ErrorKind::InvalidCredentials,
+            format!("sign-in with '{name}' refused: {m}"),
+        )),
+    }
+}
+
+/// SHA-256 (hex) of a `state` or a binding cookie: what the store keeps.
+fn hash(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Checks a CLI's redirect URI: plain http to the loopback address with a port (RFC 8252 §7.3).
+pub fn check_loopback_redirect(uri: &str) -> std::result::Result<(), String> {
+    let bad = || {
+        Err("redirectUri must be a loopback URL like http://127.0.0.1:PORT/callback or http://[::1]:PORT/callback"
+            .to_owned())
+    };
+    let Ok(u) = url::Url::parse(uri) else { return bad() };
+    let ip_loopback = match u.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        _ => false,
+    };
+    if u.scheme() != "http"
+        || !ip_loopback
+        || u.port().is_none()
+        || !u.username().is_empty()
+        || u.password().is_some()
+        || u.fragment().is_some()
+        || uri.len() > 512
+    {
+        return bad();
+    }
+    Ok(())
+}
+
+/// What the pending row seals: the nonce and the PKCE verifier.
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    nonce: String,
+    verifier: String,
+}
+
+/// How a sign-in is finished.
+#[derive(Clone, Debug)]
+pub struct OidcFinish<'a> {
+    /// The provider's name.
+    pub provider: &'a str,
+    /// The `state` that came back.
+    pub state: &'a str,
+    /// The authorization code.
+    pub code: &'a str,
+    /// Portal or CLI (a sign-in begun for one is not finished by the other).
+    pub purpose: OidcPurpose,
+    /// The browser-binding cookie (portal).
+    pub binding: Option<&'a str>,
+    /// The session token's name.
+    pub token_name: Option<String>,
+    /// The session's lifetime.
+    pub lifetime_ms: i64,
+}
+
+impl Engine {
+    /// The lifetime of a session token issued by sign-in, in milliseconds.
+    pub fn session_token_ms(&self) -> i64 {
+        self.options.session_token_ms
+    }
+
+    /// The configured providers (public: the sign-in page lists them).
+    pub fn oidc_providers(&self) -> Vec<OidcProviderInfo> {
+        self.oidc
+            .list
+            .iter()
+            .map(|p| OidcProviderInfo { name: p.options.name.clone(), display_name: p.options.display_name.clone() })
+            .collect()
+    }
+
+    /// Begins a sign-in at `provider`: a random `state`, `nonce` and PKCE verifier, kept (sealed) in
+    /// a pending row for [`PENDING_MS`]. `binding` is the portal's browser cookie; a CLI's
+    /// `redirect_uri` must be a loopback URL. With `step_up` the provider is asked for a fresh
+    /// authentication (`max_age=0`, and `acr_values` from `mfa_acr`).
+    pub async fn oidc_begin(
+        &self,
+        provider: &str,
+        purpose: OidcPurpose,
+        redirect_uri: &str,
+        binding: Option<&str>,
+        step_up: bool,
+    ) -> Result<OidcStart> {
+        let p = self.oidc.get(provider)?;
+        if purpose == OidcPurpose::Cli
+            && let Err(m) = check_loopback_redirect(redirect_uri)
+        {
+            return refuse(ErrorKind::InvalidInput, m);
+        }
+        if purpose == OidcPurpose::Portal && binding.is_none() {
+            return refuse(ErrorKind::InvalidInput, "a portal sign-in needs its browser binding");
+        }
+        let now = self.now();
+        let d = p.discovered(now).await?;
+        let (client_id, _) = p.client_for(purpose);
+        let begun = d.begin(&p.options, client_id, redirect_uri, step_up).map_err(|e| unavailable(provider, e))?;
+        let state_hash = hash(&begun.state);
+        let sealed = serde_json::to_vec(&Sealed { nonce: begun.nonce, verifier: begun.verifier })
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let sealed = self
+            .secrets
+            .seal(&sealed, &format!("oidc:{state_hash}"))
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let row = q::OidcPending {
+            state_hash,
+            provider: provider.to_owned(),
+            sealed,
+            redirect_uri: redirect_uri.to_owned(),
+            purpose: purpose.as_str().to_owned(),
+            binding: binding.map(hash).unwrap_or_default(),
+            created_at: now,
+            expires_at: now.plus_millis(PENDING_MS),
+        };
+        let mut tx = self.store.write(now).await?;
+        q::prune_oidc_pending(tx.conn(), now).await?;
+        q::insert_oidc_pending(tx.conn(), &row).await?;
+        tx.commit().await?;
+        Ok(OidcStart { authorization_url: begun.url, state: begun.state })
+    }
+
+    /// Finishes a sign-in: takes the pending row of `state` (once), exchanges the code, validates the
+    /// ID token, matches the user (or links or creates one, as configured), brings the mapped
+    /// groups in line with the groups claim and issues a session token, with MFA at `auth_time`
+    /// when `amr` / `acr` say so. Audited as `auth.signIn` with `method: oidc`; refusals too.
+    pub async fn oidc_finish(&self, ctx: &Context, f: OidcFinish<'_>) -> Result<(IssuedToken, Principal)> {
+        let mut draft = self.draft(ctx, "auth.signIn");
+        draft.details = serde_json::json!({ "method": "oidc", "provider": f.provider });
+        let identity = match self.oidc_verify(&f).await {
+            Ok(i) => i,
+            Err(EngineError::Refused(e)) => {
+                self.record_refusal(draft, &e).await?;
+                return Err(e.into());
+            }
+            Err(e) => return Err(e),
+        };
+        draft.details["subject"] = serde_json::Value::String(identity.subject.clone());
+        let p = self.oidc.get(f.provider)?;
+        self.audited(draft.clone(), self.oidc_sign_in(&p.options, draft.clone(), &identity, &f)).await
+    }
+
+    /// Takes the pending row and validates what the provider answers for it.
+    async fn oidc_verify(&self, f: &OidcFinish<'_>) -> Result<VerifiedIdentity> {
+        let p = self.oidc.get(f.provider)?;
+        if f.state.is_empty() || f.state.len() > 512 || f.code.is_empty() || f.code.len() > 4096 {
+            return refuse(ErrorKind::InvalidInput, "state and code must be given (at most 512 and 4096 characters)");
+        }
+        let now = self.now();
+        let state_hash = hash(f.state);
+        // Taken (deleted) in its own transaction: whatever follows, this state is used up.
+        let mut tx = self.store.write(now).await?;
+        let pending = q::take_oidc_pending(tx.conn(), &state_hash).await?;
+        tx.commit().await?;
+        let stale = || {
+            refuse(
+                ErrorKind::InvalidCredentials,
+                "this sign-in is unknown, was finished already or has expired; start again",
+            )
+        };
+        let Some(pending) = pending else { return stale() };
+        if pending.provider != f.provider || pending.purpose != f.purpose.as_str() || pending.expires_at <= now {
+            return stale();
+        }
+        let bound = match f.binding {
+            Some(b) => !pending.binding.is_empty() && hash(b) == pending.binding,
+            None => pending.binding.is_empty(),
+        };
+        if !bound {
+            return refuse(ErrorKind::InvalidCredentials, "this sign-in was started in another browser; start again");
+        }
+        let sealed = self
+            .secrets
+            .open(&pending.sealed, &format!("oidc:{state_hash}"))
+            .map_err(|e| EngineError::Internal(format!("a pending sign-in could not be opened: {e}")))?;
+        let sealed: Sealed = serde_json::from_slice(&sealed).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let d = p.discovered(now).await?;
+        let (client_id, secret) = p.client_for(f.purpose);
+        match d.finish(client_id, secret, &pending.redirect_uri, f.code, &sealed.verifier, &sealed.nonce, now).await {
+            Ok(i) => Ok(i),
+            Err(e) => {
+                if matches!(&e, ProviderError::Refused(m) if m.contains("ID token")) {
+                    // Perhaps a rotated signing key: read the JWKS again for the next sign-in.
+                    p.forget().await;
+                }
+                Err(unavailable(f.provider, e))
+            }
+        }
+    }
+
+    /// Whether the identity passed MFA at the provider, and when: `auth_time` (or now).
+    fn oidc_mfa_at(o: &OidcProviderOptions, i: &VerifiedIdentity, now: Timestamp) -> Result<Option<Timestamp>> {
+        let at = i.auth_time.unwrap_or(now);
+        if at.0 > now.0 + AUTH_TIME_SKEW_MS {
+            return refuse(ErrorKind::InvalidCredentials, "the ID token's auth_time lies in the future");
+        }
+        let by_amr = i.amr.iter().any(|a| o.mfa_amr.contains(a));
+        let by_acr = i.acr.as_ref().is_some_and(|a| o.mfa_acr.contains(a));
+        Ok((by_amr || by_acr).then_some(at.min(now)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_redirects_with_a_port_are_accepted_for_the_cli() {
+        for ok in ["http://127.0.0.1:8765/callback", "http://[::1]:1/cb?x=1", "http://127.0.0.2:9/"] {
+            assert_eq!(check_loopback_redirect(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "https://127.0.0.1:8765/callback",
+            "http://localhost:8765/callback",
+            "http://127.0.0.1/callback",
+            "http://evil.example.com:80/callback",
+            "http://user:pw@127.0.0.1:9/cb",
+            "http://127.0.0.1:9/cb#frag",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert!(check_loopback_redirect(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mfa_counts_from_amr_or_acr_at_auth_time_and_a_future_auth_time_is_refused() {
+        let mut o = OidcProviderOptions::new("corp", "https://idp.example.com", "pim");
+        o.mfa_acr = vec!["phr".into()];
+        let now = Timestamp(1_000_000_000);
+        let id = |amr: &[&str], acr: Option<&str>, at: Option<i64>| VerifiedIdentity {
+            subject: "s".into(),
+            email: None,
+            email_verified: false,
+            amr: amr.iter().map(|s| (*s).to_owned()).collect(),
+            acr: acr.map(str::to_owned),
+            auth_time: at.map(Timestamp),
+            claims: serde_json::Value::Null,
+        };
+        let at = now.0 - 5_000;
+        assert_eq!(Engine::oidc_mfa_at(&o, &id(&["pwd", "mfa"], None, Some(at)), now).ok(), Some(Some(Timestamp(at))));
+        assert_eq!(Engine::oidc_mfa_at(&o, &id(&["pwd"], Some("phr"), Some(at)), now).ok(), Some(Some(Timestamp(at))));
+        assert_eq!(Engine::oidc_mfa_at(&o, &id(&["pwd"], Some("low"), Some(at)), now).ok(), Some(None));
+        assert_eq!(Engine::oidc_mfa_at(&o, &id(&["otp"], None, None), now).ok(), Some(Some(now)), "no auth_time: now");
+        assert!(Engine::oidc_mfa_at(&o, &id(&["mfa"], None, Some(now.0 + 3_600_000)), now).is_err());
+    }
+}
