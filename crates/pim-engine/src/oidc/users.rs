@@ -101,7 +101,8 @@ impl Engine {
     }
 
     /// The user of this identity: linked by `(provider, sub)`; else, as configured, linked by a
-    /// verified email or created; else refused.
+    /// verified email (only a plain enabled, non-emergency user not linked at any provider) or
+    /// created; else refused.
     async fn oidc_match(
         &self,
         tx: &mut WriteTx,
@@ -121,9 +122,14 @@ impl Engine {
             && let Some(email) = i.email.as_deref()
         {
             let found = q::users_with_email(tx.conn(), email).await?;
+            // Only a plain enabled user never linked at any provider: an email claim must not
+            // take over an account that signs in another way, nor a break-glass account.
             if let [id] = found.as_slice()
-                && !q::principal_has_oidc_identity(tx.conn(), &o.name, *id).await?
+                && !q::principal_has_any_oidc_identity(tx.conn(), *id).await?
                 && let Some(p) = q::get_principal(tx.conn(), *id).await?
+                && p.kind == PrincipalKind::User
+                && p.enabled
+                && !p.emergency_access
             {
                 q::insert_oidc_identity(tx.conn(), &o.name, &i.subject, p.id, Some(email), now).await?;
                 return Ok((p, Matched::ByEmail));

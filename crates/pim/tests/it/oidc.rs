@@ -153,9 +153,14 @@ const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 /// Starts a CLI sign-in at pim, runs the browser and answers the `state` and `code`.
 async fn code_for(s: &TestServer) -> (String, String) {
+    code_at(s, "corp").await
+}
+
+/// [`code_for`] at the provider configured as `provider`.
+async fn code_at(s: &TestServer, provider: &str) -> (String, String) {
     let start = s
         .anonymous()
-        .oidc_start("corp", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false })
+        .oidc_start(provider, &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false })
         .await
         .expect("start");
     let q = browse(&start.authorization_url, REDIRECT).await;
@@ -247,6 +252,60 @@ async fn the_api_flow_links_by_verified_email_and_matches_by_subject(b: Backend)
     }
     let r = anon.oidc_start("nope", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false }).await;
     assert_eq!(code_of(r), "not_found");
+    s.stop().await;
+}
+
+/// Linking by email takes only a plain enabled user linked nowhere: not one linked at another
+/// provider, not a break-glass account, not a disabled user; no link is stored for any of them.
+async fn email_linking_refuses_linked_emergency_and_disabled_users(b: Backend) {
+    let Some(node) = node() else { return };
+    let idp = Idp::start(&node, "http://127.0.0.1:9/portal");
+    let corp = idp.options(|o| o.link_by_verified_email = true);
+    let mut other = corp.clone();
+    other.name = "other".into();
+    let s = TestServer::start(&b).await;
+    let key = s.secret_key;
+    let s = s.restart(EngineOptions { oidc: vec![corp, other], secret_key: key, ..EngineOptions::default() }).await;
+    s.clock.set(real_now());
+    let anon = s.anonymous();
+
+    // Alice is linked at "corp"; the same email at "other" does not link a second identity.
+    let (alice_id, _) = s.user("alice").await;
+    idp.next("sub-alice", alice_claims(), &["pwd"]).await;
+    let (state, code) = code_for(&s).await;
+    assert_eq!(anon.oidc_finish("corp", &finish_body(&state, &code)).await.expect("linked").principal.id, alice_id);
+    idp.next("sub-intruder", alice_claims(), &["pwd"]).await;
+    let (state, code) = code_at(&s, "other").await;
+    assert_eq!(code_of(anon.oidc_finish("other", &finish_body(&state, &code)).await), "forbidden");
+
+    // A break-glass account is never linked by email.
+    s.admin
+        .create_user(&CreateUser {
+            name: "glass".into(),
+            display_name: None,
+            email: Some("glass@example.com".into()),
+            manager_id: None,
+            password: None,
+            emergency_access: Some(true),
+        })
+        .await
+        .expect("user");
+    let glass = json!({ "preferred_username": "glass", "email": "glass@example.com", "email_verified": true });
+    idp.next("sub-glass", glass, &["pwd"]).await;
+    let (state, code) = code_for(&s).await;
+    assert_eq!(code_of(anon.oidc_finish("corp", &finish_body(&state, &code)).await), "forbidden");
+
+    // A disabled user is not linked (so enabling her later does not hand her to this subject).
+    let (erin_id, _) = s.user("erin").await;
+    s.admin.update_user(erin_id, &UpdateUser { enabled: Some(false), ..Default::default() }).await.expect("disable");
+    let erin = json!({ "preferred_username": "erin", "email": "erin@example.com", "email_verified": true });
+    idp.next("sub-erin", erin, &["pwd"]).await;
+    let (state, code) = code_for(&s).await;
+    assert_eq!(code_of(anon.oidc_finish("corp", &finish_body(&state, &code)).await), "forbidden");
+
+    let linked: Vec<_> =
+        sign_in_events(&s).await.into_iter().filter(|e| e.details["match"] == "linkedByEmail").collect();
+    assert_eq!(linked.len(), 1, "only alice was linked: {linked:?}");
     s.stop().await;
 }
 
@@ -624,6 +683,7 @@ async fn the_cli_signs_in_through_the_loopback_redirect(b: Backend) {
 
 crate::backend_tests!(
     the_api_flow_links_by_verified_email_and_matches_by_subject,
+    email_linking_refuses_linked_emergency_and_disabled_users,
     new_users_groups_and_disabled_users,
     mfa_at_the_provider_counts_as_pim_mfa,
     an_expired_id_token_is_refused,
