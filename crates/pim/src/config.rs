@@ -78,7 +78,7 @@ pub struct OidcFile {
     /// Provider group -> pim group (static membership follows the claim).
     #[serde(default)]
     pub group_map: std::collections::BTreeMap<String, String>,
-    /// `amr` values that count as MFA [default: mfa, otp, hwk, swk, fpt].
+    /// `amr` values that count as MFA [default: mfa; otp, hwk, swk alone are single factors].
     pub mfa_amr: Option<Vec<String>>,
     /// `acr` values that count as MFA [default: none].
     pub mfa_acr: Option<Vec<String>>,

@@ -330,9 +330,10 @@ impl Engine {
         }
     }
 
-    /// Whether the identity passed MFA at the provider, and when: `auth_time` (or now).
+    /// Whether the identity passed MFA at the provider, and when: `auth_time`. Without an
+    /// `auth_time` nothing says when the MFA happened, so it does not count.
     fn oidc_mfa_at(o: &OidcProviderOptions, i: &VerifiedIdentity, now: Timestamp) -> Result<Option<Timestamp>> {
-        let at = i.auth_time.unwrap_or(now);
+        let Some(at) = i.auth_time else { return Ok(None) };
         if at.0 > now.0 + AUTH_TIME_SKEW_MS {
             return refuse(ErrorKind::InvalidCredentials, "the ID token's auth_time lies in the future");
         }
@@ -383,7 +384,14 @@ mod tests {
         assert_eq!(Engine::oidc_mfa_at(&o, &id(&["pwd", "mfa"], None, Some(at)), now).ok(), Some(Some(Timestamp(at))));
         assert_eq!(Engine::oidc_mfa_at(&o, &id(&["pwd"], Some("phr"), Some(at)), now).ok(), Some(Some(Timestamp(at))));
         assert_eq!(Engine::oidc_mfa_at(&o, &id(&["pwd"], Some("low"), Some(at)), now).ok(), Some(None));
-        assert_eq!(Engine::oidc_mfa_at(&o, &id(&["otp"], None, None), now).ok(), Some(Some(now)), "no auth_time: now");
+        let no_time = Engine::oidc_mfa_at(&o, &id(&["pwd", "mfa"], Some("phr"), None), now).ok();
+        assert_eq!(no_time, Some(None), "no auth_time: no MFA");
+        // By default a single factor (a one-time code, a key) is not MFA; configured, it is.
+        for single in ["otp", "hwk", "swk", "fpt"] {
+            assert_eq!(Engine::oidc_mfa_at(&o, &id(&[single], None, Some(at)), now).ok(), Some(None), "{single}");
+        }
+        o.mfa_amr.push("hwk".into());
+        assert_eq!(Engine::oidc_mfa_at(&o, &id(&["hwk"], None, Some(at)), now).ok(), Some(Some(Timestamp(at))));
         assert!(Engine::oidc_mfa_at(&o, &id(&["mfa"], None, Some(now.0 + 3_600_000)), now).is_err());
     }
 }
