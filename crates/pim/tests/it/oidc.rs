@@ -371,6 +371,44 @@ async fn new_users_groups_and_disabled_users(b: Backend) {
     s.stop().await;
 }
 
+/// A token without the groups claim leaves memberships alone; two IdP groups mapped to one pim
+/// group keep it while either is claimed.
+async fn an_absent_groups_claim_keeps_memberships_and_two_idp_groups_share_a_pim_group(b: Backend) {
+    let Some(node) = node() else { return };
+    let idp = Idp::start(&node, "http://127.0.0.1:9/portal");
+    let o = idp.options(|o| {
+        o.create_users = true;
+        o.group_map = BTreeMap::from([
+            ("idp-dba".to_owned(), "database-admins".to_owned()),
+            ("idp-dba-eu".to_owned(), "database-admins".to_owned()),
+        ]);
+    });
+    let s = server(&b, o).await;
+    let dba = s.group("database-admins").await;
+    let anon = s.anonymous();
+    let members = || async { s.admin.list_members(dba).await.expect("members").items.len() };
+    // Only the second mapped IdP group: a member, and on the next sign-in still one (the first
+    // mapped IdP group, not claimed, does not remove it).
+    for _ in 0..2 {
+        idp.next("sub-hank", json!({ "preferred_username": "hank", "groups": ["idp-dba-eu"] }), &["pwd"]).await;
+        let (state, code) = code_for(&s).await;
+        anon.oidc_finish("corp", &finish_body(&state, &code)).await.expect("signed in");
+        assert_eq!(members().await, 1);
+    }
+    assert_eq!(s.audited("group.removeMember").await.len(), 0, "no churn");
+    // No groups claim at all: nothing is known, nothing removed.
+    idp.next("sub-hank", json!({ "preferred_username": "hank" }), &["pwd"]).await;
+    let (state, code) = code_for(&s).await;
+    anon.oidc_finish("corp", &finish_body(&state, &code)).await.expect("again");
+    assert_eq!(members().await, 1, "an absent claim keeps the membership");
+    // An empty claim says: in no group.
+    idp.next("sub-hank", json!({ "preferred_username": "hank", "groups": [] }), &["pwd"]).await;
+    let (state, code) = code_for(&s).await;
+    anon.oidc_finish("corp", &finish_body(&state, &code)).await.expect("again");
+    assert_eq!(members().await, 0);
+    s.stop().await;
+}
+
 /// `amr` with an MFA method: the session passed MFA at `auth_time`, so a role that requires MFA
 /// activates; without it, the activation asks for MFA.
 async fn mfa_at_the_provider_counts_as_pim_mfa(b: Backend) {
@@ -685,6 +723,7 @@ crate::backend_tests!(
     the_api_flow_links_by_verified_email_and_matches_by_subject,
     email_linking_refuses_linked_emergency_and_disabled_users,
     new_users_groups_and_disabled_users,
+    an_absent_groups_claim_keeps_memberships_and_two_idp_groups_share_a_pim_group,
     mfa_at_the_provider_counts_as_pim_mfa,
     an_expired_id_token_is_refused,
     a_code_for_another_client_is_refused,
