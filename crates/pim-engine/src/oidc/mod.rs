@@ -147,6 +147,19 @@ fn hash(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
+/// A new random binding secret for a CLI sign-in (32 bytes, hex).
+pub fn new_cli_secret() -> String {
+    let mut raw = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+    hex::encode(raw)
+}
+
+/// The CLI's binding for its secret (SHA-256, hex): sent at start, recomputed from the secret at
+/// finish.
+pub fn cli_binding(secret: &str) -> String {
+    hash(secret)
+}
+
 /// Checks a CLI's redirect URI: plain http to the loopback address with a port (RFC 8252 §7.3).
 pub fn check_loopback_redirect(uri: &str) -> std::result::Result<(), String> {
     let bad = || {
@@ -214,8 +227,8 @@ impl Engine {
     }
 
     /// Begins a sign-in at `provider`: a random `state`, `nonce` and PKCE verifier, kept (sealed) in
-    /// a pending row for [`PENDING_MS`]. `binding` is the portal's browser cookie; a CLI's
-    /// `redirect_uri` must be a loopback URL. With `step_up` the provider is asked for a fresh
+    /// a pending row for [`PENDING_MS`]. `binding` is the portal's browser cookie or the CLI's
+    /// [`cli_binding`] (required for both); a CLI's `redirect_uri` must be a loopback URL. With `step_up` the provider is asked for a fresh
     /// authentication (`max_age=0`, and `acr_values` from `mfa_acr`).
     pub async fn oidc_begin(
         &self,
@@ -233,6 +246,11 @@ impl Engine {
         }
         if purpose == OidcPurpose::Portal && binding.is_none() {
             return refuse(ErrorKind::InvalidInput, "a portal sign-in needs its browser binding");
+        }
+        if purpose == OidcPurpose::Cli
+            && !binding.is_some_and(|b| b.len() == 64 && b.bytes().all(|c| c.is_ascii_hexdigit()))
+        {
+            return refuse(ErrorKind::InvalidInput, "binding must be the SHA-256 (64 hex digits) of a random secret");
         }
         let now = self.now();
         let d = p.discovered(now).await?;
@@ -309,7 +327,13 @@ impl Engine {
             None => pending.binding.is_empty(),
         };
         if !bound {
-            return refuse(ErrorKind::InvalidCredentials, "this sign-in was started in another browser; start again");
+            let m = match f.purpose {
+                OidcPurpose::Portal => "this sign-in was started in another browser; start again",
+                OidcPurpose::Cli => {
+                    "this sign-in was started by another client (the binding secret differs); start again"
+                }
+            };
+            return refuse(ErrorKind::InvalidCredentials, m);
         }
         let sealed = self
             .secrets

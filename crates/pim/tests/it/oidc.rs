@@ -160,7 +160,7 @@ async fn code_for(s: &TestServer) -> (String, String) {
 async fn code_at(s: &TestServer, provider: &str) -> (String, String) {
     let start = s
         .anonymous()
-        .oidc_start(provider, &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false })
+        .oidc_start(provider, &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false, binding: binding() })
         .await
         .expect("start");
     let q = browse(&start.authorization_url, REDIRECT).await;
@@ -168,8 +168,15 @@ async fn code_at(s: &TestServer, provider: &str) -> (String, String) {
     (start.state, q.get("code").cloned().expect("a code"))
 }
 
+/// The test's CLI binding secret.
+const SECRET: &str = "the-cli-binding-secret";
+
+fn binding() -> String {
+    pim_engine::oidc::cli_binding(SECRET)
+}
+
 fn finish_body(state: &str, code: &str) -> OidcFinishRequest {
-    OidcFinishRequest { state: state.into(), code: code.into(), token_name: None }
+    OidcFinishRequest { state: state.into(), code: code.into(), binding_secret: SECRET.into(), token_name: None }
 }
 
 fn alice_claims() -> Value {
@@ -247,10 +254,14 @@ async fn the_api_flow_links_by_verified_email_and_matches_by_subject(b: Backend)
 
     // A loopback redirect only; an unknown provider is 404.
     for bad in ["https://evil.example.com/cb", "http://localhost:9/cb", "http://127.0.0.1/cb", "http://10.0.0.1:9/cb"] {
-        let r = anon.oidc_start("corp", &OidcStartRequest { redirect_uri: bad.into(), step_up: false }).await;
+        let r = anon
+            .oidc_start("corp", &OidcStartRequest { redirect_uri: bad.into(), step_up: false, binding: binding() })
+            .await;
         assert_eq!(code_of(r), "invalid_input", "{bad}");
     }
-    let r = anon.oidc_start("nope", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false }).await;
+    let r = anon
+        .oidc_start("nope", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false, binding: binding() })
+        .await;
     assert_eq!(code_of(r), "not_found");
     s.stop().await;
 }
@@ -306,6 +317,30 @@ async fn email_linking_refuses_linked_emergency_and_disabled_users(b: Backend) {
     let linked: Vec<_> =
         sign_in_events(&s).await.into_iter().filter(|e| e.details["match"] == "linkedByEmail").collect();
     assert_eq!(linked.len(), 1, "only alice was linked: {linked:?}");
+    s.stop().await;
+}
+
+/// A CLI sign-in is bound to the secret behind its `binding`: the state and code without the
+/// secret are refused (and used up); a binding that is no SHA-256 is refused at start.
+async fn a_cli_sign_in_needs_its_binding_secret(b: Backend) {
+    let Some(node) = node() else { return };
+    let idp = Idp::start(&node, "http://127.0.0.1:9/portal");
+    let s = server(&b, idp.options(|o| o.create_users = true)).await;
+    let anon = s.anonymous();
+    idp.next("sub-ivy", json!({ "preferred_username": "ivy" }), &["pwd"]).await;
+    let (state, code) = code_for(&s).await;
+    let mut stolen = finish_body(&state, &code);
+    stolen.binding_secret = "a-guess".into();
+    let e = anon.oidc_finish("corp", &stolen).await.unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(401), Some("invalid_credentials")), "{e}");
+    assert!(e.to_string().contains("another client"), "{e}");
+    // Used up: the right secret afterwards does not revive it.
+    assert_eq!(code_of(anon.oidc_finish("corp", &finish_body(&state, &code)).await), "invalid_credentials");
+    assert!(s.audited("user.create").await.iter().all(|e| e.details["name"] != "ivy"), "no user was created");
+    for bad in ["", "abc", &"g".repeat(64)] {
+        let body = OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false, binding: bad.to_owned() };
+        assert_eq!(code_of(anon.oidc_start("corp", &body).await), "invalid_input", "{bad:?}");
+    }
     s.stop().await;
 }
 
@@ -722,6 +757,7 @@ async fn the_cli_signs_in_through_the_loopback_redirect(b: Backend) {
 crate::backend_tests!(
     the_api_flow_links_by_verified_email_and_matches_by_subject,
     email_linking_refuses_linked_emergency_and_disabled_users,
+    a_cli_sign_in_needs_its_binding_secret,
     new_users_groups_and_disabled_users,
     an_absent_groups_claim_keeps_memberships_and_two_idp_groups_share_a_pim_group,
     mfa_at_the_provider_counts_as_pim_mfa,
