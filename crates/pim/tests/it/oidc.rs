@@ -643,6 +643,10 @@ async fn the_portal_signs_in_with_a_browser_bound_state(b: Backend) {
         }
         r.send()
     };
+    // The provider's (or anyone's) error text is not reflected in pim's page.
+    let r = get("/portal/oidc/corp/callback?error=x-evil&error_description=%3Cb%3Eevil%3C%2Fb%3E".into(), None).await;
+    let page = r.expect("callback").text().await.expect("page");
+    assert!(page.contains("did not sign you in") && !page.contains("evil"), "{page}");
     let page = get("/signin".into(), None).await.expect("signin").text().await.expect("page");
     assert!(page.contains("Sign in with Contoso") && page.contains("href=\"/portal/oidc/corp\""), "{page}");
     let set_cookie = |r: &reqwest::Response, name: &str| {
