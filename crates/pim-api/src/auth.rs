@@ -139,6 +139,9 @@ pub struct OidcStartRequest {
     /// configured): to refresh the session's MFA.
     #[serde(default)]
     pub step_up: bool,
+    /// SHA-256 (64 hex digits) of a random secret the CLI keeps: only whoever holds the secret
+    /// can finish this sign-in (not whoever sees the state and the code).
+    pub binding: String,
 }
 
 /// Where to send the browser.
@@ -159,6 +162,8 @@ pub struct OidcFinishRequest {
     pub state: String,
     /// The authorization code.
     pub code: String,
+    /// The secret whose SHA-256 was the start's `binding`.
+    pub binding_secret: String,
     /// A label for the token issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_name: Option<String>,
@@ -166,7 +171,7 @@ pub struct OidcFinishRequest {
 
 impl std::fmt::Debug for OidcFinishRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the code or the state.
+        // Never the code, the state or the binding secret.
         f.debug_struct("OidcFinishRequest").field("token_name", &self.token_name).finish_non_exhaustive()
     }
 }

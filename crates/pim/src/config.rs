@@ -149,7 +149,7 @@ pub struct OidcFile {
     /// Provider group -> pim group (static membership follows the claim).
     #[serde(default)]
     pub group_map: std::collections::BTreeMap<String, String>,
-    /// `amr` values that count as MFA [default: mfa, otp, hwk, swk, fpt].
+    /// `amr` values that count as MFA [default: mfa; otp, hwk, swk alone are single factors].
     pub mfa_amr: Option<Vec<String>>,
     /// `acr` values that count as MFA [default: none].
     pub mfa_acr: Option<Vec<String>>,
@@ -700,7 +700,8 @@ mod tests {
         assert_eq!((o[0].display_name.as_str(), o[0].client_secret.as_deref()), ("Contoso", Some("file-secret-123")));
         assert_eq!(o[0].cli_client_id.as_deref(), Some("pim-cli"));
         assert!(o[0].create_users && !o[0].link_by_verified_email);
-        assert_eq!(o[0].group_map.get("idp-dba").map(String::as_str), Some("database-admins"));
+        // Copied as written: the pim group is looked up by this name at sign-in.
+        assert_eq!(o[0].group_map.get("idp-dba").map(String::as_str), Some("Database Admins"));
         assert_eq!(o[0].step_up, pim_engine::oidc::StepUp::Idp);
         assert_eq!((o[1].display_name.as_str(), o[1].client_secret.as_deref()), ("okta", Some("env-secret-456")));
         let debug = format!("{o:?}");

@@ -147,6 +147,19 @@ fn hash(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
+/// A new random binding secret for a CLI sign-in (32 bytes, hex).
+pub fn new_cli_secret() -> String {
+    let mut raw = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+    hex::encode(raw)
+}
+
+/// The CLI's binding for its secret (SHA-256, hex): sent at start, recomputed from the secret at
+/// finish.
+pub fn cli_binding(secret: &str) -> String {
+    hash(secret)
+}
+
 /// Checks a CLI's redirect URI: plain http to the loopback address with a port (RFC 8252 §7.3).
 pub fn check_loopback_redirect(uri: &str) -> std::result::Result<(), String> {
     let bad = || {
@@ -214,8 +227,8 @@ impl Engine {
     }
 
     /// Begins a sign-in at `provider`: a random `state`, `nonce` and PKCE verifier, kept (sealed) in
-    /// a pending row for [`PENDING_MS`]. `binding` is the portal's browser cookie; a CLI's
-    /// `redirect_uri` must be a loopback URL. With `step_up` the provider is asked for a fresh
+    /// a pending row for [`PENDING_MS`]. `binding` is the portal's browser cookie or the CLI's
+    /// [`cli_binding`] (required for both); a CLI's `redirect_uri` must be a loopback URL. With `step_up` the provider is asked for a fresh
     /// authentication (`max_age=0`, and `acr_values` from `mfa_acr`).
     pub async fn oidc_begin(
         &self,
@@ -233,6 +246,11 @@ impl Engine {
         }
         if purpose == OidcPurpose::Portal && binding.is_none() {
             return refuse(ErrorKind::InvalidInput, "a portal sign-in needs its browser binding");
+        }
+        if purpose == OidcPurpose::Cli
+            && !binding.is_some_and(|b| b.len() == 64 && b.bytes().all(|c| c.is_ascii_hexdigit()))
+        {
+            return refuse(ErrorKind::InvalidInput, "binding must be the SHA-256 (64 hex digits) of a random secret");
         }
         let now = self.now();
         let d = p.discovered(now).await?;
@@ -309,7 +327,13 @@ impl Engine {
             None => pending.binding.is_empty(),
         };
         if !bound {
-            return refuse(ErrorKind::InvalidCredentials, "this sign-in was started in another browser; start again");
+            let m = match f.purpose {
+                OidcPurpose::Portal => "this sign-in was started in another browser; start again",
+                OidcPurpose::Cli => {
+                    "this sign-in was started by another client (the binding secret differs); start again"
+                }
+            };
+            return refuse(ErrorKind::InvalidCredentials, m);
         }
         let sealed = self
             .secrets
@@ -330,9 +354,10 @@ impl Engine {
         }
     }
 
-    /// Whether the identity passed MFA at the provider, and when: `auth_time` (or now).
+    /// Whether the identity passed MFA at the provider, and when: `auth_time`. Without an
+    /// `auth_time` nothing says when the MFA happened, so it does not count.
     fn oidc_mfa_at(o: &OidcProviderOptions, i: &VerifiedIdentity, now: Timestamp) -> Result<Option<Timestamp>> {
-        let at = i.auth_time.unwrap_or(now);
+        let Some(at) = i.auth_time else { return Ok(None) };
         if at.0 > now.0 + AUTH_TIME_SKEW_MS {
             return refuse(ErrorKind::InvalidCredentials, "the ID token's auth_time lies in the future");
         }
@@ -383,7 +408,14 @@ mod tests {
         assert_eq!(Engine::oidc_mfa_at(&o, &id(&["pwd", "mfa"], None, Some(at)), now).ok(), Some(Some(Timestamp(at))));
         assert_eq!(Engine::oidc_mfa_at(&o, &id(&["pwd"], Some("phr"), Some(at)), now).ok(), Some(Some(Timestamp(at))));
         assert_eq!(Engine::oidc_mfa_at(&o, &id(&["pwd"], Some("low"), Some(at)), now).ok(), Some(None));
-        assert_eq!(Engine::oidc_mfa_at(&o, &id(&["otp"], None, None), now).ok(), Some(Some(now)), "no auth_time: now");
+        let no_time = Engine::oidc_mfa_at(&o, &id(&["pwd", "mfa"], Some("phr"), None), now).ok();
+        assert_eq!(no_time, Some(None), "no auth_time: no MFA");
+        // By default a single factor (a one-time code, a key) is not MFA; configured, it is.
+        for single in ["otp", "hwk", "swk", "fpt"] {
+            assert_eq!(Engine::oidc_mfa_at(&o, &id(&[single], None, Some(at)), now).ok(), Some(None), "{single}");
+        }
+        o.mfa_amr.push("hwk".into());
+        assert_eq!(Engine::oidc_mfa_at(&o, &id(&["hwk"], None, Some(at)), now).ok(), Some(Some(Timestamp(at))));
         assert!(Engine::oidc_mfa_at(&o, &id(&["mfa"], None, Some(now.0 + 3_600_000)), now).is_err());
     }
 }

@@ -81,7 +81,7 @@ impl OidcProviderOptions {
             link_by_verified_email: false,
             groups_claim: "groups".into(),
             group_map: BTreeMap::new(),
-            mfa_amr: ["mfa", "otp", "hwk", "swk", "fpt"].map(String::from).to_vec(),
+            mfa_amr: vec!["mfa".to_owned()],
             mfa_acr: Vec::new(),
             step_up: StepUp::Totp,
         }

@@ -1,6 +1,8 @@
 //! Whom a validated identity signs in as: the linked user, one linked by verified email, or one
 //! created; then the mapped groups' memberships follow the groups claim, and a session is issued.
 
+use std::collections::BTreeMap;
+
 use pim_domain::{AuditDraft, ErrorKind, Principal, PrincipalId, PrincipalKind, Timestamp};
 use pim_store::{WriteTx, q};
 
@@ -33,13 +35,32 @@ fn claim_str<'a>(i: &'a VerifiedIdentity, name: &str) -> Option<&'a str> {
     i.claims.get(name).and_then(|v| v.as_str()).filter(|s| !s.is_empty())
 }
 
-/// The groups claim: an array of strings (or one string).
-fn claim_groups(i: &VerifiedIdentity, name: &str) -> Vec<String> {
+/// The groups claim: an array of strings (or one string); `None` when the token does not carry it
+/// (absent, or moved elsewhere as Entra's group overage does with `_claim_names`), so it says
+/// nothing about memberships.
+fn claim_groups(i: &VerifiedIdentity, name: &str) -> Option<Vec<String>> {
+    let overage = i.claims.get("_claim_names").and_then(|n| n.get(name)).is_some();
     match i.claims.get(name) {
-        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
-        Some(serde_json::Value::String(s)) => vec![s.clone()],
-        _ => Vec::new(),
+        _ if overage => None,
+        Some(serde_json::Value::Array(a)) => Some(a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()),
+        Some(serde_json::Value::String(s)) => Some(vec![s.clone()]),
+        _ => None,
     }
+}
+
+/// Per mapped pim group, whether the user should be a member (any of its IdP groups claimed) and
+/// the IdP group that says so (else the first mapped one); `None` when the claim says nothing.
+fn wanted_groups<'a>(o: &'a OidcProviderOptions, i: &VerifiedIdentity) -> Option<BTreeMap<&'a str, (bool, &'a str)>> {
+    let claimed = claim_groups(i, &o.groups_claim)?;
+    let mut want: BTreeMap<&str, (bool, &str)> = BTreeMap::new();
+    for (idp_group, pim_group) in &o.group_map {
+        let here = claimed.iter().any(|c| c == idp_group);
+        let e = want.entry(pim_group.as_str()).or_insert((false, idp_group.as_str()));
+        if here && !e.0 {
+            *e = (true, idp_group.as_str());
+        }
+    }
+    Some(want)
 }
 
 impl Engine {
@@ -101,7 +122,8 @@ impl Engine {
     }
 
     /// The user of this identity: linked by `(provider, sub)`; else, as configured, linked by a
-    /// verified email or created; else refused.
+    /// verified email (only a plain enabled, non-emergency user not linked at any provider) or
+    /// created; else refused.
     async fn oidc_match(
         &self,
         tx: &mut WriteTx,
@@ -121,9 +143,14 @@ impl Engine {
             && let Some(email) = i.email.as_deref()
         {
             let found = q::users_with_email(tx.conn(), email).await?;
+            // Only a plain enabled user never linked at any provider: an email claim must not
+            // take over an account that signs in another way, nor a break-glass account.
             if let [id] = found.as_slice()
-                && !q::principal_has_oidc_identity(tx.conn(), &o.name, *id).await?
+                && !q::principal_has_any_oidc_identity(tx.conn(), *id).await?
                 && let Some(p) = q::get_principal(tx.conn(), *id).await?
+                && p.kind == PrincipalKind::User
+                && p.enabled
+                && !p.emergency_access
             {
                 q::insert_oidc_identity(tx.conn(), &o.name, &i.subject, p.id, Some(email), now).await?;
                 return Ok((p, Matched::ByEmail));
@@ -200,18 +227,20 @@ impl Engine {
         if o.group_map.is_empty() {
             return Ok(Vec::new());
         }
-        let claimed = claim_groups(i, &o.groups_claim);
+        let Some(wanted) = wanted_groups(o, i) else {
+            tracing::info!(provider = %o.name, claim = %o.groups_claim, "no groups claim; memberships left alone");
+            return Ok(Vec::new());
+        };
         let current = q::list_groups_of(tx.conn(), user.id).await?;
         let mut out = Vec::new();
-        for (idp_group, pim_group) in &o.group_map {
+        for (pim_group, (want, idp_group)) in wanted {
             let Some(g) = q::get_principal_by_name(tx.conn(), pim_group).await? else {
                 tracing::warn!(provider = %o.name, group = %pim_group, "group_map names no pim group");
                 continue;
             };
-            if g.kind != PrincipalKind::Group || out.iter().any(|(id, _)| *id == g.id) {
+            if g.kind != PrincipalKind::Group {
                 continue;
             }
-            let want = claimed.iter().any(|c| c == idp_group);
             let has = current.contains(&g.id);
             let changed = match (want, has) {
                 (true, false) => q::add_member(tx.conn(), g.id, user.id, now).await?,
@@ -231,5 +260,40 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(claims: serde_json::Value) -> VerifiedIdentity {
+        VerifiedIdentity {
+            subject: "s".into(),
+            email: None,
+            email_verified: false,
+            amr: Vec::new(),
+            acr: None,
+            auth_time: None,
+            claims,
+        }
+    }
+
+    #[test]
+    fn an_absent_or_overage_groups_claim_says_nothing_and_any_mapped_idp_group_keeps_the_pim_group() {
+        let mut o = OidcProviderOptions::new("corp", "https://idp.example.com", "pim");
+        o.group_map = BTreeMap::from([
+            ("a".to_owned(), "dba".to_owned()),
+            ("b".to_owned(), "dba".to_owned()),
+            ("c".to_owned(), "ops".to_owned()),
+        ]);
+        assert_eq!(wanted_groups(&o, &identity(serde_json::json!({ "sub": "s" }))), None, "absent");
+        let overage = serde_json::json!({ "groups": [], "_claim_names": { "groups": "src1" } });
+        assert_eq!(wanted_groups(&o, &identity(overage)), None, "Entra's overage");
+        // Only the second IdP group of dba is claimed: dba is wanted (the first does not remove).
+        let w = wanted_groups(&o, &identity(serde_json::json!({ "groups": ["b"] }))).expect("claimed");
+        assert_eq!(w, BTreeMap::from([("dba", (true, "b")), ("ops", (false, "c"))]));
+        let w = wanted_groups(&o, &identity(serde_json::json!({ "groups": [] }))).expect("claimed, empty");
+        assert_eq!(w, BTreeMap::from([("dba", (false, "a")), ("ops", (false, "c"))]));
     }
 }

@@ -25,14 +25,15 @@ pub async fn list_oidc_providers(State(s): State<AppState>) -> Json<Vec<OidcProv
 #[utoipa::path(post, path = "/api/v1/auth/oidc/{name}/start", tag = "auth", request_body = OidcStartRequest,
     params(("name" = String, Path, description = "the provider's name")),
     responses((status = 200, body = OidcStartResponse),
-        (status = 400, description = "the redirect URI is not a loopback one", body = Problem),
+        (status = 400, description = "the redirect URI is not a loopback one, or the binding is not a SHA-256", body = Problem),
         (status = 404, description = "no provider has that name", body = Problem), (status = 429, body = Problem)))]
 pub async fn start_oidc(
     State(s): State<AppState>,
     Path(name): Path<String>,
     Json(body): Json<OidcStartRequest>,
 ) -> ApiResult<Json<OidcStartResponse>> {
-    let st = s.engine.oidc_begin(&name, OidcPurpose::Cli, &body.redirect_uri, None, body.step_up).await?;
+    let binding = body.binding.to_ascii_lowercase();
+    let st = s.engine.oidc_begin(&name, OidcPurpose::Cli, &body.redirect_uri, Some(&binding), body.step_up).await?;
     Ok(Json(OidcStartResponse { authorization_url: st.authorization_url, state: st.state }))
 }
 
@@ -41,7 +42,7 @@ pub async fn start_oidc(
 #[utoipa::path(post, path = "/api/v1/auth/oidc/{name}/finish", tag = "auth", request_body = OidcFinishRequest,
     params(("name" = String, Path, description = "the provider's name")),
     responses((status = 200, body = LoginResponse), (status = 400, body = Problem),
-        (status = 401, description = "the state is unknown, used or expired, or the provider's answer is not valid", body = Problem),
+        (status = 401, description = "the state is unknown, used or expired, the binding secret is not the start's, or the provider's answer is not valid", body = Problem),
         (status = 403, description = "no pim user for this identity", body = Problem),
         (status = 404, description = "no provider has that name", body = Problem),
         (status = 409, description = "the user is disabled, or a new user's name is taken", body = Problem),
@@ -52,12 +53,13 @@ pub async fn finish_oidc(
     Path(name): Path<String>,
     Json(body): Json<OidcFinishRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
+    let binding = pim_engine::oidc::cli_binding(&body.binding_secret);
     let f = OidcFinish {
         provider: &name,
         state: &body.state,
         code: &body.code,
         purpose: OidcPurpose::Cli,
-        binding: None,
+        binding: Some(&binding),
         token_name: body.token_name,
         lifetime_ms: s.engine.session_token_ms(),
     };

@@ -95,9 +95,12 @@ pub async fn callback(
         r
     };
     if let Some(e) = q.error {
-        let d = q.error_description.map(|d| format!(": {d}")).unwrap_or_default();
-        let text: String =
-            format!("the identity provider did not sign you in ({e}{d}); try again").chars().take(300).collect();
+        // Whatever the query says is logged (bounded), never shown: the page is pim's, not the
+        // sender's to write.
+        let d: String = q.error_description.unwrap_or_default().chars().take(300).collect();
+        let e: String = e.chars().take(100).collect();
+        tracing::info!(provider = %name, error = %e, description = %d, "the identity provider did not sign the user in");
+        let text = "the identity provider did not sign you in; try again".to_owned();
         return fail(StatusCode::UNAUTHORIZED, ErrorKind::InvalidCredentials, text);
     }
     let (Some(code), Some(st)) = (q.code, q.state) else {

@@ -121,14 +121,9 @@ pub async fn touch_oidc_identity(c: &mut AnyConnection, provider: &str, subject:
     Ok(())
 }
 
-/// Whether `principal` is linked to a subject at `provider`.
-pub async fn principal_has_oidc_identity(
-    c: &mut AnyConnection,
-    provider: &str,
-    principal: PrincipalId,
-) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_identities WHERE provider = $1 AND principal_id = $2")
-        .bind(provider.to_owned())
+/// Whether `principal` is linked to a subject at any provider.
+pub async fn principal_has_any_oidc_identity(c: &mut AnyConnection, principal: PrincipalId) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_identities WHERE principal_id = $1")
         .bind(principal.to_string())
         .fetch_one(&mut *c)
         .await?;

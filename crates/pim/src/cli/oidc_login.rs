@@ -33,7 +33,10 @@ pub async fn sign_in(
     let listener = TcpListener::bind("127.0.0.1:0").await.context("listening on 127.0.0.1 for the redirect")?;
     let port = listener.local_addr()?.port();
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
-    let start = client.oidc_start(provider, &OidcStartRequest { redirect_uri, step_up }).await?;
+    // Binds the sign-in to this process: finishing needs the secret, not just the state and code.
+    let secret = pim_engine::oidc::new_cli_secret();
+    let binding = pim_engine::oidc::cli_binding(&secret);
+    let start = client.oidc_start(provider, &OidcStartRequest { redirect_uri, step_up, binding }).await?;
     output::note(&format!("Sign in with {provider} in your browser: {}", start.authorization_url));
     if browser {
         open_browser(&start.authorization_url);
@@ -41,7 +44,7 @@ pub async fn sign_in(
     let (code, state) = tokio::time::timeout(WAIT, wait_for_redirect(&listener, &start.state))
         .await
         .map_err(|_| anyhow!("no sign-in came back within {} minutes", WAIT.as_secs() / 60))??;
-    let body = OidcFinishRequest { state, code, token_name: Some(token_name) };
+    let body = OidcFinishRequest { state, code, binding_secret: secret, token_name: Some(token_name) };
     Ok(client.oidc_finish(provider, &body).await?)
 }
 

@@ -153,9 +153,14 @@ const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 /// Starts a CLI sign-in at pim, runs the browser and answers the `state` and `code`.
 async fn code_for(s: &TestServer) -> (String, String) {
+    code_at(s, "corp").await
+}
+
+/// [`code_for`] at the provider configured as `provider`.
+async fn code_at(s: &TestServer, provider: &str) -> (String, String) {
     let start = s
         .anonymous()
-        .oidc_start("corp", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false })
+        .oidc_start(provider, &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false, binding: binding() })
         .await
         .expect("start");
     let q = browse(&start.authorization_url, REDIRECT).await;
@@ -163,8 +168,15 @@ async fn code_for(s: &TestServer) -> (String, String) {
     (start.state, q.get("code").cloned().expect("a code"))
 }
 
+/// The test's CLI binding secret.
+const SECRET: &str = "the-cli-binding-secret";
+
+fn binding() -> String {
+    pim_engine::oidc::cli_binding(SECRET)
+}
+
 fn finish_body(state: &str, code: &str) -> OidcFinishRequest {
-    OidcFinishRequest { state: state.into(), code: code.into(), token_name: None }
+    OidcFinishRequest { state: state.into(), code: code.into(), binding_secret: SECRET.into(), token_name: None }
 }
 
 fn alice_claims() -> Value {
@@ -248,11 +260,93 @@ async fn the_api_flow_links_by_verified_email_and_matches_by_subject(b: Backend)
     assert!(!plain.contains("max_age") && plain.contains("code_challenge_method=S256") && plain.contains("nonce="));
     // A loopback redirect only; an unknown provider is 404.
     for bad in ["https://evil.example.com/cb", "http://localhost:9/cb", "http://127.0.0.1/cb", "http://10.0.0.1:9/cb"] {
-        let r = anon.oidc_start("corp", &OidcStartRequest { redirect_uri: bad.into(), step_up: false }).await;
+        let r = anon
+            .oidc_start("corp", &OidcStartRequest { redirect_uri: bad.into(), step_up: false, binding: binding() })
+            .await;
         assert_eq!(code_of(r), "invalid_input", "{bad}");
     }
-    let r = anon.oidc_start("nope", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false }).await;
+    let r = anon
+        .oidc_start("nope", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false, binding: binding() })
+        .await;
     assert_eq!(code_of(r), "not_found");
+    s.stop().await;
+}
+
+/// Linking by email takes only a plain enabled user linked nowhere: not one linked at another
+/// provider, not a break-glass account, not a disabled user; no link is stored for any of them.
+async fn email_linking_refuses_linked_emergency_and_disabled_users(b: Backend) {
+    let Some(node) = node() else { return };
+    let idp = Idp::start(&node, "http://127.0.0.1:9/portal");
+    let corp = idp.options(|o| o.link_by_verified_email = true);
+    let mut other = corp.clone();
+    other.name = "other".into();
+    let s = TestServer::start(&b).await;
+    let key = s.secret_key;
+    let s = s.restart(EngineOptions { oidc: vec![corp, other], secret_key: key, ..EngineOptions::default() }).await;
+    s.clock.set(real_now());
+    let anon = s.anonymous();
+
+    // Alice is linked at "corp"; the same email at "other" does not link a second identity.
+    let (alice_id, _) = s.user("alice").await;
+    idp.next("sub-alice", alice_claims(), &["pwd"]).await;
+    let (state, code) = code_for(&s).await;
+    assert_eq!(anon.oidc_finish("corp", &finish_body(&state, &code)).await.expect("linked").principal.id, alice_id);
+    idp.next("sub-intruder", alice_claims(), &["pwd"]).await;
+    let (state, code) = code_at(&s, "other").await;
+    assert_eq!(code_of(anon.oidc_finish("other", &finish_body(&state, &code)).await), "forbidden");
+
+    // A break-glass account is never linked by email.
+    s.admin
+        .create_user(&CreateUser {
+            name: "glass".into(),
+            display_name: None,
+            email: Some("glass@example.com".into()),
+            manager_id: None,
+            password: None,
+            emergency_access: Some(true),
+        })
+        .await
+        .expect("user");
+    let glass = json!({ "preferred_username": "glass", "email": "glass@example.com", "email_verified": true });
+    idp.next("sub-glass", glass, &["pwd"]).await;
+    let (state, code) = code_for(&s).await;
+    assert_eq!(code_of(anon.oidc_finish("corp", &finish_body(&state, &code)).await), "forbidden");
+
+    // A disabled user is not linked (so enabling her later does not hand her to this subject).
+    let (erin_id, _) = s.user("erin").await;
+    s.admin.update_user(erin_id, &UpdateUser { enabled: Some(false), ..Default::default() }).await.expect("disable");
+    let erin = json!({ "preferred_username": "erin", "email": "erin@example.com", "email_verified": true });
+    idp.next("sub-erin", erin, &["pwd"]).await;
+    let (state, code) = code_for(&s).await;
+    assert_eq!(code_of(anon.oidc_finish("corp", &finish_body(&state, &code)).await), "forbidden");
+
+    let linked: Vec<_> =
+        sign_in_events(&s).await.into_iter().filter(|e| e.details["match"] == "linkedByEmail").collect();
+    assert_eq!(linked.len(), 1, "only alice was linked: {linked:?}");
+    s.stop().await;
+}
+
+/// A CLI sign-in is bound to the secret behind its `binding`: the state and code without the
+/// secret are refused (and used up); a binding that is no SHA-256 is refused at start.
+async fn a_cli_sign_in_needs_its_binding_secret(b: Backend) {
+    let Some(node) = node() else { return };
+    let idp = Idp::start(&node, "http://127.0.0.1:9/portal");
+    let s = server(&b, idp.options(|o| o.create_users = true)).await;
+    let anon = s.anonymous();
+    idp.next("sub-ivy", json!({ "preferred_username": "ivy" }), &["pwd"]).await;
+    let (state, code) = code_for(&s).await;
+    let mut stolen = finish_body(&state, &code);
+    stolen.binding_secret = "a-guess".into();
+    let e = anon.oidc_finish("corp", &stolen).await.unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(401), Some("invalid_credentials")), "{e}");
+    assert!(e.to_string().contains("another client"), "{e}");
+    // Used up: the right secret afterwards does not revive it.
+    assert_eq!(code_of(anon.oidc_finish("corp", &finish_body(&state, &code)).await), "invalid_credentials");
+    assert!(s.audited("user.create").await.iter().all(|e| e.details["name"] != "ivy"), "no user was created");
+    for bad in ["", "abc", &"g".repeat(64)] {
+        let body = OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false, binding: bad.to_owned() };
+        assert_eq!(code_of(anon.oidc_start("corp", &body).await), "invalid_input", "{bad:?}");
+    }
     s.stop().await;
 }
 
@@ -315,6 +409,44 @@ async fn new_users_groups_and_disabled_users(b: Backend) {
     let (state, code) = code_for(&s).await;
     let e = anon.oidc_finish("corp", &finish_body(&state, &code)).await.unwrap_err();
     assert_eq!(e.code(), Some("principal_disabled"), "{e}");
+    s.stop().await;
+}
+
+/// A token without the groups claim leaves memberships alone; two IdP groups mapped to one pim
+/// group keep it while either is claimed.
+async fn an_absent_groups_claim_keeps_memberships_and_two_idp_groups_share_a_pim_group(b: Backend) {
+    let Some(node) = node() else { return };
+    let idp = Idp::start(&node, "http://127.0.0.1:9/portal");
+    let o = idp.options(|o| {
+        o.create_users = true;
+        o.group_map = BTreeMap::from([
+            ("idp-dba".to_owned(), "database-admins".to_owned()),
+            ("idp-dba-eu".to_owned(), "database-admins".to_owned()),
+        ]);
+    });
+    let s = server(&b, o).await;
+    let dba = s.group("database-admins").await;
+    let anon = s.anonymous();
+    let members = || async { s.admin.list_members(dba).await.expect("members").items.len() };
+    // Only the second mapped IdP group: a member, and on the next sign-in still one (the first
+    // mapped IdP group, not claimed, does not remove it).
+    for _ in 0..2 {
+        idp.next("sub-hank", json!({ "preferred_username": "hank", "groups": ["idp-dba-eu"] }), &["pwd"]).await;
+        let (state, code) = code_for(&s).await;
+        anon.oidc_finish("corp", &finish_body(&state, &code)).await.expect("signed in");
+        assert_eq!(members().await, 1);
+    }
+    assert_eq!(s.audited("group.removeMember").await.len(), 0, "no churn");
+    // No groups claim at all: nothing is known, nothing removed.
+    idp.next("sub-hank", json!({ "preferred_username": "hank" }), &["pwd"]).await;
+    let (state, code) = code_for(&s).await;
+    anon.oidc_finish("corp", &finish_body(&state, &code)).await.expect("again");
+    assert_eq!(members().await, 1, "an absent claim keeps the membership");
+    // An empty claim says: in no group.
+    idp.next("sub-hank", json!({ "preferred_username": "hank", "groups": [] }), &["pwd"]).await;
+    let (state, code) = code_for(&s).await;
+    anon.oidc_finish("corp", &finish_body(&state, &code)).await.expect("again");
+    assert_eq!(members().await, 0);
     s.stop().await;
 }
 
@@ -517,6 +649,10 @@ async fn the_portal_signs_in_with_a_browser_bound_state(b: Backend) {
         }
         r.send()
     };
+    // The provider's (or anyone's) error text is not reflected in pim's page.
+    let r = get("/portal/oidc/corp/callback?error=x-evil&error_description=%3Cb%3Eevil%3C%2Fb%3E".into(), None).await;
+    let page = r.expect("callback").text().await.expect("page");
+    assert!(page.contains("did not sign you in") && !page.contains("evil"), "{page}");
     let page = get("/signin".into(), None).await.expect("signin").text().await.expect("page");
     assert!(page.contains("Sign in with Contoso") && page.contains("href=\"/portal/oidc/corp\""), "{page}");
     let set_cookie = |r: &reqwest::Response, name: &str| {
@@ -630,7 +766,10 @@ async fn the_cli_signs_in_through_the_loopback_redirect(b: Backend) {
 
 crate::backend_tests!(
     the_api_flow_links_by_verified_email_and_matches_by_subject,
+    email_linking_refuses_linked_emergency_and_disabled_users,
+    a_cli_sign_in_needs_its_binding_secret,
     new_users_groups_and_disabled_users,
+    an_absent_groups_claim_keeps_memberships_and_two_idp_groups_share_a_pim_group,
     mfa_at_the_provider_counts_as_pim_mfa,
     an_expired_id_token_is_refused,
     a_code_for_another_client_is_refused,
