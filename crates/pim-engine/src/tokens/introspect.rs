@@ -73,18 +73,25 @@ impl Engine {
         if rights.as_ref().is_some_and(|mine| !mine.contains(&claims.aud)) {
             return Ok(None);
         }
-        let mut c = self.store.read().await?;
-        let audience = q::get_audience_by_name(&mut c, &claims.aud).await?;
-        drop(c);
-        if audience.is_none() {
-            return Ok(None);
-        }
         let Ok(sub) = claims.sub.parse::<PrincipalId>() else { return Ok(None) };
         if !self.index.principal(sub).is_some_and(|p| p.enabled) || claims.grants.is_empty() {
             return Ok(None);
         }
+        // The index says which grants still apply (group memberships included) ...
         let effective = self.index.effective(sub, now);
-        let all_in_effect = claims.grants.iter().all(|g| effective.iter().any(|e| e.assignment_id == g.assignment_id));
-        Ok(all_in_effect.then_some(claims))
+        if !claims.grants.iter().all(|g| effective.iter().any(|e| e.assignment_id == g.assignment_id)) {
+            return Ok(None);
+        }
+        // ... and the store has the last word: a change another replica committed a moment ago,
+        // that this replica's index has not followed yet, is seen here.
+        let mut c = self.store.read().await?;
+        let audience = q::get_audience_by_name(&mut c, &claims.aud).await?;
+        if audience.is_none()
+            || !q::get_principal(&mut c, sub).await?.is_some_and(|p| p.enabled)
+            || !super::grants_hold(&mut c, &claims.grants, now).await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(claims))
     }
 }
