@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use pim_domain::actions::TOKENS_READ;
-use pim_domain::token::SigningAlg;
+use pim_domain::token::{SigningAlg, unix_secs};
 use pim_domain::{PrincipalId, ScopePath};
 use pim_store::q;
 
@@ -86,7 +86,12 @@ impl Engine {
         // that this replica's index has not followed yet, is seen here.
         let mut c = self.store.read().await?;
         let audience = q::get_audience_by_name(&mut c, &claims.aud).await?;
-        if audience.is_none()
+        // The audience must still accept every grant (its roles or prefix may have changed), and
+        // be the one the token was issued for: one deleted and made again since does not revive it.
+        let accepted = audience.is_some_and(|a| {
+            unix_secs(a.created_at) <= claims.iat && claims.grants.iter().all(|g| a.accepts(g.role_id, &g.scope))
+        });
+        if !accepted
             || !q::get_principal(&mut c, sub).await?.is_some_and(|p| p.enabled)
             || !super::grants_hold(&mut c, &claims.grants, now).await?
         {

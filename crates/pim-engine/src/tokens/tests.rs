@@ -127,3 +127,40 @@ async fn the_stored_assignment_decides_even_before_the_index_hears_of_a_change()
     assert_eq!(w.issue(&ctx, "orders").await.unwrap_err(), ErrorKind::NoGrantForAudience);
     assert!(!w.active_now(&first).await && !w.active_now(&second).await);
 }
+
+#[tokio::test]
+async fn introspection_needs_the_audience_to_still_accept_every_grant() {
+    let w = world().await;
+    w.audience("orders", &["Contributor"], "/shop").await;
+    let (hana, ctx) = w.user("hana").await;
+    w.active(hana, CONTRIBUTOR, "/shop/eu", None).await;
+    let token = w.issue(&ctx, "orders").await.unwrap();
+    assert!(w.active_now(&token).await);
+    // The audience no longer accepts the role: inactive.
+    let roles = AudienceChange { roles: Some(vec!["Reader".into()]), ..AudienceChange::default() };
+    w.engine.update_audience(&w.admin, "orders", roles).await.unwrap();
+    assert!(!w.active_now(&token).await, "the role is no longer accepted");
+    let back = AudienceChange { roles: Some(vec!["Contributor".into()]), ..AudienceChange::default() };
+    w.engine.update_audience(&w.admin, "orders", back).await.unwrap();
+    assert!(w.active_now(&token).await);
+    // Nor the scope.
+    let prefix = AudienceChange { scope_prefix: Some(sp("/billing")), ..AudienceChange::default() };
+    w.engine.update_audience(&w.admin, "orders", prefix).await.unwrap();
+    assert!(!w.active_now(&token).await, "the scope is no longer accepted");
+}
+
+#[tokio::test]
+async fn a_deleted_and_recreated_audience_does_not_revive_old_tokens() {
+    let w = world().await;
+    w.audience("orders", &["Contributor"], "/").await;
+    let (hana, ctx) = w.user("hana").await;
+    w.active(hana, CONTRIBUTOR, "/", None).await;
+    let old = w.issue(&ctx, "orders").await.unwrap();
+    w.clock.advance(1000);
+    w.engine.delete_audience(&w.admin, "orders").await.unwrap();
+    assert!(!w.active_now(&old).await);
+    w.audience("orders", &["Contributor"], "/").await;
+    assert!(!w.active_now(&old).await, "issued for the audience that was deleted");
+    let new = w.issue(&ctx, "orders").await.unwrap();
+    assert!(w.active_now(&new).await, "the new audience's tokens are active");
+}
