@@ -93,6 +93,7 @@ impl Engine {
         });
         if !accepted
             || !q::get_principal(&mut c, sub).await?.is_some_and(|p| p.enabled)
+            || q::access_token_cutoff(&mut c, sub).await?.is_some_and(|t| claims.iat <= unix_secs(t))
             || !super::grants_hold(&mut c, &claims.grants, now).await?
         {
             return Ok(None);

@@ -164,3 +164,45 @@ async fn a_deleted_and_recreated_audience_does_not_revive_old_tokens() {
     let new = w.issue(&ctx, "orders").await.unwrap();
     assert!(w.active_now(&new).await, "the new audience's tokens are active");
 }
+
+#[tokio::test]
+async fn enabling_a_disabled_principal_again_does_not_revive_its_tokens() {
+    let w = world().await;
+    w.audience("orders", &["Contributor"], "/").await;
+    let (hana, ctx) = w.user("hana").await;
+    w.active(hana, CONTRIBUTOR, "/", None).await;
+    // Issued on a second's first millisecond, disabled in that same millisecond.
+    let old = w.issue(&ctx, "orders").await.unwrap();
+    assert_eq!(w.engine.now().0 % 1000, 0);
+    assert!(w.active_now(&old).await);
+    let enabled = |v: bool| crate::directory::PrincipalPatch { enabled: Some(v), ..Default::default() };
+    w.engine.update_principal(&w.admin, PrincipalKind::User, hana, enabled(false)).await.unwrap();
+    assert!(!w.active_now(&old).await);
+    assert_eq!(w.issue(&ctx, "orders").await.unwrap_err(), ErrorKind::PrincipalDisabled);
+    w.engine.update_principal(&w.admin, PrincipalKind::User, hana, enabled(true)).await.unwrap();
+    assert!(!w.active_now(&old).await, "issued before the disable: dead for good");
+    w.clock.advance(1000);
+    let new = w.issue(&ctx, "orders").await.unwrap();
+    assert!(w.active_now(&new).await, "issued after enabling again");
+}
+
+#[tokio::test]
+async fn an_audience_without_roles_accepts_none() {
+    let w = world().await;
+    let (hana, ctx) = w.user("hana").await;
+    w.active(hana, CONTRIBUTOR, "/", None).await;
+    for roles in [None, Some(Vec::new())] {
+        let change = AudienceChange { name: Some("all".into()), roles, ..AudienceChange::default() };
+        assert_eq!(kind(w.engine.create_audience(&w.admin, change).await.unwrap_err()), ErrorKind::InvalidInput);
+    }
+    w.audience("orders", &["Contributor"], "/").await;
+    let emptied = AudienceChange { roles: Some(Vec::new()), ..AudienceChange::default() };
+    assert_eq!(kind(w.engine.update_audience(&w.admin, "orders", emptied).await.unwrap_err()), ErrorKind::InvalidInput);
+    // A row that lists none (as an earlier version stored "every role") carries nothing.
+    let mut a = w.engine.get_audience(&w.admin, "orders").await.unwrap();
+    a.role_ids.clear();
+    let mut tx = w.engine.store().write(w.engine.now()).await.unwrap();
+    q::update_audience(tx.conn(), &a).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(w.issue(&ctx, "orders").await.unwrap_err(), ErrorKind::NoGrantForAudience);
+}

@@ -8,7 +8,7 @@ use super::fixture;
 use crate::harness::prelude::*;
 
 /// The tables holding pim's state (everything but the audit history and bookkeeping).
-pub(crate) const DATA_TABLES: [&str; 22] = [
+pub(crate) const DATA_TABLES: [&str; 23] = [
     "principals",
     "credentials",
     "memberships",
@@ -31,6 +31,7 @@ pub(crate) const DATA_TABLES: [&str; 22] = [
     "access_review_items",
     "audiences",
     "signing_keys",
+    "access_token_cutoffs",
 ];
 
 /// Bookkeeping that any authenticated call may touch (token use, sign-in time): not a change. A
