@@ -206,3 +206,24 @@ async fn an_audience_without_roles_accepts_none() {
     tx.commit().await.unwrap();
     assert_eq!(w.issue(&ctx, "orders").await.unwrap_err(), ErrorKind::NoGrantForAudience);
 }
+
+#[tokio::test]
+async fn a_retired_key_keeps_no_private_half() {
+    let w = world().await;
+    w.audience("orders", &["Contributor"], "/").await;
+    let (hana, ctx) = w.user("hana").await;
+    w.active(hana, CONTRIBUTOR, "/", None).await;
+    let old = w.issue(&ctx, "orders").await.unwrap();
+    w.engine.rotate_signing_keys(&w.admin).await.unwrap();
+    w.clock.advance(HOUR_MS + 1000);
+    w.engine.run_key_jobs().await.unwrap();
+    let mut c = w.engine.store().read().await.unwrap();
+    let keys = q::list_signing_keys(&mut c).await.unwrap();
+    let retired = keys.iter().find(|k| k.info.kid == old.kid).unwrap();
+    assert!(retired.info.retired_at.is_some());
+    assert_eq!(retired.private_sealed, "", "the sealed private half is gone");
+    assert!(
+        keys.iter().any(|k| k.info.kid != old.kid && !k.private_sealed.is_empty()),
+        "the current key keeps its own"
+    );
+}

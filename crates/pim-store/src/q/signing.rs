@@ -168,9 +168,10 @@ pub async fn rotate_signing_key(c: &mut AnyConnection, kid: &str, at: Timestamp,
     Ok(())
 }
 
-/// Records that a key's retirement has come.
+/// Records that a key's retirement has come, and forgets its sealed private half (it never signs
+/// again; the public half stays for the record).
 pub async fn mark_signing_key_retired(c: &mut AnyConnection, kid: &str, at: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL")
+    sqlx::query("UPDATE signing_keys SET retired_at = $2, private_sealed = '' WHERE kid = $1 AND retired_at IS NULL")
         .bind(kid.to_owned())
         .bind(at.0)
         .execute(&mut *c)
