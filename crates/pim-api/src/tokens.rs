@@ -122,7 +122,7 @@ pub struct IntrospectResponse {
 pub struct CreateAudience {
     /// Unique name: the tokens' `aud` (e.g. `orders-api`, `https://k8s.example.com`).
     pub name: String,
-    /// Roles (ids or names) whose grants its tokens carry; every role when empty or absent.
+    /// Roles (ids or names) whose grants its tokens carry: at least one (none is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
     /// Grants at, below or above this scope are carried [default `/`].
@@ -146,7 +146,7 @@ pub struct UpdateAudience {
     /// A new name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The roles (ids or names); `[]`: every role.
+    /// The roles (ids or names): at least one (`[]` is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
     /// The scope prefix.

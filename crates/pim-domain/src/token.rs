@@ -57,7 +57,7 @@ pub struct Audience {
     pub id: AudienceId,
     /// Unique name: the tokens' `aud` (e.g. `orders-api` or `https://k8s.example.com`).
     pub name: String,
-    /// The roles whose grants tokens for this audience carry; empty: every role.
+    /// The roles whose grants tokens for this audience carry (at least one; empty: none).
     pub role_ids: Vec<RoleId>,
     /// Grants whose scope is at, below or above this scope are carried (`/`: all).
     pub scope_prefix: ScopePath,
@@ -79,7 +79,7 @@ pub struct Audience {
 impl Audience {
     /// Whether a grant of `role` at `scope` is one this audience's tokens carry.
     pub fn accepts(&self, role: RoleId, scope: &str) -> bool {
-        (self.role_ids.is_empty() || self.role_ids.contains(&role)) && scopes_related(self.scope_prefix.as_str(), scope)
+        self.role_ids.contains(&role) && scopes_related(self.scope_prefix.as_str(), scope)
     }
 }
 

@@ -218,6 +218,8 @@ impl Engine {
                     // Disabling ends every token and portal session for good: enabling again does
                     // not bring them back.
                     revoked = q::revoke_principal_tokens(tx.conn(), id, now).await?;
+                    // Signed access tokens already out, too (introspection refuses those issued before).
+                    q::set_access_token_cutoff(tx.conn(), id, now).await?;
                 }
                 p.enabled = v;
                 changed.push("enabled");

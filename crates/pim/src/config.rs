@@ -78,7 +78,16 @@ pub fn token_options_from(
 ) -> anyhow::Result<pim_engine::tokens::TokenOptions> {
     let issuer = match t.and_then(|t| t.issuer.clone()).or(public_url.map(str::to_owned)) {
         Some(i) => i,
-        None => format!("http://{listen}"),
+        None => {
+            // A wildcard address names no host a resource server could check `iss` against.
+            if listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_unspecified()) {
+                anyhow::bail!(
+                    "listening on {listen}, pim cannot tell its own address for the access tokens' issuer: \
+                     set [tokens] issuer or [notifications] public_url (e.g. https://pim.example.com)"
+                );
+            }
+            format!("http://{listen}")
+        }
     };
     let issuer = issuer.trim_end_matches('/').to_owned();
     match url::Url::parse(&issuer) {
@@ -782,6 +791,12 @@ mod tests {
         );
         let file: FileConfig = toml::from_str("[notifications]\npublic_url = \"https://pim.example.com/\"\n").unwrap();
         assert_eq!(token_options(&file, "x").unwrap().issuer, "https://pim.example.com");
+        // A wildcard listen address is no issuer: refused unless one is configured.
+        for wildcard in ["0.0.0.0:8420", "[::]:8420"] {
+            let e = token_options(&FileConfig::default(), wildcard).unwrap_err().to_string();
+            assert!(e.contains("[tokens] issuer") && e.contains("public_url"), "{e}");
+            assert_eq!(token_options(&file, wildcard).unwrap().issuer, "https://pim.example.com");
+        }
         let file: FileConfig = toml::from_str(
             "[notifications]\npublic_url = \"https://pim.example.com\"\n\
              [tokens]\nissuer = \"https://id.example.com\"\nalgorithm = \"ES256\"\nrotate_every_days = 30\n",

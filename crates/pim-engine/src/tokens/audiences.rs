@@ -17,7 +17,7 @@ use crate::error::{Result, refuse};
 pub struct AudienceChange {
     /// The name (the tokens' `aud`); required on create.
     pub name: Option<String>,
-    /// Roles by id or name; empty: every role.
+    /// Roles by id or name; at least one (an audience accepts only the roles it lists).
     pub roles: Option<Vec<String>>,
     /// The scope prefix (default `/`).
     pub scope_prefix: Option<ScopePath>,
@@ -76,6 +76,7 @@ impl Engine {
                 return refuse(ErrorKind::InvalidInput, "an audience needs a name");
             }
             apply(tx.conn(), &mut a, change).await?;
+            needs_roles(&a)?;
             if q::get_audience_by_name(tx.conn(), &a.name).await?.is_some() {
                 return refuse(ErrorKind::NameTaken, format!("an audience named '{}' exists", a.name));
             }
@@ -100,6 +101,7 @@ impl Engine {
             let mut a = find(tx.conn(), id_or_name).await?;
             let old_name = a.name.clone();
             apply(tx.conn(), &mut a, change).await?;
+            needs_roles(&a)?;
             if a.name != old_name && q::get_audience_by_name(tx.conn(), &a.name).await?.is_some() {
                 return refuse(ErrorKind::NameTaken, format!("an audience named '{}' exists", a.name));
             }
@@ -133,6 +135,15 @@ impl Engine {
         })
         .await
     }
+}
+
+/// Refuses an audience that lists no role: every role is never implied (it would include the
+/// administrative ones), so each accepted role is named.
+fn needs_roles(a: &Audience) -> Result<()> {
+    if a.role_ids.is_empty() {
+        return refuse(ErrorKind::InvalidInput, "an audience needs at least one role: list every role it accepts");
+    }
+    Ok(())
 }
 
 /// Applies `change` to `a`, checking every field.

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use pim_domain::actions::TOKENS_READ;
-use pim_domain::token::SigningAlg;
+use pim_domain::token::{SigningAlg, unix_secs};
 use pim_domain::{PrincipalId, ScopePath};
 use pim_store::q;
 
@@ -73,18 +73,31 @@ impl Engine {
         if rights.as_ref().is_some_and(|mine| !mine.contains(&claims.aud)) {
             return Ok(None);
         }
-        let mut c = self.store.read().await?;
-        let audience = q::get_audience_by_name(&mut c, &claims.aud).await?;
-        drop(c);
-        if audience.is_none() {
-            return Ok(None);
-        }
         let Ok(sub) = claims.sub.parse::<PrincipalId>() else { return Ok(None) };
         if !self.index.principal(sub).is_some_and(|p| p.enabled) || claims.grants.is_empty() {
             return Ok(None);
         }
+        // The index says which grants still apply (group memberships included) ...
         let effective = self.index.effective(sub, now);
-        let all_in_effect = claims.grants.iter().all(|g| effective.iter().any(|e| e.assignment_id == g.assignment_id));
-        Ok(all_in_effect.then_some(claims))
+        if !claims.grants.iter().all(|g| effective.iter().any(|e| e.assignment_id == g.assignment_id)) {
+            return Ok(None);
+        }
+        // ... and the store has the last word: a change another replica committed a moment ago,
+        // that this replica's index has not followed yet, is seen here.
+        let mut c = self.store.read().await?;
+        let audience = q::get_audience_by_name(&mut c, &claims.aud).await?;
+        // The audience must still accept every grant (its roles or prefix may have changed), and
+        // be the one the token was issued for: one deleted and made again since does not revive it.
+        let accepted = audience.is_some_and(|a| {
+            unix_secs(a.created_at) <= claims.iat && claims.grants.iter().all(|g| a.accepts(g.role_id, &g.scope))
+        });
+        if !accepted
+            || !q::get_principal(&mut c, sub).await?.is_some_and(|p| p.enabled)
+            || q::access_token_cutoff(&mut c, sub).await?.is_some_and(|t| claims.iat <= unix_secs(t))
+            || !super::grants_hold(&mut c, &claims.grants, now).await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(claims))
     }
 }

@@ -5,6 +5,8 @@
 pub mod audiences;
 pub mod introspect;
 pub mod keys;
+#[cfg(test)]
+mod tests;
 
 use pim_domain::token::{self, Audience, SigningAlg, grant_outlasts_issue, token_exp, unix_secs};
 pub use pim_domain::token::{AccessClaims, TokenGrant};
@@ -51,6 +53,41 @@ pub struct IssuedAccessToken {
     pub claims: AccessClaims,
 }
 
+/// `grants` as the store has them at `now`: each kept only while its assignment is stored and in
+/// effect, with the earlier of the stored end and the grant's own (e.g. a time-bound group
+/// membership's), and only when it outlasts the current second.
+async fn stored_grants(
+    c: &mut pim_store::AnyConnection,
+    grants: Vec<TokenGrant>,
+    now: Timestamp,
+) -> Result<Vec<TokenGrant>> {
+    let mut out = Vec::with_capacity(grants.len());
+    for mut g in grants {
+        let Some(a) = q::get_assignment(c, g.assignment_id).await?.filter(|a| a.in_effect(now)) else { continue };
+        let stored = a.window.end.map(unix_secs);
+        g.ends_at = match (stored, g.ends_at) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        if grant_outlasts_issue(now, g.ends_at.map(|s| Timestamp(s * 1000))) {
+            out.push(g);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether every grant of a token is still in effect in the store at `now` (its assignment stored and
+/// in effect; a shortened one turns the token inactive at its new end).
+async fn grants_hold(c: &mut pim_store::AnyConnection, grants: &[TokenGrant], now: Timestamp) -> Result<bool> {
+    for g in grants {
+        let Some(a) = q::get_assignment(c, g.assignment_id).await? else { return Ok(false) };
+        if !a.in_effect(now) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 impl Engine {
     /// The issuer of access tokens.
     pub fn token_issuer(&self) -> &str {
@@ -84,6 +121,14 @@ impl Engine {
             drop(c);
             let now = self.now();
             let grants = self.grants_for(actor.id, &aud, role_id, scope, now);
+            // Writers are serialized: inside the write transaction the principal and every
+            // assignment are as every committed change left them, even one another replica made
+            // a moment ago that this replica's index has not followed yet.
+            let mut tx = self.store.write(now).await?;
+            if !q::get_principal(tx.conn(), actor.id).await?.is_some_and(|p| p.enabled) {
+                return refuse(ErrorKind::PrincipalDisabled, format!("{} is disabled", actor.name));
+            }
+            let grants = stored_grants(tx.conn(), grants, now).await?;
             if grants.is_empty() {
                 return refuse(
                     ErrorKind::NoGrantForAudience,
@@ -109,7 +154,6 @@ impl Engine {
                 grants,
             };
             let alg = aud.algorithm.unwrap_or(self.options.tokens.default_algorithm);
-            let mut tx = self.store.write(now).await?;
             let key = self.current_key(&mut tx, ctx, alg, now).await?;
             let token = key.sign(&claims)?;
             let mut d = draft.clone();

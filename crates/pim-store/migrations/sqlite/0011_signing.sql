@@ -30,3 +30,10 @@ CREATE TABLE signing_keys (
     retired_at     BIGINT
 );
 CREATE INDEX signing_keys_algorithm ON signing_keys (algorithm, created_at);
+
+-- When a principal was last disabled: access tokens issued before it never introspect as active
+-- again, even once the principal is enabled again.
+CREATE TABLE access_token_cutoffs (
+    principal_id TEXT NOT NULL PRIMARY KEY,
+    not_before   BIGINT NOT NULL
+);

@@ -2,7 +2,7 @@
 //! halves sealed by the engine before they get here).
 
 use pim_domain::token::{Audience, SigningAlg, SigningKeyInfo};
-use pim_domain::{AudienceId, Timestamp};
+use pim_domain::{AudienceId, PrincipalId, Timestamp};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
@@ -168,12 +168,35 @@ pub async fn rotate_signing_key(c: &mut AnyConnection, kid: &str, at: Timestamp,
     Ok(())
 }
 
-/// Records that a key's retirement has come.
+/// Records that a key's retirement has come, and forgets its sealed private half (it never signs
+/// again; the public half stays for the record).
 pub async fn mark_signing_key_retired(c: &mut AnyConnection, kid: &str, at: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL")
+    sqlx::query("UPDATE signing_keys SET retired_at = $2, private_sealed = '' WHERE kid = $1 AND retired_at IS NULL")
         .bind(kid.to_owned())
         .bind(at.0)
         .execute(&mut *c)
         .await?;
     Ok(())
+}
+
+/// Records that `principal` was disabled at `at`: its access tokens issued before then are dead.
+pub async fn set_access_token_cutoff(c: &mut AnyConnection, principal: PrincipalId, at: Timestamp) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO access_token_cutoffs (principal_id, not_before) VALUES ($1, $2) \
+         ON CONFLICT (principal_id) DO UPDATE SET not_before = excluded.not_before",
+    )
+    .bind(principal.to_string())
+    .bind(at.0)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// When `principal` was last disabled, if ever.
+pub async fn access_token_cutoff(c: &mut AnyConnection, principal: PrincipalId) -> Result<Option<Timestamp>> {
+    let r = sqlx::query("SELECT not_before FROM access_token_cutoffs WHERE principal_id = $1")
+        .bind(principal.to_string())
+        .fetch_optional(&mut *c)
+        .await?;
+    r.map(|r| row::ts(&r, 0)).transpose()
 }

@@ -70,7 +70,7 @@ pub struct AudienceArgs {
     /// A new name (update only).
     #[arg(long)]
     pub rename: Option<String>,
-    /// Roles whose grants its tokens carry (names or ids, comma-separated); `--role ''`: every role.
+    /// Roles whose grants its tokens carry (names or ids, comma-separated); at least one.
     #[arg(long = "role", value_delimiter = ',')]
     pub roles: Option<Vec<String>>,
     /// Grants at, above or below this scope are carried [default /].
@@ -157,7 +157,7 @@ fn audience_view(a: &Audience, roles: &[String], introspector: &str) -> String {
     listing(&[
         ("name", a.name.clone()),
         ("id", a.id.to_string()),
-        ("roles", if roles.is_empty() { "every role".to_owned() } else { roles.join(", ") }),
+        ("roles", if roles.is_empty() { "none".to_owned() } else { roles.join(", ") }),
         ("scope prefix", a.scope_prefix.to_string()),
         ("lifetime", format!("{} s", a.lifetime_secs)),
         ("algorithm", a.algorithm.map(|x| x.as_str().to_owned()).unwrap_or_else(|| "server default".to_owned())),
@@ -183,7 +183,7 @@ pub async fn audiences(ctx: &Ctx, cmd: AudiencesCommand) -> anyhow::Result<()> {
                 }
                 t.row(vec![
                     a.name.clone(),
-                    if roles.is_empty() { "*".to_owned() } else { roles.join(",") },
+                    if roles.is_empty() { "-".to_owned() } else { roles.join(",") },
                     a.scope_prefix.to_string(),
                     format!("{} s", a.lifetime_secs),
                     a.algorithm.map(|x| x.as_str().to_owned()).unwrap_or_else(|| "default".to_owned()),

@@ -39,7 +39,7 @@ async fn administrators_manage_audiences_in_the_portal(b: Backend) {
         ("roles", "NoSuchRole", "does not exist"),
         ("name", "k8s", "exists"),
     ] {
-        let mut f = vec![("name", "other")];
+        let mut f = vec![("name", "other"), ("roles", "Operator")];
         f.retain(|(k, _)| *k != field);
         f.push((field, value));
         let page = web.post("/manage/audiences", &f).await;
@@ -66,7 +66,7 @@ async fn a_user_without_the_action_cannot_manage_audiences(b: Backend) {
         .admin
         .create_audience(&CreateAudience {
             name: "api".into(),
-            roles: None,
+            roles: Some(vec!["Reader".into()]),
             scope_prefix: None,
             lifetime_secs: None,
             algorithm: None,

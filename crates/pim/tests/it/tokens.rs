@@ -114,7 +114,7 @@ async fn audiences_filter_roles_scopes_and_groups(b: Backend) {
     let g = s.group("oncall").await;
     s.admin.add_member(g, uid).await.expect("member");
     s.assign(g, role, "/k8s/staging", AssignmentKind::Active, None).await;
-    audience(&s, "any", &[], "/k8s", None).await;
+    audience(&s, "any", &["Viewer", "Operator"], "/k8s", None).await;
     let t = alice.create_access_token(&ask("any")).await.expect("token");
     let grants: Vec<(String, String)> = t.grants.iter().map(|g| (g.role.clone(), g.scope.clone())).collect();
     assert!(grants.contains(&("Viewer".into(), "/".into())), "a grant at / applies at /k8s: {grants:?}");
@@ -193,9 +193,15 @@ async fn introspection_ends_with_the_grant(b: Backend) {
     s.admin.update_user(uid, &UpdateUser { enabled: Some(false), ..Default::default() }).await.expect("disable");
     assert!(!s.admin.introspect_token(&t2).await.expect("introspect").active);
     s.admin.update_user(uid, &UpdateUser { enabled: Some(true), ..Default::default() }).await.expect("enable");
-    assert!(s.admin.introspect_token(&t2).await.expect("introspect").active, "enabled again, grant in effect");
-    // Disabling revoked alice's API tokens: a new one.
+    assert!(
+        !s.admin.introspect_token(&t2).await.expect("introspect").active,
+        "enabling again does not revive a token issued before the disable"
+    );
+    // Disabling revoked alice's API tokens: a new one, and a new access token (the second after).
     let alice = s.client_for(uid).await;
+    s.advance(1000);
+    let t2 = alice.create_access_token(&ask("k8s")).await.expect("token").access_token;
+    assert!(s.admin.introspect_token(&t2).await.expect("introspect").active, "issued after enabling again");
     // An admin revoke (adminRemove of the eligibility ends its activations) ends it.
     let elig = s
         .admin
@@ -289,7 +295,7 @@ async fn introspectors_see_their_audience_only(b: Backend) {
         .update_audience("k8s", &UpdateAudience { introspector: Some("k8s-gateway".into()), ..Default::default() })
         .await
         .expect("introspector");
-    audience(&s, "db", &[], "/", None).await;
+    audience(&s, "db", &["Operator"], "/", None).await;
     alice.create_request(&activation(role, "/k8s", 60)).await.expect("activate");
     let gateway = s.client_for(gw).await;
     let k8s = alice.create_access_token(&ask("k8s")).await.expect("token").access_token;
@@ -323,7 +329,7 @@ async fn audiences_are_managed_and_checked(b: Backend) {
     assert_eq!(s.admin.get_audience(&a.id.to_string()).await.expect("by id").name, a.name);
     let mut body = CreateAudience {
         name: "https://k8s.example.com".into(),
-        roles: None,
+        roles: Some(vec!["Operator".into()]),
         scope_prefix: None,
         lifetime_secs: None,
         algorithm: None,
@@ -342,7 +348,14 @@ async fn audiences_are_managed_and_checked(b: Backend) {
     body.name = "roles".into();
     body.roles = Some(vec!["NoSuchRole".into()]);
     assert_eq!(code(s.admin.create_audience(&body).await), "not_found");
-    body.roles = None;
+    // No role is not every role: refused, on create and on update.
+    for none in [None, Some(Vec::new())] {
+        body.roles = none;
+        assert_eq!(code(s.admin.create_audience(&body).await), "invalid_input", "{:?}", body.roles);
+    }
+    let emptied = UpdateAudience { roles: Some(Vec::new()), ..Default::default() };
+    assert_eq!(code(s.admin.update_audience("life60", &emptied).await), "invalid_input");
+    body.roles = Some(vec!["Operator".into()]);
     body.introspector = Some("nobody".into());
     assert_eq!(code(s.admin.create_audience(&body).await), "not_found");
     let u = s
@@ -351,7 +364,7 @@ async fn audiences_are_managed_and_checked(b: Backend) {
             "https://k8s.example.com",
             &UpdateAudience {
                 name: Some("k8s".into()),
-                roles: Some(vec![]),
+                roles: Some(vec!["Operator".into(), "Operator".into()]),
                 lifetime_secs: Some(300),
                 algorithm: Some(SigningAlg::ES256),
                 ..Default::default()
@@ -359,7 +372,7 @@ async fn audiences_are_managed_and_checked(b: Backend) {
         )
         .await
         .expect("update");
-    assert_eq!((u.name.as_str(), u.role_ids.len(), u.lifetime_secs), ("k8s", 0, 300));
+    assert_eq!((u.name.as_str(), u.role_ids.len(), u.lifetime_secs), ("k8s", 1, 300));
     assert_eq!(u.algorithm, Some(SigningAlg::ES256));
     let bad = UpdateAudience { lifetime_secs: Some(7200), ..Default::default() };
     assert_eq!(code(s.admin.update_audience("k8s", &bad).await), "invalid_input");

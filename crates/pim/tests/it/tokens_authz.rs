@@ -13,7 +13,7 @@ async fn token_administration_needs_the_actions_at_the_root(b: Backend) {
     s.assign(cid, role::CONTRIBUTOR, "/", AssignmentKind::Active, None).await;
     let body = CreateAudience {
         name: "api".into(),
-        roles: None,
+        roles: Some(vec!["Reader".into()]),
         scope_prefix: None,
         lifetime_secs: None,
         algorithm: None,
@@ -45,7 +45,7 @@ async fn a_token_carries_only_the_callers_own_grants(b: Backend) {
     let (_, mallory) = s.user("mallory").await;
     let body = CreateAudience {
         name: "api".into(),
-        roles: None,
+        roles: Some(vec!["Ops".into()]),
         scope_prefix: None,
         lifetime_secs: None,
         algorithm: None,
@@ -73,7 +73,7 @@ async fn introspectors_and_access_tokens_hold_no_other_power(b: Backend) {
     let gw = s.service_principal("gateway").await;
     let body = CreateAudience {
         name: "api".into(),
-        roles: None,
+        roles: Some(vec!["Global Administrator".into()]),
         scope_prefix: None,
         lifetime_secs: None,
         algorithm: None,

@@ -77,7 +77,7 @@ async fn real_ids(s: &TestServer) -> BTreeMap<&'static str, String> {
         .admin
         .create_audience(&CreateAudience {
             name: "api".into(),
-            roles: None,
+            roles: Some(vec!["Reader".into()]),
             scope_prefix: None,
             lifetime_secs: None,
             algorithm: None,

@@ -65,7 +65,7 @@ fn row(s: &AppState, a: &Audience) -> AudienceRow {
     AudienceRow {
         id: a.id.to_string(),
         name: a.name.clone(),
-        roles: if roles.is_empty() { "every role".to_owned() } else { roles.join(", ") },
+        roles: if roles.is_empty() { "none".to_owned() } else { roles.join(", ") },
         scope_prefix: a.scope_prefix.to_string(),
         lifetime: format!("{} min", a.lifetime_secs / 60),
         algorithm: a.algorithm.map(|x| x.as_str().to_owned()).unwrap_or_else(|| "server default".to_owned()),

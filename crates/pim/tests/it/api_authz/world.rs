@@ -131,7 +131,7 @@ pub(super) async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec
     s.admin
         .create_audience(&CreateAudience {
             name: "shared".into(),
-            roles: None,
+            roles: Some(vec!["Reader".into()]),
             scope_prefix: None,
             lifetime_secs: None,
             algorithm: None,

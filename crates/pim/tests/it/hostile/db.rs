@@ -8,7 +8,7 @@ use super::fixture;
 use crate::harness::prelude::*;
 
 /// The tables holding pim's state (everything but the audit history and bookkeeping).
-pub(crate) const DATA_TABLES: [&str; 23] = [
+pub(crate) const DATA_TABLES: [&str; 24] = [
     "principals",
     "credentials",
     "memberships",
@@ -32,6 +32,7 @@ pub(crate) const DATA_TABLES: [&str; 23] = [
     "audiences",
     "signing_keys",
     "ssh_ca_keys",
+    "access_token_cutoffs",
 ];
 
 /// Bookkeeping that any authenticated call may touch (token use, sign-in time): not a change. A

@@ -71,7 +71,7 @@ pub(crate) fn json_endpoints(fx: &Fx) -> Vec<(&'static str, String, Value)> {
         ("POST", "/api/v1/auth/login".into(), json!({"username": "admin", "password": "admin-password-123"})),
         ("POST", "/api/v1/tokens".into(), json!({"name": "t", "expiresInDays": 30})),
         ("POST", "/api/v1/tokens".into(), json!({"audience": "nowhere", "role": "Ops"})),
-        ("POST", "/api/v1/audiences".into(), json!({"name": "hostile-aud", "lifetimeSecs": 600})),
+        ("POST", "/api/v1/audiences".into(), json!({"name": "hostile-aud", "roles": ["Reader"], "lifetimeSecs": 600})),
         ("POST", "/api/v1/users".into(), json!({"name": "newuser", "password": "password-123"})),
         ("PATCH", format!("/api/v1/users/{}", fx.alice), json!({"displayName": "Alice"})),
         ("POST", "/api/v1/groups".into(), json!({"name": "newgroup", "description": "d"})),

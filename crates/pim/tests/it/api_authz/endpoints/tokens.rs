@@ -28,7 +28,7 @@ pub(super) fn rows(r: &RowFx) -> Vec<Ep> {
             "/api/v1/audiences",
             "",
             "/api/v1/audiences",
-            req(json!({"name": format!("aud{i}"), "lifetimeSecs": 600})),
+            req(json!({"name": format!("aud{i}"), "roles": ["Reader"], "lifetimeSecs": 600})),
             Act(TOKENS_WRITE),
             201,
         )
