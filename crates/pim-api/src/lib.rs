@@ -19,6 +19,7 @@ pub mod reports;
 pub mod requests;
 pub mod reviews;
 pub mod roles;
+pub mod scim;
 pub mod scopes;
 
 pub use alerts::{AlertQuery, DismissAlert, RemediationResult, UpdateAlertRule};
@@ -51,6 +52,7 @@ pub use reviews::{
     ReviewScheduleInput,
 };
 pub use roles::{CreateRole, EffectiveSettings, SettingsListQuery, SettingsQuery};
+pub use scim::{CreateScimClient, CreatedScimClient};
 pub use scopes::{CreateResource, ResourceQuery, ScopeInfo, ValidateScope};
 
 /// The domain crate, for the types not re-exported by name.
@@ -64,8 +66,8 @@ pub use pim_domain::{
     ActionName, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AuditEvent, Channel, DeliveryStatus,
     EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId, PrincipalKind,
     ProvisionState, Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, ReviewId, ReviewInstanceId,
-    ReviewItemId, RoleDefinition, RoleId, RoleSettings, ScopePath, SettingsChange, SettingsChangeId, Ticket, Timestamp,
-    TokenId, Window,
+    ReviewItemId, RoleDefinition, RoleId, RoleSettings, ScimClient, ScimClientId, ScopePath, SettingsChange,
+    SettingsChangeId, Ticket, Timestamp, TokenId, Window,
 };
 
 /// The prefix of every API path.

@@ -27,6 +27,7 @@ use pim_api::{
     CreateReview, DecideReviewItem, DecideReviewItems, MyReview, ReviewDefinition, ReviewDetail, ReviewId,
     ReviewInstance, ReviewInstanceId, ReviewItem, ReviewItemId, ReviewItemsQuery, ReviewResults,
 };
+use pim_api::{CreateScimClient, CreatedScimClient, ScimClient};
 use pim_api::{Notification, NotificationQuery};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Serialize;
@@ -311,6 +312,23 @@ impl Client {
     /// `DELETE /api/v1/tokens/{id}`: revokes a token.
     pub async fn revoke_token(&self, id: TokenId) -> Result<()> {
         self.no_content(Method::DELETE, &["tokens", &id.to_string()]).await
+    }
+
+    // ----- SCIM clients -----
+
+    /// `GET /api/v1/scim/clients`: every SCIM client, revoked ones included.
+    pub async fn list_scim_clients(&self) -> Result<Page<ScimClient>> {
+        self.get(&["scim", "clients"]).await
+    }
+
+    /// `POST /api/v1/scim/clients`: registers a SCIM client (the secret is only in this answer).
+    pub async fn create_scim_client(&self, body: &CreateScimClient) -> Result<CreatedScimClient> {
+        self.send_json(Method::POST, &["scim", "clients"], body).await
+    }
+
+    /// `DELETE /api/v1/scim/clients/{idOrName}`: revokes a SCIM client.
+    pub async fn revoke_scim_client(&self, id_or_name: &str) -> Result<ScimClient> {
+        Self::json(self.request(Method::DELETE, self.api(&["scim", "clients", id_or_name])?)).await
     }
 
     // ----- directory -----

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
     alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, reports, requests, resources,
-    reviews, roles, system,
+    reviews, roles, scim_clients, system,
 };
 
 struct BearerAuth;
@@ -56,6 +56,7 @@ impl Modify for BearerAuth {
         reviews::get_review_instance, reviews::list_review_items, reviews::reset_review_instance,
         reviews::stop_review_instance, reviews::apply_review_instance, reviews::decide_review_items,
         reviews::decide_review_item, reviews::my_reviews,
+        scim_clients::list_scim_clients, scim_clients::create_scim_client, scim_clients::revoke_scim_client,
     ),
     components(schemas(pim_api::Problem, pim_api::ExportFormat))
 )]

@@ -34,6 +34,7 @@ const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0009_sign_in_failures.sql"),
     },
     Migration { version: 10, name: "connectors", sql: include_str!("../migrations/sqlite/0010_connectors.sql") },
+    Migration { version: 13, name: "scim", sql: include_str!("../migrations/sqlite/0013_scim.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -51,6 +52,7 @@ const POSTGRES: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0009_sign_in_failures.sql"),
     },
     Migration { version: 10, name: "connectors", sql: include_str!("../migrations/postgres/0010_connectors.sql") },
+    Migration { version: 13, name: "scim", sql: include_str!("../migrations/postgres/0013_scim.sql") },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

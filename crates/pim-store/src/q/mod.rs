@@ -18,6 +18,7 @@ mod requests;
 mod resources;
 mod reviews;
 mod roles;
+mod scim;
 mod sign_in;
 mod tokens;
 
@@ -35,5 +36,6 @@ pub use requests::*;
 pub use resources::*;
 pub use reviews::*;
 pub use roles::*;
+pub use scim::*;
 pub use sign_in::*;
 pub use tokens::*;

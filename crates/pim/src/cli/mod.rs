@@ -19,6 +19,7 @@ pub mod requests;
 pub mod resolve;
 pub mod reviews;
 pub mod roles;
+pub mod scim;
 pub mod scopes;
 pub mod views;
 
@@ -161,6 +162,12 @@ pub enum Command {
     /// `credential NAME` hands you, once, the password of a login a connector made for you;
     /// `status [PRINCIPAL]` shows where your access (or a principal's) stands in every target.
     Connectors(connectors::ConnectorsArgs),
+    /// SCIM provisioning: the identity providers allowed to keep pim's users and groups in step
+    /// through /scim/v2 (`pim scim clients create NAME` prints the bearer secret once).
+    Scim {
+        #[command(subcommand)]
+        command: scim::ScimCommand,
+    },
     /// Reports: who holds what, activation history.
     Reports {
         #[command(subcommand)]
@@ -322,6 +329,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BreakGlass { command } => approvals::break_glass(&ctx()?, command).await,
         Command::Check(args) => check::run(&ctx()?, args).await,
         Command::Connectors(args) => connectors::run(&ctx()?, args).await,
+        Command::Scim { command } => scim::run(&ctx()?, command).await,
         Command::Audit { command } => audit::run(&ctx()?, command).await,
         Command::Reports { command } => reports::run(&ctx()?, command).await,
         Command::Mfa { command } => mfa::run(&ctx()?, command).await,

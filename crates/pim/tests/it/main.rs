@@ -68,5 +68,6 @@ mod requests_hostile;
 mod reviews;
 mod reviews_authz;
 mod reviews_hostile;
+mod scim;
 mod sign_in;
 mod unauthenticated;

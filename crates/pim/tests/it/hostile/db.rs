@@ -8,7 +8,7 @@ use super::fixture;
 use crate::harness::prelude::*;
 
 /// The tables holding pim's state (everything but the audit history and bookkeeping).
-pub(crate) const DATA_TABLES: [&str; 20] = [
+pub(crate) const DATA_TABLES: [&str; 22] = [
     "principals",
     "credentials",
     "memberships",
@@ -29,6 +29,8 @@ pub(crate) const DATA_TABLES: [&str; 20] = [
     "access_reviews",
     "access_review_instances",
     "access_review_items",
+    "scim_clients",
+    "scim_resources",
 ];
 
 /// Bookkeeping that any authenticated call may touch (token use, sign-in time): not a change. A
