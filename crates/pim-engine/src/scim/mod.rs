@@ -4,6 +4,7 @@
 mod directory;
 
 pub use directory::{ScimMembers, ScimRecord};
+pub use pim_scim::schema::ResourceKind;
 
 use base64::Engine as _;
 use pim_domain::actions::{DIRECTORY_READ, DIRECTORY_WRITE};
