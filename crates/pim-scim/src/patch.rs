@@ -149,9 +149,9 @@ fn apply_map(
         };
         let path = filter::parse_path(&key).map_err(|e| ScimError::bad("invalidPath", e.0))?;
         match apply_path(kind, resource, op, &path, Some(v)) {
-            // Okta's pathless replace repeats the group's `id`: read-only attributes in a map are
-            // ignored, as in a PUT.
-            Err(e) if e.scim_type == Some("mutability") => {}
+            // As in a PUT, read-only and unknown attributes in a map are ignored (Okta's pathless
+            // replace repeats the group's `id`; clients send attributes pim does not keep).
+            Err(e) if matches!(e.scim_type, Some("mutability" | "invalidPath")) => {}
             other => other?,
         }
     }
@@ -611,6 +611,13 @@ mod tests {
         )
         .expect("the id in a map is ignored");
         assert_eq!(g, json!({"displayName": "new"}));
+        let u = patch(
+            ResourceKind::User,
+            json!({"userName": "a"}),
+            ops(json!([{"op": "add", "value": {"customAttribute": "x", "title": "T"}}])),
+        )
+        .expect("unknown attributes in a map are ignored");
+        assert_eq!(u, json!({"userName": "a", "title": "T"}));
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Engine {
     }
 
     /// Revokes a SCIM client by id or name (needs `pim.directory.write` at `/`): its secret stops
-    /// working at once. What it provisioned stays.
+    /// working at once. What it provisioned stays. Revoking it again answers it unchanged.
     pub async fn revoke_scim_client(&self, ctx: &Context, id_or_name: &str) -> Result<ScimClient> {
         let mut draft = self.draft(ctx, "scimClient.revoke");
         draft.scope = Some(ScopePath::root());
@@ -113,8 +113,9 @@ impl Engine {
                 Err(_) => q::get_scim_client_by_name(tx.conn(), id_or_name).await?,
             };
             let mut client = found.ok_or_else(|| DomainError::not_found(format!("SCIM client '{id_or_name}'")))?;
+            // Revoking a revoked client changes nothing: the answer is the client as it is.
             if !q::revoke_scim_client(tx.conn(), client.id, now).await? {
-                return refuse(ErrorKind::InvalidInput, format!("SCIM client '{}' is already revoked", client.name));
+                return Ok(client);
             }
             client.revoked_at = Some(now);
             let mut d = draft.clone();

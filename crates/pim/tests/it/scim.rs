@@ -181,6 +181,10 @@ async fn only_scim_client_secrets_open_scim_and_nothing_else(b: Backend) {
     assert!(revoked.revoked_at.is_some());
     assert_scim_error(&scim.get("/Users").await, 401, None);
     assert_eq!(ok(s.audited("scimClient.revoke").await), 1);
+    let again = s.admin.revoke_scim_client(&revoked.id.to_string()).await.expect("revoking again");
+    assert_eq!(again.revoked_at, revoked.revoked_at, "unchanged");
+    assert_eq!(ok(s.audited("scimClient.revoke").await), 1, "nothing new to audit");
+    assert_eq!(status(s.admin.revoke_scim_client("nobody").await), 404);
     s.stop().await;
 }
 
