@@ -19,6 +19,7 @@ pub mod reports;
 pub mod requests;
 pub mod reviews;
 pub mod roles;
+pub mod scim;
 pub mod scopes;
 pub mod ssh;
 pub mod tokens;
@@ -55,6 +56,7 @@ pub use reviews::{
     ReviewScheduleInput,
 };
 pub use roles::{CreateRole, EffectiveSettings, SettingsListQuery, SettingsQuery};
+pub use scim::{CreateScimClient, CreatedScimClient};
 pub use scopes::{CreateResource, ResourceQuery, ScopeInfo, ValidateScope};
 pub use ssh::{IssueSshCertificate, SshCertificate};
 pub use tokens::{
@@ -73,8 +75,8 @@ pub use pim_domain::{
     ActionName, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AudienceId, AuditEvent, Channel,
     DeliveryStatus, EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId,
     PrincipalKind, ProvisionState, Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, ReviewId,
-    ReviewInstanceId, ReviewItemId, RoleDefinition, RoleId, RoleSettings, ScopePath, SettingsChange, SettingsChangeId,
-    Ticket, Timestamp, TokenId, Window,
+    ReviewInstanceId, ReviewItemId, RoleDefinition, RoleId, RoleSettings, ScimClient, ScimClientId, ScopePath,
+    SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId, Window,
 };
 
 /// The prefix of every API path.

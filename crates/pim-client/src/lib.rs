@@ -27,6 +27,7 @@ use pim_api::{
     CreateReview, DecideReviewItem, DecideReviewItems, MyReview, ReviewDefinition, ReviewDetail, ReviewId,
     ReviewInstance, ReviewInstanceId, ReviewItem, ReviewItemId, ReviewItemsQuery, ReviewResults,
 };
+use pim_api::{CreateScimClient, CreatedScimClient, ScimClient};
 use pim_api::{Notification, NotificationQuery};
 use pim_api::{OidcFinishRequest, OidcProvider, OidcStartRequest, OidcStartResponse};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
@@ -388,6 +389,23 @@ impl Client {
     /// `GET /.well-known/oauth-authorization-server`: the metadata (RFC 8414).
     pub async fn oauth_metadata(&self) -> Result<pim_api::AuthorizationServerMetadata> {
         Self::json(self.request(Method::GET, self.url(&[".well-known", "oauth-authorization-server"])?)).await
+    }
+
+    // ----- SCIM clients -----
+
+    /// `GET /api/v1/scim/clients`: every SCIM client, revoked ones included.
+    pub async fn list_scim_clients(&self) -> Result<Page<ScimClient>> {
+        self.get(&["scim", "clients"]).await
+    }
+
+    /// `POST /api/v1/scim/clients`: registers a SCIM client (the secret is only in this answer).
+    pub async fn create_scim_client(&self, body: &CreateScimClient) -> Result<CreatedScimClient> {
+        self.send_json(Method::POST, &["scim", "clients"], body).await
+    }
+
+    /// `DELETE /api/v1/scim/clients/{idOrName}`: revokes a SCIM client.
+    pub async fn revoke_scim_client(&self, id_or_name: &str) -> Result<ScimClient> {
+        Self::json(self.request(Method::DELETE, self.api(&["scim", "clients", id_or_name])?)).await
     }
 
     // ----- directory -----

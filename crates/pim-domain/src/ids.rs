@@ -83,6 +83,10 @@ id_type!(
     TokenId
 );
 id_type!(
+    /// A registered SCIM client (an identity provider that provisions pim's directory).
+    ScimClientId
+);
+id_type!(
     /// A registered resource.
     ResourceId
 );

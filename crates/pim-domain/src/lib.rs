@@ -31,11 +31,11 @@ pub use connector::{ConnectorGrant, ConnectorWork, ProvisionState};
 pub use error::{DomainError, ErrorKind};
 pub use ids::{
     AlertId, AssignmentId, AudienceId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId, ResourceId,
-    ReviewId, ReviewInstanceId, ReviewItemId, RoleId, SettingsChangeId, TokenId,
+    ReviewId, ReviewInstanceId, ReviewItemId, RoleId, ScimClientId, SettingsChangeId, TokenId,
 };
 pub use notification::{Channel, DeliveryStatus, Notification};
 pub use permission::{ActionName, Pattern, Permissions};
-pub use principal::{ApiToken, Principal, PrincipalKind, Resource};
+pub use principal::{ApiToken, Principal, PrincipalKind, Resource, ScimClient};
 pub use request::{Request, RequestAction, RequestStatus, Ticket};
 pub use role::RoleDefinition;
 pub use scope::ScopePath;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{PrincipalId, ResourceId, TokenId};
+use crate::ids::{PrincipalId, ResourceId, ScimClientId, TokenId};
 use crate::scope::ScopePath;
 use crate::time::Timestamp;
 
@@ -72,6 +72,29 @@ pub struct Principal {
     pub created_at: Timestamp,
     /// When it was last changed.
     pub updated_at: Timestamp,
+}
+
+/// A registered SCIM client: an identity provider that provisions users and groups through
+/// `/scim/v2` with its bearer secret (shown once, stored as a hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ScimClient {
+    /// The client's id.
+    pub id: ScimClientId,
+    /// Its unique name (e.g. `entra`), shown in the audit history as `scim client NAME`.
+    pub name: String,
+    /// When it was registered.
+    pub created_at: Timestamp,
+    /// Who registered it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<PrincipalId>,
+    /// When it was revoked, if it was (its secret no longer works).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+    /// When it was last used (updated at most once a minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<Timestamp>,
 }
 
 /// A registered resource: a named, typed node of the scope tree.

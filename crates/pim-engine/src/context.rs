@@ -29,6 +29,9 @@ pub struct Context {
     /// Set only by the engine while it applies an access review's results: the authority of the
     /// review to remove the access its reviewers denied (see [`ReviewAuthority`]).
     pub on_behalf_of: Option<ReviewAuthority>,
+    /// Set only for a call of an authenticated SCIM client (see [`crate::scim::ScimAuthority`]):
+    /// what lets the SCIM use cases manage the directory, and nothing else.
+    pub scim: Option<crate::scim::ScimAuthority>,
 }
 
 /// The authority of an access review instance to remove what it reviewed. Only the engine can make
@@ -58,6 +61,28 @@ impl Context {
             }),
             on_behalf_of: Some(ReviewAuthority { instance }),
             ..Context::default()
+        }
+    }
+
+    /// The context of a SCIM client's call: the client is the actor (named `scim client NAME` in
+    /// the audit history, with the nil principal id, which holds no role), carrying its authority.
+    pub fn for_scim(
+        authority: crate::scim::ScimAuthority,
+        http_request_id: Option<String>,
+        client_addr: Option<String>,
+    ) -> Context {
+        Context {
+            actor: Some(Actor {
+                id: PrincipalId::SYSTEM,
+                kind: PrincipalKind::ServicePrincipal,
+                name: format!("scim client {}", authority.client_name()),
+                token_id: None,
+                mfa_at: None,
+            }),
+            http_request_id,
+            client_addr,
+            on_behalf_of: None,
+            scim: Some(authority),
         }
     }
 

@@ -49,7 +49,7 @@ pub struct PrincipalPatch {
     pub password: Option<String>,
 }
 
-fn validate_text(what: &str, v: &str, max: usize) -> Result<()> {
+pub(crate) fn validate_text(what: &str, v: &str, max: usize) -> Result<()> {
     if v.len() > max || v.chars().any(|c| c.is_control()) {
         return refuse(ErrorKind::InvalidInput, format!("{what} must be at most {max} printable characters"));
     }
@@ -214,12 +214,7 @@ impl Engine {
             let mut revoked = Vec::new();
             if let Some(v) = patch.enabled {
                 if !v && p.enabled {
-                    crate::requests::ensure_global_admin_remains(tx.conn(), now, &[], Some(id)).await?;
-                    // Disabling ends every token and portal session for good: enabling again does
-                    // not bring them back.
-                    revoked = q::revoke_principal_tokens(tx.conn(), id, now).await?;
-                    // Signed access tokens already out, too (introspection refuses those issued before).
-                    q::set_access_token_cutoff(tx.conn(), id, now).await?;
+                    revoked = disable_cascade(tx.conn(), now, id).await?;
                 }
                 p.enabled = v;
                 changed.push("enabled");
@@ -325,24 +320,13 @@ impl Engine {
             let m = q::get_principal(tx.conn(), member)
                 .await?
                 .ok_or_else(|| DomainError::not_found(format!("principal {member}")))?;
-            if add {
-                if m.kind == PrincipalKind::ServicePrincipal {
-                    return refuse(ErrorKind::InvalidInput, "groups hold users and groups, not service principals");
-                }
-                if m.kind == PrincipalKind::Group && would_cycle(tx.conn(), group, member).await? {
-                    return refuse(
-                        ErrorKind::GroupCycle,
-                        format!("adding group {} to this group would make a cycle", m.name),
-                    );
-                }
-                if !q::add_member(tx.conn(), group, member, now).await? {
-                    return refuse(ErrorKind::AlreadyExists, format!("{} is already a member", m.name));
-                }
-            } else if !q::remove_member(tx.conn(), group, member).await? {
-                return Err(DomainError::not_found(format!("membership of {} in group {group}", m.name)).into());
+            if !self.membership_in_tx(&mut tx, now, group, &m, add, draft.clone()).await? {
+                return if add {
+                    refuse(ErrorKind::AlreadyExists, format!("{} is already a member", m.name))
+                } else {
+                    Err(DomainError::not_found(format!("membership of {} in group {group}", m.name)).into())
+                };
             }
-            tx.audit(now, draft.clone()).await?;
-            self.record_changes(&mut tx, now, &[Change::Membership(group, member)]).await?;
             tx.commit().await?;
             self.index.set_membership(group, member, add);
             Ok(())
@@ -351,8 +335,65 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Adds (`add`) or removes the static membership of `member` in `group` inside `tx`, with its
+    /// audit event (`draft`) and its change-feed and connector rows; refuses service principals
+    /// and cycles. Whether anything changed (nothing is written otherwise). The caller updates the
+    /// index after commit (`index.set_membership`).
+    pub(crate) async fn membership_in_tx(
+        &self,
+        tx: &mut pim_store::WriteTx,
+        now: pim_domain::Timestamp,
+        group: PrincipalId,
+        member: &Principal,
+        add: bool,
+        draft: pim_domain::AuditDraft,
+    ) -> Result<bool> {
+        if add {
+            if member.kind == PrincipalKind::ServicePrincipal {
+                return refuse(ErrorKind::InvalidInput, "groups hold users and groups, not service principals");
+            }
+            if member.kind == PrincipalKind::Group && would_cycle(tx.conn(), group, member.id).await? {
+                return refuse(
+                    ErrorKind::GroupCycle,
+                    format!("adding group {} to this group would make a cycle", member.name),
+                );
+            }
+            if !q::add_member(tx.conn(), group, member.id, now).await? {
+                return Ok(false);
+            }
+        } else if !q::remove_member(tx.conn(), group, member.id).await? {
+            return Ok(false);
+        }
+        tx.audit(now, draft).await?;
+        self.record_changes(tx, now, &[Change::Membership(group, member.id)]).await?;
+        Ok(true)
+    }
+}
+
+/// The cascade of disabling a principal, inside the disabling transaction: refused for the holder
+/// of the last permanent Global Administrator assignment; every token and portal session is
+/// revoked for good (enabling again brings none back). The caller then forgets the cached tokens
+/// and updates the index after commit, which stops counting the principal's assignments at once.
+pub(crate) async fn disable_cascade(
+    c: &mut pim_store::AnyConnection,
+    now: pim_domain::Timestamp,
+    id: PrincipalId,
+) -> Result<Vec<pim_domain::TokenId>> {
+    crate::requests::ensure_global_admin_remains(c, now, &[], Some(id)).await?;
+    // Disabling ends every token and portal session for good: enabling again does not bring them back.
+    let revoked = q::revoke_principal_tokens(c, id, now).await?;
+    // Signed access tokens already out, too (introspection refuses those issued before).
+    q::set_access_token_cutoff(c, id, now).await?;
+    Ok(revoked)
+}
+
 /// Whether making `member` a member of `group` closes a cycle: `group` is `member` or lies below it.
-async fn would_cycle(c: &mut pim_store::AnyConnection, group: PrincipalId, member: PrincipalId) -> Result<bool> {
+pub(crate) async fn would_cycle(
+    c: &mut pim_store::AnyConnection,
+    group: PrincipalId,
+    member: PrincipalId,
+) -> Result<bool> {
     if group == member {
         return Ok(true);
     }

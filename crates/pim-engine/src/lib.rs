@@ -22,6 +22,7 @@ pub mod requests;
 pub mod resources;
 pub mod reviews;
 pub mod roles;
+pub mod scim;
 pub mod secrets;
 pub mod settings_changes;
 pub mod ssh;

@@ -68,6 +68,14 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+    /// The message.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+    /// The stable code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
 }
 
 impl From<DomainError> for ApiError {

@@ -211,10 +211,11 @@ pub fn anonymous_context(parts: &Parts) -> Context {
         http_request_id: request_id(parts),
         client_addr: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
         on_behalf_of: None,
+        scim: None,
     }
 }
 
-fn request_id(parts: &Parts) -> Option<String> {
+pub(crate) fn request_id(parts: &Parts) -> Option<String> {
     let v = parts.headers.get("x-request-id")?.to_str().ok()?;
     (v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())).then(|| v.to_owned())
 }

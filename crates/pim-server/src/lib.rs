@@ -1,5 +1,6 @@
 //! pim's HTTP server: the `/api/v1` handlers over the engine, authentication by bearer token,
-//! problem+json errors, request ids, the OpenAPI document, and the web portal at `/`.
+//! problem+json errors, request ids, the OpenAPI document, SCIM 2.0 at `/scim/v2`, and the web
+//! portal at `/`.
 
 pub mod bearer;
 pub mod csv_export;
@@ -14,6 +15,7 @@ pub mod openapi_refusals;
 pub mod paging;
 pub mod portal;
 pub mod rate_limit;
+pub mod scim;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -131,7 +133,7 @@ pub fn app(state: AppState) -> Router {
     handlers::routes(&state)
         .merge(portal::routes(&state))
         .fallback(fallback)
-        .method_not_allowed_fallback(extract::method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(extract::refuse_nul))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_responses))
@@ -153,10 +155,22 @@ pub fn app(state: AppState) -> Router {
 /// 404 page elsewhere.
 async fn fallback(uri: axum::http::Uri) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if uri.path().starts_with("/api/") || uri.path() == "/api" {
+    if scim::is_scim_path(uri.path()) {
+        scim::not_found()
+    } else if uri.path().starts_with("/api/") || uri.path() == "/api" {
         extract::not_found().await.into_response()
     } else {
         portal::not_found_page()
+    }
+}
+
+/// Known paths with another method: in SCIM's format under `/scim/v2`, problem+json elsewhere.
+async fn method_not_allowed(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if scim::is_scim_path(uri.path()) {
+        scim::method_not_allowed()
+    } else {
+        extract::method_not_allowed().await.into_response()
     }
 }
 

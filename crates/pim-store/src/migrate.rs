@@ -37,6 +37,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 11, name: "signing", sql: include_str!("../migrations/sqlite/0011_signing.sql") },
     Migration { version: 12, name: "ssh_ca", sql: include_str!("../migrations/sqlite/0012_ssh_ca.sql") },
     Migration { version: 14, name: "oidc", sql: include_str!("../migrations/sqlite/0014_oidc.sql") },
+    Migration { version: 13, name: "scim", sql: include_str!("../migrations/sqlite/0013_scim.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -57,6 +58,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 11, name: "signing", sql: include_str!("../migrations/postgres/0011_signing.sql") },
     Migration { version: 12, name: "ssh_ca", sql: include_str!("../migrations/postgres/0012_ssh_ca.sql") },
     Migration { version: 14, name: "oidc", sql: include_str!("../migrations/postgres/0014_oidc.sql") },
+    Migration { version: 13, name: "scim", sql: include_str!("../migrations/postgres/0013_scim.sql") },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

@@ -2392,3 +2392,37 @@ fn ssh_certificates_against_a_real_sshd() {
     drop(sshd);
     drop(server);
 }
+
+#[test]
+fn scim_clients_from_the_command_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let data_arg = data.to_str().expect("utf-8 path").to_owned();
+    let server = Server::start(tmp.path(), &["--listen", "127.0.0.1:0", "--data-dir", data_arg.as_str()], &[]);
+    let secret = server.secret.clone().expect("setup secret");
+    let admin = Cli::new(tmp.path());
+    admin.ok_in(
+        &["setup", "--server", &server.url, "--username", "admin", "--secret", &secret, "--password-stdin"],
+        "admin-password-1\n",
+    );
+    // The secret is printed once, with the endpoint to give the identity provider.
+    let out = admin.ok(&["scim", "clients", "create", "entra"]);
+    let scim_secret = field(&out, "secret").expect("a secret").to_owned();
+    assert!(scim_secret.starts_with("pimscim_"), "{out}");
+    assert_eq!(field(&out, "endpoint"), Some(format!("{}/scim/v2", server.url).as_str()), "{out}");
+    let bearer = format!("Bearer {scim_secret}");
+    let (status, body) = http(&server.addr, "GET", "/scim/v2/ServiceProviderConfig", &[("authorization", &bearer)], "");
+    assert_eq!(status, 200, "{body}");
+    let listed = admin.json(&["scim", "clients", "list"]);
+    assert_eq!(items(&listed)[0]["name"], "entra");
+    assert!(items(&listed)[0].get("revokedAt").is_none());
+    let err = admin.fails(&["scim", "clients", "create", "entra"], "");
+    assert!(err.ends_with("(name_taken)\n"), "{err}");
+    // Revoked: the secret stops working, and the list says so.
+    let out = admin.ok(&["scim", "clients", "revoke", "entra"]);
+    assert_eq!(field(&out, "status"), Some("revoked"), "{out}");
+    let (status, _) = http(&server.addr, "GET", "/scim/v2/Users", &[("authorization", &bearer)], "");
+    assert_eq!(status, 401);
+    let table = admin.ok(&["scim", "clients", "list"]);
+    assert!(table.lines().any(|l| l.contains("entra") && l.contains("revoked")), "{table}");
+}

@@ -1,4 +1,4 @@
-//! Route table: every `/api/v1` endpoint and the health probes.
+//! Route table: every `/api/v1` endpoint, the health probes, and (from `crate::scim`) `/scim/v2`.
 
 pub mod alerts;
 pub mod approvals;
@@ -15,6 +15,7 @@ pub mod requests;
 pub mod resources;
 pub mod reviews;
 pub mod roles;
+pub mod scim_clients;
 pub mod ssh;
 pub mod system;
 pub mod tokens;
@@ -33,7 +34,9 @@ fn anonymous_body() -> axum::extract::DefaultBodyLimit {
 /// Every route of the server: the public ones, and the others behind the bearer token check,
 /// which runs before any extractor or handler.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    public().merge(authenticated().route_layer(from_fn_with_state(state.clone(), crate::bearer::require_bearer)))
+    public()
+        .merge(authenticated().route_layer(from_fn_with_state(state.clone(), crate::bearer::require_bearer)))
+        .merge(crate::scim::routes(state))
 }
 
 /// The operations of [`public`], as the OpenAPI document names them (a test keeps both equal).
@@ -165,4 +168,6 @@ fn authenticated() -> Router<AppState> {
         .route("/api/v1/review-instances/{id}/items/{item_id}/decision", post(reviews::decide_review_item))
         .route("/api/v1/me/reviews", get(reviews::my_reviews))
         .route("/api/v1/ssh/certificates", post(ssh::issue_ssh_certificate))
+        .route("/api/v1/scim/clients", get(scim_clients::list_scim_clients).post(scim_clients::create_scim_client))
+        .route("/api/v1/scim/clients/{id_or_name}", axum::routing::delete(scim_clients::revoke_scim_client))
 }

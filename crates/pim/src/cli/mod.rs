@@ -20,6 +20,7 @@ pub mod requests;
 pub mod resolve;
 pub mod reviews;
 pub mod roles;
+pub mod scim;
 pub mod scopes;
 pub mod ssh;
 pub mod tokens;
@@ -187,6 +188,12 @@ pub enum Command {
     /// `credential NAME` hands you, once, the password of a login a connector made for you;
     /// `status [PRINCIPAL]` shows where your access (or a principal's) stands in every target.
     Connectors(connectors::ConnectorsArgs),
+    /// SCIM provisioning: the identity providers allowed to keep pim's users and groups in step
+    /// through /scim/v2 (`pim scim clients create NAME` prints the bearer secret once).
+    Scim {
+        #[command(subcommand)]
+        command: scim::ScimCommand,
+    },
     /// Reports: who holds what, activation history.
     Reports {
         #[command(subcommand)]
@@ -353,6 +360,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Connectors(args) => connectors::run(&ctx()?, args).await,
         Command::SshCert(args) => ssh::ssh_cert(&ctx()?, args).await,
         Command::SshCa => ssh::ssh_ca(&ctx()?).await,
+        Command::Scim { command } => scim::run(&ctx()?, command).await,
         Command::Audit { command } => audit::run(&ctx()?, command).await,
         Command::Reports { command } => reports::run(&ctx()?, command).await,
         Command::Mfa { command } => mfa::run(&ctx()?, command).await,

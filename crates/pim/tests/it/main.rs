@@ -70,6 +70,7 @@ mod requests_hostile;
 mod reviews;
 mod reviews_authz;
 mod reviews_hostile;
+mod scim;
 mod sign_in;
 mod ssh;
 mod ssh_hostile;

@@ -71,6 +71,8 @@ async fn real_ids(s: &TestServer) -> BTreeMap<&'static str, String> {
     let alert = external_alert(s, "somewhere").await;
     let rule = s.admin.list_alert_rules().await.expect("rules").items.first().expect("a rule").id.clone();
     let token = s.admin.list_tokens(None).await.expect("tokens").items.first().expect("a token").id;
+    let scim =
+        s.admin.create_scim_client(&pim_api::CreateScimClient { name: "idp".into() }).await.expect("scim").client.id;
     let (review, instance) = start_review(s, &review_of("quarterly", ops, "/a", selected(&[s.admin_id]))).await;
     let item = item_of(s, instance, user).await;
     let audience = s
@@ -89,6 +91,7 @@ async fn real_ids(s: &TestServer) -> BTreeMap<&'static str, String> {
     BTreeMap::from([
         ("audiences", audience.to_string()),
         ("tokens", token.to_string()),
+        ("clients", scim.to_string()),
         ("principals", user.to_string()),
         ("users", user.to_string()),
         ("groups", group.to_string()),

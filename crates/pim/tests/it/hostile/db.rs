@@ -8,7 +8,7 @@ use super::fixture;
 use crate::harness::prelude::*;
 
 /// The tables holding pim's state (everything but the audit history and bookkeeping).
-pub(crate) const DATA_TABLES: [&str; 24] = [
+pub(crate) const DATA_TABLES: [&str; 26] = [
     "principals",
     "credentials",
     "memberships",
@@ -33,6 +33,8 @@ pub(crate) const DATA_TABLES: [&str; 24] = [
     "signing_keys",
     "ssh_ca_keys",
     "access_token_cutoffs",
+    "scim_clients",
+    "scim_resources",
 ];
 
 /// Bookkeeping that any authenticated call may touch (token use, sign-in time): not a change. A

@@ -11,6 +11,28 @@ pub(super) fn rows(w: &World, r: &RowFx) -> Vec<Ep> {
     let i = r.i;
     let ops = w.ops;
     vec![
+        // SCIM clients (the registration API; /scim/v2 itself takes only their secrets).
+        ep("GET", "/api/v1/scim/clients", "", "/api/v1/scim/clients", None, Act(DIRECTORY_READ), 200),
+        ep(
+            "POST",
+            "/api/v1/scim/clients",
+            "",
+            "/api/v1/scim/clients",
+            req(json!({"name": format!("idp{i}")})),
+            Act(DIRECTORY_WRITE),
+            201,
+        )
+        .write(),
+        ep(
+            "DELETE",
+            "/api/v1/scim/clients/{idOrName}",
+            "",
+            format!("/api/v1/scim/clients/idp{i}"),
+            None,
+            Act(DIRECTORY_WRITE),
+            200,
+        )
+        .write(),
         // Directory.
         ep(
             "GET",
