@@ -385,10 +385,10 @@ async fn deprovisioning_ends_access_tokens_and_sessions_at_once(b: Backend) {
     assert_eq!(deleted.len(), 1);
     assert_eq!(deleted[0].actor_name.as_deref(), Some("scim client entra"));
 
-    // The last Global Administrator is not disabled through SCIM either.
+    // The Global Administrator, whom SCIM did not create, is not disabled through SCIM either.
     let admin = s.admin_id.to_string();
     let a = scim.patch(&format!("/Users/{admin}"), json!([{"op": "replace", "path": "active", "value": false}])).await;
-    assert_scim_error(&a, 409, None);
+    assert_scim_error(&a, 404, None);
     assert!(s.admin.me().await.is_ok());
     s.stop().await;
 }
@@ -614,6 +614,66 @@ async fn refused_writes_change_nothing(b: Backend) {
     s.stop().await;
 }
 
+async fn a_client_writes_only_what_it_created(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let scim = Scim::register(&s, "entra").await;
+    let other = Scim::register(&s, "okta").await;
+    // An administrator's group holding Global Administrator, an administrator's user, and the
+    // client's own user.
+    let admins = s.group("pim-admins").await;
+    s.assign(admins, role::GLOBAL_ADMINISTRATOR, "/", AssignmentKind::Active, None).await;
+    let (alice, _) = s.user("alice").await;
+    let mallory = scim.user(entra_user("mallory@contoso.example", "m-1")).await;
+    let mallory_id: PrincipalId = mallory.parse().expect("id");
+    assert_eq!(other.get("/Users").await.status, 200);
+    let mut db = Db::open(&s).await;
+    let before = db.snapshot().await;
+    let add_mallory = json!([{"op": "add", "path": "members", "value": [{"value": mallory}]}]);
+    // The client sees them ...
+    assert_eq!(scim.get(&format!("/Groups/{admins}")).await.status, 200);
+    assert_eq!(scim.get(&format!("/Users/{alice}")).await.status, 200);
+    // ... but changes none of them: no member added to the administrators' group, no admin
+    // disabled, renamed or deleted, and another client's user untouched.
+    assert_scim_error(&scim.patch(&format!("/Groups/{admins}"), add_mallory.clone()).await, 404, None);
+    let put = json!({"schemas": [GROUP], "displayName": "pim-admins", "members": [{"value": mallory}]});
+    assert_scim_error(&scim.call(Method::PUT, &format!("/Groups/{admins}"), Some(put)).await, 404, None);
+    assert_scim_error(&scim.call(Method::DELETE, &format!("/Groups/{admins}"), None).await, 404, None);
+    for user in [s.admin_id.to_string(), alice.to_string()] {
+        let path = format!("/Users/{user}");
+        let off = json!([{"op": "replace", "path": "active", "value": false}]);
+        assert_scim_error(&scim.patch(&path, off).await, 404, None);
+        let rename = json!([{"op": "replace", "path": "userName", "value": "pwned"}]);
+        assert_scim_error(&scim.patch(&path, rename).await, 404, None);
+        let put = json!({"schemas": [USER], "userName": "pwned", "active": false});
+        assert_scim_error(&scim.call(Method::PUT, &path, Some(put)).await, 404, None);
+        assert_scim_error(&scim.call(Method::DELETE, &path, None).await, 404, None);
+    }
+    let off = json!([{"op": "replace", "path": "active", "value": false}]);
+    assert_scim_error(&other.patch(&format!("/Users/{mallory}"), off).await, 404, None);
+    assert_scim_error(&other.call(Method::DELETE, &format!("/Users/{mallory}"), None).await, 404, None);
+    // Nor does it add an administrator's user to a group of its own.
+    let a = scim.post("/Groups", json!({"displayName": "Mine", "members": [{"value": alice.to_string()}]})).await;
+    assert_scim_error(&a, 400, Some("invalidValue"));
+    let (changed, _) = db.changes_since(&before).await;
+    assert!(changed.is_empty(), "refused SCIM writes changed: {changed:#?}");
+    assert!(s.admin.list_members(admins).await.expect("members").items.is_empty());
+    assert!(!s.allowed(mallory_id, "pim.directory.write", "/").await);
+    assert!(s.admin.me().await.is_ok());
+
+    // In a group of its own, the members an administrator added stay when the client replaces
+    // the members or deletes the group.
+    let g = scim.post("/Groups", json!({"displayName": "Team", "members": [{"value": mallory}]})).await;
+    let gid: PrincipalId = g.json["id"].as_str().expect("id").parse().expect("id");
+    s.admin.add_member(gid, alice).await.expect("add");
+    let put = json!({"schemas": [GROUP], "displayName": "Team", "members": []});
+    assert_eq!(scim.call(Method::PUT, &format!("/Groups/{gid}"), Some(put)).await.status, 200);
+    let members = |m: Vec<pim_api::Principal>| m.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    assert_eq!(members(s.admin.list_members(gid).await.expect("members").items), vec![alice]);
+    assert_eq!(scim.call(Method::DELETE, &format!("/Groups/{gid}"), None).await.status, 204);
+    assert_eq!(members(s.admin.list_members(gid).await.expect("members").items), vec![alice]);
+    s.stop().await;
+}
+
 async fn discovery_describes_what_is_served(b: Backend) {
     let s = TestServer::start(&b).await;
     let scim = Scim::register(&s, "entra").await;
@@ -707,6 +767,7 @@ crate::backend_tests!(
     filters_paging_and_attributes,
     refusals_are_scim_errors_and_change_nothing,
     refused_writes_change_nothing,
+    a_client_writes_only_what_it_created,
     discovery_describes_what_is_served,
     scim2_tester_reports_no_failure,
 );
