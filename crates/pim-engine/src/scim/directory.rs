@@ -396,7 +396,8 @@ impl Engine {
     }
 
     /// Replaces a user (`PUT /Users/{id}`, and every PATCH once applied). `active: false` runs the
-    /// disable cascade in the same transaction.
+    /// disable cascade in the same transaction; `active: true` enables only a user SCIM disabled
+    /// (one a pim administrator disabled stays disabled).
     pub async fn scim_replace_user(&self, ctx: &Context, id: &str, w: UserWrite) -> Result<ScimRecord> {
         let auth = self.scim_authority(ctx)?.clone();
         let mut draft = self.scim_draft(ctx, &auth, "user.update", serde_json::json!({}));
@@ -407,7 +408,7 @@ impl Engine {
             self.check_user(&w)?;
             let now = self.now();
             let mut tx = self.store.write(now).await?;
-            let (mut p, _) = self.load_owned(tx.conn(), &auth, ResourceKind::User, id).await?;
+            let (mut p, doc) = self.load_owned(tx.conn(), &auth, ResourceKind::User, id).await?;
             let mut changed: Vec<&str> = Vec::new();
             if p.name != w.user_name {
                 if let Some(other) = q::get_principal_by_name(tx.conn(), &w.user_name).await?
@@ -431,12 +432,16 @@ impl Engine {
                 p.manager_id = manager;
                 changed.push("managerId");
             }
+            // SCIM undoes only its own disable: a user disabled while SCIM last said active was
+            // disabled by a pim administrator and stays disabled.
+            let scim_disabled = doc.as_ref().is_some_and(|d| d.document.get("active") == Some(&Value::Bool(false)));
+            let active = w.active && (p.enabled || scim_disabled);
             let mut revoked = Vec::new();
-            if p.enabled != w.active {
-                if !w.active {
+            if p.enabled != active {
+                if !active {
                     revoked = disable_cascade(tx.conn(), now, p.id).await?;
                 }
-                p.enabled = w.active;
+                p.enabled = active;
                 changed.push("enabled");
             }
             p.updated_at = now;

@@ -368,6 +368,23 @@ async fn deprovisioning_ends_access_tokens_and_sessions_at_once(b: Backend) {
     assert_eq!(status(client.me().await), 401);
     assert!(s.allowed(dana_id, "ops.restart", "/x").await);
 
+    // SCIM undoes only its own disable: a user a pim administrator disabled stays disabled
+    // whatever SCIM sends (the user is the client's own, so ownership alone would not stop it).
+    let off = UpdateUser { enabled: Some(false), ..Default::default() };
+    s.admin.update_user(dana_id, &off).await.expect("disable");
+    for active in [json!(true), json!("True")] {
+        let on = json!([{"op": "replace", "path": "active", "value": active}, {"op": "replace", "path": "title", "value": "Ops"}]);
+        let a = scim.patch(&format!("/Users/{dana}"), on).await;
+        assert_eq!(a.status, 200, "{:?}", a.json);
+        assert_eq!(a.json["active"], json!(false), "{:?}", a.json);
+        assert_eq!(a.json["title"], json!("Ops"), "other attributes still sync");
+    }
+    let put = json!({"schemas": [USER], "userName": "dana@contoso.example", "active": true});
+    assert_eq!(scim.call(Method::PUT, &format!("/Users/{dana}"), Some(put)).await.status, 200);
+    assert!(!s.admin.get_principal(&dana).await.expect("get").enabled, "still disabled");
+    assert!(!s.allowed(dana_id, "ops.restart", "/x").await);
+    s.admin.update_user(dana_id, &UpdateUser { enabled: Some(true), ..Default::default() }).await.expect("enable");
+
     // DELETE disables the same way, hides the user from SCIM, and frees the name.
     let token2 = s.client_for(dana_id).await;
     let a = scim.call(Method::DELETE, &format!("/Users/{dana}"), None).await;
