@@ -19,6 +19,7 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         NameTaken | GroupCycle | AlreadyExists | RoleInUse | BuiltinRoleReadOnly | PrincipalDisabled
         | LastGlobalAdmin | RequestNotPending | ExtensionPending | AssignmentEnded | SetupCompleted
         | AlreadyDecided | AlertNotActive | ReviewNotInProgress | ReviewNotCompleted => StatusCode::CONFLICT,
+        VersionChanged => StatusCode::PRECONDITION_FAILED,
         JustificationRequired
         | TicketRequired
         | MfaRequired

@@ -156,6 +156,17 @@ impl Engine {
         Ok((p, d))
     }
 
+    /// Refuses a write computed from version `expect` of `p` when `p` changed since (checked inside
+    /// the write transaction, so a concurrent deprovisioning is never undone).
+    fn check_version(&self, p: &Principal, d: Option<&ScimDocument>, expect: Option<Timestamp>) -> Result<()> {
+        match expect {
+            Some(v) if modified(p, d) != v => {
+                refuse(ErrorKind::VersionChanged, "the resource changed since it was read; read it again")
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The members of `group` that `auth`'s client created (the ones its writes may remove).
     async fn owned_members(
         &self,
@@ -398,7 +409,15 @@ impl Engine {
     /// Replaces a user (`PUT /Users/{id}`, and every PATCH once applied). `active: false` runs the
     /// disable cascade in the same transaction; `active: true` enables only a user SCIM disabled
     /// (one a pim administrator disabled stays disabled).
-    pub async fn scim_replace_user(&self, ctx: &Context, id: &str, w: UserWrite) -> Result<ScimRecord> {
+    /// With `expect` (the `modified` of the record the write was computed from), a user changed
+    /// since is refused (`VersionChanged`).
+    pub async fn scim_replace_user(
+        &self,
+        ctx: &Context,
+        id: &str,
+        w: UserWrite,
+        expect: Option<Timestamp>,
+    ) -> Result<ScimRecord> {
         let auth = self.scim_authority(ctx)?.clone();
         let mut draft = self.scim_draft(ctx, &auth, "user.update", serde_json::json!({}));
         if let Ok(pid) = id.parse::<PrincipalId>() {
@@ -409,6 +428,7 @@ impl Engine {
             let now = self.now();
             let mut tx = self.store.write(now).await?;
             let (mut p, doc) = self.load_owned(tx.conn(), &auth, ResourceKind::User, id).await?;
+            self.check_version(&p, doc.as_ref(), expect)?;
             let mut changed: Vec<&str> = Vec::new();
             if p.name != w.user_name {
                 if let Some(other) = q::get_principal_by_name(tx.conn(), &w.user_name).await?
@@ -590,13 +610,15 @@ impl Engine {
         .await
     }
 
-    /// Replaces a group's name and document and changes its members (`PUT` and `PATCH /Groups/{id}`).
+    /// Replaces a group's name and document and changes its members (`PUT` and `PATCH /Groups/{id}`);
+    /// `expect` as for [`Engine::scim_replace_user`].
     pub async fn scim_replace_group(
         &self,
         ctx: &Context,
         id: &str,
         w: GroupWrite,
         members: ScimMembers,
+        expect: Option<Timestamp>,
     ) -> Result<ScimRecord> {
         let auth = self.scim_authority(ctx)?.clone();
         let mut draft = self.scim_draft(ctx, &auth, "group.update", serde_json::json!({}));
@@ -607,7 +629,8 @@ impl Engine {
             let name = self.check_group(&w)?;
             let now = self.now();
             let mut tx = self.store.write(now).await?;
-            let (mut p, _) = self.load_owned(tx.conn(), &auth, ResourceKind::Group, id).await?;
+            let (mut p, doc) = self.load_owned(tx.conn(), &auth, ResourceKind::Group, id).await?;
+            self.check_version(&p, doc.as_ref(), expect)?;
             let mut changed: Vec<&str> = Vec::new();
             if p.display_name != w.display_name {
                 if p.name != name {

@@ -691,6 +691,38 @@ async fn a_client_writes_only_what_it_created(b: Backend) {
     s.stop().await;
 }
 
+async fn a_write_from_a_stale_read_is_refused(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let scim = Scim::register(&s, "entra").await;
+    let hal = scim.user(entra_user("hal@contoso.example", "h-1")).await;
+    // A PATCH reads hal (active) ...
+    let authority = s.engine.authenticate_scim(&scim.secret).await.expect("authority");
+    let ctx = pim_engine::Context::for_scim(authority, None, None);
+    let read = s.engine.scim_get(&ctx, pim_engine::scim::ResourceKind::User, &hal).await.expect("get");
+    // ... a deprovisioning commits meanwhile ...
+    s.advance(1000);
+    let off = json!([{"op": "replace", "path": "active", "value": false}]);
+    assert_eq!(scim.patch(&format!("/Users/{hal}"), off).await.status, 200);
+    // ... and the write computed from the stale read is refused inside the transaction, so it
+    // does not enable hal again.
+    let w = pim_engine::scim::UserWrite {
+        user_name: "hal@contoso.example".into(),
+        display_name: "Hal".into(),
+        active: true,
+        email: None,
+        manager: None,
+        external_id: Some("h-1".into()),
+        doc: json!({"schemas": [USER], "userName": "hal@contoso.example", "active": true}),
+    };
+    let r = s.engine.scim_replace_user(&ctx, &hal, w, Some(read.modified)).await;
+    assert!(
+        matches!(&r, Err(pim_engine::EngineError::Refused(e)) if e.kind == pim_domain::ErrorKind::VersionChanged),
+        "{r:?}"
+    );
+    assert!(!s.admin.get_principal(&hal).await.expect("get").enabled);
+    s.stop().await;
+}
+
 async fn discovery_describes_what_is_served(b: Backend) {
     let s = TestServer::start(&b).await;
     let scim = Scim::register(&s, "entra").await;
@@ -785,6 +817,7 @@ crate::backend_tests!(
     refusals_are_scim_errors_and_change_nothing,
     refused_writes_change_nothing,
     a_client_writes_only_what_it_created,
+    a_write_from_a_stale_read_is_refused,
     discovery_describes_what_is_served,
     scim2_tester_reports_no_failure,
 );
