@@ -567,7 +567,7 @@ impl Engine {
             let now = self.now();
             let mut tx = self.store.write(now).await?;
             if q::get_principal_by_name(tx.conn(), &name).await?.is_some() {
-                return refuse(ErrorKind::NameTaken, format!("a group or user named '{name}' exists"));
+                return refuse(ErrorKind::NameTaken, format!("the name '{name}' is already taken"));
             }
             let members = self.scim_members(tx.conn(), &auth, &w.members).await?;
             let p = Principal {
@@ -637,7 +637,7 @@ impl Engine {
                     if let Some(other) = q::get_principal_by_name(tx.conn(), &name).await?
                         && other.id != p.id
                     {
-                        return refuse(ErrorKind::NameTaken, format!("a group or user named '{name}' exists"));
+                        return refuse(ErrorKind::NameTaken, format!("the name '{name}' is already taken"));
                     }
                     p.name = name;
                     changed.push("name");

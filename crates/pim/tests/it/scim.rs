@@ -673,6 +673,15 @@ async fn a_client_writes_only_what_it_created(b: Backend) {
     assert_scim_error(&a, 400, Some("invalidValue"));
     let (changed, _) = db.changes_since(&before).await;
     assert!(changed.is_empty(), "refused SCIM writes changed: {changed:#?}");
+    // A name held by an account SCIM does not see is refused without saying what holds it.
+    let glass = CreateUser { name: "glass".into(), emergency_access: Some(true), ..Default::default() };
+    s.admin.create_user(&glass).await.expect("user");
+    let before = db.snapshot().await;
+    let a = scim.post("/Groups", json!({"displayName": "glass"})).await;
+    assert_scim_error(&a, 409, Some("uniqueness"));
+    assert_eq!(a.json["detail"], json!("the name 'glass' is already taken"));
+    let (changed, _) = db.changes_since(&before).await;
+    assert!(changed.is_empty(), "refused SCIM writes changed: {changed:#?}");
     assert!(s.admin.list_members(admins).await.expect("members").items.is_empty());
     assert!(!s.allowed(mallory_id, "pim.directory.write", "/").await);
     assert!(s.admin.me().await.is_ok());
