@@ -351,6 +351,12 @@ async fn deprovisioning_ends_access_tokens_and_sessions_at_once(b: Backend) {
     let client = s.client_for(dana_id).await;
     assert!(client.me().await.is_ok());
     assert!(s.allowed(dana_id, "ops.restart", "/x").await);
+    // And an eligible assignment she activated for a while (time-bound activation).
+    let oncall = s.custom_role("OnCall", &["oncall.*"]).await;
+    s.without_mfa(oncall).await;
+    s.assign(dana_id, oncall, "/", AssignmentKind::Eligible, None).await;
+    client.create_request(&activation(oncall, "/", 30)).await.expect("activate");
+    assert!(s.allowed(dana_id, "oncall.page", "/x").await);
 
     // Entra sets active false: everything ends in the same transaction.
     let a = scim.patch(&format!("/Users/{dana}"), json!([{"op": "Replace", "path": "active", "value": "False"}])).await;
@@ -358,6 +364,7 @@ async fn deprovisioning_ends_access_tokens_and_sessions_at_once(b: Backend) {
     assert!(!s.allowed(dana_id, "ops.restart", "/x").await, "no activation holds");
     assert!(!s.allowed(dana_id, "ops.restart", "/direct").await);
     assert_eq!(status(client.me().await), 401, "the token is revoked");
+    assert!(!s.allowed(dana_id, "oncall.page", "/x").await, "the time-bound activation no longer grants");
     let event = s.audited("user.update").await.into_iter().next().expect("event");
     assert_eq!(event.actor_name.as_deref(), Some("scim client entra"));
     assert_eq!(event.principal_id, Some(dana_id));
