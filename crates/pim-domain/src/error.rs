@@ -40,6 +40,8 @@ error_kinds! {
     RequestNotPending => "request_not_pending",
     ExtensionPending => "extension_pending",
     AssignmentEnded => "assignment_ended",
+    // The resource changed since the caller read the version it wrote from.
+    VersionChanged => "version_changed",
     // Policy rules of role settings and of SPEC section 4.
     JustificationRequired => "justification_required",
     TicketRequired => "ticket_required",

@@ -21,6 +21,7 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         | AlreadyDecided | AlertNotActive | ReviewNotInProgress | ReviewNotCompleted | AssignmentAmbiguous => {
             StatusCode::CONFLICT
         }
+        VersionChanged => StatusCode::PRECONDITION_FAILED,
         JustificationRequired
         | TicketRequired
         | MfaRequired

@@ -2,7 +2,8 @@
 //! directory's own paths: the disable cascade, the membership changes (cycle check, audit event,
 //! change feed and connector work), the index updated after commit. Emergency access accounts and
 //! service principals are invisible to SCIM; deleted resources are disabled and renamed, never
-//! deleted.
+//! deleted. A client reads every user and group it sees but writes only those it created (and
+//! adds only those as members); the others answer 404 to its writes.
 
 use std::collections::{HashMap, HashSet};
 
@@ -60,6 +61,12 @@ fn visible(p: &Principal, doc: Option<&ScimDocument>, kind: ResourceKind) -> boo
     p.kind == principal_kind(kind)
         && !(p.kind == PrincipalKind::User && p.emergency_access)
         && doc.is_none_or(|d| d.deleted_at.is_none())
+}
+
+/// Whether `auth`'s client owns the principal of `doc`: a client writes only the users and groups
+/// it created itself, never an administrator's, another client's or one SCIM deleted.
+fn owned(doc: Option<&ScimDocument>, auth: &ScimAuthority) -> bool {
+    doc.is_some_and(|d| d.client_id == Some(auth.client) && d.deleted_at.is_none())
 }
 
 /// Whether SCIM sees `p` as a user or a group.
@@ -131,6 +138,51 @@ impl Engine {
             return Err(not_found(kind, id));
         }
         Ok((p, d))
+    }
+
+    /// A user or group that `auth`'s client may write: one it created. The others answer as if
+    /// they did not exist.
+    async fn load_owned(
+        &self,
+        c: &mut AnyConnection,
+        auth: &ScimAuthority,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<(Principal, Option<ScimDocument>)> {
+        let (p, d) = self.load_visible(c, kind, id).await?;
+        if !owned(d.as_ref(), auth) {
+            return Err(not_found(kind, id));
+        }
+        Ok((p, d))
+    }
+
+    /// Refuses a write computed from version `expect` of `p` when `p` changed since (checked inside
+    /// the write transaction, so a concurrent deprovisioning is never undone).
+    fn check_version(&self, p: &Principal, d: Option<&ScimDocument>, expect: Option<Timestamp>) -> Result<()> {
+        match expect {
+            Some(v) if modified(p, d) != v => {
+                refuse(ErrorKind::VersionChanged, "the resource changed since it was read; read it again")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The members of `group` that `auth`'s client created (the ones its writes may remove).
+    async fn owned_members(
+        &self,
+        c: &mut AnyConnection,
+        auth: &ScimAuthority,
+        group: PrincipalId,
+    ) -> Result<Vec<Principal>> {
+        let mut out = Vec::new();
+        for id in q::list_members(c, group).await? {
+            let Some(m) = q::get_principal(c, id).await? else { continue };
+            let d = q::get_scim_document(c, id).await?;
+            if visible_any(&m, d.as_ref()) && owned(d.as_ref(), auth) {
+                out.push(m);
+            }
+        }
+        Ok(out)
     }
 
     /// The users or groups related to `p` that SCIM sees (a user's groups, a group's members).
@@ -355,8 +407,17 @@ impl Engine {
     }
 
     /// Replaces a user (`PUT /Users/{id}`, and every PATCH once applied). `active: false` runs the
-    /// disable cascade in the same transaction.
-    pub async fn scim_replace_user(&self, ctx: &Context, id: &str, w: UserWrite) -> Result<ScimRecord> {
+    /// disable cascade in the same transaction; `active: true` enables only a user SCIM disabled
+    /// (one a pim administrator disabled stays disabled).
+    /// With `expect` (the `modified` of the record the write was computed from), a user changed
+    /// since is refused (`VersionChanged`).
+    pub async fn scim_replace_user(
+        &self,
+        ctx: &Context,
+        id: &str,
+        w: UserWrite,
+        expect: Option<Timestamp>,
+    ) -> Result<ScimRecord> {
         let auth = self.scim_authority(ctx)?.clone();
         let mut draft = self.scim_draft(ctx, &auth, "user.update", serde_json::json!({}));
         if let Ok(pid) = id.parse::<PrincipalId>() {
@@ -366,7 +427,8 @@ impl Engine {
             self.check_user(&w)?;
             let now = self.now();
             let mut tx = self.store.write(now).await?;
-            let (mut p, _) = self.load_visible(tx.conn(), ResourceKind::User, id).await?;
+            let (mut p, doc) = self.load_owned(tx.conn(), &auth, ResourceKind::User, id).await?;
+            self.check_version(&p, doc.as_ref(), expect)?;
             let mut changed: Vec<&str> = Vec::new();
             if p.name != w.user_name {
                 if let Some(other) = q::get_principal_by_name(tx.conn(), &w.user_name).await?
@@ -390,12 +452,16 @@ impl Engine {
                 p.manager_id = manager;
                 changed.push("managerId");
             }
+            // SCIM undoes only its own disable: a user disabled while SCIM last said active was
+            // disabled by a pim administrator and stays disabled.
+            let scim_disabled = doc.as_ref().is_some_and(|d| d.document.get("active") == Some(&Value::Bool(false)));
+            let active = w.active && (p.enabled || scim_disabled);
             let mut revoked = Vec::new();
-            if p.enabled != w.active {
-                if !w.active {
+            if p.enabled != active {
+                if !active {
                     revoked = disable_cascade(tx.conn(), now, p.id).await?;
                 }
-                p.enabled = w.active;
+                p.enabled = active;
                 changed.push("enabled");
             }
             p.updated_at = now;
@@ -426,19 +492,26 @@ impl Engine {
         .await
     }
 
-    /// Resolves member ids to principals SCIM sees (users and groups), refusing the others.
-    async fn scim_members(&self, c: &mut AnyConnection, ids: &[String]) -> Result<Vec<Principal>> {
+    /// Resolves member ids to users and groups `auth`'s client created, refusing the others.
+    async fn scim_members(
+        &self,
+        c: &mut AnyConnection,
+        auth: &ScimAuthority,
+        ids: &[String],
+    ) -> Result<Vec<Principal>> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         for id in ids {
-            let bad = || DomainError::invalid(format!("the member '{id}' is not a user or group provisioned to pim"));
+            let bad = || {
+                DomainError::invalid(format!("the member '{id}' is not a user or group this SCIM client provisioned"))
+            };
             let pid = id.parse::<PrincipalId>().map_err(|_| bad())?;
             if !seen.insert(pid) {
                 continue;
             }
             let p = q::get_principal(c, pid).await?.ok_or_else(bad)?;
             let d = q::get_scim_document(c, pid).await?;
-            if !visible_any(&p, d.as_ref()) {
+            if !visible_any(&p, d.as_ref()) || !owned(d.as_ref(), auth) {
                 return Err(bad().into());
             }
             out.push(p);
@@ -494,9 +567,9 @@ impl Engine {
             let now = self.now();
             let mut tx = self.store.write(now).await?;
             if q::get_principal_by_name(tx.conn(), &name).await?.is_some() {
-                return refuse(ErrorKind::NameTaken, format!("a group or user named '{name}' exists"));
+                return refuse(ErrorKind::NameTaken, format!("the name '{name}' is already taken"));
             }
-            let members = self.scim_members(tx.conn(), &w.members).await?;
+            let members = self.scim_members(tx.conn(), &auth, &w.members).await?;
             let p = Principal {
                 id: PrincipalId::new(),
                 kind: PrincipalKind::Group,
@@ -537,13 +610,15 @@ impl Engine {
         .await
     }
 
-    /// Replaces a group's name and document and changes its members (`PUT` and `PATCH /Groups/{id}`).
+    /// Replaces a group's name and document and changes its members (`PUT` and `PATCH /Groups/{id}`);
+    /// `expect` as for [`Engine::scim_replace_user`].
     pub async fn scim_replace_group(
         &self,
         ctx: &Context,
         id: &str,
         w: GroupWrite,
         members: ScimMembers,
+        expect: Option<Timestamp>,
     ) -> Result<ScimRecord> {
         let auth = self.scim_authority(ctx)?.clone();
         let mut draft = self.scim_draft(ctx, &auth, "group.update", serde_json::json!({}));
@@ -554,14 +629,15 @@ impl Engine {
             let name = self.check_group(&w)?;
             let now = self.now();
             let mut tx = self.store.write(now).await?;
-            let (mut p, _) = self.load_visible(tx.conn(), ResourceKind::Group, id).await?;
+            let (mut p, doc) = self.load_owned(tx.conn(), &auth, ResourceKind::Group, id).await?;
+            self.check_version(&p, doc.as_ref(), expect)?;
             let mut changed: Vec<&str> = Vec::new();
             if p.display_name != w.display_name {
                 if p.name != name {
                     if let Some(other) = q::get_principal_by_name(tx.conn(), &name).await?
                         && other.id != p.id
                     {
-                        return refuse(ErrorKind::NameTaken, format!("a group or user named '{name}' exists"));
+                        return refuse(ErrorKind::NameTaken, format!("the name '{name}' is already taken"));
                     }
                     p.name = name;
                     changed.push("name");
@@ -569,10 +645,11 @@ impl Engine {
                 p.display_name = w.display_name.clone();
                 changed.push("displayName");
             }
-            let current = self.related(tx.conn(), &p).await?;
+            // Only the members this client created are its to remove; the others are kept.
+            let current = self.owned_members(tx.conn(), &auth, p.id).await?;
             let (add, remove) = match &members {
                 ScimMembers::Replace(ids) => {
-                    let want = self.scim_members(tx.conn(), ids).await?;
+                    let want = self.scim_members(tx.conn(), &auth, ids).await?;
                     let add: Vec<Principal> =
                         want.iter().filter(|m| !current.iter().any(|c| c.id == m.id)).cloned().collect();
                     let remove: Vec<Principal> =
@@ -580,7 +657,7 @@ impl Engine {
                     (add, remove)
                 }
                 ScimMembers::Change { add, remove } => {
-                    let add = self.scim_members(tx.conn(), add).await?;
+                    let add = self.scim_members(tx.conn(), &auth, add).await?;
                     // Removing a member that is not there (or no longer exists) is not an error.
                     let remove: Vec<Principal> =
                         current.iter().filter(|c| remove.iter().any(|r| *r == c.id.to_string())).cloned().collect();
@@ -618,7 +695,7 @@ impl Engine {
 
     /// Deletes a user or group as SCIM sees it (`DELETE`): pim never deletes principals, so it is
     /// disabled (the cascade: tokens and sessions revoked, access ended at once, connectors told),
-    /// a group also loses its members, it is renamed so its name can be used again, and SCIM no
+    /// a group also loses the members this client created, it is renamed so its name can be used again, and SCIM no
     /// longer sees it.
     pub async fn scim_delete(&self, ctx: &Context, kind: ResourceKind, id: &str) -> Result<()> {
         let auth = self.scim_authority(ctx)?.clone();
@@ -633,15 +710,10 @@ impl Engine {
         self.audited(draft.clone(), async {
             let now = self.now();
             let mut tx = self.store.write(now).await?;
-            let (mut p, doc) = self.load_visible(tx.conn(), kind, id).await?;
+            let (mut p, doc) = self.load_owned(tx.conn(), &auth, kind, id).await?;
             let mut done = Vec::new();
             if p.kind == PrincipalKind::Group {
-                let mut members = Vec::new();
-                for m in q::list_members(tx.conn(), p.id).await? {
-                    if let Some(m) = q::get_principal(tx.conn(), m).await? {
-                        members.push(m);
-                    }
-                }
+                let members = self.owned_members(tx.conn(), &auth, p.id).await?;
                 done = self.scim_apply_members(ctx, &auth, &mut tx, now, p.id, &[], &members).await?;
             }
             let revoked = if p.enabled { disable_cascade(tx.conn(), now, p.id).await? } else { Vec::new() };

@@ -4,6 +4,7 @@
 mod directory;
 
 pub use directory::{ScimMembers, ScimRecord};
+pub use pim_scim::resource::{GroupWrite, UserWrite};
 pub use pim_scim::schema::ResourceKind;
 
 use base64::Engine as _;

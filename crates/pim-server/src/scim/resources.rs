@@ -280,10 +280,10 @@ async fn replace(
         ResourceKind::Group => resource::group_write(doc).map(Err).map_err(Fail::from),
     });
     let rec = match prepared {
-        Ok(Ok(user)) => s.engine.scim_replace_user(&ctx.0, &id, user).await?,
+        Ok(Ok(user)) => s.engine.scim_replace_user(&ctx.0, &id, user, Some(current.modified)).await?,
         Ok(Err(group)) => {
             let members = ScimMembers::Replace(group.members.clone());
-            s.engine.scim_replace_group(&ctx.0, &id, group, members).await?
+            s.engine.scim_replace_group(&ctx.0, &id, group, members, Some(current.modified)).await?
         }
         Err(e) => return Err(refused(&s, &ctx, kind, "update", e).await),
     };
@@ -325,11 +325,12 @@ async fn patch(
         }
     });
     let rec = match prepared {
-        Ok((Ok(user), _)) => s.engine.scim_replace_user(&ctx.0, &id, user).await?,
+        Ok((Ok(user), _)) => s.engine.scim_replace_user(&ctx.0, &id, user, Some(current.modified)).await?,
         Ok((Err(group), after)) => {
             let add = after.iter().filter(|m| !before.contains(m)).cloned().collect();
             let remove = before.iter().filter(|m| !after.contains(m)).cloned().collect();
-            s.engine.scim_replace_group(&ctx.0, &id, group, ScimMembers::Change { add, remove }).await?
+            let members = ScimMembers::Change { add, remove };
+            s.engine.scim_replace_group(&ctx.0, &id, group, members, Some(current.modified)).await?
         }
         Err(e) => return Err(refused(&s, &ctx, kind, "update", e).await),
     };

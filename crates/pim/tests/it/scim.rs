@@ -351,6 +351,12 @@ async fn deprovisioning_ends_access_tokens_and_sessions_at_once(b: Backend) {
     let client = s.client_for(dana_id).await;
     assert!(client.me().await.is_ok());
     assert!(s.allowed(dana_id, "ops.restart", "/x").await);
+    // And an eligible assignment she activated for a while (time-bound activation).
+    let oncall = s.custom_role("OnCall", &["oncall.*"]).await;
+    s.without_mfa(oncall).await;
+    s.assign(dana_id, oncall, "/", AssignmentKind::Eligible, None).await;
+    client.create_request(&activation(oncall, "/", 30)).await.expect("activate");
+    assert!(s.allowed(dana_id, "oncall.page", "/x").await);
 
     // Entra sets active false: everything ends in the same transaction.
     let a = scim.patch(&format!("/Users/{dana}"), json!([{"op": "Replace", "path": "active", "value": "False"}])).await;
@@ -358,6 +364,7 @@ async fn deprovisioning_ends_access_tokens_and_sessions_at_once(b: Backend) {
     assert!(!s.allowed(dana_id, "ops.restart", "/x").await, "no activation holds");
     assert!(!s.allowed(dana_id, "ops.restart", "/direct").await);
     assert_eq!(status(client.me().await), 401, "the token is revoked");
+    assert!(!s.allowed(dana_id, "oncall.page", "/x").await, "the time-bound activation no longer grants");
     let event = s.audited("user.update").await.into_iter().next().expect("event");
     assert_eq!(event.actor_name.as_deref(), Some("scim client entra"));
     assert_eq!(event.principal_id, Some(dana_id));
@@ -367,6 +374,23 @@ async fn deprovisioning_ends_access_tokens_and_sessions_at_once(b: Backend) {
     scim.patch(&format!("/Users/{dana}"), json!([{"op": "replace", "path": "active", "value": true}])).await;
     assert_eq!(status(client.me().await), 401);
     assert!(s.allowed(dana_id, "ops.restart", "/x").await);
+
+    // SCIM undoes only its own disable: a user a pim administrator disabled stays disabled
+    // whatever SCIM sends (the user is the client's own, so ownership alone would not stop it).
+    let off = UpdateUser { enabled: Some(false), ..Default::default() };
+    s.admin.update_user(dana_id, &off).await.expect("disable");
+    for active in [json!(true), json!("True")] {
+        let on = json!([{"op": "replace", "path": "active", "value": active}, {"op": "replace", "path": "title", "value": "Ops"}]);
+        let a = scim.patch(&format!("/Users/{dana}"), on).await;
+        assert_eq!(a.status, 200, "{:?}", a.json);
+        assert_eq!(a.json["active"], json!(false), "{:?}", a.json);
+        assert_eq!(a.json["title"], json!("Ops"), "other attributes still sync");
+    }
+    let put = json!({"schemas": [USER], "userName": "dana@contoso.example", "active": true});
+    assert_eq!(scim.call(Method::PUT, &format!("/Users/{dana}"), Some(put)).await.status, 200);
+    assert!(!s.admin.get_principal(&dana).await.expect("get").enabled, "still disabled");
+    assert!(!s.allowed(dana_id, "ops.restart", "/x").await);
+    s.admin.update_user(dana_id, &UpdateUser { enabled: Some(true), ..Default::default() }).await.expect("enable");
 
     // DELETE disables the same way, hides the user from SCIM, and frees the name.
     let token2 = s.client_for(dana_id).await;
@@ -385,10 +409,10 @@ async fn deprovisioning_ends_access_tokens_and_sessions_at_once(b: Backend) {
     assert_eq!(deleted.len(), 1);
     assert_eq!(deleted[0].actor_name.as_deref(), Some("scim client entra"));
 
-    // The last Global Administrator is not disabled through SCIM either.
+    // The Global Administrator, whom SCIM did not create, is not disabled through SCIM either.
     let admin = s.admin_id.to_string();
     let a = scim.patch(&format!("/Users/{admin}"), json!([{"op": "replace", "path": "active", "value": false}])).await;
-    assert_scim_error(&a, 409, None);
+    assert_scim_error(&a, 404, None);
     assert!(s.admin.me().await.is_ok());
     s.stop().await;
 }
@@ -614,6 +638,107 @@ async fn refused_writes_change_nothing(b: Backend) {
     s.stop().await;
 }
 
+async fn a_client_writes_only_what_it_created(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let scim = Scim::register(&s, "entra").await;
+    let other = Scim::register(&s, "okta").await;
+    // An administrator's group holding Global Administrator, an administrator's user, and the
+    // client's own user.
+    let admins = s.group("pim-admins").await;
+    s.assign(admins, role::GLOBAL_ADMINISTRATOR, "/", AssignmentKind::Active, None).await;
+    let (alice, _) = s.user("alice").await;
+    let mallory = scim.user(entra_user("mallory@contoso.example", "m-1")).await;
+    let mallory_id: PrincipalId = mallory.parse().expect("id");
+    assert_eq!(other.get("/Users").await.status, 200);
+    let mut db = Db::open(&s).await;
+    let before = db.snapshot().await;
+    let add_mallory = json!([{"op": "add", "path": "members", "value": [{"value": mallory}]}]);
+    // The client sees them ...
+    assert_eq!(scim.get(&format!("/Groups/{admins}")).await.status, 200);
+    assert_eq!(scim.get(&format!("/Users/{alice}")).await.status, 200);
+    // ... but changes none of them: no member added to the administrators' group, no admin
+    // disabled, renamed or deleted, and another client's user untouched.
+    assert_scim_error(&scim.patch(&format!("/Groups/{admins}"), add_mallory.clone()).await, 404, None);
+    let put = json!({"schemas": [GROUP], "displayName": "pim-admins", "members": [{"value": mallory}]});
+    assert_scim_error(&scim.call(Method::PUT, &format!("/Groups/{admins}"), Some(put)).await, 404, None);
+    assert_scim_error(&scim.call(Method::DELETE, &format!("/Groups/{admins}"), None).await, 404, None);
+    for user in [s.admin_id.to_string(), alice.to_string()] {
+        let path = format!("/Users/{user}");
+        let off = json!([{"op": "replace", "path": "active", "value": false}]);
+        assert_scim_error(&scim.patch(&path, off).await, 404, None);
+        let rename = json!([{"op": "replace", "path": "userName", "value": "pwned"}]);
+        assert_scim_error(&scim.patch(&path, rename).await, 404, None);
+        let put = json!({"schemas": [USER], "userName": "pwned", "active": false});
+        assert_scim_error(&scim.call(Method::PUT, &path, Some(put)).await, 404, None);
+        assert_scim_error(&scim.call(Method::DELETE, &path, None).await, 404, None);
+    }
+    let off = json!([{"op": "replace", "path": "active", "value": false}]);
+    assert_scim_error(&other.patch(&format!("/Users/{mallory}"), off).await, 404, None);
+    assert_scim_error(&other.call(Method::DELETE, &format!("/Users/{mallory}"), None).await, 404, None);
+    // Nor does it add an administrator's user to a group of its own.
+    let a = scim.post("/Groups", json!({"displayName": "Mine", "members": [{"value": alice.to_string()}]})).await;
+    assert_scim_error(&a, 400, Some("invalidValue"));
+    let (changed, _) = db.changes_since(&before).await;
+    assert!(changed.is_empty(), "refused SCIM writes changed: {changed:#?}");
+    // A name held by an account SCIM does not see is refused without saying what holds it.
+    let glass = CreateUser { name: "glass".into(), emergency_access: Some(true), ..Default::default() };
+    s.admin.create_user(&glass).await.expect("user");
+    let before = db.snapshot().await;
+    let a = scim.post("/Groups", json!({"displayName": "glass"})).await;
+    assert_scim_error(&a, 409, Some("uniqueness"));
+    assert_eq!(a.json["detail"], json!("the name 'glass' is already taken"));
+    let (changed, _) = db.changes_since(&before).await;
+    assert!(changed.is_empty(), "refused SCIM writes changed: {changed:#?}");
+    assert!(s.admin.list_members(admins).await.expect("members").items.is_empty());
+    assert!(!s.allowed(mallory_id, "pim.directory.write", "/").await);
+    assert!(s.admin.me().await.is_ok());
+
+    // In a group of its own, the members an administrator added stay when the client replaces
+    // the members or deletes the group.
+    let g = scim.post("/Groups", json!({"displayName": "Team", "members": [{"value": mallory}]})).await;
+    let gid: PrincipalId = g.json["id"].as_str().expect("id").parse().expect("id");
+    s.admin.add_member(gid, alice).await.expect("add");
+    let put = json!({"schemas": [GROUP], "displayName": "Team", "members": []});
+    assert_eq!(scim.call(Method::PUT, &format!("/Groups/{gid}"), Some(put)).await.status, 200);
+    let members = |m: Vec<pim_api::Principal>| m.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    assert_eq!(members(s.admin.list_members(gid).await.expect("members").items), vec![alice]);
+    assert_eq!(scim.call(Method::DELETE, &format!("/Groups/{gid}"), None).await.status, 204);
+    assert_eq!(members(s.admin.list_members(gid).await.expect("members").items), vec![alice]);
+    s.stop().await;
+}
+
+async fn a_write_from_a_stale_read_is_refused(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let scim = Scim::register(&s, "entra").await;
+    let hal = scim.user(entra_user("hal@contoso.example", "h-1")).await;
+    // A PATCH reads hal (active) ...
+    let authority = s.engine.authenticate_scim(&scim.secret).await.expect("authority");
+    let ctx = pim_engine::Context::for_scim(authority, None, None);
+    let read = s.engine.scim_get(&ctx, pim_engine::scim::ResourceKind::User, &hal).await.expect("get");
+    // ... a deprovisioning commits meanwhile ...
+    s.advance(1000);
+    let off = json!([{"op": "replace", "path": "active", "value": false}]);
+    assert_eq!(scim.patch(&format!("/Users/{hal}"), off).await.status, 200);
+    // ... and the write computed from the stale read is refused inside the transaction, so it
+    // does not enable hal again.
+    let w = pim_engine::scim::UserWrite {
+        user_name: "hal@contoso.example".into(),
+        display_name: "Hal".into(),
+        active: true,
+        email: None,
+        manager: None,
+        external_id: Some("h-1".into()),
+        doc: json!({"schemas": [USER], "userName": "hal@contoso.example", "active": true}),
+    };
+    let r = s.engine.scim_replace_user(&ctx, &hal, w, Some(read.modified)).await;
+    assert!(
+        matches!(&r, Err(pim_engine::EngineError::Refused(e)) if e.kind == pim_domain::ErrorKind::VersionChanged),
+        "{r:?}"
+    );
+    assert!(!s.admin.get_principal(&hal).await.expect("get").enabled);
+    s.stop().await;
+}
+
 async fn discovery_describes_what_is_served(b: Backend) {
     let s = TestServer::start(&b).await;
     let scim = Scim::register(&s, "entra").await;
@@ -707,6 +832,8 @@ crate::backend_tests!(
     filters_paging_and_attributes,
     refusals_are_scim_errors_and_change_nothing,
     refused_writes_change_nothing,
+    a_client_writes_only_what_it_created,
+    a_write_from_a_stale_read_is_refused,
     discovery_describes_what_is_served,
     scim2_tester_reports_no_failure,
 );
