@@ -253,9 +253,13 @@ async fn the_api_flow_links_by_verified_email_and_matches_by_subject(b: Backend)
     assert_eq!(code_of(anon.oidc_finish("corp", &finish_body(&state, &code)).await), "forbidden");
 
     // A step-up start asks the provider for a fresh authentication; a plain one does not.
-    let up = anon.oidc_start("corp", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: true }).await;
+    let up = anon
+        .oidc_start("corp", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: true, binding: binding() })
+        .await;
     assert!(up.expect("step-up start").authorization_url.contains("max_age=0"));
-    let plain = anon.oidc_start("corp", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false }).await;
+    let plain = anon
+        .oidc_start("corp", &OidcStartRequest { redirect_uri: REDIRECT.into(), step_up: false, binding: binding() })
+        .await;
     let plain = plain.expect("start").authorization_url;
     assert!(!plain.contains("max_age") && plain.contains("code_challenge_method=S256") && plain.contains("nonce="));
     // A loopback redirect only; an unknown provider is 404.
