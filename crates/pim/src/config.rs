@@ -710,7 +710,7 @@ mod tests {
         assert_eq!(o[0].cli_client_id.as_deref(), Some("pim-cli"));
         assert!(o[0].create_users && !o[0].link_by_verified_email);
         // Copied as written: the pim group is looked up by this name at sign-in.
-        assert_eq!(o[0].group_map.get("idp-dba").map(String::as_str), Some("Database Admins"));
+        assert_eq!(o[0].group_map.get("idp-dba").map(String::as_str), Some("database-admins"));
         assert_eq!(o[0].step_up, pim_engine::oidc::StepUp::Idp);
         assert_eq!((o[1].display_name.as_str(), o[1].client_secret.as_deref()), ("okta", Some("env-secret-456")));
         let debug = format!("{o:?}");
