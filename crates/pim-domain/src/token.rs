@@ -244,7 +244,7 @@ mod tests {
         assert!(!a.accepts(r1, "/k8sx"), "a sibling that shares the prefix's text");
         assert!(!a.accepts(r1, "/db"));
         assert!(!a.accepts(r2, "/k8s"), "a role it does not list");
-        assert!(aud(vec![], "/").accepts(r2, "/anything"), "no roles listed: every role");
+        assert!(!aud(vec![], "/").accepts(r2, "/anything"), "no roles listed: none (an audience must list its roles)");
     }
 
     #[test]
