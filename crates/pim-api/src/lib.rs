@@ -4,6 +4,7 @@
 //! The domain types that travel on the wire as they are (principals, assignments, requests, ...) are
 //! re-exported from `pim-domain`, so the client and the CLI need only this crate.
 
+pub mod activity;
 pub mod alerts;
 pub mod approvals;
 pub mod audit;
@@ -24,6 +25,7 @@ pub mod scopes;
 pub mod ssh;
 pub mod tokens;
 
+pub use activity::{ActivityQuery, ActivityRecorded, ReportActivity};
 pub use alerts::{AlertQuery, DismissAlert, RemediationResult, UpdateAlertRule};
 pub use approvals::{
     BreakGlassQuery, BulkDecision, BulkDecisionItem, BulkDecisionResult, CompleteReview, DecideRequest,
@@ -40,6 +42,7 @@ pub use directory::{CreateGroup, CreateServicePrincipal, CreateUser, UpdateGroup
 pub use mfa::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};
 pub use notifications::NotificationQuery;
 pub use page::{ListQuery, Page};
+pub use pim_domain::activity::{ActivityEvent, ActivityMatch, ActivityOutcome, ActivitySource, ReportedActivity};
 pub use pim_domain::alert::{Alert, AlertItem, AlertRule, AlertState, Severity};
 pub use pim_domain::review::{
     ApplyStatus, IfNoResponse, InstanceStatus, ItemApplied, ItemCounts, ItemDecision, ItemOutcome, Recurrence,
@@ -72,7 +75,7 @@ pub use pim_domain::settings::{
     ApprovalStage, ApproverRef, Escalation, EventRecipients, NotificationRule, NotificationSettings,
 };
 pub use pim_domain::{
-    ActionName, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AudienceId, AuditEvent, Channel,
+    ActionName, ActivityEventId, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AudienceId, AuditEvent, Channel,
     DeliveryStatus, EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId,
     PrincipalKind, ProvisionState, Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, ReviewId,
     ReviewInstanceId, ReviewItemId, RoleDefinition, RoleId, RoleSettings, ScimClient, ScimClientId, ScopePath,

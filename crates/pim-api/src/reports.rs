@@ -131,4 +131,11 @@ pub struct ActivationReport {
     pub by_principal: Vec<ActivationCount>,
     /// Per day (UTC), in order; days without activations are left out.
     pub by_day: Vec<ActivationCount>,
+    /// Activations in the range with reported use (activity a registered system reported).
+    #[serde(default)]
+    pub used: u64,
+    /// Reported activity events of the activations in the range (connectors' grants and revokes
+    /// are not use and not counted).
+    #[serde(default)]
+    pub activity_events: u64,
 }

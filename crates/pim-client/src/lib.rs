@@ -710,6 +710,37 @@ impl Client {
         self.send_json(Method::POST, &["ssh", "certificates"], body).await
     }
 
+    // ----- activity -----
+
+    /// `POST /api/v1/activity`: reports what principals did (needs `pim.activity.report`).
+    pub async fn report_activity(&self, body: &pim_api::ReportActivity) -> Result<pim_api::ActivityRecorded> {
+        self.send_json(Method::POST, &["activity"], body).await
+    }
+
+    /// `GET /api/v1/assignments/{id}/activity`: one page of what was done under an assignment.
+    pub async fn assignment_activity(
+        &self,
+        id: AssignmentId,
+        query: &pim_api::ActivityQuery,
+    ) -> Result<Page<pim_api::ActivityEvent>> {
+        self.get_query(&["assignments", &id.to_string(), "activity"], query).await
+    }
+
+    /// Every event of an assignment's activity, following the cursors.
+    pub async fn all_assignment_activity(&self, id: AssignmentId) -> Result<Vec<pim_api::ActivityEvent>> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let q = pim_api::ActivityQuery { limit: Some(1000), cursor };
+            let page = self.assignment_activity(id, &q).await?;
+            out.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
     // ----- connectors -----
 
     /// `GET /api/v1/connectors`.

@@ -49,6 +49,10 @@ pub const REVIEWS_READ: &str = "pim.reviews.read";
 /// at `/groups/{id}`). Applying removes the access its reviewers denied.
 pub const REVIEWS_WRITE: &str = "pim.reviews.write";
 
+/// Report what principals did in a system (`POST /api/v1/activity`, at `/`): the only action of
+/// the Activity Reporter role.
+pub const ACTIVITY_REPORT: &str = "pim.activity.report";
+
 /// Every action pim checks on its own API.
 pub const ALL: &[&str] = &[
     DIRECTORY_READ,
@@ -73,4 +77,5 @@ pub const ALL: &[&str] = &[
     ALERTS_WRITE,
     REVIEWS_READ,
     REVIEWS_WRITE,
+    ACTIVITY_REPORT,
 ];

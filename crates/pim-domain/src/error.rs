@@ -83,6 +83,10 @@ error_kinds! {
     // SSH certificates.
     NoSshPrincipals => "no_ssh_principals",
     AssignmentAmbiguous => "assignment_ambiguous",
+    // Activity reports.
+    ActivityTooLarge => "activity_too_large",
+    ActivityTimeOutOfRange => "activity_time_out_of_range",
+    ActivityAssignmentMismatch => "activity_assignment_mismatch",
 }
 
 /// A refused request: what rule it broke and a sentence that says so.

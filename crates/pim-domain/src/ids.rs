@@ -122,3 +122,7 @@ id_type!(
     /// A security alert.
     AlertId
 );
+id_type!(
+    /// One reported activity event (what a principal did in a system).
+    ActivityEventId
+);

@@ -3,6 +3,7 @@
 //! Every function that depends on time takes `now` as a parameter.
 
 pub mod actions;
+pub mod activity;
 pub mod alert;
 pub mod approval;
 pub mod assignment;
@@ -30,7 +31,7 @@ pub use audit::{AuditDraft, AuditEvent, Outcome};
 pub use connector::{ConnectorGrant, ConnectorWork, ProvisionState};
 pub use error::{DomainError, ErrorKind};
 pub use ids::{
-    AlertId, AssignmentId, AudienceId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId, ResourceId,
+    ActivityEventId, AlertId, AssignmentId, AudienceId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId, ResourceId,
     ReviewId, ReviewInstanceId, ReviewItemId, RoleId, ScimClientId, SettingsChangeId, TokenId,
 };
 pub use notification::{Channel, DeliveryStatus, Notification};

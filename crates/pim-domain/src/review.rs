@@ -360,6 +360,10 @@ pub struct ReviewItem {
     /// The principal's latest activation or sign-in before the instance started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_activity: Option<Timestamp>,
+    /// The latest use of this access a system reported (activity matched to the principal's
+    /// assignments of the role at or below the scope) before the instance started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_use: Option<Timestamp>,
     /// pim's recommendation.
     pub recommendation: Verdict,
     /// Who may decide it.
@@ -542,6 +546,42 @@ pub fn recommend(last_activity: Option<Timestamp>, now: Timestamp) -> Verdict {
     }
 }
 
+/// What pim knows of the real use of an item's access (reported activity, connectors excluded).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UseEvidence {
+    /// The latest reported use of this access.
+    pub last_use: Option<Timestamp>,
+    /// Whether some system reported use of the item's role (by anyone) in the last
+    /// [`RECOMMEND_DENY_AFTER_DAYS`] days: then no use at all is evidence of none.
+    pub role_monitored: bool,
+}
+
+/// The recommendation with real use as evidence (docs/REVIEWS.md): with reported use, approve when
+/// it is recent; without, deny when the role is monitored (activated but never used); otherwise
+/// fall back to [`recommend`] on the last activation or sign-in.
+pub fn recommend_with_use(last_activity: Option<Timestamp>, evidence: UseEvidence, now: Timestamp) -> Verdict {
+    match evidence.last_use {
+        Some(_) => recommend(evidence.last_use, now),
+        None if evidence.role_monitored => Verdict::Deny,
+        None => recommend(last_activity, now),
+    }
+}
+
+/// Why pim recommends what it does for `item`, in a few words (as of `now`, near the snapshot).
+pub fn recommendation_reason(item: &ReviewItem, now: Timestamp) -> String {
+    let days = RECOMMEND_DENY_AFTER_DAYS;
+    let recent = |t: Option<Timestamp>| t.is_some_and(|t| now.0 - t.0 < i64::from(days) * DAY_MS);
+    match (item.recommendation, item.last_use) {
+        (Verdict::Approve, Some(_)) => format!("used within the last {days} days (reported activity)"),
+        (Verdict::Approve, None) => format!("activated or signed in within the last {days} days"),
+        (Verdict::Deny, Some(_)) => format!("not used for {days} days (reported activity)"),
+        (Verdict::Deny, None) if recent(item.last_activity) => {
+            "activated but never used: systems report use of this role, none of this access".to_owned()
+        }
+        (Verdict::Deny, None) => format!("no activation or sign-in for {days} days"),
+    }
+}
+
 /// The outcome of an item from its reviewer's decision (if any), pim's recommendation and the
 /// definition's rule for items nobody reviewed.
 pub fn outcome(decision: Option<Verdict>, recommendation: Verdict, if_no_response: IfNoResponse) -> ItemOutcome {
@@ -716,6 +756,7 @@ mod tests {
             scope: ScopePath::root(),
             kind: AssignmentKind::Eligible,
             last_activity: None,
+            last_use: None,
             recommendation: Verdict::Deny,
             reviewers,
             decision: None,
@@ -867,6 +908,15 @@ mod tests {
         assert_eq!(recommend(Some(now.plus_millis(-29 * DAY_MS)), now), Verdict::Approve);
         assert_eq!(recommend(Some(now.plus_millis(-30 * DAY_MS)), now), Verdict::Deny);
         assert_eq!(recommend(None, now), Verdict::Deny);
+        // Real use decides when there is any; an activation without use does not keep access.
+        let recent = Some(now.plus_millis(-DAY_MS));
+        let old = Some(now.plus_millis(-40 * DAY_MS));
+        let used = |t, monitored| UseEvidence { last_use: t, role_monitored: monitored };
+        assert_eq!(recommend_with_use(recent, used(None, true), now), Verdict::Deny, "activated, never used");
+        assert_eq!(recommend_with_use(recent, used(None, false), now), Verdict::Approve, "nobody reports");
+        assert_eq!(recommend_with_use(None, used(recent, true), now), Verdict::Approve, "used recently");
+        assert_eq!(recommend_with_use(recent, used(old, true), now), Verdict::Deny, "used long ago");
+        assert_eq!(recommend_with_use(old, used(None, false), now), Verdict::Deny, "the old rule");
         use IfNoResponse::*;
         assert_eq!(outcome(Some(Verdict::Deny), Verdict::Approve, Approve), ItemOutcome::Remove);
         assert_eq!(outcome(Some(Verdict::Approve), Verdict::Deny, Remove), ItemOutcome::Keep);

@@ -50,6 +50,8 @@ pub const ACCESS_CHECKER: RoleId = builtin_id(9);
 pub const GROUP_MEMBER: RoleId = builtin_id(10);
 /// Group Owner: manages the membership of the group whose scope it is assigned at.
 pub const GROUP_OWNER: RoleId = builtin_id(11);
+/// Activity Reporter: a registered system that reports what principals did (nothing else).
+pub const ACTIVITY_REPORTER: RoleId = builtin_id(12);
 
 /// The actions access management consists of (excluded from Contributor).
 const ACCESS_MANAGEMENT: &[&str] = &[
@@ -61,6 +63,8 @@ const ACCESS_MANAGEMENT: &[&str] = &[
     "pim.tokens.write",
     // Applying an access review removes the access its reviewers denied.
     "pim.reviews.write",
+    // Reported use is the evidence access reviews keep access on.
+    "pim.activity.report",
 ];
 
 /// The built-in roles of SPEC section 3, plus the two group roles of "PIM for groups".
@@ -119,6 +123,13 @@ pub fn builtin_roles() -> Vec<RoleDefinition> {
             "Owner of group",
             "Manages the membership of the group at whose scope it is assigned.",
             &["pim.assignments.*", "pim.requests.read"],
+            &[],
+        ),
+        r(
+            ACTIVITY_REPORTER,
+            "Activity Reporter",
+            "A registered system: reports what principals did during their activations, and nothing else.",
+            &["pim.activity.report"],
             &[],
         ),
     ]
@@ -195,5 +206,10 @@ mod tests {
         assert!(!allows(PRIVILEGED_ROLE_ADMINISTRATOR, "storage.blobs.read"));
         assert!(allows(ACCESS_CHECKER, actions::CHECK_READ));
         assert!(!allows(ACCESS_CHECKER, actions::AUDIT_READ));
+        assert!(allows(ACTIVITY_REPORTER, actions::ACTIVITY_REPORT));
+        assert!(!allows(CONTRIBUTOR, actions::ACTIVITY_REPORT), "reported use keeps access in reviews");
+        for a in actions::ALL.iter().filter(|a| **a != actions::ACTIVITY_REPORT) {
+            assert!(!allows(ACTIVITY_REPORTER, a), "the reporter may only report, not {a}");
+        }
     }
 }

@@ -133,13 +133,20 @@ impl Engine {
     /// Removes the audit events older than the retention (`EngineOptions::audit_retention_days`),
     /// keeping the chain verifiable: the last removed event becomes the anchor the first kept one
     /// links to, and the pruning is itself recorded as `audit.pruned` (count and anchor) in the same
-    /// transaction. Returns how many events were removed.
+    /// transaction, with the activity recorded before the same cut-off. Returns how many audit
+    /// events were removed.
     pub async fn prune_audit(&self) -> Result<i64> {
         let Some(days) = self.options.audit_retention_days else { return Ok(0) };
         let now = self.now();
         let before = Timestamp(now.0.saturating_sub(i64::from(days).saturating_mul(pim_domain::time::DAY_MS)));
         let mut tx = self.store.write(now).await?;
-        let Some(p) = q::audit_prunable(tx.conn(), before).await? else { return Ok(0) };
+        // Activity follows the audit retention (docs/ACTIVITY.md): its events are audited, and
+        // what the audit history no longer holds is not kept beside it either.
+        let activity = q::prune_activity(tx.conn(), before).await?;
+        let Some(p) = q::audit_prunable(tx.conn(), before).await? else {
+            tx.commit().await?;
+            return Ok(0);
+        };
         q::prune_audit(tx.conn(), &p).await?;
         let draft = pim_domain::AuditDraft {
             action: "audit.pruned".into(),
@@ -149,6 +156,7 @@ impl Engine {
                 "anchorHash": p.anchor_hash,
                 "before": before,
                 "retentionDays": days,
+                "activityEvents": activity,
             }),
             ..pim_domain::AuditDraft::default()
         };

@@ -1,6 +1,7 @@
 //! pim's use cases (assign, activate, check, audit, ...), the in-memory access index and the
 //! background workers. Knows nothing of HTTP: the server calls [`Engine`] with a [`Context`].
 
+pub mod activity;
 pub mod alerts;
 pub mod audit;
 pub mod auth;

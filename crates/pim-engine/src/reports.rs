@@ -68,6 +68,10 @@ pub struct ActivationCounts {
     pub by_principal: Vec<(String, String, u64)>,
     /// (day, count), in order.
     pub by_day: Vec<(String, u64)>,
+    /// Activations in the range with reported use (activity a system reported; connectors' excluded).
+    pub used: u64,
+    /// Reported activity events of the activations in the range.
+    pub activity_events: u64,
 }
 
 /// The longest range the activation report covers, in days.
@@ -176,7 +180,8 @@ impl Engine {
             kind: Some(AssignmentKind::Active),
             ..Default::default()
         };
-        let mut total = 0;
+        let reported = q::reported_use_by_assignment(&mut c, from).await?;
+        let (mut total, mut used, mut activity_events) = (0, 0, 0);
         let (mut roles, mut people) = (HashMap::new(), HashMap::new());
         let mut days: BTreeMap<String, u64> = BTreeMap::new();
         for a in q::list_assignments(&mut c, &filter).await? {
@@ -184,6 +189,10 @@ impl Engine {
                 continue;
             }
             total += 1;
+            if let Some((n, _)) = reported.get(&a.id) {
+                used += 1;
+                activity_events += n;
+            }
             let role_name = self.index.role_name(a.role_id).map(|n| n.to_string()).unwrap_or_default();
             roles.entry(a.role_id.to_string()).or_insert((role_name, 0)).1 += 1;
             let name = self.index.principal(a.principal_id).map(|p| p.name).unwrap_or_default();
@@ -196,6 +205,8 @@ impl Engine {
             by_role: most_first(roles),
             by_principal: most_first(people),
             by_day: days.into_iter().collect(),
+            used,
+            activity_events,
         })
     }
 }

@@ -38,7 +38,10 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         | BreakGlassNotAllowed
         | NotActive
         | ReasonRequired
-        | NoSshPrincipals => StatusCode::UNPROCESSABLE_ENTITY,
+        | NoSshPrincipals
+        | ActivityTooLarge
+        | ActivityTimeOutOfRange
+        | ActivityAssignmentMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         Unauthenticated | InvalidCredentials | InvalidSetupSecret => StatusCode::UNAUTHORIZED,
         // A wrong or reused second factor is a credential refused; no factor is a state to change.
         InvalidMfaCode | MfaCodeReused => StatusCode::UNAUTHORIZED,

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, oidc, reports, requests,
+    activity, alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, oidc, reports, requests,
     resources, reviews, roles, scim_clients, ssh, system, tokens,
 };
 
@@ -62,6 +62,7 @@ impl Modify for BearerAuth {
         tokens::list_audiences, tokens::create_audience, tokens::get_audience, tokens::update_audience,
         tokens::delete_audience, tokens::list_keys, tokens::rotate_keys,
         ssh::get_ssh_ca, ssh::issue_ssh_certificate,
+        activity::report_activity, activity::assignment_activity,
         scim_clients::list_scim_clients, scim_clients::create_scim_client, scim_clients::revoke_scim_client,
     ),
     components(schemas(pim_api::Problem, pim_api::ExportFormat))

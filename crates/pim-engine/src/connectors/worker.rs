@@ -651,6 +651,16 @@ impl Engine {
                 ..AuditDraft::default()
             };
             tx.audit(now, draft).await?;
+            if !failed {
+                // What the connector did becomes activity of the activation it served.
+                let verb = if matches!(outcome, Outcome::Granted { .. }) { "connector.grant" } else { "connector.revoke" };
+                let served = match g.assignment_id {
+                    Some(id) => q::get_assignment(tx.conn(), id).await?,
+                    None => None,
+                };
+                let event = crate::activity::connector_event(&o.name, verb, g, served.as_ref(), now);
+                q::insert_activity(tx.conn(), &event).await?;
+            }
         }
         if revoked_all {
             // Nothing is held any more: a password not taken yet must not be handed out.

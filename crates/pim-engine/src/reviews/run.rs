@@ -5,15 +5,15 @@
 use std::collections::{BTreeSet, HashMap};
 
 use pim_domain::review::{
-    InstanceStatus, ItemCounts, ReviewDefinition, ReviewInstance, ReviewItem, ReviewTarget, Reviewee, item_reviewers,
-    outcome, recommend,
+    InstanceStatus, ItemCounts, RECOMMEND_DENY_AFTER_DAYS, ReviewDefinition, ReviewInstance, ReviewItem, ReviewTarget,
+    Reviewee, UseEvidence, item_reviewers, outcome, recommend_with_use,
 };
 use pim_domain::role::GROUP_MEMBER;
 use pim_domain::settings::ApproverRef;
 use pim_domain::time::DAY_MS;
 use pim_domain::{
-    Assignment, AssignmentKind, AuditDraft, PrincipalId, PrincipalKind, ReviewInstanceId, ReviewItemId, ScopePath,
-    Timestamp,
+    Assignment, AssignmentKind, AuditDraft, PrincipalId, PrincipalKind, ReviewInstanceId, ReviewItemId, RoleId,
+    ScopePath, Timestamp,
 };
 use pim_store::{AnyConnection, WriteTx, q};
 
@@ -117,6 +117,7 @@ impl Engine {
         involved.dedup();
         let activity = last_activities(tx.conn(), involved, now).await?;
         let mut principals = HashMap::new();
+        let mut monitored: HashMap<RoleId, bool> = HashMap::new();
         let mut items = vec![];
         for f in found {
             let who = match principals.get(&f.principal_id) {
@@ -139,6 +140,23 @@ impl Engine {
             {
                 continue;
             }
+            let evidence = match who.kind {
+                // A group's members use their own assignments, not the group's: no evidence.
+                PrincipalKind::Group => UseEvidence::default(),
+                _ => {
+                    let monitored = match monitored.get(&f.role_id) {
+                        Some(m) => *m,
+                        None => {
+                            let since = now.plus_millis(-i64::from(RECOMMEND_DENY_AFTER_DAYS) * DAY_MS);
+                            let m = q::role_has_reported_use(tx.conn(), f.role_id, since, now).await?;
+                            monitored.insert(f.role_id, m);
+                            m
+                        }
+                    };
+                    let last_use = q::last_reported_use(tx.conn(), f.principal_id, f.role_id, &f.scope, now).await?;
+                    UseEvidence { last_use, role_monitored: monitored }
+                }
+            };
             let item = ReviewItem {
                 id: ReviewItemId::new(),
                 instance_id: instance.id,
@@ -148,7 +166,8 @@ impl Engine {
                 scope: f.scope,
                 kind: f.kind,
                 last_activity: last,
-                recommendation: recommend(last, now),
+                last_use: evidence.last_use,
+                recommendation: recommend_with_use(last, evidence, now),
                 reviewers: item_reviewers(&def.reviewers, &who, def.created_by),
                 decision: None,
                 outcome: None,

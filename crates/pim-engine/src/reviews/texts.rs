@@ -8,7 +8,10 @@ use pim_domain::{ReviewInstanceId, Timestamp};
 pub(super) fn started(name: &str, items: usize, end: Timestamp, reason_required: bool) -> String {
     format!(
         "The access review \"{name}\" has started: {} to review by {end}.\n\n\
-         Approve the access that is still needed and deny the rest, with a reason{}.\n\n  pim reviews mine\n",
+         Approve the access that is still needed and deny the rest, with a reason{}.\n\n\
+         Each item shows its last activation and its last real use (what the systems that report to pim \
+         saw it do). pim recommends denying access unused for 30 days, judged by real use where any is \
+         reported, and access that was activated but never used.\n\n  pim reviews mine\n",
         count(items, "item", "items"),
         if reason_required { " (required)" } else { "" },
     )
@@ -68,6 +71,7 @@ mod tests {
             started("q4", 1, end(), false).starts_with("The access review \"q4\" has started: 1 item to review by")
         );
         assert!(started("q4", 2, end(), true).contains(": 2 items to review by"));
+        assert!(started("q4", 2, end(), true).contains("activated but never used"), "the recommendation rule");
         assert!(reminder("q4", end(), 1).contains("; 1 item is not reviewed yet."));
         assert!(reminder("q4", end(), 3).contains("; 3 items are not reviewed yet."));
         let one = ItemCounts { total: 1, approved: 1, ..ItemCounts::default() };

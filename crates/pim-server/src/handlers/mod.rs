@@ -1,5 +1,6 @@
 //! Route table: every `/api/v1` endpoint, the health probes, and (from `crate::scim`) `/scim/v2`.
 
+pub mod activity;
 pub mod alerts;
 pub mod approvals;
 pub mod audit;
@@ -121,6 +122,8 @@ fn authenticated() -> Router<AppState> {
         .route("/api/v1/assignments", get(requests::list_assignments))
         .route("/api/v1/assignments/{id}", get(requests::get_assignment))
         .route("/api/v1/assignments/{id}/provisioning", get(connectors::assignment_provisioning))
+        .route("/api/v1/assignments/{id}/activity", get(activity::assignment_activity))
+        .route("/api/v1/activity", post(activity::report_activity))
         .route("/api/v1/requests", get(requests::list_requests).post(requests::create_request))
         .route("/api/v1/requests/{id}", get(requests::get_request))
         .route("/api/v1/requests/{id}/cancel", post(requests::cancel_request))

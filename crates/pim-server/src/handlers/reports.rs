@@ -128,7 +128,7 @@ pub async fn access_report(
 /// How many activations there were per role, per principal and per day (UTC) over a time range.
 /// Needs `pim.reports.read` at the scope (`under`, default `/`).
 #[utoipa::path(get, path = "/api/v1/reports/activations", tag = "reports", security(("bearer" = [])), params(ActivationReportQuery),
-    responses((status = 200, description = "the counts as JSON (format=json, the default) or CSV (format=csv: dimension,key,name,count)",
+    responses((status = 200, description = "the counts as JSON (format=json, the default) or CSV (format=csv: dimension,key,name,count; the dimensions total, used, activityEvents, role, principal, day)",
         content((ActivationReport = "application/json"), (String = "text/csv"))),
         (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn activation_report(
@@ -149,9 +149,12 @@ pub async fn activation_report(
         by_role: c.by_role.into_iter().map(count).collect(),
         by_principal: c.by_principal.into_iter().map(count).collect(),
         by_day: c.by_day.into_iter().map(|(key, n)| ActivationCount { key, name: String::new(), count: n }).collect(),
+        used: c.used,
+        activity_events: c.activity_events,
     };
     if q.format == Some(ExportFormat::Csv) {
-        let mut lines = vec![vec!["total".to_owned(), String::new(), String::new(), report.total.to_string()]];
+        let line = |dim: &str, n: u64| vec![dim.to_owned(), String::new(), String::new(), n.to_string()];
+        let mut lines = vec![line("total", report.total), line("used", report.used), line("activityEvents", report.activity_events)];
         for (dim, list) in [("role", &report.by_role), ("principal", &report.by_principal), ("day", &report.by_day)] {
             for c in list {
                 lines.push(vec![dim.to_owned(), c.key.clone(), cell(&c.name), c.count.to_string()]);

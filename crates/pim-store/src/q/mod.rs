@@ -4,6 +4,7 @@
 //! Lists take a `limit`; `0` (or less) means no limit. Cursors (`after`) are ids: lists are
 //! ordered by id, and UUID v7 ids sort by creation time.
 
+mod activity;
 mod alerts;
 mod approvals;
 mod assignments;
@@ -25,6 +26,7 @@ mod signing;
 mod ssh;
 mod tokens;
 
+pub use activity::*;
 pub use alerts::*;
 pub use approvals::*;
 pub use assignments::*;

@@ -177,7 +177,7 @@ pub async fn list_instances(
 }
 
 const ITEM_COLS: &str = "id, instance_id, assignment_id, principal_id, role_id, scope, kind, last_activity, \
-                         recommendation, reviewers, decision, outcome, applied_request_id, applied";
+                         recommendation, reviewers, decision, outcome, applied_request_id, applied, last_use";
 
 fn item(r: &AnyRow) -> Result<ReviewItem> {
     Ok(ReviewItem {
@@ -189,6 +189,7 @@ fn item(r: &AnyRow) -> Result<ReviewItem> {
         scope: row::scope(r, 5)?,
         kind: row::name(r, 6, AssignmentKind::parse)?,
         last_activity: row::opt_ts(r, 7)?,
+        last_use: row::opt_ts(r, 14)?,
         recommendation: row::json(r, 8)?,
         reviewers: row::json(r, 9)?,
         decision: opt_json(r, 10)?,
@@ -204,8 +205,8 @@ fn item(r: &AnyRow) -> Result<ReviewItem> {
 pub async fn insert_item(c: &mut AnyConnection, i: &ReviewItem) -> Result<()> {
     sqlx::query(
         "INSERT INTO access_review_items (id, instance_id, assignment_id, principal_id, role_id, scope, kind, \
-         last_activity, recommendation, reviewers, decision, outcome, applied_request_id, applied) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         last_activity, recommendation, reviewers, decision, outcome, applied_request_id, applied, last_use) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(i.id.to_string())
     .bind(i.instance_id.to_string())
@@ -221,6 +222,7 @@ pub async fn insert_item(c: &mut AnyConnection, i: &ReviewItem) -> Result<()> {
     .bind(i.outcome.as_ref().map(to_json).transpose()?)
     .bind(i.applied_request_id.map(|r| r.to_string()))
     .bind(i.applied.as_ref().map(to_json).transpose()?)
+    .bind(i.last_use.map(|t| t.0))
     .execute(&mut *c)
     .await?;
     Ok(())

@@ -75,6 +75,7 @@ both!(reviews_round_trip, |db| {
         scope: scope("/a/b"),
         kind: AssignmentKind::Eligible,
         last_activity: None,
+        last_use: Some(t(1_200)),
         recommendation: Verdict::Deny,
         reviewers: vec![ApproverRef { kind: PrincipalKind::User, id: admin.id }],
         decision: None,

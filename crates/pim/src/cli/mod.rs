@@ -1,6 +1,7 @@
 //! The command line: parsing (clap), the shared context (server, token, output format) and dispatch to
 //! one module per command group. Every command but `serve` and `admin` is a client of the HTTP API.
 
+pub mod activity;
 pub mod alerts;
 pub mod approvals;
 pub mod assignments;
@@ -182,6 +183,9 @@ pub enum Command {
     /// Print pim's SSH CA public key (for a host's TrustedUserCAKeys); no sign-in needed.
     #[command(name = "ssh-ca")]
     SshCa,
+    /// What was done under an activation: the activity the systems that report to pim recorded,
+    /// and the connectors' grants and revokes (`--output json` for all of it).
+    Activity(activity::ActivityArgs),
     /// Connectors: the targets where pim grants the real access, and where each grant stands.
     ///
     /// `pim connectors` lists them; `reconcile NAME` compares a target with pim now;
@@ -358,6 +362,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audiences { command } => tokens::audiences(&ctx()?, command).await,
         Command::Keys { command } => tokens::keys(&ctx()?, command).await,
         Command::Connectors(args) => connectors::run(&ctx()?, args).await,
+        Command::Activity(args) => activity::run(&ctx()?, args).await,
         Command::SshCert(args) => ssh::ssh_cert(&ctx()?, args).await,
         Command::SshCa => ssh::ssh_ca(&ctx()?).await,
         Command::Scim { command } => scim::run(&ctx()?, command).await,

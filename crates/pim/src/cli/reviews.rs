@@ -496,6 +496,10 @@ fn last_activity(i: &ReviewItem) -> String {
     i.last_activity.map(time).unwrap_or_else(|| "never".to_owned())
 }
 
+fn last_use(i: &ReviewItem) -> String {
+    i.last_use.map(time).unwrap_or_else(|| "none reported".to_owned())
+}
+
 fn decision_text(i: &ReviewItem) -> String {
     i.decision.as_ref().map(|d| verdict_name(d.verdict).to_owned()).unwrap_or_else(|| "not reviewed".to_owned())
 }
@@ -512,6 +516,7 @@ async fn results_table(names: &mut Names<'_>, items: &[ReviewItem]) -> String {
         "SCOPE",
         "KIND",
         "LAST ACTIVITY",
+        "LAST USE",
         "RECOMMENDATION",
         "DECISION",
         "BY",
@@ -535,6 +540,7 @@ async fn results_table(names: &mut Names<'_>, items: &[ReviewItem]) -> String {
             i.scope.to_string(),
             item_kind(i),
             last_activity(i),
+            last_use(i),
             verdict_name(i.recommendation).to_owned(),
             decision_text(i),
             names.opt_principal(d.map(|d| d.by)).await,
@@ -650,6 +656,7 @@ pub async fn run(ctx: &Ctx, command: ReviewsCommand) -> anyhow::Result<()> {
                 "SCOPE",
                 "KIND",
                 "LAST ACTIVITY",
+                "LAST USE",
                 "RECOMMENDATION",
                 "DECISION",
             ]);
@@ -665,6 +672,7 @@ pub async fn run(ctx: &Ctx, command: ReviewsCommand) -> anyhow::Result<()> {
                         i.scope.to_string(),
                         item_kind(i),
                         last_activity(i),
+                        last_use(i),
                         verdict_name(i.recommendation).to_owned(),
                         decision_text(i),
                     ]);

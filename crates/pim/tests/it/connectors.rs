@@ -430,9 +430,9 @@ async fn two_replicas_run_each_job_once(b: Backend) {
 }
 
 /// What a webhook receiver saw: (action, account, entitlement, signature valid).
-type Seen = Arc<std::sync::Mutex<Vec<(String, String, String, bool)>>>;
+pub(crate) type Seen = Arc<std::sync::Mutex<Vec<(String, String, String, bool)>>>;
 
-async fn receiver(secret: &'static str) -> (String, Seen) {
+pub(crate) async fn receiver(secret: &'static str) -> (String, Seen) {
     use axum::body::Bytes;
     use axum::http::HeaderMap;
     use hmac::{Hmac, Mac};

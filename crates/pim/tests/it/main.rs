@@ -35,6 +35,7 @@ macro_rules! backend_tests {
 // `<area>_authz.rs` who may do what there. The area `api` is every endpoint at once: `api_hostile.rs`
 // (malformed bodies, bad ids, page sizes and cursors, hostile text, unrouted paths) and `api_authz/`
 // (every endpoint with every built-in role). The tools they share live in `hostile/`.
+mod activity;
 mod alerts;
 mod alerts_hostile;
 mod api_authz;

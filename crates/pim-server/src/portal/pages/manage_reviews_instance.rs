@@ -51,6 +51,7 @@ struct ItemRow {
     scope: String,
     kind: &'static str,
     last_activity: String,
+    last_use: String,
     recommendation: &'static str,
     decision: &'static str,
     reviewer: String,
@@ -87,6 +88,7 @@ fn item_row(s: &AppState, i: &ReviewItem) -> ItemRow {
         scope: i.scope.to_string(),
         kind: i.kind.as_str(),
         last_activity: opt_time(i.last_activity),
+        last_use: opt_time(i.last_use),
         recommendation: verdict(i.recommendation),
         decision: d.map_or("not reviewed", |d| verdict(d.verdict)),
         reviewer: match d {

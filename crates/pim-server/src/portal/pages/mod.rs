@@ -22,4 +22,5 @@ pub mod mfa;
 pub mod my_roles;
 pub mod my_roles_status;
 pub mod requests;
+pub mod requests_detail;
 pub mod reviews;

@@ -20,7 +20,10 @@ use crate::portal::view::{principal_name, role_name};
 
 /// The routes of this section.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/requests", get(list_my_requests)).route("/requests/cancel", post(cancel_my_request))
+    Router::new()
+        .route("/requests", get(list_my_requests))
+        .route("/requests/cancel", post(cancel_my_request))
+        .route("/requests/{id}", get(super::requests_detail::show_request))
 }
 
 /// Requests shown on one page.

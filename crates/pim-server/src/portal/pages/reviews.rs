@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use pim_domain::review::{RECOMMEND_DENY_AFTER_DAYS, ReviewItem};
+use pim_domain::review::ReviewItem;
 use pim_domain::{ReviewInstanceId, ReviewItemId, Verdict};
 use pim_engine::reviews::ItemDecisionInput;
 
@@ -33,6 +33,8 @@ struct ItemRow {
     scope: String,
     kind: &'static str,
     last_activity: String,
+    /// The last real use a system reported.
+    last_use: String,
     recommendation: &'static str,
     recommendation_why: String,
     /// The decision so far, if any.
@@ -105,12 +107,8 @@ async fn build(s: &AppState, session: &Session, posted: Option<&Posted>) -> Resu
 }
 
 fn item_row(s: &AppState, i: &ReviewItem, me: pim_domain::PrincipalId, checked: bool) -> ItemRow {
-    let (recommendation, recommendation_why) = match i.recommendation {
-        Verdict::Approve => {
-            ("Approve", format!("activated or signed in within the last {RECOMMEND_DENY_AFTER_DAYS} days"))
-        }
-        Verdict::Deny => ("Deny", format!("no activation or sign-in for {RECOMMEND_DENY_AFTER_DAYS} days")),
-    };
+    let recommendation = if i.recommendation == Verdict::Approve { "Approve" } else { "Deny" };
+    let recommendation_why = pim_domain::review::recommendation_reason(i, s.engine.now());
     let decision = i.decision.as_ref().map(|d| {
         let verdict = if d.verdict == Verdict::Approve { "Approved" } else { "Denied" };
         let by = if d.by == me { "you".to_owned() } else { principal_name(s, d.by) };
@@ -124,6 +122,7 @@ fn item_row(s: &AppState, i: &ReviewItem, me: pim_domain::PrincipalId, checked: 
         scope: i.scope.to_string(),
         kind: i.kind.as_str(),
         last_activity: i.last_activity.map_or_else(|| "none recorded".to_owned(), time),
+        last_use: i.last_use.map_or_else(|| "none reported".to_owned(), time),
         recommendation,
         recommendation_why,
         decision,

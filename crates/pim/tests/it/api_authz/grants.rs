@@ -22,6 +22,7 @@ pub(super) const ALERTS_READ: &str = "pim.alerts.read";
 pub(super) const ALERTS_WRITE: &str = "pim.alerts.write";
 pub(super) const REVIEWS_READ: &str = "pim.reviews.read";
 pub(super) const REVIEWS_WRITE: &str = "pim.reviews.write";
+pub(super) const ACTIVITY_REPORT: &str = "pim.activity.report";
 
 /// Every read action of API.md's table: what "read everything" means.
 pub(super) const READS: &[&str] = &[
@@ -40,9 +41,18 @@ pub(super) const READS: &[&str] = &[
     REVIEWS_READ,
 ];
 
-/// "Access management" (what Contributor may not do): granting access and managing identities.
-pub(super) const ACCESS_MANAGEMENT: &[&str] =
-    &[ASSIGNMENTS_WRITE, SETTINGS_WRITE, ROLES_WRITE, REQUESTS_APPROVE, DIRECTORY_WRITE, TOKENS_WRITE, REVIEWS_WRITE];
+/// "Access management" (what Contributor may not do): granting access and managing identities, and
+/// reporting use (the evidence reviews keep access on).
+pub(super) const ACCESS_MANAGEMENT: &[&str] = &[
+    ASSIGNMENTS_WRITE,
+    SETTINGS_WRITE,
+    ROLES_WRITE,
+    REQUESTS_APPROVE,
+    DIRECTORY_WRITE,
+    TOKENS_WRITE,
+    REVIEWS_WRITE,
+    ACTIVITY_REPORT,
+];
 
 pub(super) fn all_actions() -> Vec<&'static str> {
     let mut v = READS.to_vec();
@@ -50,6 +60,7 @@ pub(super) fn all_actions() -> Vec<&'static str> {
     v.push(TOKENS_WRITE);
     v.push(ALERTS_WRITE);
     v.push(REVIEWS_WRITE);
+    v.push(ACTIVITY_REPORT);
     v
 }
 
@@ -88,6 +99,8 @@ pub(super) fn expected_grants(role_name: &str) -> Option<Vec<&'static str>> {
         "Contributor" => all_actions().into_iter().filter(|a| !ACCESS_MANAGEMENT.contains(a)).collect(),
         // Asks the check API about anyone.
         "Access Checker" => vec![CHECK_READ],
+        // A registered system: reports activity, and nothing else.
+        "Activity Reporter" => vec![ACTIVITY_REPORT],
         // Held at /groups/{id}: nothing at `/`.
         "Member" | "Owner of group" => vec![],
         _ => return None,

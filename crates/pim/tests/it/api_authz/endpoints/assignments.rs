@@ -170,6 +170,27 @@ pub(super) fn rows(w: &World, r: &RowFx, now: Timestamp) -> Vec<Ep> {
             Act(ASSIGNMENTS_READ),
             200,
         ),
+        // What was done under an assignment: read like the assignment itself.
+        ep(
+            "GET",
+            "/api/v1/assignments/{id}/activity",
+            "",
+            format!("/api/v1/assignments/{}/activity", w.a_assignment),
+            None,
+            Act(ASSIGNMENTS_READ),
+            200,
+        ),
+        // Only a registered system (pim.activity.report) reports what a principal did.
+        ep(
+            "POST",
+            "/api/v1/activity",
+            "",
+            "/api/v1/activity",
+            req(json!({"events": [{"principal": "victim", "at": t(now), "action": "sql.select", "target": "orders"}]})),
+            Act(ACTIVITY_REPORT),
+            201,
+        )
+        .write(),
         ep("GET", "/api/v1/connectors", "", "/api/v1/connectors", None, Act(ASSIGNMENTS_READ), 200),
         ep(
             "POST",
