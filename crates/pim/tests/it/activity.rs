@@ -281,7 +281,8 @@ async fn the_portal_report_export_and_retention_include_activity(b: Backend) {
     other.sign_in("carol", PW, None).await;
     assert_eq!(other.get(&format!("/requests/{request}")).await.status, 403, "{carol} may not read ann's request");
 
-    // The activation report counts used activations and their events.
+    // The activation report counts used activations and their events (`to`, now, is exclusive).
+    s.advance(MINUTE_MS);
     let r = s.admin.activation_report(&ActivationReportQuery::default()).await.expect("report");
     assert_eq!((r.total, r.used, r.activity_events), (1, 1, 2));
     let csv = String::from_utf8(
