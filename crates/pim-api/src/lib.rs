@@ -75,11 +75,11 @@ pub use pim_domain::settings::{
     ApprovalStage, ApproverRef, Escalation, EventRecipients, NotificationRule, NotificationSettings,
 };
 pub use pim_domain::{
-    ActionName, ActivityEventId, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AudienceId, AuditEvent, Channel,
-    DeliveryStatus, EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal, PrincipalId,
-    PrincipalKind, ProvisionState, Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId, ReviewId,
-    ReviewInstanceId, ReviewItemId, RoleDefinition, RoleId, RoleSettings, ScimClient, ScimClientId, ScopePath,
-    SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId, Window,
+    ActionName, ActivityEventId, AlertId, ApiToken, Assignment, AssignmentId, AssignmentKind, AudienceId, AuditEvent,
+    Channel, DeliveryStatus, EventId, Notification, NotificationId, Outcome, Pattern, Permissions, Principal,
+    PrincipalId, PrincipalKind, ProvisionState, Request, RequestAction, RequestId, RequestStatus, Resource, ResourceId,
+    ReviewId, ReviewInstanceId, ReviewItemId, RoleDefinition, RoleId, RoleSettings, ScimClient, ScimClientId,
+    ScopePath, SettingsChange, SettingsChangeId, Ticket, Timestamp, TokenId, Window,
 };
 
 /// The prefix of every API path.

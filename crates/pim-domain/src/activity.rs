@@ -362,9 +362,15 @@ mod tests {
         assert!(check_count(MAX_EVENTS_PER_REPORT).is_ok());
         assert_eq!(check_count(MAX_EVENTS_PER_REPORT + 1).unwrap_err().kind, ErrorKind::ActivityTooLarge);
         assert!(check_time(now.plus_millis(MAX_FUTURE_MS), now).is_ok());
-        assert_eq!(check_time(now.plus_millis(MAX_FUTURE_MS + 1), now).unwrap_err().kind, ErrorKind::ActivityTimeOutOfRange);
+        assert_eq!(
+            check_time(now.plus_millis(MAX_FUTURE_MS + 1), now).unwrap_err().kind,
+            ErrorKind::ActivityTimeOutOfRange
+        );
         assert!(check_time(now.plus_millis(-MAX_BACKDATE_MS), now).is_ok());
-        assert_eq!(check_time(now.plus_millis(-MAX_BACKDATE_MS - 1), now).unwrap_err().kind, ErrorKind::ActivityTimeOutOfRange);
+        assert_eq!(
+            check_time(now.plus_millis(-MAX_BACKDATE_MS - 1), now).unwrap_err().kind,
+            ErrorKind::ActivityTimeOutOfRange
+        );
         let big = serde_json::json!({ "x": "y".repeat(MAX_DETAIL_BYTES) });
         assert_eq!(check_detail(&big).unwrap_err().kind, ErrorKind::ActivityTooLarge);
         assert!(check_detail(&serde_json::json!({ "rows": 3 })).is_ok());

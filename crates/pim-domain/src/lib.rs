@@ -31,8 +31,8 @@ pub use audit::{AuditDraft, AuditEvent, Outcome};
 pub use connector::{ConnectorGrant, ConnectorWork, ProvisionState};
 pub use error::{DomainError, ErrorKind};
 pub use ids::{
-    ActivityEventId, AlertId, AssignmentId, AudienceId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId, ResourceId,
-    ReviewId, ReviewInstanceId, ReviewItemId, RoleId, ScimClientId, SettingsChangeId, TokenId,
+    ActivityEventId, AlertId, AssignmentId, AudienceId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId,
+    ResourceId, ReviewId, ReviewInstanceId, ReviewItemId, RoleId, ScimClientId, SettingsChangeId, TokenId,
 };
 pub use notification::{Channel, DeliveryStatus, Notification};
 pub use permission::{ActionName, Pattern, Permissions};

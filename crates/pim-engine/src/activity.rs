@@ -138,7 +138,8 @@ impl Engine {
     ) -> Result<Vec<ActivityEvent>> {
         let actor = self.actor(ctx)?;
         let mut c = self.store.read().await?;
-        let a = q::get_assignment(&mut c, id).await?.ok_or_else(|| DomainError::not_found(format!("assignment {id}")))?;
+        let a =
+            q::get_assignment(&mut c, id).await?.ok_or_else(|| DomainError::not_found(format!("assignment {id}")))?;
         if a.principal_id != actor.id {
             self.authorize_read(ctx, ASSIGNMENTS_READ, &a.scope).await?;
         }

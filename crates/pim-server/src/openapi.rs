@@ -6,8 +6,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    activity, alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, oidc, reports, requests,
-    resources, reviews, roles, scim_clients, ssh, system, tokens,
+    activity, alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, oidc, reports,
+    requests, resources, reviews, roles, scim_clients, ssh, system, tokens,
 };
 
 struct BearerAuth;

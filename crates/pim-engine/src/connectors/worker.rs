@@ -653,7 +653,8 @@ impl Engine {
             tx.audit(now, draft).await?;
             if !failed {
                 // What the connector did becomes activity of the activation it served.
-                let verb = if matches!(outcome, Outcome::Granted { .. }) { "connector.grant" } else { "connector.revoke" };
+                let verb =
+                    if matches!(outcome, Outcome::Granted { .. }) { "connector.grant" } else { "connector.revoke" };
                 let served = match g.assignment_id {
                     Some(id) => q::get_assignment(tx.conn(), id).await?,
                     None => None,

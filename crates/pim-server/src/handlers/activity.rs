@@ -3,7 +3,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use pim_api::{ActivityEvent, ActivityEventId, ActivityQuery, ActivityRecorded, AssignmentId, Page, Problem, ReportActivity};
+use pim_api::{
+    ActivityEvent, ActivityEventId, ActivityQuery, ActivityRecorded, AssignmentId, Page, Problem, ReportActivity,
+};
 
 use crate::AppState;
 use crate::error::ApiResult;

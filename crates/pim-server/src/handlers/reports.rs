@@ -154,7 +154,11 @@ pub async fn activation_report(
     };
     if q.format == Some(ExportFormat::Csv) {
         let line = |dim: &str, n: u64| vec![dim.to_owned(), String::new(), String::new(), n.to_string()];
-        let mut lines = vec![line("total", report.total), line("used", report.used), line("activityEvents", report.activity_events)];
+        let mut lines = vec![
+            line("total", report.total),
+            line("used", report.used),
+            line("activityEvents", report.activity_events),
+        ];
         for (dim, list) in [("role", &report.by_role), ("principal", &report.by_principal), ("day", &report.by_day)] {
             for c in list {
                 lines.push(vec![dim.to_owned(), c.key.clone(), cell(&c.name), c.count.to_string()]);

@@ -100,9 +100,7 @@ pub async fn reported_use_by_assignment(
     .fetch(&mut *c)
     .try_collect()
     .await?;
-    rows.iter()
-        .map(|r| Ok((row::id(r, 0)?, (u64::try_from(row::int(r, 1)?).unwrap_or(0), row::ts(r, 2)?))))
-        .collect()
+    rows.iter().map(|r| Ok((row::id(r, 0)?, (u64::try_from(row::int(r, 1)?).unwrap_or(0), row::ts(r, 2)?)))).collect()
 }
 
 /// The latest reported use, at or before `until`, by `principal` of `role` at `under` or below it.
@@ -152,6 +150,7 @@ pub async fn role_has_reported_use(
 
 /// Removes the events recorded before `before` (retention); returns how many.
 pub async fn prune_activity(c: &mut AnyConnection, before: Timestamp) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM activity_events WHERE recorded_at < $1").bind(before.0).execute(&mut *c).await?;
+    let done =
+        sqlx::query("DELETE FROM activity_events WHERE recorded_at < $1").bind(before.0).execute(&mut *c).await?;
     Ok(done.rows_affected())
 }

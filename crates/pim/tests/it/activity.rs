@@ -64,7 +64,8 @@ async fn a_system_reports_activity_during_and_outside_activations(b: Backend) {
     let orders = system(&s, "orders-db").await;
 
     // Before any activation: stored, unmatched.
-    let before = orders.report_activity(&report(vec![event("ann", s.engine.now(), "sql.select")])).await.expect("report");
+    let before =
+        orders.report_activity(&report(vec![event("ann", s.engine.now(), "sql.select")])).await.expect("report");
     assert_eq!((before.matched, before.unmatched), (0, 1));
     assert_eq!((before.items[0].match_kind, before.items[0].assignment_id), (ActivityMatch::Unmatched, None));
     assert_eq!(before.items[0].system, "orders-db", "the system defaults to the caller's name");

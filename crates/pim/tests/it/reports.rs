@@ -320,10 +320,11 @@ async fn activation_counts_across_days(b: Backend) {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "dimension,key,name,count");
     assert_eq!(lines[1], "total,,,4");
+    assert_eq!((lines[2], lines[3]), ("used,,,0", "activityEvents,,,0"), "no system reported activity");
     assert!(lines.contains(&format!("role,{ops},Ops,3").as_str()), "{text}");
     assert!(lines.contains(&format!("principal,{bob_id},bob,1").as_str()), "{text}");
     assert!(lines.contains(&"day,2026-01-06,,1"), "{text}");
-    assert_eq!(lines.len(), 1 + 1 + 2 + 2 + 2);
+    assert_eq!(lines.len(), 1 + 3 + 2 + 2 + 2);
     // Plain users may not read it.
     assert_eq!(code(alice.activation_report(&q).await), "forbidden");
     s.stop().await;

@@ -64,10 +64,9 @@ fn event_row(e: &ActivityEvent) -> EventRow {
 /// reading the assignment (the holder, or `pim.assignments.read` at its scope).
 pub(super) async fn show_request(State(s): State<AppState>, session: Session, Path(id): Path<String>) -> PortalResult {
     let chrome = Chrome::new(&session, "requests", "Request");
-    let id: RequestId = id
-        .trim()
-        .parse()
-        .map_err(|_| PortalError::new(ErrorKind::InvalidInput, format!("'{id}' is not a request id")).within(&chrome))?;
+    let id: RequestId = id.trim().parse().map_err(|_| {
+        PortalError::new(ErrorKind::InvalidInput, format!("'{id}' is not a request id")).within(&chrome)
+    })?;
     let r = s.engine.get_request(&session.ctx, id).await.map_err(|e| PortalError::from(e).within(&chrome))?;
     let (mut events, mut hidden) = (Vec::new(), None);
     if let Some(a) = r.target_assignment {
