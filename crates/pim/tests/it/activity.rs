@@ -8,6 +8,7 @@ use pim_engine::engine::EngineOptions;
 use serde_json::json;
 
 use crate::harness::prelude::*;
+use crate::hostile::{review_of, selected};
 use crate::portal::Browser;
 
 const PW: &str = "a-long-password-1";
@@ -48,9 +49,8 @@ fn report(events: Vec<ReportedActivity>) -> ReportActivity {
     ReportActivity { events }
 }
 
-async fn activate(s: &TestServer, c: &Client, role: RoleId, scope: &str, minutes: u32) -> (RequestId, AssignmentId) {
+async fn activate(c: &Client, role: RoleId, scope: &str, minutes: u32) -> (RequestId, AssignmentId) {
     let done = c.create_request(&activation(role, scope, minutes)).await.expect("activate");
-    let _ = s;
     (done.request.id, done.assignment.expect("in effect").id)
 }
 
@@ -71,8 +71,8 @@ async fn a_system_reports_activity_during_and_outside_activations(b: Backend) {
     assert_eq!(before.items[0].system, "orders-db", "the system defaults to the caller's name");
 
     s.advance(MINUTE_MS);
-    let (_, a) = activate(&s, &ann_c, role, "/db/prod", 60).await;
-    let (_, bobs) = activate(&s, &bob_c, role, "/db/prod", 60).await;
+    let (_, a) = activate(&ann_c, role, "/db/prod", 60).await;
+    let (_, bobs) = activate(&bob_c, role, "/db/prod", 60).await;
     s.advance(MINUTE_MS);
     let now = s.engine.now();
     let inferred = event("ann", now, "sql.select");
@@ -157,7 +157,7 @@ async fn connector_grants_and_revokes_appear_as_activity(b: Backend) {
     let role = db_role(&s).await;
     let (gina, gina_c) = s.user("gina").await;
     s.assign(gina, role, "/apps/crm", AssignmentKind::Eligible, None).await;
-    let (_, a) = activate(&s, &gina_c, role, "/apps/crm", 60).await;
+    let (_, a) = activate(&gina_c, role, "/apps/crm", 60).await;
     s.engine.run_connectors_once().await.expect("connectors");
     s.advance(MINUTE_MS);
     gina_c.create_request(&CreateRequest::for_assignment(RequestAction::SelfDeactivate, a)).await.expect("off");
@@ -178,28 +178,9 @@ async fn connector_grants_and_revokes_appear_as_activity(b: Backend) {
     s.stop().await;
 }
 
-fn user_ref(id: PrincipalId) -> ApproverRef {
-    ApproverRef { kind: PrincipalKind::User, id }
-}
-
+/// A one-time review of the eligibilities of `role` at `/db`, by the administrator.
 fn review(name: &str, role: RoleId, reviewer: PrincipalId) -> CreateReview {
-    CreateReview {
-        name: name.into(),
-        description: None,
-        target: ReviewTarget::Roles { role_ids: vec![role], scope: sp("/db") },
-        kinds: ReviewedKinds::Eligible,
-        inactive_days: None,
-        reviewers: Reviewers::Selected { reviewers: vec![user_ref(reviewer)] },
-        schedule: ReviewScheduleInput {
-            start: None,
-            recurrence: Recurrence::OneTime,
-            duration_days: 7,
-            end: ReviewEnd::Never,
-        },
-        auto_apply: false,
-        if_no_response: IfNoResponse::NoChange,
-        reason_required: false,
-    }
+    CreateReview { kinds: ReviewedKinds::Eligible, ..review_of(name, role, "/db", selected(&[reviewer])) }
 }
 
 async fn items_of(s: &TestServer, def: &ReviewDefinition) -> Vec<ReviewItem> {
@@ -222,8 +203,8 @@ async fn reviews_recommend_removal_of_access_activated_but_never_used(b: Backend
     let orders = system(&s, "orders-db").await;
     // Both activate every week; nobody reports yet.
     for _ in 0..3 {
-        activate(&s, &ann_c, role, "/db/prod", 60).await;
-        activate(&s, &bob_c, role, "/db/prod", 60).await;
+        activate(&ann_c, role, "/db/prod", 60).await;
+        activate(&bob_c, role, "/db/prod", 60).await;
         s.advance(7 * DAY_MS);
     }
     let first = s.admin.create_review(&review("Before activity", role, s.admin_id)).await.expect("review");
@@ -232,8 +213,8 @@ async fn reviews_recommend_removal_of_access_activated_but_never_used(b: Backend
     assert_eq!(verdict_of(&items, bob), (Verdict::Approve, None));
 
     // This week bob uses his activation; ann activates again and does nothing.
-    activate(&s, &ann_c, role, "/db/prod", 60).await;
-    activate(&s, &bob_c, role, "/db/prod", 60).await;
+    activate(&ann_c, role, "/db/prod", 60).await;
+    activate(&bob_c, role, "/db/prod", 60).await;
     s.advance(10 * MINUTE_MS);
     let used_at = s.engine.now();
     orders.report_activity(&report(vec![event("bob", used_at, "sql.select")])).await.expect("report");
@@ -247,7 +228,7 @@ async fn reviews_recommend_removal_of_access_activated_but_never_used(b: Backend
 
     // Used long ago counts as unused.
     s.advance(31 * DAY_MS);
-    activate(&s, &bob_c, role, "/db/prod", 60).await;
+    activate(&bob_c, role, "/db/prod", 60).await;
     let third = s.admin.create_review(&review("Later", role, s.admin_id)).await.expect("review");
     assert_eq!(verdict_of(&items_of(&s, &third).await, bob), (Verdict::Deny, Some(used_at)));
     s.stop().await;
@@ -262,7 +243,7 @@ async fn the_portal_report_export_and_retention_include_activity(b: Backend) {
     s.assign(ann, role, "/db/prod", AssignmentKind::Eligible, None).await;
     let ann_c = s.client_for(ann).await;
     let orders = system(&s, "orders-db").await;
-    let (request, a) = activate(&s, &ann_c, role, "/db/prod", 60).await;
+    let (request, a) = activate(&ann_c, role, "/db/prod", 60).await;
     let mut e = event("ann", s.engine.now(), "sql.delete");
     e.target = Some("orders.line_items".into());
     orders.report_activity(&report(vec![e, event("ann", s.engine.now(), "sql.select")])).await.expect("report");
