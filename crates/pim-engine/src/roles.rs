@@ -55,40 +55,13 @@ impl Engine {
             let now = self.now();
             let mut tx = self.store.write(now).await?;
             let role = self
-                .create_role_in(&mut tx, ctx, &draft, now, name.clone(), description.clone(), permissions.clone())
+                .put_role_in(&mut tx, ctx, &draft, now, None, name.clone(), description.clone(), permissions.clone())
                 .await?;
             tx.commit().await?;
             self.index.upsert_role(role.clone());
             Ok(role)
         })
         .await
-    }
-
-    /// [`Engine::create_role`] inside `tx`, audited with `draft`; the caller commits, then puts the
-    /// role in the index.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn create_role_in(
-        &self,
-        tx: &mut WriteTx,
-        ctx: &Context,
-        draft: &AuditDraft,
-        now: Timestamp,
-        name: String,
-        description: String,
-        permissions: Permissions,
-    ) -> Result<RoleDefinition> {
-        self.authorize(ctx, ROLES_WRITE, &ScopePath::root())?;
-        validate_custom(&name, &description, &permissions)?;
-        if q::get_role_by_name(tx.conn(), &name).await?.is_some() {
-            return refuse(ErrorKind::NameTaken, format!("a role named '{name}' exists"));
-        }
-        let role = RoleDefinition { id: RoleId::new(), name, description, builtin: false, permissions };
-        q::insert_role(tx.conn(), &role, now).await?;
-        let mut d = draft.clone();
-        d.role_id = Some(role.id);
-        tx.audit(now, d).await?;
-        self.record_changes(tx, now, &[Change::Role(role.id)]).await?;
-        Ok(role)
     }
 
     /// Replaces a custom role's name, description and permissions.
@@ -105,12 +78,12 @@ impl Engine {
             let now = self.now();
             let mut tx = self.store.write(now).await?;
             let role = self
-                .update_role_in(
+                .put_role_in(
                     &mut tx,
                     ctx,
                     &draft,
                     now,
-                    id_or_name,
+                    Some(id_or_name),
                     name.clone(),
                     description.clone(),
                     permissions.clone(),
@@ -123,33 +96,44 @@ impl Engine {
         .await
     }
 
-    /// [`Engine::update_role`] inside `tx`, audited with `draft`; the caller commits, then puts the
-    /// role in the index.
+    /// [`Engine::create_role`] (`replacing` `None`) or [`Engine::update_role`] of the role
+    /// `replacing` inside `tx`, audited with `draft`; the caller commits, then puts the role in the
+    /// index.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn update_role_in(
+    pub(crate) async fn put_role_in(
         &self,
         tx: &mut WriteTx,
         ctx: &Context,
         draft: &AuditDraft,
         now: Timestamp,
-        id_or_name: &str,
+        replacing: Option<&str>,
         name: String,
         description: String,
         permissions: Permissions,
     ) -> Result<RoleDefinition> {
         self.authorize(ctx, ROLES_WRITE, &ScopePath::root())?;
         validate_custom(&name, &description, &permissions)?;
-        let old = find_role(tx.conn(), id_or_name).await?;
-        if old.builtin {
+        let old = match replacing {
+            Some(id_or_name) => Some(find_role(tx.conn(), id_or_name).await?),
+            None => None,
+        };
+        if let Some(old) = &old
+            && old.builtin
+        {
             return refuse(ErrorKind::BuiltinRoleReadOnly, format!("the built-in role {} cannot be changed", old.name));
         }
         if let Some(other) = q::get_role_by_name(tx.conn(), &name).await?
-            && other.id != old.id
+            && old.as_ref().is_none_or(|o| o.id != other.id)
         {
             return refuse(ErrorKind::NameTaken, format!("a role named '{name}' exists"));
         }
-        let role = RoleDefinition { id: old.id, name, description, builtin: false, permissions };
-        q::update_role(tx.conn(), &role, now).await?;
+        let id = old.as_ref().map_or_else(RoleId::new, |o| o.id);
+        let role = RoleDefinition { id, name, description, builtin: false, permissions };
+        if old.is_some() {
+            q::update_role(tx.conn(), &role, now).await?;
+        } else {
+            q::insert_role(tx.conn(), &role, now).await?;
+        }
         let mut d = draft.clone();
         d.role_id = Some(role.id);
         tx.audit(now, d).await?;

@@ -1,5 +1,5 @@
 //! Carrying out one policy change inside the apply's transaction, through the code of the
-//! change's own endpoint (`create_role_in`, `membership_in_tx`, `change_settings_in`,
+//! change's own endpoint (`put_role_in`, `membership_in_tx`, `change_settings_in`,
 //! `write_request`, ...), and what the access index learns once the transaction commits.
 
 use std::collections::HashMap;
@@ -83,14 +83,15 @@ impl Engine {
             PolicyChange::CreateRole(r) => {
                 let p = permissions(r)?;
                 let draft = role_draft(self.draft(ctx, "role.create"), &r.name, &p);
-                let role = self.create_role_in(tx, ctx, &draft, now, r.name.clone(), r.description.clone(), p).await?;
+                let role =
+                    self.put_role_in(tx, ctx, &draft, now, None, r.name.clone(), r.description.clone(), p).await?;
                 done.roles.push(role);
             }
             PolicyChange::UpdateRole { to: r, .. } => {
                 let p = permissions(r)?;
                 let draft = role_draft(self.draft(ctx, "role.update"), &r.name, &p);
                 let role = self
-                    .update_role_in(tx, ctx, &draft, now, &r.name, r.name.clone(), r.description.clone(), p)
+                    .put_role_in(tx, ctx, &draft, now, Some(&r.name), r.name.clone(), r.description.clone(), p)
                     .await?;
                 done.roles.push(role);
             }
