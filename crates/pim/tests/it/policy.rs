@@ -298,7 +298,57 @@ async fn forbidden_paths_change_nothing(b: Backend) {
     assert_eq!(export(&s.admin).await, settings_only);
 }
 
+async fn a_scoped_file_manages_only_its_subtree(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let full = export(&s.admin).await;
+    let text = s.admin.export_policy(&PolicyExportQuery { scope: Some(sp("/db")) }).await.expect("export");
+    assert!(text.contains("\nscope = \"/db\"\n") && text.contains("name = \"DB Operator\""), "{text}");
+    assert!(!text.contains("Global Administrator") && !text.contains("scope = \"/prod\""), "outside /db:\n{text}");
+
+    // An eligibility's end changes: one update, through adminUpdate.
+    let (old_end, new_end) = (Timestamp(T0.0 + 30 * DAY_MS).to_rfc3339(), Timestamp(T0.0 + 10 * DAY_MS).to_rfc3339());
+    let shorter = text.replace(&old_end, &new_end);
+    let plan = s.admin.plan_policy(&body(&shorter)).await.expect("plan");
+    assert_eq!(plan.changes.len(), 1, "{plan:?}");
+    assert_eq!((plan.changes[0].op.as_str(), plan.changes[0].fields[0].field.as_str()), ("update", "end"));
+    assert_eq!(plan.changes[0].fields[0].to, Some(new_end.clone().into()));
+    s.admin.apply_policy(&body(&shorter)).await.expect("apply");
+    assert_eq!(s.admin.export_policy(&PolicyExportQuery { scope: Some(sp("/db")) }).await.expect("export"), shorter);
+    assert_eq!(s.audited("request.adminUpdate").await.len(), 1);
+
+    // Pruning with an empty file for /db removes what lies below /db, and nothing else.
+    let empty = "version = 1\nscope = \"/db\"\n";
+    let plan = s.admin.plan_policy(&pruning(empty)).await.expect("plan");
+    let mut keys: Vec<String> = plan.changes.iter().map(|c| format!("{} {} {}", c.op, c.object, c.key)).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "remove assignment eligible DB Operator at /db for oncall",
+            "remove assignment eligible Reader at /db/orders for bob",
+            "remove settings DB Operator at /db",
+        ]
+    );
+    s.admin.apply_policy(&pruning(empty)).await.expect("apply");
+    let after = export(&s.admin).await;
+    assert!(after.contains("name = \"DB Operator\"") && after.contains("scope = \"/prod\""), "{after}");
+    assert!(after.contains("role = \"Global Administrator\"") && after.contains("name = \"oncall\""), "{after}");
+    assert_ne!(after, full);
+
+    // A file may not reach outside its scope.
+    let outside = format!("{empty}\n[[settings]]\nrole = \"Reader\"\nscope = \"/prod\"\nactivationMaxMinutes = 60\n");
+    assert_eq!(
+        refusal(s.admin.apply_policy(&body(&outside)).await),
+        format!(
+            "invalid_policy: line {}, field settings[0].scope: /prod is outside the file's scope /db",
+            line_of(&outside, "scope = \"/prod\"")
+        )
+    );
+}
+
 crate::backend_tests!(
+    a_scoped_file_manages_only_its_subtree,
     export_apply_on_a_fresh_server_exports_the_same_file,
     plan_after_an_edit_lists_exactly_that_edit,
     a_file_with_an_error_is_refused_with_line_and_field_and_changes_nothing,
