@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::settings::{SettingsValues, default_of};
-use super::{AssignmentPolicy, PolicyDoc, RolePolicy};
+use super::{AlertRulePolicy, AssignmentPolicy, PolicyDoc, RolePolicy};
 use crate::scope::ScopePath;
 
 /// One change, with what apply needs to carry it out.
@@ -68,6 +68,15 @@ pub enum PolicyChange {
     },
     /// An assignment the file does not list.
     RemoveAssignment(AssignmentPolicy),
+    /// An alert rule whose settings change.
+    SetAlertRule {
+        /// As the server has it (empty: the defaults).
+        from: AlertRulePolicy,
+        /// As the file has it.
+        to: AlertRulePolicy,
+    },
+    /// An alert rule configured on the server that the file does not list: back to its defaults.
+    ResetAlertRule(AlertRulePolicy),
 }
 
 /// One field that changes: its value before and after (`None`: absent).
@@ -88,8 +97,10 @@ impl PolicyChange {
         match self {
             CreateRole(_) | CreateGroup(_) | AddMember { .. } | CreateAssignment(_) => "create",
             PutSettings { from: None, .. } => "create",
-            UpdateRole { .. } | PutSettings { .. } | UpdateAssignment { .. } => "update",
-            RemoveRole(_) | RemoveMember { .. } | ResetSettings { .. } | RemoveAssignment(_) => "remove",
+            UpdateRole { .. } | PutSettings { .. } | UpdateAssignment { .. } | SetAlertRule { .. } => "update",
+            RemoveRole(_) | RemoveMember { .. } | ResetSettings { .. } | RemoveAssignment(_) | ResetAlertRule(_) => {
+                "remove"
+            }
         }
     }
 
@@ -107,6 +118,7 @@ impl PolicyChange {
             AddMember { .. } | RemoveMember { .. } => "member",
             PutSettings { .. } | ResetSettings { .. } => "settings",
             CreateAssignment(_) | UpdateAssignment { .. } | RemoveAssignment(_) => "assignment",
+            SetAlertRule { .. } | ResetAlertRule(_) => "alertRule",
         }
     }
 
@@ -122,6 +134,7 @@ impl PolicyChange {
             AddMember { group, member } | RemoveMember { group, member } => format!("{member} in {group}"),
             PutSettings { role, scope, .. } | ResetSettings { role, scope, .. } => format!("{role} at {scope}"),
             CreateAssignment(a) | RemoveAssignment(a) | UpdateAssignment { to: a, .. } => assignment(a),
+            SetAlertRule { to: r, .. } | ResetAlertRule(r) => r.id.clone(),
         }
     }
 
@@ -153,9 +166,31 @@ impl PolicyChange {
                 let end = |a: &AssignmentPolicy| a.end.map(|t| Value::from(t.to_rfc3339()));
                 vec![field("end", end(from), end(to))]
             }
+            SetAlertRule { from, to } => rule_fields(from, to),
+            ResetAlertRule(from) => {
+                rule_fields(from, &AlertRulePolicy { id: from.id.clone(), ..AlertRulePolicy::default() })
+            }
             _ => vec![],
         }
     }
+}
+
+/// The values in force of an alert rule that differ.
+fn rule_fields(from: &AlertRulePolicy, to: &AlertRulePolicy) -> Vec<FieldDiff> {
+    let ((fs, fe, ft), (ts, te, tt)) = (from.full(), to.full());
+    let mut out = vec![];
+    if fs != ts {
+        out.push(field("severity", Some(fs.as_str().into()), Some(ts.as_str().into())));
+    }
+    if fe != te {
+        out.push(field("enabled", Some(fe.into()), Some(te.into())));
+    }
+    for (k, v) in &tt {
+        if ft.get(k) != Some(v) {
+            out.push(field(&format!("thresholds.{k}"), ft.get(k).map(|x| (*x).into()), Some((*v).into())));
+        }
+    }
+    out
 }
 
 fn field(name: &str, from: Option<Value>, to: Option<Value>) -> FieldDiff {
@@ -227,6 +262,15 @@ pub fn diff(current: &PolicyDoc, desired: &PolicyDoc) -> Vec<PolicyChange> {
             Some(_) => {}
         }
     }
+    if desired.scope.is_root() {
+        for r in &desired.alert_rules {
+            let from = current.alert_rules.iter().find(|c| c.id == r.id).cloned();
+            let from = from.unwrap_or_else(|| AlertRulePolicy { id: r.id.clone(), ..AlertRulePolicy::default() });
+            if &from != r {
+                out.push(SetAlertRule { from, to: r.clone() });
+            }
+        }
+    }
     let mut tail = vec![];
     for a in current.assignments.iter().filter(|c| !desired.assignments.iter().any(|a| a.key() == c.key())) {
         tail.push(RemoveAssignment(a.clone()));
@@ -238,6 +282,9 @@ pub fn diff(current: &PolicyDoc, desired: &PolicyDoc) -> Vec<PolicyChange> {
     }
     tail.append(&mut removals);
     if desired.scope.is_root() {
+        for r in current.alert_rules.iter().filter(|c| !desired.alert_rules.iter().any(|r| r.id == c.id)) {
+            tail.push(ResetAlertRule(r.clone()));
+        }
         for r in current.roles.iter().filter(|c| !desired.roles.iter().any(|r| r.name == c.name)) {
             tail.push(RemoveRole(r.clone()));
         }

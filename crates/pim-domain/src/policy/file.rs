@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::settings::SettingsValues;
-use super::{AssignmentPolicy, FORMAT_VERSION, GroupPolicy, PolicyDoc, PolicyError, RolePolicy, SettingsPolicy};
+use super::{
+    AlertRulePolicy, AssignmentPolicy, FORMAT_VERSION, GroupPolicy, PolicyDoc, PolicyError, RolePolicy, SettingsPolicy,
+};
 use crate::permission::{Pattern, Permissions};
 use crate::scope::ScopePath;
 use crate::{AssignmentKind, DomainError, ErrorKind, Timestamp};
@@ -27,6 +29,8 @@ struct FileIn {
     settings: Vec<toml::Table>,
     #[serde(default)]
     assignments: Vec<AssignmentEntry>,
+    #[serde(default)]
+    alert_rules: Vec<AlertRuleEntry>,
 }
 
 #[derive(Serialize)]
@@ -42,6 +46,20 @@ struct FileOut<'a> {
     settings: Vec<SettingsOut<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     assignments: Vec<AssignmentEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    alert_rules: Vec<AlertRuleEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AlertRuleEntry {
+    id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    severity: Option<crate::alert::Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    thresholds: std::collections::BTreeMap<String, i64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -115,6 +133,16 @@ pub fn render(doc: &PolicyDoc) -> Result<String, DomainError> {
                 scope: a.scope.as_str().to_owned(),
                 kind: a.kind.as_str().to_owned(),
                 end: a.end.map(Timestamp::to_rfc3339),
+            })
+            .collect(),
+        alert_rules: doc
+            .alert_rules
+            .iter()
+            .map(|r| AlertRuleEntry {
+                id: r.id.clone(),
+                severity: r.severity,
+                enabled: r.enabled,
+                thresholds: r.thresholds.clone(),
             })
             .collect(),
     };
@@ -205,6 +233,22 @@ pub fn parse(text: &str) -> Result<PolicyDoc, PolicyError> {
             return Err(at(format!("assignments[{i}]"), "this assignment is listed twice".into()));
         }
         doc.assignments.push(p);
+    }
+    for (i, r) in file.alert_rules.into_iter().enumerate() {
+        let field = |k: &str| format!("alertRules[{i}].{k}");
+        if !scope.is_root() {
+            return Err(at(format!("alertRules[{i}]"), "alert rules are global: they belong in a file for /".into()));
+        }
+        let def = crate::alert::rule_def(&r.id).ok_or_else(|| {
+            let known: Vec<&str> = crate::alert::RULES.iter().map(|d| d.id).collect();
+            at(field("id"), format!("no alert rule is named '{}' (rules: {})", r.id, known.join(", ")))
+        })?;
+        def.check_thresholds(&r.thresholds).map_err(|e| at(field("thresholds"), e.message))?;
+        if doc.alert_rules.iter().any(|o| o.id == r.id) {
+            return Err(at(format!("alertRules[{i}]"), format!("the alert rule '{}' is listed twice", r.id)));
+        }
+        let p = AlertRulePolicy { id: r.id, severity: r.severity, enabled: r.enabled, thresholds: r.thresholds };
+        doc.alert_rules.push(p.canonical());
     }
     Ok(doc)
 }
@@ -325,6 +369,11 @@ principal = "alice"
 role = "DB Operator"
 scope = "/db"
 type = "eligible"
+
+[[alertRules]]
+id = "tooManyGlobalAdmins"
+severity = "high"
+thresholds = { count = 1, percent = 10 }
 "#;
 
     #[test]
@@ -333,6 +382,8 @@ type = "eligible"
         assert_eq!(doc.roles[0].name, "DB Operator");
         assert_eq!(doc.settings[0].values["activationMaxMinutes"], 60);
         assert_eq!(doc.assignments[0].kind, AssignmentKind::Eligible);
+        // Values equal to the defaults are not policy: `percent = 10` is the default.
+        assert_eq!(doc.alert_rules[0].thresholds.keys().collect::<Vec<_>>(), ["count"]);
         let text = render(&doc).unwrap();
         assert_eq!(parse(&text).unwrap(), doc);
         assert_eq!(render(&parse(&text).unwrap()).unwrap(), text);
@@ -363,5 +414,10 @@ type = "eligible"
             parse(&bad_kind).unwrap_err().to_string(),
             "line 20, field assignments[0].type: 'permanent' is neither eligible nor active"
         );
+        let bad_threshold = TEXT.replace("count = 1,", "count = 0,");
+        let e = parse(&bad_threshold).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(25), "alertRules[0].thresholds"), "{e}");
+        let scoped = TEXT.replace("version = 1\n", "version = 1\nscope = \"/db\"\n");
+        assert_eq!(parse(&scoped).unwrap_err().field, "alertRules[0]");
     }
 }

@@ -5,12 +5,14 @@ mod diff;
 mod file;
 mod settings;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 pub use diff::{FieldDiff, PolicyChange, diff};
 pub use file::{line_of, parse, render};
 pub use settings::{SettingsValues, approver_names, settings_from_values, settings_values};
 
+use crate::alert::{AlertRule, Severity, rule_def};
 use crate::scope::ScopePath;
 use crate::{AssignmentKind, Timestamp};
 
@@ -30,12 +32,14 @@ pub struct PolicyDoc {
     pub settings: Vec<SettingsPolicy>,
     /// Eligible and permanent active assignments.
     pub assignments: Vec<AssignmentPolicy>,
+    /// Alert rules configured away from their defaults (only in a document for `/`).
+    pub alert_rules: Vec<AlertRulePolicy>,
 }
 
 impl PolicyDoc {
     /// An empty document covering `scope`.
     pub fn empty(scope: ScopePath) -> PolicyDoc {
-        PolicyDoc { scope, roles: vec![], groups: vec![], settings: vec![], assignments: vec![] }
+        PolicyDoc { scope, roles: vec![], groups: vec![], settings: vec![], assignments: vec![], alert_rules: vec![] }
     }
 
     /// Puts every list in the canonical order (what `render` writes and `diff` walks).
@@ -54,6 +58,7 @@ impl PolicyDoc {
         }
         self.settings.sort_by(|a, b| (&a.role, a.scope.as_str()).cmp(&(&b.role, b.scope.as_str())));
         self.assignments.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        self.alert_rules.sort_by(|a, b| a.id.cmp(&b.id));
     }
 }
 
@@ -113,6 +118,55 @@ impl AssignmentPolicy {
 
     fn sort_key(&self) -> (String, String, String, &'static str) {
         (self.scope.as_str().to_owned(), self.role.clone(), self.principal.clone(), self.kind.as_str())
+    }
+}
+
+/// An alert rule's settings where they differ from its built-in defaults (`None` / absent: the
+/// default).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertRulePolicy {
+    /// The rule, e.g. `tooManyGlobalAdmins`.
+    pub id: String,
+    /// Its severity.
+    pub severity: Option<Severity>,
+    /// Whether it raises alerts.
+    pub enabled: Option<bool>,
+    /// Its thresholds by name.
+    pub thresholds: BTreeMap<String, i64>,
+}
+
+impl AlertRulePolicy {
+    /// `rule` as a document holds it: only what differs from the defaults; `None` when nothing does.
+    pub fn from_rule(rule: &AlertRule) -> Option<AlertRulePolicy> {
+        let p = AlertRulePolicy {
+            id: rule.id.clone(),
+            severity: Some(rule.severity),
+            enabled: Some(rule.enabled),
+            thresholds: rule.thresholds.clone(),
+        }
+        .canonical();
+        (p.severity.is_some() || p.enabled.is_some() || !p.thresholds.is_empty()).then_some(p)
+    }
+
+    /// The same, with every value equal to the rule's default left out.
+    pub fn canonical(mut self) -> AlertRulePolicy {
+        if let Some(def) = rule_def(&self.id) {
+            self.severity = self.severity.filter(|s| *s != def.severity);
+            self.enabled = self.enabled.filter(|e| !*e);
+            self.thresholds.retain(|k, v| def.thresholds.iter().find(|t| t.name == k).is_none_or(|t| t.default != *v));
+        }
+        self
+    }
+
+    /// Every value in force: severity, enabled, and all thresholds, defaults filled in.
+    pub fn full(&self) -> (Severity, bool, BTreeMap<String, i64>) {
+        let Some(def) = rule_def(&self.id) else {
+            return (self.severity.unwrap_or(Severity::Low), self.enabled.unwrap_or(true), self.thresholds.clone());
+        };
+        let mut thresholds: BTreeMap<String, i64> =
+            def.thresholds.iter().map(|t| (t.name.to_owned(), t.default)).collect();
+        thresholds.extend(self.thresholds.iter().map(|(k, v)| (k.clone(), *v)));
+        (self.severity.unwrap_or(def.severity), self.enabled.unwrap_or(true), thresholds)
     }
 }
 

@@ -145,6 +145,18 @@ impl Engine {
                 input.permanent = a.end.is_none();
                 self.request(tx, ctx, actor, input, now, justification, done).await?;
             }
+            PolicyChange::SetAlertRule { to: r, .. } | PolicyChange::ResetAlertRule(r) => {
+                let target = match change {
+                    PolicyChange::ResetAlertRule(_) => {
+                        pim_domain::policy::AlertRulePolicy { id: r.id.clone(), ..Default::default() }
+                    }
+                    _ => r.clone(),
+                };
+                let (severity, enabled, thresholds) = target.full();
+                let update = crate::alerts::RuleUpdate { severity: Some(severity), enabled: Some(enabled), thresholds };
+                let draft = self.alert_rule_draft(ctx, &r.id, &update);
+                self.update_alert_rule_in(tx, ctx, &draft, now, &r.id, &update).await?;
+            }
             PolicyChange::RemoveAssignment(a) => {
                 let mut input = RequestInput::new(RequestAction::AdminRemove);
                 input.assignment_id = Some(self.assignment_of(tx, a, now).await?);

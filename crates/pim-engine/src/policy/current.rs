@@ -76,6 +76,10 @@ pub(crate) async fn current(c: &mut AnyConnection, scope: &ScopePath, now: Times
             doc.assignments.push(p);
         }
     }
+    if scope.is_root() {
+        let rules = crate::alerts::rules_now(c).await?;
+        doc.alert_rules = rules.iter().filter_map(pim_domain::policy::AlertRulePolicy::from_rule).collect();
+    }
     doc.sort();
     Ok(doc)
 }

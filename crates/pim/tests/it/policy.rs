@@ -34,6 +34,12 @@ async fn world(s: &TestServer) {
     s.assign(oncall, db_op, "/db", AssignmentKind::Eligible, None).await;
     s.assign(bob, role::READER, "/db/orders", AssignmentKind::Eligible, Some(Timestamp(T0.0 + 30 * DAY_MS))).await;
     alice_client.create_request(&activation(db_op, "/db", 30)).await.expect("activation");
+    let rule = UpdateAlertRule {
+        severity: Some(Severity::High),
+        enabled: None,
+        thresholds: [("count".to_owned(), 1)].into_iter().collect(),
+    };
+    s.admin.update_alert_rule("tooManyGlobalAdmins", &rule).await.expect("alert rule");
 }
 
 fn body(policy: &str) -> PolicyRequest {
@@ -72,6 +78,7 @@ async fn export_apply_on_a_fresh_server_exports_the_same_file(b: Backend) {
         "[[settings.approvalStages]]\napprovers = [\"dba-leads\"]\n",
         "principal = \"bob\"\nrole = \"Reader\"\nscope = \"/db/orders\"\ntype = \"eligible\"\nend = ",
         "principal = \"admin\"\nrole = \"Global Administrator\"\nscope = \"/\"\ntype = \"active\"\n",
+        "[[alertRules]]\nid = \"tooManyGlobalAdmins\"\nseverity = \"high\"\n",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -347,7 +354,45 @@ async fn a_scoped_file_manages_only_its_subtree(b: Backend) {
     );
 }
 
+async fn alert_rules_are_policy_of_the_root(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let text = export(&s.admin).await;
+    let start = text.find("\n\n[[alertRules]]").expect("the configured rule");
+    let without = format!("{}\n", &text[..start]);
+    let plan = s.admin.plan_policy(&body(&without)).await.expect("plan");
+    assert_eq!(plan.changes.len(), 1, "{plan:?}");
+    let c = &plan.changes[0];
+    assert_eq!(
+        (c.op.as_str(), c.object.as_str(), c.key.as_str(), c.status.as_str()),
+        ("remove", "alertRule", "tooManyGlobalAdmins", "needsPrune")
+    );
+    let fields: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> =
+        c.fields.iter().map(|f| (f.field.clone(), f.from.clone(), f.to.clone())).collect();
+    assert_eq!(
+        fields,
+        [
+            ("severity".to_owned(), Some("high".into()), Some("low".into())),
+            ("thresholds.count".to_owned(), Some(1.into()), Some(5.into())),
+        ]
+    );
+    s.admin.apply_policy(&pruning(&without)).await.expect("apply");
+    let rules = s.admin.list_alert_rules().await.expect("rules").items;
+    let rule = rules.iter().find(|r| r.id == "tooManyGlobalAdmins").expect("rule");
+    assert_eq!((rule.severity, rule.thresholds["count"]), (Severity::Low, 5));
+    assert_eq!(export(&s.admin).await, without);
+    assert_eq!(s.audited("alertRule.update").await[0].actor_name.as_deref(), Some("admin"));
+
+    // Alert rules are global: reading them is needed for a file of /, not for one below it.
+    let (uaa_id, uaa) = s.user("uaa").await;
+    s.assign(uaa_id, role::USER_ACCESS_ADMINISTRATOR, "/", AssignmentKind::Active, None).await;
+    assert_eq!(code(uaa.export_policy(&PolicyExportQuery::default()).await), "forbidden");
+    let scoped = uaa.export_policy(&PolicyExportQuery { scope: Some(sp("/db")) }).await.expect("export /db");
+    assert!(!scoped.contains("alertRules"), "{scoped}");
+}
+
 crate::backend_tests!(
+    alert_rules_are_policy_of_the_root,
     a_scoped_file_manages_only_its_subtree,
     export_apply_on_a_fresh_server_exports_the_same_file,
     plan_after_an_edit_lists_exactly_that_edit,

@@ -216,9 +216,10 @@ pub(super) fn rows(w: &World, r: &RowFx) -> Vec<Ep> {
         .write(),
         ep("GET", "/api/v1/settings", "", "/api/v1/settings", None, Sees(SETTINGS_READ), 200).sentinel("/a"),
         // Declarative policy: export and plan read roles, the directory, settings and assignments
-        // (every holder of pim.assignments.read holds the other three); apply needs, besides, the
-        // permission of each change it makes (here settings at /pol{i}).
-        ep("GET", "/api/v1/policy/export", "", "/api/v1/policy/export", None, Act(ASSIGNMENTS_READ), 200),
+        // (every holder of pim.assignments.read holds the other three), and for `/` alert rules
+        // (every holder of pim.alerts.read holds all four); apply needs, besides, the permission of
+        // each change it makes (here settings at /pol{i}).
+        ep("GET", "/api/v1/policy/export", "", "/api/v1/policy/export", None, Act(ALERTS_READ), 200),
         ep(
             "POST",
             "/api/v1/policy/plan",
