@@ -14,6 +14,7 @@ pub mod directory;
 pub mod mfa;
 pub mod notifications;
 pub mod page;
+pub mod policy;
 pub mod problem;
 pub mod reports;
 pub mod requests;
@@ -46,6 +47,7 @@ pub use pim_domain::review::{
     ReviewDefinition, ReviewEnd, ReviewInstance, ReviewItem, ReviewSchedule, ReviewTarget, ReviewedKinds, Reviewers,
 };
 pub use pim_domain::token::{AccessClaims, Audience, SigningAlg, SigningKeyInfo, TokenGrant};
+pub use policy::{PolicyChangeView, PolicyExportQuery, PolicyFieldDiff, PolicyReport, PolicyRequest};
 pub use problem::{Problem, ProblemItem};
 pub use reports::{
     AccessReport, AccessReportQuery, AccessReportRow, ActivationCount, ActivationReport, ActivationReportQuery,

@@ -1308,6 +1308,59 @@ fn alerts_from_the_command_line() {
     drop(server);
 }
 
+#[test]
+fn policy_export_plan_apply_from_the_command_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let cli = Cli::new(dir);
+    let server = Server::start(dir, &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    let secret = server.secret.clone().expect("a setup secret");
+    let setup = ["--server", &server.url, "setup", "--username", "root", "--secret", &secret, "--password-stdin"];
+    cli.ok_in(&setup, "root-password-1\n");
+
+    // Exported, the file matches the server: exit 0.
+    cli.ok(&["export", "--out", "policy.toml"]);
+    let exported = std::fs::read_to_string(dir.join("work/policy.toml")).expect("policy.toml");
+    assert!(
+        exported.contains("principal = \"root\"") && exported.contains("role = \"Global Administrator\""),
+        "{exported}"
+    );
+    assert_eq!(cli.ok(&["export"]), exported, "export to stdout and to a file differ");
+    let same = cli.raw(&["plan", "-f", "policy.toml"], "");
+    assert_eq!(same.code, Some(0), "{}{}", same.stdout, same.stderr);
+    assert!(same.stdout.contains("No changes"), "{}", same.stdout);
+
+    // An edit: exit 2, naming the change; apply makes it; then 0 again.
+    let edited = format!("{exported}\n[[roles]]\nname = \"DB Operator\"\nactions = [\"db.*\"]\n");
+    std::fs::write(dir.join("work/policy.toml"), &edited).expect("write");
+    let differs = cli.raw(&["plan", "-f", "policy.toml"], "");
+    assert_eq!(differs.code, Some(2), "{}{}", differs.stdout, differs.stderr);
+    assert!(differs.stdout.contains("+ create role DB Operator"), "{}", differs.stdout);
+    assert_eq!(differs.stderr, "", "a difference is not an error");
+    let json = cli.raw(&["-o", "json", "plan", "-f", "-"], &edited);
+    assert_eq!(json.code, Some(2));
+    let report: Value = serde_json::from_str(&json.stdout).expect("json plan");
+    assert_eq!((report["differs"].as_bool(), report["changes"].as_array().map(Vec::len)), (Some(true), Some(1)));
+    let applied = cli.ok(&["apply", "-f", "policy.toml", "-j", "CHG-1"]);
+    assert!(applied.contains("Applied 1"), "{applied}");
+    assert_eq!(cli.raw(&["plan", "-f", "policy.toml"], "").code, Some(0));
+
+    // A file with an error: exit 1, with the file, line and field.
+    let bad = exported.replace("role = \"Global Administrator\"", "role = \"Global Admin\"");
+    std::fs::write(dir.join("work/bad.toml"), &bad).expect("write");
+    let line = bad.lines().position(|l| l == "role = \"Global Admin\"").expect("the edited line") + 1;
+    let err = cli.fails(&["plan", "-f", "bad.toml"], "");
+    assert!(
+        err.contains(&format!("bad.toml: line {line}, field assignments[0].role: no role is named 'Global Admin'"))
+            && err.contains("invalid_policy"),
+        "{err}"
+    );
+    let err = cli.fails(&["apply", "-f", "bad.toml"], "");
+    assert!(err.contains(&format!("line {line}, field assignments[0].role")), "{err}");
+    cli.fails(&["plan", "-f", "missing.toml"], "");
+    drop(server);
+}
+
 /// The header of an instance's results as CSV (`RESULTS_CSV_COLUMNS` in the server's handlers).
 const REVIEW_CSV_HEADER: &str = "itemId,principalId,principalName,roleId,roleName,scope,kind,assignmentId,lastActivity,\
 recommendation,decision,reason,reviewedBy,reviewedByName,reviewedAt,outcome,applied,appliedMessage,appliedRequestId,reviewers";
