@@ -288,6 +288,9 @@ fn build_world() -> World {
     World { principals, memberships, roles, assignments }
 }
 
+/// A holder's active grants by scope: (role, start, end).
+type GrantsByScope = HashMap<String, Vec<(RoleId, i64, i64)>>;
+
 /// The naive reference the index must beat: the same world in plain std `HashMap`s, a check
 /// walking the principal's groups (closure precomputed, with each path's window) and, for each,
 /// the requested scope's ancestors, looking each (holder, ancestor) up and testing its grants.
@@ -297,7 +300,7 @@ struct Naive {
     /// Every group a principal is in through enabled groups: (group, path start, path end).
     groups: HashMap<PrincipalId, Vec<(PrincipalId, i64, i64)>>,
     /// Active assignments by holder, then by scope: (role, start, end).
-    grants: HashMap<PrincipalId, HashMap<String, Vec<(RoleId, i64, i64)>>>,
+    grants: HashMap<PrincipalId, GrantsByScope>,
     roles: HashMap<RoleId, Permissions>,
 }
 
@@ -315,7 +318,7 @@ impl Naive {
         for (g, m) in &w.memberships {
             parents.entry(*m).or_default().push((*g, i64::MIN, i64::MAX));
         }
-        let mut grants: HashMap<PrincipalId, HashMap<String, Vec<(RoleId, i64, i64)>>> = HashMap::new();
+        let mut grants: HashMap<PrincipalId, GrantsByScope> = HashMap::new();
         for a in w.assignments.iter().filter(|a| a.kind == AssignmentKind::Active) {
             let (start, end) = window_of(a);
             if let Some(g) = a.scope.group().filter(|_| a.role_id == GROUP_MEMBER) {
