@@ -1,6 +1,7 @@
 // A real OpenID Connect provider (node oidc-provider, OpenID Certified) for pim's sign-in tests.
 //
-//   node provider.mjs            (env: PIM_OIDC_REDIRECT, the portal client's redirect URI;
+//   node provider.mjs            (env: PIM_OIDC_REDIRECT, the portal client's redirect URIs,
+//                                 separated by spaces;
 //                                 PIM_OIDC_ISSUER, its issuer when a test's proxy stands before it)
 //
 // It listens on 127.0.0.1 on a free port and prints one JSON line,
@@ -26,7 +27,7 @@ const provider = new Provider(issuer, {
     {
       client_id: 'pim',
       client_secret: 'pim-test-secret',
-      redirect_uris: [process.env.PIM_OIDC_REDIRECT || 'http://127.0.0.1/unset'],
+      redirect_uris: (process.env.PIM_OIDC_REDIRECT || 'http://127.0.0.1/unset').split(' ').filter(Boolean),
       grant_types: ['authorization_code'],
       response_types: ['code'],
       require_auth_time: true,
