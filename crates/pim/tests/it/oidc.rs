@@ -856,6 +856,14 @@ async fn the_portal_steps_up_at_the_provider_as_the_same_subject(b: Backend) {
     assert_eq!(done.status, 303, "{}", done.text());
     assert!(s.allowed(ivy, "ops.read", "/").await, "activated");
 
+    // A new session of the same user, signed in without MFA, has no MFA (the step-up renewed only
+    // the session it was for).
+    idp.next("sub-ivy", json!({ "preferred_username": "ivy" }), &["pwd"]).await;
+    let again = crate::portal::Browser::with_host(&s, "pim.test");
+    portal_sign_in(&again, "corp", host).await;
+    let page = portal_activate(&again, &eligible, ops, "INC-3: once more").await;
+    assert!(page.text().contains("Continue to Contoso"), "{}", page.text());
+
     // A crafted /roles link fills a form but claims no MFA for a session that has none.
     let other = crate::portal::Browser::with_host(&s, "pim.test");
     idp.next("sub-tess", json!({ "preferred_username": "tess" }), &["pwd"]).await;

@@ -11,7 +11,8 @@
 // (native, public, loopback redirect http://127.0.0.1/callback on any port). Interactions finish at
 // once as the account the test chose with POST /test/next {"sub", "claims": {...}, "amr": [...],
 // "acr": "..."} (the last one chosen stays until another is), so a plain HTTP client or a browser
-// runs the whole flow with no form.
+// runs the whole flow with no form. With "hold": true the interaction stops instead: a page that
+// finishes nothing (a browser test then sends pim's callback a state of its own).
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -80,6 +81,10 @@ server.on('request', async (req, res) => {
     }
     if (req.url.startsWith('/interaction/')) {
       const details = await provider.interactionDetails(req, res);
+      if (next.hold) {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>held</title><main><h1>Held at the provider</h1></main>');
+        return;
+      }
       accounts.set(next.sub, next);
       const grant = new provider.Grant({ accountId: next.sub, clientId: details.params.client_id });
       grant.addOIDCScope(String(details.params.scope || 'openid'));

@@ -243,6 +243,8 @@ function watch(page, who) {
     }
     if (!mainFrame || (r.status() >= 300 && r.status() < 400)) return;
     lastDocument.set(page, { url: r.url(), status: r.status() });
+    // The identity provider's own pages are not pim's to check.
+    if (new URL(r.url()).origin !== new URL(BASE).origin) return;
     const type = r.headers()["content-type"] || "";
     if (!type.startsWith("text/html")) return;
     const csp = r.headers()["content-security-policy"];
@@ -645,11 +647,11 @@ async function flow(browser) {
 // 1b. Signing in with the identity provider, and stepping up there.
 
 // Chooses whom the provider's next interaction signs in, and with which `amr`.
-async function idpNext(sub, claims, amr) {
+async function idpNext(sub, claims, amr, hold = false) {
   const r = await fetch(`${IDP}/test/next`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sub, claims, amr }),
+    body: JSON.stringify({ sub, claims, amr, hold }),
   });
   if (r.status !== 204) throw new Error(`the provider's test hook answered ${r.status}`);
 }
@@ -769,51 +771,48 @@ async function oidcFlow(browser) {
     });
     await step(o, "axe: the step-up page and the page after it", async () => {
       // A context of its own (bypassCSP, for axe): a new session without MFA. The provider's
-      // authorization request, and then My roles, are held back so that each page stays to be scanned.
+      // authorization request, and then My roles, are answered 204 (a navigation to a 204 does not
+      // leave the page), so that each page stays to be scanned.
       const x = await newPage(`${OIDC_USER} (axe)`, { bypassCSP: true });
       await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd"]);
       await signInWithIdp(x, "/roles");
       await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd", "mfa"]);
-      const held = (pattern) => x.route(pattern, (r) => r.abort());
-      await held((u) => u.href.startsWith(IDP) && u.searchParams.get("max_age") === "0");
+      const toIdp = (u) => u.href.startsWith(IDP) && u.searchParams.get("max_age") === "0";
+      const toForm = (u) => u.origin === new URL(BASE).origin && u.pathname === "/roles" && u.searchParams.has("eligibility");
+      // Answers navigations to `pattern` with 204; resolves (as `{ seen }`) when one was answered.
+      const held = async (pattern) => {
+        await x.route(pattern, (r) => r.fulfill({ status: 204 }));
+        return { seen: x.waitForResponse((r) => pattern(new URL(r.url()))) };
+      };
       await x.goto(`${BASE}/roles`);
       await (await open(x)).getByLabel("Justification").fill("INC-10: axe");
-      const failed = x.waitForEvent("requestfailed");
+      let stopped = await held(toIdp);
       await (await open(x)).getByRole("button", { name: "Activate" }).click();
-      await failed;
+      await stopped.seen;
       await heading(x, /^Pass MFA at Contoso/);
       const onward = await x.locator("#continue").getAttribute("href");
       await axeScan(x, "oidc-step-up");
       await x.unrouteAll();
-      await held((u) => u.origin === new URL(BASE).origin && u.pathname === "/roles" && u.searchParams.has("eligibility"));
-      const left = x.waitForEvent("requestfailed");
-      await x.goto(onward).catch(() => {});
-      await left;
+      stopped = await held(toForm);
+      await x.goto(onward);
+      await stopped.seen;
       await heading(x, /^MFA passed at Contoso/);
       await axeScan(x, "oidc-mfa-passed");
     });
 
     const p = await newPage("a browser with a forged state");
     await step(p, "a callback with a forged state: a refusal page, no session", async () => {
-      await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd"]);
-      let callback;
-      await p.route(`${BASE}/portal/oidc/corp/callback**`, (r) => {
-        callback = r.request().url();
-        return r.fulfill({
-          status: 200,
-          contentType: "text/html",
-          headers: { "content-security-policy": "default-src 'none'; script-src 'self'" },
-          body: "<!doctype html><title>held</title><main><h1>held</h1></main>",
-        });
-      });
+      // The sign-in is begun in this browser (its binding cookie set) and held at the provider;
+      // then pim's callback gets a state pim never issued.
+      await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd"], true);
       await p.goto(`${BASE}/signin`);
       await p.getByRole("link", { name: "Sign in with Contoso" }).click();
-      await p.waitForURL((u) => u.pathname === "/portal/oidc/corp/callback");
-      await p.unrouteAll();
-      const forged = new URL(callback);
-      if (!forged.searchParams.get("state")) throw new Error(`the provider sent no state: ${callback}`);
-      forged.searchParams.set("state", "forged-state");
-      await p.goto(forged.href);
+      await p.waitForURL((u) => u.href.startsWith(IDP) && u.pathname.startsWith("/interaction/"));
+      await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd"]);
+      if (!(await p.context().cookies(BASE)).some((c) => /pim_oidc$/.test(c.name))) {
+        throw new Error("no binding cookie was set by the begun sign-in");
+      }
+      await p.goto(`${BASE}/portal/oidc/corp/callback?code=a-code&state=forged-state`);
       await expectStatus(p, [401]);
       await mustShow(p, "start again");
       await shot(p, "oidc-forged-state");
@@ -827,9 +826,9 @@ async function oidcFlow(browser) {
       await signIn(ad, ADMIN);
       await ad.goto(`${BASE}/manage/users`);
       await submit(ad, ad.locator("main a", { hasText: new RegExp(`^${OIDC_USER}$`) }).first());
-      const edit = ad.locator("details", { has: ad.getByLabel(/^Enabled/) }).first();
+      const edit = ad.locator("details", { hasText: `Edit ${OIDC_USER}` }).first();
       if (!(await edit.evaluate((d) => d.open))) await edit.locator("summary").click();
-      await edit.getByLabel(/^Enabled/).uncheck();
+      await edit.locator('input[name="enabled"]').uncheck();
       await submit(ad, edit.getByRole("button", { name: "Save user" }));
       await expectStatus(ad);
       await mustShow(ad, "disabled");
