@@ -1658,7 +1658,9 @@ impl Drop for BrowserIdp {
 /// here with the CLI, then an eligible user enrolls MFA, signs in with a TOTP code, checks and
 /// sends an activation that needs approval; the approver approves it in a second browser context;
 /// the user sees the role active; an administrator filters the audit page and downloads the CSV.
-/// axe-core then scans every page. Screenshots go to `target/portal-screenshots/`. Skipped, with
+/// Then, against the real OpenID Connect provider (`tests/oidc/provider.mjs`), "Sign in with
+/// Contoso", the strict `__Host-` session cookie, the step-up at the provider, a forged `state` and
+/// a disabled user. axe-core then scans every page. Screenshots go to `target/portal-screenshots/`. Skipped, with
 /// the reason, when node, Chromium or the npm packages are missing, unless `CI=true`.
 #[test]
 fn portal_in_a_real_browser() {
