@@ -314,7 +314,7 @@ impl Engine {
     /// when `amr` / `acr` say so. Audited as `auth.signIn` with `method: oidc`; refusals too.
     pub async fn oidc_finish(&self, ctx: &Context, f: OidcFinish<'_>) -> Result<(IssuedToken, Principal)> {
         match self.oidc_return(ctx, f).await? {
-            OidcReturn::SignedIn(issued, user) => Ok((issued, user)),
+            OidcReturn::SignedIn(signed) => Ok(*signed),
             OidcReturn::SteppedUp(_) => refuse(ErrorKind::InvalidCredentials, "this was a step-up, not a sign-in"),
         }
     }
@@ -338,7 +338,7 @@ impl Engine {
         }
         draft.details["subject"] = serde_json::Value::String(identity.subject.clone());
         let signed = self.audited(draft.clone(), self.oidc_sign_in(&p.options, draft.clone(), &identity, &f)).await;
-        signed.map(|(issued, user)| OidcReturn::SignedIn(issued, user))
+        signed.map(|signed| OidcReturn::SignedIn(Box::new(signed)))
     }
 
     /// Takes the pending row and validates what the provider answers for it; a step-up row's

@@ -37,8 +37,8 @@ pub struct SteppedUp {
 /// What the portal's callback finished.
 #[derive(Debug)]
 pub enum OidcReturn {
-    /// A sign-in: a new session.
-    SignedIn(IssuedToken, Principal),
+    /// A sign-in: a new session (boxed: it is the larger answer by far).
+    SignedIn(Box<(IssuedToken, Principal)>),
     /// A step-up of an existing session.
     SteppedUp(SteppedUp),
 }

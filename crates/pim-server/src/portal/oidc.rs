@@ -182,7 +182,8 @@ pub async fn callback(
             add_cookie(&mut r, &clear);
             r
         }
-        Ok(OidcReturn::SignedIn(issued, _)) => {
+        Ok(OidcReturn::SignedIn(signed)) => {
+            let (issued, _) = *signed;
             let chrome = Chrome::anonymous("Signed in", String::new());
             let page = SignedInPage { chrome, heading: "Signed in".into(), next: "/".into() };
             let mut r = super::view::render(&page);
