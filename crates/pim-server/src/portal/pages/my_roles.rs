@@ -469,3 +469,22 @@ async fn extend(State(s): State<AppState>, session: Session, form: FormData) -> 
 async fn current_end(s: &AppState, session: &Session, id: AssignmentId) -> Option<pim_domain::Timestamp> {
     s.engine.get_assignment(&session.ctx, id).await.ok().and_then(|a| a.window.end)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resume_query_keeps_the_form_but_no_code_and_only_the_role_when_too_long() {
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let form = FormData(vec![
+            pair("justification", "INC-1: a & b"),
+            pair("duration_minutes", "120"),
+            pair("code", "123456"),
+            pair("csrf", "t"),
+        ]);
+        assert_eq!(resume_query("e1", &form), "eligibility=e1&duration_minutes=120&justification=INC-1%3A+a+%26+b");
+        let long = FormData(vec![pair("justification", &"x".repeat(pim_engine::oidc::RESUME_MAX))]);
+        assert_eq!(resume_query("e1", &long), "eligibility=e1");
+    }
+}
