@@ -414,6 +414,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_portal_callback_takes_its_sign_ins_and_step_ups_and_the_cli_only_its_own() {
+        assert!(OidcPurpose::Portal.takes("portal") && OidcPurpose::Portal.takes("portal-step-up"));
+        assert!(OidcPurpose::Cli.takes("cli") && OidcPurpose::PortalStepUp.takes("portal-step-up"));
+        assert!(!OidcPurpose::Portal.takes("cli") && !OidcPurpose::Cli.takes("portal"));
+        assert!(!OidcPurpose::Cli.takes("portal-step-up") && !OidcPurpose::PortalStepUp.takes("portal"));
+    }
+
+    #[test]
     fn only_loopback_redirects_with_a_port_are_accepted_for_the_cli() {
         for ok in ["http://127.0.0.1:8765/callback", "http://[::1]:1/cb?x=1", "http://127.0.0.2:9/"] {
             assert_eq!(check_loopback_redirect(ok), Ok(()), "{ok}");
