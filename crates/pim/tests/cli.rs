@@ -1648,7 +1648,7 @@ fn reviews_walkthrough_runs_verbatim() {
 // Chromium through the end-to-end flow, and axe-core checks every page.
 
 /// Why the browser test cannot run here, if it cannot: node, Chromium or the npm packages missing.
-fn browser_test_missing(portal_dir: &Path, chromium: &Path) -> Option<String> {
+fn browser_test_missing(portal_dir: &Path, oidc_dir: &Path, chromium: &Path) -> Option<String> {
     let node = std::process::Command::new("node").arg("--version").output();
     if !node.is_ok_and(|o| o.status.success()) {
         return Some("node is not installed (Debian: apt-get install nodejs npm)".into());
@@ -1664,28 +1664,86 @@ fn browser_test_missing(portal_dir: &Path, chromium: &Path) -> Option<String> {
             return Some(format!("{} is missing: run npm ci --prefix {}", package, portal_dir.display()));
         }
     }
+    if !oidc_dir.join("node_modules/oidc-provider/package.json").exists() {
+        return Some(format!("oidc-provider is missing: run npm ci --prefix {}", oidc_dir.display()));
+    }
     None
+}
+
+/// The OpenID Connect provider of the browser test (`tests/oidc/provider.mjs`, node's
+/// `oidc-provider`): its issuer and the address of its test hook; ended when dropped.
+struct BrowserIdp {
+    issuer: String,
+    listen: String,
+    child: Child,
+}
+
+impl BrowserIdp {
+    /// Starts the provider; its portal client's redirect URI is `redirect`.
+    fn start(oidc_dir: &Path, redirect: &str) -> BrowserIdp {
+        let mut child = std::process::Command::new("node")
+            .arg(oidc_dir.join("provider.mjs"))
+            .env("PIM_OIDC_REDIRECT", redirect)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the OIDC provider");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("the provider's first line");
+        // Whatever it writes later is drained, so it never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("the provider said {line:?}: {e}"));
+        let text = |k: &str| v[k].as_str().expect("issuer and listen").to_owned();
+        BrowserIdp { issuer: text("issuer"), listen: text("listen"), child }
+    }
+}
+
+impl Drop for BrowserIdp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The portal end to end in headless Chromium (`crates/pim/tests/portal/flow.mjs`): the data made
 /// here with the CLI, then an eligible user enrolls MFA, signs in with a TOTP code, checks and
 /// sends an activation that needs approval; the approver approves it in a second browser context;
 /// the user sees the role active; an administrator filters the audit page and downloads the CSV.
-/// axe-core then scans every page. Screenshots go to `target/portal-screenshots/`. Skipped, with
+/// Then, against the real OpenID Connect provider (`tests/oidc/provider.mjs`), "Sign in with
+/// Contoso", the strict `__Host-` session cookie, the step-up at the provider, a forged `state` and
+/// a disabled user. axe-core then scans every page. Screenshots go to `target/portal-screenshots/`. Skipped, with
 /// the reason, when node, Chromium or the npm packages are missing, unless `CI=true`.
 #[test]
 fn portal_in_a_real_browser() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let portal_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/portal");
+    let oidc_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
     let chromium = PathBuf::from(std::env::var("PIM_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
-    if let Some(why) = browser_test_missing(&portal_dir, &chromium) {
+    if let Some(why) = browser_test_missing(&portal_dir, &oidc_dir, &chromium) {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true requires the browser test to run, but {why}");
         eprintln!("skipping the browser test: {why}");
         return;
     }
 
     let tmp = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(tmp.path(), &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    // "Sign in with Contoso": the provider's client must know pim's callback before pim starts, so
+    // pim's port is chosen first. Cookies are Secure (`__Host-`), as behind TLS: Chromium keeps
+    // Secure cookies for http://127.0.0.1, and forms must come from the public URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let public = format!("http://127.0.0.1:{port}");
+    let idp = BrowserIdp::start(&oidc_dir, &format!("{public}/portal/oidc/corp/callback"));
+    let toml = format!(
+        "[notifications]\npublic_url = \"{public}\"\n[portal]\nsecure_cookies = true\n\
+         [[oidc]]\nname = \"corp\"\ndisplay_name = \"Contoso\"\nissuer = \"{}\"\nclient_id = \"pim\"\n\
+         client_secret_env = \"PIM_TEST_OIDC_SECRET\"\nlink_by_verified_email = true\nstep_up = \"idp\"\n",
+        idp.issuer
+    );
+    std::fs::write(tmp.path().join("pim.toml"), toml).expect("pim.toml");
+    let listen = format!("127.0.0.1:{port}");
+    let env = [("PIM_TEST_OIDC_SECRET", "pim-test-secret")];
+    let server = Server::start(tmp.path(), &["--listen", &listen, "--data-dir", "data"], &env);
     let secret = server.secret.clone().expect("a setup secret");
     let admin = Cli::new(tmp.path()).with_env("PIM_SERVER", &server.url);
     let setup = ["setup", "--server", &server.url, "--username", "admin", "--secret", &secret, "--password-stdin"];
@@ -1746,6 +1804,15 @@ fn portal_in_a_real_browser() {
     let review = ["reviews", "create", "prod readers", "--role", "Reader", "--scope", "/prod", "--reviewer", "admin"];
     admin.ok(&[&review[..], &["--duration-days", "14"][..]].concat());
     admin.ok(&["alerts", "evaluate"]);
+    // Olga signs in with Contoso (linked by her verified email) and steps up there for a role that
+    // requires MFA (the defaults: MFA and a justification).
+    admin.ok_in(
+        &["users", "create", "olga", "--display-name", "Olga OIDC", "--email", "olga@example.com", "--password-stdin"],
+        "olga-password-1\n",
+    );
+    let responder = ["--name", "Incident Responder", "--description", "Answers incidents", "--action", "incidents.*"];
+    admin.ok(&[&["roles", "create"][..], &responder[..]].concat());
+    admin.ok(&["assign", "olga", "Incident Responder", "--scope", "/prod", "--eligible", "-j", "incident rota"]);
 
     // The browser, from the workspace root (a relative PIM_PORTAL_README_SCREENSHOT is taken from there).
     let target = pim_bin().parent().and_then(Path::parent).expect("the target directory").to_path_buf();
@@ -1766,6 +1833,9 @@ fn portal_in_a_real_browser() {
         .env("PIM_PORTAL_ROLE", "Database Operator")
         .env("PIM_PORTAL_ELIGIBLE_SCOPE", "/prod")
         .env("PIM_PORTAL_ACTIVATE_SCOPE", "/prod/db")
+        .env("PIM_PORTAL_OIDC_PROVIDER", &idp.listen)
+        .env("PIM_PORTAL_OIDC_USER", "olga")
+        .env("PIM_PORTAL_OIDC_ROLE", "Incident Responder")
         .timeout(Duration::from_secs(600));
     let ran: Ran = node.output().expect("run node").into();
     eprintln!("the browser test took {:.1} s; screenshots in {}", started.elapsed().as_secs_f64(), shots.display());
@@ -1779,6 +1849,7 @@ fn portal_in_a_real_browser() {
     );
     eprint!("{}", ran.stdout);
     drop(server);
+    drop(idp);
 }
 
 // ---------------------------------------------------------------------------------------------------
