@@ -16,7 +16,9 @@
 # missing; NGINX=0 leaves nginx out).
 # Knobs (environment): DURATION (10s), THREADS (2), CONNS (32), RUNS (3), WARMUP (3s), PORT (a free
 # one), PIN (0: no pinning; 1: server on CPU 0, wrk on CPU 1), USERS (300), SKIP_BUILD (0),
-# BATCH (100 questions per batch, half allowed, half denied).
+# BATCH (100 questions per batch, half allowed, half denied), WORLD (small: the API-seeded world of
+# about 3,000 assignments; 1m: that world plus about 1,000,000 assignments bulk-seeded into the
+# database by bench/seed_bulk.py, 100,000 users and 5,000 nested groups).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +31,7 @@ PIN=${PIN:-0}
 USERS=${USERS:-300}
 SKIP_BUILD=${SKIP_BUILD:-0}
 BATCH=${BATCH:-100}
+WORLD=${WORLD:-small}
 NGINX=${NGINX:-1}
 PASSWORD="bench-password-$$"
 
@@ -93,15 +96,23 @@ PORT=${PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1"
 BASE="http://127.0.0.1:$PORT"
 DATA="$TMP/data"
 printf '%s\n' "$PASSWORD" | "$PIM" admin bootstrap --data-dir "$DATA" --username admin --password-stdin >&2
-"$PIM" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-    curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break
-    kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited: $(tail -5 "$TMP/server.log")"
-    sleep 0.1
-done
-curl -fsS "$BASE/healthz" >/dev/null || die "the server did not answer on $BASE"
-log "server pid $SERVER_PID on $BASE (data in $DATA)"
+start_server() {
+    "$PIM" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" >>"$TMP/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 1200); do
+        curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break
+        kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited: $(tail -5 "$TMP/server.log")"
+        sleep 0.1
+    done
+    curl -fsS "$BASE/healthz" >/dev/null || die "the server did not answer on $BASE"
+    log "server pid $SERVER_PID on $BASE (data in $DATA)"
+}
+stop_server() {
+    kill -TERM "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+start_server
 
 # nginx beside it: the same loopback, the same wrk, a static answer.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -150,6 +161,16 @@ ALICE=$(json_get alice <"$TMP/world.json")
 SCOPE=$(json_get checkScope <"$TMP/world.json")
 GROUP=$(json_get allowingGroup <"$TMP/world.json")
 log "world: $(python3 -c 'import json,sys; w=json.load(open(sys.argv[1])); print(w["counts"], "in", w["seedSeconds"], "s")' "$TMP/world.json")"
+if [ "$WORLD" = 1m ]; then
+    # The same world plus about 1,000,000 assignments written straight into the stopped server's
+    # database (bench/seed_bulk.py): the figures below then hold at scale.
+    stop_server
+    log "bulk-seeding about 1,000,000 more assignments into $DATA/pim.db"
+    python3 "$ROOT/bench/seed_bulk.py" --sqlite "$DATA/pim.db" >"$TMP/bulk.json"
+    cp "$TMP/bulk.json" "$OUT/bulk-world.json"
+    log "bulk world: $(python3 -c 'import json,sys; w=json.load(open(sys.argv[1])); print(w["counts"], "written in", w["writeSeconds"], "s")' "$TMP/bulk.json")"
+    start_server
+fi
 
 BODY_ALLOWED="{\"principal\":\"$ALICE\",\"action\":\"storage.blobs.read\",\"scope\":\"$SCOPE\"}"
 BODY_DENIED="{\"principal\":\"$ALICE\",\"action\":\"storage.blobs.delete\",\"scope\":\"$SCOPE\"}"
@@ -254,6 +275,7 @@ run_wrk() { # name duration outfile
     echo "allowed body: $BODY_ALLOWED"
     echo "denied body: $BODY_DENIED"
     echo "batch size: $BATCH"
+    echo "world: $WORLD"
 } >"$OUT/meta.txt"
 
 log "warm-up ($WARMUP each)"

@@ -15,6 +15,7 @@ pub mod directory;
 pub mod mfa;
 pub mod notifications;
 pub mod page;
+pub mod policy;
 pub mod problem;
 pub mod reports;
 pub mod requests;
@@ -49,6 +50,7 @@ pub use pim_domain::review::{
     ReviewDefinition, ReviewEnd, ReviewInstance, ReviewItem, ReviewSchedule, ReviewTarget, ReviewedKinds, Reviewers,
 };
 pub use pim_domain::token::{AccessClaims, Audience, SigningAlg, SigningKeyInfo, TokenGrant};
+pub use policy::{PolicyChangeView, PolicyExportQuery, PolicyFieldDiff, PolicyReport, PolicyRequest};
 pub use problem::{Problem, ProblemItem};
 pub use reports::{
     AccessReport, AccessReportQuery, AccessReportRow, ActivationCount, ActivationReport, ActivationReportQuery,

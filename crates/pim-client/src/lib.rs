@@ -30,6 +30,7 @@ use pim_api::{
 use pim_api::{CreateScimClient, CreatedScimClient, ScimClient};
 use pim_api::{Notification, NotificationQuery};
 use pim_api::{OidcFinishRequest, OidcProvider, OidcStartRequest, OidcStartResponse};
+use pim_api::{PolicyExportQuery, PolicyReport, PolicyRequest};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -827,6 +828,22 @@ impl Client {
         let q = AuditExportQuery::new(format, query);
         let resp = Self::send(self.request(Method::GET, self.api(&["audit", "export"])?).query(&q)).await?;
         Ok(resp.bytes().await?.to_vec())
+    }
+
+    /// `GET /api/v1/policy/export`: the policy at `scope` and below as a TOML file.
+    pub async fn export_policy(&self, query: &PolicyExportQuery) -> Result<String> {
+        let resp = Self::send(self.request(Method::GET, self.api(&["policy", "export"])?).query(query)).await?;
+        Ok(resp.text().await?)
+    }
+
+    /// `POST /api/v1/policy/plan`: what applying a policy file would change.
+    pub async fn plan_policy(&self, body: &PolicyRequest) -> Result<PolicyReport> {
+        self.send_json(Method::POST, &["policy", "plan"], body).await
+    }
+
+    /// `POST /api/v1/policy/apply`: applies a policy file, all of it or nothing.
+    pub async fn apply_policy(&self, body: &PolicyRequest) -> Result<PolicyReport> {
+        self.send_json(Method::POST, &["policy", "apply"], body).await
     }
 
     /// `GET /api/v1/me/audit`: a page of your own audit events (yours as actor or as target), newest first.

@@ -27,6 +27,7 @@ error_kinds! {
     InvalidDuration => "invalid_duration",
     InvalidWindow => "invalid_window",
     InvalidSettings => "invalid_settings",
+    InvalidPolicy => "invalid_policy",
     // Things that do not exist.
     NotFound => "not_found",
     // Conflicts with the current state.

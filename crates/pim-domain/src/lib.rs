@@ -15,6 +15,7 @@ pub mod message;
 pub mod mfa;
 pub mod notification;
 pub mod permission;
+pub mod policy;
 pub mod principal;
 pub mod request;
 pub mod review;

@@ -1,11 +1,15 @@
 //! In-process benchmark of the access index (`AccessIndex::check`) on a large, deterministic world:
 //! 100,000 users, 5,000 groups (nested up to three deep), 1,000,000 assignments.
 //!
-//! Run: `cargo bench -p pim-engine --bench check`. Load time, memory and two-thread throughput are
-//! printed before criterion's measurements (see docs/PERFORMANCE.md). `PIM_BENCH_THREAD_CHECKS`
-//! sets how many checks each of the two threads makes (default 2,000,000; 0 skips it).
+//! Run: `cargo bench -p pim-engine --bench check`. Load time, memory, two-thread throughput and a
+//! table of per-check medians and 99th percentiles, the index beside a naive reference (plain
+//! `HashMap`s walked directly) on the same queries, are printed before criterion's measurements
+//! (see docs/PERFORMANCE.md). `PIM_BENCH_THREAD_CHECKS` sets how many checks each of the two
+//! threads makes (default 2,000,000; 0 skips it); `PIM_BENCH_SINGLE_CHECKS` how many single checks
+//! each case of the table times (default 200,000).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark's setup may fail loudly
 
+use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -284,6 +288,152 @@ fn build_world() -> World {
     World { principals, memberships, roles, assignments }
 }
 
+/// A holder's active grants by scope: (role, start, end).
+type GrantsByScope = HashMap<String, Vec<(RoleId, i64, i64)>>;
+
+/// The naive reference the index must beat: the same world in plain std `HashMap`s, a check
+/// walking the principal's groups (closure precomputed, with each path's window) and, for each,
+/// the requested scope's ancestors, looking each (holder, ancestor) up and testing its grants.
+/// Answers `allowed` only.
+struct Naive {
+    enabled: HashMap<PrincipalId, bool>,
+    /// Every group a principal is in through enabled groups: (group, path start, path end).
+    groups: HashMap<PrincipalId, Vec<(PrincipalId, i64, i64)>>,
+    /// Active assignments by holder, then by scope: (role, start, end).
+    grants: HashMap<PrincipalId, GrantsByScope>,
+    roles: HashMap<RoleId, Permissions>,
+}
+
+fn window_of(a: &Assignment) -> (i64, i64) {
+    let end = a.window.end.map_or(i64::MAX, |t| t.0);
+    (a.window.start.0, a.ended_early_at.map_or(end, |t| end.min(t.0)))
+}
+
+impl Naive {
+    fn new(w: &World) -> Naive {
+        let enabled: HashMap<PrincipalId, bool> = w.principals.iter().map(|p| (p.id, p.enabled)).collect();
+        let confers: HashMap<PrincipalId, bool> =
+            w.principals.iter().map(|p| (p.id, p.enabled && p.kind == PrincipalKind::Group)).collect();
+        let mut parents: HashMap<PrincipalId, Vec<(PrincipalId, i64, i64)>> = HashMap::new();
+        for (g, m) in &w.memberships {
+            parents.entry(*m).or_default().push((*g, i64::MIN, i64::MAX));
+        }
+        let mut grants: HashMap<PrincipalId, GrantsByScope> = HashMap::new();
+        for a in w.assignments.iter().filter(|a| a.kind == AssignmentKind::Active) {
+            let (start, end) = window_of(a);
+            if let Some(g) = a.scope.group().filter(|_| a.role_id == GROUP_MEMBER) {
+                parents.entry(a.principal_id).or_default().push((g, start, end));
+            }
+            let by_scope = grants.entry(a.principal_id).or_default();
+            by_scope.entry(a.scope.as_str().to_owned()).or_default().push((a.role_id, start, end));
+        }
+        let mut groups = HashMap::new();
+        for p in parents.keys() {
+            let mut out = Vec::new();
+            let mut work = vec![(*p, i64::MIN, i64::MAX, vec![*p])];
+            while let Some((x, start, end, path)) = work.pop() {
+                for &(g, s, e) in parents.get(&x).into_iter().flatten() {
+                    let (s, e) = (start.max(s), end.min(e));
+                    if s < e && confers.get(&g).copied().unwrap_or(false) && !path.contains(&g) {
+                        out.push((g, s, e));
+                        let mut path = path.clone();
+                        path.push(g);
+                        work.push((g, s, e, path));
+                    }
+                }
+            }
+            groups.insert(*p, out);
+        }
+        let roles = w.roles.iter().map(|r| (r.id, r.permissions.clone())).collect();
+        Naive { enabled, groups, grants, roles }
+    }
+
+    fn allows(&self, holder: PrincipalId, action: &str, scope: &str, now: i64) -> bool {
+        let Some(by_scope) = self.grants.get(&holder) else { return false };
+        let ancestors = std::iter::once("/")
+            .chain(scope.match_indices('/').skip(1).map(|(i, _)| &scope[..i]))
+            .chain((scope != "/").then_some(scope));
+        for at in ancestors {
+            for (role, s, e) in by_scope.get(at).into_iter().flatten() {
+                if *s <= now && now < *e && self.roles.get(role).is_some_and(|r| r.allows(action)) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn check(&self, principal: PrincipalId, action: &str, scope: &str, now: i64) -> bool {
+        if !self.enabled.get(&principal).copied().unwrap_or(false) {
+            return false;
+        }
+        self.allows(principal, action, scope, now)
+            || self
+                .groups
+                .get(&principal)
+                .into_iter()
+                .flatten()
+                .any(|&(g, s, e)| s <= now && now < e && self.allows(g, action, scope, now))
+    }
+}
+
+/// Median and 99th percentile, in ns, of `n` single calls of `f(i)` (`i` = 0, 1, ...), each timed
+/// alone with `Instant` (the TSC through the vDSO here), less the median cost of the clock itself.
+fn single_calls(n: usize, clock: f64, mut f: impl FnMut(usize)) -> (f64, f64) {
+    let mut ns: Vec<f64> = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        f(i);
+        ns.push(t.elapsed().as_nanos() as f64 - clock);
+    }
+    ns.sort_by(f64::total_cmp);
+    (ns[n / 2], ns[n * 99 / 100])
+}
+
+/// The median cost of reading the clock twice (what `single_calls` subtracts).
+fn clock_cost(n: usize) -> f64 {
+    let mut ns: Vec<u128> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            t.elapsed().as_nanos()
+        })
+        .collect();
+    ns.sort_unstable();
+    ns[n / 2] as f64
+}
+
+fn loadavg() -> String {
+    let s = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// The table the goal is judged by: per case, the index's and the naive reference's median and
+/// p99 of single checks, measured one after the other in this run, and their ratio.
+fn side_by_side(idx: &AccessIndex, naive: &Naive, cases: &[(&str, &[Query])]) {
+    let n: usize = std::env::var("PIM_BENCH_SINGLE_CHECKS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    if n == 0 {
+        return;
+    }
+    let clock = clock_cost(n);
+    println!("single checks: {n} per case, clock cost {clock:.0} ns subtracted, load average {}", loadavg());
+    println!(
+        "{:<38} {:>13} {:>10} {:>13} {:>10} {:>13}",
+        "case", "index median", "index p99", "naive median", "naive p99", "naive/index"
+    );
+    for (name, qs) in cases {
+        let (im, ip) = single_calls(n, clock, |i| {
+            let q = &qs[i % qs.len()];
+            black_box(idx.check(black_box(q.principal), &q.action, &q.scope, Timestamp(NOW)));
+        });
+        let (nm, np) = single_calls(n, clock, |i| {
+            let q = &qs[i % qs.len()];
+            black_box(naive.check(black_box(q.principal), &q.action, &q.scope, NOW));
+        });
+        println!("{name:<38} {im:>10.0} ns {ip:>7.0} ns {nm:>10.0} ns {np:>7.0} ns {:>12.2}x", nm / im.max(1.0));
+    }
+    println!("load average after the single checks: {}", loadavg());
+}
+
 fn status_kb(field: &str) -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
@@ -337,6 +487,9 @@ fn bench_check(c: &mut Criterion) {
         t0.elapsed(),
         mb(rss_input)
     );
+    let t_naive = Instant::now();
+    let naive = Naive::new(&world);
+    println!("naive reference built in {:.2?}", t_naive.elapsed());
     let idx = AccessIndex::new();
     let t1 = Instant::now();
     idx.load(world.principals, world.memberships, world.roles, world.assignments);
@@ -381,6 +534,25 @@ fn bench_check(c: &mut Criterion) {
     let allowed_in_mix =
         mix.iter().filter(|q| idx.check(q.principal, &q.action, &q.scope, Timestamp(NOW)).allowed).count();
     println!("random mix: {allowed_in_mix} of {} allowed", mix.len());
+    let unknown = Query { principal: user_id(USERS + 1), action: "svc1.vms.start".to_owned(), scope: deep[0].clone() };
+    let named = [&via_group, &denied, &heavy_allowed, &heavy_denied, &unknown];
+    for q in mix.iter().chain(named) {
+        let want = idx.check(q.principal, &q.action, &q.scope, Timestamp(NOW)).allowed;
+        assert_eq!(naive.check(q.principal, &q.action, &q.scope, NOW), want, "{} {} {}", q.action, q.scope, want);
+    }
+    side_by_side(
+        &idx,
+        &naive,
+        &[
+            ("allowed_via_nested_group_deep_scope", std::slice::from_ref(&via_group)),
+            ("denied_walks_everything", std::slice::from_ref(&denied)),
+            ("heavy_user_allowed", std::slice::from_ref(&heavy_allowed)),
+            ("heavy_user_denied", std::slice::from_ref(&heavy_denied)),
+            ("random_mix_1024", &mix),
+            ("unknown_principal", std::slice::from_ref(&unknown)),
+        ],
+    );
+    drop(naive);
 
     // Two threads checking the random mix at once (the machine has two cores).
     let per_thread: usize =

@@ -43,7 +43,7 @@ pub struct Remediation {
     pub changes: Vec<String>,
 }
 
-async fn rules_now(c: &mut AnyConnection) -> Result<Vec<AlertRule>> {
+pub(crate) async fn rules_now(c: &mut AnyConnection) -> Result<Vec<AlertRule>> {
     let configs: HashMap<String, RuleConfig> = q::list_alert_rule_configs(c).await?.into_iter().collect();
     Ok(RULES.iter().map(|d| d.configured(configs.get(d.id))).collect())
 }
@@ -63,36 +63,56 @@ impl Engine {
 
     /// Changes a rule's severity, enabled flag or thresholds (`pim.alerts.write` at `/`).
     pub async fn update_alert_rule(&self, ctx: &Context, id: &str, update: RuleUpdate) -> Result<AlertRule> {
+        let draft = self.alert_rule_draft(ctx, id, &update);
+        self.audited(draft.clone(), async {
+            let now = self.now();
+            let mut tx = self.store.write(now).await?;
+            let rule = self.update_alert_rule_in(&mut tx, ctx, &draft, now, id, &update).await?;
+            tx.commit().await?;
+            Ok(rule)
+        })
+        .await
+    }
+
+    /// The audit event of a rule's change.
+    pub(crate) fn alert_rule_draft(&self, ctx: &Context, id: &str, update: &RuleUpdate) -> pim_domain::AuditDraft {
         let mut draft = self.draft(ctx, "alertRule.update");
         draft.scope = Some(ScopePath::root());
         draft.details = serde_json::json!({
             "ruleId": id, "severity": update.severity, "enabled": update.enabled, "thresholds": update.thresholds,
         });
-        self.audited(draft.clone(), async {
-            self.authorize(ctx, ALERTS_WRITE, &ScopePath::root())?;
-            let def = rule_def(id).ok_or_else(|| unknown_rule(id))?;
-            def.check_thresholds(&update.thresholds)?;
-            let now = self.now();
-            let mut tx = self.store.write(now).await?;
-            let mut config: RuleConfig = q::list_alert_rule_configs(tx.conn())
-                .await?
-                .into_iter()
-                .find(|(k, _)| k == id)
-                .map(|(_, c)| c)
-                .unwrap_or_default();
-            if update.severity.is_some() {
-                config.severity = update.severity;
-            }
-            if update.enabled.is_some() {
-                config.enabled = update.enabled;
-            }
-            config.thresholds.extend(update.thresholds.clone());
-            q::put_alert_rule_config(tx.conn(), id, &config, now).await?;
-            tx.audit(now, draft.clone()).await?;
-            tx.commit().await?;
-            Ok(def.configured(Some(&config)))
-        })
-        .await
+        draft
+    }
+
+    /// [`Engine::update_alert_rule`] inside `tx`, audited with `draft`; the caller commits.
+    pub(crate) async fn update_alert_rule_in(
+        &self,
+        tx: &mut pim_store::WriteTx,
+        ctx: &Context,
+        draft: &pim_domain::AuditDraft,
+        now: Timestamp,
+        id: &str,
+        update: &RuleUpdate,
+    ) -> Result<AlertRule> {
+        self.authorize(ctx, ALERTS_WRITE, &ScopePath::root())?;
+        let def = rule_def(id).ok_or_else(|| unknown_rule(id))?;
+        def.check_thresholds(&update.thresholds)?;
+        let mut config: RuleConfig = q::list_alert_rule_configs(tx.conn())
+            .await?
+            .into_iter()
+            .find(|(k, _)| k == id)
+            .map(|(_, c)| c)
+            .unwrap_or_default();
+        if update.severity.is_some() {
+            config.severity = update.severity;
+        }
+        if update.enabled.is_some() {
+            config.enabled = update.enabled;
+        }
+        config.thresholds.extend(update.thresholds.clone());
+        q::put_alert_rule_config(tx.conn(), id, &config, now).await?;
+        tx.audit(now, draft.clone()).await?;
+        Ok(def.configured(Some(&config)))
     }
 
     /// Alerts, newest first, optionally in one state (`pim.alerts.read` at `/`).

@@ -92,58 +92,82 @@ fn kind_word(kind: PrincipalKind) -> &'static str {
 impl Engine {
     /// Creates a user, group or service principal.
     pub async fn create_principal(&self, ctx: &Context, kind: PrincipalKind, new: NewPrincipal) -> Result<Principal> {
-        let mut draft = self.draft(ctx, &format!("{}.create", kind_word(kind)));
-        draft.scope = Some(ScopePath::root());
-        draft.details = serde_json::json!({ "name": new.name });
+        let draft = self.principal_draft(ctx, kind, &new.name);
         self.audited(draft.clone(), async {
             self.authorize(ctx, DIRECTORY_WRITE, &ScopePath::root())?;
-            validate_name(&new.name)?;
-            if let Some(d) = &new.display_name {
-                validate_text("displayName", d, 256)?;
-            }
-            if let Some(d) = &new.description {
-                validate_text("description", d, 1024)?;
-            }
-            if let Some(e) = &new.email {
-                validate_email(e)?;
-            }
             let user_only = new.password.is_some() || new.manager_id.is_some() || new.emergency_access;
             let hash = user_fields_and_password(kind, user_only, &new.password).await?;
             let now = self.now();
             let mut tx = self.store.write(now).await?;
-            if let Some(m) = new.manager_id {
-                self.require_user(tx.conn(), m).await?;
-            }
-            if q::get_principal_by_name(tx.conn(), &new.name).await?.is_some() {
-                return refuse(ErrorKind::NameTaken, format!("the name '{}' is already taken", new.name));
-            }
-            let p = Principal {
-                id: PrincipalId::new(),
-                kind,
-                name: new.name.clone(),
-                display_name: new.display_name.clone().unwrap_or_else(|| new.name.clone()),
-                email: new.email.clone(),
-                description: new.description.clone(),
-                manager_id: new.manager_id,
-                enabled: true,
-                emergency_access: new.emergency_access,
-                last_sign_in_at: None,
-                created_at: now,
-                updated_at: now,
-            };
-            q::insert_principal(tx.conn(), &p).await?;
-            if let Some(h) = &hash {
-                q::set_password_hash(tx.conn(), p.id, h, now).await?;
-            }
-            let mut d = draft.clone();
-            d.principal_id = Some(p.id);
-            tx.audit(now, d).await?;
-            self.record_changes(&mut tx, now, &[Change::Principal(p.id)]).await?;
+            let p = self.create_principal_in(&mut tx, ctx, &draft, now, kind, &new, hash.as_deref()).await?;
             tx.commit().await?;
             self.index.upsert_principal(index_principal(&p));
             Ok(p)
         })
         .await
+    }
+
+    /// [`Engine::create_principal`] inside `tx` (with the password already hashed), audited with
+    /// `draft`; the caller commits, then puts the principal in the index.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn create_principal_in(
+        &self,
+        tx: &mut pim_store::WriteTx,
+        ctx: &Context,
+        draft: &pim_domain::AuditDraft,
+        now: pim_domain::Timestamp,
+        kind: PrincipalKind,
+        new: &NewPrincipal,
+        password_hash: Option<&str>,
+    ) -> Result<Principal> {
+        self.authorize(ctx, DIRECTORY_WRITE, &ScopePath::root())?;
+        validate_name(&new.name)?;
+        if let Some(d) = &new.display_name {
+            validate_text("displayName", d, 256)?;
+        }
+        if let Some(d) = &new.description {
+            validate_text("description", d, 1024)?;
+        }
+        if let Some(e) = &new.email {
+            validate_email(e)?;
+        }
+        if let Some(m) = new.manager_id {
+            self.require_user(tx.conn(), m).await?;
+        }
+        if q::get_principal_by_name(tx.conn(), &new.name).await?.is_some() {
+            return refuse(ErrorKind::NameTaken, format!("the name '{}' is already taken", new.name));
+        }
+        let p = Principal {
+            id: PrincipalId::new(),
+            kind,
+            name: new.name.clone(),
+            display_name: new.display_name.clone().unwrap_or_else(|| new.name.clone()),
+            email: new.email.clone(),
+            description: new.description.clone(),
+            manager_id: new.manager_id,
+            enabled: true,
+            emergency_access: new.emergency_access,
+            last_sign_in_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        q::insert_principal(tx.conn(), &p).await?;
+        if let Some(h) = password_hash {
+            q::set_password_hash(tx.conn(), p.id, h, now).await?;
+        }
+        let mut d = draft.clone();
+        d.principal_id = Some(p.id);
+        tx.audit(now, d).await?;
+        self.record_changes(tx, now, &[Change::Principal(p.id)]).await?;
+        Ok(p)
+    }
+
+    /// The audit event of a principal's creation.
+    pub(crate) fn principal_draft(&self, ctx: &Context, kind: PrincipalKind, name: &str) -> pim_domain::AuditDraft {
+        let mut draft = self.draft(ctx, &format!("{}.create", kind_word(kind)));
+        draft.scope = Some(ScopePath::root());
+        draft.details = serde_json::json!({ "name": name });
+        draft
     }
 
     async fn require_user(&self, c: &mut pim_store::AnyConnection, id: PrincipalId) -> Result<Principal> {
@@ -308,10 +332,7 @@ impl Engine {
     }
 
     async fn change_membership(&self, ctx: &Context, group: PrincipalId, member: PrincipalId, add: bool) -> Result<()> {
-        let mut draft = self.draft(ctx, if add { "group.addMember" } else { "group.removeMember" });
-        draft.scope = Some(ScopePath::for_group(group));
-        draft.principal_id = Some(member);
-        draft.details = serde_json::json!({ "groupId": group });
+        let draft = self.membership_draft(ctx, group, member, add);
         self.audited(draft.clone(), async {
             self.authorize(ctx, DIRECTORY_WRITE, &ScopePath::root())?;
             let now = self.now();
@@ -336,6 +357,21 @@ impl Engine {
 }
 
 impl Engine {
+    /// The audit event of a static membership's change.
+    pub(crate) fn membership_draft(
+        &self,
+        ctx: &Context,
+        group: PrincipalId,
+        member: PrincipalId,
+        add: bool,
+    ) -> pim_domain::AuditDraft {
+        let mut draft = self.draft(ctx, if add { "group.addMember" } else { "group.removeMember" });
+        draft.scope = Some(ScopePath::for_group(group));
+        draft.principal_id = Some(member);
+        draft.details = serde_json::json!({ "groupId": group });
+        draft
+    }
+
     /// Adds (`add`) or removes the static membership of `member` in `group` inside `tx`, with its
     /// audit event (`draft`) and its change-feed and connector rows; refuses service principals
     /// and cycles. Whether anything changed (nothing is written otherwise). The caller updates the

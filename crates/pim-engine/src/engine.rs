@@ -148,28 +148,70 @@ impl Engine {
 
     /// Reloads the whole access index from the store.
     pub async fn reload_index(&self) -> Result<()> {
+        let started = std::time::Instant::now();
         let now = self.now();
-        let mut c = self.store.read().await?;
-        // Read the feed position first: entries written while loading are applied again later.
-        let seq = q::last_change_seq(&mut c).await?;
-        let mut principals = Vec::new();
-        let mut after = None;
-        loop {
-            let filter = q::PrincipalFilter { kind: None, name_prefix: None, after, limit: 10_000 };
-            let page = q::list_principals(&mut c, &filter).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            let full = page.len() < 10_000;
-            principals.extend(page.into_iter().map(|p| index_principal(&p)));
-            if full {
-                break;
-            }
+        // Read the feed position first: entries written while loading are applied again later, so
+        // the three reads below need not share one snapshot and run at once, each on its own
+        // connection (at start-up with a million assignments, reading is most of the time).
+        let seq = q::last_change_seq(&mut *self.store.read().await?).await?;
+        fn timed(since: std::time::Instant) -> u64 {
+            u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
         }
-        let memberships = q::all_memberships(&mut c).await?;
-        let roles = q::list_roles(&mut c).await?;
-        let assignments = q::all_current_assignments(&mut c, now).await?;
-        drop(c);
+        // Spawned, so that decoding the rows runs on every worker thread, not in turn on one.
+        let store = self.store.clone();
+        let principals = tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let mut c = store.read().await?;
+            let mut principals = Vec::new();
+            let mut after = None;
+            loop {
+                let filter = q::PrincipalFilter { kind: None, name_prefix: None, after, limit: 10_000 };
+                let page = q::list_principals(&mut c, &filter).await?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.id);
+                let full = page.len() < 10_000;
+                principals.extend(page.into_iter().map(|p| index_principal(&p)));
+                if full {
+                    break;
+                }
+            }
+            Ok::<_, EngineError>((principals, timed(t)))
+        });
+        let store = self.store.clone();
+        let memberships = tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let mut c = store.read().await?;
+            let memberships = q::all_memberships(&mut c).await?;
+            let roles = q::list_roles(&mut c).await?;
+            Ok::<_, EngineError>((memberships, roles, timed(t)))
+        });
+        let store = self.store.clone();
+        let assignments = tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let mut c = store.read().await?;
+            let assignments = q::all_current_assignments(&mut c, now).await?;
+            Ok::<_, EngineError>((assignments, timed(t)))
+        });
+        fn joined<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
+            r.map_err(|e| EngineError::Internal(format!("loading the access index: {e}")))?
+        }
+        let (principals, principals_ms) = joined(principals.await)?;
+        let (memberships, roles, memberships_ms) = joined(memberships.await)?;
+        let (assignments, assignments_ms) = joined(assignments.await)?;
+        let read_ms = timed(started);
+        let counts = (principals.len(), memberships.len(), assignments.len());
         self.index.load(principals, memberships, roles, assignments);
+        tracing::info!(
+            principals = counts.0,
+            memberships = counts.1,
+            assignments = counts.2,
+            principals_ms,
+            memberships_ms,
+            assignments_ms,
+            read_ms,
+            build_ms = timed(started) - read_ms,
+            "access index loaded"
+        );
         self.applied_seq.store(seq, Ordering::SeqCst);
         self.followed_at.store(now.0, Ordering::SeqCst);
         Ok(())

@@ -35,10 +35,12 @@ use pim_domain::{
 use rustc_hash::{FxHashMap, FxHashSet};
 
 mod matcher;
+mod rec_ids;
 #[cfg(test)]
 mod tests;
 
 use matcher::{Action, CompiledRole, Segments};
+use rec_ids::RecIds;
 
 /// A principal as the index sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,7 +173,7 @@ impl AccessIndex {
     /// Removes an assignment (no-op if unknown).
     pub fn remove_assignment(&self, id: AssignmentId) {
         let mut d = self.data.write();
-        if let Some(&r) = d.rec_ids.get(&id) {
+        if let Some(r) = d.rec_ids.get(id, &d.recs) {
             let mut seeds = Vec::new();
             d.drop_rec(r, &mut seeds);
             d.rebuild_closures(&seeds);
@@ -448,17 +450,30 @@ impl Slot {
     }
 }
 
-/// An assignment record (eligible or active). `holder == NONE` marks a free slab slot.
+/// An assignment record (eligible or active), 40 bytes. `holder == NONE` marks a free slab slot.
 #[derive(Clone, Copy, Debug)]
 struct Rec {
     id: AssignmentId,
-    holder: u32,
-    role: u32,
-    scope: u32,
     end: i64,
-    active: bool,
+    holder: u32,
+    /// The role's index, with `ACTIVE` set for an active assignment.
+    role_and_kind: u32,
+    scope: u32,
     /// The group an active Member assignment makes its holder a member of, else `NONE`.
     member_of: u32,
+}
+
+/// The bit of `Rec::role_and_kind` that marks an active assignment.
+const ACTIVE: u32 = 1 << 31;
+
+impl Rec {
+    fn role(&self) -> u32 {
+        self.role_and_kind & !ACTIVE
+    }
+
+    fn active(&self) -> bool {
+        self.role_and_kind & ACTIVE != 0
+    }
 }
 
 #[derive(Debug)]
@@ -489,7 +504,7 @@ struct IndexData {
     roles: Vec<RoleSlot>,
     scope_ids: FxHashMap<Arc<str>, u32>,
     scopes: Vec<ScopeNode>,
-    rec_ids: FxHashMap<AssignmentId, u32>,
+    rec_ids: RecIds,
     recs: Vec<Rec>,
     free: Vec<u32>,
     /// Literal segments of role patterns, interned for matching.
@@ -553,7 +568,7 @@ impl IndexData {
             roles: Vec::new(),
             scope_ids: FxHashMap::default(),
             scopes: Vec::new(),
-            rec_ids: FxHashMap::default(),
+            rec_ids: RecIds::default(),
             recs: Vec::new(),
             free: Vec::new(),
             segments: Segments::default(),
@@ -590,6 +605,8 @@ impl IndexData {
         for slot in &mut d.principals {
             slot.entries.sort_by_key(|e| (e.scope, Reverse(e.end)));
             slot.entries.shrink_to_fit();
+            slot.parents.shrink_to_fit();
+            slot.children.shrink_to_fit();
             slot.reindex();
         }
         for i in 0..d.principals.len() {
@@ -762,11 +779,11 @@ impl IndexData {
         let mut memo = RoleMemo::new(action, &self.segments);
         let mut direct = Vec::new();
         for rec in &self.recs {
-            if rec.holder == NONE || !rec.active || rec.end <= now {
+            if rec.holder == NONE || !rec.active() || rec.end <= now {
                 continue;
             }
             let Some(node) = self.scopes.get(rec.scope as usize) else { continue };
-            if anc.by_depth[usize::from(node.depth) & (ANC - 1)] == rec.scope && memo.allows(&self.roles, rec.role) {
+            if anc.by_depth[usize::from(node.depth) & (ANC - 1)] == rec.scope && memo.allows(&self.roles, rec.role()) {
                 direct.push(rec.holder);
             }
         }
@@ -806,7 +823,7 @@ impl IndexData {
         let holder = self.principals.get(r.holder as usize)?.id;
         Some(Grant {
             assignment_id: r.id,
-            role_id: self.roles.get(r.role as usize)?.id,
+            role_id: self.roles.get(r.role() as usize)?.id,
             scope: self.scopes.get(r.scope as usize)?.path.clone(),
             holder,
             via_group: (r.holder != principal).then_some(holder),
@@ -929,7 +946,7 @@ impl IndexData {
     /// Inserts or replaces an assignment. Pushes onto `seeds` every principal whose membership
     /// edges changed. With `sorted`, keeps the holder's entries sorted (else `build` sorts).
     fn put_assignment(&mut self, a: &Assignment, sorted: bool, seeds: &mut Vec<u32>) {
-        if let Some(&old) = self.rec_ids.get(&a.id) {
+        if let Some(old) = self.rec_ids.get(a.id, &self.recs) {
             self.drop_rec(old, seeds);
         }
         let holder = self.principal_slot(a.principal_id);
@@ -949,7 +966,8 @@ impl IndexData {
             Some(g) if active && a.role_id == GROUP_MEMBER => self.principal_slot(g),
             _ => NONE,
         };
-        let rec = Rec { id: a.id, holder, role, scope, end, active, member_of };
+        let role_and_kind = if active { role | ACTIVE } else { role };
+        let rec = Rec { id: a.id, end, holder, role_and_kind, scope, member_of };
         let r = match self.free.pop() {
             Some(r) => {
                 if let Some(slot) = self.recs.get_mut(r as usize) {
@@ -991,10 +1009,10 @@ impl IndexData {
             return;
         }
         rec.holder = NONE;
-        self.rec_ids.remove(&old.id);
+        self.rec_ids.remove(old.id, r);
         self.free.push(r);
         let Some(slot) = self.principals.get_mut(old.holder as usize) else { return };
-        if old.active {
+        if old.active() {
             if let Some(pos) = slot.entries.iter().position(|e| e.rec == r) {
                 slot.entries.remove(pos);
                 slot.reindex();
@@ -1023,10 +1041,10 @@ impl IndexData {
             }
             let old = *rec;
             rec.holder = NONE;
-            self.rec_ids.remove(&old.id);
+            self.rec_ids.remove(old.id, len_u32(r));
             self.free.push(len_u32(r));
             holders.insert(old.holder);
-            if let Some(node) = self.scopes.get_mut(old.scope as usize).filter(|_| old.active) {
+            if let Some(node) = self.scopes.get_mut(old.scope as usize).filter(|_| old.active()) {
                 node.active = node.active.saturating_sub(1);
             }
             if old.member_of != NONE {
@@ -1136,7 +1154,8 @@ impl IndexData {
             + map(&self.scope_ids)
             + self.scopes.capacity() * size_of::<ScopeNode>()
             + scopes
-            + map(&self.rec_ids)
+            + map(&self.rec_ids.folded)
+            + map(&self.rec_ids.clashes)
             + self.recs.capacity() * size_of::<Rec>()
             + self.free.capacity() * size_of::<u32>()
     }

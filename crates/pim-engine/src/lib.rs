@@ -18,6 +18,7 @@ pub mod lockout;
 pub mod mfa;
 pub mod notify;
 pub mod oidc;
+pub mod policy;
 pub mod reports;
 pub mod requests;
 pub mod resources;

@@ -2,8 +2,11 @@
 
 use pim_domain::actions::{ROLES_READ, ROLES_WRITE, SETTINGS_READ};
 use pim_domain::role::validate_custom;
-use pim_domain::{DomainError, ErrorKind, Permissions, PrincipalKind, RoleDefinition, RoleId, RoleSettings, ScopePath};
-use pim_store::q;
+use pim_domain::{
+    AuditDraft, DomainError, ErrorKind, Permissions, PrincipalKind, RoleDefinition, RoleId, RoleSettings, ScopePath,
+    Timestamp,
+};
+use pim_store::{WriteTx, q};
 
 use crate::context::Context;
 use crate::engine::Engine;
@@ -47,29 +50,13 @@ impl Engine {
         description: String,
         permissions: Permissions,
     ) -> Result<RoleDefinition> {
-        let mut draft = self.draft(ctx, "role.create");
-        draft.scope = Some(ScopePath::root());
-        draft.details = serde_json::json!({ "name": name, "permissions": permissions });
+        let draft = role_draft(self.draft(ctx, "role.create"), &name, &permissions);
         self.audited(draft.clone(), async {
-            self.authorize(ctx, ROLES_WRITE, &ScopePath::root())?;
-            validate_custom(&name, &description, &permissions)?;
             let now = self.now();
             let mut tx = self.store.write(now).await?;
-            if q::get_role_by_name(tx.conn(), &name).await?.is_some() {
-                return refuse(ErrorKind::NameTaken, format!("a role named '{name}' exists"));
-            }
-            let role = RoleDefinition {
-                id: RoleId::new(),
-                name: name.clone(),
-                description: description.clone(),
-                builtin: false,
-                permissions: permissions.clone(),
-            };
-            q::insert_role(tx.conn(), &role, now).await?;
-            let mut d = draft.clone();
-            d.role_id = Some(role.id);
-            tx.audit(now, d).await?;
-            self.record_changes(&mut tx, now, &[Change::Role(role.id)]).await?;
+            let role = self
+                .put_role_in(&mut tx, ctx, &draft, now, None, name.clone(), description.clone(), permissions.clone())
+                .await?;
             tx.commit().await?;
             self.index.upsert_role(role.clone());
             Ok(role)
@@ -86,32 +73,22 @@ impl Engine {
         description: String,
         permissions: Permissions,
     ) -> Result<RoleDefinition> {
-        let mut draft = self.draft(ctx, "role.update");
-        draft.scope = Some(ScopePath::root());
-        draft.details = serde_json::json!({ "name": name, "permissions": permissions });
+        let draft = role_draft(self.draft(ctx, "role.update"), &name, &permissions);
         self.audited(draft.clone(), async {
-            self.authorize(ctx, ROLES_WRITE, &ScopePath::root())?;
-            validate_custom(&name, &description, &permissions)?;
             let now = self.now();
             let mut tx = self.store.write(now).await?;
-            let old = find_role(tx.conn(), id_or_name).await?;
-            if old.builtin {
-                return refuse(
-                    ErrorKind::BuiltinRoleReadOnly,
-                    format!("the built-in role {} cannot be changed", old.name),
-                );
-            }
-            if let Some(other) = q::get_role_by_name(tx.conn(), &name).await?
-                && other.id != old.id
-            {
-                return refuse(ErrorKind::NameTaken, format!("a role named '{name}' exists"));
-            }
-            let role = RoleDefinition { id: old.id, name, description, builtin: false, permissions };
-            q::update_role(tx.conn(), &role, now).await?;
-            let mut d = draft.clone();
-            d.role_id = Some(role.id);
-            tx.audit(now, d).await?;
-            self.record_changes(&mut tx, now, &[Change::Role(role.id)]).await?;
+            let role = self
+                .put_role_in(
+                    &mut tx,
+                    ctx,
+                    &draft,
+                    now,
+                    Some(id_or_name),
+                    name.clone(),
+                    description.clone(),
+                    permissions.clone(),
+                )
+                .await?;
             tx.commit().await?;
             self.index.upsert_role(role.clone());
             Ok(role)
@@ -119,46 +96,105 @@ impl Engine {
         .await
     }
 
+    /// [`Engine::create_role`] (`replacing` `None`) or [`Engine::update_role`] of the role
+    /// `replacing` inside `tx`, audited with `draft`; the caller commits, then puts the role in the
+    /// index.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn put_role_in(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Context,
+        draft: &AuditDraft,
+        now: Timestamp,
+        replacing: Option<&str>,
+        name: String,
+        description: String,
+        permissions: Permissions,
+    ) -> Result<RoleDefinition> {
+        self.authorize(ctx, ROLES_WRITE, &ScopePath::root())?;
+        validate_custom(&name, &description, &permissions)?;
+        let old = match replacing {
+            Some(id_or_name) => Some(find_role(tx.conn(), id_or_name).await?),
+            None => None,
+        };
+        if let Some(old) = &old
+            && old.builtin
+        {
+            return refuse(ErrorKind::BuiltinRoleReadOnly, format!("the built-in role {} cannot be changed", old.name));
+        }
+        if let Some(other) = q::get_role_by_name(tx.conn(), &name).await?
+            && old.as_ref().is_none_or(|o| o.id != other.id)
+        {
+            return refuse(ErrorKind::NameTaken, format!("a role named '{name}' exists"));
+        }
+        let id = old.as_ref().map_or_else(RoleId::new, |o| o.id);
+        let role = RoleDefinition { id, name, description, builtin: false, permissions };
+        if old.is_some() {
+            q::update_role(tx.conn(), &role, now).await?;
+        } else {
+            q::insert_role(tx.conn(), &role, now).await?;
+        }
+        let mut d = draft.clone();
+        d.role_id = Some(role.id);
+        tx.audit(now, d).await?;
+        self.record_changes(tx, now, &[Change::Role(role.id)]).await?;
+        Ok(role)
+    }
+
     /// Deletes a custom role that no current assignment uses.
     pub async fn delete_role(&self, ctx: &Context, id_or_name: &str) -> Result<()> {
         let mut draft = self.draft(ctx, "role.delete");
         draft.scope = Some(ScopePath::root());
         self.audited(draft.clone(), async {
-            self.authorize(ctx, ROLES_WRITE, &ScopePath::root())?;
             let now = self.now();
             let mut tx = self.store.write(now).await?;
-            let role = find_role(tx.conn(), id_or_name).await?;
-            if role.builtin {
-                return refuse(
-                    ErrorKind::BuiltinRoleReadOnly,
-                    format!("the built-in role {} cannot be deleted", role.name),
-                );
-            }
-            let filter = q::AssignmentFilter { role: Some(role.id), limit: 1, ..Default::default() };
-            if !q::list_assignments(tx.conn(), &filter).await?.is_empty() {
-                return refuse(
-                    ErrorKind::RoleInUse,
-                    format!(
-                        "role {} cannot be deleted: it has assignments (current or past), and a role that was assigned \
-                         stays for the audit history",
-                        role.name
-                    ),
-                );
-            }
-            for (r, scope, _) in q::list_settings(tx.conn(), Some(role.id)).await? {
-                q::delete_settings(tx.conn(), r, &scope).await?;
-            }
-            q::delete_role(tx.conn(), role.id).await?;
-            let mut d = draft.clone();
-            d.role_id = Some(role.id);
-            d.details = serde_json::json!({ "name": role.name });
-            tx.audit(now, d).await?;
-            self.record_changes(&mut tx, now, &[Change::Role(role.id)]).await?;
+            let role = self.delete_role_in(&mut tx, ctx, &draft, now, id_or_name).await?;
             tx.commit().await?;
-            self.index.remove_role(role.id);
+            self.index.remove_role(role);
             Ok(())
         })
         .await
+    }
+
+    /// [`Engine::delete_role`] inside `tx`, audited with `draft`: the role deleted. The caller
+    /// commits, then removes it from the index.
+    pub(crate) async fn delete_role_in(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Context,
+        draft: &AuditDraft,
+        now: Timestamp,
+        id_or_name: &str,
+    ) -> Result<RoleId> {
+        self.authorize(ctx, ROLES_WRITE, &ScopePath::root())?;
+        let role = find_role(tx.conn(), id_or_name).await?;
+        if role.builtin {
+            return refuse(
+                ErrorKind::BuiltinRoleReadOnly,
+                format!("the built-in role {} cannot be deleted", role.name),
+            );
+        }
+        let filter = q::AssignmentFilter { role: Some(role.id), limit: 1, ..Default::default() };
+        if !q::list_assignments(tx.conn(), &filter).await?.is_empty() {
+            return refuse(
+                ErrorKind::RoleInUse,
+                format!(
+                    "role {} cannot be deleted: it has assignments (current or past), and a role that was assigned \
+                     stays for the audit history",
+                    role.name
+                ),
+            );
+        }
+        for (r, scope, _) in q::list_settings(tx.conn(), Some(role.id)).await? {
+            q::delete_settings(tx.conn(), r, &scope).await?;
+        }
+        q::delete_role(tx.conn(), role.id).await?;
+        let mut d = draft.clone();
+        d.role_id = Some(role.id);
+        d.details = serde_json::json!({ "name": role.name });
+        tx.audit(now, d).await?;
+        self.record_changes(tx, now, &[Change::Role(role.id)]).await?;
+        Ok(role.id)
     }
 
     /// The settings in force for a role at a scope.
@@ -203,6 +239,13 @@ impl Engine {
     pub async fn delete_settings(&self, ctx: &Context, role: &str, scope: ScopePath) -> Result<SettingsUpdate> {
         self.change_settings(ctx, role, scope, None).await
     }
+}
+
+/// The audit event of a role's creation or change, before it is carried out.
+pub(crate) fn role_draft(mut draft: AuditDraft, name: &str, permissions: &Permissions) -> AuditDraft {
+    draft.scope = Some(ScopePath::root());
+    draft.details = serde_json::json!({ "name": name, "permissions": permissions });
+    draft
 }
 
 /// Checks proposed settings: ranges, and approvers that exist with the kind they claim.

@@ -9,7 +9,7 @@ use pim_domain::{
     AuditDraft, DomainError, ErrorKind, PrincipalId, RequestStatus, RoleSettings, ScopePath, SettingsChange,
     SettingsChangeId, Timestamp,
 };
-use pim_store::{AnyConnection, q};
+use pim_store::{AnyConnection, WriteTx, q};
 
 use crate::context::Context;
 use crate::engine::Engine;
@@ -36,70 +36,96 @@ impl Engine {
         scope: ScopePath,
         settings: Option<RoleSettings>,
     ) -> Result<SettingsUpdate> {
-        let mut draft = self.draft(ctx, if settings.is_some() { "settings.update" } else { "settings.reset" });
-        draft.scope = Some(scope.clone());
-        if let Some(s) = &settings {
-            draft.details = serde_json::to_value(s).unwrap_or_default();
-        }
+        let draft = self.settings_draft(ctx, &scope, settings.as_ref());
         self.audited(draft.clone(), async {
-            let actor = self.actor(ctx)?.clone();
-            self.authorize(ctx, SETTINGS_WRITE, &scope)?;
             let now = self.now();
             let mut tx = self.store.write(now).await?;
-            let role = find_role(tx.conn(), role).await?;
-            if let Some(s) = &settings {
-                check_settings(tx.conn(), s).await?;
-            }
-            self.authorize_principals(ctx, tx.conn(), role.id, &scope, settings.as_ref()).await?;
-            let protected =
-                q::get_settings_nearest(tx.conn(), role.id, &scope).await?.is_some_and(|(_, s)| s.protected);
-            let mut d = draft.clone();
-            d.role_id = Some(role.id);
-            if protected {
-                let change = SettingsChange {
-                    id: SettingsChangeId::new(),
-                    role_id: role.id,
-                    scope: scope.clone(),
-                    settings,
-                    status: RequestStatus::PendingApproval,
-                    requested_by: actor.id,
-                    justification: None,
-                    decision: None,
-                    created_at: now,
-                    updated_at: now,
-                    status_reason: None,
-                };
-                q::insert_settings_change(tx.conn(), &change).await?;
-                let mut notice = Notice::new(
-                    "settings.approvalNeeded",
-                    &format!("{} proposes a change to the settings of {} at {scope}", actor.name, role.name),
-                    &format!(
-                        "{} proposes to {} the protected settings of {} at {scope}.\n\n\
-                         They apply once another administrator approves:\n  pim settings-changes show {}\n  \
-                         pim settings-changes approve {} -j \"...\"\n",
-                        actor.name,
-                        if change.settings.is_some() { "change" } else { "reset" },
-                        role.name,
-                        change.id,
-                        change.id
-                    ),
-                );
-                notice.critical = true;
-                let to = [Audience::HoldersOf { action: SETTINGS_WRITE, scope: scope.clone() }];
-                self.notify(tx.conn(), now, &notice, &to).await?;
-                d.action = "settings.changeProposed".into();
-                d.details = serde_json::json!({ "changeId": change.id, "settings": change.settings });
-                tx.audit(now, d).await?;
-                tx.commit().await?;
-                return Ok(SettingsUpdate::Pending(change));
-            }
-            apply(tx.conn(), role.id, &scope, settings.as_ref(), now, actor.id).await?;
-            tx.audit(now, d).await?;
-            let effective = settings_at(tx.conn(), role.id, &scope).await?;
+            let update = self.change_settings_in(&mut tx, ctx, &draft, now, role, &scope, settings.clone()).await?;
             tx.commit().await?;
-            Ok(SettingsUpdate::Applied(effective))
+            Ok(update)
         })
         .await
+    }
+
+    /// The audit event of a settings change (or reset, with `None`) at `scope`.
+    pub(crate) fn settings_draft(
+        &self,
+        ctx: &Context,
+        scope: &ScopePath,
+        settings: Option<&RoleSettings>,
+    ) -> AuditDraft {
+        let mut draft = self.draft(ctx, if settings.is_some() { "settings.update" } else { "settings.reset" });
+        draft.scope = Some(scope.clone());
+        if let Some(s) = settings {
+            draft.details = serde_json::to_value(s).unwrap_or_default();
+        }
+        draft
+    }
+
+    /// [`Engine::change_settings`] inside `tx`, audited with `draft` (`settings.update` or
+    /// `settings.reset`; a proposal is audited as `settings.changeProposed`). The caller commits.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn change_settings_in(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Context,
+        draft: &AuditDraft,
+        now: Timestamp,
+        role: &str,
+        scope: &ScopePath,
+        settings: Option<RoleSettings>,
+    ) -> Result<SettingsUpdate> {
+        let scope = scope.clone();
+        let actor = self.actor(ctx)?.clone();
+        self.authorize(ctx, SETTINGS_WRITE, &scope)?;
+        let role = find_role(tx.conn(), role).await?;
+        if let Some(s) = &settings {
+            check_settings(tx.conn(), s).await?;
+        }
+        self.authorize_principals(ctx, tx.conn(), role.id, &scope, settings.as_ref()).await?;
+        let protected = q::get_settings_nearest(tx.conn(), role.id, &scope).await?.is_some_and(|(_, s)| s.protected);
+        let mut d = draft.clone();
+        d.role_id = Some(role.id);
+        if protected {
+            let change = SettingsChange {
+                id: SettingsChangeId::new(),
+                role_id: role.id,
+                scope: scope.clone(),
+                settings,
+                status: RequestStatus::PendingApproval,
+                requested_by: actor.id,
+                justification: None,
+                decision: None,
+                created_at: now,
+                updated_at: now,
+                status_reason: None,
+            };
+            q::insert_settings_change(tx.conn(), &change).await?;
+            let mut notice = Notice::new(
+                "settings.approvalNeeded",
+                &format!("{} proposes a change to the settings of {} at {scope}", actor.name, role.name),
+                &format!(
+                    "{} proposes to {} the protected settings of {} at {scope}.\n\n\
+                     They apply once another administrator approves:\n  pim settings-changes show {}\n  \
+                     pim settings-changes approve {} -j \"...\"\n",
+                    actor.name,
+                    if change.settings.is_some() { "change" } else { "reset" },
+                    role.name,
+                    change.id,
+                    change.id
+                ),
+            );
+            notice.critical = true;
+            let to = [Audience::HoldersOf { action: SETTINGS_WRITE, scope: scope.clone() }];
+            self.notify(tx.conn(), now, &notice, &to).await?;
+            d.action = "settings.changeProposed".into();
+            d.details = serde_json::json!({ "changeId": change.id, "settings": change.settings });
+            tx.audit(now, d).await?;
+            return Ok(SettingsUpdate::Pending(change));
+        }
+        apply(tx.conn(), role.id, &scope, settings.as_ref(), now, actor.id).await?;
+        tx.audit(now, d).await?;
+        Ok(SettingsUpdate::Applied(settings_at(tx.conn(), role.id, &scope).await?))
     }
 
     /// Settings changes at scopes where the caller may read settings, newest first.

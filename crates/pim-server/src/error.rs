@@ -12,9 +12,8 @@ pub const PROBLEM_BASE: &str = "https://pim.dev/problems/";
 pub fn status_for(kind: ErrorKind) -> StatusCode {
     use ErrorKind::*;
     match kind {
-        InvalidInput | InvalidScope | InvalidAction | InvalidDuration | InvalidWindow | InvalidSettings => {
-            StatusCode::BAD_REQUEST
-        }
+        InvalidInput | InvalidScope | InvalidAction | InvalidDuration | InvalidWindow | InvalidSettings
+        | InvalidPolicy => StatusCode::BAD_REQUEST,
         NotFound => StatusCode::NOT_FOUND,
         NameTaken | GroupCycle | AlreadyExists | RoleInUse | BuiltinRoleReadOnly | PrincipalDisabled
         | LastGlobalAdmin | RequestNotPending | ExtensionPending | AssignmentEnded | SetupCompleted

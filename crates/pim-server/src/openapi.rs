@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    activity, alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, oidc, reports,
+    activity, alerts, approvals, audit, auth, check, connectors, directory, mfa, notifications, oidc, policy, reports,
     requests, resources, reviews, roles, scim_clients, ssh, system, tokens,
 };
 
@@ -37,6 +37,7 @@ impl Modify for BearerAuth {
         resources::list_resources, resources::create_resource, resources::get_resource, resources::validate_scope,
         roles::list_roles, roles::create_role, roles::get_role, roles::update_role, roles::delete_role,
         roles::get_settings, roles::put_settings, roles::delete_settings, roles::list_settings,
+        policy::export_policy, policy::plan_policy, policy::apply_policy,
         requests::list_assignments, requests::get_assignment, requests::create_request,
         requests::list_requests, requests::get_request, requests::cancel_request,
         approvals::approve_request, approvals::deny_request, approvals::list_approvals, approvals::decide_requests,

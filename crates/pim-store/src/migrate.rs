@@ -38,7 +38,8 @@ const SQLITE: &[Migration] = &[
     Migration { version: 12, name: "ssh_ca", sql: include_str!("../migrations/sqlite/0012_ssh_ca.sql") },
     Migration { version: 14, name: "oidc", sql: include_str!("../migrations/sqlite/0014_oidc.sql") },
     Migration { version: 13, name: "scim", sql: include_str!("../migrations/sqlite/0013_scim.sql") },
-    Migration { version: 15, name: "activity", sql: include_str!("../migrations/sqlite/0015_activity.sql") },
+    Migration { version: 15, name: "oidc_sessions", sql: include_str!("../migrations/sqlite/0015_oidc_sessions.sql") },
+    Migration { version: 16, name: "activity", sql: include_str!("../migrations/sqlite/0016_activity.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -60,7 +61,12 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 12, name: "ssh_ca", sql: include_str!("../migrations/postgres/0012_ssh_ca.sql") },
     Migration { version: 14, name: "oidc", sql: include_str!("../migrations/postgres/0014_oidc.sql") },
     Migration { version: 13, name: "scim", sql: include_str!("../migrations/postgres/0013_scim.sql") },
-    Migration { version: 15, name: "activity", sql: include_str!("../migrations/postgres/0015_activity.sql") },
+    Migration {
+        version: 15,
+        name: "oidc_sessions",
+        sql: include_str!("../migrations/postgres/0015_oidc_sessions.sql"),
+    },
+    Migration { version: 16, name: "activity", sql: include_str!("../migrations/postgres/0016_activity.sql") },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

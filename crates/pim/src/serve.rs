@@ -148,7 +148,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         oidc: cfg.oidc.clone(),
         ..EngineOptions::default()
     };
+    let opening = std::time::Instant::now();
     let engine = open_engine_with(&cfg.data_dir, Some(url), options).await?;
+    tracing::info!(ms = opening.elapsed().as_millis() as u64, "store and engine open");
     if !engine.secret_key_matches().await.map_err(|e| anyhow::anyhow!("{e}"))? {
         anyhow::bail!(
             "the secret key {} is not the one this database's MFA secrets were sealed with; \

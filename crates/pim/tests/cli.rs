@@ -1308,6 +1308,59 @@ fn alerts_from_the_command_line() {
     drop(server);
 }
 
+#[test]
+fn policy_export_plan_apply_from_the_command_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let cli = Cli::new(dir);
+    let server = Server::start(dir, &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    let secret = server.secret.clone().expect("a setup secret");
+    let setup = ["--server", &server.url, "setup", "--username", "root", "--secret", &secret, "--password-stdin"];
+    cli.ok_in(&setup, "root-password-1\n");
+
+    // Exported, the file matches the server: exit 0.
+    cli.ok(&["export", "--out", "policy.toml"]);
+    let exported = std::fs::read_to_string(dir.join("work/policy.toml")).expect("policy.toml");
+    assert!(
+        exported.contains("principal = \"root\"") && exported.contains("role = \"Global Administrator\""),
+        "{exported}"
+    );
+    assert_eq!(cli.ok(&["export"]), exported, "export to stdout and to a file differ");
+    let same = cli.raw(&["plan", "-f", "policy.toml"], "");
+    assert_eq!(same.code, Some(0), "{}{}", same.stdout, same.stderr);
+    assert!(same.stdout.contains("No changes"), "{}", same.stdout);
+
+    // An edit: exit 2, naming the change; apply makes it; then 0 again.
+    let edited = format!("{exported}\n[[roles]]\nname = \"DB Operator\"\nactions = [\"db.*\"]\n");
+    std::fs::write(dir.join("work/policy.toml"), &edited).expect("write");
+    let differs = cli.raw(&["plan", "-f", "policy.toml"], "");
+    assert_eq!(differs.code, Some(2), "{}{}", differs.stdout, differs.stderr);
+    assert!(differs.stdout.contains("+ create role DB Operator"), "{}", differs.stdout);
+    assert_eq!(differs.stderr, "", "a difference is not an error");
+    let json = cli.raw(&["-o", "json", "plan", "-f", "-"], &edited);
+    assert_eq!(json.code, Some(2));
+    let report: Value = serde_json::from_str(&json.stdout).expect("json plan");
+    assert_eq!((report["differs"].as_bool(), report["changes"].as_array().map(Vec::len)), (Some(true), Some(1)));
+    let applied = cli.ok(&["apply", "-f", "policy.toml", "-j", "CHG-1"]);
+    assert!(applied.contains("Applied 1"), "{applied}");
+    assert_eq!(cli.raw(&["plan", "-f", "policy.toml"], "").code, Some(0));
+
+    // A file with an error: exit 1, with the file, line and field.
+    let bad = exported.replace("role = \"Global Administrator\"", "role = \"Global Admin\"");
+    std::fs::write(dir.join("work/bad.toml"), &bad).expect("write");
+    let line = bad.lines().position(|l| l == "role = \"Global Admin\"").expect("the edited line") + 1;
+    let err = cli.fails(&["plan", "-f", "bad.toml"], "");
+    assert!(
+        err.contains(&format!("bad.toml: line {line}, field assignments[0].role: no role is named 'Global Admin'"))
+            && err.contains("invalid_policy"),
+        "{err}"
+    );
+    let err = cli.fails(&["apply", "-f", "bad.toml"], "");
+    assert!(err.contains(&format!("line {line}, field assignments[0].role")), "{err}");
+    cli.fails(&["plan", "-f", "missing.toml"], "");
+    drop(server);
+}
+
 /// The header of an instance's results as CSV (`RESULTS_CSV_COLUMNS` in the server's handlers).
 const REVIEW_CSV_HEADER: &str = "itemId,principalId,principalName,roleId,roleName,scope,kind,assignmentId,lastActivity,\
 recommendation,decision,reason,reviewedBy,reviewedByName,reviewedAt,outcome,applied,appliedMessage,appliedRequestId,reviewers";
@@ -1595,7 +1648,7 @@ fn reviews_walkthrough_runs_verbatim() {
 // Chromium through the end-to-end flow, and axe-core checks every page.
 
 /// Why the browser test cannot run here, if it cannot: node, Chromium or the npm packages missing.
-fn browser_test_missing(portal_dir: &Path, chromium: &Path) -> Option<String> {
+fn browser_test_missing(portal_dir: &Path, oidc_dir: &Path, chromium: &Path) -> Option<String> {
     let node = std::process::Command::new("node").arg("--version").output();
     if !node.is_ok_and(|o| o.status.success()) {
         return Some("node is not installed (Debian: apt-get install nodejs npm)".into());
@@ -1611,28 +1664,86 @@ fn browser_test_missing(portal_dir: &Path, chromium: &Path) -> Option<String> {
             return Some(format!("{} is missing: run npm ci --prefix {}", package, portal_dir.display()));
         }
     }
+    if !oidc_dir.join("node_modules/oidc-provider/package.json").exists() {
+        return Some(format!("oidc-provider is missing: run npm ci --prefix {}", oidc_dir.display()));
+    }
     None
+}
+
+/// The OpenID Connect provider of the browser test (`tests/oidc/provider.mjs`, node's
+/// `oidc-provider`): its issuer and the address of its test hook; ended when dropped.
+struct BrowserIdp {
+    issuer: String,
+    listen: String,
+    child: Child,
+}
+
+impl BrowserIdp {
+    /// Starts the provider; its portal client's redirect URI is `redirect`.
+    fn start(oidc_dir: &Path, redirect: &str) -> BrowserIdp {
+        let mut child = std::process::Command::new("node")
+            .arg(oidc_dir.join("provider.mjs"))
+            .env("PIM_OIDC_REDIRECT", redirect)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the OIDC provider");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("the provider's first line");
+        // Whatever it writes later is drained, so it never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("the provider said {line:?}: {e}"));
+        let text = |k: &str| v[k].as_str().expect("issuer and listen").to_owned();
+        BrowserIdp { issuer: text("issuer"), listen: text("listen"), child }
+    }
+}
+
+impl Drop for BrowserIdp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The portal end to end in headless Chromium (`crates/pim/tests/portal/flow.mjs`): the data made
 /// here with the CLI, then an eligible user enrolls MFA, signs in with a TOTP code, checks and
 /// sends an activation that needs approval; the approver approves it in a second browser context;
 /// the user sees the role active; an administrator filters the audit page and downloads the CSV.
-/// axe-core then scans every page. Screenshots go to `target/portal-screenshots/`. Skipped, with
+/// Then, against the real OpenID Connect provider (`tests/oidc/provider.mjs`), "Sign in with
+/// Contoso", the strict `__Host-` session cookie, the step-up at the provider, a forged `state` and
+/// a disabled user. axe-core then scans every page. Screenshots go to `target/portal-screenshots/`. Skipped, with
 /// the reason, when node, Chromium or the npm packages are missing, unless `CI=true`.
 #[test]
 fn portal_in_a_real_browser() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let portal_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/portal");
+    let oidc_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
     let chromium = PathBuf::from(std::env::var("PIM_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
-    if let Some(why) = browser_test_missing(&portal_dir, &chromium) {
+    if let Some(why) = browser_test_missing(&portal_dir, &oidc_dir, &chromium) {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true requires the browser test to run, but {why}");
         eprintln!("skipping the browser test: {why}");
         return;
     }
 
     let tmp = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(tmp.path(), &["--listen", "127.0.0.1:0", "--data-dir", "data"], &[]);
+    // "Sign in with Contoso": the provider's client must know pim's callback before pim starts, so
+    // pim's port is chosen first. Cookies are Secure (`__Host-`), as behind TLS: Chromium keeps
+    // Secure cookies for http://127.0.0.1, and forms must come from the public URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let public = format!("http://127.0.0.1:{port}");
+    let idp = BrowserIdp::start(&oidc_dir, &format!("{public}/portal/oidc/corp/callback"));
+    let toml = format!(
+        "[notifications]\npublic_url = \"{public}\"\n[portal]\nsecure_cookies = true\n\
+         [[oidc]]\nname = \"corp\"\ndisplay_name = \"Contoso\"\nissuer = \"{}\"\nclient_id = \"pim\"\n\
+         client_secret_env = \"PIM_TEST_OIDC_SECRET\"\nlink_by_verified_email = true\nstep_up = \"idp\"\n",
+        idp.issuer
+    );
+    std::fs::write(tmp.path().join("pim.toml"), toml).expect("pim.toml");
+    let listen = format!("127.0.0.1:{port}");
+    let env = [("PIM_TEST_OIDC_SECRET", "pim-test-secret")];
+    let server = Server::start(tmp.path(), &["--listen", &listen, "--data-dir", "data"], &env);
     let secret = server.secret.clone().expect("a setup secret");
     let admin = Cli::new(tmp.path()).with_env("PIM_SERVER", &server.url);
     let setup = ["setup", "--server", &server.url, "--username", "admin", "--secret", &secret, "--password-stdin"];
@@ -1693,6 +1804,15 @@ fn portal_in_a_real_browser() {
     let review = ["reviews", "create", "prod readers", "--role", "Reader", "--scope", "/prod", "--reviewer", "admin"];
     admin.ok(&[&review[..], &["--duration-days", "14"][..]].concat());
     admin.ok(&["alerts", "evaluate"]);
+    // Olga signs in with Contoso (linked by her verified email) and steps up there for a role that
+    // requires MFA (the defaults: MFA and a justification).
+    admin.ok_in(
+        &["users", "create", "olga", "--display-name", "Olga OIDC", "--email", "olga@example.com", "--password-stdin"],
+        "olga-password-1\n",
+    );
+    let responder = ["--name", "Incident Responder", "--description", "Answers incidents", "--action", "incidents.*"];
+    admin.ok(&[&["roles", "create"][..], &responder[..]].concat());
+    admin.ok(&["assign", "olga", "Incident Responder", "--scope", "/prod", "--eligible", "-j", "incident rota"]);
 
     // The browser, from the workspace root (a relative PIM_PORTAL_README_SCREENSHOT is taken from there).
     let target = pim_bin().parent().and_then(Path::parent).expect("the target directory").to_path_buf();
@@ -1713,6 +1833,9 @@ fn portal_in_a_real_browser() {
         .env("PIM_PORTAL_ROLE", "Database Operator")
         .env("PIM_PORTAL_ELIGIBLE_SCOPE", "/prod")
         .env("PIM_PORTAL_ACTIVATE_SCOPE", "/prod/db")
+        .env("PIM_PORTAL_OIDC_PROVIDER", &idp.listen)
+        .env("PIM_PORTAL_OIDC_USER", "olga")
+        .env("PIM_PORTAL_OIDC_ROLE", "Incident Responder")
         .timeout(Duration::from_secs(600));
     let ran: Ran = node.output().expect("run node").into();
     eprintln!("the browser test took {:.1} s; screenshots in {}", started.elapsed().as_secs_f64(), shots.display());
@@ -1726,6 +1849,7 @@ fn portal_in_a_real_browser() {
     );
     eprint!("{}", ran.stdout);
     drop(server);
+    drop(idp);
 }
 
 // ---------------------------------------------------------------------------------------------------

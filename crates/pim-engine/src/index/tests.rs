@@ -838,3 +838,75 @@ proptest! {
         }
     }
 }
+
+// ---- assignment ids whose 64-bit folds clash ----
+
+/// An assignment id whose fold (low half xor high half) is `fold`: `n` tells ids apart.
+fn clashing_id(n: u128, fold: u128) -> AssignmentId {
+    AssignmentId(Uuid::from_u128((n << 64) | (n ^ fold)))
+}
+
+/// Assignment `n` of the clashing set: user 1, storage, at its own scope `/s{n}`.
+fn clashing(n: u128) -> Assignment {
+    let mut a = active(0, pid(1), rid(STORAGE), &format!("/s{n}"), 0, Some(10 + n as i64));
+    a.id = clashing_id(n, n % 2);
+    a
+}
+
+#[test]
+fn ids_with_the_same_fold_are_held_apart() {
+    let idx = world();
+    for n in [2, 4, 6] {
+        idx.upsert_assignment(&clashing(n));
+    }
+    assert_eq!(idx.len(), 3);
+    assert!([2, 4, 6].iter().all(|n| allowed(&idx, 1, READ, &format!("/s{n}"), 5)));
+    idx.remove_assignment(clashing(2).id); // the one under the fold
+    assert_eq!(idx.len(), 2);
+    assert!(!allowed(&idx, 1, READ, "/s2", 5));
+    assert!(allowed(&idx, 1, READ, "/s4", 5) && allowed(&idx, 1, READ, "/s6", 5));
+    idx.upsert_assignment(&clashing(2));
+    idx.remove_assignment(clashing(4).id); // one of the clashes
+    idx.remove_assignment(clashing(4).id); // twice: a no-op
+    assert_eq!(idx.len(), 2);
+    assert!(allowed(&idx, 1, READ, "/s2", 5) && !allowed(&idx, 1, READ, "/s4", 5));
+    let mut longer = clashing(6);
+    longer.window.end = None;
+    idx.upsert_assignment(&longer); // replaces, whichever map it is in
+    assert_eq!(idx.len(), 2);
+    assert_eq!(idx.prune(t(13)), 1, "only /s2 (ending at 12) has ended");
+    assert!(allowed(&idx, 1, READ, "/s6", 50) && !allowed(&idx, 1, READ, "/s2", 5));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Upserts, removals and prunes of ids that fold to two values: the index holds exactly the
+    /// model's set, each granting at its own scope.
+    #[test]
+    fn clashing_ids_agree_with_a_set(ops in prop::collection::vec((0u8..3, 1u128..9), 0..40)) {
+        let idx = world();
+        let mut held = BTreeSet::new();
+        for (op, n) in ops {
+            match op {
+                0 => {
+                    idx.upsert_assignment(&clashing(n));
+                    held.insert(n);
+                }
+                1 => {
+                    idx.remove_assignment(clashing(n).id);
+                    held.remove(&n);
+                }
+                _ => {
+                    let now = 10 + n as i64;
+                    held.retain(|&h| 10 + h as i64 > now);
+                    idx.prune(t(now));
+                }
+            }
+            prop_assert_eq!(idx.len(), held.len());
+            for m in 1u128..9 {
+                prop_assert_eq!(allowed(&idx, 1, READ, &format!("/s{m}"), 5), held.contains(&m), "/s{}", m);
+            }
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 mod client;
 mod options;
+mod step_up;
 mod users;
 
 use std::sync::Arc;
@@ -15,12 +16,14 @@ use sha2::{Digest, Sha256};
 
 pub use client::VerifiedIdentity;
 pub use options::{OidcProviderOptions, StepUp};
+pub use step_up::{OidcReturn, RESUME_MAX, SteppedUp};
 
 use crate::auth::IssuedToken;
 use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result, refuse};
 use client::{Discovered, ProviderError};
+use step_up::StepUpFor;
 
 /// How long a begun sign-in can be finished, in milliseconds.
 pub const PENDING_MS: i64 = 10 * pim_domain::time::MINUTE_MS;
@@ -37,6 +40,8 @@ pub enum OidcPurpose {
     Portal,
     /// `pim login --oidc`.
     Cli,
+    /// A portal session passing MFA again at the provider it signed in through (`step_up = "idp"`).
+    PortalStepUp,
 }
 
 impl OidcPurpose {
@@ -44,7 +49,14 @@ impl OidcPurpose {
         match self {
             OidcPurpose::Portal => "portal",
             OidcPurpose::Cli => "cli",
+            OidcPurpose::PortalStepUp => "portal-step-up",
         }
+    }
+
+    /// Whether a finish for this purpose may take a pending row begun for `begun`: the portal's
+    /// one callback finishes its sign-ins and its step-ups.
+    fn takes(self, begun: &str) -> bool {
+        begun == self.as_str() || (self == OidcPurpose::Portal && begun == OidcPurpose::PortalStepUp.as_str())
     }
 }
 
@@ -190,6 +202,9 @@ pub fn check_loopback_redirect(uri: &str) -> std::result::Result<(), String> {
 struct Sealed {
     nonce: String,
     verifier: String,
+    /// For a step-up: the session it is for, and the form to go back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    step_up: Option<StepUpFor>,
 }
 
 /// How a sign-in is finished.
@@ -238,13 +253,26 @@ impl Engine {
         binding: Option<&str>,
         step_up: bool,
     ) -> Result<OidcStart> {
+        self.oidc_begin_with(provider, purpose, redirect_uri, binding, step_up, None).await
+    }
+
+    /// [`Engine::oidc_begin`], sealing the step-up's session in the pending row when there is one.
+    async fn oidc_begin_with(
+        &self,
+        provider: &str,
+        purpose: OidcPurpose,
+        redirect_uri: &str,
+        binding: Option<&str>,
+        step_up: bool,
+        session: Option<StepUpFor>,
+    ) -> Result<OidcStart> {
         let p = self.oidc.get(provider)?;
         if purpose == OidcPurpose::Cli
             && let Err(m) = check_loopback_redirect(redirect_uri)
         {
             return refuse(ErrorKind::InvalidInput, m);
         }
-        if purpose == OidcPurpose::Portal && binding.is_none() {
+        if purpose != OidcPurpose::Cli && binding.is_none() {
             return refuse(ErrorKind::InvalidInput, "a portal sign-in needs its browser binding");
         }
         if purpose == OidcPurpose::Cli
@@ -257,7 +285,7 @@ impl Engine {
         let (client_id, _) = p.client_for(purpose);
         let begun = d.begin(&p.options, client_id, redirect_uri, step_up).map_err(|e| unavailable(provider, e))?;
         let state_hash = hash(&begun.state);
-        let sealed = serde_json::to_vec(&Sealed { nonce: begun.nonce, verifier: begun.verifier })
+        let sealed = serde_json::to_vec(&Sealed { nonce: begun.nonce, verifier: begun.verifier, step_up: session })
             .map_err(|e| EngineError::Internal(e.to_string()))?;
         let sealed = self
             .secrets
@@ -285,23 +313,37 @@ impl Engine {
     /// groups in line with the groups claim and issues a session token, with MFA at `auth_time`
     /// when `amr` / `acr` say so. Audited as `auth.signIn` with `method: oidc`; refusals too.
     pub async fn oidc_finish(&self, ctx: &Context, f: OidcFinish<'_>) -> Result<(IssuedToken, Principal)> {
+        match self.oidc_return(ctx, f).await? {
+            OidcReturn::SignedIn(signed) => Ok(*signed),
+            OidcReturn::SteppedUp(_) => refuse(ErrorKind::InvalidCredentials, "this was a step-up, not a sign-in"),
+        }
+    }
+
+    /// What comes back to the portal's callback: a sign-in ([`Engine::oidc_finish`]) or, for a
+    /// row begun by [`Engine::oidc_step_up_begin`], the step-up of the session it was begun for.
+    pub async fn oidc_return(&self, ctx: &Context, f: OidcFinish<'_>) -> Result<OidcReturn> {
         let mut draft = self.draft(ctx, "auth.signIn");
         draft.details = serde_json::json!({ "method": "oidc", "provider": f.provider });
-        let identity = match self.oidc_verify(&f).await {
-            Ok(i) => i,
+        let (identity, step_up) = match self.oidc_verify(&f).await {
+            Ok(v) => v,
             Err(EngineError::Refused(e)) => {
                 self.record_refusal(draft, &e).await?;
                 return Err(e.into());
             }
             Err(e) => return Err(e),
         };
-        draft.details["subject"] = serde_json::Value::String(identity.subject.clone());
         let p = self.oidc.get(f.provider)?;
-        self.audited(draft.clone(), self.oidc_sign_in(&p.options, draft.clone(), &identity, &f)).await
+        if let Some(s) = step_up {
+            return self.oidc_step_up_finish(ctx, &p.options, &identity, s).await.map(OidcReturn::SteppedUp);
+        }
+        draft.details["subject"] = serde_json::Value::String(identity.subject.clone());
+        let signed = self.audited(draft.clone(), self.oidc_sign_in(&p.options, draft.clone(), &identity, &f)).await;
+        signed.map(|signed| OidcReturn::SignedIn(Box::new(signed)))
     }
 
-    /// Takes the pending row and validates what the provider answers for it.
-    async fn oidc_verify(&self, f: &OidcFinish<'_>) -> Result<VerifiedIdentity> {
+    /// Takes the pending row and validates what the provider answers for it; a step-up row's
+    /// session comes with it.
+    async fn oidc_verify(&self, f: &OidcFinish<'_>) -> Result<(VerifiedIdentity, Option<StepUpFor>)> {
         let p = self.oidc.get(f.provider)?;
         if f.state.is_empty() || f.state.len() > 512 || f.code.is_empty() || f.code.len() > 4096 {
             return refuse(ErrorKind::InvalidInput, "state and code must be given (at most 512 and 4096 characters)");
@@ -319,7 +361,7 @@ impl Engine {
             )
         };
         let Some(pending) = pending else { return stale() };
-        if pending.provider != f.provider || pending.purpose != f.purpose.as_str() || pending.expires_at <= now {
+        if pending.provider != f.provider || !f.purpose.takes(&pending.purpose) || pending.expires_at <= now {
             return stale();
         }
         let bound = match f.binding {
@@ -328,10 +370,10 @@ impl Engine {
         };
         if !bound {
             let m = match f.purpose {
-                OidcPurpose::Portal => "this sign-in was started in another browser; start again",
                 OidcPurpose::Cli => {
                     "this sign-in was started by another client (the binding secret differs); start again"
                 }
+                _ => "this sign-in was started in another browser; start again",
             };
             return refuse(ErrorKind::InvalidCredentials, m);
         }
@@ -343,7 +385,7 @@ impl Engine {
         let d = p.discovered(now).await?;
         let (client_id, secret) = p.client_for(f.purpose);
         match d.finish(client_id, secret, &pending.redirect_uri, f.code, &sealed.verifier, &sealed.nonce, now).await {
-            Ok(i) => Ok(i),
+            Ok(i) => Ok((i, sealed.step_up)),
             Err(e) => {
                 if matches!(&e, ProviderError::Refused(m) if m.contains("ID token")) {
                     // Perhaps a rotated signing key: read the JWKS again for the next sign-in.
@@ -370,6 +412,14 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_portal_callback_takes_its_sign_ins_and_step_ups_and_the_cli_only_its_own() {
+        assert!(OidcPurpose::Portal.takes("portal") && OidcPurpose::Portal.takes("portal-step-up"));
+        assert!(OidcPurpose::Cli.takes("cli") && OidcPurpose::PortalStepUp.takes("portal-step-up"));
+        assert!(!OidcPurpose::Portal.takes("cli") && !OidcPurpose::Cli.takes("portal"));
+        assert!(!OidcPurpose::Cli.takes("portal-step-up") && !OidcPurpose::PortalStepUp.takes("portal"));
+    }
 
     #[test]
     fn only_loopback_redirects_with_a_port_are_accepted_for_the_cli() {

@@ -95,6 +95,7 @@ impl Engine {
         q::update_principal(tx.conn(), &user).await?;
         let name = f.token_name.clone().unwrap_or_else(|| "sign-in".to_owned());
         let issued = issue_token(tx.conn(), user.id, name, now, now.plus_millis(f.lifetime_ms), mfa_at).await?;
+        q::set_token_oidc(tx.conn(), issued.info.id, &o.name, &i.subject).await?;
         draft.details = serde_json::json!({
             "method": "oidc",
             "provider": o.name,

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod mfa;
 pub mod notifications;
 pub mod oidc;
+pub mod policy;
 pub mod reports;
 pub mod requests;
 pub mod resources;
@@ -119,6 +120,9 @@ fn authenticated() -> Router<AppState> {
             get(roles::get_settings).put(roles::put_settings).delete(roles::delete_settings),
         )
         .route("/api/v1/settings", get(roles::list_settings))
+        .route("/api/v1/policy/export", get(policy::export_policy))
+        .route("/api/v1/policy/plan", post(policy::plan_policy))
+        .route("/api/v1/policy/apply", post(policy::apply_policy))
         .route("/api/v1/assignments", get(requests::list_assignments))
         .route("/api/v1/assignments/{id}", get(requests::get_assignment))
         .route("/api/v1/assignments/{id}/provisioning", get(connectors::assignment_provisioning))

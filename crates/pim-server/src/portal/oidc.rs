@@ -2,18 +2,20 @@
 //! browser with a short-lived `SameSite=Lax` cookie (it comes back on the provider's top-level
 //! redirect) and sends it to the provider; the callback finishes the sign-in, sets the usual strict
 //! session cookie and moves on to `/` through a same-site page (so the strict cookie is sent).
+//! The same callback finishes a step-up (`step_up = "idp"`, begun by [`step_up`] when an
+//! activation needs MFA): the session's MFA is renewed and the browser goes back to the form.
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use pim_domain::ErrorKind;
-use pim_engine::oidc::{OidcFinish, OidcPurpose};
+use pim_engine::oidc::{OidcFinish, OidcPurpose, OidcReturn};
 use rand::RngCore as _;
 use serde::Deserialize;
 
-use super::session::{AnonymousContext, cookie, session_cookie_name};
-use super::view::PortalError;
+use super::session::{AnonymousContext, Session, cookie, session_cookie_name};
+use super::view::{Chrome, PortalError};
 use crate::AppState;
 use crate::extract::Path;
 
@@ -43,14 +45,19 @@ fn callback_uri(state: &AppState, headers: &HeaderMap, name: &str) -> Option<Str
     Some(format!("{origin}/portal/oidc/{name}/callback"))
 }
 
+/// A new random browser binding (32 bytes, hex).
+fn new_binding() -> String {
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// `GET /portal/oidc/{name}`: begins the sign-in and redirects to the provider.
 pub async fn begin(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>) -> Response {
     let Some(redirect) = callback_uri(&state, &headers, &name) else {
         return PortalError::new(ErrorKind::InvalidInput, "the request names no host").into_response();
     };
-    let mut raw = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    let binding: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let binding = new_binding();
     match state.engine.oidc_begin(&name, OidcPurpose::Portal, &redirect, Some(&binding), false).await {
         Ok(start) => {
             let mut r = Redirect::to(&start.authorization_url).into_response();
@@ -70,12 +77,55 @@ pub struct CallbackQuery {
     error_description: Option<String>,
 }
 
-/// The page that moves on to the portal after a sign-in (a same-site navigation).
+/// The page that moves on to the portal after a sign-in or a step-up (a same-site navigation, so
+/// the strict session cookie is sent).
 #[derive(Template)]
 #[template(path = "signed_in.html")]
 pub struct SignedInPage {
     /// The chrome.
-    pub chrome: super::view::Chrome,
+    pub chrome: Chrome,
+    /// What happened ("Signed in", "MFA passed at ...").
+    pub heading: String,
+    /// Where to go on (a path of this portal).
+    pub next: String,
+}
+
+/// The page that sends the browser to the provider to pass MFA again (a page with a link rather
+/// than a redirect: a redirect answering a form post is held to CSP `form-action 'self'`).
+#[derive(Template)]
+#[template(path = "step_up.html")]
+pub struct StepUpPage {
+    /// The chrome.
+    pub chrome: Chrome,
+    /// The provider's display name.
+    pub provider: String,
+    /// Its authorization URL.
+    pub url: String,
+}
+
+/// For a session that signed in through a provider with `step_up = "idp"`: begins a step-up there
+/// and answers the page that sends the browser to it; `resume` (a query of `/roles`) is where it
+/// comes back to. `None` when the session's MFA is pim's TOTP.
+pub async fn step_up(state: &AppState, headers: &HeaderMap, session: &Session, resume: &str) -> Option<Response> {
+    let chrome = Chrome::new(session, "roles", "Pass MFA");
+    let provider = match state.engine.oidc_step_up_provider(&session.ctx).await {
+        Ok(p) => p?,
+        Err(e) => return Some(PortalError::from(e).within(&chrome).into_response()),
+    };
+    let Some(redirect) = callback_uri(state, headers, &provider.name) else {
+        return Some(PortalError::new(ErrorKind::InvalidInput, "the request names no host").into_response());
+    };
+    let binding = new_binding();
+    match state.engine.oidc_step_up_begin(&session.ctx, &redirect, &binding, resume).await {
+        Ok(start) => {
+            let chrome = Chrome::new(session, "roles", format!("Pass MFA at {}", provider.display_name));
+            let page = StepUpPage { chrome, provider: provider.display_name, url: start.authorization_url };
+            let mut r = super::view::render(&page);
+            add_cookie(&mut r, &binding_cookie(&binding, BINDING_SECS, state.portal.secure_cookies));
+            Some(r)
+        }
+        Err(e) => Some(PortalError::from(e).within(&chrome).into_response()),
+    }
 }
 
 /// `GET /portal/oidc/{name}/callback`: finishes the sign-in begun in this browser.
@@ -123,10 +173,20 @@ pub async fn callback(
         token_name: Some("portal".into()),
         lifetime_ms: state.portal.absolute_ms,
     };
-    match state.engine.oidc_finish(&ctx, f).await {
-        Ok((issued, _)) => {
-            let chrome = super::view::Chrome::anonymous("Signed in", String::new());
-            let mut r = super::view::render(&SignedInPage { chrome });
+    match state.engine.oidc_return(&ctx, f).await {
+        Ok(OidcReturn::SteppedUp(done)) => {
+            let heading = format!("MFA passed at {}", done.provider.display_name);
+            let chrome = Chrome::anonymous(heading.clone(), String::new());
+            let next = format!("/roles?{}", done.resume);
+            let mut r = super::view::render(&SignedInPage { chrome, heading, next });
+            add_cookie(&mut r, &clear);
+            r
+        }
+        Ok(OidcReturn::SignedIn(signed)) => {
+            let (issued, _) = *signed;
+            let chrome = Chrome::anonymous("Signed in", String::new());
+            let page = SignedInPage { chrome, heading: "Signed in".into(), next: "/".into() };
+            let mut r = super::view::render(&page);
             let max_age = state.portal.absolute_ms / 1000;
             let session = format!(
                 "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",

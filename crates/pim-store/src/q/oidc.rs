@@ -1,6 +1,6 @@
 //! OpenID Connect sign-in: the subjects linked to pim users, and sign-ins begun and not yet finished.
 
-use pim_domain::{PrincipalId, Timestamp};
+use pim_domain::{PrincipalId, Timestamp, TokenId};
 use sqlx::AnyConnection;
 
 use crate::error::Result;
@@ -138,4 +138,25 @@ pub async fn users_with_email(c: &mut AnyConnection, email: &str) -> Result<Vec<
         .fetch_all(&mut *c)
         .await?;
     rows.iter().map(|r| row::id(r, 0)).collect()
+}
+
+/// Records that the session holding `token` began with a sign-in as `subject` at `provider`.
+pub async fn set_token_oidc(c: &mut AnyConnection, token: TokenId, provider: &str, subject: &str) -> Result<()> {
+    sqlx::query("UPDATE api_tokens SET oidc_provider = $2, oidc_subject = $3 WHERE id = $1")
+        .bind(token.to_string())
+        .bind(provider.to_owned())
+        .bind(subject.to_owned())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// The provider and subject the session holding `token` signed in as, if it signed in through one.
+pub async fn get_token_oidc(c: &mut AnyConnection, token: TokenId) -> Result<Option<(String, String)>> {
+    let r = sqlx::query("SELECT oidc_provider, oidc_subject FROM api_tokens WHERE id = $1")
+        .bind(token.to_string())
+        .fetch_optional(&mut *c)
+        .await?;
+    let Some(r) = r else { return Ok(None) };
+    Ok(row::opt_text(&r, 0)?.zip(row::opt_text(&r, 1)?))
 }

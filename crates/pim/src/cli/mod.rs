@@ -16,6 +16,7 @@ pub mod mfa;
 pub mod notifications;
 pub mod oidc_login;
 pub mod output;
+pub mod policy;
 pub mod reports;
 pub mod requests;
 pub mod resolve;
@@ -125,6 +126,15 @@ pub enum Command {
         #[command(subcommand)]
         command: roles::SettingsCommand,
     },
+    /// Write the policy (custom roles, groups and members, role settings, eligible and permanent
+    /// assignments) as one TOML file to keep in git. See docs/POLICY.md.
+    Export(policy::ExportArgs),
+    /// Show what applying a policy file would change; exits 0 when nothing differs, 2 when
+    /// something does, 1 on error.
+    Plan(policy::PlanArgs),
+    /// Apply a policy file in one transaction (all of it or nothing); removals only with --prune;
+    /// changes to protected settings are filed as proposals.
+    Apply(policy::ApplyArgs),
     /// Assign a role to a principal at a scope, eligible or active.
     Assign(assignments::AssignArgs),
     /// List and change assignments.
@@ -315,6 +325,7 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if policy::is_differs(&e) => ExitCode::from(2),
         Err(e) => {
             output::note(&format!("error: {e:#}"));
             ExitCode::FAILURE
@@ -346,6 +357,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scopes { command } => scopes::run(&ctx()?, command).await,
         Command::Roles { command } => roles::roles(&ctx()?, command).await,
         Command::Settings { command } => roles::settings(&ctx()?, command).await,
+        Command::Export(args) => policy::export(&ctx()?, args).await,
+        Command::Plan(args) => policy::plan(&ctx()?, args).await,
+        Command::Apply(args) => policy::apply(&ctx()?, args).await,
         Command::Assign(args) => assignments::assign(&ctx()?, args).await,
         Command::Assignments { command } => assignments::run(&ctx()?, command).await,
         Command::Activate(args) => requests::activate(&ctx()?, args).await,

@@ -708,6 +708,171 @@ async fn the_portal_signs_in_with_a_browser_bound_state(b: Backend) {
     s.stop().await;
 }
 
+/// Signs in at the portal through provider `name` as whom the provider has next; answers the page
+/// the callback shows.
+async fn portal_sign_in(web: &crate::portal::Browser, name: &str, callback_prefix: &str) -> crate::portal::Page {
+    let begun = web.get(&format!("/portal/oidc/{name}")).await;
+    assert_eq!(begun.status, 303, "{}", begun.body);
+    let to = begun.location.expect("to the provider");
+    let q = browse(&to, &format!("{callback_prefix}/portal/oidc/{name}/callback")).await;
+    web.get(&format!("/portal/oidc/{name}/callback?{}", form_urlencoded_pairs(&q))).await
+}
+
+/// Opens My roles and sends its activation form for `eligibility` of `role` at `/` (2 hours, no
+/// TOTP code).
+async fn portal_activate(
+    web: &crate::portal::Browser,
+    eligibility: &str,
+    role: RoleId,
+    justification: &str,
+) -> crate::portal::Page {
+    let role = role.to_string();
+    web.get("/roles").await;
+    let fields = [
+        ("eligibility", eligibility),
+        ("role_id", role.as_str()),
+        ("scope", "/"),
+        ("duration_minutes", "120"),
+        ("justification", justification),
+        ("intent", "activate"),
+    ];
+    web.post("/roles/activate", &fields).await
+}
+
+/// The provider's URL on a step-up page ("Continue to Contoso").
+fn step_up_url(page: &crate::portal::Page) -> String {
+    let at = page.body.find("id=\"continue\" class=\"button\" href=\"").expect("a continue link") + 35;
+    crate::portal::unescape(page.body[at..].split('"').next().expect("href"))
+}
+
+/// `step_up = "idp"` in the portal: an activation that needs MFA sends the browser back to the
+/// provider (`max_age=0`); without MFA in `amr`, or as another subject, it is refused and the
+/// session is unchanged; with MFA the session's MFA is renewed (audited `mfa.verify`, method oidc)
+/// and the form comes back as typed, and activates. With `step_up = "totp"` the portal asks for
+/// pim's TOTP as before.
+async fn the_portal_steps_up_at_the_provider_as_the_same_subject(b: Backend) {
+    let Some(node) = node() else { return };
+    let host = "http://pim.test";
+    let idp = Idp::start(&node, &format!("{host}/portal/oidc/corp/callback {host}/portal/oidc/plain/callback"));
+    let corp = idp.options(|o| {
+        o.create_users = true;
+        o.step_up = pim_engine::oidc::StepUp::Idp;
+    });
+    let mut plain = corp.clone();
+    plain.name = "plain".into();
+    plain.step_up = pim_engine::oidc::StepUp::Totp;
+    let s = TestServer::start(&b).await;
+    let key = s.secret_key;
+    let s = s.restart(EngineOptions { oidc: vec![corp, plain], secret_key: key, ..EngineOptions::default() }).await;
+    s.clock.set(real_now());
+    let ops = s.custom_role("Ops", &["ops.*"]).await;
+    let signed_in_as = |name: &'static str| {
+        let s = &s;
+        async move {
+            let events = sign_in_events(s).await;
+            events.into_iter().find(|e| e.details["username"] == name).and_then(|e| e.actor_id).expect("signed in")
+        }
+    };
+
+    // Signed in through "plain" (step_up = "totp"): the activation asks for pim's TOTP.
+    idp.next("sub-tess", json!({ "preferred_username": "tess" }), &["pwd"]).await;
+    let web = crate::portal::Browser::with_host(&s, "pim.test");
+    assert_eq!(portal_sign_in(&web, "plain", host).await.status, 200);
+    let tess = signed_in_as("tess").await;
+    let tess_eligible = s.assign(tess, ops, "/", AssignmentKind::Eligible, None).await.id.to_string();
+    assert!(!web.get("/roles").await.has("step-up-note"));
+    let asked = portal_activate(&web, &tess_eligible, ops, "INC-1: the pager went off").await;
+    assert_eq!(asked.status, 422, "{}", asked.text());
+    assert!(asked.text().contains("authenticator app"), "{}", asked.text());
+    assert!(!asked.has("max_age"), "no step-up at the provider");
+
+    // Signed in through "corp" (step_up = "idp").
+    idp.next("sub-ivy", json!({ "preferred_username": "ivy" }), &["pwd"]).await;
+    let web = crate::portal::Browser::with_host(&s, "pim.test");
+    assert_eq!(portal_sign_in(&web, "corp", host).await.status, 200);
+    let ivy = signed_in_as("ivy").await;
+    let eligible = s.assign(ivy, ops, "/", AssignmentKind::Eligible, None).await.id.to_string();
+    let roles = web.get("/roles").await;
+    assert!(roles.text().contains("You signed in through Contoso"), "{}", roles.text());
+    let session = web.cookie("pim_session").expect("a session");
+    let send = |web| portal_activate(web, &eligible, ops, "INC-2: orders are down");
+    let mfa_verified = || async {
+        s.audited("mfa.verify").await.into_iter().map(|e| (e.outcome.as_str().to_owned(), e)).collect::<Vec<_>>()
+    };
+
+    // The provider answers without MFA: refused, the session unchanged (still no MFA).
+    let page = send(&web).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("Continue to Contoso"), "{}", page.text());
+    let url = step_up_url(&page);
+    assert!(url.starts_with(&idp.issuer) && url.contains("max_age=0"), "{url}");
+    idp.next("sub-ivy", json!({ "preferred_username": "ivy" }), &["pwd"]).await;
+    let q = browse(&url, &format!("{host}/portal/oidc/corp/callback")).await;
+    let back = web.get(&format!("/portal/oidc/corp/callback?{}", form_urlencoded_pairs(&q))).await;
+    assert_eq!(back.status, 422, "{}", back.text());
+    assert!(back.text().contains("did not report MFA") && back.text().contains("unchanged"), "{}", back.text());
+    assert_eq!(web.cookie("pim_session").as_ref(), Some(&session), "the same session");
+    assert!(back.set_cookies.iter().all(|c| !c.starts_with("pim_session=")));
+
+    // Another subject at the provider, with MFA: refused, the session unchanged.
+    let page = send(&web).await;
+    let url = step_up_url(&page);
+    idp.next("sub-mallory", json!({ "preferred_username": "mallory" }), &["pwd", "mfa"]).await;
+    let q = browse(&url, &format!("{host}/portal/oidc/corp/callback")).await;
+    let back = web.get(&format!("/portal/oidc/corp/callback?{}", form_urlencoded_pairs(&q))).await;
+    assert_eq!(back.status, 403, "{}", back.text());
+    assert!(back.text().contains("another account"), "{}", back.text());
+    let failed: Vec<_> = mfa_verified().await.into_iter().filter(|(o, _)| o == "failure").collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed.iter().all(|(_, e)| e.details["method"] == "oidc" && e.actor_id == Some(ivy)));
+    assert!(!s.allowed(ivy, "ops.read", "/").await);
+
+    // The same subject with MFA: the session passed MFA at auth_time; back to the form as typed.
+    let page = send(&web).await;
+    assert!(page.text().contains("Continue to Contoso"), "still no MFA: {}", page.text());
+    let url = step_up_url(&page);
+    idp.next("sub-ivy", json!({ "preferred_username": "ivy" }), &["pwd", "mfa"]).await;
+    let q = browse(&url, &format!("{host}/portal/oidc/corp/callback")).await;
+    let back = web.get(&format!("/portal/oidc/corp/callback?{}", form_urlencoded_pairs(&q))).await;
+    assert_eq!(back.status, 200, "{}", back.text());
+    assert!(back.text().contains("MFA passed at Contoso"), "{}", back.text());
+    assert!(web.cookie("pim_oidc").is_none(), "the binding cookie is cleared");
+    assert_eq!(web.cookie("pim_session").as_ref(), Some(&session), "the same session, not a new one");
+    let at = back.body.find("id=\"continue\" class=\"button\" href=\"").expect("continue") + 35;
+    let next = crate::portal::unescape(back.body[at..].split('"').next().expect("href"));
+    assert!(next.starts_with("/roles?eligibility="), "{next}");
+    let form = web.get(&next).await;
+    assert_eq!(form.status, 200);
+    assert!(form.text().contains("Your session passed MFA (fresh until"), "{}", form.text());
+    assert!(form.has("INC-2: orders are down</textarea>"), "the justification is kept");
+    assert!(form.has("<option value=\"120\" selected>"), "the duration is kept");
+    let ok: Vec<_> = mfa_verified().await.into_iter().filter(|(o, _)| o == "success").collect();
+    assert_eq!(ok.len(), 1, "{ok:?}");
+    let e = &ok[0].1;
+    assert_eq!((e.details["provider"].as_str(), e.details["subject"].as_str()), (Some("corp"), Some("sub-ivy")));
+    let mfa_at = e.details["mfaAt"].as_i64().expect("mfaAt");
+    assert!(real_now().0 - mfa_at < 60_000, "the fresh auth_time: {mfa_at}");
+    let done = send(&web).await;
+    assert_eq!(done.status, 303, "{}", done.text());
+    assert!(s.allowed(ivy, "ops.read", "/").await, "activated");
+
+    // A new session of the same user, signed in without MFA, has no MFA (the step-up renewed only
+    // the session it was for).
+    idp.next("sub-ivy", json!({ "preferred_username": "ivy" }), &["pwd"]).await;
+    let again = crate::portal::Browser::with_host(&s, "pim.test");
+    portal_sign_in(&again, "corp", host).await;
+    let page = portal_activate(&again, &eligible, ops, "INC-3: once more").await;
+    assert!(page.text().contains("Continue to Contoso"), "{}", page.text());
+
+    // A crafted /roles link fills a form but claims no MFA for a session that has none.
+    let other = crate::portal::Browser::with_host(&s, "pim.test");
+    idp.next("sub-tess", json!({ "preferred_username": "tess" }), &["pwd"]).await;
+    portal_sign_in(&other, "plain", host).await;
+    let crafted = other.get(&format!("/roles?eligibility={tess_eligible}&justification=x")).await;
+    assert!(crafted.text().contains("has not passed MFA recently"), "{}", crafted.text());
+    s.stop().await;
+}
+
 fn form_urlencoded_pairs(q: &BTreeMap<String, String>) -> String {
     let mut u = reqwest::Url::parse("http://x/").expect("url");
     u.query_pairs_mut().extend_pairs(q.iter());
@@ -779,5 +944,6 @@ crate::backend_tests!(
     a_code_for_another_client_is_refused,
     a_forged_id_token_is_refused,
     the_portal_signs_in_with_a_browser_bound_state,
+    the_portal_steps_up_at_the_provider_as_the_same_subject,
     the_cli_signs_in_through_the_loopback_redirect,
 );

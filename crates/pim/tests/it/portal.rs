@@ -85,6 +85,8 @@ pub fn unescape(s: &str) -> String {
 /// A browser without JavaScript: keeps cookies, follows nothing by itself.
 pub struct Browser {
     base: String,
+    /// The `Host` every request names, when not the server's address.
+    host: Option<String>,
     http: reqwest::Client,
     cookies: Mutex<BTreeMap<String, String>>,
     /// The anti-forgery token of the last page that had one.
@@ -95,7 +97,21 @@ impl Browser {
     /// A browser for the test server, with no cookies.
     pub fn new(s: &TestServer) -> Browser {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Browser { base: s.url.clone(), http, cookies: Mutex::default(), csrf: Mutex::default() }
+        Browser { base: s.url.clone(), host: None, http, cookies: Mutex::default(), csrf: Mutex::default() }
+    }
+
+    /// A browser whose requests name the portal `host` (so its OpenID Connect redirect URI is known
+    /// before the server starts).
+    pub fn with_host(s: &TestServer, host: &str) -> Browser {
+        Browser { host: Some(host.to_owned()), ..Browser::new(s) }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.http.request(method, format!("{}{path}", self.base)).header("cookie", self.cookie_header());
+        match &self.host {
+            Some(h) => r.header("host", h),
+            None => r,
+        }
     }
 
     fn cookie_header(&self) -> String {
@@ -130,13 +146,7 @@ impl Browser {
 
     /// `GET path`, without following a redirect.
     pub async fn get(&self, path: &str) -> Page {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .expect("GET");
+        let resp = self.request(reqwest::Method::GET, path).send().await.expect("GET");
         self.finish(resp).await
     }
 
@@ -160,14 +170,7 @@ impl Browser {
             let t = self.csrf.lock().expect("lock").clone().unwrap_or_default();
             pairs.push(("csrf".into(), t));
         }
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .form(&pairs)
-            .send()
-            .await
-            .expect("POST");
+        let resp = self.request(reqwest::Method::POST, path).form(&pairs).send().await.expect("POST");
         self.finish(resp).await
     }
 

@@ -1,6 +1,7 @@
 // A real OpenID Connect provider (node oidc-provider, OpenID Certified) for pim's sign-in tests.
 //
-//   node provider.mjs            (env: PIM_OIDC_REDIRECT, the portal client's redirect URI;
+//   node provider.mjs            (env: PIM_OIDC_REDIRECT, the portal client's redirect URIs,
+//                                 separated by spaces;
 //                                 PIM_OIDC_ISSUER, its issuer when a test's proxy stands before it)
 //
 // It listens on 127.0.0.1 on a free port and prints one JSON line,
@@ -10,7 +11,8 @@
 // (native, public, loopback redirect http://127.0.0.1/callback on any port). Interactions finish at
 // once as the account the test chose with POST /test/next {"sub", "claims": {...}, "amr": [...],
 // "acr": "..."} (the last one chosen stays until another is), so a plain HTTP client or a browser
-// runs the whole flow with no form.
+// runs the whole flow with no form. With "hold": true the interaction stops instead: a page that
+// finishes nothing (a browser test then sends pim's callback a state of its own).
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -26,7 +28,7 @@ const provider = new Provider(issuer, {
     {
       client_id: 'pim',
       client_secret: 'pim-test-secret',
-      redirect_uris: [process.env.PIM_OIDC_REDIRECT || 'http://127.0.0.1/unset'],
+      redirect_uris: (process.env.PIM_OIDC_REDIRECT || 'http://127.0.0.1/unset').split(' ').filter(Boolean),
       grant_types: ['authorization_code'],
       response_types: ['code'],
       require_auth_time: true,
@@ -79,6 +81,10 @@ server.on('request', async (req, res) => {
     }
     if (req.url.startsWith('/interaction/')) {
       const details = await provider.interactionDetails(req, res);
+      if (next.hold) {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>held</title><main><h1>Held at the provider</h1></main>');
+        return;
+      }
       accounts.set(next.sub, next);
       const grant = new provider.Grant({ accountId: next.sub, clientId: details.params.client_id });
       grant.addOIDCScope(String(details.params.scope || 'openid'));

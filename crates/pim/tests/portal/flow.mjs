@@ -7,6 +7,12 @@
 //    shows it pending); the approver, in a second context, approves it on Approve requests; the
 //    user sees the role active on My roles; an administrator, in a third context, filters the
 //    audit page by action and downloads the CSV.
+//    Then, with PIM_PORTAL_OIDC_PROVIDER (the test hook of crates/pim/tests/oidc/provider.mjs, whose
+//    provider pim knows as "corp", "Contoso", step_up = "idp"): the OIDC user signs in with Contoso
+//    (strict __Host- session cookie, a CSRF-protected form works, a forged token is refused), steps
+//    up at Contoso for a role that requires MFA (without MFA and as another account: refused, the
+//    session unchanged; with MFA: back on the form as typed, activated); a callback with a forged
+//    state shows a refusal and starts no session; disabled by the administrator, the user is refused.
 // 2. axe-core on every page (WCAG 2.0/2.1 A and AA): no serious or critical violation. It runs in a
 //    context created with bypassCSP, because injecting axe is an inline script.
 //
@@ -49,6 +55,11 @@ const ACTIVATE_SCOPE = env("PIM_PORTAL_ACTIVATE_SCOPE", "/prod/db");
 const VIEWPORT = { width: 1280, height: 800 };
 const TIMEOUT_MS = Number(process.env.PIM_PORTAL_TIMEOUT_MS || 30000);
 
+const IDP = (process.env.PIM_PORTAL_OIDC_PROVIDER || "").replace(/\/$/, "");
+const OIDC_USER = process.env.PIM_PORTAL_OIDC_USER || "olga";
+const OIDC_ROLE = process.env.PIM_PORTAL_OIDC_ROLE || "Incident Responder";
+const OIDC_CLAIMS = { preferred_username: OIDC_USER, email: `${OIDC_USER}@example.com`, email_verified: true };
+
 const JUSTIFICATION = "INC-4711: migrate the orders database";
 const TICKET = { system: "jira", number: "OPS-4711" };
 const APPROVAL_JUSTIFICATION = "change window CW-12";
@@ -77,6 +88,8 @@ const PAGES = [
   { name: "manage-audiences", path: "/manage/audiences" },
   { name: "audit", path: "/audit" },
   { name: "error-not-found", path: "/no-such-page", status: 404 },
+  // The OpenID Connect callback's refusal (here: no binding cookie), signed out.
+  { name: "oidc-refused", path: "/portal/oidc/corp/callback?code=x&state=y", signedOut: true, status: 401 },
 ];
 
 // Detail pages: [name, a list page, the links to follow from it in turn (CSS selectors)].
@@ -230,6 +243,8 @@ function watch(page, who) {
     }
     if (!mainFrame || (r.status() >= 300 && r.status() < 400)) return;
     lastDocument.set(page, { url: r.url(), status: r.status() });
+    // The identity provider's own pages are not pim's to check.
+    if (new URL(r.url()).origin !== new URL(BASE).origin) return;
     const type = r.headers()["content-type"] || "";
     if (!type.startsWith("text/html")) return;
     const csp = r.headers()["content-security-policy"];
@@ -629,6 +644,210 @@ async function flow(browser) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// 1b. Signing in with the identity provider, and stepping up there.
+
+// Chooses whom the provider's next interaction signs in, and with which `amr`.
+async function idpNext(sub, claims, amr, hold = false) {
+  const r = await fetch(`${IDP}/test/next`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sub, claims, amr, hold }),
+  });
+  if (r.status !== 204) throw new Error(`the provider's test hook answered ${r.status}`);
+}
+
+// Clicks "Sign in with Contoso" and waits until the browser is back at pim at `until` (a path).
+async function signInWithIdp(page, until) {
+  await page.goto(`${BASE}/signin`);
+  await heading(page, "Sign in");
+  await page.getByRole("link", { name: "Sign in with Contoso" }).click();
+  await page.waitForURL((u) => u.origin === new URL(BASE).origin && u.pathname.startsWith(until));
+  await page.locator("main h1").first().waitFor();
+}
+
+async function sessionCookie(page) {
+  return (await page.context().cookies(BASE)).find((c) => /pim_session$/.test(c.name));
+}
+
+async function oidcFlow(browser) {
+  const contexts = [];
+  const newPage = async (who, options = {}) => {
+    const ctx = await browser.newContext({ viewport: VIEWPORT, ...options });
+    contexts.push(ctx);
+    return watch(await ctx.newPage(), who);
+  };
+  const form = (page) => page.locator("details", { hasText: `Activate ${OIDC_ROLE} at /prod` }).first();
+  const open = async (page) => {
+    const f = form(page);
+    if (!(await f.evaluate((d) => d.open))) await f.locator("summary").click();
+    return f;
+  };
+  // Activate, which goes to Contoso and back to pim's callback: what the callback shows.
+  const activateThroughIdp = async (page, justification) => {
+    await page.goto(`${BASE}/roles`);
+    const f = await open(page);
+    await f.getByLabel("Justification").fill(justification);
+    await f.getByLabel("Duration").selectOption({ label: "2 hours" });
+    await f.getByRole("button", { name: "Activate" }).click();
+    await page.waitForURL((u) => u.pathname === "/portal/oidc/corp/callback");
+    await page.locator("main h1").first().waitFor();
+  };
+  try {
+    const o = await newPage(`${OIDC_USER} (OIDC)`);
+    await step(o, `${OIDC_USER} signs in with Contoso and lands on My roles`, async () => {
+      await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd"]);
+      await signInWithIdp(o, "/roles");
+      await heading(o, "My roles");
+      await mustShow(o, OIDC_ROLE, "You signed in through Contoso");
+      await shot(o, "oidc-my-roles");
+    });
+    await step(o, "the session cookie is a strict __Host- cookie; the binding cookie is gone", async () => {
+      const cookies = await o.context().cookies(BASE);
+      const c = cookies.find((x) => x.name === "__Host-pim_session");
+      if (!c) throw new Error(`no __Host-pim_session cookie: ${cookies.map((x) => x.name).join(", ")}`);
+      const flags = { httpOnly: c.httpOnly, secure: c.secure, sameSite: c.sameSite, path: c.path };
+      const want = { httpOnly: true, secure: true, sameSite: "Strict", path: "/" };
+      if (JSON.stringify(flags) !== JSON.stringify(want)) throw new Error(`its flags are ${JSON.stringify(flags)}`);
+      if (c.domain.startsWith(".")) throw new Error(`it names a domain: ${c.domain}`);
+      if (cookies.some((x) => /pim_oidc$/.test(x.name))) throw new Error("the binding cookie is still set");
+    });
+    await step(o, "a form with the session's anti-forgery token works; a forged one is refused", async () => {
+      let f = await open(o);
+      await f.getByLabel("Justification").fill("INC-7: checking");
+      await submit(o, f.getByRole("button", { name: "Check" }));
+      await expectStatus(o, [200, 422]);
+      const said = (await form(o).locator('[role="alert"], [role="status"]').first().innerText()).replace(/\s+/g, " ");
+      if (!/sends you to Contoso/.test(said)) throw new Error(`the check should name the step-up: ${JSON.stringify(said)}`);
+      f = await open(o);
+      await f.locator('input[name="csrf"]').evaluate((e) => { e.value = "forged"; });
+      await submit(o, f.getByRole("button", { name: "Check" }));
+      await expectStatus(o, [403]);
+      await mustShow(o, "did not come from this pim");
+    });
+    await step(o, "step-up at Contoso without MFA: refused, the session unchanged", async () => {
+      const before = await sessionCookie(o);
+      await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd"]);
+      await activateThroughIdp(o, "INC-8: no MFA");
+      await expectStatus(o, [422]);
+      await mustShow(o, "did not report MFA", "unchanged");
+      await shot(o, "oidc-step-up-no-mfa");
+      if ((await sessionCookie(o))?.value !== before?.value) throw new Error("the session cookie changed");
+      await o.goto(`${BASE}/roles`);
+      await heading(o, "My roles");
+    });
+    await step(o, "step-up as another account at Contoso: refused", async () => {
+      await idpNext("sub-mallory", { preferred_username: "mallory" }, ["pwd", "mfa"]);
+      await activateThroughIdp(o, "INC-8: someone else");
+      await expectStatus(o, [403]);
+      await mustShow(o, "another account", "unchanged");
+      await shot(o, "oidc-step-up-other-account");
+    });
+    const J = "INC-9: the orders queue is stuck";
+    await step(o, "step-up with MFA: back on the form as typed, then activated", async () => {
+      await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd", "mfa"]);
+      await o.goto(`${BASE}/roles`);
+      const f = await open(o);
+      await f.getByLabel("Justification").fill(J);
+      await f.getByLabel("Duration").selectOption({ label: "2 hours" });
+      await f.getByRole("button", { name: "Activate" }).click();
+      await o.waitForURL((u) => u.pathname === "/roles" && u.searchParams.has("eligibility"));
+      await heading(o, "My roles");
+      const back = form(o);
+      if (!(await back.evaluate((d) => d.open))) throw new Error("the activation form is not open");
+      const kept = await back.getByLabel("Justification").inputValue();
+      if (kept !== J) throw new Error(`the justification typed was not kept: ${JSON.stringify(kept)}`);
+      const duration = await back.getByLabel("Duration").inputValue();
+      if (duration !== "120") throw new Error(`the duration typed was not kept: ${duration}`);
+      const said = (await back.locator('[role="status"]').first().innerText()).replace(/\s+/g, " ");
+      if (!/passed MFA/.test(said)) throw new Error(`the form should say MFA passed: ${JSON.stringify(said)}`);
+      await shot(o, "oidc-step-up-back-on-the-form");
+      await submit(o, back.getByRole("button", { name: "Activate" }));
+      await expectStatus(o);
+      const ok = await flash(o, "ok");
+      if (!/is active/.test(ok)) throw new Error(`the activation says ${JSON.stringify(ok)}`);
+      const active = o.locator("section", { has: o.locator("h2", { hasText: "Active roles" }) });
+      await active.locator("tr", { hasText: OIDC_ROLE }).first().waitFor();
+      await shot(o, "oidc-activated");
+    });
+    await step(o, "axe: the step-up page and the page after it", async () => {
+      // A context of its own (bypassCSP, for axe): a new session without MFA. The provider's
+      // authorization request, and then My roles, are answered 204 (a navigation to a 204 does not
+      // leave the page), so that each page stays to be scanned.
+      const x = await newPage(`${OIDC_USER} (axe)`, { bypassCSP: true });
+      await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd"]);
+      await signInWithIdp(x, "/roles");
+      await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd", "mfa"]);
+      const toIdp = (u) => u.href.startsWith(IDP) && u.searchParams.get("max_age") === "0";
+      const toForm = (u) => u.origin === new URL(BASE).origin && u.pathname === "/roles" && u.searchParams.has("eligibility");
+      // Answers navigations to `pattern` with 204; resolves (as `{ seen }`) when one was answered.
+      const held = async (pattern) => {
+        await x.route(pattern, (r) => r.fulfill({ status: 204 }));
+        return { seen: x.waitForResponse((r) => pattern(new URL(r.url()))) };
+      };
+      await x.goto(`${BASE}/roles`);
+      await (await open(x)).getByLabel("Justification").fill("INC-10: axe");
+      let stopped = await held(toIdp);
+      await (await open(x)).getByRole("button", { name: "Activate" }).click();
+      await stopped.seen;
+      await heading(x, /^Pass MFA at Contoso/);
+      const onward = await x.locator("#continue").getAttribute("href");
+      await axeScan(x, "oidc-step-up");
+      await x.unrouteAll();
+      stopped = await held(toForm);
+      await x.goto(onward);
+      await stopped.seen;
+      await heading(x, /^MFA passed at Contoso/);
+      await axeScan(x, "oidc-mfa-passed");
+    });
+
+    const p = await newPage("a browser with a forged state");
+    await step(p, "a callback with a forged state: a refusal page, no session", async () => {
+      // The sign-in is begun in this browser (its binding cookie set) and held at the provider;
+      // then pim's callback gets a state pim never issued.
+      await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd"], true);
+      await p.goto(`${BASE}/signin`);
+      await p.getByRole("link", { name: "Sign in with Contoso" }).click();
+      await p.waitForURL((u) => u.href.startsWith(IDP) && u.pathname.startsWith("/interaction/"));
+      await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd"]);
+      if (!(await p.context().cookies(BASE)).some((c) => /pim_oidc$/.test(c.name))) {
+        throw new Error("no binding cookie was set by the begun sign-in");
+      }
+      await p.goto(`${BASE}/portal/oidc/corp/callback?code=a-code&state=forged-state`);
+      await expectStatus(p, [401]);
+      await mustShow(p, "start again");
+      await shot(p, "oidc-forged-state");
+      if (await sessionCookie(p)) throw new Error("a session cookie was set");
+      await p.goto(`${BASE}/roles`);
+      await heading(p, "Sign in");
+    });
+
+    const ad = await newPage(ADMIN.name);
+    await step(ad, `${ADMIN.name} disables ${OIDC_USER}`, async () => {
+      await signIn(ad, ADMIN);
+      await ad.goto(`${BASE}/manage/users`);
+      await submit(ad, ad.locator("main a", { hasText: new RegExp(`^${OIDC_USER}$`) }).first());
+      const edit = ad.locator("details", { hasText: `Edit ${OIDC_USER}` }).first();
+      if (!(await edit.evaluate((d) => d.open))) await edit.locator("summary").click();
+      await edit.locator('input[name="enabled"]').uncheck();
+      await submit(ad, edit.getByRole("button", { name: "Save user" }));
+      await expectStatus(ad);
+      await mustShow(ad, "disabled");
+    });
+    const d = await newPage(`${OIDC_USER} (disabled)`);
+    await step(d, `disabled, ${OIDC_USER} is refused with a clear message`, async () => {
+      await idpNext(`sub-${OIDC_USER}`, OIDC_CLAIMS, ["pwd", "mfa"]);
+      await signInWithIdp(d, "/portal/oidc/corp/callback");
+      await expectStatus(d, [409]);
+      await mustShow(d, `${OIDC_USER} is disabled`);
+      await shot(d, "oidc-disabled");
+      if (await sessionCookie(d)) throw new Error("a session cookie was set");
+    });
+  } finally {
+    for (const c of contexts) await c.close().catch(() => {});
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
 // 2. axe-core on every page.
 
 // Runs `fn`; a failure is recorded and the next page is scanned all the same.
@@ -789,6 +1008,16 @@ async function main() {
       failures.push(e instanceof ContractError ? e.message : `${e.stack}`);
     }
     log(`  (the flow took ${((Date.now() - t1) / 1000).toFixed(1)} s)`);
+    if (IDP) {
+      log("Signing in with the identity provider:");
+      const t = Date.now();
+      try {
+        await oidcFlow(browser);
+      } catch (e) {
+        failures.push(e instanceof ContractError ? e.message : `${e.stack}`);
+      }
+      log(`  (took ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+    }
     log("axe-core:");
     const t2 = Date.now();
     try {

@@ -2,11 +2,13 @@
 //! windows; activating an eligible role (duration, scope, justification, ticket, MFA code), with a
 //! check of what the request still needs before it is sent; deactivating; and asking to extend an
 //! assignment that ends soon or renew one that ended. Beside each active role, where it stands in
-//! the connectors that map it (`my_roles_status`).
+//! the connectors that map it (`my_roles_status`). A session that signed in through a provider
+//! with `step_up = "idp"` passes a role's MFA at that provider and comes back to the form as typed.
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use pim_domain::time::DAY_MS;
 use pim_domain::{
@@ -116,6 +118,8 @@ struct MyRolesPage {
     waiting: Vec<WaitingLogin>,
     /// The statuses in the targets could not be read.
     provisioning_unavailable: bool,
+    /// The provider where this session passes MFA (`step_up = "idp"`), instead of pim's TOTP.
+    step_up_at: Option<String>,
 }
 
 /// The values of an activation form sent back, to show again with its feedback.
@@ -166,8 +170,67 @@ fn needs_list(n: &pim_domain::request::Needs) -> Vec<&'static str> {
     v
 }
 
-async fn page(State(s): State<AppState>, session: Session) -> PortalResult {
-    build(&s, &session, None).await.map(|p| render(&p))
+/// The activation form to show filled in, as a step-up at the provider left it (`GET /roles?...`).
+#[derive(Debug, Default, serde::Deserialize)]
+struct ResumeQuery {
+    eligibility: Option<String>,
+    scope: Option<String>,
+    duration_minutes: Option<String>,
+    justification: Option<String>,
+    ticket_system: Option<String>,
+    ticket_number: Option<String>,
+}
+
+/// The query of `/roles` that shows this activation form again as typed (for a step-up), at most
+/// [`pim_engine::oidc::RESUME_MAX`] bytes: beyond that, only the eligibility (the role preselected).
+fn resume_query(eligibility: &str, form: &FormData) -> String {
+    let fields = ["scope", "duration_minutes", "justification", "ticket_system", "ticket_number"];
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("eligibility", eligibility);
+    for f in fields {
+        if let Some(v) = form.get(f) {
+            q.append_pair(f, &v);
+        }
+    }
+    let full = q.finish();
+    if full.len() <= pim_engine::oidc::RESUME_MAX {
+        return full;
+    }
+    form_urlencoded::Serializer::new(String::new()).append_pair("eligibility", eligibility).finish()
+}
+
+async fn page(State(s): State<AppState>, session: Session, Query(q): Query<ResumeQuery>) -> PortalResult {
+    let posted = match q.eligibility.clone() {
+        Some(eligibility) => Some(Posted { form: resumed_form(&s, &session, &q).await, eligibility }),
+        None => None,
+    };
+    build(&s, &session, posted).await.map(|p| render(&p))
+}
+
+/// The form as the query gives it, with what the session's MFA is now: read from the session,
+/// never from the query, so a link cannot claim an MFA that did not happen.
+async fn resumed_form(s: &AppState, session: &Session, q: &ResumeQuery) -> ActivateForm {
+    let fresh = s.engine.mfa_status(&session.ctx).await.ok().and_then(|m| m.fresh_until);
+    let feedback = match fresh {
+        Some(until) => Feedback {
+            ok: true,
+            lines: vec![format!(
+                "Your session passed MFA (fresh until {}). Press Activate to send the request.",
+                time(until)
+            )],
+        },
+        None => Feedback { ok: false, lines: vec!["Your session has not passed MFA recently.".into()] },
+    };
+    let minutes = q.duration_minutes.as_deref().and_then(|m| m.parse().ok()).unwrap_or(60);
+    let text = |v: &Option<String>| v.as_deref().unwrap_or_default().to_owned();
+    form_with(
+        &text(&q.scope),
+        minutes,
+        &text(&q.justification),
+        &text(&q.ticket_system),
+        &text(&q.ticket_number),
+        Some(feedback),
+    )
 }
 
 async fn build(s: &AppState, session: &Session, posted: Option<Posted>) -> Result<MyRolesPage, PortalError> {
@@ -248,7 +311,9 @@ async fn build(s: &AppState, session: &Session, posted: Option<Posted>) -> Resul
             ended: end(&a.window),
         })
         .collect();
+    let step_up_at = s.engine.oidc_step_up_provider(&session.ctx).await.map_err(fail)?.map(|p| p.display_name);
     Ok(MyRolesPage {
+        step_up_at,
         chrome,
         eligible,
         active,
@@ -262,7 +327,7 @@ async fn build(s: &AppState, session: &Session, posted: Option<Posted>) -> Resul
 
 /// `POST /roles/activate`: `intent=check` asks what the request still needs (changing nothing);
 /// `intent=activate` sends it.
-async fn activate(State(s): State<AppState>, session: Session, form: FormData) -> PortalResult {
+async fn activate(State(s): State<AppState>, session: Session, headers: HeaderMap, form: FormData) -> PortalResult {
     let eligibility: AssignmentId = form.require("eligibility", "The eligible assignment")?;
     let role_id = form.require("role_id", "The role")?;
     let scope_text = form.get("scope").unwrap_or_default();
@@ -319,7 +384,10 @@ async fn activate(State(s): State<AppState>, session: Session, form: FormData) -
                 }
             }
             if needs.contains(&"MFA") {
-                lines.push("Enter your authenticator code when you activate.".into());
+                lines.push(match s.engine.oidc_step_up_provider(&session.ctx).await.ok().flatten() {
+                    Some(p) => format!("Activating sends you to {} to pass MFA.", p.display_name),
+                    None => "Enter your authenticator code when you activate.".into(),
+                });
             }
             again(&s, &session, posted(Feedback { ok: v.valid, lines })).await
         }
@@ -337,8 +405,15 @@ async fn activate(State(s): State<AppState>, session: Session, form: FormData) -
             Ok(redirect_with(to, Flash::ok(text)))
         }
         Err(e) => {
+            let mfa = e.refusal().is_some_and(|d| d.kind == ErrorKind::MfaRequired);
+            if mfa && form.get("code").is_none() {
+                let resume = resume_query(&eligibility.to_string(), &form);
+                if let Some(r) = crate::portal::oidc::step_up(&s, &headers, &session, &resume).await {
+                    return Ok(r);
+                }
+            }
             let mut lines = vec![refused_text(&e)];
-            if e.refusal().is_some_and(|d| d.kind == ErrorKind::MfaRequired) {
+            if mfa {
                 lines.push("Enter the code from your authenticator app with the request.".into());
             }
             again(&s, &session, posted(Feedback { ok: false, lines })).await
@@ -393,4 +468,23 @@ async fn extend(State(s): State<AppState>, session: Session, form: FormData) -> 
 
 async fn current_end(s: &AppState, session: &Session, id: AssignmentId) -> Option<pim_domain::Timestamp> {
     s.engine.get_assignment(&session.ctx, id).await.ok().and_then(|a| a.window.end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resume_query_keeps_the_form_but_no_code_and_only_the_role_when_too_long() {
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let form = FormData(vec![
+            pair("justification", "INC-1: a & b"),
+            pair("duration_minutes", "120"),
+            pair("code", "123456"),
+            pair("csrf", "t"),
+        ]);
+        assert_eq!(resume_query("e1", &form), "eligibility=e1&duration_minutes=120&justification=INC-1%3A+a+%26+b");
+        let long = FormData(vec![pair("justification", &"x".repeat(pim_engine::oidc::RESUME_MAX))]);
+        assert_eq!(resume_query("e1", &long), "eligibility=e1");
+    }
 }

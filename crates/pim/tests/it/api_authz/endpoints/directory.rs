@@ -215,5 +215,36 @@ pub(super) fn rows(w: &World, r: &RowFx) -> Vec<Ep> {
         )
         .write(),
         ep("GET", "/api/v1/settings", "", "/api/v1/settings", None, Sees(SETTINGS_READ), 200).sentinel("/a"),
+        // Declarative policy: export and plan read roles, the directory, settings and assignments
+        // (every holder of pim.assignments.read holds the other three), and for `/` alert rules
+        // (every holder of pim.alerts.read holds all four); apply needs, besides, the permission of
+        // each change it makes (here settings at /pol{i}).
+        ep("GET", "/api/v1/policy/export", "", "/api/v1/policy/export", None, Act(ALERTS_READ), 200),
+        ep(
+            "POST",
+            "/api/v1/policy/plan",
+            "",
+            "/api/v1/policy/plan",
+            req(json!({"policy": policy_file(i)})),
+            Act(ASSIGNMENTS_READ),
+            200,
+        ),
+        ep(
+            "POST",
+            "/api/v1/policy/apply",
+            "",
+            "/api/v1/policy/apply",
+            req(json!({"policy": policy_file(i)})),
+            Act(SETTINGS_WRITE),
+            200,
+        )
+        .write(),
     ]
+}
+
+/// A policy file of the row's own: settings of Ops at /pol{i}.
+fn policy_file(i: usize) -> String {
+    format!(
+        "version = 1\nscope = \"/pol{i}\"\n\n[[settings]]\nrole = \"Ops\"\nscope = \"/pol{i}\"\nactivationMaxMinutes = 90\n"
+    )
 }

@@ -1,4 +1,4 @@
--- Activity per activation (kept parallel to migrations/postgres/0015_activity.sql; see docs/designs/activity.md).
+-- Activity per activation (kept parallel to migrations/postgres/0016_activity.sql; see docs/designs/activity.md).
 -- What principals did in the systems that report to pim, and the connectors' grants and revokes,
 -- each tied to the assignment (activation) it happened under, or unmatched (assignment_id NULL).
 CREATE TABLE activity_events (

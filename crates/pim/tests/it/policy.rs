@@ -1,0 +1,404 @@
+//! Declarative policy: export, plan and apply a TOML file (docs/POLICY.md). Round trip to a fresh
+//! server byte for byte, plans that list exactly the edit, refusals with line and field that change
+//! nothing, atomic apply, prune, protected settings as proposals, and the forbidden paths.
+
+use crate::harness::prelude::*;
+use crate::hostile::Db;
+
+/// A server with a custom role, groups (one nested), settings at two scopes (one with approvers),
+/// an eligibility through a group, a time-bound eligibility, and an activation (which is not policy).
+async fn world(s: &TestServer) {
+    let (alice, alice_client) = s.user("alice").await;
+    let (bob, _) = s.user("bob").await;
+    let db_op = s.custom_role("DB Operator", &["db.*"]).await;
+    let oncall = s.group("oncall").await;
+    let leads = s.group("dba-leads").await;
+    s.admin.add_member(oncall, alice).await.expect("member");
+    s.admin.add_member(oncall, leads).await.expect("nested group");
+    s.admin.add_member(leads, bob).await.expect("member");
+    s.set_settings(db_op, "/db", |x| {
+        x.activation_max_minutes = 60;
+        x.require_mfa_on_activation = false;
+    })
+    .await;
+    s.set_settings(db_op, "/prod", |x| {
+        x.require_approval_to_activate = true;
+        x.approval_stages = vec![pim_domain::settings::ApprovalStage {
+            approvers: vec![pim_domain::settings::ApproverRef { kind: PrincipalKind::Group, id: leads }],
+            required_approvals: 1,
+            timeout_minutes: 120,
+            escalation: None,
+        }];
+    })
+    .await;
+    s.assign(oncall, db_op, "/db", AssignmentKind::Eligible, None).await;
+    s.assign(bob, role::READER, "/db/orders", AssignmentKind::Eligible, Some(Timestamp(T0.0 + 30 * DAY_MS))).await;
+    alice_client.create_request(&activation(db_op, "/db", 30)).await.expect("activation");
+    let rule = UpdateAlertRule {
+        severity: Some(Severity::High),
+        enabled: None,
+        thresholds: [("count".to_owned(), 1)].into_iter().collect(),
+    };
+    s.admin.update_alert_rule("tooManyGlobalAdmins", &rule).await.expect("alert rule");
+}
+
+fn body(policy: &str) -> PolicyRequest {
+    PolicyRequest { policy: policy.to_owned(), prune: false, justification: None }
+}
+
+fn pruning(policy: &str) -> PolicyRequest {
+    PolicyRequest { prune: true, ..body(policy) }
+}
+
+async fn export(c: &Client) -> String {
+    c.export_policy(&PolicyExportQuery::default()).await.expect("export")
+}
+
+/// The 1-based line of `needle` in `text`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l == needle).unwrap_or_else(|| panic!("no line {needle:?} in:\n{text}")) + 1
+}
+
+/// What a refused call says, as `code: detail`.
+fn refusal<T: std::fmt::Debug>(r: Result<T, ClientError>) -> String {
+    match r {
+        Ok(v) => panic!("expected a refusal, got {v:?}"),
+        Err(ClientError::Api { problem, .. }) => format!("{}: {}", problem.code, problem.detail),
+        Err(e) => panic!("expected a problem, got {e:?}"),
+    }
+}
+
+async fn export_apply_on_a_fresh_server_exports_the_same_file(b: Backend) {
+    let a = TestServer::start(&b).await;
+    world(&a).await;
+    let text = export(&a.admin).await;
+    for expected in [
+        "[[roles]]\nname = \"DB Operator\"\nactions = [\"db.*\"]\n",
+        "[[groups]]\nname = \"oncall\"\nmembers = [\"alice\", \"dba-leads\"]\n",
+        "[[settings.approvalStages]]\napprovers = [\"dba-leads\"]\n",
+        "principal = \"bob\"\nrole = \"Reader\"\nscope = \"/db/orders\"\ntype = \"eligible\"\nend = ",
+        "principal = \"admin\"\nrole = \"Global Administrator\"\nscope = \"/\"\ntype = \"active\"\n",
+        "[[alertRules]]\nid = \"tooManyGlobalAdmins\"\nseverity = \"high\"\n",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    // Policy, not access in use: one assignment of DB Operator (oncall's), not alice's activation.
+    assert_eq!(text.matches("role = \"DB Operator\"\nscope = \"/db\"\ntype").count(), 1, "{text}");
+    assert!(!text.contains("principal = \"alice\""), "an activation was exported:\n{text}");
+    assert!(!text.to_lowercase().contains("password") && !text.contains("token"), "{text}");
+
+    // A fresh server with the same users: apply, export again, the same bytes.
+    let fresh = TestServer::start(&b).await;
+    let (_, alice) = fresh.user("alice").await;
+    fresh.user("bob").await;
+    let plan = fresh.admin.plan_policy(&body(&text)).await.expect("plan");
+    assert!(plan.differs && plan.changes.iter().all(|c| c.status == "wouldApply"), "{plan:?}");
+    let applied = fresh.admin.apply_policy(&body(&text)).await.expect("apply");
+    assert!(applied.changes.iter().all(|c| c.status == "applied"), "{applied:?}");
+    assert_eq!(export(&fresh.admin).await, text);
+    let again = fresh.admin.plan_policy(&pruning(&text)).await.expect("plan");
+    assert!(!again.differs && again.changes.is_empty(), "{again:?}");
+    assert_eq!(fresh.audited("policy.applied").await.len(), 1);
+    // The policy works: alice may activate DB Operator at /db through oncall on the new server.
+    let db_op = fresh.admin.get_role("DB Operator").await.expect("role").id;
+    let done = alice.create_request(&activation(db_op, "/db", 30)).await.expect("activation");
+    assert_eq!(done.request.status, RequestStatus::Provisioned);
+}
+
+async fn plan_after_an_edit_lists_exactly_that_edit(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let text = export(&s.admin).await;
+    let edited = text.replacen("activationMaxMinutes = 60", "activationMaxMinutes = 120", 1);
+    assert_ne!(edited, text);
+    let plan = s.admin.plan_policy(&body(&edited)).await.expect("plan");
+    assert_eq!(plan.changes.len(), 1, "{plan:?}");
+    let c = &plan.changes[0];
+    assert_eq!((c.op.as_str(), c.object.as_str(), c.key.as_str()), ("update", "settings", "DB Operator at /db"));
+    assert_eq!(c.fields.len(), 1);
+    assert_eq!(
+        (c.fields[0].field.as_str(), c.fields[0].from.clone(), c.fields[0].to.clone()),
+        ("activationMaxMinutes", Some(60.into()), Some(120.into()))
+    );
+    assert_eq!(export(&s.admin).await, text, "plan changed something");
+
+    let events_before = s.audited("settings.update").await.len();
+    let done = s.admin.apply_policy(&body(&edited)).await.expect("apply");
+    assert_eq!(done.changes.iter().map(|c| c.status.as_str()).collect::<Vec<_>>(), ["applied"]);
+    assert_eq!(export(&s.admin).await, edited);
+    // One audit event for the change, naming the actor, and one summary.
+    let updates = s.audited("settings.update").await;
+    assert_eq!(updates.len(), events_before + 1);
+    assert_eq!(updates[0].actor_name.as_deref(), Some("admin"));
+    let summary = s.audited("policy.applied").await;
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0].details["applied"], 1);
+}
+
+async fn a_file_with_an_error_is_refused_with_line_and_field_and_changes_nothing(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let text = export(&s.admin).await;
+    let mut db = Db::open(&s).await;
+    let with_new_role = format!("{text}\n[[roles]]\nname = \"Fresh\"\nactions = [\"fresh.*\"]\n");
+    let cases = [
+        (
+            "unknown role",
+            with_new_role.replace("role = \"Reader\"", "role = \"Reeder\""),
+            "role = \"Reeder\"",
+            "assignments[",
+            "no role is named 'Reeder'",
+        ),
+        (
+            "bad scope",
+            with_new_role.replace("scope = \"/db/orders\"", "scope = \"/db//orders\""),
+            "scope = \"/db//orders\"",
+            "assignments[",
+            "",
+        ),
+        (
+            "setting out of range",
+            with_new_role.replace("activationMaxMinutes = 60", "activationMaxMinutes = 5000"),
+            "activationMaxMinutes = 5000",
+            "settings[0].activationMaxMinutes",
+            "between 30 and 1440",
+        ),
+        (
+            "unknown key",
+            with_new_role.replace("activationMaxMinutes = 60", "activationMaxMinutez = 60"),
+            "activationMaxMinutez = 60",
+            "settings[0].activationMaxMinutez",
+            "unknown field",
+        ),
+        (
+            "unknown approver",
+            with_new_role.replace("approvers = [\"dba-leads\"]", "approvers = [\"nobody\"]"),
+            "approvers = [\"nobody\"]",
+            "settings[1].approvalStages[0].approvers[0]",
+            "'nobody'",
+        ),
+    ];
+    for (what, file, bad_line, field, message) in cases {
+        let line = line_of(&file, bad_line);
+        let before = db.snapshot().await;
+        for r in
+            [refusal(s.admin.plan_policy(&body(&file)).await), refusal(s.admin.apply_policy(&pruning(&file)).await)]
+        {
+            assert!(r.starts_with(&format!("invalid_policy: line {line}, field {field}")), "{what}: {r}");
+            assert!(r.contains(message), "{what}: {r}");
+        }
+        let (changes, _) = db.changes_since(&before).await;
+        assert!(changes.is_empty(), "{what}: the refused file changed {changes:?}");
+        assert_eq!(export(&s.admin).await, text, "{what}");
+    }
+    // The refusal itself is audited.
+    let refused = s.audited("policy.apply").await;
+    assert!(refused.iter().all(|e| e.outcome == Outcome::Failure && e.error_code.as_deref() == Some("invalid_policy")));
+    assert_eq!(refused.len(), 5);
+}
+
+async fn removing_the_last_global_administrator_is_refused_as_a_whole(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let text = export(&s.admin).await;
+    let ga =
+        "[[assignments]]\nprincipal = \"admin\"\nrole = \"Global Administrator\"\nscope = \"/\"\ntype = \"active\"\n";
+    assert!(text.contains(ga));
+    // Also a new role and a settings change, which must not survive the refusal.
+    let file = format!("{}\n[[roles]]\nname = \"Fresh\"\nactions = [\"fresh.*\"]\n", text.replace(ga, "")).replacen(
+        "activationMaxMinutes = 60",
+        "activationMaxMinutes = 90",
+        1,
+    );
+    let plan = s.admin.plan_policy(&pruning(&file)).await.expect("plan");
+    assert_eq!(plan.changes.len(), 3, "{plan:?}");
+    let mut db = Db::open(&s).await;
+    let before = db.snapshot().await;
+    assert_eq!(code(s.admin.apply_policy(&pruning(&file)).await), "last_global_admin");
+    let (changes, _) = db.changes_since(&before).await;
+    assert!(changes.is_empty(), "a refused apply changed {changes:?}");
+    assert_eq!(export(&s.admin).await, text);
+}
+
+async fn removals_need_prune(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let text = export(&s.admin).await;
+    let start = text.find("\n\n[[assignments]]\nprincipal = \"bob\"").expect("bob's eligibility");
+    let rest = &text[start + 2..];
+    let len = rest.find("\n\n").unwrap_or(rest.len() - 1);
+    let file = format!("{}{}", &text[..start], &rest[len..]);
+    let plan = s.admin.plan_policy(&body(&file)).await.expect("plan");
+    assert_eq!(plan.changes.len(), 1, "{plan:?}");
+    assert_eq!(
+        (plan.changes[0].op.as_str(), plan.changes[0].status.as_str(), plan.changes[0].key.as_str()),
+        ("remove", "needsPrune", "eligible Reader at /db/orders for bob")
+    );
+    let kept = s.admin.apply_policy(&body(&file)).await.expect("apply");
+    assert_eq!(kept.changes[0].status, "needsPrune");
+    assert_eq!(export(&s.admin).await, text, "removed without --prune");
+    let removed = s.admin.apply_policy(&pruning(&file)).await.expect("apply --prune");
+    assert_eq!(removed.changes[0].status, "applied");
+    assert_eq!(export(&s.admin).await, file);
+    let remove = s.audited("request.adminRemove").await;
+    assert_eq!(remove.len(), 1);
+    assert_eq!(remove[0].justification.as_deref(), Some("pim apply: declarative policy"));
+}
+
+async fn a_protected_setting_becomes_a_proposal(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let db_op = s.admin.get_role("DB Operator").await.expect("role").id;
+    s.set_settings(db_op, "/db", |x| x.protected = true).await;
+    let text = export(&s.admin).await;
+    let file = text.replacen("activationMaxMinutes = 60", "activationMaxMinutes = 240", 1);
+    let plan = s.admin.plan_policy(&body(&file)).await.expect("plan");
+    assert_eq!(plan.changes.iter().map(|c| c.status.as_str()).collect::<Vec<_>>(), ["wouldPropose"]);
+    let done = s.admin.apply_policy(&body(&file)).await.expect("apply");
+    assert_eq!(done.changes[0].status, "proposed");
+    let id = done.changes[0].settings_change_id.expect("the proposal's id");
+    assert_eq!(export(&s.admin).await, text, "a protected setting changed without a second administrator");
+    let change = s.admin.get_settings_change(id).await.expect("proposal");
+    assert_eq!(change.status, RequestStatus::PendingApproval);
+    assert_eq!(change.settings.map(|x| x.activation_max_minutes), Some(240));
+}
+
+async fn forbidden_paths_change_nothing(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let text = export(&s.admin).await;
+    let file = text.replacen("activationMaxMinutes = 60", "activationMaxMinutes = 90", 1);
+    let mut db = Db::open(&s).await;
+
+    // No role: not even export.
+    let (_, nobody) = s.user("nobody").await;
+    assert_eq!(code(nobody.export_policy(&PolicyExportQuery::default()).await), "forbidden");
+    assert_eq!(code(nobody.plan_policy(&body(&file)).await), "forbidden");
+
+    // A reader exports and plans, but cannot apply.
+    let (reader_id, reader) = s.user("reader").await;
+    s.assign(reader_id, role::SECURITY_READER, "/", AssignmentKind::Active, None).await;
+    assert_eq!(export(&reader).await, export(&s.admin).await);
+    assert!(reader.plan_policy(&body(&file)).await.expect("plan").differs);
+    let before = db.snapshot().await;
+    assert_eq!(code(reader.apply_policy(&body(&file)).await), "forbidden");
+    let (changes, _) = db.changes_since(&before).await;
+    assert!(changes.is_empty(), "a forbidden apply changed {changes:?}");
+
+    // A Privileged Role Administrator may change the settings but not the directory: a file doing
+    // both is refused as a whole, the settings included.
+    let (pra_id, pra) = s.user("pra").await;
+    s.assign(pra_id, role::PRIVILEGED_ROLE_ADMINISTRATOR, "/", AssignmentKind::Active, None).await;
+    let text = export(&s.admin).await;
+    let both = text
+        .replacen("activationMaxMinutes = 60", "activationMaxMinutes = 90", 1)
+        .replace("members = [\"alice\", \"dba-leads\"]", "members = [\"alice\", \"dba-leads\", \"reader\"]");
+    let before_pra = db.snapshot().await;
+    let r = refusal(pra.apply_policy(&body(&both)).await);
+    assert!(r.starts_with("forbidden: ") && r.contains("pim.directory.write"), "{r}");
+    let (changes, _) = db.changes_since(&before_pra).await;
+    assert!(changes.is_empty(), "a forbidden apply changed {changes:?}");
+    assert_eq!(export(&s.admin).await, text);
+    // Without the membership the same administrator applies it.
+    let settings_only = text.replacen("activationMaxMinutes = 60", "activationMaxMinutes = 90", 1);
+    pra.apply_policy(&body(&settings_only)).await.expect("apply");
+    assert_eq!(export(&s.admin).await, settings_only);
+}
+
+async fn a_scoped_file_manages_only_its_subtree(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let full = export(&s.admin).await;
+    let text = s.admin.export_policy(&PolicyExportQuery { scope: Some(sp("/db")) }).await.expect("export");
+    assert!(text.contains("\nscope = \"/db\"\n") && text.contains("name = \"DB Operator\""), "{text}");
+    assert!(!text.contains("Global Administrator") && !text.contains("scope = \"/prod\""), "outside /db:\n{text}");
+
+    // An eligibility's end changes: one update, through adminUpdate.
+    let (old_end, new_end) = (Timestamp(T0.0 + 30 * DAY_MS).to_rfc3339(), Timestamp(T0.0 + 10 * DAY_MS).to_rfc3339());
+    let shorter = text.replace(&old_end, &new_end);
+    let plan = s.admin.plan_policy(&body(&shorter)).await.expect("plan");
+    assert_eq!(plan.changes.len(), 1, "{plan:?}");
+    assert_eq!((plan.changes[0].op.as_str(), plan.changes[0].fields[0].field.as_str()), ("update", "end"));
+    assert_eq!(plan.changes[0].fields[0].to, Some(new_end.clone().into()));
+    s.admin.apply_policy(&body(&shorter)).await.expect("apply");
+    assert_eq!(s.admin.export_policy(&PolicyExportQuery { scope: Some(sp("/db")) }).await.expect("export"), shorter);
+    assert_eq!(s.audited("request.adminUpdate").await.len(), 1);
+
+    // Pruning with an empty file for /db removes what lies below /db, and nothing else.
+    let empty = "version = 1\nscope = \"/db\"\n";
+    let plan = s.admin.plan_policy(&pruning(empty)).await.expect("plan");
+    let mut keys: Vec<String> = plan.changes.iter().map(|c| format!("{} {} {}", c.op, c.object, c.key)).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "remove assignment eligible DB Operator at /db for oncall",
+            "remove assignment eligible Reader at /db/orders for bob",
+            "remove settings DB Operator at /db",
+        ]
+    );
+    s.admin.apply_policy(&pruning(empty)).await.expect("apply");
+    let after = export(&s.admin).await;
+    assert!(after.contains("name = \"DB Operator\"") && after.contains("scope = \"/prod\""), "{after}");
+    assert!(after.contains("role = \"Global Administrator\"") && after.contains("name = \"oncall\""), "{after}");
+    assert_ne!(after, full);
+
+    // A file may not reach outside its scope.
+    let outside = format!("{empty}\n[[settings]]\nrole = \"Reader\"\nscope = \"/prod\"\nactivationMaxMinutes = 60\n");
+    assert_eq!(
+        refusal(s.admin.apply_policy(&body(&outside)).await),
+        format!(
+            "invalid_policy: line {}, field settings[0].scope: /prod is outside the file's scope /db",
+            line_of(&outside, "scope = \"/prod\"")
+        )
+    );
+}
+
+async fn alert_rules_are_policy_of_the_root(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let text = export(&s.admin).await;
+    let start = text.find("\n\n[[alertRules]]").expect("the configured rule");
+    let without = format!("{}\n", &text[..start]);
+    let plan = s.admin.plan_policy(&body(&without)).await.expect("plan");
+    assert_eq!(plan.changes.len(), 1, "{plan:?}");
+    let c = &plan.changes[0];
+    assert_eq!(
+        (c.op.as_str(), c.object.as_str(), c.key.as_str(), c.status.as_str()),
+        ("remove", "alertRule", "tooManyGlobalAdmins", "needsPrune")
+    );
+    let fields: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> =
+        c.fields.iter().map(|f| (f.field.clone(), f.from.clone(), f.to.clone())).collect();
+    assert_eq!(
+        fields,
+        [
+            ("severity".to_owned(), Some("high".into()), Some("low".into())),
+            ("thresholds.count".to_owned(), Some(1.into()), Some(5.into())),
+        ]
+    );
+    s.admin.apply_policy(&pruning(&without)).await.expect("apply");
+    let rules = s.admin.list_alert_rules().await.expect("rules").items;
+    let rule = rules.iter().find(|r| r.id == "tooManyGlobalAdmins").expect("rule");
+    assert_eq!((rule.severity, rule.thresholds["count"]), (Severity::Low, 5));
+    assert_eq!(export(&s.admin).await, without);
+    assert_eq!(s.audited("alertRule.update").await[0].actor_name.as_deref(), Some("admin"));
+
+    // Alert rules are global: reading them is needed for a file of /, not for one below it.
+    let (uaa_id, uaa) = s.user("uaa").await;
+    s.assign(uaa_id, role::USER_ACCESS_ADMINISTRATOR, "/", AssignmentKind::Active, None).await;
+    assert_eq!(code(uaa.export_policy(&PolicyExportQuery::default()).await), "forbidden");
+    let scoped = uaa.export_policy(&PolicyExportQuery { scope: Some(sp("/db")) }).await.expect("export /db");
+    assert!(!scoped.contains("alertRules"), "{scoped}");
+}
+
+crate::backend_tests!(
+    alert_rules_are_policy_of_the_root,
+    a_scoped_file_manages_only_its_subtree,
+    export_apply_on_a_fresh_server_exports_the_same_file,
+    plan_after_an_edit_lists_exactly_that_edit,
+    a_file_with_an_error_is_refused_with_line_and_field_and_changes_nothing,
+    removing_the_last_global_administrator_is_refused_as_a_whole,
+    removals_need_prune,
+    a_protected_setting_becomes_a_proposal,
+    forbidden_paths_change_nothing,
+);
