@@ -38,6 +38,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 12, name: "ssh_ca", sql: include_str!("../migrations/sqlite/0012_ssh_ca.sql") },
     Migration { version: 14, name: "oidc", sql: include_str!("../migrations/sqlite/0014_oidc.sql") },
     Migration { version: 13, name: "scim", sql: include_str!("../migrations/sqlite/0013_scim.sql") },
+    Migration { version: 17, name: "oidc_device", sql: include_str!("../migrations/sqlite/0017_oidc_device.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -59,6 +60,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 12, name: "ssh_ca", sql: include_str!("../migrations/postgres/0012_ssh_ca.sql") },
     Migration { version: 14, name: "oidc", sql: include_str!("../migrations/postgres/0014_oidc.sql") },
     Migration { version: 13, name: "scim", sql: include_str!("../migrations/postgres/0013_scim.sql") },
+    Migration { version: 17, name: "oidc_device", sql: include_str!("../migrations/postgres/0017_oidc_device.sql") },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

@@ -55,6 +55,7 @@ mod mfa;
 mod mfa_hostile;
 mod notify;
 mod oidc;
+mod oidc_device;
 mod portal;
 mod portal_audiences;
 mod portal_connectors;

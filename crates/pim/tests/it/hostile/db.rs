@@ -8,7 +8,7 @@ use super::fixture;
 use crate::harness::prelude::*;
 
 /// The tables holding pim's state (everything but the audit history and bookkeeping).
-pub(crate) const DATA_TABLES: [&str; 26] = [
+pub(crate) const DATA_TABLES: [&str; 27] = [
     "principals",
     "credentials",
     "memberships",
@@ -35,6 +35,7 @@ pub(crate) const DATA_TABLES: [&str; 26] = [
     "access_token_cutoffs",
     "scim_clients",
     "scim_resources",
+    "oidc_device_pending",
 ];
 
 /// Bookkeeping that any authenticated call may touch (token use, sign-in time): not a change. A
