@@ -175,3 +175,87 @@ impl std::fmt::Debug for OidcFinishRequest {
         f.debug_struct("OidcFinishRequest").field("token_name", &self.token_name).finish_non_exhaustive()
     }
 }
+
+/// Begins an OpenID Connect device sign-in (RFC 8628) from the CLI, for machines without a browser.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcDeviceStartRequest {
+    /// SHA-256 (64 hex digits) of a random secret the CLI keeps: only whoever holds the secret can
+    /// finish this sign-in (not whoever sees the handle).
+    pub binding: String,
+}
+
+/// What the person does to approve a device sign-in, and how the CLI polls for it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcDeviceStartResponse {
+    /// What the CLI polls with (with its binding secret).
+    pub handle: String,
+    /// The code the person enters at the provider.
+    pub user_code: String,
+    /// Where the person enters it, in a browser on any device.
+    pub verification_uri: String,
+    /// The same with the code in it, when the provider gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_uri_complete: Option<String>,
+    /// Seconds to wait between polls.
+    pub interval: u64,
+    /// When the sign-in can no longer be approved.
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for OidcDeviceStartResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the handle.
+        f.debug_struct("OidcDeviceStartResponse")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .field("interval", &self.interval)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Polls a device sign-in begun with `POST /api/v1/auth/oidc/{name}/device`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcDevicePollRequest {
+    /// The start's `handle`.
+    pub handle: String,
+    /// The secret whose SHA-256 was the start's `binding`.
+    pub binding_secret: String,
+    /// A label for the token issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_name: Option<String>,
+}
+
+impl std::fmt::Debug for OidcDevicePollRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the handle or the binding secret.
+        f.debug_struct("OidcDevicePollRequest").field("token_name", &self.token_name).finish_non_exhaustive()
+    }
+}
+
+/// Where a device sign-in stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OidcDeviceStatus {
+    /// Not approved yet: poll again after `interval` seconds.
+    Pending,
+    /// Approved: `login` holds the session.
+    SignedIn,
+}
+
+/// The answer to a poll: pending (not an error), or the session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcDevicePollResponse {
+    /// `pending` or `signedIn`.
+    pub status: OidcDeviceStatus,
+    /// With `pending`: seconds to wait before the next poll (longer after the provider's `slow_down`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<u64>,
+    /// With `signedIn`: what `POST /api/v1/auth/login` answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<LoginResponse>,
+}

@@ -34,8 +34,9 @@ pub use approvals::{
 };
 pub use audit::{AuditChainProblem, AuditExportQuery, AuditQuery, AuditVerifyReport, ExportFormat};
 pub use auth::{
-    CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, MeResponse, OidcFinishRequest, OidcProvider,
-    OidcStartRequest, OidcStartResponse, SetupRequest, SetupStatus, TokenQuery,
+    CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, MeResponse, OidcDevicePollRequest,
+    OidcDevicePollResponse, OidcDeviceStartRequest, OidcDeviceStartResponse, OidcDeviceStatus, OidcFinishRequest,
+    OidcProvider, OidcStartRequest, OidcStartResponse, SetupRequest, SetupStatus, TokenQuery,
 };
 pub use check::{BatchCheckRequest, BatchCheckResponse, CheckRequest, CheckResponse};
 pub use connectors::{Connector, ConnectorCredential, ConnectorMapping, Holding, Provisioning, ReconcileResult};

@@ -29,7 +29,10 @@ use pim_api::{
 };
 use pim_api::{CreateScimClient, CreatedScimClient, ScimClient};
 use pim_api::{Notification, NotificationQuery};
-use pim_api::{OidcFinishRequest, OidcProvider, OidcStartRequest, OidcStartResponse};
+use pim_api::{
+    OidcDevicePollRequest, OidcDevicePollResponse, OidcDeviceStartRequest, OidcDeviceStartResponse, OidcFinishRequest,
+    OidcProvider, OidcStartRequest, OidcStartResponse,
+};
 use pim_api::{PolicyExportQuery, PolicyReport, PolicyRequest};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Serialize;
@@ -302,6 +305,20 @@ impl Client {
     /// `POST /api/v1/auth/oidc/{name}/finish`: finishes it with the code; answers a session token.
     pub async fn oidc_finish(&self, name: &str, body: &OidcFinishRequest) -> Result<LoginResponse> {
         self.send_json(Method::POST, &["auth", "oidc", name, "finish"], body).await
+    }
+
+    /// `POST /api/v1/auth/oidc/{name}/device`: begins a device sign-in (RFC 8628).
+    pub async fn oidc_device_start(
+        &self,
+        name: &str,
+        body: &OidcDeviceStartRequest,
+    ) -> Result<OidcDeviceStartResponse> {
+        self.send_json(Method::POST, &["auth", "oidc", name, "device"], body).await
+    }
+
+    /// `POST /api/v1/auth/oidc/{name}/device/poll`: pending, or the session once approved.
+    pub async fn oidc_device_poll(&self, name: &str, body: &OidcDevicePollRequest) -> Result<OidcDevicePollResponse> {
+        self.send_json(Method::POST, &["auth", "oidc", name, "device", "poll"], body).await
     }
 
     /// `POST /api/v1/auth/logout`: revokes the token in use.

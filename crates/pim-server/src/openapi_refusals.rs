@@ -11,12 +11,14 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 const NAME_FILTERS: [&str; 3] = ["actor", "principal", "role"];
 
 /// Operations whose callers are rate limited per source.
-const RATE_LIMITED: [(&str, &str); 5] = [
+const RATE_LIMITED: [(&str, &str); 7] = [
     ("post", "/api/v1/auth/login"),
     ("get", "/api/v1/setup"),
     ("post", "/api/v1/setup"),
     ("post", "/api/v1/auth/oidc/{name}/start"),
     ("post", "/api/v1/auth/oidc/{name}/finish"),
+    ("post", "/api/v1/auth/oidc/{name}/device"),
+    ("post", "/api/v1/auth/oidc/{name}/device/poll"),
 ];
 
 /// Completes `doc`: a query parameter is never empty (the server answers `400` to `?actor=`);

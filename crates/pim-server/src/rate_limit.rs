@@ -168,6 +168,7 @@ mod tests {
     fn only_the_anonymous_endpoints_are_limited() {
         assert!(limited(&Method::POST, "/api/v1/auth/login"));
         assert!(limited(&Method::POST, "/api/v1/auth/oidc/corp/finish"));
+        assert!(limited(&Method::POST, "/api/v1/auth/oidc/corp/device/poll"));
         assert!(!limited(&Method::GET, "/api/v1/auth/oidc"));
         assert!(limited(&Method::GET, "/api/v1/setup") && limited(&Method::POST, "/api/v1/setup"));
         assert!(limited(&Method::POST, "/signin") && limited(&Method::POST, "/setup"));

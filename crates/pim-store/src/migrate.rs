@@ -40,6 +40,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 13, name: "scim", sql: include_str!("../migrations/sqlite/0013_scim.sql") },
     Migration { version: 15, name: "oidc_sessions", sql: include_str!("../migrations/sqlite/0015_oidc_sessions.sql") },
     Migration { version: 16, name: "activity", sql: include_str!("../migrations/sqlite/0016_activity.sql") },
+    Migration { version: 17, name: "oidc_device", sql: include_str!("../migrations/sqlite/0017_oidc_device.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -67,6 +68,7 @@ const POSTGRES: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0015_oidc_sessions.sql"),
     },
     Migration { version: 16, name: "activity", sql: include_str!("../migrations/postgres/0016_activity.sql") },
+    Migration { version: 17, name: "oidc_device", sql: include_str!("../migrations/postgres/0017_oidc_device.sql") },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

@@ -164,6 +164,8 @@ pub struct OidcFile {
     pub mfa_acr: Option<Vec<String>>,
     /// `totp` [default] or `idp`: how a session without the provider's MFA steps up.
     pub step_up: Option<String>,
+    /// Accept ID tokens signed with the client secret (HS256/384/512) [default: false].
+    pub allow_symmetric_id_tokens: Option<bool>,
 }
 
 /// The providers of `[[oidc]]`, client secrets read from their files or environment variables.
@@ -201,6 +203,7 @@ pub fn oidc_options(
         }
         o.create_users = f.create_users.unwrap_or(false);
         o.link_by_verified_email = f.link_by_verified_email.unwrap_or(false);
+        o.allow_symmetric_id_tokens = f.allow_symmetric_id_tokens.unwrap_or(false);
         if let Some(c) = &f.groups_claim {
             o.groups_claim = c.clone();
         }
@@ -712,6 +715,7 @@ mod tests {
         // Copied as written: the pim group is looked up by this name at sign-in.
         assert_eq!(o[0].group_map.get("idp-dba").map(String::as_str), Some("database-admins"));
         assert_eq!(o[0].step_up, pim_engine::oidc::StepUp::Idp);
+        assert!(!o[0].allow_symmetric_id_tokens, "HS256 ID tokens are refused unless allowed");
         assert_eq!((o[1].display_name.as_str(), o[1].client_secret.as_deref()), ("okta", Some("env-secret-456")));
         let debug = format!("{o:?}");
         assert!(!debug.contains("file-secret") && !debug.contains("env-secret"), "{debug}");
@@ -735,6 +739,16 @@ mod tests {
                  [[oidc]]\nname = \"a\"\nissuer = \"https://i.example.com\"\nclient_id = \"c\"\n",
                 "two [[oidc]]",
             ),
+            (
+                "[[oidc]]\nname = \"a\"\nissuer = \"https://i.example.com\"\nclient_id = \"c\"\n\
+                 group_map = { \"idp-dba\" = \"database admins\" }\n",
+                "oidc provider 'a': group_map.\"idp-dba\" is not a pim group name",
+            ),
+            (
+                "[[oidc]]\nname = \"a\"\nissuer = \"https://i.example.com\"\nclient_id = \"c\"\n\
+                 group_map = { \"\" = \"dba\" }\n",
+                "oidc provider 'a': group_map has an empty IdP group",
+            ),
         ] {
             let file: FileConfig = toml::from_str(bad).unwrap();
             let e = oidc_options(&file, &none).unwrap_err().to_string();
@@ -744,6 +758,10 @@ mod tests {
             toml::from_str::<FileConfig>("[[oidc]]\nname = \"a\"\nissuer = \"x\"\nclient_id = \"c\"\nsecret = \"s\"\n")
                 .is_err()
         );
+        let allowed = "[[oidc]]\nname = \"a\"\nissuer = \"https://i.example.com\"\nclient_id = \"c\"\n\
+                       allow_symmetric_id_tokens = true\n";
+        let file: FileConfig = toml::from_str(allowed).unwrap();
+        assert!(oidc_options(&file, &none).unwrap()[0].allow_symmetric_id_tokens);
     }
 
     #[test]

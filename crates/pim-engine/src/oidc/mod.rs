@@ -3,6 +3,7 @@
 //! MFA from `amr` / `acr`), and a session token issued like a password sign-in.
 
 mod client;
+mod device;
 mod options;
 mod step_up;
 mod users;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use client::VerifiedIdentity;
+pub use device::{DEVICE_MAX_MS, OidcDevicePoll, OidcDevicePollRequest, OidcDeviceStart};
 pub use options::{OidcProviderOptions, StepUp};
 pub use step_up::{OidcReturn, RESUME_MAX, SteppedUp};
 
@@ -133,6 +135,15 @@ impl Provider {
         *self.discovered.lock().await = None;
     }
 
+    /// The engine's error for a provider-side failure; after an ID token failed validation (perhaps
+    /// a rotated signing key) discovery and the JWKS are read again at the next sign-in.
+    async fn refused(&self, e: ProviderError, draft: &mut pim_domain::AuditDraft) -> EngineError {
+        if matches!(e, ProviderError::Unverified(_)) {
+            self.forget().await;
+        }
+        provider_error(&self.options.name, e, draft)
+    }
+
     /// The client id (and secret) used for `purpose`.
     fn client_for(&self, purpose: OidcPurpose) -> (&str, Option<&str>) {
         match (purpose, &self.options.cli_client_id) {
@@ -142,8 +153,28 @@ impl Provider {
     }
 }
 
+/// What the person is told when the provider's answer fails validation (the log and the audit
+/// event keep the reason).
+pub const UNVERIFIED: &str = "the identity provider's answer could not be verified";
+
+/// The engine's error for a provider-side failure. An ID token that failed validation is a generic
+/// refusal; its reason (a fixed phrase, never the token) is logged, and put in `draft` for the audit.
+fn provider_error(name: &str, e: ProviderError, draft: &mut pim_domain::AuditDraft) -> EngineError {
+    if let ProviderError::Unverified(reason) = &e {
+        tracing::warn!(provider = %name, reason = %reason, "an ID token failed validation");
+        if let Some(d) = draft.details.as_object_mut() {
+            d.insert("reason".into(), serde_json::Value::String(reason.clone()));
+        }
+    }
+    unavailable(name, e)
+}
+
 fn unavailable(name: &str, e: ProviderError) -> EngineError {
     match e {
+        ProviderError::Unverified(_) => EngineError::Refused(pim_domain::DomainError::new(
+            ErrorKind::InvalidCredentials,
+            format!("sign-in with '{name}' refused: {UNVERIFIED}"),
+        )),
         ProviderError::Unavailable(m) => {
             EngineError::Internal(format!("the OpenID Connect provider '{name}' is unavailable: {m}"))
         }
@@ -170,6 +201,14 @@ pub fn new_cli_secret() -> String {
 /// finish.
 pub fn cli_binding(secret: &str) -> String {
     hash(secret)
+}
+
+/// Checks a CLI's binding: the SHA-256 (64 hex digits) of a random secret.
+fn check_cli_binding(binding: Option<&str>) -> Result<()> {
+    if binding.is_some_and(|b| b.len() == 64 && b.bytes().all(|c| c.is_ascii_hexdigit())) {
+        return Ok(());
+    }
+    refuse(ErrorKind::InvalidInput, "binding must be the SHA-256 (64 hex digits) of a random secret")
 }
 
 /// Checks a CLI's redirect URI: plain http to the loopback address with a port (RFC 8252 §7.3).
@@ -275,10 +314,8 @@ impl Engine {
         if purpose != OidcPurpose::Cli && binding.is_none() {
             return refuse(ErrorKind::InvalidInput, "a portal sign-in needs its browser binding");
         }
-        if purpose == OidcPurpose::Cli
-            && !binding.is_some_and(|b| b.len() == 64 && b.bytes().all(|c| c.is_ascii_hexdigit()))
-        {
-            return refuse(ErrorKind::InvalidInput, "binding must be the SHA-256 (64 hex digits) of a random secret");
+        if purpose == OidcPurpose::Cli {
+            check_cli_binding(binding)?;
         }
         let now = self.now();
         let d = p.discovered(now).await?;
@@ -324,7 +361,7 @@ impl Engine {
     pub async fn oidc_return(&self, ctx: &Context, f: OidcFinish<'_>) -> Result<OidcReturn> {
         let mut draft = self.draft(ctx, "auth.signIn");
         draft.details = serde_json::json!({ "method": "oidc", "provider": f.provider });
-        let (identity, step_up) = match self.oidc_verify(&f).await {
+        let (identity, step_up) = match self.oidc_verify(&f, &mut draft).await {
             Ok(v) => v,
             Err(EngineError::Refused(e)) => {
                 self.record_refusal(draft, &e).await?;
@@ -337,13 +374,19 @@ impl Engine {
             return self.oidc_step_up_finish(ctx, &p.options, &identity, s).await.map(OidcReturn::SteppedUp);
         }
         draft.details["subject"] = serde_json::Value::String(identity.subject.clone());
-        let signed = self.audited(draft.clone(), self.oidc_sign_in(&p.options, draft.clone(), &identity, &f)).await;
+        let session = (f.token_name.clone(), f.lifetime_ms);
+        let signed =
+            self.audited(draft.clone(), self.oidc_sign_in(&p.options, draft.clone(), &identity, session)).await;
         signed.map(|signed| OidcReturn::SignedIn(Box::new(signed)))
     }
 
     /// Takes the pending row and validates what the provider answers for it; a step-up row's
     /// session comes with it.
-    async fn oidc_verify(&self, f: &OidcFinish<'_>) -> Result<(VerifiedIdentity, Option<StepUpFor>)> {
+    async fn oidc_verify(
+        &self,
+        f: &OidcFinish<'_>,
+        draft: &mut pim_domain::AuditDraft,
+    ) -> Result<(VerifiedIdentity, Option<StepUpFor>)> {
         let p = self.oidc.get(f.provider)?;
         if f.state.is_empty() || f.state.len() > 512 || f.code.is_empty() || f.code.len() > 4096 {
             return refuse(ErrorKind::InvalidInput, "state and code must be given (at most 512 and 4096 characters)");
@@ -384,15 +427,19 @@ impl Engine {
         let sealed: Sealed = serde_json::from_slice(&sealed).map_err(|e| EngineError::Internal(e.to_string()))?;
         let d = p.discovered(now).await?;
         let (client_id, secret) = p.client_for(f.purpose);
-        match d.finish(client_id, secret, &pending.redirect_uri, f.code, &sealed.verifier, &sealed.nonce, now).await {
+        let finished = d.finish(
+            &p.options,
+            client_id,
+            secret,
+            &pending.redirect_uri,
+            f.code,
+            &sealed.verifier,
+            &sealed.nonce,
+            now,
+        );
+        match finished.await {
             Ok(i) => Ok((i, sealed.step_up)),
-            Err(e) => {
-                if matches!(&e, ProviderError::Refused(m) if m.contains("ID token")) {
-                    // Perhaps a rotated signing key: read the JWKS again for the next sign-in.
-                    p.forget().await;
-                }
-                Err(unavailable(f.provider, e))
-            }
+            Err(e) => Err(p.refused(e, draft).await),
         }
     }
 

@@ -63,6 +63,9 @@ pub struct OidcProviderOptions {
     pub mfa_acr: Vec<String>,
     /// What a session without MFA from the provider does when a role asks for MFA.
     pub step_up: StepUp,
+    /// Accept ID tokens signed with the client secret (HS256, HS384, HS512); off by default, since
+    /// whoever holds the secret could mint them.
+    pub allow_symmetric_id_tokens: bool,
 }
 
 impl OidcProviderOptions {
@@ -84,6 +87,7 @@ impl OidcProviderOptions {
             mfa_amr: vec!["mfa".to_owned()],
             mfa_acr: Vec::new(),
             step_up: StepUp::Totp,
+            allow_symmetric_id_tokens: false,
         }
     }
 
@@ -125,8 +129,13 @@ impl OidcProviderOptions {
         if self.username_claim.is_empty() || self.groups_claim.is_empty() {
             return Err(format!("oidc provider '{n}': username_claim and groups_claim must name a claim"));
         }
-        if let Some((k, _)) = self.group_map.iter().find(|(k, v)| k.is_empty() || v.is_empty()) {
-            return Err(format!("oidc provider '{n}': group_map has an empty group name ('{k}')"));
+        for (idp_group, pim_group) in &self.group_map {
+            if idp_group.trim().is_empty() {
+                return Err(format!("oidc provider '{n}': group_map has an empty IdP group (mapped to '{pim_group}')"));
+            }
+            if let Err(e) = pim_domain::principal::validate_name(pim_group) {
+                return Err(format!("oidc provider '{n}': group_map.\"{idp_group}\" is not a pim group name: {e}"));
+            }
         }
         if self.step_up == StepUp::Idp && self.mfa_amr.is_empty() && self.mfa_acr.is_empty() {
             return Err(format!(
@@ -162,6 +171,7 @@ impl std::fmt::Debug for OidcProviderOptions {
             .field("mfa_amr", &self.mfa_amr)
             .field("mfa_acr", &self.mfa_acr)
             .field("step_up", &self.step_up)
+            .field("allow_symmetric_id_tokens", &self.allow_symmetric_id_tokens)
             .finish_non_exhaustive()
     }
 }
@@ -187,6 +197,22 @@ mod tests {
         bad(&|b| b.issuer = "not a url".into(), "not an https URL");
         bad(&|b| b.client_id = " ".into(), "client_id");
         bad(&|b| b.scopes.push("a b".into()), "scope");
+        // group_map: an empty IdP group, or a pim group that cannot be a group name, names the key.
+        bad(
+            &|b| _ = b.group_map.insert(" ".into(), "dba".into()),
+            "oidc provider 'corp': group_map has an empty IdP group",
+        );
+        bad(
+            &|b| _ = b.group_map.insert("idp-dba".into(), String::new()),
+            "group_map.\"idp-dba\" is not a pim group name",
+        );
+        bad(
+            &|b| _ = b.group_map.insert("idp-ops".into(), "ops team".into()),
+            "group_map.\"idp-ops\" is not a pim group name",
+        );
+        let mut mapped = o.clone();
+        mapped.group_map.insert("idp-dba".into(), "database-admins".into());
+        assert_eq!(mapped.validate(), Ok(()));
         let mut local = o.clone();
         local.issuer = "http://127.0.0.1:9000".into();
         assert_eq!(local.validate(), Ok(()), "plain http on loopback, for tests");

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use pim_domain::{AuditDraft, ErrorKind, Principal, PrincipalId, PrincipalKind, Timestamp};
 use pim_store::{WriteTx, q};
 
-use super::{OidcFinish, OidcProviderOptions, VerifiedIdentity};
+use super::{OidcProviderOptions, VerifiedIdentity};
 use crate::auth::{IssuedToken, issue_token};
 use crate::engine::{Engine, index_principal};
 use crate::error::{Result, refuse};
@@ -64,14 +64,16 @@ fn wanted_groups<'a>(o: &'a OidcProviderOptions, i: &VerifiedIdentity) -> Option
 }
 
 impl Engine {
-    /// Matches the user, syncs the mapped groups and issues the session (one transaction).
+    /// Matches the user, syncs the mapped groups and issues the session (one transaction) named
+    /// `session.0` for `session.1` milliseconds; every grant (code or device) ends here.
     pub(super) async fn oidc_sign_in(
         &self,
         o: &OidcProviderOptions,
         mut draft: AuditDraft,
         i: &VerifiedIdentity,
-        f: &OidcFinish<'_>,
+        session: (Option<String>, i64),
     ) -> Result<(IssuedToken, Principal)> {
+        let (token_name, lifetime_ms) = session;
         let now = self.now();
         let mfa_at = Self::oidc_mfa_at(o, i, now)?;
         let mut tx = self.store.write(now).await?;
@@ -93,10 +95,12 @@ impl Engine {
         changes.extend(memberships.iter().map(|(g, _)| Change::Membership(*g, user.id)));
         user.last_sign_in_at = Some(now);
         q::update_principal(tx.conn(), &user).await?;
-        let name = f.token_name.clone().unwrap_or_else(|| "sign-in".to_owned());
-        let issued = issue_token(tx.conn(), user.id, name, now, now.plus_millis(f.lifetime_ms), mfa_at).await?;
+        let name = token_name.unwrap_or_else(|| "sign-in".to_owned());
+        let issued = issue_token(tx.conn(), user.id, name, now, now.plus_millis(lifetime_ms), mfa_at).await?;
         q::set_token_oidc(tx.conn(), issued.info.id, &o.name, &i.subject).await?;
+        let grant = draft.details.get("grant").cloned().unwrap_or_else(|| serde_json::json!("code"));
         draft.details = serde_json::json!({
+            "grant": grant,
             "method": "oidc",
             "provider": o.name,
             "subject": i.subject,

@@ -42,7 +42,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 }
 
 /// The operations of [`public`], as the OpenAPI document names them (a test keeps both equal).
-pub const PUBLIC_OPERATIONS: [(&str, &str); 13] = [
+pub const PUBLIC_OPERATIONS: [(&str, &str); 15] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -56,6 +56,8 @@ pub const PUBLIC_OPERATIONS: [(&str, &str); 13] = [
     ("get", "/api/v1/auth/oidc"),
     ("post", "/api/v1/auth/oidc/{name}/start"),
     ("post", "/api/v1/auth/oidc/{name}/finish"),
+    ("post", "/api/v1/auth/oidc/{name}/device"),
+    ("post", "/api/v1/auth/oidc/{name}/device/poll"),
 ];
 
 /// The routes anyone may call without a token (the only such list).
@@ -73,6 +75,8 @@ fn public() -> Router<AppState> {
         .route("/api/v1/auth/oidc", get(oidc::list_oidc_providers))
         .route("/api/v1/auth/oidc/{name}/start", post(oidc::start_oidc).layer(anonymous_body()))
         .route("/api/v1/auth/oidc/{name}/finish", post(oidc::finish_oidc).layer(anonymous_body()))
+        .route("/api/v1/auth/oidc/{name}/device", post(oidc::start_oidc_device).layer(anonymous_body()))
+        .route("/api/v1/auth/oidc/{name}/device/poll", post(oidc::poll_oidc_device).layer(anonymous_body()))
 }
 
 /// The routes that need a valid bearer token.

@@ -56,6 +56,10 @@ pub struct LoginArgs {
     /// With --oidc: ask the provider for a fresh sign-in with MFA (refreshes the session's MFA).
     #[arg(long, requires = "oidc")]
     pub step_up: bool,
+    /// With --oidc: sign in on a machine without a browser (RFC 8628 device grant): prints a code
+    /// to enter at the provider from any device, and waits until it is approved.
+    #[arg(long, requires = "oidc", conflicts_with_all = ["no_browser", "step_up"])]
+    pub device: bool,
 }
 
 /// What `pim login` and `pim setup` print in JSON (never the token itself).
@@ -131,7 +135,11 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
     if let Some(provider) = &args.oidc {
         let browser = !args.no_browser && std::env::var("PIM_NO_BROWSER").map_or(true, |v| v != "1");
         let client = Client::new(&server, None)?;
-        let resp = super::oidc_login::sign_in(&client, provider, args.token_name, browser, args.step_up).await?;
+        let resp = if args.device {
+            super::oidc_device::sign_in(&client, provider, args.token_name).await?
+        } else {
+            super::oidc_login::sign_in(&client, provider, args.token_name, browser, args.step_up).await?
+        };
         return store_and_show(ctx, &server, resp);
     }
     let username = match args.username {

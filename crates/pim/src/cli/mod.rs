@@ -14,6 +14,7 @@ pub mod directory;
 pub mod duration;
 pub mod mfa;
 pub mod notifications;
+pub mod oidc_device;
 pub mod oidc_login;
 pub mod output;
 pub mod policy;

@@ -56,6 +56,7 @@ mod mfa;
 mod mfa_hostile;
 mod notify;
 mod oidc;
+mod oidc_device;
 mod policy;
 mod portal;
 mod portal_audiences;

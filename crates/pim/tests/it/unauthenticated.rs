@@ -11,7 +11,7 @@ use crate::harness::prelude::*;
 use crate::hostile::{Body, Db, Raw, item_of, review_of, selected, start_review};
 
 /// The operations anyone may call without a token; every other one needs a valid bearer token.
-const PUBLIC: [(&str, &str); 13] = [
+const PUBLIC: [(&str, &str); 15] = [
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -25,6 +25,8 @@ const PUBLIC: [(&str, &str); 13] = [
     ("GET", "/api/v1/auth/oidc"),
     ("POST", "/api/v1/auth/oidc/{name}/start"),
     ("POST", "/api/v1/auth/oidc/{name}/finish"),
+    ("POST", "/api/v1/auth/oidc/{name}/device"),
+    ("POST", "/api/v1/auth/oidc/{name}/device/poll"),
 ];
 
 /// What fills a path parameter.

@@ -2,17 +2,22 @@
 //
 //   node provider.mjs            (env: PIM_OIDC_REDIRECT, the portal client's redirect URIs,
 //                                 separated by spaces;
-//                                 PIM_OIDC_ISSUER, its issuer when a test's proxy stands before it)
+//                                 PIM_OIDC_ISSUER, its issuer when a test's proxy stands before it;
+//                                 PIM_OIDC_NO_DEVICE=1, no device authorization endpoint)
 //
 // It listens on 127.0.0.1 on a free port and prints one JSON line,
 // {"issuer": "http://127.0.0.1:PORT", "listen": "http://127.0.0.1:PORT"} (the issuer is
 // PIM_OIDC_ISSUER when set).
 // Clients: "pim" (confidential, secret "pim-test-secret", the portal's redirect URI) and "pim-cli"
-// (native, public, loopback redirect http://127.0.0.1/callback on any port). Interactions finish at
-// once as the account the test chose with POST /test/next {"sub", "claims": {...}, "amr": [...],
-// "acr": "..."} (the last one chosen stays until another is), so a plain HTTP client or a browser
-// runs the whole flow with no form. With "hold": true the interaction stops instead: a page that
-// finishes nothing (a browser test then sends pim's callback a state of its own).
+// (native, public, loopback redirect http://127.0.0.1/callback on any port, and the device grant of
+// RFC 8628 unless PIM_OIDC_NO_DEVICE=1), and "pim-hs" (confidential, ID tokens signed HS256 with its
+// secret, redirect http://127.0.0.1:9/callback). Interactions finish at once as the account the test
+// chose with POST /test/next {"sub", "claims": {...}, "amr": [...], "acr": "..."} (the last one
+// chosen stays until another is), so a plain HTTP client or a browser runs the whole flow with no
+// form; a device's user code is approved through the provider's own /device pages. With "hold": true
+// the interaction stops instead: a page that finishes nothing (a browser test then sends pim's
+// callback a state of its own). POST /test/slow-down makes the next token request answer the device
+// grant's `slow_down` error.
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -21,6 +26,9 @@ await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const listen = `http://127.0.0.1:${server.address().port}`;
 const issuer = process.env.PIM_OIDC_ISSUER || listen;
 const accounts = new Map();
+const device = process.env.PIM_OIDC_NO_DEVICE !== '1';
+const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
+let slowDown = false;
 let next = { sub: 'alice', claims: { preferred_username: 'alice', email: 'alice@example.com', email_verified: true }, amr: ['pwd'] };
 
 const provider = new Provider(issuer, {
@@ -38,11 +46,21 @@ const provider = new Provider(issuer, {
       application_type: 'native',
       token_endpoint_auth_method: 'none',
       redirect_uris: ['http://127.0.0.1/callback'],
-      grant_types: ['authorization_code'],
+      grant_types: device ? ['authorization_code', deviceGrant] : ['authorization_code'],
       response_types: ['code'],
       require_auth_time: true,
     },
+    {
+      client_id: 'pim-hs',
+      client_secret: 'pim-hs-test-secret-0123456789abcdef0123456789abcdef',
+      redirect_uris: ['http://127.0.0.1:9/callback'],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      require_auth_time: true,
+      id_token_signed_response_alg: 'HS256',
+    },
   ],
+  enabledJWA: { idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA', 'HS256'] },
   claims: {
     openid: ['sub', 'amr', 'acr'],
     profile: ['preferred_username', 'name'],
@@ -51,7 +69,10 @@ const provider = new Provider(issuer, {
   },
   scopes: ['openid', 'profile', 'email', 'groups', 'offline_access'],
   conformIdTokenClaims: false,
-  features: { devInteractions: { enabled: false } },
+  features: {
+    devInteractions: { enabled: false },
+    deviceFlow: { enabled: device, successSource: async (ctx) => { ctx.body = 'device approved'; } },
+  },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   cookies: { keys: ['pim-test-cookie-key'] },
   findAccount: async (ctx, sub) => {
@@ -77,6 +98,16 @@ server.on('request', async (req, res) => {
       next = JSON.parse(await body(req));
       accounts.set(next.sub, next);
       res.writeHead(204).end();
+      return;
+    }
+    if (req.method === 'POST' && req.url === '/test/slow-down') {
+      slowDown = true;
+      res.writeHead(204).end();
+      return;
+    }
+    if (slowDown && req.method === 'POST' && req.url.startsWith('/token')) {
+      slowDown = false;
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'slow_down' }));
       return;
     }
     if (req.url.startsWith('/interaction/')) {

@@ -8,7 +8,7 @@ use super::fixture;
 use crate::harness::prelude::*;
 
 /// The tables holding pim's state (everything but the audit history and bookkeeping).
-pub(crate) const DATA_TABLES: [&str; 27] = [
+pub(crate) const DATA_TABLES: [&str; 28] = [
     "principals",
     "credentials",
     "memberships",
@@ -36,6 +36,7 @@ pub(crate) const DATA_TABLES: [&str; 27] = [
     "scim_clients",
     "scim_resources",
     "activity_events",
+    "oidc_device_pending",
 ];
 
 /// Bookkeeping that any authenticated call may touch (token use, sign-in time): not a change. A
