@@ -736,6 +736,20 @@ mod tests {
         })
     }
 
+    /// The fuzz target's first find: a long fraction must parse correctly rounded, so that the
+    /// filter prints to text that parses back to the same filter (serde_json's `float_roundtrip`).
+    #[test]
+    fn a_long_fraction_parses_correctly_rounded_and_prints_back_to_itself() {
+        let f = parse("d eq 133380330333.33338033033333").expect("parses");
+        let printed = f.to_string();
+        assert_eq!(parse(&printed).as_ref(), Ok(&f), "{printed}");
+        assert!(printed.contains("133380330333.33337"), "{printed}");
+        for text in ["x gt 0.1000000000000000055511151231257827", "x lt 1.7976931348623157e308", "x eq 5e-324"] {
+            let f = parse(text).expect("parses");
+            assert_eq!(parse(&f.to_string()).as_ref(), Ok(&f), "{text}");
+        }
+    }
+
     fn m(f: &str) -> bool {
         parse(f).expect("parses").compile(ResourceKind::User).expect("compiles").matches(&user())
     }
