@@ -1447,8 +1447,9 @@ fn access_reviews_from_the_command_line() {
             r.contains(&instance) && r.contains("prod readers") && r.contains(scope) && r.contains(kind),
             "{who}: {mine}"
         );
-        let tail: Vec<&str> = r.split_whitespace().rev().take(4).collect();
-        assert_eq!(tail, ["reviewed", "not", "deny", "never"], "{who}: {mine}");
+        // ... LAST ACTIVITY, LAST USE, RECOMMENDATION, DECISION.
+        let tail: Vec<&str> = r.split_whitespace().rev().take(6).collect();
+        assert_eq!(tail, ["reviewed", "not", "deny", "reported", "none", "never"], "{who}: {mine}");
     }
     let mine = alice.json(&["reviews", "mine"]);
     let item_of = |who: &str| {
