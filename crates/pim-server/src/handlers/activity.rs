@@ -1,7 +1,7 @@
 //! Activity per activation: registered systems report what principals did; anyone who may read an
 //! assignment reads what was done under it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use pim_api::{
     ActivityEvent, ActivityEventId, ActivityQuery, ActivityRecorded, AssignmentId, Page, Problem, ReportActivity,
@@ -9,7 +9,7 @@ use pim_api::{
 
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Ctx, Json, Query};
+use crate::extract::{Ctx, Json, Path, Query};
 use crate::paging;
 
 /// Records what principals did in a registered system: 1 to 100 events, all or none, each tied to

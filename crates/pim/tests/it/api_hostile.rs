@@ -315,6 +315,7 @@ async fn bad_ids(b: Backend, mode: Mode) {
             ("PATCH", format!("/api/v1/service-principals/{id}"), Body::Json(name.clone())),
             ("GET", format!("/api/v1/resources/{id}"), Body::Empty),
             ("GET", format!("/api/v1/assignments/{id}"), Body::Empty),
+            ("GET", format!("/api/v1/assignments/{id}/activity"), Body::Empty),
             ("GET", format!("/api/v1/requests/{id}"), Body::Empty),
             ("POST", format!("/api/v1/requests/{id}/cancel"), Body::Empty),
             ("DELETE", format!("/api/v1/tokens/{id}"), Body::Empty),
