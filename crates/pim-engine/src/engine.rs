@@ -162,19 +162,8 @@ impl Engine {
         let principals = tokio::spawn(async move {
             let t = std::time::Instant::now();
             let mut c = store.read().await?;
-            let mut principals = Vec::new();
-            let mut after = None;
-            loop {
-                let filter = q::PrincipalFilter { kind: None, name_prefix: None, after, limit: 10_000 };
-                let page = q::list_principals(&mut c, &filter).await?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.id);
-                let full = page.len() < 10_000;
-                principals.extend(page.into_iter().map(|p| index_principal(&p)));
-                if full {
-                    break;
-                }
-            }
+            let principals: Vec<IndexPrincipal> =
+                q::all_principals(&mut c).await?.iter().map(index_principal).collect();
             Ok::<_, EngineError>((principals, timed(t)))
         });
         let store = self.store.clone();

@@ -244,23 +244,12 @@ impl Engine {
         let mut by_account = HashMap::new();
         let mut desired = BTreeMap::new();
         let mut c = self.store.read().await?;
-        let mut after = None;
-        loop {
-            let filter = q::PrincipalFilter { kind: None, name_prefix: None, after, limit: 10_000 };
-            let page = q::list_principals(&mut c, &filter).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            let done = page.len() < 10_000;
-            for p in page.iter().filter(|p| p.kind != PrincipalKind::Group) {
-                let Ok(account) = h.options.login_attribute.account_of(p) else { continue };
-                by_account.insert(account.clone(), p.id);
-                let wants: BTreeSet<String> = self.desired(h, p.id, now).into_keys().collect();
-                if !wants.is_empty() {
-                    desired.insert(p.id, (account, wants));
-                }
-            }
-            if done {
-                break;
+        for p in q::all_principals(&mut c).await?.iter().filter(|p| p.kind != PrincipalKind::Group) {
+            let Ok(account) = h.options.login_attribute.account_of(p) else { continue };
+            by_account.insert(account.clone(), p.id);
+            let wants: BTreeSet<String> = self.desired(h, p.id, now).into_keys().collect();
+            if !wants.is_empty() {
+                desired.insert(p.id, (account, wants));
             }
         }
         Ok((by_account, desired))

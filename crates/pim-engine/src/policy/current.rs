@@ -12,20 +12,7 @@ use crate::error::Result;
 
 /// Every principal, by id (names for the document, and for resolving a file).
 pub(crate) async fn principals(c: &mut AnyConnection) -> Result<HashMap<PrincipalId, Principal>> {
-    let mut out = HashMap::new();
-    let mut after = None;
-    loop {
-        let filter = q::PrincipalFilter { kind: None, name_prefix: None, after, limit: 10_000 };
-        let page = q::list_principals(c, &filter).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        let last_page = page.len() < 10_000;
-        out.extend(page.into_iter().map(|p| (p.id, p)));
-        if last_page {
-            break;
-        }
-    }
-    Ok(out)
+    Ok(q::all_principals(c).await?.into_iter().map(|p| (p.id, p)).collect())
 }
 
 /// Whether an assignment is policy (an eligibility, or a permanent active assignment) rather than

@@ -110,6 +110,25 @@ pub async fn get_principal_by_name(c: &mut AnyConnection, name: &str) -> Result<
     r.as_ref().map(principal).transpose()
 }
 
+/// Every principal, ordered by id, read in pages of 10,000 (the access index's load, the
+/// connectors' reconciliation, the policy's export and plan).
+pub async fn all_principals(c: &mut AnyConnection) -> Result<Vec<Principal>> {
+    const PAGE: i64 = 10_000;
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = list_principals(c, &PrincipalFilter { kind: None, name_prefix: None, after, limit: PAGE }).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let last_page = page.len() < PAGE as usize;
+        out.extend(page);
+        if last_page {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// Principals matching `f`, ordered by id.
 pub async fn list_principals(c: &mut AnyConnection, f: &PrincipalFilter) -> Result<Vec<Principal>> {
     let mut s = Select::new(&format!("SELECT {PRINCIPAL_COLS} FROM principals"));
