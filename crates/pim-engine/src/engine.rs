@@ -151,8 +151,9 @@ impl Engine {
         let started = std::time::Instant::now();
         let now = self.now();
         // Read the feed position first: entries written while loading are applied again later, so
-        // the three reads below need not share one snapshot and run at once, each on its own
-        // connection (at start-up with a million assignments, reading is most of the time).
+        // the reads below need not share one snapshot and run at once, each on its own connection
+        // of the backend's native driver (`pim_store::index_load`; at start-up with a million
+        // assignments, reading is most of the time).
         let seq = q::last_change_seq(&mut *self.store.read().await?).await?;
         fn timed(since: std::time::Instant) -> u64 {
             u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
@@ -161,24 +162,28 @@ impl Engine {
         let store = self.store.clone();
         let principals = tokio::spawn(async move {
             let t = std::time::Instant::now();
-            let mut c = store.read().await?;
-            let principals: Vec<IndexPrincipal> =
-                q::all_principals(&mut c).await?.iter().map(index_principal).collect();
+            let principals: Vec<IndexPrincipal> = store
+                .principals_for_index()
+                .await?
+                .into_iter()
+                .map(|p| IndexPrincipal { id: p.id, kind: p.kind, name: p.name, enabled: p.enabled })
+                .collect();
             Ok::<_, EngineError>((principals, timed(t)))
         });
         let store = self.store.clone();
         let memberships = tokio::spawn(async move {
             let t = std::time::Instant::now();
-            let mut c = store.read().await?;
-            let memberships = q::all_memberships(&mut c).await?;
-            let roles = q::list_roles(&mut c).await?;
+            let memberships = store.memberships_for_index().await?;
+            let roles = q::list_roles(&mut *store.read().await?).await?;
             Ok::<_, EngineError>((memberships, roles, timed(t)))
         });
+        // The assignments (nearly all the rows) in chunks, one per core, each on a connection of
+        // the backend's native driver, merged in id order (`pim_store::index_load`).
         let store = self.store.clone();
+        let chunks = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let assignments = tokio::spawn(async move {
             let t = std::time::Instant::now();
-            let mut c = store.read().await?;
-            let assignments = q::all_current_assignments(&mut c, now).await?;
+            let assignments = store.current_assignments_for_index(now, chunks).await?;
             Ok::<_, EngineError>((assignments, timed(t)))
         });
         fn joined<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {

@@ -32,6 +32,7 @@ use pim_domain::scope::MAX_SCOPE_DEPTH;
 use pim_domain::{
     Assignment, AssignmentId, AssignmentKind, PrincipalId, PrincipalKind, RoleDefinition, RoleId, Timestamp,
 };
+use pim_store::IndexAssignment;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 mod matcher;
@@ -122,8 +123,9 @@ impl AccessIndex {
         principals: Vec<IndexPrincipal>,
         memberships: Vec<(PrincipalId, PrincipalId)>,
         roles: Vec<RoleDefinition>,
-        assignments: Vec<Assignment>,
+        assignments: Vec<impl Into<IndexAssignment>>,
     ) {
+        let assignments = assignments.into_iter().map(Into::into).collect();
         let fresh = IndexData::build(principals, memberships, roles, assignments);
         let old = std::mem::replace(&mut *self.data.write(), fresh);
         drop(old); // freed outside the lock
@@ -166,7 +168,7 @@ impl AccessIndex {
     pub fn upsert_assignment(&self, a: &Assignment) {
         let mut d = self.data.write();
         let mut seeds = Vec::new();
-        d.put_assignment(a, true, &mut seeds);
+        d.put_assignment(&IndexAssignment::from(a), true, &mut seeds);
         d.rebuild_closures(&seeds);
     }
 
@@ -581,7 +583,7 @@ impl IndexData {
         principals: Vec<IndexPrincipal>,
         memberships: Vec<(PrincipalId, PrincipalId)>,
         roles: Vec<RoleDefinition>,
-        assignments: Vec<Assignment>,
+        assignments: Vec<IndexAssignment>,
     ) -> IndexData {
         let mut d = IndexData::new();
         d.ids.reserve(principals.len());
@@ -945,7 +947,7 @@ impl IndexData {
 
     /// Inserts or replaces an assignment. Pushes onto `seeds` every principal whose membership
     /// edges changed. With `sorted`, keeps the holder's entries sorted (else `build` sorts).
-    fn put_assignment(&mut self, a: &Assignment, sorted: bool, seeds: &mut Vec<u32>) {
+    fn put_assignment(&mut self, a: &IndexAssignment, sorted: bool, seeds: &mut Vec<u32>) {
         if let Some(old) = self.rec_ids.get(a.id, &self.recs) {
             self.drop_rec(old, seeds);
         }
@@ -957,8 +959,8 @@ impl IndexData {
         if let Some(node) = self.scopes.get_mut(scope as usize).filter(|_| active) {
             node.active += 1;
         }
-        let start = a.window.start.0;
-        let mut end = a.window.end.map_or(FOREVER, |t| t.0);
+        let start = a.start.0;
+        let mut end = a.end.map_or(FOREVER, |t| t.0);
         if let Some(t) = a.ended_early_at {
             end = end.min(t.0);
         }

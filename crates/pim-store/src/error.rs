@@ -23,6 +23,9 @@ pub enum StoreError {
     /// Any other database failure (connection lost, timeout, ...).
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A failure of the SQLite read that loads the access index ([`crate::index_load`]).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 /// Result of a store operation.

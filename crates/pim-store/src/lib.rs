@@ -12,6 +12,7 @@
 mod audit;
 pub mod bound;
 mod error;
+pub mod index_load;
 mod migrate;
 pub mod q;
 mod row;
@@ -20,6 +21,7 @@ mod store;
 
 pub use audit::{ChainProblem, GENESIS_HASH, ProblemKind, VerifyReport, event_hash};
 pub use error::{Result, StoreError};
+pub use index_load::{IndexAssignment, IndexPrincipalRow};
 pub use store::{Backend, Conn, Store, StoreOptions, WriteTx};
 
 /// The connection type every query takes.

@@ -95,6 +95,9 @@ impl Default for StoreOptions {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The URL the pool connects to, for the start-up read that opens connections of the native
+    /// drivers ([`crate::index_load`]).
+    url: Arc<str>,
     /// Serializes this process's writers before they take a connection, so waiting writers hold
     /// no connection and never spin on SQLite's busy handler. Other processes and replicas are
     /// serialized by the database (SQLite's write lock, PostgreSQL's row lock on `audit_head`).
@@ -151,12 +154,17 @@ impl Store {
         };
         let pool = pool.connect(&url).await?;
         migrate::run(&pool, backend).await?;
-        Ok(Store { pool, backend, writer: Arc::new(Mutex::new(())) })
+        Ok(Store { pool, backend, url: url.into(), writer: Arc::new(Mutex::new(())) })
     }
 
     /// The backend.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The database URL the pool connects to.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     /// The underlying pool (for health checks and tests).

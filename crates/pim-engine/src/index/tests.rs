@@ -93,7 +93,7 @@ fn world() -> AccessIndex {
     let idx = AccessIndex::new();
     let mut roles = builtin_roles();
     roles.push(role(STORAGE, &["storage.*"], &["storage.keys.*"]));
-    idx.load(vec![user(1), user(2), group(10), group(11), group(12)], vec![], roles, vec![]);
+    idx.load(vec![user(1), user(2), group(10), group(11), group(12)], vec![], roles, Vec::<Assignment>::new());
     idx
 }
 

@@ -116,3 +116,29 @@ both!(memberships, |db| {
     let err = q::add_member(&mut c, g.id, PrincipalId::new(), t(1)).await.unwrap_err();
     assert!(matches!(err, StoreError::ForeignKey(_)), "{err:?}");
 });
+
+both!(the_index_reads_of_principals_and_memberships_equal_the_pooled_ones, |db| {
+    use pim_store::IndexPrincipalRow;
+    let mut c = db.conn().await;
+    let mut groups = Vec::new();
+    for i in 0..20 {
+        let mut p = if i % 4 == 0 { group(&format!("g{i}")) } else { user(&format!("U{i}")) };
+        p.enabled = i % 3 != 0;
+        add(&mut c, &p).await;
+        if p.kind == PrincipalKind::Group {
+            groups.push(p.id);
+        } else {
+            for g in &groups {
+                q::add_member(&mut c, *g, p.id, t(1)).await.unwrap();
+            }
+        }
+    }
+    let principals: Vec<IndexPrincipalRow> =
+        q::all_principals(&mut c).await.unwrap().iter().map(IndexPrincipalRow::from).collect();
+    let memberships = q::all_memberships(&mut c).await.unwrap();
+    drop(c);
+    assert!(principals.iter().any(|p| !p.enabled) && principals.iter().any(|p| p.enabled));
+    assert!(memberships.len() > 20, "{}", memberships.len());
+    assert_eq!(db.store.principals_for_index().await.unwrap(), principals);
+    assert_eq!(db.store.memberships_for_index().await.unwrap(), memberships);
+});

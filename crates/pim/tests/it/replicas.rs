@@ -1,6 +1,7 @@
 //! Several servers on one database: each one's access index follows the others' changes.
 
 use pim_engine::engine::EngineOptions;
+use pim_engine::index::{AccessIndex, IndexPrincipal};
 use pim_engine::{Clock, Engine};
 
 use crate::harness::prelude::*;
@@ -53,4 +54,66 @@ async fn a_replica_that_fell_far_behind_reloads(b: Backend) {
     s.stop().await;
 }
 
-crate::backend_tests!(a_second_replica_follows_the_first, a_replica_that_fell_far_behind_reloads);
+/// The start-up load (every assignment read in chunks on parallel connections of the native
+/// drivers, `Store::current_assignments_for_index`) builds the index the one ordered read through
+/// the pool builds: the same grants, the same tie winners, reload after reload.
+async fn the_chunked_load_builds_the_index_of_the_ordered_read(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let ops = s.custom_role("Ops", &["ops.*"]).await;
+    let ops2 = s.custom_role("Ops2", &["ops.*"]).await;
+    let g = s.group("ops").await;
+    let inner = s.group("inner").await;
+    s.admin.add_member(g, inner).await.expect("nested");
+    s.assign(g, ops, "/g", AssignmentKind::Active, None).await;
+    let end = Some(Timestamp(s.clock.now().0 + DAY_MS));
+    let mut users = Vec::new();
+    for i in 0..24 {
+        let (u, _) = s.user(&format!("u{i}")).await;
+        // Two roles allowing the same action at one scope with the same end: which assignment
+        // answers a check is the index's tie order.
+        s.assign(u, ops, "/a", AssignmentKind::Active, end).await;
+        s.assign(u, ops2, "/a", AssignmentKind::Active, end).await;
+        s.assign(u, ops, &format!("/a/b{}", i % 3), AssignmentKind::Eligible, None).await;
+        if i % 2 == 0 {
+            s.admin.add_member(inner, u).await.expect("member");
+        }
+        users.push(u);
+    }
+    let now = s.clock.now();
+    let mut c = s.engine.store().read().await.expect("conn");
+    let principals = pim_store::q::all_principals(&mut c)
+        .await
+        .expect("principals")
+        .iter()
+        .map(|p| IndexPrincipal { id: p.id, kind: p.kind, name: p.name.clone(), enabled: p.enabled })
+        .collect();
+    let memberships = pim_store::q::all_memberships(&mut c).await.expect("memberships");
+    let roles = pim_store::q::list_roles(&mut c).await.expect("roles");
+    let ordered = pim_store::q::all_current_assignments(&mut c, now).await.expect("assignments");
+    drop(c);
+    let reference = AccessIndex::new();
+    reference.load(principals, memberships, roles, ordered);
+    let store = pim_store::Store::open(&s.db.url).await.expect("second store");
+    let replica = Engine::open(store, s.clock.clone(), EngineOptions::default()).await.expect("replica");
+    for round in 0..3 {
+        for u in &users {
+            assert_eq!(replica.index().effective(*u, now), reference.effective(*u, now), "round {round}");
+            for (action, at) in [("ops.x", "/a"), ("ops.x", "/a/b1/c"), ("ops.x", "/g/h"), ("db.x", "/a")] {
+                assert_eq!(
+                    replica.index().check(*u, action, at, now),
+                    reference.check(*u, action, at, now),
+                    "round {round}: {action} at {at}"
+                );
+            }
+        }
+        assert!(replica.index().check(users[0], "ops.x", "/g/h", now).allowed, "through two groups");
+        replica.reload_index().await.expect("reload");
+    }
+    s.stop().await;
+}
+
+crate::backend_tests!(
+    a_second_replica_follows_the_first,
+    a_replica_that_fell_far_behind_reloads,
+    the_chunked_load_builds_the_index_of_the_ordered_read
+);
