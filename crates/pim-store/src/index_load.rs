@@ -261,7 +261,7 @@ fn merge_two<T, K: Ord>(a: Vec<T>, b: Vec<T>, key: fn(&T) -> K) -> Vec<T> {
 enum Target {
     /// A SQLite file, opened read-only.
     Sqlite(std::path::PathBuf),
-    Postgres(sqlx::postgres::PgConnectOptions),
+    Postgres(Box<sqlx::postgres::PgConnectOptions>),
 }
 
 impl Store {
@@ -275,7 +275,7 @@ impl Store {
                 let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
                 Some(Target::Sqlite(opts.get_filename().to_owned()))
             }
-            Backend::Postgres => Some(Target::Postgres(sqlx::postgres::PgConnectOptions::from_str(url)?)),
+            Backend::Postgres => Some(Target::Postgres(Box::new(sqlx::postgres::PgConnectOptions::from_str(url)?))),
         })
     }
 
@@ -294,17 +294,17 @@ impl Store {
                     let path = path.clone();
                     tokio::task::spawn_blocking(move || {
                         let mut rows = sqlite_rows::<T>(&path, &sql, now)?;
-                        rows.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+                        rows.sort_unstable_by_key(key);
                         Ok(rows)
                     })
                 }
                 Target::Postgres(opts) => {
-                    let opts = opts.clone();
+                    let opts = (**opts).clone();
                     tokio::spawn(async move {
                         let mut rows = postgres_rows::<T>(&opts, &sql, now).await?;
                         // Sorting is CPU work: off the runtime's worker threads.
                         tokio::task::spawn_blocking(move || {
-                            rows.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+                            rows.sort_unstable_by_key(key);
                             rows
                         })
                         .await
