@@ -10,41 +10,57 @@ use pim_store::q;
 use crate::engine::Engine;
 use crate::error::Result;
 
+/// Ended assignments recorded per write transaction.
+pub const EXPIRY_BATCH: i64 = 1_000;
+
 impl Engine {
     /// Records every assignment that has reached its end since the last run. Returns how many.
+    ///
+    /// [`EXPIRY_BATCH`] assignments per write transaction: their `assignment.expired` events, their
+    /// notices and their marks are written together (multi-row statements), so each event commits
+    /// with its mark or not at all, and a crash or a second server's worker (writers are
+    /// serialized; the batch is read inside the transaction) never records one twice.
     pub async fn record_expirations(&self) -> Result<usize> {
         let now = self.now();
         let mut done = 0;
         loop {
             let mut tx = self.store.write(now).await?;
-            let batch = q::unrecorded_expirations(tx.conn(), now, 200).await?;
+            let batch = q::unrecorded_expirations(tx.conn(), now, EXPIRY_BATCH).await?;
             if batch.is_empty() {
                 break;
             }
-            for a in &batch {
-                if a.ended_early_at.is_none() {
+            let ended: Vec<_> = batch.iter().filter(|a| a.ended_early_at.is_none()).cloned().collect();
+            let events = ended
+                .iter()
+                .map(|a| {
                     let end = a.window.end.unwrap_or(now);
-                    tx.audit(
-                        now,
-                        AuditDraft {
-                            action: "assignment.expired".into(),
-                            principal_id: Some(a.principal_id),
-                            role_id: Some(a.role_id),
-                            scope: Some(a.scope.clone()),
-                            details: serde_json::json!({ "assignmentId": a.id, "kind": a.kind.as_str(), "end": end }),
-                            ..AuditDraft::default()
-                        },
-                    )
-                    .await?;
-                    self.notify_expired(tx.conn(), now, a).await?;
-                    done += 1;
-                }
-                q::mark_expiry_recorded(tx.conn(), a.id).await?;
-            }
+                    AuditDraft {
+                        action: "assignment.expired".into(),
+                        principal_id: Some(a.principal_id),
+                        role_id: Some(a.role_id),
+                        scope: Some(a.scope.clone()),
+                        details: serde_json::json!({ "assignmentId": a.id, "kind": a.kind.as_str(), "end": end }),
+                        ..AuditDraft::default()
+                    }
+                })
+                .collect();
+            tx.audit_many(now, events).await?;
+            self.notify_expired_batch(tx.conn(), now, &ended).await?;
+            let ids: Vec<_> = batch.iter().map(|a| a.id).collect();
+            q::mark_expiries_recorded(tx.conn(), &ids).await?;
             tx.commit().await?;
+            done += ended.len();
         }
         self.index.prune(now);
         Ok(done)
+    }
+
+    /// How long until the next assignment ends (by the engine's clock), if one is due within `cap`.
+    pub async fn until_next_end(&self, cap: Duration) -> Result<Option<Duration>> {
+        let now = self.now();
+        let mut c = self.store.read().await?;
+        let next = q::next_unrecorded_end(&mut c, now).await?;
+        Ok(next.map(|t| Duration::from_millis(u64::try_from(t.0 - now.0).unwrap_or(0))).filter(|d| *d <= cap))
     }
 
     /// Marks granted requests whose start has come as provisioned. Returns how many.
@@ -103,17 +119,41 @@ impl Engine {
     }
 
     /// Runs the periodic jobs, and the delivery of notifications beside them (so a slow mail
-    /// server never holds up the jobs), every `every` until the task is aborted.
+    /// server never holds up the jobs), every `every` until the task is aborted; and records
+    /// expirations as soon as assignments end (see [`record_at_each_end`]).
     pub fn spawn_workers(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let (jobs, mail) = (self.clone(), self.clone());
         tokio::spawn(async move {
+            let ends = jobs.clone();
             tokio::join!(
                 run_every(jobs, every, "the background jobs", |e| async move { e.run_jobs_once().await }),
+                record_at_each_end(ends, every),
                 run_every(mail, every, "notification delivery", |e| async move {
                     e.deliver_notifications().await.map(|_| ())
                 }),
             );
         })
+    }
+}
+
+/// Records expirations at each assignment's end rather than at the next tick of the jobs: sleeps
+/// until the next unrecorded end (looked up in the store, so ends written by another server count
+/// too), or `every` when none is due sooner, then records what has ended. An end written while
+/// it sleeps and due before it wakes is recorded at the wake-up, at most `every` late, as before.
+async fn record_at_each_end(engine: Engine, every: Duration) {
+    loop {
+        if let Err(e) = engine.record_expirations().await {
+            tracing::warn!(error = %e, "recording expirations failed; retrying");
+        }
+        let wait = match engine.until_next_end(every).await {
+            Ok(Some(d)) => d,
+            Ok(None) => every,
+            Err(e) => {
+                tracing::warn!(error = %e, "looking up the next end failed");
+                every
+            }
+        };
+        tokio::time::sleep(wait).await;
     }
 }
 

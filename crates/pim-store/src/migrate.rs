@@ -41,6 +41,11 @@ const SQLITE: &[Migration] = &[
     Migration { version: 15, name: "oidc_sessions", sql: include_str!("../migrations/sqlite/0015_oidc_sessions.sql") },
     Migration { version: 16, name: "activity", sql: include_str!("../migrations/sqlite/0016_activity.sql") },
     Migration { version: 17, name: "oidc_device", sql: include_str!("../migrations/sqlite/0017_oidc_device.sql") },
+    Migration {
+        version: 18,
+        name: "unrecorded_ends",
+        sql: include_str!("../migrations/sqlite/0018_unrecorded_ends.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -69,6 +74,11 @@ const POSTGRES: &[Migration] = &[
     },
     Migration { version: 16, name: "activity", sql: include_str!("../migrations/postgres/0016_activity.sql") },
     Migration { version: 17, name: "oidc_device", sql: include_str!("../migrations/postgres/0017_oidc_device.sql") },
+    Migration {
+        version: 18,
+        name: "unrecorded_ends",
+        sql: include_str!("../migrations/postgres/0018_unrecorded_ends.sql"),
+    },
 ];
 
 /// The advisory lock key migrations hold on PostgreSQL ("pim_migr").

@@ -280,89 +280,115 @@ impl WriteTx {
     /// Appends a hash-chained audit event at time `at` and returns it as stored.
     /// Every field is bounded first ([`crate::bound`]): what is chained is what is stored.
     pub async fn audit(&mut self, at: Timestamp, draft: AuditDraft) -> Result<AuditEvent> {
-        let draft = crate::bound::bound_draft(draft);
-        let seq = self.head_seq + 1;
-        let id = EventId::new();
-        let outcome = if draft.error_code.is_none() { Outcome::Success } else { Outcome::Failure };
-        let details = to_json(&draft.details)?;
-        let id_s = id.to_string();
-        let actor = draft.actor_id.map(|v| v.to_string());
-        let principal = draft.principal_id.map(|v| v.to_string());
-        let role = draft.role_id.map(|v| v.to_string());
-        let request = draft.request_id.map(|v| v.to_string());
-        let scope = draft.scope.as_ref().map(|s| s.as_str().to_owned());
-        let hash = HashInput {
-            prev_hash: &self.head_hash,
-            seq,
-            id: &id_s,
-            at: at.0,
-            action: &draft.action,
-            outcome: outcome.as_str(),
-            error_code: draft.error_code.as_deref(),
-            actor_id: actor.as_deref(),
-            actor_name: draft.actor_name.as_deref(),
-            principal_id: principal.as_deref(),
-            role_id: role.as_deref(),
-            scope: scope.as_deref(),
-            justification: draft.justification.as_deref(),
-            ticket: draft.ticket.as_deref(),
-            request_id: request.as_deref(),
-            http_request_id: draft.http_request_id.as_deref(),
-            client_addr: draft.client_addr.as_deref(),
-            details: &details,
+        let mut events = self.audit_many(at, vec![draft]).await?;
+        events.pop().ok_or_else(|| StoreError::corrupt("an appended audit event went missing"))
+    }
+
+    /// Appends hash-chained audit events at time `at`, in order, many rows per statement (one
+    /// round trip each), and returns them as stored. The chain is the same as
+    /// appending them one by one with [`WriteTx::audit`].
+    pub async fn audit_many(&mut self, at: Timestamp, drafts: Vec<AuditDraft>) -> Result<Vec<AuditEvent>> {
+        let mut events = Vec::with_capacity(drafts.len());
+        let (mut seq, mut head) = (self.head_seq, self.head_hash.clone());
+        for draft in drafts {
+            let draft = crate::bound::bound_draft(draft);
+            seq += 1;
+            let id = EventId::new();
+            let outcome = if draft.error_code.is_none() { Outcome::Success } else { Outcome::Failure };
+            let details = to_json(&draft.details)?;
+            let (id_s, actor, principal, role, request) = (
+                id.to_string(),
+                draft.actor_id.map(|v| v.to_string()),
+                draft.principal_id.map(|v| v.to_string()),
+                draft.role_id.map(|v| v.to_string()),
+                draft.request_id.map(|v| v.to_string()),
+            );
+            let hash = HashInput {
+                prev_hash: &head,
+                seq,
+                id: &id_s,
+                at: at.0,
+                action: &draft.action,
+                outcome: outcome.as_str(),
+                error_code: draft.error_code.as_deref(),
+                actor_id: actor.as_deref(),
+                actor_name: draft.actor_name.as_deref(),
+                principal_id: principal.as_deref(),
+                role_id: role.as_deref(),
+                scope: draft.scope.as_ref().map(|s| s.as_str()),
+                justification: draft.justification.as_deref(),
+                ticket: draft.ticket.as_deref(),
+                request_id: request.as_deref(),
+                http_request_id: draft.http_request_id.as_deref(),
+                client_addr: draft.client_addr.as_deref(),
+                details: &details,
+            }
+            .hash();
+            let prev_hash = std::mem::replace(&mut head, hash.clone());
+            events.push((
+                AuditEvent {
+                    seq,
+                    id,
+                    at,
+                    action: draft.action,
+                    outcome,
+                    error_code: draft.error_code,
+                    actor_id: draft.actor_id,
+                    actor_name: draft.actor_name,
+                    principal_id: draft.principal_id,
+                    role_id: draft.role_id,
+                    scope: draft.scope,
+                    justification: draft.justification,
+                    ticket: draft.ticket,
+                    request_id: draft.request_id,
+                    http_request_id: draft.http_request_id,
+                    client_addr: draft.client_addr,
+                    details: draft.details,
+                    prev_hash,
+                    hash,
+                },
+                details,
+            ));
         }
-        .hash();
-        sqlx::query(
-            "INSERT INTO audit_events (seq, id, at, action, outcome, error_code, actor_id, actor_name, \
-             principal_id, role_id, scope, justification, ticket, request_id, http_request_id, client_addr, \
-             details, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-        )
-        .bind(seq)
-        .bind(id_s)
-        .bind(at.0)
-        .bind(draft.action.clone())
-        .bind(outcome.as_str())
-        .bind(draft.error_code.clone())
-        .bind(actor)
-        .bind(draft.actor_name.clone())
-        .bind(principal)
-        .bind(role)
-        .bind(scope)
-        .bind(draft.justification.clone())
-        .bind(draft.ticket.clone())
-        .bind(request)
-        .bind(draft.http_request_id.clone())
-        .bind(draft.client_addr.clone())
-        .bind(details)
-        .bind(self.head_hash.clone())
-        .bind(hash.clone())
-        .execute(&mut *self.tx)
-        .await?;
-        let prev_hash = std::mem::replace(&mut self.head_hash, hash.clone());
-        self.head_seq = seq;
-        self.appended = true;
-        Ok(AuditEvent {
-            seq,
-            id,
-            at,
-            action: draft.action,
-            outcome,
-            error_code: draft.error_code,
-            actor_id: draft.actor_id,
-            actor_name: draft.actor_name,
-            principal_id: draft.principal_id,
-            role_id: draft.role_id,
-            scope: draft.scope,
-            justification: draft.justification,
-            ticket: draft.ticket,
-            request_id: draft.request_id,
-            http_request_id: draft.http_request_id,
-            client_addr: draft.client_addr,
-            details: draft.details,
-            prev_hash,
-            hash,
-        })
+        let (_, per) = crate::q::chunk_sizes(&self.tx, 19);
+        for chunk in events.chunks(per) {
+            let sql = format!(
+                "INSERT INTO audit_events (seq, id, at, action, outcome, error_code, actor_id, actor_name, \
+                 principal_id, role_id, scope, justification, ticket, request_id, http_request_id, client_addr, \
+                 details, prev_hash, hash) VALUES {}",
+                crate::q::values_rows(chunk.len(), 19)
+            );
+            let mut q = sqlx::query(&sql);
+            for (e, details) in chunk {
+                q = q
+                    .bind(e.seq)
+                    .bind(e.id.to_string())
+                    .bind(e.at.0)
+                    .bind(e.action.clone())
+                    .bind(e.outcome.as_str())
+                    .bind(e.error_code.clone())
+                    .bind(e.actor_id.map(|v| v.to_string()))
+                    .bind(e.actor_name.clone())
+                    .bind(e.principal_id.map(|v| v.to_string()))
+                    .bind(e.role_id.map(|v| v.to_string()))
+                    .bind(e.scope.as_ref().map(|s| s.as_str().to_owned()))
+                    .bind(e.justification.clone())
+                    .bind(e.ticket.clone())
+                    .bind(e.request_id.map(|v| v.to_string()))
+                    .bind(e.http_request_id.clone())
+                    .bind(e.client_addr.clone())
+                    .bind(details.clone())
+                    .bind(e.prev_hash.clone())
+                    .bind(e.hash.clone());
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        if !events.is_empty() {
+            self.head_seq = seq;
+            self.head_hash = head;
+            self.appended = true;
+        }
+        Ok(events.into_iter().map(|(e, _)| e).collect())
     }
 
     /// Records the new head of the audit chain and commits.

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use pim_domain::message::count;
 use pim_domain::time::{DAY_MS, HOUR_MS};
 use pim_domain::{
-    Assignment, AssignmentKind, DomainError, PrincipalId, PrincipalKind, Request, RequestAction, RequestStatus, RoleId,
-    Timestamp, Window,
+    Assignment, AssignmentKind, DomainError, Principal, PrincipalId, PrincipalKind, Request, RequestAction,
+    RequestStatus, RoleId, Timestamp, Window,
 };
 use pim_store::{AnyConnection, q};
 use serde_json::{Value, json};
@@ -77,9 +77,15 @@ impl Facts {
         let role = role_name(c, a.role_id).await?;
         Ok(Facts { requester: principal.clone(), principal, role_id: a.role_id, role })
     }
+
+    /// The facts of an assignment of `role_id` (named `role`) held by `p`, both already read.
+    pub(super) fn of_known(p: &Principal, role_id: RoleId, role: String) -> Facts {
+        let principal = Named { id: p.id, name: p.name.clone(), display_name: p.display_name.clone(), kind: p.kind };
+        Facts { requester: principal.clone(), principal, role_id, role }
+    }
 }
 
-async fn role_name(c: &mut AnyConnection, id: RoleId) -> Result<String> {
+pub(super) async fn role_name(c: &mut AnyConnection, id: RoleId) -> Result<String> {
     // A deleted custom role is still named in notices about its past assignments.
     Ok(q::get_role(c, id).await?.map_or_else(|| format!("role {id}"), |r| r.name))
 }

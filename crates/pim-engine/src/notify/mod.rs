@@ -6,18 +6,20 @@
 
 mod compose;
 mod deliver;
+mod expired;
 mod recipients;
 mod reminders;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::fmt;
 
 use pim_domain::actions::{ASSIGNMENTS_WRITE, NOTIFICATIONS_READ, REQUESTS_APPROVE};
 use pim_domain::settings::{ApproverRef, EventRecipients, NotificationRule, NotificationSettings};
 use pim_domain::{
-    AssignmentKind, Channel, DeliveryStatus, Notification, NotificationId, PrincipalId, Request, RequestAction,
-    RequestId, RoleId, ScopePath, Timestamp,
+    AssignmentKind, Channel, DeliveryStatus, Notification, NotificationId, Principal, PrincipalId, Request,
+    RequestAction, RequestId, RoleId, ScopePath, Timestamp,
 };
 use pim_store::{AnyConnection, q};
 
@@ -368,7 +370,23 @@ impl Engine {
         to: &[Audience],
         except: Option<PrincipalId>,
     ) -> Result<()> {
-        let addresses = self.addresses(c, now, to, except).await?;
+        let rows = self.notice_rows(c, now, notice, to, except, &HashMap::new()).await?;
+        q::insert_notifications(c, &rows).await?;
+        Ok(())
+    }
+
+    /// The outbox rows [`Engine::write_notice`] writes, not written yet; the principals in
+    /// `known` are taken from there (see `Engine::addresses_known`).
+    pub(crate) async fn notice_rows(
+        &self,
+        c: &mut AnyConnection,
+        now: Timestamp,
+        notice: &Notice,
+        to: &[Audience],
+        except: Option<PrincipalId>,
+        known: &HashMap<PrincipalId, Principal>,
+    ) -> Result<Vec<Notification>> {
+        let addresses = self.addresses_known(c, now, to, except, known).await?;
         let payload = compose::payload(notice, now);
         let row = |channel: Channel, recipient: String| Notification {
             id: NotificationId::new(),
@@ -391,13 +409,11 @@ impl Engine {
             scope: notice.scope.clone(),
             request_id: notice.request_id,
         };
-        for a in addresses {
-            q::insert_notification(c, &row(Channel::Email, a)).await?;
-        }
+        let mut rows: Vec<Notification> = addresses.into_iter().map(|a| row(Channel::Email, a)).collect();
         for w in self.options.notifications.webhooks.iter().filter(|w| w.wants(&notice.event)) {
-            q::insert_notification(c, &row(Channel::Webhook, w.name.clone())).await?;
+            rows.push(row(Channel::Webhook, w.name.clone()));
         }
-        Ok(())
+        Ok(rows)
     }
 
     fn public_url(&self) -> Option<&str> {

@@ -2,7 +2,9 @@
 //! nested current members', the holders of an action at a scope; disabled users and principals
 //! without an address get nothing by email; every address once.
 
-use pim_domain::{PrincipalId, PrincipalKind, Timestamp};
+use std::collections::HashMap;
+
+use pim_domain::{Principal, PrincipalId, PrincipalKind, Timestamp};
 use pim_store::{AnyConnection, q};
 
 use super::Audience;
@@ -31,12 +33,15 @@ impl Engine {
 
     /// The email addresses `to` resolves to at `now`, each once (compared case-insensitively), in
     /// a stable order; `except`'s address is left out.
-    pub(crate) async fn addresses(
+    /// Principals in `known` (read in the same transaction) are taken from there instead of
+    /// being read again.
+    pub(crate) async fn addresses_known(
         &self,
         c: &mut AnyConnection,
         now: Timestamp,
         to: &[Audience],
         except: Option<PrincipalId>,
+        known: &HashMap<PrincipalId, Principal>,
     ) -> Result<Vec<String>> {
         let mut principals = Vec::new();
         let mut literal = Vec::new();
@@ -59,7 +64,17 @@ impl Engine {
         let mut out: Vec<String> = Vec::new();
         let mut excluded = None;
         for id in principals {
-            let Some(p) = q::get_principal(c, id).await? else { continue };
+            let read;
+            let p = match known.get(&id) {
+                Some(p) => p,
+                None => match q::get_principal(c, id).await? {
+                    Some(p) => {
+                        read = p;
+                        &read
+                    }
+                    None => continue,
+                },
+            };
             let Some(email) = p.email.as_deref().map(str::trim).filter(|e| plausible_address(e)) else { continue };
             if Some(id) == except {
                 excluded = Some(email.to_lowercase());

@@ -42,11 +42,6 @@ impl Engine {
         Ok(sent)
     }
 
-    /// Writes the notice that `a` has reached its end (in the caller's transaction).
-    pub(crate) async fn notify_expired(&self, c: &mut AnyConnection, now: Timestamp, a: &Assignment) -> Result<()> {
-        self.notify_end(c, now, a, EndNotice::Expired).await
-    }
-
     /// The assignee (a user, or a group's members) is told, under the requester rule of the
     /// assignment's event.
     async fn notify_end(&self, c: &mut AnyConnection, now: Timestamp, a: &Assignment, which: EndNotice) -> Result<()> {

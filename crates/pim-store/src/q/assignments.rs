@@ -181,12 +181,39 @@ pub async fn unrecorded_expirations(c: &mut AnyConnection, now: Timestamp, limit
     collect(c, &sql, args).await
 }
 
+/// The earliest end after `now` of an assignment whose expiry is not recorded (the expiry
+/// worker's next wake-up).
+pub async fn next_unrecorded_end(c: &mut AnyConnection, now: Timestamp) -> Result<Option<Timestamp>> {
+    let t: Option<i64> = sqlx::query_scalar(
+        "SELECT end_at FROM assignments WHERE end_at > $1 AND expiry_recorded = FALSE ORDER BY end_at LIMIT 1",
+    )
+    .bind(now.0)
+    .fetch_optional(&mut *c)
+    .await?;
+    Ok(t.map(Timestamp))
+}
+
 /// Marks an assignment's expiry as recorded.
 pub async fn mark_expiry_recorded(c: &mut AnyConnection, id: AssignmentId) -> Result<()> {
     sqlx::query("UPDATE assignments SET expiry_recorded = TRUE WHERE id = $1")
         .bind(id.to_string())
         .execute(&mut *c)
         .await?;
+    Ok(())
+}
+
+/// Marks the expiries of these assignments as recorded, a few hundred per statement.
+pub async fn mark_expiries_recorded(c: &mut AnyConnection, ids: &[AssignmentId]) -> Result<()> {
+    let (per, _) = crate::q::chunk_sizes(c, 1);
+    for chunk in ids.chunks(per) {
+        let ps: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("UPDATE assignments SET expiry_recorded = TRUE WHERE id IN ({})", ps.join(", "));
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        q.execute(&mut *c).await?;
+    }
     Ok(())
 }
 

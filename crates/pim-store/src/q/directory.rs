@@ -103,6 +103,26 @@ pub async fn get_principal(c: &mut AnyConnection, id: PrincipalId) -> Result<Opt
     r.as_ref().map(principal).transpose()
 }
 
+/// The principals with these ids (those that exist, in no particular order), a few hundred ids
+/// per statement.
+pub async fn get_principals(c: &mut AnyConnection, ids: &[PrincipalId]) -> Result<Vec<Principal>> {
+    let mut out = Vec::with_capacity(ids.len());
+    let (per, _) = crate::q::chunk_sizes(c, 1);
+    for chunk in ids.chunks(per) {
+        let mut s = crate::sql::Select::new(&format!("SELECT {PRINCIPAL_COLS} FROM principals"));
+        s.any_of("id", chunk.iter().map(|p| p.to_string()));
+        if s.empty {
+            continue;
+        }
+        let (sql, args) = s.finish("id", 0);
+        let mut rows = crate::sql::bind_all(&sql, args).fetch(&mut *c);
+        while let Some(r) = futures_util::TryStreamExt::try_next(&mut rows).await? {
+            out.push(principal(&r)?);
+        }
+    }
+    Ok(out)
+}
+
 /// The principal with this name, compared case-insensitively.
 pub async fn get_principal_by_name(c: &mut AnyConnection, name: &str) -> Result<Option<Principal>> {
     let sql = format!("SELECT {PRINCIPAL_COLS} FROM principals WHERE name_key = $1");

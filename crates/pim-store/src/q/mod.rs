@@ -4,6 +4,8 @@
 //! Lists take a `limit`; `0` (or less) means no limit. Cursors (`after`) are ids: lists are
 //! ordered by id, and UUID v7 ids sort by creation time.
 
+use sqlx::AnyConnection;
+
 mod activity;
 mod alerts;
 mod approvals;
@@ -49,3 +51,37 @@ pub use sign_in::*;
 pub use signing::*;
 pub use ssh::*;
 pub use tokens::*;
+
+/// Ids per `IN (...)` list on `c`'s backend, and rows per multi-row `INSERT` of `cols` columns.
+///
+/// PostgreSQL takes up to 65,535 bound values a statement, and each statement is a round trip:
+/// 500 ids, 500 rows. In SQLite a statement costs no round trip, but binding is quadratic in the
+/// number of placeholders (`sqlite3_bind_parameter_name` walks the list for each one, 40% of a
+/// batch's time at 9,500 values), so a statement there stays under about 500 values.
+pub(crate) fn chunk_sizes(c: &AnyConnection, cols: usize) -> (usize, usize) {
+    if c.backend_name().eq_ignore_ascii_case("sqlite") {
+        (100, (500 / cols).max(1))
+    } else {
+        (500, (60_000 / cols).clamp(1, 500))
+    }
+}
+
+/// `($1, ..., $cols), ($cols+1, ...), ...` for `rows` rows of `cols` values.
+pub(crate) fn values_rows(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for k in 0..cols {
+            if k > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + k + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}

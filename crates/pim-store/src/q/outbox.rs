@@ -66,34 +66,50 @@ async fn collect(c: &mut AnyConnection, sql: &str, args: Vec<crate::sql::Arg>) -
     Ok(out)
 }
 
+/// The columns of an outbox row as written, in [`insert_notifications`]'s order.
+const INSERT_COLS: &str = "id, created_at, event, channel, recipient, subject, body, payload, critical, status, \
+                           attempts, next_attempt_at, claimed_until, last_error, delivered_at, principal_id, role_id, \
+                           scope, request_id";
+const INSERT_COL_COUNT: usize = 19;
+
 /// Inserts a notification (as written, normally pending with no attempt yet).
 pub async fn insert_notification(c: &mut AnyConnection, n: &Notification) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO outbox (id, created_at, event, channel, recipient, subject, body, payload, critical, status, \
-         attempts, next_attempt_at, claimed_until, last_error, delivered_at, principal_id, role_id, scope, request_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-    )
-    .bind(n.id.to_string())
-    .bind(n.created_at.0)
-    .bind(n.event.clone())
-    .bind(n.channel.as_str())
-    .bind(n.recipient.clone())
-    .bind(n.subject.clone())
-    .bind(n.text.clone())
-    .bind(row::to_json(&n.payload)?)
-    .bind(n.critical)
-    .bind(n.status.as_str())
-    .bind(n.attempts)
-    .bind(n.next_attempt_at.0)
-    .bind(n.claimed_until.map(|t| t.0))
-    .bind(n.last_error.clone())
-    .bind(n.delivered_at.map(|t| t.0))
-    .bind(n.principal_id.map(|v| v.to_string()))
-    .bind(n.role_id.map(|v| v.to_string()))
-    .bind(n.scope.as_ref().map(|s| s.as_str().to_owned()))
-    .bind(n.request_id.map(|v| v.to_string()))
-    .execute(&mut *c)
-    .await?;
+    insert_notifications(c, std::slice::from_ref(n)).await
+}
+
+/// Inserts notifications, many rows per statement (one round trip each; see `chunk_sizes`).
+pub async fn insert_notifications(c: &mut AnyConnection, list: &[Notification]) -> Result<()> {
+    let (_, per) = crate::q::chunk_sizes(c, INSERT_COL_COUNT);
+    for chunk in list.chunks(per) {
+        let sql = format!(
+            "INSERT INTO outbox ({INSERT_COLS}) VALUES {}",
+            crate::q::values_rows(chunk.len(), INSERT_COL_COUNT)
+        );
+        let mut q = sqlx::query(&sql);
+        for n in chunk {
+            q = q
+                .bind(n.id.to_string())
+                .bind(n.created_at.0)
+                .bind(n.event.clone())
+                .bind(n.channel.as_str())
+                .bind(n.recipient.clone())
+                .bind(n.subject.clone())
+                .bind(n.text.clone())
+                .bind(row::to_json(&n.payload)?)
+                .bind(n.critical)
+                .bind(n.status.as_str())
+                .bind(n.attempts)
+                .bind(n.next_attempt_at.0)
+                .bind(n.claimed_until.map(|t| t.0))
+                .bind(n.last_error.clone())
+                .bind(n.delivered_at.map(|t| t.0))
+                .bind(n.principal_id.map(|v| v.to_string()))
+                .bind(n.role_id.map(|v| v.to_string()))
+                .bind(n.scope.as_ref().map(|s| s.as_str().to_owned()))
+                .bind(n.request_id.map(|v| v.to_string()));
+        }
+        q.execute(&mut *c).await?;
+    }
     Ok(())
 }
 

@@ -294,3 +294,37 @@ both!(involving_matches_the_actor_or_the_principal, |db| {
     let f = AuditFilter { involving: Some(user("x").id), ..Default::default() };
     assert!(q::list_audit(&mut c, &f).await.unwrap().is_empty());
 });
+
+both!(events_appended_in_bulk_chain_like_one_by_one, |db| {
+    // 1,203 events: several multi-row statements on both backends, after one appended alone.
+    let mut tx = db.store.write(t(10)).await.unwrap();
+    let first = tx.audit(t(10), AuditDraft { action: "system.started".into(), ..Default::default() }).await.unwrap();
+    let drafts = (0..1_203)
+        .map(|i| AuditDraft {
+            action: "assignment.expired".into(),
+            scope: Some(scope("/a")),
+            details: serde_json::json!({ "i": i }),
+            ..Default::default()
+        })
+        .collect();
+    let events = tx.audit_many(t(20), drafts).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(events.len(), 1_203);
+    assert_eq!(events[0].prev_hash, first.hash);
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as i64 + 2);
+        assert_eq!(e.hash, event_hash(e), "the hash of event {}", e.seq);
+    }
+    for w in events.windows(2) {
+        assert_eq!(w[1].prev_hash, w[0].hash);
+    }
+    let report = verify(db).await;
+    assert!(report.ok, "{:?}", report.problems);
+    assert_eq!(report.checked, 1_204);
+    // The head moved to the last one: the next event links to it.
+    let mut tx = db.store.write(t(30)).await.unwrap();
+    let next = tx.audit(t(30), AuditDraft { action: "x".into(), ..Default::default() }).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(next.prev_hash, events[1_202].hash);
+    assert!(verify(db).await.ok);
+});

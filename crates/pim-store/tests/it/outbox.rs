@@ -205,3 +205,18 @@ both!(reminders_are_due_once_per_stage_and_reset_when_the_end_moves, |db| {
     let due = q::due_reminders(&mut c, t(now), 14 * DAY, DAY, 0).await.unwrap();
     assert_eq!(due.iter().map(|(a, stage)| (a.id, *stage)).collect::<Vec<_>>(), vec![(in_half.id, 1)]);
 });
+
+both!(notifications_inserted_in_bulk_round_trip, |db| {
+    // 1,001 rows: several multi-row statements on both backends.
+    let list: Vec<Notification> =
+        (0..1_001).map(|i| note("assignment.expired", Channel::Email, &format!("u{i}@example.com"), 100)).collect();
+    let mut tx = db.store.write(t(100)).await.unwrap();
+    q::insert_notifications(tx.conn(), &list).await.unwrap();
+    q::insert_notifications(tx.conn(), &[]).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut c = db.conn().await;
+    let all = q::list_notifications(&mut c, &OutboxFilter::default()).await.unwrap();
+    let mut want = list.clone();
+    want.sort_by_key(|n| n.id);
+    assert_eq!(all, want);
+});

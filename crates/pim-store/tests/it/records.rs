@@ -347,3 +347,30 @@ both!(the_index_read_reports_a_malformed_id_instead_of_skipping_it, |db| {
         assert!(matches!(&err, StoreError::Corrupt(m) if m.contains("id")), "{chunks} chunks: {err:?}");
     }
 });
+
+both!(expiries_marked_in_bulk_and_the_next_end, |db| {
+    let mut c = db.conn().await;
+    let u = user("u");
+    add(&mut c, &u).await;
+    drop(c);
+    // 250 ended (several IN lists on both backends), two ending later, one permanent.
+    let mut ended = Vec::new();
+    for i in 0..250 {
+        ended
+            .push(assign(&db.store, &u, READER, &format!("/e{i}"), AssignmentKind::Active, win(0, Some(100))).await.id);
+    }
+    let later = assign(&db.store, &u, READER, "/later", AssignmentKind::Active, win(0, Some(300))).await;
+    let _sooner = assign(&db.store, &u, READER, "/sooner", AssignmentKind::Active, win(0, Some(200))).await;
+    let _p = assign(&db.store, &u, READER, "/p", AssignmentKind::Active, win(0, None)).await;
+    let mut c = db.conn().await;
+    assert_eq!(q::next_unrecorded_end(&mut c, t(99)).await.unwrap(), Some(t(100)));
+    assert_eq!(q::next_unrecorded_end(&mut c, t(100)).await.unwrap(), Some(t(200)), "strictly after now");
+    assert_eq!(q::next_unrecorded_end(&mut c, t(300)).await.unwrap(), None);
+    assert_eq!(q::unrecorded_expirations(&mut c, t(100), 0).await.unwrap().len(), 250);
+    q::mark_expiries_recorded(&mut c, &ended[..249]).await.unwrap();
+    q::mark_expiries_recorded(&mut c, &[]).await.unwrap();
+    let left: Vec<_> = q::unrecorded_expirations(&mut c, t(100), 0).await.unwrap().into_iter().map(|a| a.id).collect();
+    assert_eq!(left, [ended[249]]);
+    q::mark_expiries_recorded(&mut c, &[later.id]).await.unwrap();
+    assert_eq!(q::next_unrecorded_end(&mut c, t(250)).await.unwrap(), None, "a recorded end is no wake-up");
+});
