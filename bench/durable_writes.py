@@ -11,7 +11,7 @@ each with its own password, session token and an eligible assignment of the role
 /durable/cN. Then ROUNDS rounds, each of two phases of SECONDS seconds:
 
 - raw: CLIENTS threads (SQLite: Python's sqlite3, one connection each, WAL and synchronous=FULL
-  as crates/pim-store/src/store.rs sets them; PostgreSQL: pgbench -c CLIENTS, prepared
+  as crates/pim-store/src/store.rs sets them, queued on one lock as pim's writers are; PostgreSQL: pgbench -c CLIENTS, prepared
   statements) each inserting one small row per transaction into a table `durable_raw` of the
   same database as fast as they can;
 - pim: CLIENTS threads, each with its own keep-alive connection and its own user's token, each
@@ -208,6 +208,9 @@ def sqlite_raw_phase(db, clients, seconds):
     counts = [0] * clients
     barrier = threading.Barrier(clients + 1)
     stop_at = [0.0]
+    # SQLite has one writer at a time; like pim's own writer mutex (crates/pim-store/src/store.rs),
+    # waiting writers queue on a lock instead of sleeping in SQLite's busy handler.
+    writer = threading.Lock()
 
     def worker(i):
         c = sqlite3.connect(db, isolation_level=None, timeout=30, check_same_thread=False)
@@ -215,9 +218,10 @@ def sqlite_raw_phase(db, clients, seconds):
         assert c.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         barrier.wait()
         while time.monotonic() < stop_at[0]:
-            c.execute("BEGIN IMMEDIATE")
-            c.execute("INSERT INTO durable_raw (client, at) VALUES (?, ?)", (i, time.time()))
-            c.execute("COMMIT")
+            with writer:
+                c.execute("BEGIN IMMEDIATE")
+                c.execute("INSERT INTO durable_raw (client, at) VALUES (?, ?)", (i, time.time()))
+                c.execute("COMMIT")
             counts[i] += 1
         c.close()
 
@@ -287,6 +291,9 @@ def run_backend(name, args, tmp, pg_admin_url):
         target = ["--database", url, "--data-dir", data]
         psql(pg_admin_url, f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)")
         psql(pg_admin_url, f"CREATE DATABASE {pg_db}")
+        if args.pg_log_statements:
+            # Every statement and its duration in the server's log (%d names the database).
+            psql(pg_admin_url, f"ALTER DATABASE {pg_db} SET log_min_duration_statement = 0")
     server = None
     try:
         subprocess.run([args.pim, "admin", "bootstrap", *target, "--username", "admin", "--password-stdin"],
@@ -351,6 +358,8 @@ def main():
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--backends", default="sqlite,postgres")
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--pg-log-statements", action="store_true",
+                   help="log every statement of the bench database with its duration in PostgreSQL's log")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory and the PostgreSQL database")
     args = p.parse_args()
     pg_admin_url = os.environ.get("PIM_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
