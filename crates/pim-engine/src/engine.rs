@@ -103,6 +103,8 @@ pub struct Engine {
     pub(crate) connector_failing: Arc<std::sync::atomic::AtomicBool>,
     /// The OpenID Connect providers and their discovery.
     pub(crate) oidc: Arc<crate::oidc::Providers>,
+    /// Self-activations and deactivations waiting to be written together (group commit).
+    pub(crate) batch: Arc<crate::requests::batch::WriteBatch>,
     /// Serializes [`Engine::follow_changes`].
     pub(crate) follow_lock: Arc<tokio::sync::Mutex<()>>,
     /// Parsed signing keys of access tokens, by kid.
@@ -139,6 +141,7 @@ impl Engine {
             reconciled_at: Arc::new(reconciled_at),
             connector_failing: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             follow_lock: Arc::new(tokio::sync::Mutex::new(())),
+            batch: Arc::default(),
             signing: Arc::default(),
             oidc: Arc::new(oidc),
         };

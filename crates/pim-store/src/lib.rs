@@ -22,7 +22,7 @@ mod store;
 pub use audit::{ChainProblem, GENESIS_HASH, ProblemKind, VerifyReport, event_hash};
 pub use error::{Result, StoreError};
 pub use index_load::{IndexAssignment, IndexPrincipalRow};
-pub use store::{Backend, Conn, Store, StoreOptions, WriteTx};
+pub use store::{Backend, Conn, Savepoint, Store, StoreOptions, WriteTx};
 
 /// The connection type every query takes.
 pub use sqlx::AnyConnection;

@@ -247,6 +247,15 @@ pub struct WriteTx {
     _guard: OwnedMutexGuard<()>,
 }
 
+/// What a [`WriteTx`] was at a savepoint (see [`WriteTx::savepoint`]).
+#[derive(Debug)]
+pub struct Savepoint {
+    head_seq: i64,
+    head_hash: String,
+    appended: bool,
+    on_commit: usize,
+}
+
 impl fmt::Debug for WriteTx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WriteTx").field("head_seq", &self.head_seq).field("now", &self.now).finish()
@@ -410,6 +419,30 @@ impl WriteTx {
     /// Runs `f` once this transaction has committed (never when it rolls back).
     pub fn after_commit(&mut self, f: impl FnOnce() + Send + 'static) {
         self.on_commit.push(Box::new(f));
+    }
+
+    /// Marks a savepoint: [`WriteTx::rollback_to`] undoes everything written after it, audit
+    /// events and the chain head included, and leaves the rest of the transaction to commit.
+    /// Used to carry out several requests in one transaction (group commit) when one may fail.
+    pub async fn savepoint(&mut self) -> Result<Savepoint> {
+        sqlx::query("SAVEPOINT pim_item").execute(&mut *self.tx).await?;
+        Ok(Savepoint {
+            head_seq: self.head_seq,
+            head_hash: self.head_hash.clone(),
+            appended: self.appended,
+            on_commit: self.on_commit.len(),
+        })
+    }
+
+    /// Undoes everything written since `sp` (the latest savepoint), in the database and in the
+    /// chain head this transaction will record; hooks registered since are dropped.
+    pub async fn rollback_to(&mut self, sp: Savepoint) -> Result<()> {
+        sqlx::query("ROLLBACK TO SAVEPOINT pim_item").execute(&mut *self.tx).await?;
+        self.head_seq = sp.head_seq;
+        self.head_hash = sp.head_hash;
+        self.appended = sp.appended;
+        self.on_commit.truncate(sp.on_commit);
+        Ok(())
     }
 
     /// Rolls back explicitly (dropping does the same, without waiting).

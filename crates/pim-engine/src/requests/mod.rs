@@ -2,6 +2,7 @@
 //! then carried out in one transaction with their audit events, or only validated.
 
 mod approve;
+pub(crate) mod batch;
 mod plan;
 mod read;
 
@@ -181,6 +182,15 @@ impl Engine {
         let draft = self.request_draft(ctx, &input);
         if input.validate_only {
             return self.validate(ctx, &input).await.map(Submission::Validated);
+        }
+        if batch::batched(input.action) {
+            return self
+                .audited(draft.clone(), async {
+                    let actor = self.actor(ctx)?.clone();
+                    let outcome = self.submit_batched(ctx, actor, draft.clone(), input).await?;
+                    Ok(Submission::Done(Box::new(outcome)))
+                })
+                .await;
         }
         self.audited(draft.clone(), async {
             let actor = self.actor(ctx)?.clone();

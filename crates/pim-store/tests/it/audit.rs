@@ -328,3 +328,41 @@ both!(events_appended_in_bulk_chain_like_one_by_one, |db| {
     assert_eq!(next.prev_hash, events[1_202].hash);
     assert!(verify(db).await.ok);
 });
+
+both!(rollback_to_a_savepoint_undoes_its_events_and_keeps_the_rest, |db| {
+    let draft = |action: &str| AuditDraft { action: action.into(), ..Default::default() };
+    let mut tx = db.store.write(t(1_000)).await.unwrap();
+    let first = tx.audit(t(1_000), draft("kept.first")).await.unwrap();
+    let sp = tx.savepoint().await.unwrap();
+    tx.audit(t(1_001), draft("undone.one")).await.unwrap();
+    tx.audit(t(1_002), draft("undone.two")).await.unwrap();
+    let hook_ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = hook_ran.clone();
+    tx.after_commit(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+    tx.rollback_to(sp).await.unwrap();
+    // The chain goes on from the event before the savepoint.
+    let sp = tx.savepoint().await.unwrap();
+    let second = tx.audit(t(1_003), draft("kept.second")).await.unwrap();
+    drop(sp);
+    tx.commit().await.unwrap();
+    assert!(!hook_ran.load(std::sync::atomic::Ordering::SeqCst), "a hook of rolled-back work never runs");
+    assert_eq!((first.seq, second.seq), (1, 2));
+    assert_eq!(second.prev_hash, first.hash);
+    let mut c = db.conn().await;
+    let all = q::list_audit(&mut c, &AuditFilter::default()).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["kept.first", "kept.second"]);
+    assert_eq!(q::audit_head(&mut c).await.unwrap(), (2, second.hash.clone()));
+    drop(c);
+    assert!(verify(db).await.ok);
+
+    // A savepoint before any event: rolling back to it leaves nothing to record.
+    let mut tx = db.store.write(t(2_000)).await.unwrap();
+    let sp = tx.savepoint().await.unwrap();
+    tx.audit(t(2_000), draft("undone.three")).await.unwrap();
+    tx.rollback_to(sp).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut c = db.conn().await;
+    assert_eq!(q::audit_head(&mut c).await.unwrap(), (2, second.hash));
+    drop(c);
+    assert!(verify(db).await.ok);
+});

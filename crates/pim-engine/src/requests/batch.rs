@@ -1,0 +1,204 @@
+//! Group commit of self-activations and self-deactivations: those waiting for the write lock together are carried out in turn in one transaction, each behind a savepoint, and answered after it commits.
+//!
+//! Every write transaction holds the head of the audit chain, so writers run one at a time and a
+//! request's dozen statements and its commit (one fsync) are a lock held. Requests that arrive
+//! while one is being written queue up here; whoever takes the batch lock next carries out all of
+//! them in one transaction: each is planned and written exactly as on its own (it sees what the
+//! ones before it wrote), behind a savepoint so that a refusal or an error undoes only its own
+//! writes, and none is answered before the transaction has committed. The chain stays linear (the
+//! events follow one another in the one transaction) and replicas still serialize on the chain
+//! head. A request that changes a group membership ends its batch, so that every request is
+//! planned with the memberships the index holds after the ones before it were committed.
+
+use std::sync::{Arc, Mutex};
+
+use pim_domain::AuditDraft;
+use tokio::sync::oneshot;
+
+use super::{RequestInput, RequestOutcome, WrittenRequest};
+use crate::context::{Actor, Context};
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+
+/// Most requests carried out in one transaction.
+pub(crate) const MAX_BATCH: usize = 64;
+
+/// The requests waiting to be written and the lock of whoever writes the next batch.
+#[derive(Default)]
+pub(crate) struct WriteBatch {
+    queue: Mutex<Vec<Job>>,
+    leader: Arc<tokio::sync::Mutex<()>>,
+    /// Transactions written and requests carried out in them (for tests and the log).
+    stats: Mutex<BatchStats>,
+}
+
+/// How many batches were written, with how many requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BatchStats {
+    pub(crate) batches: u64,
+    pub(crate) requests: u64,
+    pub(crate) largest: usize,
+}
+
+struct Job {
+    ctx: Context,
+    actor: Actor,
+    draft: AuditDraft,
+    input: RequestInput,
+    reply: oneshot::Sender<Result<RequestOutcome>>,
+}
+
+impl WriteBatch {
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn stats(&self) -> BatchStats {
+        *self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.lock_queue().len()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn leader(&self) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(&self.leader)
+    }
+}
+
+/// Whether requests of this action go through the batch.
+pub(crate) fn batched(action: pim_domain::RequestAction) -> bool {
+    use pim_domain::RequestAction as A;
+    matches!(action, A::SelfActivate | A::SelfDeactivate)
+}
+
+impl Engine {
+    /// Queues the request, and carries out a batch whenever the batch lock is free and this
+    /// request has not been carried out yet. Answers once it has been committed (or refused).
+    pub(crate) async fn submit_batched(
+        &self,
+        ctx: &Context,
+        actor: Actor,
+        draft: AuditDraft,
+        input: RequestInput,
+    ) -> Result<RequestOutcome> {
+        let (reply, mut answer) = oneshot::channel();
+        self.batch.lock_queue().push(Job { ctx: ctx.clone(), actor, draft, input, reply });
+        loop {
+            let leader = Arc::clone(&self.batch.leader).lock_owned().await;
+            match answer.try_recv() {
+                Ok(r) => return r,
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    return Err(EngineError::Internal("a write batch ended without an answer".into()));
+                }
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            let jobs: Vec<Job> = {
+                let mut q = self.batch.lock_queue();
+                let n = q.len().min(MAX_BATCH);
+                q.drain(..n).collect()
+            };
+            // Spawned, with the batch lock: a caller that goes away (its connection closed) does
+            // not abandon the others' requests half way.
+            let engine = self.clone();
+            let done = tokio::spawn(async move {
+                engine.write_batch(jobs).await;
+                drop(leader);
+            });
+            if done.await.is_err() {
+                return Err(EngineError::Internal("a write batch failed".into()));
+            }
+        }
+    }
+
+    /// Carries out `jobs` in one transaction and answers each.
+    async fn write_batch(&self, mut jobs: Vec<Job>) {
+        let started = self.now();
+        let mut tx = match self.store.write(started).await {
+            Ok(tx) => tx,
+            Err(e) => {
+                let e = EngineError::from(e).to_string();
+                for j in jobs {
+                    let _ = j.reply.send(Err(EngineError::Internal(e.clone())));
+                }
+                return;
+            }
+        };
+        let alone = jobs.len() == 1;
+        let mut written: Vec<(Job, Result<WrittenRequest>)> = Vec::with_capacity(jobs.len());
+        let mut broken = None;
+        let mut rest = jobs.drain(..);
+        for job in rest.by_ref() {
+            let now = self.now();
+            // Alone, an error rolls the whole transaction back, as without batching.
+            let sp = if alone {
+                None
+            } else {
+                match tx.savepoint().await {
+                    Ok(sp) => Some(sp),
+                    Err(e) => {
+                        broken = Some(EngineError::from(e).to_string());
+                        written.push((job, Err(EngineError::Internal("the write batch failed".into()))));
+                        break;
+                    }
+                }
+            };
+            let r = self.write_request(&mut tx, &job.ctx, &job.actor, &job.draft, &job.input, now).await;
+            if r.is_err()
+                && let Some(sp) = sp
+                && let Err(e) = tx.rollback_to(sp).await
+            {
+                broken = Some(EngineError::from(e).to_string());
+            }
+            let membership =
+                r.as_ref().is_ok_and(|w| w.touched.iter().any(|a| a.role_id == pim_domain::role::GROUP_MEMBER));
+            written.push((job, r));
+            if broken.is_some() || membership {
+                break;
+            }
+        }
+        // What was not written (after a membership change) waits for the next batch, in order.
+        let left: Vec<Job> = rest.collect();
+        if !left.is_empty() {
+            let mut q = self.batch.lock_queue();
+            let later = std::mem::take(&mut *q);
+            q.extend(left);
+            q.extend(later);
+        }
+        let committed = if let Some(e) = broken {
+            drop(tx);
+            Err(e)
+        } else if written.iter().all(|(_, r)| r.is_err()) {
+            drop(tx); // nothing to commit
+            Ok(())
+        } else {
+            tx.commit().await.map_err(|e| EngineError::from(e).to_string())
+        };
+        {
+            let mut s = self.batch.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            s.batches += 1;
+            s.requests += written.len() as u64;
+            s.largest = s.largest.max(written.len());
+        }
+        for (job, r) in written {
+            let answer = match (&committed, r) {
+                (_, Err(e)) => Err(e),
+                (Err(e), Ok(_)) => Err(EngineError::Internal(e.clone())),
+                (Ok(()), Ok(w)) => {
+                    for a in &w.touched {
+                        self.index.upsert_assignment(a);
+                    }
+                    Ok(RequestOutcome { request: w.request, assignment: w.assignment })
+                }
+            };
+            let _ = job.reply.send(answer);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "batch_tests.rs"]
+mod tests;

@@ -1,0 +1,222 @@
+//! Group commit on a real store (SQLite, and PostgreSQL when `PIM_TEST_POSTGRES_URL` is set): waiting requests share one transaction, each answered as on its own, a refusal undoes only itself, a membership change ends its batch.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use pim_domain::role::{CONTRIBUTOR, GROUP_MEMBER};
+use pim_domain::{
+    AssignmentKind, ErrorKind, Outcome, PrincipalId, PrincipalKind, RequestAction, RequestStatus, RoleId, RoleSettings,
+    ScopePath, Timestamp,
+};
+use pim_store::Store;
+use pim_store::q::{self, AuditFilter};
+use sqlx::{Connection as _, Executor as _};
+
+use super::BatchStats;
+use crate::auth::NewAdmin;
+use crate::directory::NewPrincipal;
+use crate::engine::EngineOptions;
+use crate::requests::{RequestInput, Submission};
+use crate::{Actor, Context, Engine, EngineError, ManualClock, Result};
+
+const T0: Timestamp = Timestamp(1_767_603_600_000);
+
+struct World {
+    engine: Engine,
+    admin: Context,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+fn sp(s: &str) -> ScopePath {
+    ScopePath::parse(s).unwrap()
+}
+
+/// An engine on SQLite, or on a new PostgreSQL database (`None` when none is configured).
+async fn world(postgres: bool) -> Option<World> {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, pg) = if postgres {
+        let Some(admin) = std::env::var("PIM_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs PIM_TEST_POSTGRES_URL");
+            eprintln!("skipping the PostgreSQL variant: set PIM_TEST_POSTGRES_URL");
+            return None;
+        };
+        sqlx::any::install_default_drivers();
+        let name = format!("pim_test_{}", uuid::Uuid::now_v7().simple());
+        let mut c = sqlx::AnyConnection::connect(&admin).await.unwrap();
+        c.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+        c.close().await.unwrap();
+        (format!("{}/{name}", admin.rsplit_once('/').unwrap().0), Some((admin, name)))
+    } else {
+        (format!("sqlite://{}", dir.path().join("pim.db").display()), None)
+    };
+    let store = Store::open(&url).await.unwrap();
+    let engine = Engine::open(store, Arc::new(ManualClock::new(T0)), EngineOptions::default()).await.unwrap();
+    let admin =
+        NewAdmin { username: "admin".into(), password: "admin-password-1".into(), display_name: None, email: None };
+    let admin = engine.bootstrap(&Context::system(), admin).await.unwrap();
+    let actor = Actor { id: admin.id, kind: PrincipalKind::User, name: "admin".into(), token_id: None, mfa_at: None };
+    let w = World { engine, admin: Context { actor: Some(actor), ..Context::default() }, _dir: dir, pg };
+    for role in [CONTRIBUTOR, GROUP_MEMBER] {
+        let s = RoleSettings { require_mfa_on_activation: false, ..RoleSettings::default() };
+        w.engine.put_settings(&w.admin, &role.to_string(), ScopePath::root(), s).await.unwrap();
+    }
+    Some(w)
+}
+
+impl World {
+    async fn principal(&self, kind: PrincipalKind, name: &str) -> (PrincipalId, Context) {
+        let new = NewPrincipal { name: name.into(), ..NewPrincipal::default() };
+        let p = self.engine.create_principal(&self.admin, kind, new).await.unwrap();
+        let actor = Actor { id: p.id, kind, name: name.into(), token_id: None, mfa_at: None };
+        (p.id, Context { actor: Some(actor), ..Context::default() })
+    }
+
+    async fn eligible(&self, who: PrincipalId, role: RoleId, scope: &str) {
+        let mut r = RequestInput::new(RequestAction::AdminAssign);
+        r.principal_id = Some(who);
+        r.role_id = Some(role);
+        r.scope = Some(sp(scope));
+        r.kind = Some(AssignmentKind::Eligible);
+        r.justification = Some("test".into());
+        self.engine.submit(&self.admin, r).await.unwrap();
+    }
+
+    /// Holds the batch lock while `requests` are submitted, releases it once all are queued and
+    /// returns their answers in order.
+    async fn together(&self, requests: Vec<(Context, RequestInput)>) -> Vec<Result<Submission>> {
+        let leader = self.engine.batch.leader();
+        let held = leader.lock().await;
+        let n = requests.len();
+        let tasks: Vec<_> = requests
+            .into_iter()
+            .map(|(ctx, input)| {
+                let engine = self.engine.clone();
+                tokio::spawn(async move { engine.submit(&ctx, input).await })
+            })
+            .collect();
+        while self.engine.batch.queued() < n {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    }
+
+    async fn finish(mut self) {
+        self.engine.store.close().await;
+        if let Some((admin, name)) = self.pg.take() {
+            let mut c = sqlx::AnyConnection::connect(&admin).await.unwrap();
+            c.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.unwrap();
+            c.close().await.unwrap();
+        }
+    }
+}
+
+fn activate(role: RoleId, scope: &str) -> RequestInput {
+    let mut r = RequestInput::new(RequestAction::SelfActivate);
+    r.role_id = Some(role);
+    r.scope = Some(sp(scope));
+    r.duration_minutes = Some(60);
+    r.justification = Some("work".into());
+    r
+}
+
+fn done(r: &Result<Submission>) -> &super::RequestOutcome {
+    match r {
+        Ok(Submission::Done(d)) => d,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn waiting_requests_share_one_transaction_and_a_refusal_undoes_only_itself(postgres: bool) {
+    let Some(w) = world(postgres).await else { return };
+    let mut requests = Vec::new();
+    let mut users = Vec::new();
+    for i in 0..6 {
+        let (id, ctx) = w.principal(PrincipalKind::User, &format!("user-{i}")).await;
+        w.eligible(id, CONTRIBUTOR, &format!("/b{i}")).await;
+        requests.push((ctx, activate(CONTRIBUTOR, &format!("/b{i}/x"))));
+        users.push(id);
+    }
+    // In the middle: a user eligible for nothing.
+    let (_, outsider) = w.principal(PrincipalKind::User, "outsider").await;
+    requests.insert(3, (outsider, activate(CONTRIBUTOR, "/b0/x")));
+    let before = w.engine.batch.stats();
+    assert_eq!(before, BatchStats::default(), "admin requests are not batched");
+    let answers = w.together(requests).await;
+    assert_eq!(w.engine.batch.stats(), BatchStats { batches: 1, requests: 7, largest: 7 }, "one transaction");
+    match &answers[3] {
+        Err(EngineError::Refused(e)) => assert_eq!(e.kind, ErrorKind::NotEligible),
+        other => panic!("{other:?}"),
+    }
+    let granted: Vec<_> = answers.iter().enumerate().filter(|(i, _)| *i != 3).map(|(_, a)| done(a)).collect();
+    for (i, d) in granted.iter().enumerate() {
+        assert_eq!(d.request.status, RequestStatus::Provisioned);
+        assert_eq!(d.request.principal_id, users[i]);
+        let a = d.assignment.as_ref().unwrap();
+        assert_eq!(a.scope, sp(&format!("/b{i}/x")));
+        // In the index once answered.
+        let answer = w.engine.check(&w.admin, &users[i].to_string(), "storage.blobs.read", &format!("/b{i}/x"), None);
+        assert_eq!(answer.unwrap().grant.map(|g| g.assignment_id), Some(a.id));
+    }
+    // Each activation is stored with its event, the refusal has its failure event, the chain holds.
+    let mut c = w.engine.store.read().await.unwrap();
+    let events = q::list_audit(&mut c, &AuditFilter::default()).await.unwrap();
+    for d in &granted {
+        let mine: Vec<_> = events.iter().filter(|e| e.request_id == Some(d.request.id)).collect();
+        assert_eq!(mine.len(), 1, "one event per activation");
+        assert_eq!((mine[0].action.as_str(), mine[0].outcome), ("request.selfActivate", Outcome::Success));
+        assert!(q::get_assignment(&mut c, d.assignment.as_ref().unwrap().id).await.unwrap().is_some());
+    }
+    let refused: Vec<_> = events.iter().filter(|e| e.error_code.as_deref() == Some("not_eligible")).collect();
+    assert_eq!(refused.len(), 1);
+    assert!(q::verify_audit(&mut c).await.unwrap().ok);
+    drop(c);
+    w.finish().await;
+}
+
+async fn a_membership_change_ends_its_batch(postgres: bool) {
+    let Some(w) = world(postgres).await else { return };
+    let (alice, ctx) = w.principal(PrincipalKind::User, "alice").await;
+    let (group, _) = w.principal(PrincipalKind::Group, "ops").await;
+    w.eligible(alice, GROUP_MEMBER, &format!("/groups/{group}")).await;
+    w.eligible(group, CONTRIBUTOR, "/prod").await;
+    // Alice becomes a member, then activates what the group is eligible for: the second is
+    // planned after the first is committed and in the index, in a batch of its own.
+    let answers = w
+        .together(vec![
+            (ctx.clone(), activate(GROUP_MEMBER, &format!("/groups/{group}"))),
+            (ctx, activate(CONTRIBUTOR, "/prod")),
+        ])
+        .await;
+    done(&answers[0]);
+    let second = done(&answers[1]);
+    assert_eq!(second.assignment.as_ref().unwrap().principal_id, alice);
+    assert_eq!(w.engine.batch.stats(), BatchStats { batches: 2, requests: 2, largest: 1 });
+    w.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_requests_share_one_transaction_sqlite() {
+    waiting_requests_share_one_transaction_and_a_refusal_undoes_only_itself(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_requests_share_one_transaction_postgres() {
+    waiting_requests_share_one_transaction_and_a_refusal_undoes_only_itself(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_change_ends_its_batch_sqlite() {
+    a_membership_change_ends_its_batch(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_change_ends_its_batch_postgres() {
+    a_membership_change_ends_its_batch(true).await;
+}
