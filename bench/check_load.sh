@@ -16,7 +16,7 @@
 # missing; NGINX=0 leaves nginx out).
 # Knobs (environment): DURATION (10s), THREADS (2), CONNS (32), RUNS (3), WARMUP (3s), PORT (a free
 # one), PIN (0: no pinning; 1: server on CPU 0, wrk on CPU 1), USERS (300), SKIP_BUILD (0),
-# BATCH (100 questions per batch, half allowed, half denied), WORLD (small: the API-seeded world of
+# PIM (the binary measured: target/release/pim), BATCH (100 questions per batch, half allowed, half denied), WORLD (small: the API-seeded world of
 # about 3,000 assignments; 1m: that world plus about 1,000,000 assignments bulk-seeded into the
 # database by bench/seed_bulk.py, 100,000 users and 5,000 nested groups).
 set -euo pipefail
@@ -88,7 +88,7 @@ if [ "$SKIP_BUILD" != 1 ]; then
     log "cargo build --release -p pim"
     cargo build --release -p pim >&2
 fi
-PIM="$ROOT/target/release/pim"
+PIM=${PIM:-$ROOT/target/release/pim}
 [ -x "$PIM" ] || die "$PIM is missing"
 
 # 2. A fresh server on SQLite, its first administrator, and the world.

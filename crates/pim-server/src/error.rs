@@ -127,13 +127,12 @@ impl IntoResponse for ApiError {
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// Adds `requestId` (the request's `x-request-id`) to problem+json bodies.
-pub async fn add_request_id_to_problem(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let resp = next.run(req).await;
+/// Adds `requestId` (`id`: the request's `x-request-id`, when it is visible ASCII) to
+/// problem+json bodies; other responses pass untouched.
+pub async fn add_request_id_to_problem(id: Option<HeaderValue>, resp: Response) -> Response {
     let is_problem =
         resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/problem+json");
-    let Some(id) = id.filter(|_| is_problem) else { return resp };
+    let Some(id) = id.filter(|_| is_problem).and_then(|v| v.to_str().ok().map(str::to_owned)) else { return resp };
     let (mut parts, body) = resp.into_parts();
     // Problems are short (their detail is bounded); one that is not is replaced, never emptied.
     let bytes = match axum::body::to_bytes(body, 64 * 1024).await {

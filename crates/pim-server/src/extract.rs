@@ -229,14 +229,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     }
 }
 
-/// Refuses any request whose path or query carries a NUL byte (`%00`): no name, id or filter has one.
-pub async fn refuse_nul(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+/// The refusal of a request whose path or query carries a NUL byte (`%00`): no name, id or
+/// filter has one. Origin-form targets (all but proxies') are read in place, not copied.
+pub fn nul_refusal(uri: &axum::http::Uri) -> Option<axum::response::Response> {
     use axum::response::IntoResponse;
-    let uri = req.uri().to_string();
-    if uri.as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")) {
-        return ApiError::bad_request("the path or query must not contain NUL characters").into_response();
-    }
-    next.run(req).await
+    let has_nul = |s: &[u8]| s.windows(3).any(|w| w.eq_ignore_ascii_case(b"%00"));
+    let refused = match uri.path_and_query() {
+        Some(pq) if uri.scheme().is_none() && uri.authority().is_none() => has_nul(pq.as_str().as_bytes()),
+        _ => has_nul(uri.to_string().as_bytes()),
+    };
+    refused.then(|| ApiError::bad_request("the path or query must not contain NUL characters").into_response())
 }
 
 /// `404` for unknown paths, as problem+json.
@@ -257,6 +259,21 @@ mod tests {
     struct Body {
         #[allow(dead_code)]
         name: String,
+    }
+
+    #[test]
+    fn nul_is_refused_in_the_path_or_query_of_any_target_form() {
+        let refused = |target: &str| {
+            let uri: axum::http::Uri = target.parse().unwrap_or_default();
+            nul_refusal(&uri).map(|r| r.status())
+        };
+        assert_eq!(refused("/api/v1/principals/a%00b"), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(refused("/api/v1/audit?actor=%00"), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(refused("/api/v1/audit?actor=x%0"), None, "not a NUL");
+        assert_eq!(refused("/x?q=%2500"), None, "an escaped percent sign followed by 00");
+        assert_eq!(refused("http://pim.example/api/v1/principals/%00"), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(refused("http://pim.example/api/v1/principals"), None);
+        assert_eq!(refused("/api/v1/me"), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod paging;
 pub mod portal;
 pub mod rate_limit;
 pub mod scim;
+pub mod stack;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use axum::http::{HeaderName, Request};
 use parking_lot::Mutex;
 use pim_engine::Engine;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted.
@@ -134,21 +135,21 @@ pub fn app(state: AppState) -> Router {
         .merge(portal::routes(&state))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(extract::refuse_nul))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_responses))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), portal::security::headers))
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(linger::linger))
-        .layer(axum::middleware::from_fn(error::add_request_id_to_problem))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
-        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
-        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
-        .layer(CatchPanicLayer::custom(error::panic_response))
+        .with_state(state.clone())
+        // One layer around each route, composed of all the others (outermost first): axum clones
+        // and boxes the route's service once per layer per request, so they are not separate.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(CatchPanicLayer::custom(error::panic_response))
+                .layer(SetRequestIdLayer::new(x_request_id.clone(), stack::MakeRandomRequestId))
+                .layer(PropagateRequestIdLayer::new(x_request_id))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }))
+                .layer(DefaultBodyLimit::max(BODY_LIMIT))
+                .layer(stack::StackLayer::new(state)),
+        )
 }
 
 /// Unknown paths: problem+json under `/api/` (and for the other machine endpoints), the portal's

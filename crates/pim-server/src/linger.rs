@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
 use http_body::Frame;
 use parking_lot::Mutex;
 
@@ -58,20 +56,30 @@ impl Drop for Tracked {
     }
 }
 
-/// The middleware: requests without a body pass untouched.
-pub async fn linger(req: Request, next: Next) -> Response {
+/// Where a request's body is left if it is dropped unread; `None` for a request without a body.
+pub struct Lingering(Option<Slot>);
+
+/// Tracks `req`'s body (a request without one passes untouched): call [`Lingering::finish`] once
+/// the response is made and the request dropped.
+pub fn track(req: Request) -> (Request, Lingering) {
     if req.body().is_end_stream() {
-        return next.run(req).await;
+        return (req, Lingering(None));
     }
     let slot: Slot = Arc::default();
     let (parts, body) = req.into_parts();
     let body = Body::new(Tracked { inner: Some(body), ended: false, slot: slot.clone() });
-    let resp = next.run(Request::from_parts(parts, body)).await;
-    let left = slot.lock().take();
-    if let Some(body) = left {
-        let _ = tokio::time::timeout(DRAIN_TIME, drain(body)).await;
+    (Request::from_parts(parts, body), Lingering(Some(slot)))
+}
+
+impl Lingering {
+    /// Reads what is left of a body dropped unread, up to [`DRAIN_LIMIT`] and [`DRAIN_TIME`].
+    pub async fn finish(self) {
+        let Some(slot) = self.0 else { return };
+        let left = slot.lock().take();
+        if let Some(body) = left {
+            let _ = tokio::time::timeout(DRAIN_TIME, drain(body)).await;
+        }
     }
-    resp
 }
 
 async fn drain(mut body: Body) {

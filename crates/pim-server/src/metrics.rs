@@ -4,10 +4,9 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 
 use crate::AppState;
 
@@ -26,7 +25,8 @@ impl Metrics {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn count_status(&self, status: u16) {
+    /// Counts a response by its status class.
+    pub fn count_status(&self, status: u16) {
         let i = usize::from(status / 100).saturating_sub(1).min(4);
         self.by_class[i].fetch_add(1, Ordering::Relaxed);
     }
@@ -52,13 +52,6 @@ impl Metrics {
         let _ = writeln!(out, "pim_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
         out
     }
-}
-
-/// Counts every response by status class.
-pub async fn count_responses(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
-    s.metrics.count_status(resp.status().as_u16());
-    resp
 }
 
 /// The connectors' queues: rows due, how long the longest-waiting access has been out of line, and failing rows.

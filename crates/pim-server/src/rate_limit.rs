@@ -4,9 +4,8 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -101,15 +100,14 @@ fn limited(method: &Method, path: &str) -> bool {
     }
 }
 
-/// The middleware: refuses a source past its allowance on the limited endpoints.
-pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The refusal of a source past its allowance on the limited endpoints (`429` with
+/// `Retry-After`), or `None` when the request goes on; a limited request spends one allowance.
+pub fn refusal(state: &AppState, req: &Request) -> Option<Response> {
     if !limited(req.method(), req.uri().path()) {
-        return next.run(req).await;
+        return None;
     }
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let Some(wait) = state.rate_limit.source(peer, req.headers()).and_then(|s| state.rate_limit.refuse(s)) else {
-        return next.run(req).await;
-    };
+    let wait = state.rate_limit.source(peer, req.headers()).and_then(|s| state.rate_limit.refuse(s))?;
     let message =
         format!("too many requests from this address; try again in {wait} second{}", if wait == 1 { "" } else { "s" });
     let refusal = DomainError::new(ErrorKind::TooManyAttempts, message);
@@ -119,7 +117,7 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
         crate::portal::view::PortalError::from(refusal).into_response()
     };
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-    response
+    Some(response)
 }
 
 #[cfg(test)]

@@ -2,22 +2,16 @@
 //! `unsafe-inline` (scripts and styles come only from `/static/`), no framing, no sniffing, no
 //! referrer to other sites, no caching of pages, and HSTS when the portal is served over TLS.
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
-
-use crate::AppState;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 /// The Content-Security-Policy of every response.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                        connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Adds the headers (see the module's doc); a handler's own `Cache-Control` is kept.
-pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let mut r = next.run(req).await;
-    let h = r.headers_mut();
-    let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
+/// Adds the headers (see the module's doc) to a response's; a handler's own `Cache-Control` is
+/// kept; HSTS when `secure` (the portal is served over TLS).
+pub fn apply(h: &mut HeaderMap, secure: bool) {
+    let set = |h: &mut HeaderMap, name: HeaderName, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
     };
     set(h, header::CONTENT_SECURITY_POLICY, CSP);
@@ -31,8 +25,7 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     if !h.contains_key(header::CACHE_CONTROL) {
         set(h, header::CACHE_CONTROL, "no-store");
     }
-    if state.portal.secure_cookies {
+    if secure {
         set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
     }
-    r
 }
