@@ -486,6 +486,7 @@ async fn only_inactive_principals_are_reviewed_when_asked(b: Backend) {
     let all = items(&s, latest(&s, def.id).await.id).await;
     assert_eq!(all.iter().map(|i| i.principal_id).collect::<Vec<_>>(), [ian], "ann was active 5 days ago");
     body.inactive_days = Some(3);
+    body.name = "Idle 3 days".into();
     let def = s.admin.create_review(&body).await.expect("create");
     assert_eq!(items(&s, latest(&s, def.id).await.id).await.len(), 2);
 }
