@@ -59,11 +59,11 @@ pub use reports::{
 pub use requests::{AssignmentQuery, AssignmentState, CreateRequest, RequestOutcome, RequestQuery, Validation};
 pub use reviews::{
     CreateReview, DecideReviewItem, DecideReviewItems, MyReview, ReviewDetail, ReviewItemsQuery, ReviewResults,
-    ReviewScheduleInput,
+    ReviewScheduleInput, UpdateReview, UpdateReviewSchedule,
 };
 pub use roles::{CreateRole, EffectiveSettings, SettingsListQuery, SettingsQuery};
 pub use scim::{CreateScimClient, CreatedScimClient};
-pub use scopes::{CreateResource, ResourceQuery, ScopeInfo, ValidateScope};
+pub use scopes::{CreateResource, ResourceQuery, ScopeInfo, UpdateResource, ValidateScope};
 pub use ssh::{IssueSshCertificate, SshCertificate};
 pub use tokens::{
     AuthorizationServerMetadata, CreateAccessTokenRequest, CreateAudience, CreateTokenBody, CreatedAccessToken,

@@ -21,6 +21,14 @@ pub struct Problem {
     /// The request id (`x-request-id`) of the call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// For a refused document (`invalid_policy`): the 1-based line the refusal points at, when the
+    /// text has the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// For a refused document (`invalid_policy`): the field, e.g. `assignments[1].role`
+    /// (empty: the document as a whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// The base of problem type URIs.
@@ -37,6 +45,8 @@ impl Problem {
             detail: detail.into(),
             code,
             request_id: None,
+            line: None,
+            field: None,
         }
     }
 

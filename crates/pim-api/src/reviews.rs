@@ -68,6 +68,61 @@ fn yes() -> bool {
     true
 }
 
+/// Changes to a schedule (`PATCH /api/v1/reviews/{id}`): what is absent stays.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateReviewSchedule {
+    /// When the first instance starts (only before it started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Timestamp>,
+    /// How often it recurs (only before the first instance started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurrence: Option<Recurrence>,
+    /// How long each future instance lasts, in days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_days: Option<u32>,
+    /// When the review stops recurring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<ReviewEnd>,
+}
+
+/// Changes to a review definition for its future instances (`PATCH /api/v1/reviews/{id}`): what
+/// is absent stays. The instance in progress keeps its items and its end.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateReview {
+    /// A new name (unique among the reviews not stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A new description (`""` removes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// A new target (not while an instance is in progress).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<ReviewTarget>,
+    /// `eligible`, `active` or `both`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kinds: Option<ReviewedKinds>,
+    /// Only principals inactive this many days (`0`: everyone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive_days: Option<u32>,
+    /// New reviewers (future instances; the items in progress keep theirs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewers: Option<Reviewers>,
+    /// Schedule changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<UpdateReviewSchedule>,
+    /// Apply the results when an instance ends (the one in progress included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_apply: Option<bool>,
+    /// What happens to items nobody reviewed (the one in progress included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_no_response: Option<IfNoResponse>,
+    /// Reviewers must give a reason (decisions from now on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_required: Option<bool>,
+}
+
 /// A review definition with its instances, newest first (`GET /api/v1/reviews/{id}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -16,7 +16,7 @@ use pim_api::{
     ListQuery, LoginRequest, LoginResponse, MeResponse, Page, Principal, PrincipalId, Problem, Request, RequestId,
     RequestOutcome, RequestQuery, Resource, ResourceId, ResourceQuery, RoleDefinition, RoleId, RoleSettings, ScopeInfo,
     ScopePath, SettingsListQuery, SettingsQuery, SetupRequest, SetupStatus, TokenId, TokenQuery, UpdateGroup,
-    UpdateServicePrincipal, UpdateUser, ValidateScope, Validation,
+    UpdateResource, UpdateServicePrincipal, UpdateUser, ValidateScope, Validation,
 };
 use pim_api::{
     BreakGlassQuery, BreakGlassReview, BulkDecision, BulkDecisionResult, CompleteReview, DecideRequest,
@@ -25,7 +25,7 @@ use pim_api::{
 use pim_api::{ConfirmTotp, MfaConfirmed, MfaStatus, MfaVerified, RecoveryCodes, TotpEnrollment, VerifyMfa};
 use pim_api::{
     CreateReview, DecideReviewItem, DecideReviewItems, MyReview, ReviewDefinition, ReviewDetail, ReviewId,
-    ReviewInstance, ReviewInstanceId, ReviewItem, ReviewItemId, ReviewItemsQuery, ReviewResults,
+    ReviewInstance, ReviewInstanceId, ReviewItem, ReviewItemId, ReviewItemsQuery, ReviewResults, UpdateReview,
 };
 use pim_api::{CreateScimClient, CreatedScimClient, ScimClient};
 use pim_api::{Notification, NotificationQuery};
@@ -525,6 +525,16 @@ impl Client {
         self.get(&["resources", &id.to_string()]).await
     }
 
+    /// `PATCH /api/v1/resources/{id}`: renames and/or retypes a resource.
+    pub async fn update_resource(&self, id: ResourceId, body: &UpdateResource) -> Result<Resource> {
+        self.send_json(Method::PATCH, &["resources", &id.to_string()], body).await
+    }
+
+    /// `DELETE /api/v1/resources/{id}`: removes a resource's registration (answers it).
+    pub async fn delete_resource(&self, id: ResourceId) -> Result<Resource> {
+        Self::json(self.request(Method::DELETE, self.api(&["resources", &id.to_string()])?)).await
+    }
+
     /// `POST /api/v1/scopes/validate`: whether `scope` is a valid path, and its ancestors.
     pub async fn validate_scope(&self, scope: &str) -> Result<ScopeInfo> {
         self.send_json(Method::POST, &["scopes", "validate"], &ValidateScope { scope: scope.to_owned() }).await
@@ -912,6 +922,11 @@ impl Client {
     /// `GET /api/v1/reviews/{id}`: the definition and its instances, newest first.
     pub async fn get_review(&self, id: ReviewId) -> Result<ReviewDetail> {
         self.get(&["reviews", &id.to_string()]).await
+    }
+
+    /// `PATCH /api/v1/reviews/{id}`: edits a definition for its future instances.
+    pub async fn update_review(&self, id: ReviewId, body: &UpdateReview) -> Result<ReviewDefinition> {
+        self.send_json(Method::PATCH, &["reviews", &id.to_string()], body).await
     }
 
     /// `POST /api/v1/reviews/{id}/stop`.

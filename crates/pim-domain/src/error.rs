@@ -97,6 +97,18 @@ pub struct DomainError {
     pub kind: ErrorKind,
     /// A clear message for people.
     pub message: String,
+    /// Where in a submitted document the refusal points (a policy file's line and field), when it
+    /// does; problem+json carries it as `line` and `field` members.
+    pub location: Option<Location>,
+}
+
+/// A place in a submitted document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The 1-based line, when the text has the field.
+    pub line: Option<usize>,
+    /// The field, e.g. `assignments[1].role` (empty for the document as a whole).
+    pub field: String,
 }
 
 impl fmt::Display for DomainError {
@@ -108,7 +120,12 @@ impl fmt::Display for DomainError {
 impl DomainError {
     /// An error of `kind` with `message` (long quoted values shortened, see [`crate::message`]).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> DomainError {
-        DomainError { kind, message: crate::message::bounded(message.into()) }
+        DomainError { kind, message: crate::message::bounded(message.into()), location: None }
+    }
+    /// The same refusal, pointing at `location` in the submitted document.
+    pub fn at(mut self, location: Location) -> DomainError {
+        self.location = Some(location);
+        self
     }
     /// The stable code.
     pub fn code(&self) -> &'static str {

@@ -30,7 +30,7 @@ pub use approval::{Approval, Decision, Verdict};
 pub use assignment::{Assignment, AssignmentKind};
 pub use audit::{AuditDraft, AuditEvent, Outcome};
 pub use connector::{ConnectorGrant, ConnectorWork, ProvisionState};
-pub use error::{DomainError, ErrorKind};
+pub use error::{DomainError, ErrorKind, Location};
 pub use ids::{
     ActivityEventId, AlertId, AssignmentId, AudienceId, EventId, MfaFactorId, NotificationId, PrincipalId, RequestId,
     ResourceId, ReviewId, ReviewInstanceId, ReviewItemId, RoleId, ScimClientId, SettingsChangeId, TokenId,

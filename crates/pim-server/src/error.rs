@@ -2,7 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pim_domain::{DomainError, ErrorKind};
+use pim_domain::{DomainError, ErrorKind, Location};
 use pim_engine::EngineError;
 
 /// Base of the `type` URI of every problem.
@@ -56,12 +56,13 @@ pub struct ApiError {
     status: StatusCode,
     code: String,
     detail: String,
+    location: Option<Location>,
 }
 
 impl ApiError {
     /// A problem with an explicit status and code (for errors that are not domain refusals).
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> ApiError {
-        ApiError { status, code: code.to_owned(), detail: pim_domain::message::bounded(detail.into()) }
+        ApiError { status, code: code.to_owned(), detail: pim_domain::message::bounded(detail.into()), location: None }
     }
     /// `400 invalid_input`.
     pub fn bad_request(detail: impl Into<String>) -> ApiError {
@@ -83,7 +84,7 @@ impl ApiError {
 
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
-        ApiError { status: status_for(e.kind), code: e.code().to_owned(), detail: e.message }
+        ApiError { status: status_for(e.kind), code: e.code().to_owned(), detail: e.message, location: e.location }
     }
 }
 
@@ -105,14 +106,22 @@ impl From<EngineError> for ApiError {
 
 impl ApiError {
     /// The problem+json document (RFC 9457).
+    /// A refused document's location is `line` (when known) and `field` members beside `detail`.
     fn body(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut body = serde_json::json!({
             "type": format!("{PROBLEM_BASE}{}", self.code),
             "title": self.status.canonical_reason().unwrap_or("Error"),
             "status": self.status.as_u16(),
             "detail": self.detail,
             "code": self.code,
-        })
+        });
+        if let Some(at) = &self.location {
+            if let Some(line) = at.line {
+                body["line"] = line.into();
+            }
+            body["field"] = at.field.clone().into();
+        }
+        body
     }
 }
 
@@ -138,8 +147,7 @@ pub async fn add_request_id_to_problem(id: Option<HeaderValue>, resp: Response) 
     let bytes = match axum::body::to_bytes(body, 64 * 1024).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            let short =
-                ApiError { status: parts.status, code: "problem".into(), detail: "pim refused the request".into() };
+            let short = ApiError::new(parts.status, "problem", "pim refused the request");
             axum::body::Bytes::from(short.body().to_string())
         }
     };

@@ -4,12 +4,23 @@
 use serde_json::Value;
 
 use super::settings::{SettingsValues, default_of};
-use super::{AlertRulePolicy, AssignmentPolicy, PolicyDoc, RolePolicy};
+use super::{AlertRulePolicy, AssignmentPolicy, PolicyDoc, ResourcePolicy, RolePolicy};
 use crate::scope::ScopePath;
 
 /// One change, with what apply needs to carry it out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PolicyChange {
+    /// A resource to register.
+    CreateResource(ResourcePolicy),
+    /// A registered resource whose name or type changes.
+    UpdateResource {
+        /// As the server has it.
+        from: ResourcePolicy,
+        /// As the file has it.
+        to: ResourcePolicy,
+    },
+    /// A registered resource the file does not list.
+    RemoveResource(ResourcePolicy),
     /// A custom role to create.
     CreateRole(RolePolicy),
     /// A custom role whose description or permissions change.
@@ -95,12 +106,19 @@ impl PolicyChange {
     pub fn op(&self) -> &'static str {
         use PolicyChange::*;
         match self {
-            CreateRole(_) | CreateGroup(_) | AddMember { .. } | CreateAssignment(_) => "create",
+            CreateResource(_) | CreateRole(_) | CreateGroup(_) | AddMember { .. } | CreateAssignment(_) => "create",
             PutSettings { from: None, .. } => "create",
-            UpdateRole { .. } | PutSettings { .. } | UpdateAssignment { .. } | SetAlertRule { .. } => "update",
-            RemoveRole(_) | RemoveMember { .. } | ResetSettings { .. } | RemoveAssignment(_) | ResetAlertRule(_) => {
-                "remove"
-            }
+            UpdateResource { .. }
+            | UpdateRole { .. }
+            | PutSettings { .. }
+            | UpdateAssignment { .. }
+            | SetAlertRule { .. } => "update",
+            RemoveResource(_)
+            | RemoveRole(_)
+            | RemoveMember { .. }
+            | ResetSettings { .. }
+            | RemoveAssignment(_)
+            | ResetAlertRule(_) => "remove",
         }
     }
 
@@ -109,10 +127,11 @@ impl PolicyChange {
         self.op() == "remove"
     }
 
-    /// `role`, `group`, `member`, `settings` or `assignment`.
+    /// `resource`, `role`, `group`, `member`, `settings`, `assignment` or `alertRule`.
     pub fn object(&self) -> &'static str {
         use PolicyChange::*;
         match self {
+            CreateResource(_) | UpdateResource { .. } | RemoveResource(_) => "resource",
             CreateRole(_) | UpdateRole { .. } | RemoveRole(_) => "role",
             CreateGroup(_) => "group",
             AddMember { .. } | RemoveMember { .. } => "member",
@@ -129,6 +148,7 @@ impl PolicyChange {
         let assignment =
             |a: &AssignmentPolicy| format!("{} {} at {} for {}", a.kind.as_str(), a.role, a.scope, a.principal);
         match self {
+            CreateResource(r) | RemoveResource(r) | UpdateResource { to: r, .. } => r.scope.to_string(),
             CreateRole(r) | RemoveRole(r) | UpdateRole { to: r, .. } => r.name.clone(),
             CreateGroup(g) => g.clone(),
             AddMember { group, member } | RemoveMember { group, member } => format!("{member} in {group}"),
@@ -142,6 +162,16 @@ impl PolicyChange {
     pub fn fields(&self) -> Vec<FieldDiff> {
         use PolicyChange::*;
         match self {
+            UpdateResource { from, to } => {
+                let mut out = vec![];
+                if from.name != to.name {
+                    out.push(field("name", Some(from.name.clone().into()), Some(to.name.clone().into())));
+                }
+                if from.kind != to.kind {
+                    out.push(field("type", Some(from.kind.clone().into()), Some(to.kind.clone().into())));
+                }
+                out
+            }
             UpdateRole { from, to } => {
                 let mut out = vec![];
                 let strings = |v: &[String]| Some(Value::from(v.to_vec()));
@@ -221,6 +251,13 @@ pub fn diff(current: &PolicyDoc, desired: &PolicyDoc) -> Vec<PolicyChange> {
     use PolicyChange::*;
     let mut out = vec![];
     let mut removals = vec![];
+    for r in &desired.resources {
+        match current.resources.iter().find(|c| c.scope == r.scope) {
+            None => out.push(CreateResource(r.clone())),
+            Some(c) if c != r => out.push(UpdateResource { from: c.clone(), to: r.clone() }),
+            Some(_) => {}
+        }
+    }
     for r in &desired.roles {
         match current.roles.iter().find(|c| c.name == r.name) {
             None => out.push(CreateRole(r.clone())),
@@ -272,6 +309,9 @@ pub fn diff(current: &PolicyDoc, desired: &PolicyDoc) -> Vec<PolicyChange> {
         }
     }
     let mut tail = vec![];
+    for r in current.resources.iter().filter(|c| !desired.resources.iter().any(|r| r.scope == c.scope)) {
+        tail.push(RemoveResource(r.clone()));
+    }
     for a in current.assignments.iter().filter(|c| !desired.assignments.iter().any(|a| a.key() == c.key())) {
         tail.push(RemoveAssignment(a.clone()));
     }

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::settings::SettingsValues;
 use super::{
-    AlertRulePolicy, AssignmentPolicy, FORMAT_VERSION, GroupPolicy, PolicyDoc, PolicyError, RolePolicy, SettingsPolicy,
+    AlertRulePolicy, AssignmentPolicy, FORMAT_VERSION, GroupPolicy, PolicyDoc, PolicyError, ResourcePolicy, RolePolicy,
+    SettingsPolicy,
 };
 use crate::permission::{Pattern, Permissions};
 use crate::scope::ScopePath;
@@ -21,6 +22,8 @@ struct FileIn {
     version: u32,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default)]
+    resources: Vec<ResourceEntry>,
     #[serde(default)]
     roles: Vec<RoleEntry>,
     #[serde(default)]
@@ -38,6 +41,8 @@ struct FileIn {
 struct FileOut<'a> {
     version: u32,
     scope: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    resources: Vec<ResourceEntry>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     roles: Vec<RoleEntry>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -60,6 +65,15 @@ struct AlertRuleEntry {
     enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     thresholds: std::collections::BTreeMap<String, i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResourceEntry {
+    scope: String,
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -108,6 +122,11 @@ pub fn render(doc: &PolicyDoc) -> Result<String, DomainError> {
     let out = FileOut {
         version: FORMAT_VERSION,
         scope: doc.scope.as_str(),
+        resources: doc
+            .resources
+            .iter()
+            .map(|r| ResourceEntry { scope: r.scope.as_str().to_owned(), name: r.name.clone(), kind: r.kind.clone() })
+            .collect(),
         roles: doc
             .roles
             .iter()
@@ -169,6 +188,19 @@ pub fn parse(text: &str) -> Result<PolicyDoc, PolicyError> {
         None => ScopePath::root(),
     };
     let mut doc = PolicyDoc::empty(scope.clone());
+    for (i, r) in file.resources.into_iter().enumerate() {
+        let field = |k: &str| format!("resources[{i}].{k}");
+        let s = inside(&scope, &r.scope).map_err(|m| at(field("scope"), m))?;
+        if s.is_root() {
+            return Err(at(field("scope"), "'/' is the directory itself and cannot be registered".into()));
+        }
+        label(&r.name).map_err(|m| at(field("name"), format!("name {m}")))?;
+        label(&r.kind).map_err(|m| at(field("type"), format!("type {m}")))?;
+        if doc.resources.iter().any(|o| o.scope == s) {
+            return Err(at(field("scope"), format!("the resource at {s} is listed twice")));
+        }
+        doc.resources.push(ResourcePolicy { scope: s, name: r.name, kind: r.kind });
+    }
     for (i, r) in file.roles.into_iter().enumerate() {
         let patterns = |list: &[String], key: &str| -> Result<Vec<Pattern>, PolicyError> {
             list.iter()
@@ -251,6 +283,14 @@ pub fn parse(text: &str) -> Result<PolicyDoc, PolicyError> {
         doc.alert_rules.push(p.canonical());
     }
     Ok(doc)
+}
+
+/// A resource's name or type: 1-200 printable characters (as the resources API checks them).
+fn label(v: &str) -> Result<(), String> {
+    if v.trim().is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
+        return Err("must be 1-200 printable characters".into());
+    }
+    Ok(())
 }
 
 fn take_string(t: &mut toml::Table, key: &str) -> Result<String, String> {
@@ -387,6 +427,25 @@ thresholds = { count = 1, percent = 10 }
         let text = render(&doc).unwrap();
         assert_eq!(parse(&text).unwrap(), doc);
         assert_eq!(render(&parse(&text).unwrap()).unwrap(), text);
+    }
+
+    #[test]
+    fn resources_are_keyed_by_scope_in_tree_order() {
+        let text = "version = 1\n\n[[resources]]\nscope = \"/a-b\"\nname = \"AB\"\ntype = \"x\"\n\n\
+                    [[resources]]\nscope = \"/a/b\"\nname = \"B\"\ntype = \"y\"\n\n\
+                    [[resources]]\nscope = \"/a\"\nname = \"A\"\ntype = \"z\"\n";
+        let doc = parse(text).unwrap();
+        let rendered = render(&doc).unwrap();
+        let scopes: Vec<&str> = rendered.lines().filter(|l| l.starts_with("scope = \"/a")).collect();
+        assert_eq!(scopes, ["scope = \"/a\"", "scope = \"/a/b\"", "scope = \"/a-b\""], "depth first");
+        assert_eq!(render(&parse(&rendered).unwrap()).unwrap(), rendered);
+        let twice = format!("{text}\n[[resources]]\nscope = \"/a\"\nname = \"again\"\ntype = \"z\"\n");
+        let e = parse(&twice).unwrap_err();
+        assert_eq!((e.field.as_str(), e.line), ("resources[3].scope", Some(19)));
+        let located = crate::DomainError::from(e);
+        assert_eq!(located.location, Some(crate::Location { line: Some(19), field: "resources[3].scope".into() }));
+        let e = parse("version = 1\nscope = \"/a\"\n\n[[resources]]\nscope = \"/b\"\nname = \"B\"\ntype = \"y\"\n");
+        assert_eq!(e.unwrap_err().field, "resources[0].scope", "outside the file's scope");
     }
 
     #[test]

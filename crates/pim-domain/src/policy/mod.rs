@@ -24,6 +24,8 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct PolicyDoc {
     /// What the document covers: settings and assignments at this scope or below (`/`: everything).
     pub scope: ScopePath,
+    /// Resources registered at scopes, by scope.
+    pub resources: Vec<ResourcePolicy>,
     /// Custom roles, by name.
     pub roles: Vec<RolePolicy>,
     /// Groups and their static members, by name.
@@ -39,11 +41,20 @@ pub struct PolicyDoc {
 impl PolicyDoc {
     /// An empty document covering `scope`.
     pub fn empty(scope: ScopePath) -> PolicyDoc {
-        PolicyDoc { scope, roles: vec![], groups: vec![], settings: vec![], assignments: vec![], alert_rules: vec![] }
+        PolicyDoc {
+            scope,
+            resources: vec![],
+            roles: vec![],
+            groups: vec![],
+            settings: vec![],
+            assignments: vec![],
+            alert_rules: vec![],
+        }
     }
 
     /// Puts every list in the canonical order (what `render` writes and `diff` walks).
     pub fn sort(&mut self) {
+        self.resources.sort_by_key(ResourcePolicy::sort_key);
         self.roles.sort_by(|a, b| a.name.cmp(&b.name));
         for r in &mut self.roles {
             r.actions.sort();
@@ -59,6 +70,24 @@ impl PolicyDoc {
         self.settings.sort_by(|a, b| (&a.role, a.scope.as_str()).cmp(&(&b.role, b.scope.as_str())));
         self.assignments.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         self.alert_rules.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+}
+
+/// A resource registered at a scope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourcePolicy {
+    /// Where (its key: one resource per scope).
+    pub scope: ScopePath,
+    /// Display name.
+    pub name: String,
+    /// Type, e.g. `subscription`.
+    pub kind: String,
+}
+
+impl ResourcePolicy {
+    /// The tree's depth-first order (`/a`, `/a/b`, `/a-b`), as the resources API lists them.
+    fn sort_key(&self) -> String {
+        self.scope.as_str().replace('/', "\u{1}")
     }
 }
 
@@ -202,6 +231,7 @@ impl fmt::Display for PolicyError {
 
 impl From<PolicyError> for crate::DomainError {
     fn from(e: PolicyError) -> Self {
-        crate::DomainError::new(crate::ErrorKind::InvalidPolicy, e.to_string())
+        let location = crate::Location { line: e.line, field: e.field.clone() };
+        crate::DomainError::new(crate::ErrorKind::InvalidPolicy, e.to_string()).at(location)
     }
 }

@@ -66,6 +66,13 @@ async fn principal(tx: &mut WriteTx, name: &str) -> Result<Principal> {
         .ok_or_else(|| DomainError::not_found(format!("principal '{name}'")).into())
 }
 
+/// The resource registered at `scope`.
+async fn registered(tx: &mut WriteTx, scope: &pim_domain::ScopePath) -> Result<pim_domain::Resource> {
+    q::get_resource_by_scope(tx.conn(), scope)
+        .await?
+        .ok_or_else(|| DomainError::not_found(format!("the resource at {scope}")).into())
+}
+
 impl Engine {
     /// Carries out `change` in `tx` as the caller; the proposal filed instead, for protected settings.
     #[allow(clippy::too_many_arguments)]
@@ -80,6 +87,19 @@ impl Engine {
         done: &mut Done,
     ) -> Result<Option<SettingsChangeId>> {
         match change {
+            PolicyChange::CreateResource(r) => {
+                self.create_resource_in(tx, ctx, now, r.scope.clone(), r.name.clone(), r.kind.clone()).await?;
+            }
+            PolicyChange::UpdateResource { from, to } => {
+                let have = registered(tx, &to.scope).await?;
+                let changed = |a: &String, b: &String| (a != b).then(|| b.clone());
+                let (name, kind) = (changed(&from.name, &to.name), changed(&from.kind, &to.kind));
+                self.update_resource_in(tx, ctx, now, have, name, kind).await?;
+            }
+            PolicyChange::RemoveResource(r) => {
+                let have = registered(tx, &r.scope).await?;
+                self.delete_resource_in(tx, ctx, now, &have).await?;
+            }
             PolicyChange::CreateRole(r) => {
                 let p = permissions(r)?;
                 let draft = role_draft(self.draft(ctx, "role.create"), &r.name, &p);

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use pim_domain::policy::{AssignmentPolicy, GroupPolicy, PolicyDoc, RolePolicy, SettingsPolicy, settings_values};
+use pim_domain::policy::{
+    AssignmentPolicy, GroupPolicy, PolicyDoc, ResourcePolicy, RolePolicy, SettingsPolicy, settings_values,
+};
 use pim_domain::{
     Assignment, AssignmentKind, Principal, PrincipalId, PrincipalKind, RoleDefinition, RoleId, ScopePath, Timestamp,
 };
@@ -27,6 +29,16 @@ pub(crate) async fn current(c: &mut AnyConnection, scope: &ScopePath, now: Times
     let roles: HashMap<RoleId, RoleDefinition> = q::list_roles(c).await?.into_iter().map(|r| (r.id, r)).collect();
     let name = |id: PrincipalId| people.get(&id).map(|p| p.name.clone());
     let mut doc = PolicyDoc::empty(scope.clone());
+    let mut after: Option<String> = None;
+    loop {
+        let page = q::list_resources(c, Some(scope), after.as_deref(), 1000).await?;
+        after = page.last().map(|r| r.scope.as_str().to_owned());
+        let done = page.len() < 1000;
+        doc.resources.extend(page.into_iter().map(|r| ResourcePolicy { scope: r.scope, name: r.name, kind: r.kind }));
+        if done {
+            break;
+        }
+    }
     for r in roles.values().filter(|r| !r.builtin) {
         doc.roles.push(RolePolicy {
             name: r.name.clone(),

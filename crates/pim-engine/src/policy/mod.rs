@@ -5,7 +5,7 @@ mod apply;
 mod current;
 mod resolve;
 
-use pim_domain::actions::{ALERTS_READ, ASSIGNMENTS_READ, DIRECTORY_READ, ROLES_READ, SETTINGS_READ};
+use pim_domain::actions::{ALERTS_READ, ASSIGNMENTS_READ, DIRECTORY_READ, ROLES_READ, SCOPES_READ, SETTINGS_READ};
 use pim_domain::policy::{PolicyChange, diff, parse, render};
 use pim_domain::{ScopePath, SettingsChangeId};
 use pim_store::{AnyConnection, q};
@@ -69,7 +69,7 @@ pub struct PolicyReport {
 
 impl Engine {
     /// The policy at `scope` and below as a TOML file (`pim.roles.read` and `pim.directory.read`
-    /// at `/`, `pim.settings.read` and `pim.assignments.read` at `scope`, and for `/` (which holds
+    /// at `/`, `pim.scopes.read`, `pim.settings.read` and `pim.assignments.read` at `scope`, and for `/` (which holds
     /// the alert rules) `pim.alerts.read`).
     pub async fn export_policy(&self, ctx: &Context, scope: &ScopePath) -> Result<String> {
         self.authorize_policy_read(ctx, scope).await?;
@@ -157,13 +157,15 @@ impl Engine {
         .await
     }
 
-    /// Export and plan read roles, the directory, settings and assignments, and at `/` alert rules.
+    /// Export and plan read roles, the directory, resources, settings and assignments, and at `/`
+    /// alert rules.
     async fn authorize_policy_read(&self, ctx: &Context, scope: &ScopePath) -> Result<()> {
         self.authorize_read(ctx, ROLES_READ, &ScopePath::root()).await?;
         if scope.is_root() {
             self.authorize_read(ctx, ALERTS_READ, &ScopePath::root()).await?;
         }
         self.authorize_read(ctx, DIRECTORY_READ, &ScopePath::root()).await?;
+        self.authorize_read(ctx, SCOPES_READ, scope).await?;
         self.authorize_read(ctx, SETTINGS_READ, scope).await?;
         self.authorize_read(ctx, ASSIGNMENTS_READ, scope).await
     }

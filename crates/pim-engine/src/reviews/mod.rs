@@ -4,6 +4,7 @@
 
 mod apply;
 mod decide;
+mod edit;
 mod run;
 mod texts;
 
@@ -23,6 +24,7 @@ use crate::engine::Engine;
 use crate::error::{Result, refuse};
 
 pub use decide::ItemDecisionInput;
+pub use edit::{ReviewEdit, as_new};
 
 /// How far in the past a new review's first instance may start (clocks differ a little).
 pub const MAX_START_IN_PAST_MS: i64 = DAY_MS;
@@ -113,6 +115,7 @@ impl Engine {
                     return refuse(ErrorKind::InvalidInput, "schedule.start must not be more than a day in the past");
                 }
                 let mut tx = self.store.write(now).await?;
+                edit::ensure_name_free(tx.conn(), &new.name, None).await?;
                 self.check_references(tx.conn(), &new).await?;
                 let def = ReviewDefinition {
                     id: ReviewId::new(),

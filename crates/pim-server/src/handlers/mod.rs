@@ -115,7 +115,10 @@ fn authenticated() -> Router<AppState> {
             get(directory::get_service_principal).patch(directory::update_service_principal),
         )
         .route("/api/v1/resources", get(resources::list_resources).post(resources::create_resource))
-        .route("/api/v1/resources/{id}", get(resources::get_resource))
+        .route(
+            "/api/v1/resources/{id}",
+            get(resources::get_resource).patch(resources::update_resource).delete(resources::delete_resource),
+        )
         .route("/api/v1/scopes/validate", post(resources::validate_scope))
         .route("/api/v1/roles", get(roles::list_roles).post(roles::create_role))
         .route("/api/v1/roles/{id_or_name}", get(roles::get_role).put(roles::update_role).delete(roles::delete_role))
@@ -168,7 +171,7 @@ fn authenticated() -> Router<AppState> {
         .route("/api/v1/alerts/{id}/dismiss", post(alerts::dismiss_alert))
         .route("/api/v1/alerts/{id}/remediate", post(alerts::remediate_alert))
         .route("/api/v1/reviews", get(reviews::list_reviews).post(reviews::create_review))
-        .route("/api/v1/reviews/{id}", get(reviews::get_review))
+        .route("/api/v1/reviews/{id}", get(reviews::get_review).patch(reviews::update_review))
         .route("/api/v1/reviews/{id}/stop", post(reviews::stop_review))
         .route("/api/v1/review-instances/{id}", get(reviews::get_review_instance))
         .route("/api/v1/review-instances/{id}/items", get(reviews::list_review_items))

@@ -3,7 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use pim_api::{
-    CreateResource, Page, Problem, Resource, ResourceId, ResourceQuery, ScopeInfo, ScopePath, ValidateScope,
+    CreateResource, Page, Problem, Resource, ResourceId, ResourceQuery, ScopeInfo, ScopePath, UpdateResource,
+    ValidateScope,
 };
 
 use crate::AppState;
@@ -45,6 +46,31 @@ pub async fn get_resource(
     Path(id): Path<ResourceId>,
 ) -> ApiResult<Json<Resource>> {
     Ok(Json(s.engine.get_resource(&ctx, id).await?))
+}
+
+/// Renames and/or retypes a resource (needs `pim.scopes.write` at its scope).
+#[utoipa::path(patch, path = "/api/v1/resources/{id}", tag = "scopes", security(("bearer" = [])), params(("id" = ResourceId, Path)),
+    request_body = UpdateResource,
+    responses((status = 200, body = Resource), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn update_resource(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<ResourceId>,
+    Json(b): Json<UpdateResource>,
+) -> ApiResult<Json<Resource>> {
+    Ok(Json(s.engine.update_resource(&ctx, id, b.name, b.kind).await?))
+}
+
+/// Removes a resource's registration; assignments and settings at its scope stay (needs
+/// `pim.scopes.write` at its scope). Answers the removed resource.
+#[utoipa::path(delete, path = "/api/v1/resources/{id}", tag = "scopes", security(("bearer" = [])), params(("id" = ResourceId, Path)),
+    responses((status = 200, body = Resource), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete_resource(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<ResourceId>,
+) -> ApiResult<Json<Resource>> {
+    Ok(Json(s.engine.delete_resource(&ctx, id).await?))
 }
 
 /// Checks a scope path's syntax and lists its ancestors.

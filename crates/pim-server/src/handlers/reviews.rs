@@ -6,7 +6,7 @@ use axum::response::Response;
 use pim_api::{
     CreateReview, DecideReviewItem, DecideReviewItems, ExportFormat, MyReview, Page, Problem, ReviewDefinition,
     ReviewDetail, ReviewId, ReviewInstance, ReviewInstanceId, ReviewItem, ReviewItemId, ReviewItemsQuery,
-    ReviewResults, ReviewSchedule, Timestamp,
+    ReviewResults, ReviewSchedule, Timestamp, UpdateReview,
 };
 use pim_engine::reviews::{ItemDecisionInput, NewReview};
 
@@ -17,7 +17,7 @@ use crate::error::ApiResult;
 use crate::extract::{Ctx, Json, Path, Query};
 
 /// The columns of an instance's results as CSV, in order.
-pub const RESULTS_CSV_COLUMNS: [&str; 20] = [
+pub const RESULTS_CSV_COLUMNS: [&str; 21] = [
     "itemId",
     "principalId",
     "principalName",
@@ -27,6 +27,7 @@ pub const RESULTS_CSV_COLUMNS: [&str; 20] = [
     "kind",
     "assignmentId",
     "lastActivity",
+    "lastUse",
     "recommendation",
     "decision",
     "reason",
@@ -69,6 +70,38 @@ pub async fn create_review(
         reason_required: b.reason_required,
     };
     Ok((axum::http::StatusCode::CREATED, Json(s.engine.create_review(&ctx, new).await?)))
+}
+
+/// Edits a definition for its future instances: the instance in progress keeps its items and its
+/// end (needs `pim.reviews.write` at the old and the new target's scope). Refused: the schedule's
+/// start or recurrence once an instance started, the target while one is in progress.
+#[utoipa::path(patch, path = "/api/v1/reviews/{id}", tag = "reviews", security(("bearer" = [])),
+    params(("id" = ReviewId, Path)), request_body = UpdateReview,
+    responses((status = 200, body = ReviewDefinition), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn update_review(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<ReviewId>,
+    Json(b): Json<UpdateReview>,
+) -> ApiResult<Json<ReviewDefinition>> {
+    let sch = b.schedule.unwrap_or_default();
+    let edit = pim_engine::reviews::ReviewEdit {
+        name: b.name,
+        description: b.description,
+        target: b.target,
+        kinds: b.kinds,
+        inactive_days: b.inactive_days,
+        reviewers: b.reviewers,
+        start: sch.start,
+        recurrence: sch.recurrence,
+        duration_days: sch.duration_days,
+        end: sch.end,
+        auto_apply: b.auto_apply,
+        if_no_response: b.if_no_response,
+        reason_required: b.reason_required,
+    };
+    Ok(Json(s.engine.update_review(&ctx, id, edit).await?))
 }
 
 /// Review definitions the caller may read (`pim.reviews.read` at each one's scope), oldest first.
@@ -155,6 +188,7 @@ pub(crate) fn results_row(s: &AppState, i: &ReviewItem) -> Vec<String> {
         i.kind.as_str().to_owned(),
         i.assignment_id.map(|a| a.to_string()).unwrap_or_default(),
         i.last_activity.map(Timestamp::to_rfc3339).unwrap_or_default(),
+        i.last_use.map(Timestamp::to_rfc3339).unwrap_or_default(),
         verdict(i.recommendation).to_owned(),
         d.map(|d| verdict(d.verdict)).unwrap_or_default().to_owned(),
         cell(d.and_then(|d| d.reason.as_deref()).unwrap_or_default()),

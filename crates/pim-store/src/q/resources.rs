@@ -73,3 +73,20 @@ pub async fn list_resources(
     let rows = bind_all(&sql, args).fetch_all(&mut *c).await?;
     rows.iter().map(resource).collect()
 }
+
+/// Renames or retypes a resource (its scope and id stay).
+pub async fn update_resource(c: &mut AnyConnection, res: &Resource) -> Result<()> {
+    sqlx::query("UPDATE resources SET name = $1, kind = $2 WHERE id = $3")
+        .bind(res.name.clone())
+        .bind(res.kind.clone())
+        .bind(res.id.to_string())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// Removes a resource's registration (nothing else refers to it).
+pub async fn delete_resource(c: &mut AnyConnection, id: ResourceId) -> Result<()> {
+    sqlx::query("DELETE FROM resources WHERE id = $1").bind(id.to_string()).execute(&mut *c).await?;
+    Ok(())
+}

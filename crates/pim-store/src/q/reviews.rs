@@ -75,6 +75,28 @@ pub async fn stop_review(c: &mut AnyConnection, id: ReviewId, at: Timestamp) -> 
     Ok(done.rows_affected() > 0)
 }
 
+/// Rewrites what a definition says (its id, creator, creation and stop stay).
+pub async fn update_review(c: &mut AnyConnection, d: &ReviewDefinition) -> Result<()> {
+    sqlx::query(
+        "UPDATE access_reviews SET name = $2, description = $3, target = $4, kinds = $5, inactive_days = $6, \
+         reviewers = $7, schedule = $8, auto_apply = $9, if_no_response = $10, reason_required = $11 WHERE id = $1",
+    )
+    .bind(d.id.to_string())
+    .bind(d.name.clone())
+    .bind(d.description.clone())
+    .bind(to_json(&d.target)?)
+    .bind(to_json(&d.kinds)?)
+    .bind(d.inactive_days.map(i64::from))
+    .bind(to_json(&d.reviewers)?)
+    .bind(to_json(&d.schedule)?)
+    .bind(d.auto_apply)
+    .bind(to_json(&d.if_no_response)?)
+    .bind(d.reason_required)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
 /// One definition.
 pub async fn get_review(c: &mut AnyConnection, id: ReviewId) -> Result<Option<ReviewDefinition>> {
     let sql = format!("SELECT {REVIEW_COLS} FROM access_reviews WHERE id = $1");

@@ -1,6 +1,6 @@
 //! `pim scopes`: the resources registered in the scope tree, and scope path validation.
 
-use pim_api::{CreateResource, Resource, ResourceQuery, ScopePath};
+use pim_api::{CreateResource, Resource, ResourceId, ResourceQuery, ScopePath, UpdateResource};
 
 use super::Ctx;
 use super::duration::parse_scope;
@@ -32,6 +32,22 @@ pub enum ScopesCommand {
         /// Type, e.g. subscription or postgres.database.
         #[arg(long = "type")]
         kind: String,
+    },
+    /// Rename and/or retype a registered resource.
+    Update {
+        /// The resource's id.
+        id: ResourceId,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New type.
+        #[arg(long = "type")]
+        kind: Option<String>,
+    },
+    /// Remove a resource's registration (assignments and settings at its scope stay).
+    Remove {
+        /// The resource's id.
+        id: ResourceId,
     },
     /// Check a scope path and show its ancestors.
     Validate {
@@ -68,6 +84,14 @@ pub async fn run(ctx: &Ctx, cmd: ScopesCommand) -> anyhow::Result<()> {
         }
         ScopesCommand::Add { scope, name, kind } => {
             let r = client.create_resource(&CreateResource { scope, name, kind }).await?;
+            output::show(ctx.format, &r, || resource_listing(&r))
+        }
+        ScopesCommand::Update { id, name, kind } => {
+            let r = client.update_resource(id, &UpdateResource { name, kind }).await?;
+            output::show(ctx.format, &r, || resource_listing(&r))
+        }
+        ScopesCommand::Remove { id } => {
+            let r = client.delete_resource(id).await?;
             output::show(ctx.format, &r, || resource_listing(&r))
         }
         ScopesCommand::Validate { scope } => {

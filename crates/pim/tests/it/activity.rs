@@ -225,6 +225,18 @@ async fn reviews_recommend_removal_of_access_activated_but_never_used(b: Backend
     assert_eq!(verdict_of(&items, bob), (Verdict::Approve, Some(used_at)), "used recently");
     let ann_item = items.iter().find(|i| i.principal_id == ann).expect("item");
     assert!(ann_item.last_activity.is_some(), "the last activation is shown beside the (absent) last use");
+    // The results CSV carries the last use too, in its own column after lastActivity.
+    let instance = s.admin.get_review(second.id).await.expect("review").instances[0].id;
+    let csv =
+        String::from_utf8(s.admin.review_results_file(instance, ExportFormat::Csv).await.expect("csv")).expect("utf8");
+    let header: Vec<&str> = csv.lines().next().expect("header").split(',').collect();
+    let col = header.iter().position(|c| *c == "lastUse").expect("a lastUse column");
+    assert_eq!(header[col - 1], "lastActivity");
+    let cell_of = |p: PrincipalId| {
+        let row = csv.lines().find(|l| l.contains(&p.to_string())).expect("row").to_owned();
+        row.split(',').nth(col).expect("cell").to_owned()
+    };
+    assert_eq!((cell_of(bob), cell_of(ann)), (used_at.to_rfc3339(), String::new()));
 
     // Used long ago counts as unused.
     s.advance(31 * DAY_MS);

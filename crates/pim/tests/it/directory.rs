@@ -127,6 +127,58 @@ async fn resources_form_a_tree(b: Backend) {
     s.stop().await;
 }
 
+async fn resources_are_renamed_retyped_and_removed(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let reg = |scope: &str| CreateResource { scope: sp(scope), name: "Orders".into(), kind: "database".into() };
+    let r = s.admin.create_resource(&reg("/db/orders")).await.expect("register");
+    let (uid, _) = s.user("ann").await;
+    s.assign(uid, role::READER, "/db/orders", AssignmentKind::Eligible, None).await;
+
+    // Rename only; then retype only: the other field stays.
+    let named = UpdateResource { name: Some("Orders DB".into()), kind: None };
+    let up = s.admin.update_resource(r.id, &named).await.expect("rename");
+    assert_eq!((up.name.as_str(), up.kind.as_str(), up.scope.as_str()), ("Orders DB", "database", "/db/orders"));
+    let typed = UpdateResource { name: None, kind: Some("postgres.database".into()) };
+    let up = s.admin.update_resource(r.id, &typed).await.expect("retype");
+    assert_eq!((up.name.as_str(), up.kind.as_str()), ("Orders DB", "postgres.database"));
+    assert_eq!(s.admin.get_resource(r.id).await.expect("get"), up);
+    let events = s.audited("resource.update").await;
+    assert!(events.iter().all(|e| e.error_code.is_none()) && events.len() == 2, "{events:?}");
+    assert_eq!(events[0].scope.as_ref().map(|x| x.as_str()), Some("/db/orders"));
+    assert_eq!(events[0].details["to"]["type"], "postgres.database");
+    assert_eq!(events[0].details["from"]["type"], "database");
+
+    // Bad input answers 4xx and changes nothing.
+    assert_eq!(status(s.admin.update_resource(r.id, &UpdateResource::default()).await), 400);
+    let blank = UpdateResource { name: Some("  ".into()), kind: None };
+    assert_eq!(code(s.admin.update_resource(r.id, &blank).await), "invalid_input");
+    assert_eq!(code(s.admin.update_resource(ResourceId::new(), &named).await), "not_found");
+    assert_eq!(code(s.admin.delete_resource(ResourceId::new()).await), "not_found");
+    assert_eq!(s.admin.get_resource(r.id).await.expect("get"), up);
+
+    // Without pim.scopes.write at the resource's scope: 403, nothing changes.
+    let (rid, reader) = s.user("reader").await;
+    s.assign(rid, role::SECURITY_READER, "/", AssignmentKind::Active, None).await;
+    assert_eq!(status(reader.update_resource(r.id, &named).await), 403);
+    assert_eq!(status(reader.delete_resource(r.id).await), 403);
+    let (_, nobody) = s.user("nobody").await;
+    assert_eq!(code(nobody.delete_resource(r.id).await), "forbidden");
+    assert_eq!(code(nobody.delete_resource(ResourceId::new()).await), "forbidden", "no existence oracle");
+    assert_eq!(s.admin.get_resource(r.id).await.expect("still there"), up);
+
+    // Removing the registration leaves the assignments at its scope alone.
+    let gone = s.admin.delete_resource(r.id).await.expect("delete");
+    assert_eq!(gone.id, r.id);
+    assert_eq!(code(s.admin.get_resource(r.id).await), "not_found");
+    let filter = AssignmentQuery { scope: Some(sp("/db/orders")), ..Default::default() };
+    assert_eq!(s.admin.list_assignments(&filter).await.expect("list").items.len(), 1);
+    let deleted: Vec<_> = s.audited("resource.delete").await.into_iter().filter(|e| e.error_code.is_none()).collect();
+    assert_eq!((deleted.len(), deleted[0].details["name"].as_str()), (1, Some("Orders DB")));
+    // The scope may be registered again.
+    s.admin.create_resource(&reg("/db/orders")).await.expect("again");
+    s.stop().await;
+}
+
 async fn custom_roles_and_their_rules(b: Backend) {
     let s = TestServer::start(&b).await;
     let roles = s.admin.list_roles().await.expect("roles").items;
@@ -374,6 +426,7 @@ crate::backend_tests!(
     users_groups_and_service_principals,
     nested_groups_refuse_cycles,
     resources_form_a_tree,
+    resources_are_renamed_retyped_and_removed,
     custom_roles_and_their_rules,
     settings_inherit_from_the_nearest_ancestor,
     setup_sign_in_and_tokens,

@@ -40,7 +40,13 @@ async fn world(s: &TestServer) {
         thresholds: [("count".to_owned(), 1)].into_iter().collect(),
     };
     s.admin.update_alert_rule("tooManyGlobalAdmins", &rule).await.expect("alert rule");
+    for (scope, name, kind) in [("/db", "Databases", "folder"), ("/prod", "Production", "subscription")] {
+        let r = CreateResource { scope: sp(scope), name: name.into(), kind: kind.into() };
+        s.admin.create_resource(&r).await.expect("resource");
+    }
 }
+
+const PROD: &str = "[[resources]]\nscope = \"/prod\"\nname = \"Production\"\ntype = \"subscription\"\n";
 
 fn body(policy: &str) -> PolicyRequest {
     PolicyRequest { policy: policy.to_owned(), prune: false, justification: None }
@@ -57,6 +63,15 @@ async fn export(c: &Client) -> String {
 /// The 1-based line of `needle` in `text`.
 fn line_of(text: &str, needle: &str) -> usize {
     text.lines().position(|l| l == needle).unwrap_or_else(|| panic!("no line {needle:?} in:\n{text}")) + 1
+}
+
+/// The problem a refused call answers.
+fn problem<T: std::fmt::Debug>(r: Result<T, ClientError>) -> Problem {
+    match r {
+        Ok(v) => panic!("expected a refusal, got {v:?}"),
+        Err(ClientError::Api { problem, .. }) => problem,
+        Err(e) => panic!("expected a problem, got {e:?}"),
+    }
 }
 
 /// What a refused call says, as `code: detail`.
@@ -79,6 +94,8 @@ async fn export_apply_on_a_fresh_server_exports_the_same_file(b: Backend) {
         "principal = \"bob\"\nrole = \"Reader\"\nscope = \"/db/orders\"\ntype = \"eligible\"\nend = ",
         "principal = \"admin\"\nrole = \"Global Administrator\"\nscope = \"/\"\ntype = \"active\"\n",
         "[[alertRules]]\nid = \"tooManyGlobalAdmins\"\nseverity = \"high\"\n",
+        "scope = \"/\"\n\n[[resources]]\nscope = \"/db\"\nname = \"Databases\"\ntype = \"folder\"\n\n",
+        PROD,
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -181,11 +198,15 @@ async fn a_file_with_an_error_is_refused_with_line_and_field_and_changes_nothing
     for (what, file, bad_line, field, message) in cases {
         let line = line_of(&file, bad_line);
         let before = db.snapshot().await;
-        for r in
-            [refusal(s.admin.plan_policy(&body(&file)).await), refusal(s.admin.apply_policy(&pruning(&file)).await)]
+        for p in
+            [problem(s.admin.plan_policy(&body(&file)).await), problem(s.admin.apply_policy(&pruning(&file)).await)]
         {
+            let r = format!("{}: {}", p.code, p.detail);
             assert!(r.starts_with(&format!("invalid_policy: line {line}, field {field}")), "{what}: {r}");
             assert!(r.contains(message), "{what}: {r}");
+            // The location is structured too, beside the detail.
+            assert_eq!(p.line, Some(line as u32), "{what}: {p:?}");
+            assert!(p.field.as_deref().is_some_and(|f| f.starts_with(field)), "{what}: {p:?}");
         }
         let (changes, _) = db.changes_since(&before).await;
         assert!(changes.is_empty(), "{what}: the refused file changed {changes:?}");
@@ -334,6 +355,7 @@ async fn a_scoped_file_manages_only_its_subtree(b: Backend) {
         [
             "remove assignment eligible DB Operator at /db for oncall",
             "remove assignment eligible Reader at /db/orders for bob",
+            "remove resource /db",
             "remove settings DB Operator at /db",
         ]
     );
@@ -391,7 +413,81 @@ async fn alert_rules_are_policy_of_the_root(b: Backend) {
     assert!(!scoped.contains("alertRules"), "{scoped}");
 }
 
+/// The registered resources as `scope name type`.
+async fn scopes(c: &Client) -> Vec<String> {
+    let all = c.list_resources(&ResourceQuery::default()).await.expect("list").items;
+    all.into_iter().map(|r| format!("{} {} {}", r.scope, r.name, r.kind)).collect()
+}
+
+async fn resources_are_policy_by_scope(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let text = export(&s.admin).await;
+    let renamed = "scope = \"/db\"\nname = \"DB servers\"\ntype = \"folder\"\n";
+    let file = format!(
+        "{}\n[[resources]]\nscope = \"/db/orders\"\nname = \"Orders\"\ntype = \"postgres.database\"\n",
+        text.replace("scope = \"/db\"\nname = \"Databases\"\ntype = \"folder\"\n", renamed).replace(PROD, "")
+    );
+    let plan = s.admin.plan_policy(&body(&file)).await.expect("plan");
+    let seen: Vec<(&str, &str, &str, &str)> =
+        plan.changes.iter().map(|c| (c.op.as_str(), c.object.as_str(), c.key.as_str(), c.status.as_str())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("update", "resource", "/db", "wouldApply"),
+            ("create", "resource", "/db/orders", "wouldApply"),
+            ("remove", "resource", "/prod", "needsPrune"),
+        ]
+    );
+    let f = &plan.changes[0].fields;
+    assert_eq!(
+        f.iter().map(|f| (f.field.as_str(), f.from.clone(), f.to.clone())).collect::<Vec<_>>(),
+        [("name", Some("Databases".into()), Some("DB servers".into()))]
+    );
+    s.admin.apply_policy(&body(&file)).await.expect("apply");
+    assert_eq!(
+        scopes(&s.admin).await,
+        ["/db DB servers folder", "/db/orders Orders postgres.database", "/prod Production subscription"],
+        "without prune the unlisted resource stays"
+    );
+    s.admin.apply_policy(&pruning(&file)).await.expect("apply --prune");
+    assert_eq!(scopes(&s.admin).await, ["/db DB servers folder", "/db/orders Orders postgres.database"]);
+    assert!(export(&s.admin).await.contains("scope = \"/prod\"\n"), "the settings at /prod stay");
+    let ok = |v: Vec<AuditEvent>| v.into_iter().filter(|e| e.error_code.is_none()).count();
+    assert_eq!(
+        (ok(s.audited("resource.create").await), ok(s.audited("resource.update").await)),
+        (3, 1),
+        "world's two and the file's one; one rename"
+    );
+    assert_eq!(s.audited("resource.delete").await[0].scope, Some(sp("/prod")));
+
+    // A resource at / or without a name is refused with its line and field, and changes nothing.
+    let before = export(&s.admin).await;
+    for (what, entry, field) in [
+        ("root", "scope = \"/\"\nname = \"All\"\ntype = \"x\"", "resources[0].scope"),
+        ("blank name", "scope = \"/new\"\nname = \" \"\ntype = \"x\"", "resources[0].name"),
+        ("twice", "scope = \"/db\"\nname = \"Again\"\ntype = \"x\"", "resources[1].scope"),
+    ] {
+        let bad = before.replacen("[[resources]]\n", &format!("[[resources]]\n{entry}\n\n[[resources]]\n"), 1);
+        let p = problem(s.admin.apply_policy(&pruning(&bad)).await);
+        assert_eq!((p.code.as_str(), p.field.as_deref()), ("invalid_policy", Some(field)), "{what}: {p:?}");
+        let line = p.line.expect("line") as usize;
+        let key = field.rsplit('.').next().expect("key");
+        let at = bad.lines().nth(line - 1).expect("line");
+        assert!(at.starts_with(&format!("{key} = ")), "{what}: line {line} is {at:?}");
+        assert_eq!(export(&s.admin).await, before, "{what}");
+    }
+    // Renaming needs pim.scopes.write at the resource's scope: a Privileged Role Administrator is refused.
+    let (pra_id, pra) = s.user("pra").await;
+    s.assign(pra_id, role::PRIVILEGED_ROLE_ADMINISTRATOR, "/", AssignmentKind::Active, None).await;
+    let again = before.replace("name = \"DB servers\"", "name = \"Renamed\"");
+    let r = refusal(pra.apply_policy(&body(&again)).await);
+    assert!(r.starts_with("forbidden: ") && r.contains("pim.scopes.write"), "{r}");
+    assert_eq!(scopes(&s.admin).await, ["/db DB servers folder", "/db/orders Orders postgres.database"]);
+}
+
 crate::backend_tests!(
+    resources_are_policy_by_scope,
     alert_rules_are_policy_of_the_root,
     a_scoped_file_manages_only_its_subtree,
     export_apply_on_a_fresh_server_exports_the_same_file,

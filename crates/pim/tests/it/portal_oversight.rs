@@ -317,7 +317,7 @@ async fn admins_create_run_and_apply_access_reviews(b: Backend) {
     assert_eq!(
         lines.next(),
         Some(
-            "itemId,principalId,principalName,roleId,roleName,scope,kind,assignmentId,lastActivity,recommendation,decision,reason,reviewedBy,reviewedByName,reviewedAt,outcome,applied,appliedMessage,appliedRequestId,reviewers"
+            "itemId,principalId,principalName,roleId,roleName,scope,kind,assignmentId,lastActivity,lastUse,recommendation,decision,reason,reviewedBy,reviewedByName,reviewedAt,outcome,applied,appliedMessage,appliedRequestId,reviewers"
         )
     );
     let row = lines.next().expect("a row");

@@ -417,7 +417,7 @@ async fn reset_stop_and_results_as_csv(b: Backend) {
     assert_eq!(
         lines.next(),
         Some(
-            "itemId,principalId,principalName,roleId,roleName,scope,kind,assignmentId,lastActivity,recommendation,\
+            "itemId,principalId,principalName,roleId,roleName,scope,kind,assignmentId,lastActivity,lastUse,recommendation,\
              decision,reason,reviewedBy,reviewedByName,reviewedAt,outcome,applied,appliedMessage,appliedRequestId,reviewers"
         )
     );
@@ -486,6 +486,7 @@ async fn only_inactive_principals_are_reviewed_when_asked(b: Backend) {
     let all = items(&s, latest(&s, def.id).await.id).await;
     assert_eq!(all.iter().map(|i| i.principal_id).collect::<Vec<_>>(), [ian], "ann was active 5 days ago");
     body.inactive_days = Some(3);
+    body.name = "Idle 3 days".into();
     let def = s.admin.create_review(&body).await.expect("create");
     assert_eq!(items(&s, latest(&s, def.id).await.id).await.len(), 2);
 }
@@ -527,7 +528,151 @@ async fn applying_keeps_the_last_global_administrator(b: Backend) {
     assert!(con_c.get_review(def.id).await.is_ok(), "but may read reviews");
 }
 
+async fn names_are_unique_among_reviews_not_stopped(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let admin = Reviewers::Selected { reviewers: vec![user_ref(s.admin_id)] };
+    let def =
+        s.admin.create_review(&review("Quarterly", &[role::READER], "/", admin.clone(), 7)).await.expect("create");
+    let again = review(" quarterly ", &[role::READER], "/x", admin.clone(), 7);
+    let r = s.admin.create_review(&again).await;
+    assert_eq!(status(s.admin.create_review(&again).await), 409);
+    match r {
+        Err(ClientError::Api { problem, .. }) => {
+            assert_eq!(problem.code, "already_exists");
+            assert!(problem.detail.contains("'quarterly'") && problem.detail.contains("not stopped"), "{problem:?}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(s.admin.list_reviews().await.expect("list").items.len(), 1, "nothing was created");
+    // Renaming another review to the name is refused the same way.
+    let other = s.admin.create_review(&review("Other", &[role::READER], "/", admin.clone(), 7)).await.expect("other");
+    let rename = UpdateReview { name: Some("QUARTERLY".into()), ..Default::default() };
+    assert_eq!(code(s.admin.update_review(other.id, &rename).await), "already_exists");
+    // A stopped review is history: its name is free again.
+    s.admin.stop_review(def.id).await.expect("stop");
+    s.admin.create_review(&again).await.expect("the name is free once the first is stopped");
+}
+
+async fn editing_a_definition_changes_its_future_instances(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let (ann, _) = s.user("ann").await;
+    let (bob, _) = s.user("bob").await;
+    s.assign(ann, role::READER, "/", ELIG, None).await;
+    let mut body =
+        review("Weekly", &[role::READER], "/", Reviewers::Selected { reviewers: vec![user_ref(s.admin_id)] }, 3);
+    body.schedule.recurrence = Recurrence::Weekly;
+    let def = s.admin.create_review(&body).await.expect("create");
+    let first = latest(&s, def.id).await;
+    assert_eq!(first.end.0 - first.start.0, 3 * DAY_MS);
+
+    // Duration, reviewers and description change for the future.
+    let edit = UpdateReview {
+        description: Some("who still reads".into()),
+        reviewers: Some(Reviewers::Selected { reviewers: vec![user_ref(bob)] }),
+        schedule: Some(UpdateReviewSchedule { duration_days: Some(5), ..Default::default() }),
+        ..Default::default()
+    };
+    let edited = s.admin.update_review(def.id, &edit).await.expect("edit");
+    assert_eq!(
+        (edited.schedule.duration_days, edited.description.as_deref(), edited.schedule.start),
+        (5, Some("who still reads"), def.schedule.start)
+    );
+    assert_eq!(s.admin.get_review(def.id).await.expect("get").review, edited);
+    let event = s.audited("review.updated").await.into_iter().next().expect("event");
+    assert_eq!(
+        (
+            event.details["from"]["schedule"]["durationDays"].as_u64(),
+            event.details["to"]["schedule"]["durationDays"].as_u64()
+        ),
+        (Some(3), Some(5))
+    );
+    // The instance in progress keeps its end and its items' reviewers.
+    let still = latest(&s, def.id).await;
+    assert_eq!((still.id, still.end), (first.id, first.end));
+    assert_eq!(item_of(&items(&s, first.id).await, ann).reviewers, vec![user_ref(s.admin_id)]);
+
+    // The next instance follows the new definition.
+    s.advance(7 * DAY_MS);
+    s.engine.run_jobs_once().await.expect("jobs");
+    let next = latest(&s, def.id).await;
+    assert_ne!(next.id, first.id);
+    assert_eq!((next.start.0 - first.start.0, next.end.0 - next.start.0), (7 * DAY_MS, 5 * DAY_MS));
+    assert_eq!(item_of(&items(&s, next.id).await, ann).reviewers, vec![user_ref(bob)]);
+
+    // What would change the meaning of instances that ran is refused, and changes nothing.
+    let refused = [
+        (
+            "start",
+            UpdateReview {
+                schedule: Some(UpdateReviewSchedule {
+                    start: Some(Timestamp(def.schedule.start.0 + DAY_MS)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            "stop it and create a new one",
+        ),
+        (
+            "recurrence",
+            UpdateReview {
+                schedule: Some(UpdateReviewSchedule { recurrence: Some(Recurrence::Monthly), ..Default::default() }),
+                ..Default::default()
+            },
+            "stop it and create a new one",
+        ),
+        (
+            "target while in progress",
+            UpdateReview {
+                target: Some(ReviewTarget::Roles { role_ids: vec![role::READER], scope: sp("/other") }),
+                ..Default::default()
+            },
+            "in progress",
+        ),
+        (
+            "duration out of range",
+            UpdateReview {
+                schedule: Some(UpdateReviewSchedule { duration_days: Some(500), ..Default::default() }),
+                ..Default::default()
+            },
+            "",
+        ),
+        ("blank name", UpdateReview { name: Some("  ".into()), ..Default::default() }, ""),
+    ];
+    for (what, edit, message) in refused {
+        match s.admin.update_review(def.id, &edit).await {
+            Err(ClientError::Api { problem, .. }) => {
+                assert_eq!(problem.status, 400, "{what}: {problem:?}");
+                assert!(problem.detail.contains(message), "{what}: {problem:?}");
+            }
+            other => panic!("{what}: expected a refusal, got {other:?}"),
+        }
+    }
+    let unknown = UpdateReview {
+        reviewers: Some(Reviewers::Selected { reviewers: vec![user_ref(PrincipalId::new())] }),
+        ..Default::default()
+    };
+    assert_eq!(status(s.admin.update_review(def.id, &unknown).await), 404);
+    assert_eq!(status(s.admin.update_review(ReviewId::new(), &edit).await), 404);
+    // Without pim.reviews.write: 403.
+    let (rid, reader) = s.user("reader").await;
+    s.assign(rid, role::SECURITY_READER, "/", NOW, None).await;
+    assert_eq!(status(reader.update_review(def.id, &edit).await), 403);
+    assert_eq!(s.admin.get_review(def.id).await.expect("get").review, edited, "the refusals changed nothing");
+
+    // Once no instance is in progress the target may change; a stopped review may not change.
+    s.admin.stop_review_instance(next.id).await.expect("stop the instance");
+    let retarget = UpdateReview {
+        target: Some(ReviewTarget::Roles { role_ids: vec![role::READER, role::CONTRIBUTOR], scope: sp("/") }),
+        ..Default::default()
+    };
+    s.admin.update_review(def.id, &retarget).await.expect("retarget");
+    s.admin.stop_review(def.id).await.expect("stop");
+    assert_eq!(code(s.admin.update_review(def.id, &edit).await), "review_not_in_progress");
+}
+
 crate::backend_tests!(
+    names_are_unique_among_reviews_not_stopped,
+    editing_a_definition_changes_its_future_instances,
     weekly_reviews_snapshot_remind_complete_and_apply,
     monthly_reviews_follow_the_calendar_and_skip_missed_occurrences,
     unanswered_items_follow_the_reviews_rule,

@@ -39,7 +39,7 @@ async fn reviews_follow_their_target_scope(b: Backend) {
     let at = |scope: &str| review_of(&format!("at {scope}"), ops, scope, by_admin.clone());
     let of_group = |group: PrincipalId| CreateReview {
         target: ReviewTarget::GroupMembership { group_id: group },
-        ..review_of("membership", ops, "/", by_admin.clone())
+        ..review_of(&format!("membership of {group}"), ops, "/", by_admin.clone())
     };
 
     // Creating.

@@ -64,6 +64,9 @@ pub(super) struct RowFx {
     pub(super) mfa_verify: String,
     /// An active alert of the row's own, to dismiss.
     pub(super) alert: AlertId,
+    /// Resources of the row's own, to rename and to remove.
+    pub(super) res_upd: ResourceId,
+    pub(super) res_del: ResourceId,
     /// The item of the world's review instance reviewing the row's own access.
     pub(super) own_item: ReviewItemId,
     /// A review of the row's own to stop; its instance is completed, to apply.
@@ -269,11 +272,15 @@ pub(super) async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec
         // itself is not stopped), the others are in progress.
         let by_admin = selected(&[s.admin_id]);
         let (rv_stop, ri_apply) =
-            start_review(s, &review_of("to stop", ops, &format!("/rvs{i}"), by_admin.clone())).await;
+            start_review(s, &review_of(&format!("to stop {i}"), ops, &format!("/rvs{i}"), by_admin.clone())).await;
         s.admin.stop_review_instance(ri_apply).await.expect("complete the instance to apply");
-        let (_, ri_reset) = start_review(s, &review_of("to reset", ops, &format!("/rvr{i}"), by_admin.clone())).await;
-        let (_, ri_stop) = start_review(s, &review_of("to stop early", ops, &format!("/rvx{i}"), by_admin)).await;
+        let (_, ri_reset) =
+            start_review(s, &review_of(&format!("to reset {i}"), ops, &format!("/rvr{i}"), by_admin.clone())).await;
+        let (_, ri_stop) =
+            start_review(s, &review_of(&format!("to stop early {i}"), ops, &format!("/rvx{i}"), by_admin)).await;
         let own_item = item_of(s, instance, uid).await;
+        let res_upd = resource(s, &format!("/resu{i}")).await;
+        let res_del = resource(s, &format!("/resd{i}")).await;
         out.push(RowFx {
             label: h.label.clone(),
             grants: h.grants.clone(),
@@ -301,6 +308,8 @@ pub(super) async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec
             mfa_verify,
             alert: external_alert(s, &format!("row{i}")).await,
             own_item,
+            res_upd,
+            res_del,
             rv_stop,
             ri_apply,
             ri_reset,
@@ -308,6 +317,12 @@ pub(super) async fn build_world(s: &TestServer, rows: &[Holding]) -> (World, Vec
         });
     }
     (world, out)
+}
+
+/// A resource registered at `scope`.
+async fn resource(s: &TestServer, scope: &str) -> ResourceId {
+    let body = CreateResource { scope: sp(scope), name: scope.to_owned(), kind: "database".into() };
+    s.admin.create_resource(&body).await.expect("resource").id
 }
 
 pub(super) fn holdings(full: bool) -> Vec<Holding> {

@@ -160,6 +160,26 @@ pub(super) fn rows(w: &World, r: &RowFx) -> Vec<Ep> {
         )
         .write(),
         ep("GET", "/api/v1/resources/{id}", "", format!("/api/v1/resources/{}", w.res_a), None, Act(SCOPES_READ), 200),
+        ep(
+            "PATCH",
+            "/api/v1/resources/{id}",
+            "",
+            format!("/api/v1/resources/{}", r.res_upd),
+            req(json!({"name": format!("Renamed {i}")})),
+            Act(SCOPES_WRITE),
+            200,
+        )
+        .write(),
+        ep(
+            "DELETE",
+            "/api/v1/resources/{id}",
+            "",
+            format!("/api/v1/resources/{}", r.res_del),
+            None,
+            Act(SCOPES_WRITE),
+            200,
+        )
+        .write(),
         // Roles and settings.
         ep("GET", "/api/v1/roles", "", "/api/v1/roles", None, Act(ROLES_READ), 200),
         ep(

@@ -29,6 +29,16 @@ pub(super) fn rows(w: &World, r: &RowFx) -> Vec<Ep> {
         ep("GET", "/api/v1/reviews", "", "/api/v1/reviews", None, Sees(REVIEWS_READ), 200).sentinel(w.review),
         ep("GET", "/api/v1/reviews/{id}", "", format!("/api/v1/reviews/{}", w.review), None, Act(REVIEWS_READ), 200),
         ep(
+            "PATCH",
+            "/api/v1/reviews/{id}",
+            "",
+            format!("/api/v1/reviews/{}", w.review),
+            req(json!({"description": format!("edited by row {i}")})),
+            Act(REVIEWS_WRITE),
+            200,
+        )
+        .write(),
+        ep(
             "POST",
             "/api/v1/reviews/{id}/stop",
             "",
