@@ -46,6 +46,11 @@ const SQLITE: &[Migration] = &[
         name: "unrecorded_ends",
         sql: include_str!("../migrations/sqlite/0018_unrecorded_ends.sql"),
     },
+    Migration {
+        version: 19,
+        name: "foreign_key_indexes",
+        sql: include_str!("../migrations/sqlite/0019_foreign_key_indexes.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -78,6 +83,11 @@ const POSTGRES: &[Migration] = &[
         version: 18,
         name: "unrecorded_ends",
         sql: include_str!("../migrations/postgres/0018_unrecorded_ends.sql"),
+    },
+    Migration {
+        version: 19,
+        name: "foreign_key_indexes",
+        sql: include_str!("../migrations/postgres/0019_foreign_key_indexes.sql"),
     },
 ];
 

@@ -10,7 +10,7 @@ both!(migrations_are_recorded_and_idempotent, |db| {
     let mut c = db.conn().await;
     let rows = sqlx::query("SELECT version FROM schema_migrations ORDER BY version").fetch_all(&mut *c).await.unwrap();
     let versions: Vec<i64> = rows.iter().map(|r| r.try_get::<i64, _>(0).unwrap()).collect();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
     db.store.ping().await.unwrap();
 
     // A schema newer than this build is refused rather than misused.
@@ -44,3 +44,29 @@ async fn unknown_url_schemes_are_refused() {
     let err = Store::open("mysql://localhost/pim").await.unwrap_err();
     assert!(matches!(err, StoreError::Config(_)), "{err:?}");
 }
+
+both!(every_foreign_key_has_an_index_on_its_child_column, |db| {
+    // A foreign key's check searches the child table (SQLite on every deferred check, PostgreSQL
+    // when a parent key goes): without an index that is a scan of the whole table per write.
+    let mut c = db.conn().await;
+    let sql = match db.store.backend() {
+        Backend::Sqlite => {
+            "SELECT m.name || '.' || f.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) f \
+             WHERE m.type = 'table' AND NOT EXISTS (\
+               SELECT 1 FROM pragma_index_list(m.name) il, pragma_index_info(il.name) ii \
+               WHERE ii.seqno = 0 AND ii.name = f.\"from\") \
+             AND NOT EXISTS (SELECT 1 FROM pragma_table_info(m.name) t WHERE t.pk = 1 AND t.name = f.\"from\") \
+             ORDER BY 1"
+        }
+        Backend::Postgres => {
+            "SELECT c.conrelid::regclass::text || '.' || a.attname FROM pg_constraint c \
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
+             WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace \
+             AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1]) \
+             ORDER BY 1"
+        }
+    };
+    let rows = sqlx::query(sql).fetch_all(&mut *c).await.unwrap();
+    let unindexed: Vec<String> = rows.iter().map(|r| r.try_get::<String, _>(0).unwrap()).collect();
+    assert!(unindexed.is_empty(), "foreign keys without an index on their child column: {unindexed:?}");
+});
