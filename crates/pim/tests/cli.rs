@@ -1362,7 +1362,7 @@ fn policy_export_plan_apply_from_the_command_line() {
 }
 
 /// The header of an instance's results as CSV (`RESULTS_CSV_COLUMNS` in the server's handlers).
-const REVIEW_CSV_HEADER: &str = "itemId,principalId,principalName,roleId,roleName,scope,kind,assignmentId,lastActivity,\
+const REVIEW_CSV_HEADER: &str = "itemId,principalId,principalName,roleId,roleName,scope,kind,assignmentId,lastActivity,lastUse,\
 recommendation,decision,reason,reviewedBy,reviewedByName,reviewedAt,outcome,applied,appliedMessage,appliedRequestId,reviewers";
 
 /// The CSV row (as name -> value) of `principal` in `csv` (no value holds a comma here).
