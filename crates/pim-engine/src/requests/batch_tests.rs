@@ -83,21 +83,19 @@ impl World {
         self.engine.submit(&self.admin, r).await.unwrap();
     }
 
-    /// Holds the batch lock while `requests` are submitted, releases it once all are queued and
+    /// Holds the batch lock while `requests` are submitted, each queued before the next is
+    /// spawned (so the queue holds them in the order given), releases it once all are queued and
     /// returns their answers in order.
     async fn together(&self, requests: Vec<(Context, RequestInput)>) -> Vec<Result<Submission>> {
         let leader = self.engine.batch.leader();
         let held = leader.lock().await;
-        let n = requests.len();
-        let tasks: Vec<_> = requests
-            .into_iter()
-            .map(|(ctx, input)| {
-                let engine = self.engine.clone();
-                tokio::spawn(async move { engine.submit(&ctx, input).await })
-            })
-            .collect();
-        while self.engine.batch.queued() < n {
-            tokio::task::yield_now().await;
+        let mut tasks = Vec::new();
+        for (i, (ctx, input)) in requests.into_iter().enumerate() {
+            let engine = self.engine.clone();
+            tasks.push(tokio::spawn(async move { engine.submit(&ctx, input).await }));
+            while self.engine.batch.queued() < i + 1 {
+                tokio::task::yield_now().await;
+            }
         }
         drop(held);
         let mut out = Vec::new();
