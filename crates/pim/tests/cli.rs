@@ -1553,6 +1553,19 @@ fn access_reviews_from_the_command_line() {
     let err = root.fails(&["reviews", "apply", &instance], "");
     assert!(err.contains("is Applied") && err.ends_with("(review_not_completed)\n"), "{err}");
 
+    // Edited for its future instances: a new name and reviewers by name; an empty edit says so.
+    let err = root.fails(&["reviews", "update", &review_id], "");
+    assert!(err.contains("nothing to change"), "{err}");
+    let edited = root.json(&["reviews", "update", &review_id, "--name", "prod readers (H2)", "--reviewer", "carol"]);
+    assert_eq!(edited["name"], "prod readers (H2)", "{edited}");
+    assert_eq!(
+        edited["reviewers"]["reviewers"][0]["id"],
+        items(&root.json(&["users", "list"])).iter().find(|u| u["name"] == "carol").expect("carol")["id"],
+        "{edited}"
+    );
+    let err = root.fails(&["reviews", "update", &review_id, "--recurrence", "monthly"], "");
+    assert!(err.contains("schedule.recurrence cannot change once an instance"), "{err}");
+
     // The definition stopped: once.
     let stopped = root.ok(&["reviews", "stop", &review_id]);
     assert!(field(&stopped, "stopped").is_some(), "{stopped}");
@@ -1562,6 +1575,8 @@ fn access_reviews_from_the_command_line() {
     assert!(listed.starts_with("ID") && !line.ends_with(" no"), "{listed}");
     let err = root.fails(&["reviews", "stop", &review_id], "");
     assert!(err.ends_with("is already stopped (review_not_in_progress)\n"), "{err}");
+    let err = root.fails(&["reviews", "update", &review_id, "--duration-days", "3"], "");
+    assert!(err.ends_with("(review_not_in_progress)\n") && err.contains("is stopped"), "{err}");
     drop(server);
 }
 
@@ -1621,6 +1636,14 @@ fn reviews_walkthrough_runs_verbatim() {
                 quarterly = q["id"].as_str().expect("id").to_owned();
                 cli = cli.with_env("QUARTERLY", &quarterly);
             }
+            ["reviews", "update", ..] => {
+                let detail = cli.json(&["reviews", "show", &quarterly]);
+                let schedule = &detail["review"]["schedule"];
+                assert_eq!((schedule["durationDays"].as_u64(), schedule["end"]["count"].as_u64()), (Some(21), Some(6)));
+                assert_eq!(detail["instances"][0]["status"], "InProgress", "{detail}");
+                assert_eq!(schedule["recurrence"], "quarterly", "{detail}");
+                has("21");
+            }
             ["reviews", "stop", ..] => {
                 assert!(field(&out, "stopped").is_some(), "{out}");
                 // Stopped: its instance completed and was applied at once, keeping alice (active today).
@@ -1636,7 +1659,8 @@ fn reviews_walkthrough_runs_verbatim() {
             seen.insert((*sub).to_owned());
         }
     }
-    let every = ["create", "list", "show", "mine", "decide", "instance", "stop-instance", "results", "apply", "stop"];
+    let every =
+        ["create", "list", "show", "mine", "decide", "instance", "stop-instance", "results", "apply", "update", "stop"];
     for sub in every {
         assert!(seen.contains(sub), "the walkthrough never runs pim reviews {sub}: {seen:?}");
     }

@@ -8,7 +8,8 @@ use anyhow::anyhow;
 use pim_api::{
     ApproverRef, CreateReview, DecideReviewItems, ExportFormat, IfNoResponse, InstanceStatus, ItemOutcome,
     PrincipalKind, Recurrence, ReviewDefinition, ReviewEnd, ReviewId, ReviewInstance, ReviewInstanceId, ReviewItem,
-    ReviewItemId, ReviewScheduleInput, ReviewTarget, ReviewedKinds, Reviewers, ScopePath, Timestamp, Verdict,
+    ReviewItemId, ReviewScheduleInput, ReviewTarget, ReviewedKinds, Reviewers, ScopePath, Timestamp, UpdateReview,
+    UpdateReviewSchedule, Verdict,
 };
 use pim_client::Client;
 use pim_domain::message::count;
@@ -34,6 +35,13 @@ pub enum ReviewsCommand {
         /// The review's id.
         id: ReviewId,
     },
+    /// Change a review definition for its future instances; what you do not give stays.
+    ///
+    /// The instance in progress keeps its items and its end (its automatic apply and
+    /// no-response outcome follow the change). The start and recurrence cannot change once an
+    /// instance started, nor the target while one is in progress.
+    #[command(after_help = UPDATE_EXAMPLES)]
+    Update(Box<UpdateArgs>),
     /// Stop a review: no further instance starts, and the one in progress completes now.
     Stop {
         /// The review's id.
@@ -110,17 +118,69 @@ const CREATE_EXAMPLES: &str = "Examples:
   pim reviews create \"stale readers\" --role Reader --scope / --kinds eligible --inactive-days 90 \\
       --self-review --start 2026-01-05T09:00:00Z --duration-days 7";
 
-/// Options of `pim reviews create`.
+const UPDATE_EXAMPLES: &str = "Examples:
+  pim reviews update 0190... --duration-days 21 --reviewer security-team
+  pim reviews update 0190... --name \"Q4 prod admins\" --end-after 8 --auto-apply=true
+  pim reviews update 0190... --role Owner --scope /prod --inactive-days 0";
+
+/// Options of `pim reviews update`.
 #[derive(Debug, clap::Args)]
-#[command(group = clap::ArgGroup::new("target").required(true).args(["roles", "group"]))]
-#[command(group = clap::ArgGroup::new("who").required(true).args(["self_review", "managers", "reviewers"]))]
-pub struct CreateArgs {
-    /// The review's name (1-200 characters).
-    pub name: String,
-    /// What it is for.
+#[command(group = clap::ArgGroup::new("who").args(["self_review", "managers", "reviewers"]))]
+#[command(group = clap::ArgGroup::new("ends").args(["end_on", "end_after", "end_never"]))]
+pub struct UpdateArgs {
+    /// The review's id.
+    pub id: ReviewId,
+    /// A new name (unique among the reviews not stopped).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A new description ("" removes it).
     #[arg(long)]
     pub description: Option<String>,
 
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Which assignments are reviewed.
+    #[arg(long, value_parser = parse_kinds, value_name = "eligible|active|both", help_heading = "Target")]
+    pub kinds: Option<ReviewedKinds>,
+    /// Only principals with no activation or sign-in for this many days (0: everyone).
+    #[arg(long, value_name = "N", help_heading = "Target")]
+    pub inactive_days: Option<u32>,
+    #[command(flatten)]
+    pub who: ReviewerArgs,
+
+    /// A new start of the first instance (only before it started).
+    #[arg(long, value_parser = parse_time, value_name = "TIME", allow_hyphen_values = true, help_heading = "Schedule")]
+    pub start: Option<Timestamp>,
+    /// A new recurrence (only before the first instance started).
+    #[arg(long, value_parser = parse_recurrence, value_name = "one-time|weekly|monthly|quarterly|semi-annually|annually", help_heading = "Schedule")]
+    pub recurrence: Option<Recurrence>,
+    /// How long each future instance lasts, in days.
+    #[arg(long, value_name = "N", help_heading = "Schedule")]
+    pub duration_days: Option<u32>,
+    /// Start no instance on or after this time.
+    #[arg(long, value_parser = parse_time, value_name = "TIME", allow_hyphen_values = true, help_heading = "Schedule")]
+    pub end_on: Option<Timestamp>,
+    /// End after this many occurrences (missed ones count).
+    #[arg(long, value_name = "N", help_heading = "Schedule")]
+    pub end_after: Option<u32>,
+    /// Recur for ever.
+    #[arg(long, help_heading = "Schedule")]
+    pub end_never: bool,
+
+    /// Apply the results automatically when an instance ends.
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true", help_heading = "Settings")]
+    pub auto_apply: Option<bool>,
+    /// What happens to items nobody reviewed.
+    #[arg(long, value_parser = parse_if_no_response, value_name = "no-change|remove|approve|take-recommendation", help_heading = "Settings")]
+    pub if_no_response: Option<IfNoResponse>,
+    /// Whether reviewers must give a reason with each decision.
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true", help_heading = "Settings")]
+    pub reason_required: Option<bool>,
+}
+
+/// What a review covers, as `create` and `update` take it.
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
     /// A role whose assignments are reviewed (name or id); repeat or separate with commas; needs --scope.
     #[arg(long = "role", value_name = "ROLE", value_delimiter = ',', requires = "scope", help_heading = "Target")]
     pub roles: Vec<String>,
@@ -131,13 +191,24 @@ pub struct CreateArgs {
     /// assignments.
     #[arg(long, value_name = "GROUP", help_heading = "Target")]
     pub group: Option<String>,
-    /// Which assignments are reviewed (static group members count as active).
-    #[arg(long, value_parser = parse_kinds, default_value = "both", value_name = "eligible|active|both", help_heading = "Target")]
-    pub kinds: ReviewedKinds,
-    /// Only principals with no activation or sign-in for this many days (1-3650).
-    #[arg(long, value_name = "N", help_heading = "Target")]
-    pub inactive_days: Option<u32>,
+}
 
+impl TargetArgs {
+    /// The target named, with names resolved to ids; `None` when none is given.
+    async fn resolve(&self, client: &Client) -> anyhow::Result<Option<ReviewTarget>> {
+        Ok(match (&self.group, &self.scope) {
+            (Some(g), _) => Some(ReviewTarget::GroupMembership { group_id: group_id(client, g).await? }),
+            (None, Some(scope)) => {
+                Some(ReviewTarget::Roles { role_ids: role_ids(client, &self.roles).await?, scope: scope.clone() })
+            }
+            (None, None) => None,
+        })
+    }
+}
+
+/// Who reviews, as `create` and `update` take it.
+#[derive(Debug, clap::Args)]
+pub struct ReviewerArgs {
     /// Each principal reviews their own access (a group's or service principal's goes to you).
     #[arg(long, help_heading = "Reviewers")]
     pub self_review: bool,
@@ -158,6 +229,45 @@ pub struct CreateArgs {
     /// or separate with commas.
     #[arg(long = "reviewer", value_name = "USER_OR_GROUP", value_delimiter = ',', help_heading = "Reviewers")]
     pub reviewers: Vec<String>,
+}
+
+impl ReviewerArgs {
+    /// The reviewers named, with names resolved to ids; `None` when none are given.
+    async fn resolve(&self, client: &Client) -> anyhow::Result<Option<Reviewers>> {
+        Ok(if self.self_review {
+            Some(Reviewers::SelfReview)
+        } else if self.managers {
+            Some(Reviewers::Managers { fallback: reviewer_refs(client, &self.fallback).await? })
+        } else if !self.reviewers.is_empty() {
+            Some(Reviewers::Selected { reviewers: reviewer_refs(client, &self.reviewers).await? })
+        } else {
+            None
+        })
+    }
+}
+
+/// Options of `pim reviews create`.
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["roles", "group"]))]
+#[command(group = clap::ArgGroup::new("who").required(true).args(["self_review", "managers", "reviewers"]))]
+pub struct CreateArgs {
+    /// The review's name (1-200 characters).
+    pub name: String,
+    /// What it is for.
+    #[arg(long)]
+    pub description: Option<String>,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Which assignments are reviewed (static group members count as active).
+    #[arg(long, value_parser = parse_kinds, default_value = "both", value_name = "eligible|active|both", help_heading = "Target")]
+    pub kinds: ReviewedKinds,
+    /// Only principals with no activation or sign-in for this many days (1-3650).
+    #[arg(long, value_name = "N", help_heading = "Target")]
+    pub inactive_days: Option<u32>,
+
+    #[command(flatten)]
+    pub who: ReviewerArgs,
 
     /// When the first instance starts (RFC 3339, a date, or e.g. +1d; at most a day in the past)
     /// [default: now, by the server's clock].
@@ -288,33 +398,10 @@ async fn create_body(client: &Client, a: CreateArgs) -> anyhow::Result<CreateRev
     if a.recurrence == Recurrence::OneTime && (a.end_on.is_some() || a.end_after.is_some()) {
         return Err(anyhow!("--end-on and --end-after apply to a recurring review: give --recurrence too"));
     }
-    let target = match (&a.group, &a.scope) {
-        (Some(g), _) => {
-            let p = resolve::principal(client, g).await?;
-            if p.kind != PrincipalKind::Group {
-                return Err(anyhow!("{} is a {}, not a group", p.name, p.kind.as_str()));
-            }
-            ReviewTarget::GroupMembership { group_id: p.id }
-        }
-        (None, Some(scope)) => {
-            let mut role_ids = Vec::new();
-            for r in a.roles.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
-                let id = resolve::role_id(client, r).await?;
-                if !role_ids.contains(&id) {
-                    role_ids.push(id);
-                }
-            }
-            ReviewTarget::Roles { role_ids, scope: scope.clone() }
-        }
-        (None, None) => return Err(anyhow!("give --role ROLE --scope SCOPE, or --group GROUP")),
-    };
-    let reviewers = if a.self_review {
-        Reviewers::SelfReview
-    } else if a.managers {
-        Reviewers::Managers { fallback: reviewer_refs(client, &a.fallback).await? }
-    } else {
-        Reviewers::Selected { reviewers: reviewer_refs(client, &a.reviewers).await? }
-    };
+    let target =
+        a.target.resolve(client).await?.ok_or_else(|| anyhow!("give --role ROLE --scope SCOPE, or --group GROUP"))?;
+    let reviewers =
+        a.who.resolve(client).await?.ok_or_else(|| anyhow!("give --self-review, --managers or --reviewer"))?;
     let end = match (a.end_on, a.end_after) {
         (Some(at), _) => ReviewEnd::OnDate { at },
         (None, Some(count)) => ReviewEnd::AfterOccurrences { count },
@@ -332,6 +419,57 @@ async fn create_body(client: &Client, a: CreateArgs) -> anyhow::Result<CreateRev
         if_no_response: a.if_no_response,
         reason_required: !a.no_reason_required,
     })
+}
+
+/// The request body of `pim reviews update`, with names resolved to ids.
+async fn update_body(client: &Client, a: UpdateArgs) -> anyhow::Result<UpdateReview> {
+    let target = a.target.resolve(client).await?;
+    let reviewers = a.who.resolve(client).await?;
+    let end = match (a.end_on, a.end_after, a.end_never) {
+        (Some(at), _, _) => Some(ReviewEnd::OnDate { at }),
+        (None, Some(count), _) => Some(ReviewEnd::AfterOccurrences { count }),
+        (None, None, true) => Some(ReviewEnd::Never),
+        (None, None, false) => None,
+    };
+    let schedule =
+        UpdateReviewSchedule { start: a.start, recurrence: a.recurrence, duration_days: a.duration_days, end };
+    let body = UpdateReview {
+        name: a.name,
+        description: a.description,
+        target,
+        kinds: a.kinds,
+        inactive_days: a.inactive_days,
+        reviewers,
+        schedule: (schedule != UpdateReviewSchedule::default()).then_some(schedule),
+        auto_apply: a.auto_apply,
+        if_no_response: a.if_no_response,
+        reason_required: a.reason_required,
+    };
+    if body == UpdateReview::default() {
+        return Err(anyhow!("nothing to change: give at least one option (see pim reviews update --help)"));
+    }
+    Ok(body)
+}
+
+/// The group named `g` (or with that id).
+async fn group_id(client: &Client, g: &str) -> anyhow::Result<pim_api::PrincipalId> {
+    let p = resolve::principal(client, g).await?;
+    if p.kind != PrincipalKind::Group {
+        return Err(anyhow!("{} is a {}, not a group", p.name, p.kind.as_str()));
+    }
+    Ok(p.id)
+}
+
+/// The roles named (or with those ids), each once.
+async fn role_ids(client: &Client, roles: &[String]) -> anyhow::Result<Vec<pim_api::RoleId>> {
+    let mut out = Vec::new();
+    for r in roles.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
+        let id = resolve::role_id(client, r).await?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
 }
 
 /// What a review covers, for people: `Owner, Reader at /prod` or `members of group ops`.
@@ -592,6 +730,15 @@ pub async fn run(ctx: &Ctx, command: ReviewsCommand) -> anyhow::Result<()> {
             text.push_str("\n\n");
             text.push_str(&instances_table(&detail.instances));
             output::print(&text)
+        }
+        ReviewsCommand::Update(args) => {
+            let id = args.id;
+            let body = update_body(&client, *args).await?;
+            let def = client.update_review(id, &body).await?;
+            if ctx.format == Format::Json {
+                return output::print_json(&def);
+            }
+            output::print(&review_listing(&mut names, &def).await)
         }
         ReviewsCommand::Stop { id } => {
             let def = client.stop_review(id).await?;
