@@ -49,7 +49,7 @@ pub struct PolicyFieldDiff {
 pub struct PolicyChangeView {
     /// `create`, `update` or `remove`.
     pub op: String,
-    /// `role`, `group`, `member`, `settings` or `assignment`.
+    /// `resource`, `role`, `group`, `member`, `settings`, `assignment`, `alertRule` or `review`.
     pub object: String,
     /// The object in words, e.g. `DB Operator at /db` or `alice in oncall`.
     pub key: String,

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::settings::{SettingsValues, default_of};
-use super::{AlertRulePolicy, AssignmentPolicy, PolicyDoc, ResourcePolicy, RolePolicy};
+use super::{AlertRulePolicy, AssignmentPolicy, PolicyDoc, ResourcePolicy, ReviewPolicy, RolePolicy};
 use crate::scope::ScopePath;
 
 /// One change, with what apply needs to carry it out.
@@ -88,6 +88,17 @@ pub enum PolicyChange {
     },
     /// An alert rule configured on the server that the file does not list: back to its defaults.
     ResetAlertRule(AlertRulePolicy),
+    /// An access review to create.
+    CreateReview(ReviewPolicy),
+    /// An access review whose definition changes (for its future instances).
+    UpdateReview {
+        /// As the server has it.
+        from: ReviewPolicy,
+        /// As the file has it.
+        to: ReviewPolicy,
+    },
+    /// An access review the file does not list: stopped (stopped reviews are history).
+    StopReview(ReviewPolicy),
 }
 
 /// One field that changes: its value before and after (`None`: absent).
@@ -107,18 +118,21 @@ impl PolicyChange {
         use PolicyChange::*;
         match self {
             CreateResource(_) | CreateRole(_) | CreateGroup(_) | AddMember { .. } | CreateAssignment(_) => "create",
+            CreateReview(_) => "create",
             PutSettings { from: None, .. } => "create",
             UpdateResource { .. }
             | UpdateRole { .. }
             | PutSettings { .. }
             | UpdateAssignment { .. }
-            | SetAlertRule { .. } => "update",
+            | SetAlertRule { .. }
+            | UpdateReview { .. } => "update",
             RemoveResource(_)
             | RemoveRole(_)
             | RemoveMember { .. }
             | ResetSettings { .. }
             | RemoveAssignment(_)
-            | ResetAlertRule(_) => "remove",
+            | ResetAlertRule(_)
+            | StopReview(_) => "remove",
         }
     }
 
@@ -127,7 +141,7 @@ impl PolicyChange {
         self.op() == "remove"
     }
 
-    /// `resource`, `role`, `group`, `member`, `settings`, `assignment` or `alertRule`.
+    /// `resource`, `role`, `group`, `member`, `settings`, `assignment`, `alertRule` or `review`.
     pub fn object(&self) -> &'static str {
         use PolicyChange::*;
         match self {
@@ -138,6 +152,7 @@ impl PolicyChange {
             PutSettings { .. } | ResetSettings { .. } => "settings",
             CreateAssignment(_) | UpdateAssignment { .. } | RemoveAssignment(_) => "assignment",
             SetAlertRule { .. } | ResetAlertRule(_) => "alertRule",
+            CreateReview(_) | UpdateReview { .. } | StopReview(_) => "review",
         }
     }
 
@@ -155,6 +170,7 @@ impl PolicyChange {
             PutSettings { role, scope, .. } | ResetSettings { role, scope, .. } => format!("{role} at {scope}"),
             CreateAssignment(a) | RemoveAssignment(a) | UpdateAssignment { to: a, .. } => assignment(a),
             SetAlertRule { to: r, .. } | ResetAlertRule(r) => r.id.clone(),
+            CreateReview(r) | StopReview(r) | UpdateReview { to: r, .. } => r.name.clone(),
         }
     }
 
@@ -200,6 +216,13 @@ impl PolicyChange {
             ResetAlertRule(from) => {
                 rule_fields(from, &AlertRulePolicy { id: from.id.clone(), ..AlertRulePolicy::default() })
             }
+            UpdateReview { from, to } => from
+                .fields()
+                .into_iter()
+                .zip(to.fields())
+                .filter(|((_, a), (_, b))| a != b)
+                .map(|((k, a), (_, b))| field(k, (!a.is_null()).then_some(a), (!b.is_null()).then_some(b)))
+                .collect(),
             _ => vec![],
         }
     }
@@ -308,7 +331,17 @@ pub fn diff(current: &PolicyDoc, desired: &PolicyDoc) -> Vec<PolicyChange> {
             }
         }
     }
+    for r in &desired.reviews {
+        match current.reviews.iter().find(|c| c.name == r.name) {
+            None => out.push(CreateReview(r.clone())),
+            Some(c) if c != r => out.push(UpdateReview { from: c.clone(), to: r.clone() }),
+            Some(_) => {}
+        }
+    }
     let mut tail = vec![];
+    for r in current.reviews.iter().filter(|c| !desired.reviews.iter().any(|r| r.name == c.name)) {
+        tail.push(StopReview(r.clone()));
+    }
     for r in current.resources.iter().filter(|c| !desired.resources.iter().any(|r| r.scope == c.scope)) {
         tail.push(RemoveResource(r.clone()));
     }

@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use super::settings::SettingsValues;
 use super::{
-    AlertRulePolicy, AssignmentPolicy, FORMAT_VERSION, GroupPolicy, PolicyDoc, PolicyError, ResourcePolicy, RolePolicy,
-    SettingsPolicy,
+    AlertRulePolicy, AssignmentPolicy, FORMAT_VERSION, GroupPolicy, PolicyDoc, PolicyError, ResourcePolicy,
+    ReviewPolicy, ReviewTargetPolicy, ReviewersPolicy, RolePolicy, SettingsPolicy,
 };
 use crate::permission::{Pattern, Permissions};
+use crate::review::{IfNoResponse, Recurrence, ReviewEnd, ReviewSchedule, ReviewedKinds};
 use crate::scope::ScopePath;
 use crate::{AssignmentKind, DomainError, ErrorKind, Timestamp};
 
@@ -34,6 +35,8 @@ struct FileIn {
     assignments: Vec<AssignmentEntry>,
     #[serde(default)]
     alert_rules: Vec<AlertRuleEntry>,
+    #[serde(default)]
+    reviews: Vec<ReviewEntry>,
 }
 
 #[derive(Serialize)]
@@ -52,7 +55,113 @@ struct FileOut<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     assignments: Vec<AssignmentEntry>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    reviews: Vec<ReviewEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     alert_rules: Vec<AlertRuleEntry>,
+}
+
+/// A review definition as the file writes it: what equals the API's default is left out.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ReviewEntry {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    kinds: ReviewedKinds,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    inactive_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    auto_apply: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    if_no_response: IfNoResponse,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    reason_required: bool,
+    target: TargetEntry,
+    reviewers: ReviewersEntry,
+    schedule: ScheduleEntry,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type", deny_unknown_fields)]
+enum TargetEntry {
+    Roles { roles: Vec<String>, scope: String },
+    GroupMembership { group: String },
+}
+
+// Unit variants are empty structs: serde refuses unknown fields beside the tag only for those.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type", deny_unknown_fields)]
+enum ReviewersEntry {
+    SelfReview {},
+    Managers { fallback: Vec<String> },
+    Selected { reviewers: Vec<String> },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ScheduleEntry {
+    start: String,
+    #[serde(default, skip_serializing_if = "is_default")]
+    recurrence: Recurrence,
+    duration_days: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    end: Option<EndEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type", deny_unknown_fields)]
+enum EndEntry {
+    Never {},
+    OnDate { at: String },
+    AfterOccurrences { count: u32 },
+}
+
+impl ReviewEntry {
+    fn of(r: &ReviewPolicy) -> ReviewEntry {
+        ReviewEntry {
+            name: r.name.clone(),
+            description: r.description.clone(),
+            kinds: r.kinds,
+            inactive_days: r.inactive_days,
+            auto_apply: r.auto_apply,
+            if_no_response: r.if_no_response,
+            reason_required: r.reason_required,
+            target: match &r.target {
+                ReviewTargetPolicy::Roles { roles, scope } => {
+                    TargetEntry::Roles { roles: roles.clone(), scope: scope.as_str().to_owned() }
+                }
+                ReviewTargetPolicy::GroupMembership { group } => TargetEntry::GroupMembership { group: group.clone() },
+            },
+            reviewers: match &r.reviewers {
+                ReviewersPolicy::SelfReview => ReviewersEntry::SelfReview {},
+                ReviewersPolicy::Managers { fallback } => ReviewersEntry::Managers { fallback: fallback.clone() },
+                ReviewersPolicy::Selected { reviewers } => ReviewersEntry::Selected { reviewers: reviewers.clone() },
+            },
+            schedule: ScheduleEntry {
+                start: r.schedule.start.to_rfc3339(),
+                recurrence: r.schedule.recurrence,
+                duration_days: r.schedule.duration_days,
+                end: match r.schedule.end {
+                    ReviewEnd::Never => None,
+                    ReviewEnd::OnDate { at } => Some(EndEntry::OnDate { at: at.to_rfc3339() }),
+                    ReviewEnd::AfterOccurrences { count } => Some(EndEntry::AfterOccurrences { count }),
+                },
+            },
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -154,6 +263,7 @@ pub fn render(doc: &PolicyDoc) -> Result<String, DomainError> {
                 end: a.end.map(Timestamp::to_rfc3339),
             })
             .collect(),
+        reviews: doc.reviews.iter().map(ReviewEntry::of).collect(),
         alert_rules: doc
             .alert_rules
             .iter()
@@ -282,7 +392,87 @@ pub fn parse(text: &str) -> Result<PolicyDoc, PolicyError> {
         let p = AlertRulePolicy { id: r.id, severity: r.severity, enabled: r.enabled, thresholds: r.thresholds };
         doc.alert_rules.push(p.canonical());
     }
+    for (i, r) in file.reviews.into_iter().enumerate() {
+        let p = review(&scope, i, r).map_err(|(f, m)| at(f, m))?;
+        if doc.reviews.iter().any(|o| o.name.eq_ignore_ascii_case(&p.name)) {
+            return Err(at(format!("reviews[{i}].name"), format!("the access review '{}' is listed twice", p.name)));
+        }
+        doc.reviews.push(p);
+    }
     Ok(doc)
+}
+
+/// The review of entry `i`, checked as far as names allow (the rules of `validate_definition`
+/// and `validate_extras`); a refusal is `(field, message)`.
+fn review(scope: &ScopePath, i: usize, r: ReviewEntry) -> Result<ReviewPolicy, (String, String)> {
+    use crate::review::{MAX_ROLES, validate_extras};
+    let field = |k: &str| format!("reviews[{i}].{k}");
+    let name = r.name.trim().to_owned();
+    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        return Err((field("name"), "a review's name must be 1-200 printable characters".into()));
+    }
+    let description = r.description.filter(|d| !d.trim().is_empty());
+    validate_extras(description.as_deref(), None).map_err(|e| (field("description"), e.message))?;
+    validate_extras(None, r.inactive_days).map_err(|e| (field("inactiveDays"), e.message))?;
+    let target = match r.target {
+        TargetEntry::Roles { roles, scope: s } => {
+            if roles.is_empty() || roles.len() > MAX_ROLES {
+                return Err((field("target.roles"), format!("a review names 1 to {MAX_ROLES} roles")));
+            }
+            let s = inside(scope, &s).map_err(|m| (field("target.scope"), m))?;
+            ReviewTargetPolicy::Roles { roles, scope: s }
+        }
+        TargetEntry::GroupMembership { group } => {
+            if !scope.is_root() {
+                return Err((
+                    field("target"),
+                    "a review of a group's membership is at the group's own scope: it belongs in a file for /".into(),
+                ));
+            }
+            ReviewTargetPolicy::GroupMembership { group }
+        }
+    };
+    let reviewers = match r.reviewers {
+        ReviewersEntry::SelfReview {} => ReviewersPolicy::SelfReview,
+        ReviewersEntry::Managers { fallback } => ReviewersPolicy::Managers { fallback },
+        ReviewersEntry::Selected { reviewers } => ReviewersPolicy::Selected { reviewers },
+    };
+    if let ReviewersPolicy::Managers { fallback: n } | ReviewersPolicy::Selected { reviewers: n } = &reviewers {
+        let key = if matches!(reviewers, ReviewersPolicy::Managers { .. }) { "fallback" } else { "reviewers" };
+        if n.is_empty() || n.len() > 100 {
+            return Err((field(&format!("reviewers.{key}")), "name 1 to 100 users or groups".into()));
+        }
+    }
+    let time = |v: &str, k: &str| Timestamp::parse_rfc3339(v).map_err(|m| (field(k), m));
+    let schedule = ReviewSchedule {
+        start: time(&r.schedule.start, "schedule.start")?,
+        recurrence: r.schedule.recurrence,
+        duration_days: r.schedule.duration_days,
+        end: match r.schedule.end {
+            None | Some(EndEntry::Never {}) => ReviewEnd::Never,
+            Some(EndEntry::OnDate { at }) => ReviewEnd::OnDate { at: time(&at, "schedule.end.at")? },
+            Some(EndEntry::AfterOccurrences { count }) => ReviewEnd::AfterOccurrences { count },
+        },
+    };
+    schedule.validate().map_err(|e| {
+        // The message starts with the key it is about: `durationDays must ...`, `end.at must ...`.
+        let key = e.message.split_whitespace().next().unwrap_or_default();
+        let known = ["durationDays", "end.count", "end.at"].contains(&key);
+        let f = if known { field(&format!("schedule.{key}")) } else { field("schedule") };
+        (f, e.message)
+    })?;
+    Ok(ReviewPolicy {
+        name,
+        description,
+        target,
+        kinds: r.kinds,
+        inactive_days: r.inactive_days,
+        reviewers,
+        schedule,
+        auto_apply: r.auto_apply,
+        if_no_response: r.if_no_response,
+        reason_required: r.reason_required,
+    })
 }
 
 /// A resource's name or type: 1-200 printable characters (as the resources API checks them).
@@ -478,5 +668,73 @@ thresholds = { count = 1, percent = 10 }
         assert_eq!((e.line, e.field.as_str()), (Some(25), "alertRules[0].thresholds"), "{e}");
         let scoped = TEXT.replace("version = 1\n", "version = 1\nscope = \"/db\"\n");
         assert_eq!(parse(&scoped).unwrap_err().field, "alertRules[0]");
+    }
+
+    const REVIEW: &str = r#"version = 1
+
+[[reviews]]
+name = "DB operators"
+kinds = "eligible"
+
+[reviews.target]
+type = "roles"
+roles = ["DB Operator", "Reader", "DB Operator"]
+scope = "/db"
+
+[reviews.reviewers]
+type = "selected"
+reviewers = ["leads"]
+
+[reviews.schedule]
+start = "2027-01-04T09:00:00Z"
+recurrence = "quarterly"
+durationDays = 14
+"#;
+
+    #[test]
+    fn reviews_read_with_the_api_defaults_and_render_back_canonically() {
+        let doc = parse(REVIEW).unwrap();
+        let r = &doc.reviews[0];
+        assert!(r.reason_required && !r.auto_apply, "the API's defaults");
+        assert_eq!((r.schedule.end, r.if_no_response), (ReviewEnd::Never, IfNoResponse::NoChange));
+        let text = render(&doc).unwrap();
+        assert!(text.contains("roles = [\"DB Operator\", \"Reader\"]\n"), "sorted, each once:\n{text}");
+        assert!(text.contains("start = \"2027-01-04T09:00:00.000Z\"\n"), "{text}");
+        assert!(!text.contains("reasonRequired") && !text.contains("[reviews.schedule.end]"), "defaults:\n{text}");
+        assert_eq!(render(&parse(&text).unwrap()).unwrap(), text);
+        let ended =
+            text.replace("durationDays = 14\n", "durationDays = 14\n\n[reviews.schedule.end]\ntype = \"never\"\n");
+        assert_eq!(render(&parse(&ended).unwrap()).unwrap(), text, "an explicit default is the same policy");
+    }
+
+    #[test]
+    fn review_refusals_carry_line_and_field() {
+        let line = |text: &str, needle: &str| text.lines().position(|l| l == needle).map(|i| i + 1);
+        for (from, to, field) in [
+            ("durationDays = 14", "durationDays = 0", "reviews[0].schedule.durationDays"),
+            ("recurrence = \"quarterly\"", "recurrence = \"weekly\"", "reviews[0].schedule.durationDays"),
+            ("scope = \"/db\"", "scope = \"db\"", "reviews[0].target.scope"),
+            ("reviewers = [\"leads\"]", "reviewers = []", "reviews[0].reviewers.reviewers"),
+            ("roles = [\"DB Operator\", \"Reader\", \"DB Operator\"]", "roles = []", "reviews[0].target.roles"),
+            ("start = \"2027-01-04T09:00:00Z\"", "start = \"soon\"", "reviews[0].schedule.start"),
+            ("name = \"DB operators\"", "name = \" \"", "reviews[0].name"),
+        ] {
+            let text = REVIEW.replace(from, to);
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.field, field, "{to}: {e}");
+            let expected = if field.ends_with("durationDays") {
+                line(&text, "durationDays = 14").or(line(&text, to))
+            } else {
+                line(&text, to)
+            };
+            assert_eq!(e.line, expected, "{to}: {e}");
+        }
+        let twice = format!(
+            "{REVIEW}\n{}",
+            &REVIEW[REVIEW.find("[[reviews]]").unwrap()..].replace("DB operators", "db OPERATORS")
+        );
+        assert_eq!(parse(&twice).unwrap_err().field, "reviews[1].name");
+        let scoped = REVIEW.replace("version = 1\n", "version = 1\nscope = \"/db/orders\"\n");
+        assert_eq!(parse(&scoped).unwrap_err().field, "reviews[0].target.scope", "outside the file's scope");
     }
 }

@@ -13,6 +13,7 @@ pub use file::{line_of, parse, render};
 pub use settings::{SettingsValues, approver_names, settings_from_values, settings_values};
 
 use crate::alert::{AlertRule, Severity, rule_def};
+use crate::review::{IfNoResponse, ReviewSchedule, ReviewedKinds};
 use crate::scope::ScopePath;
 use crate::{AssignmentKind, Timestamp};
 
@@ -36,6 +37,8 @@ pub struct PolicyDoc {
     pub assignments: Vec<AssignmentPolicy>,
     /// Alert rules configured away from their defaults (only in a document for `/`).
     pub alert_rules: Vec<AlertRulePolicy>,
+    /// Access review definitions not stopped, by name.
+    pub reviews: Vec<ReviewPolicy>,
 }
 
 impl PolicyDoc {
@@ -49,6 +52,7 @@ impl PolicyDoc {
             settings: vec![],
             assignments: vec![],
             alert_rules: vec![],
+            reviews: vec![],
         }
     }
 
@@ -70,6 +74,10 @@ impl PolicyDoc {
         self.settings.sort_by(|a, b| (&a.role, a.scope.as_str()).cmp(&(&b.role, b.scope.as_str())));
         self.assignments.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         self.alert_rules.sort_by(|a, b| a.id.cmp(&b.id));
+        self.reviews.sort_by(|a, b| a.name.cmp(&b.name));
+        for r in &mut self.reviews {
+            r.sort();
+        }
     }
 }
 
@@ -196,6 +204,129 @@ impl AlertRulePolicy {
             def.thresholds.iter().map(|t| (t.name.to_owned(), t.default)).collect();
         thresholds.extend(self.thresholds.iter().map(|(k, v)| (k.clone(), *v)));
         (self.severity.unwrap_or(def.severity), self.enabled.unwrap_or(true), thresholds)
+    }
+}
+
+/// An access review definition, by its name (unique among the reviews not stopped), with roles,
+/// the group and the reviewers by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewPolicy {
+    /// Its name: the key.
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// What is reviewed.
+    pub target: ReviewTargetPolicy,
+    /// Eligible, active or both.
+    pub kinds: ReviewedKinds,
+    /// Only principals with no activation or sign-in for this many days.
+    pub inactive_days: Option<u32>,
+    /// Who reviews.
+    pub reviewers: ReviewersPolicy,
+    /// When its instances run.
+    pub schedule: ReviewSchedule,
+    /// Apply the results when an instance ends.
+    pub auto_apply: bool,
+    /// What happens to items nobody reviewed.
+    pub if_no_response: IfNoResponse,
+    /// Reviewers must give a reason.
+    pub reason_required: bool,
+}
+
+/// What a review covers, by names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReviewTargetPolicy {
+    /// Assignments of these roles at the scope and below.
+    Roles {
+        /// The roles' names.
+        roles: Vec<String>,
+        /// Where.
+        scope: ScopePath,
+    },
+    /// The membership of a group.
+    GroupMembership {
+        /// The group's name.
+        group: String,
+    },
+}
+
+/// Who reviews, by names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReviewersPolicy {
+    /// Each principal reviews their own access.
+    SelfReview,
+    /// Each principal's manager; these users or groups for principals without one.
+    Managers {
+        /// The fallback reviewers' names.
+        fallback: Vec<String>,
+    },
+    /// These users or groups review every item.
+    Selected {
+        /// The reviewers' names.
+        reviewers: Vec<String>,
+    },
+}
+
+impl ReviewersPolicy {
+    /// The names listed (none for self-review).
+    pub fn names(&self) -> &[String] {
+        match self {
+            ReviewersPolicy::SelfReview => &[],
+            ReviewersPolicy::Managers { fallback: n } | ReviewersPolicy::Selected { reviewers: n } => n,
+        }
+    }
+
+    /// The same, names mutable.
+    pub fn names_mut(&mut self) -> &mut [String] {
+        match self {
+            ReviewersPolicy::SelfReview => &mut [],
+            ReviewersPolicy::Managers { fallback: n } | ReviewersPolicy::Selected { reviewers: n } => n,
+        }
+    }
+}
+
+impl ReviewPolicy {
+    /// Roles and reviewers in order, each once.
+    fn sort(&mut self) {
+        if let ReviewTargetPolicy::Roles { roles, .. } = &mut self.target {
+            roles.sort();
+            roles.dedup();
+        }
+        if let ReviewersPolicy::Managers { fallback: n } | ReviewersPolicy::Selected { reviewers: n } =
+            &mut self.reviewers
+        {
+            n.sort();
+            n.dedup();
+        }
+    }
+
+    /// Every field with its value in force (defaults filled in), as JSON: what a diff compares.
+    pub fn fields(&self) -> Vec<(&'static str, serde_json::Value)> {
+        use serde_json::{Value, json, to_value};
+        let target = match &self.target {
+            ReviewTargetPolicy::Roles { roles, scope } => json!({"type": "roles", "roles": roles, "scope": scope}),
+            ReviewTargetPolicy::GroupMembership { group } => json!({"type": "groupMembership", "group": group}),
+        };
+        let reviewers = match &self.reviewers {
+            ReviewersPolicy::SelfReview => json!({"type": "selfReview"}),
+            ReviewersPolicy::Managers { fallback } => json!({"type": "managers", "fallback": fallback}),
+            ReviewersPolicy::Selected { reviewers } => json!({"type": "selected", "reviewers": reviewers}),
+        };
+        let value = |v: Result<Value, serde_json::Error>| v.unwrap_or(Value::Null);
+        vec![
+            ("description", self.description.clone().map_or(Value::Null, Value::from)),
+            ("target", target),
+            ("kinds", value(to_value(self.kinds))),
+            ("inactiveDays", self.inactive_days.map_or(Value::Null, Value::from)),
+            ("reviewers", reviewers),
+            ("schedule.start", Value::from(self.schedule.start.to_rfc3339())),
+            ("schedule.recurrence", value(to_value(self.schedule.recurrence))),
+            ("schedule.durationDays", Value::from(self.schedule.duration_days)),
+            ("schedule.end", value(to_value(self.schedule.end))),
+            ("autoApply", Value::from(self.auto_apply)),
+            ("ifNoResponse", value(to_value(self.if_no_response))),
+            ("reasonRequired", Value::from(self.reason_required)),
+        ]
     }
 }
 

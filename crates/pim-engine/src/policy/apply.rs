@@ -5,14 +5,16 @@
 use std::collections::HashMap;
 
 use pim_domain::policy::{AssignmentPolicy, PolicyChange, RolePolicy};
+use pim_domain::review::ReviewDefinition;
 use pim_domain::{
     Assignment, DomainError, Pattern, Permissions, Principal, PrincipalId, PrincipalKind, RequestAction,
-    RoleDefinition, RoleId, SettingsChangeId, Timestamp,
+    ReviewInstanceId, RoleDefinition, RoleId, SettingsChangeId, Timestamp,
 };
 use pim_store::{WriteTx, q};
 
 use super::current::find_assignment;
 use super::resolve::{Names, settings_of};
+use super::reviews::{as_new_review, find_review};
 use crate::context::{Actor, Context};
 use crate::directory::NewPrincipal;
 use crate::engine::{Engine, index_principal};
@@ -30,24 +32,28 @@ pub(crate) struct Done {
     principals: Vec<Principal>,
     memberships: Vec<(PrincipalId, PrincipalId, bool)>,
     assignments: Vec<Assignment>,
+    /// Whether a review was created or changed (its due instances start after commit).
+    pub(crate) reviews_changed: bool,
+    /// Reviews stopped, with the instances that completed (applied after commit when automatic).
+    pub(crate) stopped_reviews: Vec<(ReviewDefinition, Vec<ReviewInstanceId>)>,
 }
 
 impl Done {
     /// Puts every committed change in the index.
-    pub(crate) fn into_index(self, index: &AccessIndex) {
-        for r in self.roles {
+    pub(crate) fn put_in_index(&mut self, index: &AccessIndex) {
+        for r in self.roles.drain(..) {
             index.upsert_role(r);
         }
         for p in &self.principals {
             index.upsert_principal(index_principal(p));
         }
-        for (g, m, add) in self.memberships {
+        for (g, m, add) in self.memberships.drain(..) {
             index.set_membership(g, m, add);
         }
         for a in &self.assignments {
             index.upsert_assignment(a);
         }
-        for r in self.removed_roles {
+        for r in self.removed_roles.drain(..) {
             index.remove_role(r);
         }
     }
@@ -181,6 +187,21 @@ impl Engine {
                 let mut input = RequestInput::new(RequestAction::AdminRemove);
                 input.assignment_id = Some(self.assignment_of(tx, a, now).await?);
                 self.request(tx, ctx, actor, input, now, justification, done).await?;
+            }
+            PolicyChange::CreateReview(r) => {
+                let new = as_new_review(tx.conn(), r).await?;
+                self.create_review_in(tx, ctx, now, new).await?;
+                done.reviews_changed = true;
+            }
+            PolicyChange::UpdateReview { to: r, .. } => {
+                let def = find_review(tx.conn(), &r.name).await?;
+                let new = as_new_review(tx.conn(), r).await?;
+                self.update_review_in(tx, ctx, now, def, new).await?;
+                done.reviews_changed = true;
+            }
+            PolicyChange::StopReview(r) => {
+                let def = find_review(tx.conn(), &r.name).await?;
+                done.stopped_reviews.push(self.stop_review_in(tx, ctx, now, def).await?);
             }
         }
         Ok(None)

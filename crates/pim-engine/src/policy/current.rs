@@ -23,8 +23,14 @@ pub(crate) fn is_policy(a: &Assignment) -> bool {
     !a.is_activation() && (a.kind == AssignmentKind::Eligible || a.window.is_permanent())
 }
 
-/// The server's policy at `scope` and below, at `now`, in canonical order.
-pub(crate) async fn current(c: &mut AnyConnection, scope: &ScopePath, now: Timestamp) -> Result<PolicyDoc> {
+/// The server's policy at `scope` and below, at `now`, in canonical order; its access reviews
+/// only `with_reviews`.
+pub(crate) async fn current(
+    c: &mut AnyConnection,
+    scope: &ScopePath,
+    now: Timestamp,
+    with_reviews: bool,
+) -> Result<PolicyDoc> {
     let people = principals(c).await?;
     let roles: HashMap<RoleId, RoleDefinition> = q::list_roles(c).await?.into_iter().map(|r| (r.id, r)).collect();
     let name = |id: PrincipalId| people.get(&id).map(|p| p.name.clone());
@@ -78,6 +84,9 @@ pub(crate) async fn current(c: &mut AnyConnection, scope: &ScopePath, now: Times
     if scope.is_root() {
         let rules = crate::alerts::rules_now(c).await?;
         doc.alert_rules = rules.iter().filter_map(pim_domain::policy::AlertRulePolicy::from_rule).collect();
+    }
+    if with_reviews {
+        doc.reviews = super::reviews::current_reviews(c, scope, &people, &roles).await?;
     }
     doc.sort();
     Ok(doc)

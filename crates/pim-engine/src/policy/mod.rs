@@ -4,8 +4,11 @@
 mod apply;
 mod current;
 mod resolve;
+mod reviews;
 
-use pim_domain::actions::{ALERTS_READ, ASSIGNMENTS_READ, DIRECTORY_READ, ROLES_READ, SCOPES_READ, SETTINGS_READ};
+use pim_domain::actions::{
+    ALERTS_READ, ASSIGNMENTS_READ, DIRECTORY_READ, REVIEWS_READ, ROLES_READ, SCOPES_READ, SETTINGS_READ,
+};
 use pim_domain::policy::{PolicyChange, diff, parse, render};
 use pim_domain::{ScopePath, SettingsChangeId};
 use pim_store::{AnyConnection, q};
@@ -72,9 +75,9 @@ impl Engine {
     /// at `/`, `pim.scopes.read`, `pim.settings.read` and `pim.assignments.read` at `scope`, and for `/` (which holds
     /// the alert rules) `pim.alerts.read`).
     pub async fn export_policy(&self, ctx: &Context, scope: &ScopePath) -> Result<String> {
-        self.authorize_policy_read(ctx, scope).await?;
+        let reviews = self.authorize_policy_read(ctx, scope, false).await?;
         let mut c = self.store.read().await?;
-        let doc = current::current(&mut c, scope, self.now()).await?;
+        let doc = current::current(&mut c, scope, self.now(), reviews).await?;
         Ok(render(&doc)?)
     }
 
@@ -82,12 +85,12 @@ impl Engine {
     /// the file's scope).
     pub async fn plan_policy(&self, ctx: &Context, text: &str, prune: bool) -> Result<PolicyReport> {
         let doc = parse(text).map_err(pim_domain::DomainError::from)?;
-        self.authorize_policy_read(ctx, &doc.scope).await?;
+        let reviews = self.authorize_policy_read(ctx, &doc.scope, !doc.reviews.is_empty()).await?;
         let now = self.now();
         let mut c = self.store.read().await?;
         let names = resolve::Names::load(&mut c).await?;
-        let desired = resolve::resolve(text, doc, &names)?;
-        let current = current::current(&mut c, &desired.scope, now).await?;
+        let desired = resolve::resolve(text, doc, &names, now)?;
+        let current = current::current(&mut c, &desired.scope, now, reviews).await?;
         let mut changes = vec![];
         for change in diff(&current, &desired) {
             let status = if change.is_removal() && !prune {
@@ -115,51 +118,66 @@ impl Engine {
     ) -> Result<PolicyReport> {
         let mut draft = self.draft(ctx, "policy.apply");
         draft.details = serde_json::json!({ "prune": prune });
-        self.audited(draft.clone(), async {
-            let actor = self.actor(ctx)?.clone();
-            let doc = parse(text).map_err(pim_domain::DomainError::from)?;
-            draft.scope = Some(doc.scope.clone());
-            self.authorize_policy_read(ctx, &doc.scope).await?;
-            let justification = pim_domain::request::normalize_justification(justification.as_deref())?
-                .unwrap_or(DEFAULT_JUSTIFICATION.into());
-            let now = self.now();
-            let mut tx = self.store.write(now).await?;
-            let names = resolve::Names::load(tx.conn()).await?;
-            let desired = resolve::resolve(text, doc, &names)?;
-            let current = current::current(tx.conn(), &desired.scope, now).await?;
-            let mut done = apply::Done::default();
-            let mut changes = vec![];
-            for change in diff(&current, &desired) {
-                if change.is_removal() && !prune {
-                    changes.push(PlannedChange { change, status: ChangeStatus::NeedsPrune, settings_change_id: None });
-                    continue;
+        let outcome = self
+            .audited(draft.clone(), async {
+                let actor = self.actor(ctx)?.clone();
+                let doc = parse(text).map_err(pim_domain::DomainError::from)?;
+                draft.scope = Some(doc.scope.clone());
+                let reviews = self.authorize_policy_read(ctx, &doc.scope, !doc.reviews.is_empty()).await?;
+                let justification = pim_domain::request::normalize_justification(justification.as_deref())?
+                    .unwrap_or(DEFAULT_JUSTIFICATION.into());
+                let now = self.now();
+                let mut tx = self.store.write(now).await?;
+                let names = resolve::Names::load(tx.conn()).await?;
+                let desired = resolve::resolve(text, doc, &names, now)?;
+                let current = current::current(tx.conn(), &desired.scope, now, reviews).await?;
+                let mut done = apply::Done::default();
+                let mut changes = vec![];
+                for change in diff(&current, &desired) {
+                    if change.is_removal() && !prune {
+                        changes.push(PlannedChange {
+                            change,
+                            status: ChangeStatus::NeedsPrune,
+                            settings_change_id: None,
+                        });
+                        continue;
+                    }
+                    let proposal =
+                        self.apply_policy_change(&mut tx, ctx, &actor, &change, now, &justification, &mut done).await?;
+                    let status = if proposal.is_some() { ChangeStatus::Proposed } else { ChangeStatus::Applied };
+                    changes.push(PlannedChange { change, status, settings_change_id: proposal });
                 }
-                let proposal =
-                    self.apply_policy_change(&mut tx, ctx, &actor, &change, now, &justification, &mut done).await?;
-                let status = if proposal.is_some() { ChangeStatus::Proposed } else { ChangeStatus::Applied };
-                changes.push(PlannedChange { change, status, settings_change_id: proposal });
-            }
-            let count = |s: ChangeStatus| changes.iter().filter(|c| c.status == s).count();
-            let mut d = self.draft(ctx, "policy.applied");
-            d.scope = Some(desired.scope.clone());
-            d.justification = Some(justification.clone());
-            d.details = serde_json::json!({
-                "prune": prune,
-                "applied": count(ChangeStatus::Applied),
-                "proposed": count(ChangeStatus::Proposed),
-                "notRemoved": count(ChangeStatus::NeedsPrune),
-            });
-            tx.audit(now, d).await?;
-            tx.commit().await?;
-            done.into_index(&self.index);
-            Ok(PolicyReport { scope: desired.scope, prune, changes })
-        })
-        .await
+                let count = |s: ChangeStatus| changes.iter().filter(|c| c.status == s).count();
+                let mut d = self.draft(ctx, "policy.applied");
+                d.scope = Some(desired.scope.clone());
+                d.justification = Some(justification.clone());
+                d.details = serde_json::json!({
+                    "prune": prune,
+                    "applied": count(ChangeStatus::Applied),
+                    "proposed": count(ChangeStatus::Proposed),
+                    "notRemoved": count(ChangeStatus::NeedsPrune),
+                });
+                tx.audit(now, d).await?;
+                tx.commit().await?;
+                done.put_in_index(&self.index);
+                Ok((PolicyReport { scope: desired.scope, prune, changes }, done))
+            })
+            .await?;
+        let (report, done) = outcome;
+        if done.reviews_changed {
+            self.start_due_instances().await?;
+        }
+        for (def, completed) in done.stopped_reviews {
+            self.apply_stopped(&def, completed).await?;
+        }
+        Ok(report)
     }
 
     /// Export and plan read roles, the directory, resources, settings and assignments, and at `/`
-    /// alert rules.
-    async fn authorize_policy_read(&self, ctx: &Context, scope: &ScopePath) -> Result<()> {
+    /// alert rules. Access reviews are in the document when the caller may read them at `scope`
+    /// (the answer); a file that lists reviews needs that (`with_reviews`), and a caller who may
+    /// not read them neither sees nor changes them.
+    async fn authorize_policy_read(&self, ctx: &Context, scope: &ScopePath, with_reviews: bool) -> Result<bool> {
         self.authorize_read(ctx, ROLES_READ, &ScopePath::root()).await?;
         if scope.is_root() {
             self.authorize_read(ctx, ALERTS_READ, &ScopePath::root()).await?;
@@ -167,7 +185,11 @@ impl Engine {
         self.authorize_read(ctx, DIRECTORY_READ, &ScopePath::root()).await?;
         self.authorize_read(ctx, SCOPES_READ, scope).await?;
         self.authorize_read(ctx, SETTINGS_READ, scope).await?;
-        self.authorize_read(ctx, ASSIGNMENTS_READ, scope).await
+        self.authorize_read(ctx, ASSIGNMENTS_READ, scope).await?;
+        if with_reviews {
+            self.authorize_read(ctx, REVIEWS_READ, scope).await?;
+        }
+        Ok(self.allowed(ctx, REVIEWS_READ, scope))
     }
 }
 

@@ -4,13 +4,16 @@
 
 use std::collections::HashMap;
 
-use pim_domain::policy::{PolicyDoc, PolicyError, approver_names, settings_from_values, settings_values};
+use pim_domain::policy::{
+    PolicyDoc, PolicyError, ReviewTargetPolicy, ReviewersPolicy, approver_names, settings_from_values, settings_values,
+};
 use pim_domain::settings::ApproverRef;
-use pim_domain::{Principal, PrincipalId, PrincipalKind, RoleSettings};
+use pim_domain::{Principal, PrincipalId, PrincipalKind, RoleSettings, Timestamp};
 use pim_store::{AnyConnection, q};
 
 use super::current::principals;
 use crate::error::{EngineError, Result};
+use crate::reviews::MAX_START_IN_PAST_MS;
 
 /// Names as the server knows them, plus what the file declares.
 pub(crate) struct Names {
@@ -18,6 +21,8 @@ pub(crate) struct Names {
     principals: HashMap<String, Principal>,
     /// Roles (built-in and custom) by lower-case name, with their spelling and whether built-in.
     roles: HashMap<String, (String, bool)>,
+    /// The reviews not stopped by lower-case name, with their spelling.
+    reviews: HashMap<String, String>,
 }
 
 impl Names {
@@ -25,7 +30,8 @@ impl Names {
     pub(crate) async fn load(c: &mut AnyConnection) -> Result<Names> {
         let principals = principals(c).await?.into_values().map(|p| (p.name.to_lowercase(), p)).collect();
         let roles = q::list_roles(c).await?.into_iter().map(|r| (r.name.to_lowercase(), (r.name, r.builtin))).collect();
-        Ok(Names { principals, roles })
+        let reviews = q::list_reviews(c, true).await?.into_iter().map(|r| (r.name.to_lowercase(), r.name)).collect();
+        Ok(Names { principals, roles, reviews })
     }
 
     /// The principal named `name`.
@@ -40,7 +46,7 @@ fn refused(text: &str, field: String, message: String) -> EngineError {
 
 /// Checks the parsed `doc` (from `text`) against `names` and returns it in canonical form: the
 /// server's spelling of every existing name, settings written as `render` writes them, sorted.
-pub(crate) fn resolve(text: &str, mut doc: PolicyDoc, names: &Names) -> Result<PolicyDoc> {
+pub(crate) fn resolve(text: &str, mut doc: PolicyDoc, names: &Names, now: Timestamp) -> Result<PolicyDoc> {
     let declared_roles: Vec<String> = doc.roles.iter().map(|r| r.name.to_lowercase()).collect();
     let declared_role = |n: &str| declared_roles.contains(&n.to_lowercase());
     for (i, r) in doc.roles.iter_mut().enumerate() {
@@ -122,6 +128,53 @@ pub(crate) fn resolve(text: &str, mut doc: PolicyDoc, names: &Names) -> Result<P
             }
         }
     }
+    for (i, r) in doc.reviews.iter_mut().enumerate() {
+        let field = |k: &str| format!("reviews[{i}].{k}");
+        match names.reviews.get(&r.name.to_lowercase()) {
+            Some(spelling) => r.name.clone_from(spelling),
+            None if r.schedule.start.0 < now.0 - MAX_START_IN_PAST_MS => {
+                return Err(refused(
+                    text,
+                    field("schedule.start"),
+                    "a new review's first instance must not start more than a day in the past".into(),
+                ));
+            }
+            None => {}
+        }
+        if let ReviewTargetPolicy::Roles { roles, .. } = &mut r.target {
+            for (j, n) in roles.iter_mut().enumerate() {
+                match role_name(n) {
+                    Some(s) => *n = s,
+                    None if declared_role(n) => {}
+                    None => return Err(refused(text, field(&format!("target.roles[{j}]")), unknown_role(n))),
+                }
+            }
+        }
+        if let ReviewTargetPolicy::GroupMembership { group } = &mut r.target {
+            match names.principal(group) {
+                Some(p) if p.kind == PrincipalKind::Group => group.clone_from(&p.name),
+                Some(p) => {
+                    let m = format!("{} is a {}, not a group", p.name, p.kind.as_str());
+                    return Err(refused(text, field("target.group"), m));
+                }
+                None if is_new_group(group) => {}
+                None => return Err(refused(text, field("target.group"), format!("no group is named '{group}'"))),
+            }
+        }
+        let key = if matches!(r.reviewers, ReviewersPolicy::Managers { .. }) { "fallback" } else { "reviewers" };
+        for (j, n) in r.reviewers.names_mut().iter_mut().enumerate() {
+            let at = field(&format!("reviewers.{key}[{j}]"));
+            match names.principal(n) {
+                Some(p) if p.kind != PrincipalKind::ServicePrincipal => n.clone_from(&p.name),
+                Some(p) => {
+                    let m = format!("{} is a service principal: reviewers are users or groups", p.name);
+                    return Err(refused(text, at, m));
+                }
+                None if is_new_group(n) => {}
+                None => return Err(refused(text, at, format!("no user or group is named '{n}'"))),
+            }
+        }
+    }
     // Names declared in the file keep the file's spelling; make references use it too.
     let spell = |n: &mut String, declared: &[String]| {
         if let Some(d) = declared.iter().find(|d| d.eq_ignore_ascii_case(n)) {
@@ -141,6 +194,13 @@ pub(crate) fn resolve(text: &str, mut doc: PolicyDoc, names: &Names) -> Result<P
         for m in &mut g.members {
             spell(m, &group_names);
         }
+    }
+    for r in &mut doc.reviews {
+        match &mut r.target {
+            ReviewTargetPolicy::Roles { roles, .. } => roles.iter_mut().for_each(|n| spell(n, &role_names)),
+            ReviewTargetPolicy::GroupMembership { group } => spell(group, &group_names),
+        }
+        r.reviewers.names_mut().iter_mut().for_each(|n| spell(n, &group_names));
     }
     doc.sort();
     Ok(doc)

@@ -176,19 +176,7 @@ impl Engine {
         }
         ensure_name_free(tx.conn(), &new.name, Some(def.id)).await?;
         self.check_references(tx.conn(), &new).await?;
-        let after = ReviewDefinition {
-            name: new.name.trim().to_owned(),
-            description: new.description.clone().filter(|d| !d.trim().is_empty()),
-            target: new.target.clone(),
-            kinds: new.kinds,
-            inactive_days: new.inactive_days,
-            reviewers: new.reviewers.clone(),
-            schedule: new.schedule.clone(),
-            auto_apply: new.auto_apply,
-            if_no_response: new.if_no_response,
-            reason_required: new.reason_required,
-            ..def.clone()
-        };
+        let after = new.into_definition(def.id, def.created_by, def.created_at, def.stopped_at);
         q::update_review(tx.conn(), &after).await?;
         let mut d = self.draft(ctx, "review.updated");
         d.scope = Some(new_scope);

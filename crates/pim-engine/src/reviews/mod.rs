@@ -16,8 +16,10 @@ use pim_domain::review::{
     ReviewTarget, ReviewedKinds, Reviewers, validate_definition, validate_extras,
 };
 use pim_domain::time::DAY_MS;
-use pim_domain::{DomainError, ErrorKind, PrincipalKind, ReviewId, ReviewInstanceId, ScopePath, Timestamp};
-use pim_store::{AnyConnection, q};
+use pim_domain::{
+    DomainError, ErrorKind, PrincipalId, PrincipalKind, ReviewId, ReviewInstanceId, ScopePath, Timestamp,
+};
+use pim_store::{AnyConnection, WriteTx, q};
 
 use crate::context::Context;
 use crate::engine::Engine;
@@ -52,6 +54,36 @@ pub struct NewReview {
     pub if_no_response: IfNoResponse,
     /// Reviewers must give a reason.
     pub reason_required: bool,
+}
+
+impl NewReview {
+    /// The definition `id` (made by `created_by` at `created_at`, stopped at `stopped_at`) saying
+    /// what this says, name trimmed and an empty description left out: the one place a definition
+    /// is made from one (create and edit).
+    pub(crate) fn into_definition(
+        self,
+        id: ReviewId,
+        created_by: PrincipalId,
+        created_at: Timestamp,
+        stopped_at: Option<Timestamp>,
+    ) -> ReviewDefinition {
+        ReviewDefinition {
+            id,
+            name: self.name.trim().to_owned(),
+            description: self.description.filter(|d| !d.trim().is_empty()),
+            target: self.target,
+            kinds: self.kinds,
+            inactive_days: self.inactive_days,
+            reviewers: self.reviewers,
+            schedule: self.schedule,
+            auto_apply: self.auto_apply,
+            if_no_response: self.if_no_response,
+            reason_required: self.reason_required,
+            created_by,
+            created_at,
+            stopped_at,
+        }
+    }
 }
 
 /// A definition with its instances, newest first.
@@ -100,48 +132,47 @@ impl Engine {
     /// Creates a review definition (`pim.reviews.write` at the target's scope). When its first
     /// instance is due, it starts at once.
     pub async fn create_review(&self, ctx: &Context, new: NewReview) -> Result<ReviewDefinition> {
-        let scope = target_scope(&new.target);
         let mut draft = self.draft(ctx, "review.created");
-        draft.scope = Some(scope.clone());
+        draft.scope = Some(target_scope(&new.target));
         draft.details = serde_json::json!({ "name": new.name });
         let def = self
-            .audited(draft.clone(), async {
-                let actor = self.actor(ctx)?.clone();
-                self.authorize(ctx, REVIEWS_WRITE, &scope)?;
-                validate_definition(&new.name, &new.target, &new.reviewers, &new.schedule)?;
-                validate_extras(new.description.as_deref(), new.inactive_days)?;
+            .audited(draft, async {
                 let now = self.now();
-                if new.schedule.start.0 < now.0 - MAX_START_IN_PAST_MS {
-                    return refuse(ErrorKind::InvalidInput, "schedule.start must not be more than a day in the past");
-                }
                 let mut tx = self.store.write(now).await?;
-                edit::ensure_name_free(tx.conn(), &new.name, None).await?;
-                self.check_references(tx.conn(), &new).await?;
-                let def = ReviewDefinition {
-                    id: ReviewId::new(),
-                    name: new.name.trim().to_owned(),
-                    description: new.description.clone().filter(|d| !d.trim().is_empty()),
-                    target: new.target.clone(),
-                    kinds: new.kinds,
-                    inactive_days: new.inactive_days,
-                    reviewers: new.reviewers.clone(),
-                    schedule: new.schedule.clone(),
-                    auto_apply: new.auto_apply,
-                    if_no_response: new.if_no_response,
-                    reason_required: new.reason_required,
-                    created_by: actor.id,
-                    created_at: now,
-                    stopped_at: None,
-                };
-                q::insert_review(tx.conn(), &def).await?;
-                let mut d = draft.clone();
-                d.details = serde_json::json!({ "reviewId": def.id, "definition": def });
-                tx.audit(now, d).await?;
+                let def = self.create_review_in(&mut tx, ctx, now, new).await?;
                 tx.commit().await?;
                 Ok(def)
             })
             .await?;
         self.start_due_instances().await?;
+        Ok(def)
+    }
+
+    /// [`Engine::create_review`] inside `tx`, audited there; the caller commits, then starts the
+    /// instances due ([`Engine::start_due_instances`]).
+    pub(crate) async fn create_review_in(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Context,
+        now: Timestamp,
+        new: NewReview,
+    ) -> Result<ReviewDefinition> {
+        let actor = self.actor(ctx)?.clone();
+        let scope = target_scope(&new.target);
+        self.authorize(ctx, REVIEWS_WRITE, &scope)?;
+        validate_definition(&new.name, &new.target, &new.reviewers, &new.schedule)?;
+        validate_extras(new.description.as_deref(), new.inactive_days)?;
+        if new.schedule.start.0 < now.0 - MAX_START_IN_PAST_MS {
+            return refuse(ErrorKind::InvalidInput, "schedule.start must not be more than a day in the past");
+        }
+        edit::ensure_name_free(tx.conn(), &new.name, None).await?;
+        self.check_references(tx.conn(), &new).await?;
+        let def = new.into_definition(ReviewId::new(), actor.id, now, None);
+        q::insert_review(tx.conn(), &def).await?;
+        let mut d = self.draft(ctx, "review.created");
+        d.scope = Some(scope);
+        d.details = serde_json::json!({ "reviewId": def.id, "definition": def });
+        tx.audit(now, d).await?;
         Ok(def)
     }
 
@@ -204,37 +235,55 @@ impl Engine {
         draft.scope = q::get_review(&mut *self.store.read().await?, id).await?.map(|r| target_scope(&r.target));
         draft.details = serde_json::json!({ "reviewId": id });
         let (def, completed) = self
-            .audited(draft.clone(), async {
+            .audited(draft, async {
                 let now = self.now();
                 let mut tx = self.store.write(now).await?;
-                let mut def = load_review(tx.conn(), id).await?;
-                let scope = target_scope(&def.target);
-                self.authorize(ctx, REVIEWS_WRITE, &scope)?;
-                if def.stopped_at.is_some() {
-                    return refuse(ErrorKind::ReviewNotInProgress, format!("access review {id} is already stopped"));
-                }
-                q::stop_review(tx.conn(), id, now).await?;
-                def.stopped_at = Some(now);
-                let mut completed = vec![];
-                for i in q::list_instances(tx.conn(), Some(id), Some(InstanceStatus::InProgress)).await? {
-                    completed.push(
-                        self.complete_instance(&mut tx, &def, i, now, Some(ctx), "stopped with its review").await?,
-                    );
-                }
-                let mut d = draft.clone();
-                d.scope = Some(scope);
-                d.details = serde_json::json!({ "reviewId": id, "name": def.name, "instancesCompleted": completed });
-                tx.audit(now, d).await?;
+                let def = load_review(tx.conn(), id).await?;
+                let stopped = self.stop_review_in(&mut tx, ctx, now, def).await?;
                 tx.commit().await?;
-                Ok((def, completed))
+                Ok(stopped)
             })
             .await?;
+        self.apply_stopped(&def, completed).await?;
+        Ok(def)
+    }
+
+    /// [`Engine::stop_review`] of `def` inside `tx`, audited there: the definition stopped and the
+    /// instances it completed. The caller commits, then calls [`Engine::apply_stopped`].
+    pub(crate) async fn stop_review_in(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Context,
+        now: Timestamp,
+        mut def: ReviewDefinition,
+    ) -> Result<(ReviewDefinition, Vec<ReviewInstanceId>)> {
+        let scope = target_scope(&def.target);
+        self.authorize(ctx, REVIEWS_WRITE, &scope)?;
+        if def.stopped_at.is_some() {
+            return refuse(ErrorKind::ReviewNotInProgress, format!("access review {} is already stopped", def.id));
+        }
+        q::stop_review(tx.conn(), def.id, now).await?;
+        def.stopped_at = Some(now);
+        let mut completed = vec![];
+        for i in q::list_instances(tx.conn(), Some(def.id), Some(InstanceStatus::InProgress)).await? {
+            completed.push(self.complete_instance(tx, &def, i, now, Some(ctx), "stopped with its review").await?);
+        }
+        let mut d = self.draft(ctx, "review.stopped");
+        d.scope = Some(scope);
+        d.details = serde_json::json!({ "reviewId": def.id, "name": def.name, "instancesCompleted": completed });
+        tx.audit(now, d).await?;
+        Ok((def, completed))
+    }
+
+    /// After a stop committed: applies the instances it completed when the review applies its
+    /// results automatically.
+    pub(crate) async fn apply_stopped(&self, def: &ReviewDefinition, completed: Vec<ReviewInstanceId>) -> Result<()> {
         if def.auto_apply {
             for i in completed {
-                self.apply_automatically(&def, i).await?;
+                self.apply_automatically(def, i).await?;
             }
         }
-        Ok(def)
+        Ok(())
     }
 
     /// One instance with its counts (`pim.reviews.read` at its review's scope).

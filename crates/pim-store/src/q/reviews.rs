@@ -39,24 +39,33 @@ fn review(r: &AnyRow) -> Result<ReviewDefinition> {
     })
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds what a definition says, `$1` to `$11` (its id, then the ten columns an update rewrites),
+/// for both the insert and the update, so neither can forget a column.
+fn bind_definition<'q>(query: &'q str, d: &ReviewDefinition) -> Result<AnyQuery<'q>> {
+    Ok(sqlx::query(query)
+        .bind(d.id.to_string())
+        .bind(d.name.clone())
+        .bind(d.description.clone())
+        .bind(to_json(&d.target)?)
+        .bind(to_json(&d.kinds)?)
+        .bind(d.inactive_days.map(i64::from))
+        .bind(to_json(&d.reviewers)?)
+        .bind(to_json(&d.schedule)?)
+        .bind(d.auto_apply)
+        .bind(to_json(&d.if_no_response)?)
+        .bind(d.reason_required))
+}
+
 /// Inserts a review definition.
 pub async fn insert_review(c: &mut AnyConnection, d: &ReviewDefinition) -> Result<()> {
-    sqlx::query(
+    bind_definition(
         "INSERT INTO access_reviews (id, name, description, target, kinds, inactive_days, reviewers, schedule, \
          auto_apply, if_no_response, reason_required, created_by, created_at, stopped_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(d.id.to_string())
-    .bind(d.name.clone())
-    .bind(d.description.clone())
-    .bind(to_json(&d.target)?)
-    .bind(to_json(&d.kinds)?)
-    .bind(d.inactive_days.map(i64::from))
-    .bind(to_json(&d.reviewers)?)
-    .bind(to_json(&d.schedule)?)
-    .bind(d.auto_apply)
-    .bind(to_json(&d.if_no_response)?)
-    .bind(d.reason_required)
+        d,
+    )?
     .bind(d.created_by.to_string())
     .bind(d.created_at.0)
     .bind(d.stopped_at.map(|t| t.0))
@@ -77,21 +86,11 @@ pub async fn stop_review(c: &mut AnyConnection, id: ReviewId, at: Timestamp) -> 
 
 /// Rewrites what a definition says (its id, creator, creation and stop stay).
 pub async fn update_review(c: &mut AnyConnection, d: &ReviewDefinition) -> Result<()> {
-    sqlx::query(
+    bind_definition(
         "UPDATE access_reviews SET name = $2, description = $3, target = $4, kinds = $5, inactive_days = $6, \
          reviewers = $7, schedule = $8, auto_apply = $9, if_no_response = $10, reason_required = $11 WHERE id = $1",
-    )
-    .bind(d.id.to_string())
-    .bind(d.name.clone())
-    .bind(d.description.clone())
-    .bind(to_json(&d.target)?)
-    .bind(to_json(&d.kinds)?)
-    .bind(d.inactive_days.map(i64::from))
-    .bind(to_json(&d.reviewers)?)
-    .bind(to_json(&d.schedule)?)
-    .bind(d.auto_apply)
-    .bind(to_json(&d.if_no_response)?)
-    .bind(d.reason_required)
+        d,
+    )?
     .execute(&mut *c)
     .await?;
     Ok(())

@@ -3,7 +3,7 @@
 //! nothing, atomic apply, prune, protected settings as proposals, and the forbidden paths.
 
 use crate::harness::prelude::*;
-use crate::hostile::Db;
+use crate::hostile::{Db, review_of};
 
 /// A server with a custom role, groups (one nested), settings at two scopes (one with approvers),
 /// an eligibility through a group, a time-bound eligibility, and an activation (which is not policy).
@@ -44,7 +44,48 @@ async fn world(s: &TestServer) {
         let r = CreateResource { scope: sp(scope), name: name.into(), kind: kind.into() };
         s.admin.create_resource(&r).await.expect("resource");
     }
+    // Access reviews: a quarterly one of DB Operator at /db by the leads, its first instance in
+    // progress; a one-time review of oncall's membership by managers, starting in three days.
+    let leads_review = Reviewers::Selected { reviewers: vec![ApproverRef { kind: PrincipalKind::Group, id: leads }] };
+    let quarterly = CreateReview {
+        description: Some("Who may operate the databases".into()),
+        kinds: ReviewedKinds::Eligible,
+        schedule: ReviewScheduleInput {
+            start: Some(T0),
+            recurrence: Recurrence::Quarterly,
+            duration_days: 14,
+            end: ReviewEnd::AfterOccurrences { count: 4 },
+        },
+        auto_apply: true,
+        if_no_response: IfNoResponse::Remove,
+        reason_required: true,
+        ..review_of(DB_REVIEW, db_op, "/db", leads_review)
+    };
+    s.admin.create_review(&quarterly).await.expect("review");
+    let managers = Reviewers::Managers { fallback: vec![ApproverRef { kind: PrincipalKind::User, id: bob }] };
+    let members = CreateReview {
+        target: ReviewTarget::GroupMembership { group_id: oncall },
+        inactive_days: Some(30),
+        schedule: ReviewScheduleInput {
+            start: Some(Timestamp(T0.0 + 3 * DAY_MS)),
+            recurrence: Recurrence::OneTime,
+            duration_days: 7,
+            end: ReviewEnd::Never,
+        },
+        ..review_of("oncall members", db_op, "/", managers)
+    };
+    s.admin.create_review(&members).await.expect("review");
 }
+
+const DB_REVIEW: &str = "DB operators";
+
+/// The `[[reviews]]` entry of the quarterly review as export writes it.
+const DB_REVIEW_TEXT: &str = "[[reviews]]\nname = \"DB operators\"\ndescription = \"Who may operate the databases\"\n\
+                              kinds = \"eligible\"\nautoApply = true\nifNoResponse = \"remove\"\n\n\
+                              [reviews.target]\ntype = \"roles\"\nroles = [\"DB Operator\"]\nscope = \"/db\"\n\n\
+                              [reviews.reviewers]\ntype = \"selected\"\nreviewers = [\"dba-leads\"]\n\n\
+                              [reviews.schedule]\nstart = \"2026-01-05T09:00:00.000Z\"\nrecurrence = \"quarterly\"\n\
+                              durationDays = 14\n\n[reviews.schedule.end]\ntype = \"afterOccurrences\"\ncount = 4\n";
 
 const PROD: &str = "[[resources]]\nscope = \"/prod\"\nname = \"Production\"\ntype = \"subscription\"\n";
 
@@ -96,6 +137,10 @@ async fn export_apply_on_a_fresh_server_exports_the_same_file(b: Backend) {
         "[[alertRules]]\nid = \"tooManyGlobalAdmins\"\nseverity = \"high\"\n",
         "scope = \"/\"\n\n[[resources]]\nscope = \"/db\"\nname = \"Databases\"\ntype = \"folder\"\n\n",
         PROD,
+        DB_REVIEW_TEXT,
+        "[[reviews]]\nname = \"oncall members\"\ninactiveDays = 30\nreasonRequired = false\n\n\
+         [reviews.target]\ntype = \"groupMembership\"\ngroup = \"oncall\"\n\n\
+         [reviews.reviewers]\ntype = \"managers\"\nfallback = [\"bob\"]\n",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -116,6 +161,12 @@ async fn export_apply_on_a_fresh_server_exports_the_same_file(b: Backend) {
     let again = fresh.admin.plan_policy(&pruning(&text)).await.expect("plan");
     assert!(!again.differs && again.changes.is_empty(), "{again:?}");
     assert_eq!(fresh.audited("policy.applied").await.len(), 1);
+    // The reviews are the same definitions, and the one due started its first instance.
+    let reviews = fresh.admin.list_reviews().await.expect("reviews").items;
+    assert_eq!(reviews.len(), 2);
+    let db_review = reviews.iter().find(|r| r.name == DB_REVIEW).expect("the quarterly review");
+    assert_eq!(fresh.admin.get_review(db_review.id).await.expect("review").instances.len(), 1);
+    assert_eq!(fresh.audited("review.created").await.len(), 2);
     // The policy works: alice may activate DB Operator at /db through oncall on the new server.
     let db_op = fresh.admin.get_role("DB Operator").await.expect("role").id;
     let done = alice.create_request(&activation(db_op, "/db", 30)).await.expect("activation");
@@ -356,6 +407,7 @@ async fn a_scoped_file_manages_only_its_subtree(b: Backend) {
             "remove assignment eligible DB Operator at /db for oncall",
             "remove assignment eligible Reader at /db/orders for bob",
             "remove resource /db",
+            "remove review DB operators",
             "remove settings DB Operator at /db",
         ]
     );
@@ -363,6 +415,7 @@ async fn a_scoped_file_manages_only_its_subtree(b: Backend) {
     let after = export(&s.admin).await;
     assert!(after.contains("name = \"DB Operator\"") && after.contains("scope = \"/prod\""), "{after}");
     assert!(after.contains("role = \"Global Administrator\"") && after.contains("name = \"oncall\""), "{after}");
+    assert!(!after.contains(DB_REVIEW) && after.contains("name = \"oncall members\""), "{after}");
     assert_ne!(after, full);
 
     // A file may not reach outside its scope.
@@ -486,7 +539,176 @@ async fn resources_are_policy_by_scope(b: Backend) {
     assert_eq!(scopes(&s.admin).await, ["/db DB servers folder", "/db/orders Orders postgres.database"]);
 }
 
+/// The review named `name` (not stopped) on `s`.
+async fn review_named(s: &TestServer, name: &str) -> ReviewDefinition {
+    let all = s.admin.list_reviews().await.expect("reviews").items;
+    all.into_iter().find(|r| r.name == name && r.stopped_at.is_none()).unwrap_or_else(|| panic!("no review {name}"))
+}
+
+async fn reviews_are_policy_by_name(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let text = export(&s.admin).await;
+    let db_review = review_named(&s, DB_REVIEW).await;
+    let instance = s.admin.get_review(db_review.id).await.expect("review").instances[0].clone();
+
+    // An edit of the definition is one update, field by field, applied for the future instances.
+    let edited = text.replacen("durationDays = 14", "durationDays = 21", 1).replacen(
+        "reviewers = [\"dba-leads\"]",
+        "reviewers = [\"alice\", \"dba-leads\"]",
+        1,
+    );
+    let plan = s.admin.plan_policy(&body(&edited)).await.expect("plan");
+    assert_eq!(plan.changes.len(), 1, "{plan:?}");
+    let c = &plan.changes[0];
+    assert_eq!((c.op.as_str(), c.object.as_str(), c.key.as_str()), ("update", "review", DB_REVIEW));
+    let fields: Vec<(&str, Option<serde_json::Value>, Option<serde_json::Value>)> =
+        c.fields.iter().map(|f| (f.field.as_str(), f.from.clone(), f.to.clone())).collect();
+    assert_eq!(
+        fields,
+        [
+            (
+                "reviewers",
+                Some(serde_json::json!({"type": "selected", "reviewers": ["dba-leads"]})),
+                Some(serde_json::json!({"type": "selected", "reviewers": ["alice", "dba-leads"]}))
+            ),
+            ("schedule.durationDays", Some(14.into()), Some(21.into())),
+        ]
+    );
+    s.admin.apply_policy(&body(&edited)).await.expect("apply");
+    assert_eq!(export(&s.admin).await, edited);
+    let after = s.admin.get_review(db_review.id).await.expect("review");
+    assert_eq!(after.review.schedule.duration_days, 21);
+    assert_eq!(after.instances.len(), 1, "the instance in progress stays the only one");
+    assert_eq!((after.instances[0].id, after.instances[0].end), (instance.id, instance.end), "it keeps its end");
+    let updated = s.audited("review.updated").await;
+    assert_eq!((updated.len(), updated[0].actor_name.as_deref()), (1, Some("admin")));
+
+    // What would change the meaning of the instance that ran is refused as a whole.
+    let mut db = Db::open(&s).await;
+    let moved = edited
+        .replacen("start = \"2026-01-05T09:00:00.000Z\"", "start = \"2026-01-06T09:00:00.000Z\"", 1)
+        .replacen("activationMaxMinutes = 60", "activationMaxMinutes = 90", 1);
+    let before = db.snapshot().await;
+    let r = refusal(s.admin.apply_policy(&body(&moved)).await);
+    assert!(r.starts_with("invalid_input: schedule.start cannot change once an instance of 'DB operators'"), "{r}");
+    let (changes, _) = db.changes_since(&before).await;
+    assert!(changes.is_empty(), "a refused apply changed {changes:?}");
+
+    // A review the file does not list is stopped with --prune only; its name is free again.
+    let start = edited.find("[[reviews]]\nname = \"oncall members\"").expect("the membership review");
+    let rest = &edited[start..];
+    let end = rest.find("\n\n[[").map_or(edited.len(), |i| start + i + 2);
+    let without = format!("{}{}", &edited[..start], &edited[end..]);
+    let plan = s.admin.plan_policy(&body(&without)).await.expect("plan");
+    let seen: Vec<(&str, &str, &str, &str)> =
+        plan.changes.iter().map(|c| (c.op.as_str(), c.object.as_str(), c.key.as_str(), c.status.as_str())).collect();
+    assert_eq!(seen, [("remove", "review", "oncall members", "needsPrune")]);
+    s.admin.apply_policy(&body(&without)).await.expect("apply");
+    assert!(review_named(&s, "oncall members").await.stopped_at.is_none(), "stopped without --prune");
+    s.admin.apply_policy(&pruning(&without)).await.expect("apply --prune");
+    assert_eq!(export(&s.admin).await, without);
+    let stopped = s.audited("review.stopped").await;
+    assert_eq!((stopped.len(), stopped[0].details["name"].as_str()), (1, Some("oncall members")));
+    assert!(s.admin.list_reviews().await.expect("reviews").items.iter().any(|r| r.stopped_at.is_some()));
+    s.admin.apply_policy(&body(&edited)).await.expect("the same name again, for a new review");
+    assert_eq!(export(&s.admin).await, edited);
+    assert_eq!(s.admin.list_reviews().await.expect("reviews").items.len(), 3, "the stopped one stays as history");
+
+    // Bad review entries are refused with their line and field, and change nothing.
+    let text = export(&s.admin).await;
+    let cases = [
+        (
+            "unknown role",
+            "roles = [\"DB Operator\"]",
+            "roles = [\"DB Operater\"]",
+            "target.roles[0]",
+            "no role is named",
+        ),
+        ("out of range", "durationDays = 21", "durationDays = 400", "schedule.durationDays", "between 1 and 180"),
+        (
+            "unknown reviewer",
+            "reviewers = [\"alice\",",
+            "reviewers = [\"nobody\",",
+            "reviewers.reviewers[0]",
+            "'nobody'",
+        ),
+        ("not a group", "group = \"oncall\"", "group = \"alice\"", "target.group", "not a group"),
+        ("unknown kind", "kinds = \"eligible\"", "kinds = \"some\"", "", "unknown variant"),
+    ];
+    for (what, from, to, field, message) in cases {
+        let file = text.replacen(from, to, 1);
+        assert_ne!(file, text, "{what}");
+        let line = file.lines().position(|l| l.starts_with(to)).expect("the edited line") + 1;
+        let before = db.snapshot().await;
+        let p = problem(s.admin.apply_policy(&pruning(&file)).await);
+        assert_eq!((p.code.as_str(), p.line), ("invalid_policy", Some(line as u32)), "{what}: {p:?}");
+        assert!(p.detail.contains(message), "{what}: {p:?}");
+        if !field.is_empty() {
+            assert!(
+                p.field.as_deref().is_some_and(|f| f.starts_with("reviews[") && f.ends_with(field)),
+                "{what}: {p:?}"
+            );
+        }
+        let (changes, _) = db.changes_since(&before).await;
+        assert!(changes.is_empty(), "{what}: the refused file changed {changes:?}");
+    }
+    // A new review may not start more than a day in the past.
+    let old = format!(
+        "{text}\n[[reviews]]\nname = \"late\"\n\n[reviews.target]\ntype = \"roles\"\nroles = [\"Reader\"]\nscope = \"/\"\n\n\
+         [reviews.reviewers]\ntype = \"selfReview\"\n\n[reviews.schedule]\nstart = \"2025-12-01T00:00:00Z\"\ndurationDays = 7\n"
+    );
+    let p = problem(s.admin.plan_policy(&body(&old)).await);
+    assert_eq!(p.field.as_deref(), Some("reviews[2].schedule.start"), "{p:?}");
+    assert_eq!(p.line, Some(line_of(&old, "start = \"2025-12-01T00:00:00Z\"") as u32), "{p:?}");
+    // A group's membership review is at the group's scope: not in a file below /.
+    let scoped = "version = 1\nscope = \"/db\"\n\n[[reviews]]\nname = \"x\"\n\n[reviews.target]\ntype = \"groupMembership\"\n\
+                  group = \"oncall\"\n\n[reviews.reviewers]\ntype = \"selfReview\"\n\n[reviews.schedule]\n\
+                  start = \"2026-01-05T09:00:00Z\"\ndurationDays = 7\n";
+    assert_eq!(problem(s.admin.plan_policy(&body(scoped)).await).field.as_deref(), Some("reviews[0].target"));
+}
+
+async fn reviews_need_reviews_read_and_names_a_file_can_hold(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    // A User Access Administrator reads assignments but not reviews: its file has none, its plan
+    // and apply leave them alone, and a file listing reviews is refused.
+    let (uaa_id, uaa) = s.user("uaa").await;
+    s.assign(uaa_id, role::USER_ACCESS_ADMINISTRATOR, "/", AssignmentKind::Active, None).await;
+    let scoped = PolicyExportQuery { scope: Some(sp("/db")) };
+    let theirs = uaa.export_policy(&scoped).await.expect("export /db");
+    assert!(!theirs.contains("[[reviews]]"), "{theirs}");
+    let plan = uaa.plan_policy(&pruning(&theirs)).await.expect("plan");
+    assert!(!plan.differs, "{plan:?}");
+    let admins = s.admin.export_policy(&scoped).await.expect("export /db");
+    assert!(admins.contains(DB_REVIEW_TEXT), "{admins}");
+    let r = refusal(uaa.plan_policy(&body(&admins)).await);
+    assert!(r.starts_with("forbidden: ") && r.contains("pim.reviews.read"), "{r}");
+    uaa.apply_policy(&pruning(&theirs)).await.expect("apply");
+    assert!(review_named(&s, DB_REVIEW).await.stopped_at.is_none(), "a caller who cannot read reviews stopped one");
+
+    // A Security Reader reads reviews but cannot change them.
+    let (reader_id, reader) = s.user("reader").await;
+    s.assign(reader_id, role::SECURITY_READER, "/", AssignmentKind::Active, None).await;
+    let edited = admins.replacen("durationDays = 14", "durationDays = 21", 1);
+    assert!(reader.plan_policy(&body(&edited)).await.expect("plan").differs);
+    let r = refusal(reader.apply_policy(&body(&edited)).await);
+    assert!(r.starts_with("forbidden: ") && r.contains("pim.reviews.write"), "{r}");
+    assert_eq!(s.admin.export_policy(&scoped).await.expect("export"), admins);
+
+    // Two reviews not stopped with one name (a database from before names were unique) cannot be
+    // written as a file: export says which to rename.
+    let mut db = Db::open(&s).await;
+    let dup = "UPDATE access_reviews SET name = 'db OPERATORS' WHERE name = 'oncall members'";
+    db.execute(dup).await;
+    let r = refusal(s.admin.export_policy(&PolicyExportQuery::default()).await);
+    assert!(r.starts_with("already_exists: two access reviews not stopped are named"), "{r}");
+    assert!(r.contains("rename one"), "{r}");
+}
+
 crate::backend_tests!(
+    reviews_are_policy_by_name,
+    reviews_need_reviews_read_and_names_a_file_can_hold,
     resources_are_policy_by_scope,
     alert_rules_are_policy_of_the_root,
     a_scoped_file_manages_only_its_subtree,

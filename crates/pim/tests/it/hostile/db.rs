@@ -92,6 +92,11 @@ impl Db {
         Db { conn: sqlx::AnyConnection::connect(&s.db.url).await.expect("connect to the test database") }
     }
 
+    /// Runs `sql` behind the server's back (a state an older version could have left).
+    pub async fn execute(&mut self, sql: &str) {
+        sqlx::query(sql).execute(&mut self.conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     pub async fn snapshot(&mut self) -> Snapshot {
         let mut tables = BTreeMap::new();
         for t in DATA_TABLES {
