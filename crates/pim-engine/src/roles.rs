@@ -185,6 +185,19 @@ impl Engine {
                 ),
             );
         }
+        let reviewed = q::list_reviews(tx.conn(), true).await?.into_iter().find(|d| {
+            matches!(&d.target, pim_domain::review::ReviewTarget::Roles { role_ids, .. } if role_ids.contains(&role.id))
+        });
+        if let Some(review) = reviewed {
+            return refuse(
+                ErrorKind::RoleInUse,
+                format!(
+                    "role {} cannot be deleted: the access review '{}' reviews it; change that review's roles or \
+                     stop it first",
+                    role.name, review.name
+                ),
+            );
+        }
         for (r, scope, _) in q::list_settings(tx.conn(), Some(role.id)).await? {
             q::delete_settings(tx.conn(), r, &scope).await?;
         }

@@ -80,13 +80,15 @@ async fn registered(tx: &mut WriteTx, scope: &pim_domain::ScopePath) -> Result<p
 }
 
 impl Engine {
-    /// Carries out `change` in `tx` as the caller; the proposal filed instead, for protected settings.
+    /// Carries out `change` of the file covering `scope` in `tx` as the caller; the proposal filed
+    /// instead, for protected settings.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn apply_policy_change(
         &self,
         tx: &mut WriteTx,
         ctx: &Context,
         actor: &Actor,
+        scope: &pim_domain::ScopePath,
         change: &PolicyChange,
         now: Timestamp,
         justification: &str,
@@ -194,13 +196,13 @@ impl Engine {
                 done.reviews_changed = true;
             }
             PolicyChange::UpdateReview { to: r, .. } => {
-                let def = find_review(tx.conn(), &r.name).await?;
+                let def = find_review(tx.conn(), &r.name, scope).await?;
                 let new = as_new_review(tx.conn(), r).await?;
                 self.update_review_in(tx, ctx, now, def, new).await?;
                 done.reviews_changed = true;
             }
             PolicyChange::StopReview(r) => {
-                let def = find_review(tx.conn(), &r.name).await?;
+                let def = find_review(tx.conn(), &r.name, scope).await?;
                 done.stopped_reviews.push(self.stop_review_in(tx, ctx, now, def).await?);
             }
         }

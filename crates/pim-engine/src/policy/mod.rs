@@ -142,8 +142,18 @@ impl Engine {
                         });
                         continue;
                     }
-                    let proposal =
-                        self.apply_policy_change(&mut tx, ctx, &actor, &change, now, &justification, &mut done).await?;
+                    let proposal = self
+                        .apply_policy_change(
+                            &mut tx,
+                            ctx,
+                            &actor,
+                            &desired.scope,
+                            &change,
+                            now,
+                            &justification,
+                            &mut done,
+                        )
+                        .await?;
                     let status = if proposal.is_some() { ChangeStatus::Proposed } else { ChangeStatus::Applied };
                     changes.push(PlannedChange { change, status, settings_change_id: proposal });
                 }
@@ -164,11 +174,17 @@ impl Engine {
             })
             .await?;
         let (report, done) = outcome;
-        if done.reviews_changed {
-            self.start_due_instances().await?;
+        // After the commit, what apply did stands: a failure here is logged, and the review job
+        // starts the due instances and applies the completed ones on its next run.
+        if done.reviews_changed
+            && let Err(e) = self.start_due_instances().await
+        {
+            tracing::warn!(error = %e, "policy applied; starting the due review instances failed (the review job retries)");
         }
         for (def, completed) in done.stopped_reviews {
-            self.apply_stopped(&def, completed).await?;
+            if let Err(e) = self.apply_stopped(&def, completed).await {
+                tracing::warn!(error = %e, review = %def.id, "policy applied; applying a stopped review's results failed (the review job retries)");
+            }
         }
         Ok(report)
     }

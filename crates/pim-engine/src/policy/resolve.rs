@@ -21,8 +21,8 @@ pub(crate) struct Names {
     principals: HashMap<String, Principal>,
     /// Roles (built-in and custom) by lower-case name, with their spelling and whether built-in.
     roles: HashMap<String, (String, bool)>,
-    /// The reviews not stopped by lower-case name, with their spelling.
-    reviews: HashMap<String, String>,
+    /// The reviews not stopped: lower-case name, spelling, and the scope of their target.
+    reviews: Vec<(String, String, pim_domain::ScopePath)>,
 }
 
 impl Names {
@@ -30,7 +30,11 @@ impl Names {
     pub(crate) async fn load(c: &mut AnyConnection) -> Result<Names> {
         let principals = principals(c).await?.into_values().map(|p| (p.name.to_lowercase(), p)).collect();
         let roles = q::list_roles(c).await?.into_iter().map(|r| (r.name.to_lowercase(), (r.name, r.builtin))).collect();
-        let reviews = q::list_reviews(c, true).await?.into_iter().map(|r| (r.name.to_lowercase(), r.name)).collect();
+        let reviews = q::list_reviews(c, true)
+            .await?
+            .into_iter()
+            .map(|r| (r.name.to_lowercase(), r.name.clone(), crate::reviews::target_scope(&r.target)))
+            .collect();
         Ok(Names { principals, roles, reviews })
     }
 
@@ -130,7 +134,10 @@ pub(crate) fn resolve(text: &str, mut doc: PolicyDoc, names: &Names, now: Timest
     }
     for (i, r) in doc.reviews.iter_mut().enumerate() {
         let field = |k: &str| format!("reviews[{i}].{k}");
-        match names.reviews.get(&r.name.to_lowercase()) {
+        let wanted = r.name.to_lowercase();
+        // Only the reviews the file covers: an old database may hold the name elsewhere too.
+        let known = names.reviews.iter().find(|(n, _, at)| *n == wanted && doc.scope.contains(at));
+        match known.map(|(_, spelling, _)| spelling) {
             Some(spelling) => r.name.clone_from(spelling),
             None if r.schedule.start.0 < now.0 - MAX_START_IN_PAST_MS => {
                 return Err(refused(

@@ -80,13 +80,14 @@ fn as_policy(
     }
 }
 
-/// The review not stopped named `name` (case aside).
-pub(crate) async fn find_review(c: &mut AnyConnection, name: &str) -> Result<ReviewDefinition> {
+/// The review not stopped named `name` (case aside) whose target is at or below `scope`: the one
+/// the document of `scope` names so (an old database may hold the same name elsewhere).
+pub(crate) async fn find_review(c: &mut AnyConnection, name: &str, scope: &ScopePath) -> Result<ReviewDefinition> {
     let wanted = name.to_lowercase();
     q::list_reviews(c, true)
         .await?
         .into_iter()
-        .find(|d| d.name.to_lowercase() == wanted)
+        .find(|d| d.name.to_lowercase() == wanted && scope.contains(&target_scope(&d.target)))
         .ok_or_else(|| DomainError::not_found(format!("access review '{name}'")).into())
 }
 

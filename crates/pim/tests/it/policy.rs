@@ -706,7 +706,85 @@ async fn reviews_need_reviews_read_and_names_a_file_can_hold(b: Backend) {
     assert!(r.contains("rename one"), "{r}");
 }
 
+/// Review finding: a custom role that a review (not stopped) targets can be removed by
+/// `apply --prune` while the file keeps the review. The review then names a role id that no
+/// longer exists: the next export writes that id as a role name, and its plan is refused, so the
+/// export is no longer a file the server accepts. Apply must refuse such a file as a whole.
+async fn pruning_a_role_a_kept_review_targets_is_refused(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let temp = s.custom_role("Temp Operator", &["temp.*"]).await;
+    let review = CreateReview {
+        schedule: ReviewScheduleInput {
+            start: Some(Timestamp(T0.0 + 3 * DAY_MS)),
+            recurrence: Recurrence::OneTime,
+            duration_days: 7,
+            end: ReviewEnd::Never,
+        },
+        ..review_of("temp review", temp, "/", Reviewers::SelfReview)
+    };
+    s.admin.create_review(&review).await.expect("review");
+    let text = export(&s.admin).await;
+    let start = text.find("[[roles]]\nname = \"Temp Operator\"").expect("the custom role");
+    let rest = &text[start..];
+    let end = rest.find("\n\n[[").map_or(text.len(), |i| start + i + 2);
+    let without = format!("{}{}", &text[..start], &text[end..]);
+    assert!(without.contains("roles = [\"Temp Operator\"]"), "the review stays:\n{without}");
+    let applied = s.admin.apply_policy(&pruning(&without)).await;
+    // Whatever apply answered, the server's own export must still be a file it accepts.
+    let after = export(&s.admin).await;
+    let plan = s.admin.plan_policy(&pruning(&after)).await;
+    assert!(plan.as_ref().is_ok_and(|p| !p.differs), "apply answered {applied:?}; export:\n{after}\nplan: {plan:?}");
+    assert!(applied.is_err(), "the role a kept review targets was removed: {applied:?}");
+    assert_eq!(code(applied), "role_in_use");
+    // The endpoint refuses the same, and once the review is stopped the role may go.
+    assert_eq!(code(s.admin.delete_role("Temp Operator").await), "role_in_use");
+    let id = s.admin.list_reviews().await.expect("reviews").items[0].id;
+    s.admin.stop_review(id).await.expect("stop");
+    s.admin.delete_role("Temp Operator").await.expect("a role only stopped reviews name");
+}
+
+/// Review finding: apply finds the review to update or stop by name among all reviews not
+/// stopped, not among those in the file's scope. With two reviews of one name (a database from
+/// before names were unique), `apply --prune` of a file for `/db` stops the one at `/prod`,
+/// outside the file's scope, and leaves the one at `/db` that its plan said it would stop.
+async fn a_scoped_prune_stops_only_reviews_in_its_scope(b: Backend) {
+    let s = TestServer::start(&b).await;
+    world(&s).await;
+    let db_op = s.admin.get_role("DB Operator").await.expect("role").id;
+    let other = CreateReview {
+        schedule: ReviewScheduleInput {
+            start: Some(Timestamp(T0.0 + 3 * DAY_MS)),
+            recurrence: Recurrence::OneTime,
+            duration_days: 7,
+            end: ReviewEnd::Never,
+        },
+        ..review_of("prod operators", db_op, "/prod", Reviewers::SelfReview)
+    };
+    let prod = s.admin.create_review(&other).await.expect("review").id;
+    // The old database: the /prod review has the /db review's name and sorts first by id.
+    let mut db = Db::open(&s).await;
+    let first = "00000000-0000-7000-8000-000000000001";
+    db.execute(&format!("UPDATE access_reviews SET name = 'db OPERATORS', id = '{first}' WHERE id = '{prod}'")).await;
+    let scoped = PolicyExportQuery { scope: Some(sp("/db")) };
+    let text = s.admin.export_policy(&scoped).await.expect("export /db");
+    let without = text.replacen(&format!("\n{DB_REVIEW_TEXT}"), "", 1).replacen(DB_REVIEW_TEXT, "", 1);
+    assert!(!without.contains("[[reviews]]"), "{without}");
+    let plan = s.admin.plan_policy(&pruning(&without)).await.expect("plan");
+    let keys: Vec<(&str, &str)> = plan.changes.iter().map(|c| (c.op.as_str(), c.key.as_str())).collect();
+    assert_eq!(keys, [("remove", DB_REVIEW)], "{plan:?}");
+    s.admin.apply_policy(&pruning(&without)).await.expect("apply --prune");
+    let all = s.admin.list_reviews().await.expect("reviews").items;
+    let state = |n: &str| all.iter().find(|r| r.name == n).map(|r| r.stopped_at.is_some());
+    assert_eq!(
+        (state(DB_REVIEW), state("db OPERATORS")),
+        (Some(true), Some(false)),
+        "the /db review must be stopped and the /prod one left alone"
+    );
+}
+
 crate::backend_tests!(
+    pruning_a_role_a_kept_review_targets_is_refused,
+    a_scoped_prune_stops_only_reviews_in_its_scope,
     reviews_are_policy_by_name,
     reviews_need_reviews_read_and_names_a_file_can_hold,
     resources_are_policy_by_scope,
