@@ -284,11 +284,6 @@ impl JsonRows {
         self
     }
 
-    /// How many rows so far.
-    pub(crate) fn len(&self) -> usize {
-        self.rows
-    }
-
     /// The JSON text.
     pub(crate) fn finish(mut self) -> String {
         if self.rows > 0 {

@@ -452,6 +452,9 @@ async fn insert_events(c: &mut AnyConnection, events: &[(AuditEvent, String)]) -
     if crate::sql::is_sqlite(c) {
         return insert_events_bound(c, events).await;
     }
+    if events.is_empty() {
+        return Ok(());
+    }
     let mut rows = crate::sql::JsonRows::default();
     for (e, details) in events {
         rows.row()
@@ -474,9 +477,6 @@ async fn insert_events(c: &mut AnyConnection, events: &[(AuditEvent, String)]) -
             .text(details)
             .text(&e.prev_hash)
             .text(&e.hash);
-    }
-    if rows.len() == 0 {
-        return Ok(());
     }
     let sql = format!("INSERT INTO audit_events ({EVENT_COLS}) {}", crate::sql::json_rows_select("$1", &EVENT_TYPES));
     sqlx::query(&sql).bind(rows.finish()).execute(&mut *c).await?;
