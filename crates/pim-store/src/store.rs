@@ -422,21 +422,6 @@ impl WriteTx {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sqlite_urls_get_create_mode() {
-        assert_eq!(sqlite_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db?mode=rwc");
-        assert_eq!(sqlite_url("sqlite://a.db?cache=shared"), "sqlite://a.db?cache=shared&mode=rwc");
-        assert_eq!(sqlite_url("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
-        assert_eq!(sqlite_url("sqlite::memory:"), "sqlite::memory:");
-        assert_eq!(Backend::from_url("postgresql://x/y").ok(), Some(Backend::Postgres));
-        assert!(Backend::from_url("mysql://x").is_err());
-    }
-}
-
 /// The columns of `audit_events` as [`insert_events`] writes them.
 const EVENT_COLS: &str = "seq, id, at, action, outcome, error_code, actor_id, actor_name, principal_id, role_id, \
                           scope, justification, ticket, request_id, http_request_id, client_addr, details, \
@@ -517,4 +502,19 @@ async fn insert_events_bound(c: &mut AnyConnection, events: &[(AuditEvent, Strin
         q.execute(&mut *c).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        assert_eq!(sqlite_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db?mode=rwc");
+        assert_eq!(sqlite_url("sqlite://a.db?cache=shared"), "sqlite://a.db?cache=shared&mode=rwc");
+        assert_eq!(sqlite_url("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
+        assert_eq!(sqlite_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(Backend::from_url("postgresql://x/y").ok(), Some(Backend::Postgres));
+        assert!(Backend::from_url("mysql://x").is_err());
+    }
 }
