@@ -184,8 +184,14 @@ impl AccessIndex {
 
     /// Drops every assignment whose window has ended at `now`; returns how many. Only reclaims
     /// memory: checks already ignore ended assignments.
+    ///
+    /// What has ended is found under the read lock (checks go on), then dropped under the write
+    /// lock [`PRUNE_SLICE`] records at a time, the lock released in between: after a storm of
+    /// 100,000 ends no check waits for the whole of it. Each record is checked again under the
+    /// write lock, so one changed in between is dropped only if it has ended.
     pub fn prune(&self, now: Timestamp) -> usize {
-        self.data.write().prune(now.0)
+        let ended = self.data.read().ended(now.0);
+        ended.chunks(PRUNE_SLICE).map(|slice| self.data.write().prune(slice, now.0)).sum()
     }
 
     /// May `principal` perform `action` at `scope` at `now`? No allocation; read lock only.
@@ -326,6 +332,11 @@ impl AccessIndex {
 const NONE: u32 = u32::MAX;
 /// The end of a permanent window.
 const FOREVER: i64 = i64::MAX;
+/// Records dropped per write lock by [`AccessIndex::prune`] (a few in tests, so they prune in slices).
+#[cfg(not(test))]
+const PRUNE_SLICE: usize = 1024;
+#[cfg(test)]
+const PRUNE_SLICE: usize = 2;
 /// Size of the per-check ancestor table: a power of two above the deepest scope.
 const ANC: usize = 32;
 const _: () = assert!(MAX_SCOPE_DEPTH < ANC);
@@ -1032,19 +1043,26 @@ impl IndexData {
         }
     }
 
-    fn prune(&mut self, now: i64) -> usize {
+    /// The records that have ended at `now`, for [`Data::prune`].
+    fn ended(&self, now: i64) -> Vec<u32> {
+        let ended = self.recs.iter().enumerate().filter(|(_, rec)| rec.holder != NONE && rec.end <= now);
+        ended.map(|(r, _)| len_u32(r)).collect()
+    }
+
+    /// Drops those of `recs` that have ended at `now`; returns how many.
+    fn prune(&mut self, recs: &[u32], now: i64) -> usize {
         let mut holders = FxHashSet::default();
         let mut seeds = Vec::new();
         let mut n = 0;
-        for r in 0..self.recs.len() {
-            let Some(rec) = self.recs.get_mut(r) else { continue };
+        for &r in recs {
+            let Some(rec) = self.recs.get_mut(r as usize) else { continue };
             if rec.holder == NONE || rec.end > now {
                 continue;
             }
             let old = *rec;
             rec.holder = NONE;
-            self.rec_ids.remove(old.id, len_u32(r));
-            self.free.push(len_u32(r));
+            self.rec_ids.remove(old.id, r);
+            self.free.push(r);
             holders.insert(old.holder);
             if let Some(node) = self.scopes.get_mut(old.scope as usize).filter(|_| old.active()) {
                 node.active = node.active.saturating_sub(1);

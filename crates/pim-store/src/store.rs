@@ -359,38 +359,8 @@ impl WriteTx {
                 details,
             ));
         }
-        let (_, per) = crate::q::chunk_sizes(&self.tx, 19);
-        for chunk in events.chunks(per) {
-            let sql = format!(
-                "INSERT INTO audit_events (seq, id, at, action, outcome, error_code, actor_id, actor_name, \
-                 principal_id, role_id, scope, justification, ticket, request_id, http_request_id, client_addr, \
-                 details, prev_hash, hash) VALUES {}",
-                crate::q::values_rows(chunk.len(), 19)
-            );
-            let mut q = sqlx::query(&sql);
-            for (e, details) in chunk {
-                q = q
-                    .bind(e.seq)
-                    .bind(e.id.to_string())
-                    .bind(e.at.0)
-                    .bind(e.action.clone())
-                    .bind(e.outcome.as_str())
-                    .bind(e.error_code.clone())
-                    .bind(e.actor_id.map(|v| v.to_string()))
-                    .bind(e.actor_name.clone())
-                    .bind(e.principal_id.map(|v| v.to_string()))
-                    .bind(e.role_id.map(|v| v.to_string()))
-                    .bind(e.scope.as_ref().map(|s| s.as_str().to_owned()))
-                    .bind(e.justification.clone())
-                    .bind(e.ticket.clone())
-                    .bind(e.request_id.map(|v| v.to_string()))
-                    .bind(e.http_request_id.clone())
-                    .bind(e.client_addr.clone())
-                    .bind(details.clone())
-                    .bind(e.prev_hash.clone())
-                    .bind(e.hash.clone());
-            }
-            q.execute(&mut *self.tx).await?;
+        for chunk in events.chunks(crate::q::JSON_ROWS) {
+            insert_events(&mut self.tx, chunk).await?;
         }
         if !events.is_empty() {
             self.head_seq = seq;
@@ -450,6 +420,88 @@ impl WriteTx {
         self.tx.rollback().await?;
         Ok(())
     }
+}
+
+/// The columns of `audit_events` as [`insert_events`] writes them.
+const EVENT_COLS: &str = "seq, id, at, action, outcome, error_code, actor_id, actor_name, principal_id, role_id, \
+                          scope, justification, ticket, request_id, http_request_id, client_addr, details, \
+                          prev_hash, hash";
+const EVENT_TYPES: [crate::sql::Col; 19] = {
+    use crate::sql::Col::{Int, Text};
+    [Int, Text, Int, Text, Text, Text, Text, Text, Text, Text, Text, Text, Text, Text, Text, Text, Text, Text, Text]
+};
+
+/// Inserts chained events (with their `details` as stored): on PostgreSQL in one statement, the
+/// rows as one JSON parameter (see [`crate::sql::json_rows_select`]); on SQLite one `?` per value.
+async fn insert_events(c: &mut AnyConnection, events: &[(AuditEvent, String)]) -> Result<()> {
+    if crate::sql::is_sqlite(c) {
+        return insert_events_bound(c, events).await;
+    }
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut rows = crate::sql::JsonRows::default();
+    for (e, details) in events {
+        rows.row()
+            .int(e.seq)
+            .text(&e.id.to_string())
+            .int(e.at.0)
+            .text(&e.action)
+            .text(e.outcome.as_str())
+            .opt_text(e.error_code.as_deref())
+            .opt_text(e.actor_id.map(|v| v.to_string()).as_deref())
+            .opt_text(e.actor_name.as_deref())
+            .opt_text(e.principal_id.map(|v| v.to_string()).as_deref())
+            .opt_text(e.role_id.map(|v| v.to_string()).as_deref())
+            .opt_text(e.scope.as_ref().map(|s| s.as_str()))
+            .opt_text(e.justification.as_deref())
+            .opt_text(e.ticket.as_deref())
+            .opt_text(e.request_id.map(|v| v.to_string()).as_deref())
+            .opt_text(e.http_request_id.as_deref())
+            .opt_text(e.client_addr.as_deref())
+            .text(details)
+            .text(&e.prev_hash)
+            .text(&e.hash);
+    }
+    let sql = format!("INSERT INTO audit_events ({EVENT_COLS}) {}", crate::sql::json_rows_select("$1", &EVENT_TYPES));
+    sqlx::query(&sql).bind(rows.finish()).execute(&mut *c).await?;
+    Ok(())
+}
+
+/// [`insert_events`] with one placeholder per value (see `chunk_sizes`).
+async fn insert_events_bound(c: &mut AnyConnection, events: &[(AuditEvent, String)]) -> Result<()> {
+    let (_, per) = crate::q::chunk_sizes(c, 19);
+    for chunk in events.chunks(per) {
+        let sql = format!(
+            "INSERT INTO audit_events ({EVENT_COLS}) VALUES {}",
+            crate::q::values_rows(crate::sql::is_sqlite(c), chunk.len(), 19)
+        );
+        let mut q = sqlx::query(&sql);
+        for (e, details) in chunk {
+            q = q
+                .bind(e.seq)
+                .bind(e.id.to_string())
+                .bind(e.at.0)
+                .bind(e.action.clone())
+                .bind(e.outcome.as_str())
+                .bind(e.error_code.clone())
+                .bind(e.actor_id.map(|v| v.to_string()))
+                .bind(e.actor_name.clone())
+                .bind(e.principal_id.map(|v| v.to_string()))
+                .bind(e.role_id.map(|v| v.to_string()))
+                .bind(e.scope.as_ref().map(|s| s.as_str().to_owned()))
+                .bind(e.justification.clone())
+                .bind(e.ticket.clone())
+                .bind(e.request_id.map(|v| v.to_string()))
+                .bind(e.http_request_id.clone())
+                .bind(e.client_addr.clone())
+                .bind(details.clone())
+                .bind(e.prev_hash.clone())
+                .bind(e.hash.clone());
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

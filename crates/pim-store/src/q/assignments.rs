@@ -202,17 +202,25 @@ pub async fn mark_expiry_recorded(c: &mut AnyConnection, id: AssignmentId) -> Re
     Ok(())
 }
 
-/// Marks the expiries of these assignments as recorded, a few hundred per statement.
+/// Marks the expiries of these assignments as recorded: on PostgreSQL 2,000 ids a statement bound
+/// as one JSON parameter (see [`crate::sql::json_rows_select`]), on SQLite 500 (`?` each).
 pub async fn mark_expiries_recorded(c: &mut AnyConnection, ids: &[AssignmentId]) -> Result<()> {
-    let (per, _) = crate::q::chunk_sizes(c, 1);
-    for chunk in ids.chunks(per) {
-        let ps: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("UPDATE assignments SET expiry_recorded = TRUE WHERE id IN ({})", ps.join(", "));
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(id.to_string());
+    const SQL: &str = "UPDATE assignments SET expiry_recorded = TRUE WHERE id IN ";
+    if crate::sql::is_sqlite(c) {
+        let (per, _) = crate::q::chunk_sizes(c, 1);
+        for chunk in ids.chunks(per) {
+            let sql = format!("{SQL}{}", crate::q::in_list(true, chunk.len()));
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            q.execute(&mut *c).await?;
         }
-        q.execute(&mut *c).await?;
+        return Ok(());
+    }
+    let sql = format!("{SQL}({})", crate::sql::json_texts_select("$1"));
+    for chunk in ids.chunks(crate::q::JSON_ROWS) {
+        sqlx::query(&sql).bind(crate::sql::json_texts(chunk)).execute(&mut *c).await?;
     }
     Ok(())
 }

@@ -52,22 +52,44 @@ pub use signing::*;
 pub use ssh::*;
 pub use tokens::*;
 
-/// Ids per `IN (...)` list on `c`'s backend, and rows per multi-row `INSERT` of `cols` columns.
+/// Rows (or ids) per PostgreSQL statement where they are bound as one JSON parameter
+/// ([`crate::sql::json_rows_select`]): a bound on one statement's text, not a cost.
+pub(crate) const JSON_ROWS: usize = 2_000;
+
+/// Ids per `IN (...)` list on `c`'s backend, and rows per multi-row `INSERT` of `cols` columns,
+/// where each value has its placeholder ([`values_rows`], [`in_list`]).
 ///
 /// PostgreSQL takes up to 65,535 bound values a statement, and each statement is a round trip:
-/// 500 ids, 500 rows. In SQLite a statement costs no round trip, but binding is quadratic in the
-/// number of placeholders (`sqlite3_bind_parameter_name` walks the list for each one, 40% of a
-/// batch's time at 9,500 values), so a statement there stays under about 500 values.
+/// 500 ids, 500 rows. In SQLite a statement costs no round trip; sqlx binds a named placeholder
+/// (`$n`) by looking its name up in the statement's list, quadratic in the number of them (40% of
+/// a batch's time at 9,500 values), so SQLite gets anonymous `?` placeholders, bound by position:
+/// 500 ids, and rows of up to 10,000 values.
 pub(crate) fn chunk_sizes(c: &AnyConnection, cols: usize) -> (usize, usize) {
-    if c.backend_name().eq_ignore_ascii_case("sqlite") {
-        (100, (500 / cols).max(1))
-    } else {
-        (500, (60_000 / cols).clamp(1, 500))
-    }
+    if crate::sql::is_sqlite(c) { (500, (10_000 / cols).max(1)) } else { (500, (60_000 / cols).clamp(1, 500)) }
 }
 
-/// `($1, ..., $cols), ($cols+1, ...), ...` for `rows` rows of `cols` values.
-pub(crate) fn values_rows(rows: usize, cols: usize) -> String {
+/// `(?, ?, ...)` (SQLite) or `($n, ...)` (PostgreSQL, from `$1`) for `n` ids.
+pub(crate) fn in_list(sqlite: bool, n: usize) -> String {
+    let mut s = String::with_capacity(n * 6 + 2);
+    s.push('(');
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        if sqlite {
+            s.push('?');
+        } else {
+            s.push('$');
+            s.push_str(&(i + 1).to_string());
+        }
+    }
+    s.push(')');
+    s
+}
+
+/// `($1, ..., $cols), ($cols+1, ...), ...` for `rows` rows of `cols` values, or the same with
+/// `?` on SQLite (see [`chunk_sizes`]).
+pub(crate) fn values_rows(sqlite: bool, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -78,8 +100,12 @@ pub(crate) fn values_rows(rows: usize, cols: usize) -> String {
             if k > 0 {
                 s.push_str(", ");
             }
-            s.push('$');
-            s.push_str(&(r * cols + k + 1).to_string());
+            if sqlite {
+                s.push('?');
+            } else {
+                s.push('$');
+                s.push_str(&(r * cols + k + 1).to_string());
+            }
         }
         s.push(')');
     }

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use crate::error::Result;
 use crate::row;
-use crate::sql::{Select, bind_all};
+use crate::sql::{Col, JsonRows, Select, bind_all};
 
 /// Which notifications to list. Every field set narrows the list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -77,13 +77,54 @@ pub async fn insert_notification(c: &mut AnyConnection, n: &Notification) -> Res
     insert_notifications(c, std::slice::from_ref(n)).await
 }
 
-/// Inserts notifications, many rows per statement (one round trip each; see `chunk_sizes`).
+const INSERT_TYPES: [Col; INSERT_COL_COUNT] = {
+    use Col::{Bool, Int, Text};
+    [Text, Int, Text, Text, Text, Text, Text, Text, Bool, Text, Int, Int, Int, Text, Int, Text, Text, Text, Text]
+};
+
+/// Inserts notifications in multi-row statements: on PostgreSQL 2,000 rows a statement bound as
+/// one JSON parameter (see [`crate::sql::json_rows_select`]), on SQLite one `?` per value.
 pub async fn insert_notifications(c: &mut AnyConnection, list: &[Notification]) -> Result<()> {
+    if crate::sql::is_sqlite(c) {
+        return insert_notifications_bound(c, list).await;
+    }
+    for chunk in list.chunks(crate::q::JSON_ROWS) {
+        let mut rows = JsonRows::default();
+        for n in chunk {
+            rows.row()
+                .text(&n.id.to_string())
+                .int(n.created_at.0)
+                .text(&n.event)
+                .text(n.channel.as_str())
+                .text(&n.recipient)
+                .text(&n.subject)
+                .text(&n.text)
+                .text(&row::to_json(&n.payload)?)
+                .bool(n.critical)
+                .text(n.status.as_str())
+                .int(n.attempts)
+                .int(n.next_attempt_at.0)
+                .opt_int(n.claimed_until.map(|t| t.0))
+                .opt_text(n.last_error.as_deref())
+                .opt_int(n.delivered_at.map(|t| t.0))
+                .opt_text(n.principal_id.map(|v| v.to_string()).as_deref())
+                .opt_text(n.role_id.map(|v| v.to_string()).as_deref())
+                .opt_text(n.scope.as_ref().map(|s| s.as_str()))
+                .opt_text(n.request_id.map(|v| v.to_string()).as_deref());
+        }
+        let sql = format!("INSERT INTO outbox ({INSERT_COLS}) {}", crate::sql::json_rows_select("$1", &INSERT_TYPES));
+        sqlx::query(&sql).bind(rows.finish()).execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// [`insert_notifications`] with one placeholder per value (see `chunk_sizes`).
+async fn insert_notifications_bound(c: &mut AnyConnection, list: &[Notification]) -> Result<()> {
     let (_, per) = crate::q::chunk_sizes(c, INSERT_COL_COUNT);
     for chunk in list.chunks(per) {
         let sql = format!(
             "INSERT INTO outbox ({INSERT_COLS}) VALUES {}",
-            crate::q::values_rows(chunk.len(), INSERT_COL_COUNT)
+            crate::q::values_rows(crate::sql::is_sqlite(c), chunk.len(), INSERT_COL_COUNT)
         );
         let mut q = sqlx::query(&sql);
         for n in chunk {

@@ -142,3 +142,25 @@ both!(the_index_reads_of_principals_and_memberships_equal_the_pooled_ones, |db| 
     assert_eq!(db.store.principals_for_index().await.unwrap(), principals);
     assert_eq!(db.store.memberships_for_index().await.unwrap(), memberships);
 });
+
+both!(principals_read_in_bulk, |db| {
+    // 2,001 known ids (two statements), an unknown one and a repeated one.
+    let mut c = db.conn().await;
+    let mut known = Vec::new();
+    for i in 0..2_001 {
+        let mut p = user(&format!("bulk{i}"));
+        p.email = Some(format!("bulk{i}@example.com"));
+        add(&mut c, &p).await;
+        known.push(p);
+    }
+    let mut ids: Vec<_> = known.iter().map(|p| p.id).collect();
+    ids.push(PrincipalId::new());
+    ids.push(known[7].id);
+    let mut got = q::get_principals(&mut c, &ids).await.unwrap();
+    got.sort_by_key(|p| p.id);
+    got.dedup_by_key(|p| p.id);
+    known.sort_by_key(|p| p.id);
+    assert_eq!(got, known);
+    assert!(q::get_principals(&mut c, &[]).await.unwrap().is_empty());
+    assert!(q::get_principals(&mut c, &[PrincipalId::new()]).await.unwrap().is_empty());
+});

@@ -220,3 +220,62 @@ both!(notifications_inserted_in_bulk_round_trip, |db| {
     want.sort_by_key(|n| n.id);
     assert_eq!(all, want);
 });
+
+both!(notifications_in_bulk_keep_every_character, |db| {
+    // On PostgreSQL the rows go as one JSON parameter: every text must come back as written.
+    let texts = [
+        "plain",
+        "quote \" and \\ backslash \\\"",
+        "line\nbreak\r\ttab \u{1} \u{1f} \u{7f}",
+        "ünïcödé 日本語 🎉 \u{2028}",
+        "",
+        "[1, 2]",
+        "null",
+        "\\u0041",
+    ];
+    let list: Vec<Notification> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut n = note(s, Channel::Webhook, s, 100 + i as i64);
+            n.subject = (*s).to_owned();
+            n.text = (*s).to_owned();
+            n.payload = serde_json::json!({ "s": s });
+            n.critical = i % 2 == 0;
+            n.attempts = i64::MAX;
+            n.claimed_until = (i % 3 == 0).then(|| t(i64::MIN));
+            n.delivered_at = (i % 2 == 1).then(|| t(i64::MAX));
+            n.last_error = (i % 2 == 0).then(|| (*s).to_owned());
+            n.request_id = None;
+            n
+        })
+        .collect();
+    let mut tx = db.store.write(t(100)).await.unwrap();
+    q::insert_notifications(tx.conn(), &list).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut c = db.conn().await;
+    let all = q::list_notifications(&mut c, &OutboxFilter::default()).await.unwrap();
+    let mut want = list.clone();
+    want.sort_by_key(|n| n.id);
+    assert_eq!(all, want);
+});
+
+both!(a_notification_with_a_nul_is_stored_whole_or_refused, |db| {
+    // As for audit events: stored whole on SQLite, refused by PostgreSQL.
+    let mut n = note("assignment.expired", Channel::Email, "a@example.com", 100);
+    n.text = "a\0b".into();
+    let list = vec![note("x", Channel::Email, "b@example.com", 100), n];
+    let mut tx = db.store.write(t(100)).await.unwrap();
+    let r = q::insert_notifications(tx.conn(), &list).await;
+    if db.store.backend() == pim_store::Backend::Postgres {
+        assert!(r.is_err(), "{r:?}");
+        return;
+    }
+    r.unwrap();
+    tx.commit().await.unwrap();
+    let mut c = db.conn().await;
+    let all = q::list_notifications(&mut c, &OutboxFilter::default()).await.unwrap();
+    let mut want = list.clone();
+    want.sort_by_key(|n| n.id);
+    assert_eq!(all, want);
+});
