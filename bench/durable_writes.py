@@ -27,7 +27,8 @@ bottleneck); `--json FILE` writes everything.
 
 Knobs: --seconds (10), --rounds (3), --clients (8), --backends (sqlite,postgres),
 PIM_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres), --pim (target/release/pim),
---keep (keep the temporary directory and the PostgreSQL database).
+--keep (keep the temporary directory and the PostgreSQL database), --perf PREFIX (perf record the
+server during each pim phase into PREFIX.<backend>.<round>).
 """
 
 import argparse
@@ -36,6 +37,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -258,13 +260,25 @@ def run_backend(name, args, tmp, pg_admin_url):
         for r in range(1, args.rounds + 1):
             raw = sqlite_raw_phase(db_path, args.clients, args.seconds) if not pg_db else \
                 pg_raw_phase(url, args.clients, args.seconds, tmp)
+            perf = None
+            if args.perf:
+                # The server's CPU profile over the pim phase (perf report -i FILE; bench/perf_split.py).
+                perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(server.proc.pid),
+                                         "-o", f"{args.perf}.{name}.{r}"], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+                time.sleep(0.5)
             s0 = cpu_seconds(server.proc.pid)
             api = pim_phase(server.port, role, tokens, args.seconds, r, acked)
             api["serverCpuSeconds"] = round(cpu_seconds(server.proc.pid) - s0, 2)
+            api["serverCpuMsPerActivation"] = round(1000 * api["serverCpuSeconds"] / max(api["activations"], 1), 3)
+            if perf:
+                perf.send_signal(signal.SIGINT)
+                perf.wait()
             api["ratio"] = round(api["perSecond"] / raw["perSecond"], 3)
             rounds.append({"round": r, "raw": raw, "pim": api, "load1": float(load_average()[0])})
             log(f"{name}: round {r}: raw {raw['perSecond']:.0f} inserts/s, pim {api['perSecond']:.0f} activations/s "
-                f"(ratio {api['ratio']:.2f}; server CPU {api['serverCpuSeconds']} s, client CPU "
+                f"(ratio {api['ratio']:.2f}; server CPU {api['serverCpuSeconds']} s = "
+                f"{api['serverCpuMsPerActivation']:.2f} ms per activation, client CPU "
                 f"{api['clientCpuSeconds']} s over {api['seconds']} s)")
         chain = admin.must("POST", "/api/v1/audit/verify", {})
         admin.close()
@@ -305,6 +319,8 @@ def main():
     p.add_argument("--json", help="write the results here")
     p.add_argument("--pg-log-statements", action="store_true",
                    help="log every statement of the bench database with its duration in PostgreSQL's log")
+    p.add_argument("--perf", metavar="PREFIX",
+                   help="perf record the server during each pim phase into PREFIX.<backend>.<round>")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory and the PostgreSQL database")
     args = p.parse_args()
     pg_admin_url = default_pg_admin_url()
