@@ -9,6 +9,12 @@
 //! events follow one another in the one transaction) and replicas still serialize on the chain
 //! head. A request that changes a group membership ends its batch, so that every request is
 //! planned with the memberships the index holds after the ones before it were committed.
+//!
+//! Inside the batch, what no later statement of it reads is written once for all: the audit
+//! events, change-feed entries and (for an activation that changes nothing else) the request and
+//! assignment rows are kept by the [`pim_store::WriteTx`] and written in one multi-row statement
+//! each, before the commit; the rows of a principal are written before any later request of
+//! that principal is planned, so it sees them. Principals read for notices are shared.
 
 use std::sync::{Arc, Mutex};
 
