@@ -24,24 +24,18 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _pim  # noqa: E402
+from _pim import DEFAULT_PIM, ROOT, bootstrap, create_pg_database, drop_pg_database, load_average, \
+    pg_database_url, require_pim, server_target  # noqa: E402
+
 PASSWORD = "cold-start-password-1"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def log(msg):
@@ -81,15 +75,8 @@ def memory_kb(pid):
     return out
 
 
-class Server:
-    def __init__(self, pim, target_args, logpath):
-        self.port = free_port()
-        self.log = open(logpath, "ab")
-        self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(
-            [pim, "serve", "--listen", f"127.0.0.1:{self.port}", *target_args],
-            stdout=self.log, stderr=self.log, env={**os.environ, "RUST_LOG": "info,sqlx=warn", "NO_COLOR": "1"},
-        )
+class Server(_pim.Server):
+    """`pim serve`, timed from its spawn until it answers correct checks."""
 
     def wait_ready(self, token, checks, limit_s=300):
         """Seconds from the spawn until every check answers as expected (with a token: else until /healthz)."""
@@ -115,28 +102,18 @@ class Server:
             except (ConnectionRefusedError, ConnectionResetError):
                 time.sleep(0.002)
 
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
 
 def run_backend(name, pim, args, tmp, pg_admin_url):
     data = os.path.join(tmp, f"{name}-data")
     state_path = os.path.join(tmp, f"{name}-state.json")
     pg_db = None
     if name == "sqlite":
-        target = ["--data-dir", data]
+        target = server_target(data)
         seed_target = ["--sqlite", os.path.join(data, "pim.db")]
     else:
         pg_db = "pim_cold_start" if args.workdir else f"pim_cold_start_{os.getpid()}"
-        url = pg_admin_url.rsplit("/", 1)[0] + f"/{pg_db}"
-        # The secret key file still lives in a data directory.
-        target = ["--database", url, "--data-dir", data]
+        url = pg_database_url(pg_admin_url, pg_db)
+        target = server_target(data, url)
         seed_target = ["--postgres", url]
     reuse = args.workdir and os.path.exists(state_path)
     try:
@@ -146,10 +123,8 @@ def run_backend(name, pim, args, tmp, pg_admin_url):
             log(f"{name}: reusing the world seeded earlier in {tmp}")
         else:
             if pg_db:
-                subprocess.run(["psql", "-q", "-X", pg_admin_url, "-c", f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"], check=True)
-                subprocess.run(["psql", "-q", "-X", pg_admin_url, "-c", f"CREATE DATABASE {pg_db}"], check=True)
-            subprocess.run([pim, "admin", "bootstrap", *target, "--username", "admin", "--password-stdin"],
-                           input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+                create_pg_database(pg_admin_url, pg_db)
+            bootstrap(pim, target, "admin", PASSWORD)
             t = time.monotonic()
             seeded = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "seed_bulk.py"), *seed_target,
                                      "--assignments", str(args.assignments)], check=True, capture_output=True, text=True)
@@ -183,13 +158,12 @@ def run_backend(name, pim, args, tmp, pg_admin_url):
                 "medianReadySeconds": round(statistics.median(r["readySeconds"] for r in runs), 3)}
     finally:
         if pg_db and not args.workdir:
-            subprocess.run(["psql", "-q", "-X", pg_admin_url, "-c", f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"],
-                           check=False)
+            drop_pg_database(pg_admin_url, pg_db)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--pim", default=os.path.join(ROOT, "target", "release", "pim"))
+    p.add_argument("--pim", default=DEFAULT_PIM)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--assignments", type=int, default=1_000_000)
     p.add_argument("--backends", default="sqlite,postgres")
@@ -197,20 +171,19 @@ def main():
     p.add_argument("--workdir", help="keep the seeded worlds here (and the PostgreSQL database pim_cold_start) "
                    "and reuse them on the next run with the same directory")
     args = p.parse_args()
-    pg_admin_url = os.environ.get("PIM_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    if not os.access(args.pim, os.X_OK):
-        raise SystemExit(f"{args.pim} is missing: cargo build --release -p pim")
+    pg_admin_url = _pim.pg_admin_url()
+    require_pim(args.pim)
     tmp = args.workdir or tempfile.mkdtemp(prefix="pim-cold-start.")
     os.makedirs(tmp, exist_ok=True)
     results = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "nproc": os.cpu_count(),
-               "loadBefore": open("/proc/loadavg").read().split()[:3], "backends": []}
+               "loadBefore": load_average(), "backends": []}
     try:
         for name in args.backends.split(","):
             results["backends"].append(run_backend(name, args.pim, args, tmp, pg_admin_url))
     finally:
         if not args.workdir:
             shutil.rmtree(tmp, ignore_errors=True)
-    results["loadAfter"] = open("/proc/loadavg").read().split()[:3]
+    results["loadAfter"] = load_average()
     for b in results["backends"]:
         print(f"{b['backend']}: {sum(b['world'].values()):,} rows, ready in a median {b['medianReadySeconds']:.2f} s "
               f"over {len(b['runs'])} starts (first start {b['firstStartSeconds']:.2f} s); "

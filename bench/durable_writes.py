@@ -27,7 +27,8 @@ bottleneck); `--json FILE` writes everything.
 
 Knobs: --seconds (10), --rounds (3), --clients (8), --backends (sqlite,postgres),
 PIM_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres), --pim (target/release/pim),
---keep (keep the temporary directory and the PostgreSQL database).
+--keep (keep the temporary directory and the PostgreSQL database), --perf PREFIX (perf record the
+server during each pim phase into PREFIX.<backend>.<round>).
 """
 
 import argparse
@@ -37,7 +38,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -46,7 +46,10 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _pim import DEFAULT_PIM, Server, bootstrap, cpu_seconds, create_pg_database, drop_pg_database, \
+    load_average, pg_admin_url as default_pg_admin_url, psql, require_pim, server_target  # noqa: E402
+
 ADMIN_PASSWORD = "durable-bench-admin-1"
 USER_PASSWORD = "durable-bench-user-pw-1"
 SCOPE = "/durable"
@@ -54,21 +57,6 @@ SCOPE = "/durable"
 
 def log(msg):
     print(f"[durable_writes] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def cpu_seconds(pid="self"):
-    """User + system CPU seconds of a process (all its threads)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Client:
@@ -99,39 +87,6 @@ class Client:
 
     def close(self):
         self.conn.close()
-
-
-class Server:
-    def __init__(self, pim, target, logpath):
-        self.port = free_port()
-        self.log = open(logpath, "ab")
-        self.proc = subprocess.Popen(
-            [pim, "serve", "--listen", f"127.0.0.1:{self.port}", *target],
-            stdout=self.log, stderr=self.log, env={**os.environ, "RUST_LOG": "info,sqlx=warn", "NO_COLOR": "1"},
-        )
-        deadline = time.monotonic() + 120
-        while True:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"the server exited with {self.proc.returncode}; see {logpath}")
-            if time.monotonic() > deadline:
-                raise SystemExit("the server did not answer in time")
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                c.request("GET", "/healthz")
-                ok = c.getresponse().status == 200
-                c.close()
-                if ok:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-
-    def kill(self):
-        """SIGKILL: no clean shut-down, so what was acknowledged must already be on disk."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-        self.log.close()
 
 
 def setup_world(port, clients):
@@ -238,11 +193,6 @@ def sqlite_raw_phase(db, clients, seconds):
             "journalMode": pragmas[0]}
 
 
-def psql(url, sql):
-    return subprocess.run(["psql", "-X", "-q", "-At", url, "-c", sql], check=True, capture_output=True,
-                          text=True).stdout
-
-
 def pg_raw_phase(url, clients, seconds, tmp):
     psql(url, "CREATE TABLE IF NOT EXISTS durable_raw (id BIGSERIAL PRIMARY KEY, client INT NOT NULL, "
               "at TIMESTAMPTZ NOT NULL)")
@@ -283,22 +233,20 @@ def run_backend(name, args, tmp, pg_admin_url):
     data = os.path.join(tmp, f"{name}-data")
     pg_db = None
     if name == "sqlite":
-        target = ["--data-dir", data]
+        target = server_target(data)
         db_path = os.path.join(data, "pim.db")
     else:
         pg_db = f"pim_durable_{os.getpid()}"
-        url = pg_admin_url.rsplit("/", 1)[0] + f"/{pg_db}"
-        target = ["--database", url, "--data-dir", data]
-        psql(pg_admin_url, f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)")
-        psql(pg_admin_url, f"CREATE DATABASE {pg_db}")
+        url = create_pg_database(pg_admin_url, pg_db)
+        target = server_target(data, url)
         if args.pg_log_statements:
             # Every statement and its duration in the server's log (%d names the database).
             psql(pg_admin_url, f"ALTER DATABASE {pg_db} SET log_min_duration_statement = 0")
     server = None
     try:
-        subprocess.run([args.pim, "admin", "bootstrap", *target, "--username", "admin", "--password-stdin"],
-                       input=ADMIN_PASSWORD + "\n", text=True, check=True, capture_output=True)
+        bootstrap(args.pim, target, "admin", ADMIN_PASSWORD)
         server = Server(args.pim, target, os.path.join(tmp, f"{name}-server.log"))
+        server.wait_healthy()
         admin, role, tokens = setup_world(server.port, args.clients)
         durability = {}
         if pg_db:
@@ -312,13 +260,25 @@ def run_backend(name, args, tmp, pg_admin_url):
         for r in range(1, args.rounds + 1):
             raw = sqlite_raw_phase(db_path, args.clients, args.seconds) if not pg_db else \
                 pg_raw_phase(url, args.clients, args.seconds, tmp)
+            perf = None
+            if args.perf:
+                # The server's CPU profile over the pim phase (perf report -i FILE; bench/perf_split.py).
+                perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(server.proc.pid),
+                                         "-o", f"{args.perf}.{name}.{r}"], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+                time.sleep(0.5)
             s0 = cpu_seconds(server.proc.pid)
             api = pim_phase(server.port, role, tokens, args.seconds, r, acked)
             api["serverCpuSeconds"] = round(cpu_seconds(server.proc.pid) - s0, 2)
+            api["serverCpuMsPerActivation"] = round(1000 * api["serverCpuSeconds"] / max(api["activations"], 1), 3)
+            if perf:
+                perf.send_signal(signal.SIGINT)
+                perf.wait()
             api["ratio"] = round(api["perSecond"] / raw["perSecond"], 3)
-            rounds.append({"round": r, "raw": raw, "pim": api, "load1": float(open("/proc/loadavg").read().split()[0])})
+            rounds.append({"round": r, "raw": raw, "pim": api, "load1": float(load_average()[0])})
             log(f"{name}: round {r}: raw {raw['perSecond']:.0f} inserts/s, pim {api['perSecond']:.0f} activations/s "
-                f"(ratio {api['ratio']:.2f}; server CPU {api['serverCpuSeconds']} s, client CPU "
+                f"(ratio {api['ratio']:.2f}; server CPU {api['serverCpuSeconds']} s = "
+                f"{api['serverCpuMsPerActivation']:.2f} ms per activation, client CPU "
                 f"{api['clientCpuSeconds']} s over {api['seconds']} s)")
         chain = admin.must("POST", "/api/v1/audit/verify", {})
         admin.close()
@@ -346,13 +306,12 @@ def run_backend(name, args, tmp, pg_admin_url):
         if server:
             server.kill()
         if pg_db and not args.keep:
-            subprocess.run(["psql", "-q", "-X", pg_admin_url, "-c", f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"],
-                           check=False)
+            drop_pg_database(pg_admin_url, pg_db)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--pim", default=os.path.join(ROOT, "target", "release", "pim"))
+    p.add_argument("--pim", default=DEFAULT_PIM)
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--clients", type=int, default=8)
@@ -360,15 +319,16 @@ def main():
     p.add_argument("--json", help="write the results here")
     p.add_argument("--pg-log-statements", action="store_true",
                    help="log every statement of the bench database with its duration in PostgreSQL's log")
+    p.add_argument("--perf", metavar="PREFIX",
+                   help="perf record the server during each pim phase into PREFIX.<backend>.<round>")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory and the PostgreSQL database")
     args = p.parse_args()
-    pg_admin_url = os.environ.get("PIM_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    if not os.access(args.pim, os.X_OK):
-        raise SystemExit(f"{args.pim} is missing: cargo build --release -p pim")
+    pg_admin_url = default_pg_admin_url()
+    require_pim(args.pim)
     tmp = tempfile.mkdtemp(prefix="pim-durable.", dir=os.environ.get("TMPDIR", "/tmp"))
     results = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "nproc": os.cpu_count(),
                "seconds": args.seconds, "rounds": args.rounds, "clients": args.clients,
-               "loadBefore": open("/proc/loadavg").read().split()[:3], "backends": []}
+               "loadBefore": load_average(), "backends": []}
     try:
         for name in args.backends.split(","):
             results["backends"].append(run_backend(name, args, tmp, pg_admin_url))
@@ -377,7 +337,7 @@ def main():
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    results["loadAfter"] = open("/proc/loadavg").read().split()[:3]
+    results["loadAfter"] = load_average()
     failed = False
     for b in results["backends"]:
         print(f"{b['backend']}: {b['medianActivationsPerSecond']:.0f} activations/s through the API beside "

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pim_domain::{AssignmentId, PrincipalId, RoleId, Timestamp};
-use pim_store::{AnyConnection, q};
+use pim_store::{AnyConnection, WriteTx, q};
 
 use crate::engine::{Engine, index_principal};
 use crate::error::Result;
@@ -34,8 +34,9 @@ impl Change {
     }
 }
 
-/// Writes feed entries for `changes` in the current transaction.
-pub(crate) async fn record(c: &mut AnyConnection, now: Timestamp, changes: &[Change]) -> Result<()> {
+/// Records feed entries for `changes` in the transaction: written at its commit, with the others
+/// recorded in it, in one statement.
+pub(crate) fn record(tx: &mut WriteTx, now: Timestamp, changes: &[Change]) {
     for ch in changes {
         let (kind, entity) = match ch {
             Change::Principal(id) => ("principal", id.to_string()),
@@ -43,9 +44,8 @@ pub(crate) async fn record(c: &mut AnyConnection, now: Timestamp, changes: &[Cha
             Change::Role(id) => ("role", id.to_string()),
             Change::Assignment(id, _) => ("assignment", id.to_string()),
         };
-        q::record_change(c, kind, &entity, now).await?;
+        tx.record_change_later(kind, entity, now);
     }
-    Ok(())
 }
 
 impl Engine {

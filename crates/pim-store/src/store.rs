@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use pim_domain::{AuditDraft, AuditEvent, EventId, Outcome, Timestamp};
+use pim_domain::{Assignment, AuditDraft, AuditEvent, EventId, Outcome, PrincipalId, Request, Timestamp};
 use sqlx::any::AnyPoolOptions;
 use sqlx::pool::{PoolConnection, PoolConnectionMetadata};
 use sqlx::{Any, AnyConnection, AnyPool, Row as _, Transaction};
@@ -201,7 +201,21 @@ impl Store {
         };
         let head_seq = crate::row::int(&head, 0)?;
         let head_hash: String = head.try_get(1)?;
-        Ok(WriteTx { tx, head_seq, head_hash, appended: false, now, on_commit: Vec::new(), _guard: guard })
+        Ok(WriteTx {
+            tx,
+            head_seq,
+            head_hash,
+            appended: false,
+            now,
+            later: Vec::new(),
+            later_audit_written: 0,
+            later_changes: Vec::new(),
+            later_requests: Vec::new(),
+            later_assignments: Vec::new(),
+            later_written: (0, 0),
+            on_commit: Vec::new(),
+            _guard: guard,
+        })
     }
 
     /// Closes every connection; the store is unusable afterwards.
@@ -242,6 +256,20 @@ pub struct WriteTx {
     head_hash: String,
     appended: bool,
     now: Timestamp,
+    /// Audit events appended with [`WriteTx::audit_later`], written (in order, before any other)
+    /// by the next [`WriteTx::audit_many`] or at [`WriteTx::commit`].
+    later: Vec<(Timestamp, AuditDraft)>,
+    /// How many of `later` are written.
+    later_audit_written: usize,
+    /// Change-feed entries recorded with [`WriteTx::record_change_later`], written at commit.
+    later_changes: Vec<crate::q::ChangeEntry>,
+    /// Requests and assignments inserted with [`WriteTx::insert_later`], written by
+    /// [`WriteTx::write_later_rows`] or at commit.
+    later_requests: Vec<Request>,
+    later_assignments: Vec<Assignment>,
+    /// How many of `later_requests` and `later_assignments` are written (they are kept, so that
+    /// rolling back to a savepoint taken before they were written makes them unwritten again).
+    later_written: (usize, usize),
     /// Run once the transaction has committed (e.g. waking a worker that has work now).
     on_commit: Vec<Box<dyn FnOnce() + Send>>,
     _guard: OwnedMutexGuard<()>,
@@ -253,6 +281,12 @@ pub struct Savepoint {
     head_seq: i64,
     head_hash: String,
     appended: bool,
+    later: usize,
+    later_audit_written: usize,
+    later_changes: usize,
+    later_requests: usize,
+    later_assignments: usize,
+    later_written: (usize, usize),
     on_commit: usize,
 }
 
@@ -297,9 +331,67 @@ impl WriteTx {
     /// round trip each), and returns them as stored. The chain is the same as
     /// appending them one by one with [`WriteTx::audit`].
     pub async fn audit_many(&mut self, at: Timestamp, drafts: Vec<AuditDraft>) -> Result<Vec<AuditEvent>> {
-        let mut events = Vec::with_capacity(drafts.len());
+        let n = drafts.len();
+        // Those appended for later come first: the chain keeps the order of appending. They are
+        // kept: rolling back to a savepoint taken before they were written makes them unwritten.
+        let mut items: Vec<(Timestamp, AuditDraft)> = self.later[self.later_audit_written..].to_vec();
+        items.extend(drafts.into_iter().map(|d| (at, d)));
+        let mut events = self.append(items).await?;
+        self.later_audit_written = self.later.len();
+        Ok(events.split_off(events.len() - n))
+    }
+
+    /// Appends a hash-chained audit event at time `at` without writing it yet: it is written,
+    /// with the others appended so, in one statement by the next [`WriteTx::audit_many`] (before
+    /// that one's) or at [`WriteTx::commit`], in this transaction either way. Used where many
+    /// requests share a transaction (group commit), so that their events cost one statement.
+    pub fn audit_later(&mut self, at: Timestamp, draft: AuditDraft) {
+        self.later.push((at, draft));
+    }
+
+    /// Records a change-feed entry to be written at commit, with the others recorded so, in one
+    /// statement (see [`crate::q::record_changes`]).
+    pub fn record_change_later(&mut self, kind: &str, entity: String, at: Timestamp) {
+        self.later_changes.push(crate::q::ChangeEntry { kind: kind.to_owned(), entity, at });
+    }
+
+    /// Inserts a request (and the assignment it creates) without writing them yet: they are
+    /// written, with the others inserted so, in one statement per table by
+    /// [`WriteTx::write_later_rows`] or at commit, in this transaction either way. Until then
+    /// no statement of this transaction sees them: the caller writes them first when a later
+    /// statement could (see [`WriteTx::has_later_rows_of`]).
+    pub fn insert_later(&mut self, request: Request, assignment: Option<Assignment>) {
+        self.later_requests.push(request);
+        self.later_assignments.extend(assignment);
+    }
+
+    /// Whether a request inserted with [`WriteTx::insert_later`] and not written yet concerns
+    /// `principal` (as its subject or its requester).
+    pub fn has_later_rows_of(&self, principal: PrincipalId) -> bool {
+        self.later_requests[self.later_written.0..]
+            .iter()
+            .any(|r| r.principal_id == principal || r.requested_by == principal)
+    }
+
+    /// Writes the requests and assignments inserted with [`WriteTx::insert_later`] now.
+    pub async fn write_later_rows(&mut self) -> Result<()> {
+        let (r, a) = self.later_written;
+        if r < self.later_requests.len() {
+            crate::q::insert_requests(&mut self.tx, &self.later_requests[r..]).await?;
+            self.later_written.0 = self.later_requests.len();
+        }
+        if a < self.later_assignments.len() {
+            crate::q::insert_assignments(&mut self.tx, &self.later_assignments[a..]).await?;
+            self.later_written.1 = self.later_assignments.len();
+        }
+        Ok(())
+    }
+
+    /// Writes `items` as the next events of the chain, many rows per statement.
+    async fn append(&mut self, items: Vec<(Timestamp, AuditDraft)>) -> Result<Vec<AuditEvent>> {
+        let mut events = Vec::with_capacity(items.len());
         let (mut seq, mut head) = (self.head_seq, self.head_hash.clone());
-        for draft in drafts {
+        for (at, draft) in items {
             let draft = crate::bound::bound_draft(draft);
             seq += 1;
             let id = EventId::new();
@@ -372,6 +464,15 @@ impl WriteTx {
 
     /// Records the new head of the audit chain and commits.
     pub async fn commit(mut self) -> Result<()> {
+        self.write_later_rows().await?;
+        if self.later_audit_written < self.later.len() {
+            let later = self.later.split_off(self.later_audit_written);
+            self.append(later).await?;
+        }
+        if !self.later_changes.is_empty() {
+            let changes = std::mem::take(&mut self.later_changes);
+            crate::q::record_changes(&mut self.tx, &changes).await?;
+        }
         if self.appended {
             sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
                 .bind(self.head_seq)
@@ -400,6 +501,12 @@ impl WriteTx {
             head_seq: self.head_seq,
             head_hash: self.head_hash.clone(),
             appended: self.appended,
+            later: self.later.len(),
+            later_audit_written: self.later_audit_written,
+            later_changes: self.later_changes.len(),
+            later_requests: self.later_requests.len(),
+            later_assignments: self.later_assignments.len(),
+            later_written: self.later_written,
             on_commit: self.on_commit.len(),
         })
     }
@@ -411,6 +518,13 @@ impl WriteTx {
         self.head_seq = sp.head_seq;
         self.head_hash = sp.head_hash;
         self.appended = sp.appended;
+        self.later.truncate(sp.later);
+        self.later_audit_written = sp.later_audit_written;
+        self.later_changes.truncate(sp.later_changes);
+        self.later_requests.truncate(sp.later_requests);
+        self.later_assignments.truncate(sp.later_assignments);
+        // Rows written since the savepoint are undone: they are to be written again.
+        self.later_written = sp.later_written;
         self.on_commit.truncate(sp.on_commit);
         Ok(())
     }

@@ -237,7 +237,7 @@ impl Engine {
     /// row of every principal they concern due now, in the same transaction; the local worker is
     /// woken once it commits.
     pub(crate) async fn record_changes(&self, tx: &mut WriteTx, now: Timestamp, changes: &[Change]) -> Result<()> {
-        crate::follow::record(tx.conn(), now, changes).await?;
+        crate::follow::record(tx, now, changes);
         if self.connectors.is_empty() {
             return Ok(());
         }

@@ -2,6 +2,7 @@
 //! which scope, the window, the justification and ticket, and the command to act, and the
 //! structured `data` webhooks receive.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use pim_domain::message::count;
@@ -13,7 +14,7 @@ use pim_domain::{
 use pim_store::{AnyConnection, q};
 use serde_json::{Value, json};
 
-use super::{Notice, RequestEvent};
+use super::{Known, Notice, RequestEvent};
 use crate::error::Result;
 
 /// A principal as notices name it.
@@ -27,12 +28,26 @@ pub(super) struct Named {
 
 impl Named {
     async fn load(c: &mut AnyConnection, id: PrincipalId) -> Result<Named> {
+        Named::load_known(c, id, &mut HashMap::new()).await
+    }
+
+    /// Like `load`, taking the principal from `known` when it is there, and adding it when read.
+    async fn load_known(
+        c: &mut AnyConnection,
+        id: PrincipalId,
+        known: &mut HashMap<PrincipalId, Principal>,
+    ) -> Result<Named> {
         if id == PrincipalId::SYSTEM {
             let (name, display_name) = ("pim".to_owned(), "pim (automatic)".to_owned());
             return Ok(Named { id, name, display_name, kind: PrincipalKind::ServicePrincipal });
         }
+        if let Some(p) = known.get(&id) {
+            return Ok(Named { id, name: p.name.clone(), display_name: p.display_name.clone(), kind: p.kind });
+        }
         let p = q::get_principal(c, id).await?.ok_or_else(|| DomainError::not_found(format!("principal {id}")))?;
-        Ok(Named { id, name: p.name, display_name: p.display_name, kind: p.kind })
+        let named = Named { id, name: p.name.clone(), display_name: p.display_name.clone(), kind: p.kind };
+        known.insert(id, p);
+        Ok(named)
     }
 
     /// `alice (Alice Example)`, `group db-admins`.
@@ -64,11 +79,18 @@ pub(super) struct Facts {
 }
 
 impl Facts {
-    pub(super) async fn of_request(c: &mut AnyConnection, r: &Request) -> Result<Facts> {
-        let principal = Named::load(c, r.principal_id).await?;
-        let requester =
-            if r.requested_by == r.principal_id { principal.clone() } else { Named::load(c, r.requested_by).await? };
-        let role = role_name(c, r.role_id).await?;
+    /// The facts of a request; what `known` holds is not read again, and what is read is added to it.
+    pub(super) async fn of_request(c: &mut AnyConnection, r: &Request, known: &mut Known) -> Result<Facts> {
+        let principal = Named::load_known(c, r.principal_id, &mut known.principals).await?;
+        let requester = if r.requested_by == r.principal_id {
+            principal.clone()
+        } else {
+            Named::load_known(c, r.requested_by, &mut known.principals).await?
+        };
+        let role = match &known.role {
+            Some((id, name)) if *id == r.role_id => name.clone(),
+            _ => role_name(c, r.role_id).await?,
+        };
         Ok(Facts { principal, requester, role_id: r.role_id, role })
     }
 

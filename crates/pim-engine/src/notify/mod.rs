@@ -19,7 +19,7 @@ use pim_domain::actions::{ASSIGNMENTS_WRITE, NOTIFICATIONS_READ, REQUESTS_APPROV
 use pim_domain::settings::{ApproverRef, EventRecipients, NotificationRule, NotificationSettings};
 use pim_domain::{
     AssignmentKind, Channel, DeliveryStatus, Notification, NotificationId, Principal, PrincipalId, Request,
-    RequestAction, RequestId, RoleId, ScopePath, Timestamp,
+    RequestAction, RequestId, RoleId, RoleSettings, ScopePath, Timestamp,
 };
 use pim_store::{AnyConnection, q};
 
@@ -54,6 +54,18 @@ pub(crate) enum RequestEvent<'a> {
     Canceled { approvers: &'a [ApproverRef] },
     /// A break-glass activation (no approval): every approver and the admins are told. Critical.
     BreakGlass { approvers: &'a [ApproverRef] },
+}
+
+/// What the writer of a request has read in its transaction, so that its notices do not read it
+/// again: principals, the role's name, the settings in force at the request's scope.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Known {
+    /// Principals by id, as stored.
+    pub(crate) principals: HashMap<PrincipalId, Principal>,
+    /// A role's id and name.
+    pub(crate) role: Option<(RoleId, String)>,
+    /// The settings in force for a role at a scope.
+    pub(crate) settings: Option<(RoleId, ScopePath, RoleSettings)>,
 }
 
 /// Who a notice goes to; resolved to email addresses when it is written.
@@ -307,11 +319,31 @@ impl Engine {
         request: &Request,
         event: RequestEvent<'_>,
     ) -> Result<()> {
-        let facts = compose::Facts::of_request(c, request).await?;
+        self.notify_request_known(c, now, request, event, &mut Known::default()).await
+    }
+
+    /// [`Engine::notify_request`], taking from `known` what the caller has read in the same
+    /// transaction (and adding to it what is read here, for the next notice of the request).
+    pub(crate) async fn notify_request_known(
+        &self,
+        c: &mut AnyConnection,
+        now: Timestamp,
+        request: &Request,
+        event: RequestEvent<'_>,
+        known: &mut Known,
+    ) -> Result<()> {
+        let facts = compose::Facts::of_request(c, request, known).await?;
         let Some(notice) = compose::request_notice(&facts, request, &event, self.public_url()) else {
             return Ok(());
         };
-        let settings = settings_at(c, request.role_id, &request.scope).await?.settings;
+        let settings = match &known.settings {
+            Some((role, scope, s)) if *role == request.role_id && *scope == request.scope => s.clone(),
+            _ => {
+                let s = settings_at(c, request.role_id, &request.scope).await?.settings;
+                known.settings = Some((request.role_id, request.scope.clone(), s.clone()));
+                s
+            }
+        };
         let rules = RuleEvent::of_request(request).rules(&settings.notifications);
         let critical = notice.critical;
         let admins = || vec![Audience::HoldersOf { action: ASSIGNMENTS_WRITE, scope: request.scope.clone() }];
@@ -346,7 +378,9 @@ impl Engine {
                 to
             }
         };
-        self.write_notice(c, now, &notice, &to, except).await
+        let rows = self.notice_rows(c, now, &notice, &to, except, &known.principals).await?;
+        q::insert_notifications(c, &rows).await?;
+        Ok(())
     }
 
     /// Lower level: one notice to explicit audiences (for events outside requests, e.g. a

@@ -61,20 +61,17 @@ impl Engine {
         }
         principals.sort_unstable();
         principals.dedup();
+        // The ones not known yet, in one statement.
+        let unknown: Vec<PrincipalId> = principals.iter().copied().filter(|id| !known.contains_key(id)).collect();
+        let read: HashMap<PrincipalId, Principal> = if unknown.is_empty() {
+            HashMap::new()
+        } else {
+            q::get_principals(c, &unknown).await?.into_iter().map(|p| (p.id, p)).collect()
+        };
         let mut out: Vec<String> = Vec::new();
         let mut excluded = None;
         for id in principals {
-            let read;
-            let p = match known.get(&id) {
-                Some(p) => p,
-                None => match q::get_principal(c, id).await? {
-                    Some(p) => {
-                        read = p;
-                        &read
-                    }
-                    None => continue,
-                },
-            };
+            let Some(p) = known.get(&id).or_else(|| read.get(&id)) else { continue };
             let Some(email) = p.email.as_deref().map(str::trim).filter(|e| plausible_address(e)) else { continue };
             if Some(id) == except {
                 excluded = Some(email.to_lowercase());

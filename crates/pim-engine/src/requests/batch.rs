@@ -9,13 +9,19 @@
 //! events follow one another in the one transaction) and replicas still serialize on the chain
 //! head. A request that changes a group membership ends its batch, so that every request is
 //! planned with the memberships the index holds after the ones before it were committed.
+//!
+//! Inside the batch, what no later statement of it reads is written once for all: the audit
+//! events, change-feed entries and (for an activation that changes nothing else) the request and
+//! assignment rows are kept by the [`pim_store::WriteTx`] and written in one multi-row statement
+//! each, before the commit; the rows of a principal are written before any later request of
+//! that principal is planned, so it sees them. Principals read for notices are shared.
 
 use std::sync::{Arc, Mutex};
 
 use pim_domain::AuditDraft;
 use tokio::sync::oneshot;
 
-use super::{RequestInput, RequestOutcome, WrittenRequest};
+use super::{RequestInput, RequestOutcome, Sharing, WrittenRequest};
 use crate::context::{Actor, Context};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
@@ -128,11 +134,21 @@ impl Engine {
             }
         };
         let alone = jobs.len() == 1;
+        let mut sharing = Sharing { defer_rows: true, ..Sharing::default() };
         let mut written: Vec<(Job, Result<WrittenRequest>)> = Vec::with_capacity(jobs.len());
         let mut broken = None;
         let mut rest = jobs.drain(..);
         for job in rest.by_ref() {
             let now = self.now();
+            // Rows inserted for later that this request's planning could read are written first
+            // (before its savepoint: rolling it back must not undo the others' rows).
+            if tx.has_later_rows_of(job.actor.id)
+                && let Err(e) = tx.write_later_rows().await
+            {
+                broken = Some(EngineError::from(e).to_string());
+                written.push((job, Err(EngineError::Internal("the write batch failed".into()))));
+                break;
+            }
             // Alone, an error rolls the whole transaction back, as without batching.
             let sp = if alone {
                 None
@@ -146,7 +162,9 @@ impl Engine {
                     }
                 }
             };
-            let r = self.write_request(&mut tx, &job.ctx, &job.actor, &job.draft, &job.input, now).await;
+            let r = self
+                .write_request_sharing(&mut tx, &job.ctx, &job.actor, &job.draft, &job.input, now, &mut sharing)
+                .await;
             if r.is_err()
                 && let Some(sp) = sp
                 && let Err(e) = tx.rollback_to(sp).await

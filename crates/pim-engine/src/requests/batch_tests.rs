@@ -199,6 +199,69 @@ async fn a_membership_change_ends_its_batch(postgres: bool) {
     w.finish().await;
 }
 
+/// A request of the batch sees the rows the ones before it inserted for later: the same user's
+/// second activation at the same scope extends the first (no second activation), and its
+/// deactivation in the same batch finds it.
+async fn a_request_sees_the_rows_inserted_for_later_before_it(postgres: bool) {
+    let Some(w) = world(postgres).await else { return };
+    let (id, ctx) = w.principal(PrincipalKind::User, "twice").await;
+    let (other, other_ctx) = w.principal(PrincipalKind::User, "other").await;
+    w.eligible(id, CONTRIBUTOR, "/t").await;
+    w.eligible(other, CONTRIBUTOR, "/o").await;
+    let mut longer = activate(CONTRIBUTOR, "/t/x");
+    longer.duration_minutes = Some(90);
+    let mut deactivate = RequestInput::new(RequestAction::SelfDeactivate);
+    deactivate.role_id = Some(CONTRIBUTOR);
+    deactivate.scope = Some(sp("/t/y"));
+    let answers = w
+        .together(vec![
+            (ctx.clone(), activate(CONTRIBUTOR, "/t/x")),
+            (other_ctx, activate(CONTRIBUTOR, "/o/x")),
+            (ctx.clone(), longer),
+            (ctx.clone(), activate(CONTRIBUTOR, "/t/y")),
+            (ctx.clone(), deactivate),
+        ])
+        .await;
+    assert_eq!(w.engine.batch.stats(), BatchStats { batches: 1, requests: 5, largest: 5 }, "one transaction");
+    let first = done(&answers[0]).assignment.clone().unwrap();
+    let second = done(&answers[2]).assignment.clone().unwrap();
+    assert_eq!(second.id, first.id, "extended in place, not stacked");
+    assert_eq!(second.window.end, Some(Timestamp(T0.0 + 90 * 60_000)));
+    let y = done(&answers[3]).assignment.clone().unwrap();
+    let ended = done(&answers[4]).assignment.clone().unwrap();
+    assert_eq!((ended.id, ended.window.end), (y.id, Some(T0)), "the activation made in the same batch ended");
+    let mut c = w.engine.store.read().await.unwrap();
+    let f = q::AssignmentFilter {
+        principal: Some(id),
+        kind: Some(AssignmentKind::Active),
+        scope: Some(sp("/t/x")),
+        ..Default::default()
+    };
+    let stored = q::list_assignments(&mut c, &f).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].window.end, second.window.end);
+    assert_eq!(q::get_assignment(&mut c, y.id).await.unwrap().unwrap().window.end, Some(T0));
+    let events = q::list_audit(&mut c, &AuditFilter::default()).await.unwrap();
+    for a in &answers {
+        let r = &done(a).request;
+        assert_eq!(q::get_request(&mut c, r.id).await.unwrap().map(|s| s.status), Some(r.status));
+        assert_eq!(events.iter().filter(|e| e.request_id == Some(r.id)).count(), 1, "its event");
+    }
+    assert!(q::verify_audit(&mut c).await.unwrap().ok);
+    drop(c);
+    w.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_sees_the_rows_inserted_for_later_before_it_sqlite() {
+    a_request_sees_the_rows_inserted_for_later_before_it(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_sees_the_rows_inserted_for_later_before_it_postgres() {
+    a_request_sees_the_rows_inserted_for_later_before_it(true).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_requests_share_one_transaction_sqlite() {
     waiting_requests_share_one_transaction_and_a_refusal_undoes_only_itself(false).await;

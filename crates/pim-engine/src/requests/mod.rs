@@ -6,11 +6,13 @@ pub(crate) mod batch;
 mod plan;
 mod read;
 
+use std::collections::HashMap;
+
 use pim_domain::request::Needs;
 use pim_domain::time::DAY_MS;
 use pim_domain::{
-    Assignment, AssignmentId, AssignmentKind, AuditDraft, DomainError, ErrorKind, PrincipalId, Request, RequestAction,
-    RequestId, RequestStatus, RoleId, ScopePath, Ticket, Timestamp, Window,
+    Assignment, AssignmentId, AssignmentKind, AuditDraft, DomainError, ErrorKind, Principal, PrincipalId, Request,
+    RequestAction, RequestId, RequestStatus, RoleId, ScopePath, Ticket, Timestamp, Window,
 };
 use pim_store::{WriteTx, q};
 
@@ -117,6 +119,16 @@ pub(crate) struct WrittenRequest {
     pub(crate) assignment: Option<Assignment>,
     /// Every assignment it inserted or changed: for the index, after commit.
     pub(crate) touched: Vec<Assignment>,
+}
+
+/// What the requests written in one transaction share (group commit).
+#[derive(Debug, Default)]
+pub(crate) struct Sharing {
+    /// Whether a request's own rows may be inserted with [`WriteTx::insert_later`]: the caller
+    /// writes them ([`WriteTx::write_later_rows`]) before planning a request they could concern.
+    pub(crate) defer_rows: bool,
+    /// The principals read so far in the transaction (no request of a write batch changes one).
+    pub(crate) principals: HashMap<PrincipalId, Principal>,
 }
 
 /// What `submit` did.
@@ -233,15 +245,55 @@ impl Engine {
         input: &RequestInput,
         now: Timestamp,
     ) -> Result<WrittenRequest> {
+        self.write_request_sharing(tx, ctx, actor, draft, input, now, &mut Sharing::default()).await
+    }
+
+    /// [`Engine::write_request`] for one of several requests written in the same transaction
+    /// (group commit), sharing what `sharing` says.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn write_request_sharing(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Context,
+        actor: &Actor,
+        draft: &AuditDraft,
+        input: &RequestInput,
+        now: Timestamp,
+        sharing: &mut Sharing,
+    ) -> Result<WrittenRequest> {
         let plan = self.plan(tx.conn(), ctx, actor, input, now).await?;
         if let Some(e) = plan.needs.first_unmet() {
             return Err(e.into());
         }
-        let Plan { request, insert, update, requests_to_update, extra_events, result, break_glass_approvers, .. } =
-            plan;
-        q::insert_request(tx.conn(), &request).await?;
-        if let Some(a) = &insert {
-            q::insert_assignment(tx.conn(), a).await?;
+        let Plan {
+            request,
+            insert,
+            update,
+            requests_to_update,
+            extra_events,
+            result,
+            break_glass_approvers,
+            mut known,
+            ..
+        } = plan;
+        for (id, p) in std::mem::take(&mut sharing.principals) {
+            known.principals.entry(id).or_insert(p);
+        }
+        // A request that only inserts its own rows (no approval, no break-glass review, nothing
+        // else changed) has them written with the transaction's others, in one statement each.
+        let later = sharing.defer_rows
+            && update.is_empty()
+            && requests_to_update.is_empty()
+            && !request.break_glass
+            && request.approval.is_none();
+        if later {
+            tx.insert_later(request.clone(), insert.clone());
+        } else {
+            tx.write_later_rows().await?;
+            q::insert_request(tx.conn(), &request).await?;
+            if let Some(a) = &insert {
+                q::insert_assignment(tx.conn(), a).await?;
+            }
         }
         for a in &update {
             q::update_assignment(tx.conn(), a).await?;
@@ -265,40 +317,44 @@ impl Engine {
         if let Some(extra) = draft.details.get("review") {
             d.details["review"] = extra.clone();
         }
-        tx.audit(now, d).await?;
+        // Written with the transaction's other events (one statement for a whole write batch).
+        tx.audit_later(now, d);
         for mut e in extra_events {
             e.actor_id = draft.actor_id;
             e.actor_name = draft.actor_name.clone();
             e.http_request_id = draft.http_request_id.clone();
             e.client_addr = draft.client_addr.clone();
             e.request_id.get_or_insert(request.id);
-            tx.audit(now, e).await?;
+            tx.audit_later(now, e);
         }
         match &request.approval {
             Some(ap) if request.status == RequestStatus::PendingApproval => {
                 let approvers = ap.approvers_now(now);
-                self.notify_request(
+                self.notify_request_known(
                     tx.conn(),
                     now,
                     &request,
                     RequestEvent::ApprovalNeeded { approvers: &approvers, stage: 0 },
+                    &mut known,
                 )
                 .await?;
             }
             _ => {
                 if request.break_glass {
                     self.queue_break_glass_review(tx.conn(), &request, now).await?;
-                    self.notify_request(
+                    self.notify_request_known(
                         tx.conn(),
                         now,
                         &request,
                         RequestEvent::BreakGlass { approvers: &break_glass_approvers },
+                        &mut known,
                     )
                     .await?;
                 }
-                self.notify_request(tx.conn(), now, &request, RequestEvent::Done).await?;
+                self.notify_request_known(tx.conn(), now, &request, RequestEvent::Done, &mut known).await?;
             }
         }
+        sharing.principals = known.principals;
         let touched: Vec<Assignment> = insert.into_iter().chain(update).collect();
         let changed: Vec<Change> = touched.iter().map(|a| Change::Assignment(a.id, a.principal_id)).collect();
         self.record_changes(tx, now, &changed).await?;

@@ -10,13 +10,14 @@ use pim_domain::settings::ApproverRef;
 use pim_domain::time::DAY_MS;
 use pim_domain::{
     Assignment, AssignmentId, AssignmentKind, AuditDraft, DomainError, ErrorKind, PrincipalId, PrincipalKind, Request,
-    RequestAction, RequestId, RequestStatus, RoleSettings, ScopePath, Ticket, Timestamp, Window,
+    RequestAction, RequestId, RequestStatus, RoleDefinition, RoleSettings, ScopePath, Ticket, Timestamp, Window,
 };
 use pim_store::{AnyConnection, q};
 
 use crate::context::{Actor, Context};
 use crate::engine::Engine;
 use crate::error::{Result, refuse};
+use crate::notify::Known;
 use crate::roles::{check_group_role, find_role, settings_at};
 
 use super::{EXTEND_WINDOW_MS, RENEW_WINDOW_MS, RequestInput};
@@ -39,6 +40,8 @@ pub(super) struct Plan {
     pub(super) result: Option<AssignmentId>,
     /// For a break-glass activation, every approver of the role's stages (they are told).
     pub(super) break_glass_approvers: Vec<ApproverRef>,
+    /// What planning read that the request's notices need (not read again).
+    pub(super) known: Known,
 }
 
 impl Plan {
@@ -53,7 +56,15 @@ impl Plan {
             needs: Needs::default(),
             result,
             break_glass_approvers: Vec::new(),
+            known: Known::default(),
         }
+    }
+
+    /// Records the role's name and the settings in force at the request's scope, as planned.
+    fn knowing(mut self, role: &RoleDefinition, settings: &RoleSettings) -> Plan {
+        self.known.role = Some((role.id, role.name.clone()));
+        self.known.settings = Some((role.id, self.request.scope.clone(), settings.clone()));
+        self
     }
 }
 
@@ -282,7 +293,9 @@ impl Engine {
             request.status = RequestStatus::Granted;
         }
         let id = a.id;
-        Ok(Plan { insert: Some(a), needs, ..Plan::new(request, Some(id)) })
+        let mut plan = Plan { insert: Some(a), needs, ..Plan::new(request, Some(id)) }.knowing(&role, &settings);
+        plan.known.principals.insert(principal.id, principal);
+        Ok(plan)
     }
 
     /// The assignment an admin request concerns, once the caller may manage assignments at its scope.
@@ -465,23 +478,33 @@ impl Engine {
         let role_id = input.role_id.ok_or_else(|| missing("roleId", action))?;
         let scope = input.scope.clone().ok_or_else(|| missing("scope", action))?;
         let duration = input.duration_minutes.ok_or_else(|| missing("durationMinutes", action))?;
-        let role = find_role(c, &role_id.to_string()).await?;
+        // The role and the settings in force at the scope, in one statement.
+        let Some((role, settings)) = q::get_role_with_settings(c, role_id, &scope).await? else {
+            return Err(DomainError::not_found(format!("role '{role_id}'")).into());
+        };
+        let settings = settings.map_or_else(RoleSettings::default, |(_, s)| s);
         let mut holders = vec![actor.id];
         holders.extend(self.index.groups_of(actor.id, now));
+        // One statement for both: the eligibilities of the caller and its groups at the scope or
+        // above it, and the caller's activation in effect at exactly the scope (also among the
+        // current assignments of those holders at the scope or above it).
         let filter = q::AssignmentFilter {
             principals: Some(holders),
             role: Some(role.id),
             containing: Some(scope.clone()),
-            kind: Some(AssignmentKind::Eligible),
             not_ended_at: Some(now),
             ..Default::default()
         };
         let start_at = input.start.filter(|s| *s > now).unwrap_or(now);
-        let mut candidates: Vec<Assignment> =
-            q::list_assignments(c, &filter).await?.into_iter().filter(|e| e.window.contains(start_at)).collect();
+        let current = q::list_assignments(c, &filter).await?;
         // An activation already in effect at this scope is extended in place rather than stacked.
-        let existing =
-            if input.start.is_none() { existing_activation(c, actor.id, role.id, &scope, now).await? } else { None };
+        let existing = if input.start.is_none() {
+            current.iter().find(|a| is_activation_in_effect(a, actor.id, &scope, now)).cloned()
+        } else {
+            None
+        };
+        let mut candidates: Vec<Assignment> =
+            current.into_iter().filter(|e| e.kind == AssignmentKind::Eligible && e.window.contains(start_at)).collect();
         // Prefer the eligibility the existing activation came from, then permanent, then the latest end.
         candidates.sort_by_key(|e| {
             (
@@ -496,7 +519,6 @@ impl Engine {
                 format!("{} is not eligible for {} at {scope}", actor.name, role.name),
             );
         };
-        let settings = settings_at(c, role.id, &scope).await?.settings;
         let plan = plan_activation(&ActivationInput {
             settings: &settings,
             eligibility_scope: &eligibility.scope,
@@ -547,7 +569,7 @@ impl Engine {
                 requester_name: None,
             };
             request.window.start = input.start.filter(|s| *s > now).unwrap_or(now);
-            return Ok(Plan { needs, ..Plan::new(request, None) });
+            return Ok(Plan { needs, ..Plan::new(request, None) }.knowing(&role, &settings));
         }
         let request_id = RequestId::new();
         let (activation, insert, update) =
@@ -573,7 +595,8 @@ impl Engine {
         } else {
             Vec::new()
         };
-        Ok(Plan { insert, update, needs, break_glass_approvers, ..Plan::new(request, Some(activation.id)) })
+        Ok(Plan { insert, update, needs, break_glass_approvers, ..Plan::new(request, Some(activation.id)) }
+            .knowing(&role, &settings))
     }
 
     /// `selfDeactivate`: end one's own activation now.
@@ -771,6 +794,16 @@ async fn has_current_assignment(
     Ok(q::list_assignments(c, &f).await?.iter().any(|a| a.activated_from.is_none()))
 }
 
+/// Whether `a` (an assignment of the role concerned, not ended at `now`) is `principal`'s
+/// activation at exactly `scope` in effect at `now`: what [`existing_activation`] finds.
+fn is_activation_in_effect(a: &Assignment, principal: PrincipalId, scope: &ScopePath, now: Timestamp) -> bool {
+    a.principal_id == principal
+        && a.scope == *scope
+        && a.kind == AssignmentKind::Active
+        && a.is_activation()
+        && a.in_effect(now)
+}
+
 /// `principal`'s activation of `role` at exactly `scope` that is in effect now, if any.
 pub(super) async fn existing_activation(
     c: &mut AnyConnection,
@@ -787,7 +820,7 @@ pub(super) async fn existing_activation(
         not_ended_at: Some(now),
         ..Default::default()
     };
-    Ok(q::list_assignments(c, &f).await?.into_iter().find(|a| a.is_activation() && a.in_effect(now)))
+    Ok(q::list_assignments(c, &f).await?.into_iter().find(|a| is_activation_in_effect(a, principal, scope, now)))
 }
 
 /// The activation an eligibility gives for `window`: an activation of the same role already in

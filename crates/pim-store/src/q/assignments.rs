@@ -92,6 +92,37 @@ pub async fn insert_assignment(c: &mut AnyConnection, a: &Assignment) -> Result<
     Ok(())
 }
 
+/// Inserts assignments, many rows per statement (what [`insert_assignment`] does for each).
+pub async fn insert_assignments(c: &mut AnyConnection, list: &[Assignment]) -> Result<()> {
+    const COLS: usize = 12;
+    let (_, per) = crate::q::chunk_sizes(c, COLS);
+    for chunk in list.chunks(per) {
+        let sql = format!(
+            "INSERT INTO assignments (id, principal_id, principal_kind, role_id, scope, kind, start_at, end_at, \
+             activated_from, created_by_request, created_at, ended_early_at) VALUES {}",
+            crate::q::values_rows(crate::sql::is_sqlite(c), chunk.len(), COLS)
+        );
+        let mut q = sqlx::query(&sql);
+        for a in chunk {
+            q = q
+                .bind(a.id.to_string())
+                .bind(a.principal_id.to_string())
+                .bind(a.principal_kind.as_str())
+                .bind(a.role_id.to_string())
+                .bind(a.scope.as_str().to_owned())
+                .bind(a.kind.as_str())
+                .bind(a.window.start.0)
+                .bind(a.window.end.map(|t| t.0))
+                .bind(a.activated_from.map(|v| v.to_string()))
+                .bind(a.created_by_request.to_string())
+                .bind(a.created_at.0)
+                .bind(a.ended_early_at.map(|t| t.0));
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 /// Updates an assignment's window and `ended_early_at`. When the end changes, the expiry is
 /// no longer recorded (it will be reported again by [`unrecorded_expirations`] once it passes),
 /// and the reminders of the old end no longer count (see [`due_reminders`]).

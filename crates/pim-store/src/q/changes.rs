@@ -28,6 +28,34 @@ pub async fn record_change(c: &mut AnyConnection, kind: &str, entity: &str, at: 
     Ok(())
 }
 
+/// A change-feed entry not written yet (see [`record_changes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeEntry {
+    /// What changed: `principal`, `membership`, `role`, `assignment`.
+    pub kind: String,
+    /// Its id (a membership: `group:member`).
+    pub entity: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Appends entries to the change feed in this order, many rows per statement.
+pub async fn record_changes(c: &mut AnyConnection, entries: &[ChangeEntry]) -> Result<()> {
+    let (_, per) = crate::q::chunk_sizes(c, 3);
+    for chunk in entries.chunks(per) {
+        let sql = format!(
+            "INSERT INTO changes (kind, entity, at) VALUES {}",
+            crate::q::values_rows(crate::sql::is_sqlite(c), chunk.len(), 3)
+        );
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q.bind(e.kind.clone()).bind(e.entity.clone()).bind(e.at.0);
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 /// Entries after `after`, oldest first, at most `limit`.
 pub async fn changes_after(c: &mut AnyConnection, after: i64, limit: i64) -> Result<Vec<ChangeRow>> {
     let rows = sqlx::query("SELECT seq, kind, entity FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2")

@@ -108,6 +108,47 @@ pub async fn insert_request(c: &mut AnyConnection, r: &Request) -> Result<()> {
     Ok(())
 }
 
+/// Inserts requests, many rows per statement (what [`insert_request`] does for each).
+pub async fn insert_requests(c: &mut AnyConnection, list: &[Request]) -> Result<()> {
+    const COLS: usize = 21;
+    let (_, per) = crate::q::chunk_sizes(c, COLS);
+    for chunk in list.chunks(per) {
+        let sql = format!(
+            "INSERT INTO requests (id, action, status, principal_id, role_id, scope, kind, start_at, end_at, \
+             requested_by, justification, ticket_system, ticket_number, target_assignment, eligibility, \
+             created_at, updated_at, status_reason, duration_minutes, break_glass, approval) VALUES {}",
+            crate::q::values_rows(crate::sql::is_sqlite(c), chunk.len(), COLS)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.id.to_string())
+                .bind(r.action.as_str())
+                .bind(r.status.as_str())
+                .bind(r.principal_id.to_string())
+                .bind(r.role_id.to_string())
+                .bind(r.scope.as_str().to_owned())
+                .bind(r.kind.as_str())
+                .bind(r.window.start.0)
+                .bind(r.window.end.map(|t| t.0))
+                .bind(r.requested_by.to_string())
+                .bind(r.justification.clone())
+                .bind(r.ticket.as_ref().map(|t| t.system.clone()))
+                .bind(r.ticket.as_ref().map(|t| t.number.clone()))
+                .bind(r.target_assignment.map(|v| v.to_string()))
+                .bind(r.eligibility.map(|v| v.to_string()))
+                .bind(r.created_at.0)
+                .bind(r.updated_at.0)
+                .bind(r.status_reason.clone())
+                .bind(r.duration_minutes.map(i64::from))
+                .bind(r.break_glass)
+                .bind(r.approval.as_ref().map(row::to_json).transpose()?);
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 /// Updates every field of the request with `r.id` but its id and creation time.
 pub async fn update_request(c: &mut AnyConnection, r: &Request) -> Result<()> {
     sqlx::query(

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use super::directory::name_key;
 use crate::error::Result;
 use crate::row::{self, to_json};
-use crate::sql::{Select, bind_all};
+use crate::sql::{Arg, Select, bind_all};
 
 const ROLE_COLS: &str = "id, name, description, builtin, permissions";
 
@@ -142,6 +142,41 @@ pub async fn get_settings_nearest(
         }
     }
     best.map(|(at, r)| Ok((at, row::json(r, 1)?))).transpose()
+}
+
+/// The role with this id and, in the same statement, its explicit settings nearest to `scope`
+/// (at `scope` or its nearest ancestor that has some, as [`get_settings_nearest`] answers).
+pub async fn get_role_with_settings(
+    c: &mut AnyConnection,
+    id: RoleId,
+    scope: &ScopePath,
+) -> Result<Option<(RoleDefinition, Option<(ScopePath, RoleSettings)>)>> {
+    let mut args: Vec<Arg> = vec![id.to_string().into()];
+    let mut scopes = Vec::new();
+    for a in scope.self_and_ancestors() {
+        args.push(a.as_str().into());
+        scopes.push(format!("${}", args.len()));
+    }
+    // The scopes are a condition of the join, so that a role without settings there still has its row.
+    let sql = format!(
+        "SELECT r.id, r.name, r.description, r.builtin, r.permissions, s.scope, s.settings FROM roles r \
+         LEFT JOIN role_settings s ON s.role_id = r.id AND s.scope IN ({}) WHERE r.id = $1",
+        scopes.join(", ")
+    );
+    let rows = bind_all(&sql, args).fetch_all(&mut *c).await?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let mut best: Option<(ScopePath, &AnyRow)> = None;
+    for r in &rows {
+        let Some(at) = row::opt_scope(r, 5)? else { continue };
+        if best.as_ref().is_none_or(|(b, _)| at.depth() > b.depth()) {
+            best = Some((at, r));
+        }
+    }
+    let settings = match best {
+        Some((at, r)) => Some((at, row::json(r, 6)?)),
+        None => None,
+    };
+    Ok(Some((role(first)?, settings)))
 }
 
 /// Every explicit setting (of one role, or of all), ordered by role and scope.

@@ -423,6 +423,72 @@ both!(an_event_with_a_nul_is_stored_whole_or_refused, |db| {
     let stored = q::list_audit(&mut c, &AuditFilter::default()).await.unwrap();
     assert_eq!(stored, events);
     assert_eq!(stored[1].justification.as_deref(), Some("a\0b"));
+});
+
+both!(events_appended_for_later_are_written_in_order_at_commit_and_undone_by_a_savepoint, |db| {
+    let draft = |action: &str| AuditDraft { action: action.into(), ..Default::default() };
+    let mut c = db.conn().await;
+    let feed_before = q::last_change_seq(&mut c).await.unwrap();
+    drop(c);
+    let mut tx = db.store.write(t(1_000)).await.unwrap();
+    tx.audit_later(t(1_001), draft("later.one"));
+    tx.record_change_later("assignment", "a1".into(), t(1_001));
+    // An event appended now comes after those appended for later.
+    let now = tx.audit(t(1_002), draft("now.two")).await.unwrap();
+    assert_eq!(now.seq, 2);
+    let sp = tx.savepoint().await.unwrap();
+    tx.audit_later(t(1_003), draft("undone.later"));
+    tx.record_change_later("assignment", "undone".into(), t(1_003));
+    tx.rollback_to(sp).await.unwrap();
+    tx.audit_later(t(1_004), draft("later.three"));
+    tx.audit_later(t(1_005), draft("later.four"));
+    tx.record_change_later("principal", "p1".into(), t(1_005));
+    tx.record_change_later("assignment", "a2".into(), t(1_005));
+    // Nothing of it is visible before the commit (another connection sees no event).
+    let mut c = db.conn().await;
+    assert!(q::list_audit(&mut c, &AuditFilter::default()).await.unwrap().is_empty());
+    drop(c);
+    tx.commit().await.unwrap();
+    let mut c = db.conn().await;
+    let all = q::list_audit(&mut c, &AuditFilter::default()).await.unwrap();
+    let got: Vec<(i64, &str, i64)> = all.iter().map(|e| (e.seq, e.action.as_str(), e.at.0)).collect();
+    assert_eq!(
+        got,
+        [(1, "later.one", 1_001), (2, "now.two", 1_002), (3, "later.three", 1_004), (4, "later.four", 1_005)]
+    );
+    assert_eq!(all[1].prev_hash, all[0].hash);
+    assert_eq!(q::audit_head(&mut c).await.unwrap(), (4, all[3].hash.clone()));
+    let feed = q::changes_after(&mut c, feed_before, 10).await.unwrap();
+    let entries: Vec<(&str, &str)> = feed.iter().map(|r| (r.kind.as_str(), r.entity.as_str())).collect();
+    assert_eq!(entries, [("assignment", "a1"), ("principal", "p1"), ("assignment", "a2")]);
+    assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq));
+    drop(c);
+    assert!(verify(db).await.ok);
+
+    // Dropped without commit: nothing appended for later is written.
+    let mut tx = db.store.write(t(2_000)).await.unwrap();
+    tx.audit_later(t(2_000), draft("never"));
+    tx.record_change_later("assignment", "never".into(), t(2_000));
+    drop(tx);
+    let mut c = db.conn().await;
+    assert_eq!(q::list_audit(&mut c, &AuditFilter::default()).await.unwrap().len(), 4);
+    assert_eq!(q::changes_after(&mut c, feed_before, 10).await.unwrap().len(), 3);
+    drop(c);
+});
+
+both!(an_event_for_later_written_after_a_savepoint_survives_its_rollback, |db| {
+    let draft = |action: &str| AuditDraft { action: action.into(), ..Default::default() };
+    let mut tx = db.store.write(t(1_000)).await.unwrap();
+    tx.audit_later(t(1_000), draft("later.kept"));
+    let sp = tx.savepoint().await.unwrap();
+    // This writes the one appended for later too; the rollback undoes both in the database.
+    tx.audit(t(1_001), draft("undone")).await.unwrap();
+    tx.rollback_to(sp).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut c = db.conn().await;
+    let all = q::list_audit(&mut c, &AuditFilter::default()).await.unwrap();
+    assert_eq!(all.iter().map(|e| (e.seq, e.action.as_str())).collect::<Vec<_>>(), [(1, "later.kept")]);
+    assert_eq!(q::audit_head(&mut c).await.unwrap(), (1, all[0].hash.clone()));
     drop(c);
     assert!(verify(db).await.ok);
 });

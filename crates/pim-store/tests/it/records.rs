@@ -374,3 +374,55 @@ both!(expiries_marked_in_bulk_and_the_next_end, |db| {
     q::mark_expiries_recorded(&mut c, &[later.id]).await.unwrap();
     assert_eq!(q::next_unrecorded_end(&mut c, t(250)).await.unwrap(), None, "a recorded end is no wake-up");
 });
+
+both!(requests_and_assignments_inserted_for_later_are_written_in_one_go, |db| {
+    let mut c = db.conn().await;
+    let alice = user("alice");
+    let bob = user("bob");
+    add(&mut c, &alice).await;
+    add(&mut c, &bob).await;
+    drop(c);
+    let mk = |p: &Principal, at: &str| {
+        let r = request_for(p, OWNER, at, AssignmentKind::Active, win(10, Some(100)));
+        let a = assignment_for(p, &r);
+        (r, a)
+    };
+    // Many rows per statement: more than one chunk on both backends.
+    let bulk: Vec<(Request, Assignment)> = (0..130).map(|i| mk(&alice, &format!("/bulk/{i}"))).collect();
+    let (r1, a1) = mk(&alice, "/a");
+    let (r2, a2) = mk(&bob, "/b");
+    let (r3, a3) = mk(&bob, "/c");
+    let mut tx = db.store.write(t(10)).await.unwrap();
+    let requests: Vec<Request> = bulk.iter().map(|(r, _)| r.clone()).collect();
+    let assignments: Vec<Assignment> = bulk.iter().map(|(_, a)| a.clone()).collect();
+    q::insert_requests(tx.conn(), &requests).await.unwrap();
+    q::insert_assignments(tx.conn(), &assignments).await.unwrap();
+    tx.insert_later(r1.clone(), Some(a1.clone()));
+    assert!(tx.has_later_rows_of(alice.id));
+    assert!(!tx.has_later_rows_of(bob.id));
+    // Not in the database yet, even for the transaction's own statements.
+    assert_eq!(q::get_request(tx.conn(), r1.id).await.unwrap(), None);
+    tx.write_later_rows().await.unwrap();
+    assert!(!tx.has_later_rows_of(alice.id), "written");
+    assert_eq!(q::get_request(tx.conn(), r1.id).await.unwrap().as_ref(), Some(&r1));
+    // Rows written after a savepoint that is rolled back are unwritten again, not lost.
+    tx.insert_later(r2.clone(), Some(a2.clone()));
+    let sp = tx.savepoint().await.unwrap();
+    tx.write_later_rows().await.unwrap();
+    tx.insert_later(r3.clone(), Some(a3.clone()));
+    tx.rollback_to(sp).await.unwrap();
+    assert!(tx.has_later_rows_of(bob.id), "r2 is to be written again, r3 is undone");
+    tx.commit().await.unwrap();
+    let mut c = db.conn().await;
+    let mut stored = bulk.clone();
+    stored.push((r1, a1));
+    stored.push((r2, a2));
+    for (r, a) in &stored {
+        assert_eq!(q::get_request(&mut c, r.id).await.unwrap().as_ref(), Some(r));
+        assert_eq!(q::get_assignment(&mut c, a.id).await.unwrap().as_ref(), Some(a));
+    }
+    assert_eq!(q::get_request(&mut c, r3.id).await.unwrap(), None);
+    assert_eq!(q::get_assignment(&mut c, a3.id).await.unwrap(), None);
+    let f = AssignmentFilter { principal: Some(alice.id), ..Default::default() };
+    assert_eq!(q::list_assignments(&mut c, &f).await.unwrap().len(), 131);
+});

@@ -92,6 +92,19 @@ both!(settings_nearest_ancestor, |db| {
     let got = q::get_settings_nearest(&mut c, role, &scope("/a")).await.unwrap();
     assert_eq!(got, Some((scope("/a"), at(90))));
 
+    // The role and its nearest settings in one statement answer the same.
+    let owner = q::get_role(&mut c, role).await.unwrap().unwrap();
+    for s in ["/", "/a", "/a/b_c/d/e", "/a/bxc", "/ab", "/a/b_c", "/a/b_c/d"] {
+        let nearest = q::get_settings_nearest(&mut c, role, &scope(s)).await.unwrap();
+        let got = q::get_role_with_settings(&mut c, role, &scope(s)).await.unwrap();
+        assert_eq!(got, Some((owner.clone(), nearest)), "{s}");
+    }
+    let got = q::get_role_with_settings(&mut c, other, &scope("/a/b_c/d/e")).await.unwrap().unwrap();
+    assert_eq!((got.0.id, got.1), (other, Some((scope("/a/b_c/d"), at(30)))));
+    let got = q::get_role_with_settings(&mut c, other, &scope("/a/b_c")).await.unwrap().unwrap();
+    assert_eq!((got.0.id, got.1), (other, None), "a role without settings at or above the scope");
+    assert_eq!(q::get_role_with_settings(&mut c, RoleId::new(), &scope("/a")).await.unwrap(), None);
+
     // Upsert replaces; delete makes the scope inherit again.
     q::put_settings(&mut c, role, &scope("/a"), &at(100), t(2), None).await.unwrap();
     assert_eq!(q::get_settings_nearest(&mut c, role, &scope("/a/x")).await.unwrap(), Some((scope("/a"), at(100))));
