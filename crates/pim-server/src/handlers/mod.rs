@@ -23,7 +23,6 @@ pub mod system;
 pub mod tokens;
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 
 use crate::AppState;
@@ -37,7 +36,7 @@ fn anonymous_body() -> axum::extract::DefaultBodyLimit {
 /// which runs before any extractor or handler.
 pub fn routes(state: &AppState) -> Router<AppState> {
     public()
-        .merge(authenticated().route_layer(from_fn_with_state(state.clone(), crate::bearer::require_bearer)))
+        .merge(authenticated().route_layer(crate::bearer::RequireBearerLayer::new(state.clone())))
         .merge(crate::scim::routes(state))
 }
 
