@@ -111,7 +111,9 @@ def run_backend(name, pim, args, tmp, pg_admin_url):
         target = server_target(data)
         seed_target = ["--sqlite", os.path.join(data, "pim.db")]
     else:
-        pg_db = "pim_cold_start" if args.workdir else f"pim_cold_start_{os.getpid()}"
+        # A kept world's database is named after its work directory, so two directories never share one.
+        pg_db = (f"pim_cold_start_{re.sub('[^a-z0-9]', '_', os.path.basename(os.path.normpath(args.workdir)).lower())}"
+                 if args.workdir else f"pim_cold_start_{os.getpid()}")
         url = pg_database_url(pg_admin_url, pg_db)
         target = server_target(data, url)
         seed_target = ["--postgres", url]
@@ -168,7 +170,7 @@ def main():
     p.add_argument("--assignments", type=int, default=1_000_000)
     p.add_argument("--backends", default="sqlite,postgres")
     p.add_argument("--json", help="write the results here")
-    p.add_argument("--workdir", help="keep the seeded worlds here (and the PostgreSQL database pim_cold_start) "
+    p.add_argument("--workdir", help="keep the seeded worlds here (and the PostgreSQL database pim_cold_start_<its name>) "
                    "and reuse them on the next run with the same directory")
     args = p.parse_args()
     pg_admin_url = _pim.pg_admin_url()

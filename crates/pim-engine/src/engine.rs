@@ -11,7 +11,7 @@ use crate::auth::TokenCache;
 use crate::clock::Clock;
 use crate::context::{Actor, Context};
 use crate::error::{EngineError, Result};
-use crate::index::{AccessIndex, IndexPrincipal};
+use crate::index::{AccessIndex, IndexBuild, IndexPrincipal};
 
 /// Tunables of the engine.
 #[derive(Clone)]
@@ -192,19 +192,37 @@ impl Engine {
         fn joined<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
             r.map_err(|e| EngineError::Internal(format!("loading the access index: {e}")))?
         }
-        let (principals, principals_ms) = joined(principals.await)?;
-        let (memberships, roles, memberships_ms) = joined(memberships.await)?;
+        // While the assignments are read, the principals, memberships and roles go into the new
+        // index (the first step of its build), off the runtime's worker threads.
+        let base = tokio::spawn(async move {
+            let (principals, principals_ms) = joined(principals.await)?;
+            let (memberships, roles, memberships_ms) = joined(memberships.await)?;
+            let counts = (principals.len(), memberships.len());
+            let t = std::time::Instant::now();
+            let base = tokio::task::spawn_blocking(move || IndexBuild::new(principals, memberships, roles))
+                .await
+                .map_err(|e| EngineError::Internal(format!("building the access index: {e}")))?;
+            Ok::<_, EngineError>((base, counts, principals_ms, memberships_ms, timed(t)))
+        });
         let (assignments, assignments_ms) = joined(assignments.await)?;
+        let (base, (principal_count, membership_count), principals_ms, memberships_ms, base_ms) = joined(base.await)?;
         let read_ms = timed(started);
-        let counts = (principals.len(), memberships.len(), assignments.len());
-        self.index.load(principals, memberships, roles, assignments);
+        let assignment_count = assignments.len();
+        // The rest of the build (every assignment, each principal's entries and closure) on every
+        // core; the index is the one a build on one thread makes (`IndexBuild::finish`).
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let built = tokio::task::spawn_blocking(move || base.finish(assignments, threads))
+            .await
+            .map_err(|e| EngineError::Internal(format!("building the access index: {e}")))?;
+        self.index.install(built);
         tracing::info!(
-            principals = counts.0,
-            memberships = counts.1,
-            assignments = counts.2,
+            principals = principal_count,
+            memberships = membership_count,
+            assignments = assignment_count,
             principals_ms,
             memberships_ms,
             assignments_ms,
+            base_ms,
             read_ms,
             build_ms = timed(started) - read_ms,
             "access index loaded"

@@ -88,6 +88,33 @@ impl Decision {
     const DENY: Decision = Decision { allowed: false, grant: None };
 }
 
+/// A full build of the index in two steps, so that the first (the principals, the static memberships
+/// and the roles) can run while the assignments are still being read. `IndexBuild::new(p, m, r)
+/// .finish(a, threads)` then [`AccessIndex::install`] is [`AccessIndex::load`].
+pub struct IndexBuild(IndexData);
+
+impl IndexBuild {
+    /// The first step: the principals, the static memberships (group, member) and the roles.
+    pub fn new(
+        principals: Vec<IndexPrincipal>,
+        memberships: Vec<(PrincipalId, PrincipalId)>,
+        roles: Vec<RoleDefinition>,
+    ) -> IndexBuild {
+        IndexBuild(IndexData::base(principals, memberships, roles))
+    }
+
+    /// The second: every assignment (for the parallel way, in strictly increasing id order, as the
+    /// store reads them; else they go in one by one), then each principal's entries and closure,
+    /// on up to `threads` threads. The index is the one a build on one thread makes.
+    pub fn finish(self, assignments: Vec<impl Into<IndexAssignment>>, threads: usize) -> BuiltIndex {
+        let assignments = assignments.into_iter().map(Into::into).collect();
+        BuiltIndex(self.0.finish(assignments, threads))
+    }
+}
+
+/// A built index, ready for [`AccessIndex::install`].
+pub struct BuiltIndex(IndexData);
+
 /// The access index. Cheap to share (`Send + Sync`); checks take a read lock only.
 pub struct AccessIndex {
     data: RwLock<IndexData>,
@@ -125,9 +152,12 @@ impl AccessIndex {
         roles: Vec<RoleDefinition>,
         assignments: Vec<impl Into<IndexAssignment>>,
     ) {
-        let assignments = assignments.into_iter().map(Into::into).collect();
-        let fresh = IndexData::build(principals, memberships, roles, assignments);
-        let old = std::mem::replace(&mut *self.data.write(), fresh);
+        self.install(IndexBuild::new(principals, memberships, roles).finish(assignments, build_threads()));
+    }
+
+    /// Replaces everything with a built index (see [`IndexBuild`]).
+    pub fn install(&self, built: BuiltIndex) {
+        let old = std::mem::replace(&mut *self.data.write(), built.0);
         drop(old); // freed outside the lock
     }
 
@@ -571,6 +601,74 @@ fn len_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(NONE)
 }
 
+/// The start and the end (`FOREVER` when permanent, else the earlier of its end and its early end)
+/// of an assignment's window.
+fn window(a: &IndexAssignment) -> (i64, i64) {
+    let mut end = a.end.map_or(FOREVER, |t| t.0);
+    if let Some(t) = a.ended_early_at {
+        end = end.min(t.0);
+    }
+    (a.start.0, end)
+}
+
+/// The group an active Member assignment makes its holder a member of.
+fn member_group(a: &IndexAssignment) -> Option<PrincipalId> {
+    match a.scope.group() {
+        Some(g) if a.kind == AssignmentKind::Active && a.role_id == GROUP_MEMBER => Some(g),
+        _ => None,
+    }
+}
+
+/// Fewer assignments (or principals) than this are built on one thread.
+#[cfg(not(test))]
+const PARALLEL_MIN: usize = 1 << 14;
+/// Every build in tests takes the parallel way when given threads (and anything to build).
+#[cfg(test)]
+const PARALLEL_MIN: usize = 1;
+
+/// The number of threads a build uses: one per core.
+fn build_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// `f` of each part, at once: the first on the calling thread, each other on a scoped thread of its
+/// own; the results in the parts' order.
+fn par_map<T: Send, R: Send>(parts: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let f = &f;
+    std::thread::scope(|s| {
+        let mut parts = parts.into_iter();
+        let first = parts.next();
+        let rest: Vec<_> = parts.map(|p| s.spawn(move || f(p))).collect();
+        let mut out = Vec::with_capacity(rest.len() + 1);
+        out.extend(first.map(f));
+        for h in rest {
+            match h.join() {
+                Ok(r) => out.push(r),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+        out
+    })
+}
+
+/// What one part of the assignments of a parallel build names that the index lacks.
+#[derive(Default)]
+struct Misses<'a> {
+    principals: Vec<PrincipalId>,
+    roles: Vec<RoleId>,
+    scopes: Vec<&'a str>,
+}
+
+/// Where an assignment of a parallel build goes: its holder's, role's and scope's indexes.
+#[derive(Clone, Copy)]
+struct Placed {
+    holder: u32,
+    role: u32,
+    scope: u32,
+    depth: u8,
+    member_of: u32,
+}
+
 impl IndexData {
     fn new() -> IndexData {
         let mut d = IndexData {
@@ -590,17 +688,16 @@ impl IndexData {
         d
     }
 
-    fn build(
+    /// The first part of a full build, which needs no assignment: the principals, the static
+    /// memberships and the roles.
+    fn base(
         principals: Vec<IndexPrincipal>,
         memberships: Vec<(PrincipalId, PrincipalId)>,
         roles: Vec<RoleDefinition>,
-        assignments: Vec<IndexAssignment>,
     ) -> IndexData {
         let mut d = IndexData::new();
         d.ids.reserve(principals.len());
         d.principals.reserve(principals.len());
-        d.rec_ids.reserve(assignments.len());
-        d.recs.reserve(assignments.len());
         for p in principals {
             d.put_principal(p);
         }
@@ -610,28 +707,176 @@ impl IndexData {
         for r in roles {
             d.put_role(r);
         }
-        let mut seeds = Vec::new();
-        for a in &assignments {
-            d.put_assignment(a, false, &mut seeds);
-        }
-        drop(assignments);
-        for slot in &mut d.principals {
-            slot.entries.sort_by_key(|e| (e.scope, Reverse(e.end)));
-            slot.entries.shrink_to_fit();
-            slot.parents.shrink_to_fit();
-            slot.children.shrink_to_fit();
-            slot.reindex();
-        }
-        for i in 0..d.principals.len() {
-            let i = len_u32(i);
-            if d.principals.get(i as usize).is_some_and(|s| !s.parents.is_empty()) {
-                let c = d.closure_of(i);
-                if let Some(s) = d.principals.get_mut(i as usize) {
-                    s.closure = c;
-                }
+        d
+    }
+
+    /// The rest of a full build of a [`IndexData::base`]: every assignment, then each principal's
+    /// sorted entries and closure, on up to `threads` threads. Whatever `threads`, the result is
+    /// the index the sequential build (`threads == 1`) makes: the same numbering of principals,
+    /// roles, scopes and records, the same orders, the same maps.
+    fn finish(mut self, assignments: Vec<IndexAssignment>, threads: usize) -> IndexData {
+        self.rec_ids.reserve(assignments.len());
+        self.recs.reserve(assignments.len());
+        if threads > 1 && self.can_put_in_parallel(&assignments) {
+            self.put_all_in_parallel(&assignments, threads);
+        } else {
+            let mut seeds = Vec::new();
+            for a in &assignments {
+                self.put_assignment(a, false, &mut seeds);
             }
         }
-        d
+        // Freeing a million scope paths is not on the way to the first check.
+        std::thread::spawn(move || drop(assignments));
+        self.finish_slots(threads);
+        self
+    }
+
+    /// Whether the assignments can be put in the parallel way: into an index that holds none yet,
+    /// in strictly increasing id order (so no id replaces another: each record is its position),
+    /// and enough of them to be worth the threads.
+    fn can_put_in_parallel(&self, assignments: &[IndexAssignment]) -> bool {
+        assignments.len() >= PARALLEL_MIN
+            && self.recs.is_empty()
+            && self.free.is_empty()
+            && self.rec_ids.len() == 0
+            && assignments.windows(2).all(|w| matches!(w, [a, b] if a.id < b.id))
+    }
+
+    /// What `put_assignment` over `assignments` in turn does, in parallel where the order does not
+    /// matter. The slots of principals and roles and the scopes the assignments name for the first
+    /// time are made in the order the sequential calls would make them (each part lists what it
+    /// names that the index lacks, in order of first mention; the parts are then taken in order);
+    /// then every lookup is read-only and runs on all threads; then the records and the per-principal
+    /// lists, disjoint, are written on two threads, each in assignment order.
+    fn put_all_in_parallel(&mut self, assignments: &[IndexAssignment], threads: usize) {
+        let per = assignments.len().div_ceil(threads).max(1);
+        let d = &*self;
+        let misses = par_map(assignments.chunks(per).collect(), |part| d.misses(part));
+        for m in &misses {
+            for p in &m.principals {
+                self.principal_slot(*p);
+            }
+            for r in &m.roles {
+                self.role_slot(*r);
+            }
+            for s in &m.scopes {
+                self.intern(s);
+            }
+        }
+        drop(misses);
+        let d = &*self;
+        let placed: Vec<Vec<Placed>> =
+            par_map(assignments.chunks(per).collect(), |part| part.iter().map(|a| d.place(a)).collect());
+        let placed = || assignments.iter().zip(placed.iter().flatten()).enumerate();
+        let IndexData { principals, scopes, rec_ids, recs, .. } = self;
+        std::thread::scope(|s| {
+            let records = s.spawn(|| {
+                for (i, (a, p)) in placed() {
+                    let active = a.kind == AssignmentKind::Active;
+                    if let Some(node) = scopes.get_mut(p.scope as usize).filter(|_| active) {
+                        node.active += 1;
+                    }
+                    let role_and_kind = if active { p.role | ACTIVE } else { p.role };
+                    let (_, end) = window(a);
+                    recs.push(Rec {
+                        id: a.id,
+                        end,
+                        holder: p.holder,
+                        role_and_kind,
+                        scope: p.scope,
+                        member_of: p.member_of,
+                    });
+                    rec_ids.insert(a.id, len_u32(i));
+                }
+            });
+            for (i, (a, p)) in placed() {
+                let (start, end) = window(a);
+                let Some(slot) = principals.get_mut(p.holder as usize) else { continue };
+                if a.kind == AssignmentKind::Active {
+                    let entry = Entry { start, end, rec: len_u32(i), scope: p.scope, role: p.role, depth: p.depth };
+                    slot.entries.push(entry);
+                }
+                if p.member_of != NONE {
+                    slot.parents.push(Edge { group: p.member_of, start, end, source: len_u32(i) });
+                    if let Some(g) = principals.get_mut(p.member_of as usize) {
+                        g.children.push(p.holder);
+                    }
+                }
+            }
+            if let Err(e) = records.join() {
+                std::panic::resume_unwind(e);
+            }
+        });
+    }
+
+    /// The principals, roles and scopes `part` names that the index lacks, each once, in the order
+    /// `put_assignment` over `part` would add them (the holder, then the group of a Member
+    /// assignment; each numbering is its own).
+    fn misses<'a>(&self, part: &'a [IndexAssignment]) -> Misses<'a> {
+        let mut m = Misses::default();
+        let (mut principals, mut roles, mut scopes) =
+            (FxHashSet::default(), FxHashSet::default(), FxHashSet::default());
+        let mut principal = |m: &mut Misses<'a>, id: PrincipalId| {
+            if !self.ids.contains_key(&id) && principals.insert(id) {
+                m.principals.push(id);
+            }
+        };
+        for a in part {
+            principal(&mut m, a.principal_id);
+            if !self.role_ids.contains_key(&a.role_id) && roles.insert(a.role_id) {
+                m.roles.push(a.role_id);
+            }
+            let s = a.scope.as_str();
+            if !self.scope_ids.contains_key(s) && scopes.insert(s) {
+                m.scopes.push(s);
+            }
+            if let Some(g) = member_group(a) {
+                principal(&mut m, g);
+            }
+        }
+        m
+    }
+
+    /// Where an assignment goes, once every slot and scope it names exists.
+    fn place(&self, a: &IndexAssignment) -> Placed {
+        let scope = self.scope_ids.get(a.scope.as_str()).copied().unwrap_or(NONE);
+        Placed {
+            holder: self.ids.get(&a.principal_id).copied().unwrap_or(NONE),
+            role: self.role_ids.get(&a.role_id).copied().unwrap_or(NONE),
+            scope,
+            depth: self.scopes.get(scope as usize).map_or(0, |n| n.depth),
+            member_of: member_group(a).and_then(|g| self.ids.get(&g).copied()).unwrap_or(NONE),
+        }
+    }
+
+    /// Sorts each principal's entries, indexes its runs and computes its closure, on up to
+    /// `threads` threads (each slot's result depends on nothing the others change).
+    fn finish_slots(&mut self, threads: usize) {
+        let threads = if self.principals.len() >= PARALLEL_MIN { threads.max(1) } else { 1 };
+        let per = self.principals.len().div_ceil(threads).max(1);
+        par_map(self.principals.chunks_mut(per).collect(), |part| {
+            for slot in part {
+                slot.entries.sort_by_key(|e| (e.scope, Reverse(e.end)));
+                slot.entries.shrink_to_fit();
+                slot.parents.shrink_to_fit();
+                slot.children.shrink_to_fit();
+                slot.reindex();
+            }
+        });
+        let d = &*self;
+        let n = d.principals.len();
+        let ranges = (0..threads).map(|k| (k * per).min(n)..((k + 1) * per).min(n)).collect();
+        let closures = par_map(ranges, |range: std::ops::Range<usize>| {
+            range
+                .filter(|&i| d.principals.get(i).is_some_and(|s| !s.parents.is_empty()))
+                .map(|i| (i, d.closure_of(len_u32(i))))
+                .collect::<Vec<_>>()
+        });
+        for (i, c) in closures.into_iter().flatten() {
+            if let Some(s) = self.principals.get_mut(i) {
+                s.closure = c;
+            }
+        }
     }
 
     // ---- the hot path ----
@@ -970,14 +1215,10 @@ impl IndexData {
         if let Some(node) = self.scopes.get_mut(scope as usize).filter(|_| active) {
             node.active += 1;
         }
-        let start = a.start.0;
-        let mut end = a.end.map_or(FOREVER, |t| t.0);
-        if let Some(t) = a.ended_early_at {
-            end = end.min(t.0);
-        }
-        let member_of = match a.scope.group() {
-            Some(g) if active && a.role_id == GROUP_MEMBER => self.principal_slot(g),
-            _ => NONE,
+        let (start, end) = window(a);
+        let member_of = match member_group(a) {
+            Some(g) => self.principal_slot(g),
+            None => NONE,
         };
         let role_and_kind = if active { role | ACTIVE } else { role };
         let rec = Rec { id: a.id, end, holder, role_and_kind, scope, member_of };

@@ -3,13 +3,14 @@
 //! only the columns the index keeps: the principals, the memberships, and every current assignment
 //! in chunks read at once, merged back into id order.
 //!
-//! A row's chunk is a function of its immutable id (the last hex digit of the UUID, which is random
-//! in v4 and v7 ids alike), so every row is in exactly one chunk whatever else changes during the
-//! read; the last chunk also takes any id outside the 16 digits, so a malformed id is still read
-//! (and reported as corrupt) rather than skipped. The chunks need not share a snapshot: the caller
-//! reads the change feed's position first and applies every later entry again (see
-//! `Engine::reload_index`). Each chunk is sorted by id on its own thread, then the sorted chunks
-//! are merged, so the result is in id order, exactly as one `ORDER BY id` read would be.
+//! The chunks are ranges of where the rows sit, so each row is read once: on SQLite ranges of the
+//! rowid (which a row keeps for its life: pim never sets it, never replaces a row, never vacuums;
+//! the first range is open below, the last above), on PostgreSQL ranges of table blocks (`ctid`),
+//! every chunk under one snapshot exported by the first (a row version is in exactly one block).
+//! The SQLite chunks need not share a snapshot: the caller reads the change feed's position first
+//! and applies every later entry again (see `Engine::reload_index`), so a row written during the
+//! read converges like any other change. Each chunk is sorted by id on its own thread, then the
+//! sorted chunks are merged, so the result is in id order, exactly as one `ORDER BY id` read would be.
 
 use std::str::FromStr;
 
@@ -91,41 +92,58 @@ impl From<Assignment> for IndexAssignment {
 }
 
 const COLS: &str = "id, principal_id, role_id, scope, kind, start_at, end_at, ended_early_at";
-const DIGITS: &[u8; 16] = b"0123456789abcdef";
-
-/// The most chunks a read is split into (one per hex digit).
+/// The most chunks a read is split into.
 pub const MAX_CHUNKS: usize = 16;
 
-/// The query of chunk `k` of `n` of the current assignments on `backend`.
+/// The query of the current assignments on `backend` whose place is in `range` (`None`: all).
 ///
-/// On SQLite the table is read `NOT INDEXED`: its planner would otherwise answer the `OR` with two
-/// searches of `assignments_end` and a lookup of the row for each of the ~90% of the rows that
-/// match (4.2 s instead of 1.7 s for half the table in the sqlite3 module of Python); one pass over
-/// the table is what reading nearly every row wants. PostgreSQL chooses its sequential scan itself.
-fn chunk_sql(k: usize, n: usize, backend: Backend) -> String {
+/// On SQLite the table is read `NOT INDEXED` (a rowid range is still a search of the table's own
+/// tree): its planner would otherwise answer the `OR` with two searches of `assignments_end` and a
+/// lookup of the row for each of the ~90% of the rows that match (4.2 s instead of 1.7 s for half
+/// the table in the sqlite3 module of Python); one pass over the table is what reading nearly every
+/// row wants. On PostgreSQL a range of blocks is a TID range scan.
+fn chunk_sql(range: Option<&Bounds>, backend: Backend) -> String {
     let (table, param) = match backend {
         Backend::Sqlite => ("assignments NOT INDEXED", "?1"),
         Backend::Postgres => ("assignments", "$1"),
     };
     let base = format!("SELECT {COLS} FROM {table} WHERE (end_at IS NULL OR end_at > {param})");
-    if n <= 1 {
-        return base;
-    }
-    let list = |keep: &dyn Fn(usize) -> bool| {
-        DIGITS
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| keep(*i))
-            .map(|(_, d)| format!("'{}'", char::from(*d)))
-            .collect::<Vec<_>>()
-            .join(", ")
+    let Some(b) = range else { return base };
+    let at = |v: i64| match backend {
+        Backend::Sqlite => format!("{v}"),
+        Backend::Postgres => format!("'({v},0)'::tid"),
     };
-    if k + 1 < n {
-        format!("{base} AND substr(id, 36, 1) IN ({})", list(&|i| i % n == k))
-    } else {
-        // Everything no other chunk takes, malformed ids included.
-        format!("{base} AND substr(id, 36, 1) NOT IN ({})", list(&|i| i % n != k))
+    let col = match backend {
+        Backend::Sqlite => "rowid",
+        Backend::Postgres => "ctid",
+    };
+    match (b.from, b.to) {
+        (Some(f), Some(t)) => format!("{base} AND {col} >= {} AND {col} < {}", at(f), at(t)),
+        (Some(f), None) => format!("{base} AND {col} >= {}", at(f)),
+        (None, Some(t)) => format!("{base} AND {col} < {}", at(t)),
+        (None, None) => base,
     }
+}
+
+/// One chunk's range of rowids (SQLite) or of table blocks (PostgreSQL): `from` included, `to`
+/// excluded, `None` unbounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Bounds {
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+/// `n` ranges that split `lo..=hi` evenly, the first open below and the last open above, so that
+/// together they take every value once.
+fn split(lo: i64, hi: i64, n: usize) -> Vec<Bounds> {
+    let n = n.max(1);
+    let width = i128::from(hi) - i128::from(lo) + 1;
+    let cut = |k: usize| {
+        let k = i128::try_from(k).unwrap_or(i128::MAX);
+        let n = i128::try_from(n).unwrap_or(1);
+        i64::try_from(i128::from(lo) + width.max(0) * k / n).unwrap_or(hi)
+    };
+    (0..n).map(|k| Bounds { from: (k > 0).then(|| cut(k)), to: (k + 1 < n).then(|| cut(k + 1)) }).collect()
 }
 
 fn corrupt(column: &str, e: impl std::fmt::Display) -> StoreError {
@@ -331,8 +349,22 @@ impl Store {
             return Ok(all.into_iter().map(IndexAssignment::from).collect());
         };
         let n = chunks.clamp(1, MAX_CHUNKS);
-        let sqls = (0..n).map(|k| chunk_sql(k, n, self.backend())).collect();
-        Self::read_native(&target, sqls, Some(now), |a: &IndexAssignment| a.id).await
+        let key = |a: &IndexAssignment| a.id;
+        match &target {
+            Target::Sqlite(path) if n > 1 => {
+                let path = path.clone();
+                let span = tokio::task::spawn_blocking(move || sqlite_rowids(&path))
+                    .await
+                    .map_err(|e| StoreError::Config(format!("reading rows: {e}")))??;
+                let sqls = match span {
+                    Some((lo, hi)) => split(lo, hi, n).iter().map(|b| chunk_sql(Some(b), Backend::Sqlite)).collect(),
+                    None => vec![chunk_sql(None, Backend::Sqlite)],
+                };
+                Self::read_native(&target, sqls, Some(now), key).await
+            }
+            Target::Postgres(opts) if n > 1 => postgres_chunks(opts, n, now).await,
+            _ => Self::read_native(&target, vec![chunk_sql(None, self.backend())], Some(now), key).await,
+        }
     }
 
     /// Every principal as the access index keeps it, in id order (the principals of
@@ -378,6 +410,19 @@ fn sqlite_rows<T: FromCols>(path: &std::path::Path, sql: &str, now: Option<Times
     Ok(out)
 }
 
+/// The lowest and the highest rowid of the assignments (`None`: none), on a read-only connection.
+fn sqlite_rowids(path: &std::path::Path) -> Result<Option<(i64, i64)>> {
+    use rusqlite::OpenFlags;
+    let c = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    c.busy_timeout(std::time::Duration::from_secs(5))?;
+    let (lo, hi): (Option<i64>, Option<i64>) =
+        c.query_row("SELECT min(rowid), max(rowid) FROM assignments", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(lo.zip(hi))
+}
+
 /// Runs one query through sqlx's native PostgreSQL driver on a connection of its own (each row is
 /// one buffer; text columns are borrowed from it).
 async fn postgres_rows<T: FromCols>(
@@ -387,19 +432,79 @@ async fn postgres_rows<T: FromCols>(
 ) -> Result<Vec<T>> {
     use sqlx::Connection as _;
     let mut c = sqlx::PgConnection::connect_with(opts).await?;
-    let mut out = Vec::new();
-    {
-        let mut q = sqlx::query(sql);
-        if let Some(t) = now {
-            q = q.bind(t.0);
-        }
-        let mut rows = q.fetch(&mut c);
-        while let Some(r) = rows.try_next().await? {
-            out.push(T::from_cols(&r)?);
-        }
-    }
+    let out = postgres_rows_on(&mut c, sql, now).await?;
     c.close().await?;
     Ok(out)
+}
+
+async fn postgres_rows_on<T: FromCols>(
+    c: &mut sqlx::PgConnection,
+    sql: &str,
+    now: Option<Timestamp>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    let mut q = sqlx::query(sql);
+    if let Some(t) = now {
+        q = q.bind(t.0);
+    }
+    let mut rows = q.fetch(c);
+    while let Some(r) = rows.try_next().await? {
+        out.push(T::from_cols(&r)?);
+    }
+    Ok(out)
+}
+
+/// The current assignments on PostgreSQL in `n` ranges of table blocks, each on a connection of its
+/// own, all in one snapshot: the first connection exports it and keeps its transaction open until
+/// every other has taken it, so each row version is read exactly once. Sorted per chunk, merged.
+async fn postgres_chunks(
+    opts: &sqlx::postgres::PgConnectOptions,
+    n: usize,
+    now: Timestamp,
+) -> Result<Vec<IndexAssignment>> {
+    use sqlx::Connection as _;
+    const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    let mut first = sqlx::PgConnection::connect_with(opts).await?;
+    sqlx::query(BEGIN).execute(&mut first).await?;
+    let (snapshot, blocks): (String, i64) = sqlx::query_as(
+        "SELECT pg_export_snapshot(), pg_relation_size('assignments') / current_setting('block_size')::bigint",
+    )
+    .fetch_one(&mut first)
+    .await?;
+    if snapshot.is_empty() || !snapshot.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        return Err(StoreError::corrupt(format!("unexpected snapshot id '{snapshot}'")));
+    }
+    let ranges = split(0, blocks.max(1) - 1, n);
+    let others = ranges.iter().skip(1).map(|_| async {
+        let mut c = sqlx::PgConnection::connect_with(opts).await?;
+        sqlx::query(BEGIN).execute(&mut c).await?;
+        sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{snapshot}'")).execute(&mut c).await?;
+        Ok::<_, StoreError>(c)
+    });
+    let others = futures_util::future::try_join_all(others).await?;
+    let conns = std::iter::once(first).chain(others);
+    let tasks: Vec<tokio::task::JoinHandle<Result<Vec<IndexAssignment>>>> = conns
+        .zip(ranges)
+        .map(|(mut c, range)| {
+            tokio::spawn(async move {
+                let sql = chunk_sql(Some(&range), Backend::Postgres);
+                let mut rows: Vec<IndexAssignment> = postgres_rows_on(&mut c, &sql, Some(now)).await?;
+                sqlx::query("COMMIT").execute(&mut c).await?;
+                c.close().await?;
+                tokio::task::spawn_blocking(move || {
+                    rows.sort_unstable_by_key(|a| a.id);
+                    rows
+                })
+                .await
+                .map_err(|e| StoreError::Config(format!("sorting rows: {e}")))
+            })
+        })
+        .collect();
+    let mut parts = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        parts.push(t.await.map_err(|e| StoreError::Config(format!("reading rows: {e}")))??);
+    }
+    Ok(merge(parts, |a: &IndexAssignment| a.id))
 }
 
 #[cfg(test)]
@@ -407,20 +512,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_chunks_split_the_sixteen_digits_and_the_last_takes_the_rest() {
+    fn the_ranges_take_every_value_once_the_ends_open() {
+        for (lo, hi) in [(1, 1), (1, 2), (1, 1_000_001), (-5, 7), (0, 0), (i64::MIN, i64::MAX)] {
+            for n in [1, 2, 3, 7, 16] {
+                let r = split(lo, hi, n);
+                assert_eq!(r.len(), n);
+                assert_eq!((r[0].from, r[n - 1].to), (None, None), "{lo}..={hi} in {n}");
+                for w in r.windows(2) {
+                    assert_eq!(w[0].to, w[1].from, "{lo}..={hi} in {n}: adjacent");
+                    assert!(w[0].to.is_some());
+                }
+                let inside =
+                    |v: i64| r.iter().filter(|b| b.from.is_none_or(|f| f <= v) && b.to.is_none_or(|t| v < t)).count();
+                for v in [lo, hi, lo.saturating_add(1), hi.saturating_sub(1), lo / 2 + hi / 2, i64::MIN, i64::MAX] {
+                    assert_eq!(inside(v), 1, "{v} in {lo}..={hi} in {n}");
+                }
+            }
+        }
+        assert_eq!(split(1, 100, 2)[1].from, Some(51));
+    }
+
+    #[test]
+    fn the_chunk_queries_name_their_range() {
         let (pg, lite) = (Backend::Postgres, Backend::Sqlite);
-        assert!(!chunk_sql(0, 1, pg).contains("substr"));
+        let b = |from, to| Bounds { from, to };
+        assert!(chunk_sql(None, lite).ends_with("FROM assignments NOT INDEXED WHERE (end_at IS NULL OR end_at > ?1)"));
+        assert!(chunk_sql(Some(&b(None, Some(5))), lite).ends_with("?1) AND rowid < 5"));
+        assert!(chunk_sql(Some(&b(Some(5), Some(9))), lite).ends_with("?1) AND rowid >= 5 AND rowid < 9"));
+        assert!(chunk_sql(Some(&b(Some(9), None)), lite).ends_with("?1) AND rowid >= 9"));
+        assert!(chunk_sql(None, pg).ends_with("FROM assignments WHERE (end_at IS NULL OR end_at > $1)"));
         assert!(
-            chunk_sql(0, 2, pg)
-                .ends_with("end_at > $1) AND substr(id, 36, 1) IN ('0', '2', '4', '6', '8', 'a', 'c', 'e')")
+            chunk_sql(Some(&b(Some(3), Some(8))), pg).ends_with("$1) AND ctid >= '(3,0)'::tid AND ctid < '(8,0)'::tid")
         );
-        assert!(chunk_sql(1, 2, pg).ends_with("NOT IN ('0', '2', '4', '6', '8', 'a', 'c', 'e')"));
-        assert!(chunk_sql(0, 1, lite).contains("FROM assignments NOT INDEXED WHERE (end_at IS NULL OR end_at > ?1)"));
-        assert!(chunk_sql(2, 3, lite).ends_with("NOT IN ('0', '1', '3', '4', '6', '7', '9', 'a', 'c', 'd', 'f')"));
-        assert!(
-            chunk_sql(15, 16, lite)
-                .ends_with("NOT IN ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e')")
-        );
+        assert!(chunk_sql(Some(&b(None, None)), pg).ends_with("$1)"));
     }
 
     #[test]

@@ -910,3 +910,99 @@ proptest! {
         }
     }
 }
+
+// ---- the parallel build ----
+
+/// Every field of an index, its maps in key order: two builds made the same index when their dumps
+/// are equal (numbering, orders, maps and all).
+fn dump(d: &IndexData) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (i, s) in d.principals.iter().enumerate() {
+        let runs: BTreeMap<u32, (u32, u32)> = s.runs.iter().map(|(k, r)| (*k, (r.from, r.len))).collect();
+        let _ = writeln!(
+            out,
+            "slot {i}: {:?} {:?} holds={} confers={} entries={:?} bloom={:?} runs={runs:?} closure={:?} \
+             parents={:?} children={:?}",
+            s.id, s.info, s.holds, s.confers, s.entries, s.bloom, s.closure, s.parents, s.children
+        );
+    }
+    let ids: BTreeMap<_, _> = d.ids.iter().collect();
+    let names: BTreeMap<_, _> = d.names.iter().collect();
+    let role_ids: BTreeMap<_, _> = d.role_ids.iter().collect();
+    let scope_ids: BTreeMap<_, _> = d.scope_ids.iter().collect();
+    let folded: BTreeMap<_, _> = d.rec_ids.folded.iter().collect();
+    let clashes: BTreeMap<_, _> = d.rec_ids.clashes.iter().collect();
+    let segments: BTreeMap<_, _> = d.segments.iter().collect();
+    let _ = writeln!(out, "ids {ids:?}\nnames {names:?}\nrole_ids {role_ids:?}\nroles {:?}", d.roles);
+    let _ = writeln!(out, "scope_ids {scope_ids:?}\nscopes {:?}", d.scopes);
+    let _ = writeln!(out, "folded {folded:?}\nclashes {clashes:?}\nrecs {:?}\nfree {:?}", d.recs, d.free);
+    let _ = writeln!(out, "segments {segments:?}");
+    out
+}
+
+type Parts = (Vec<IndexPrincipal>, Vec<(PrincipalId, PrincipalId)>, Vec<RoleDefinition>);
+
+fn build(parts: &Parts, assignments: &[IndexAssignment], threads: usize) -> IndexData {
+    let (p, m, r) = parts.clone();
+    IndexData::base(p, m, r).finish(assignments.to_vec(), threads)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Built on several threads (the assignments' misses found per part, the lookups in parallel,
+    /// records and lists written apart, each principal finished apart), the index is the one the
+    /// sequential build makes: principals, roles, scopes and records numbered alike, entries and
+    /// edges in the same order (which decides tie winners), the same maps.
+    #[test]
+    fn the_parallel_build_is_the_sequential_one(
+        (world, _) in arb_world(),
+        more in prop::collection::vec(arb_assignment(), 0..40),
+        clashes in prop::collection::vec(1u128..9, 0..6),
+    ) {
+        let mut all = world.assignments.clone();
+        for (k, mut a) in more.into_iter().enumerate() {
+            a.id = aid(100 + k as u128);
+            all.insert(a.id, a);
+        }
+        for n in clashes {
+            let a = clashing(n);
+            all.insert(a.id, a);
+        }
+        let assignments: Vec<IndexAssignment> = all.values().map(IndexAssignment::from).collect();
+        let parts: Parts = (
+            world.principals.values().cloned().collect(),
+            world.memberships.iter().copied().collect(),
+            world.roles.values().cloned().collect(),
+        );
+        let (p, m, r) = parts.clone();
+        prop_assert!(
+            assignments.is_empty() || IndexData::base(p, m, r).can_put_in_parallel(&assignments),
+            "the parallel way is taken"
+        );
+        let sequential = dump(&build(&parts, &assignments, 1));
+        for threads in [2, 3, 8] {
+            prop_assert_eq!(&dump(&build(&parts, &assignments, threads)), &sequential, "{} threads", threads);
+        }
+    }
+}
+
+#[test]
+fn out_of_order_or_repeated_ids_go_in_one_by_one_and_build_the_same_index() {
+    let parts: Parts = (vec![user(1), user(2), group(10)], vec![(pid(10), pid(1))], vec![role(STORAGE, &["*"], &[])]);
+    let a = |n: u128, holder: u128, at: &str| IndexAssignment::from(active(n, pid(holder), rid(STORAGE), at, 0, None));
+    // The same id twice (the later replaces the earlier), and ids out of order.
+    let repeated = vec![a(1, 1, "/a"), a(2, 2, "/b"), a(2, 1, "/c"), a(3, 10, "/d")];
+    let unordered = vec![a(3, 1, "/a"), a(1, 2, "/b"), a(2, 10, "/c")];
+    for list in [repeated, unordered] {
+        let (p, m, r) = parts.clone();
+        assert!(!IndexData::base(p, m, r).can_put_in_parallel(&list));
+        assert_eq!(dump(&build(&parts, &list, 2)), dump(&build(&parts, &list, 1)));
+    }
+    let idx = AccessIndex::new();
+    let (p, m, r) = parts.clone();
+    idx.install(IndexBuild::new(p, m, r).finish(vec![a(1, 1, "/a"), a(2, 2, "/b"), a(2, 1, "/c")], 2));
+    assert_eq!(idx.len(), 2);
+    assert!(allowed(&idx, 1, READ, "/c", 5) && !allowed(&idx, 2, READ, "/b", 5), "the later row of id 2 holds");
+}

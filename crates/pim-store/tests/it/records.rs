@@ -279,7 +279,7 @@ both!(the_index_read_in_chunks_equals_the_one_ordered_read, |db| {
     add(&mut c, &u).await;
     add(&mut c, &g).await;
     drop(c);
-    // Enough assignments that every last hex digit of the ids occurs (v7 ids end in random bits),
+    // Enough assignments to fill several table blocks on PostgreSQL and many rowid ranges on SQLite,
     // of both kinds, permanent, ending, ended (left out) and ended early.
     let mut tx = db.store.write(t(0)).await.unwrap();
     for i in 0..200i64 {
@@ -305,13 +305,24 @@ both!(the_index_read_in_chunks_equals_the_one_ordered_read, |db| {
         q::insert_assignment(tx.conn(), &a).await.unwrap();
     }
     tx.commit().await.unwrap();
-    // One id in capitals (a hand-edited row): no chunk's digit list names 'F', the last takes it.
+    // One id in capitals (a hand-edited row): still read, and sorted as a UUID.
     let mut c = db.conn().await;
     let first = q::all_current_assignments(&mut c, t(100)).await.unwrap()[0].id;
     let upper = first.to_string().to_uppercase();
     sqlx::query("UPDATE assignments SET id = $1 WHERE id = $2")
         .bind(&upper)
         .bind(first.to_string())
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    // Holes (deleted rows: gaps in SQLite's rowids) and moved rows (an updated row is a new version
+    // in another block on PostgreSQL): each row is still read exactly once.
+    sqlx::query("DELETE FROM assignments WHERE start_at % 13 = 5 AND id <> $1")
+        .bind(&upper)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE assignments SET end_at = end_at + 1 WHERE start_at % 7 = 3 AND end_at IS NOT NULL")
         .execute(&mut *c)
         .await
         .unwrap();
