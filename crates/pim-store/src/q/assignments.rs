@@ -70,29 +70,10 @@ async fn collect(c: &mut AnyConnection, sql: &str, args: Vec<crate::sql::Arg>) -
 
 /// Inserts an assignment.
 pub async fn insert_assignment(c: &mut AnyConnection, a: &Assignment) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO assignments (id, principal_id, principal_kind, role_id, scope, kind, start_at, end_at, \
-         activated_from, created_by_request, created_at, ended_early_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(a.id.to_string())
-    .bind(a.principal_id.to_string())
-    .bind(a.principal_kind.as_str())
-    .bind(a.role_id.to_string())
-    .bind(a.scope.as_str().to_owned())
-    .bind(a.kind.as_str())
-    .bind(a.window.start.0)
-    .bind(a.window.end.map(|t| t.0))
-    .bind(a.activated_from.map(|v| v.to_string()))
-    .bind(a.created_by_request.to_string())
-    .bind(a.created_at.0)
-    .bind(a.ended_early_at.map(|t| t.0))
-    .execute(&mut *c)
-    .await?;
-    Ok(())
+    insert_assignments(c, std::slice::from_ref(a)).await
 }
 
-/// Inserts assignments, many rows per statement (what [`insert_assignment`] does for each).
+/// Inserts assignments, many rows per statement (one statement for a single row too).
 pub async fn insert_assignments(c: &mut AnyConnection, list: &[Assignment]) -> Result<()> {
     const COLS: usize = 12;
     let (_, per) = crate::q::chunk_sizes(c, COLS);

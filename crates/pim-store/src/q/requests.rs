@@ -76,39 +76,10 @@ fn request(r: &AnyRow) -> Result<Request> {
 
 /// Inserts a request.
 pub async fn insert_request(c: &mut AnyConnection, r: &Request) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO requests (id, action, status, principal_id, role_id, scope, kind, start_at, end_at, \
-         requested_by, justification, ticket_system, ticket_number, target_assignment, eligibility, \
-         created_at, updated_at, status_reason, duration_minutes, break_glass, approval) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
-    )
-    .bind(r.id.to_string())
-    .bind(r.action.as_str())
-    .bind(r.status.as_str())
-    .bind(r.principal_id.to_string())
-    .bind(r.role_id.to_string())
-    .bind(r.scope.as_str().to_owned())
-    .bind(r.kind.as_str())
-    .bind(r.window.start.0)
-    .bind(r.window.end.map(|t| t.0))
-    .bind(r.requested_by.to_string())
-    .bind(r.justification.clone())
-    .bind(r.ticket.as_ref().map(|t| t.system.clone()))
-    .bind(r.ticket.as_ref().map(|t| t.number.clone()))
-    .bind(r.target_assignment.map(|v| v.to_string()))
-    .bind(r.eligibility.map(|v| v.to_string()))
-    .bind(r.created_at.0)
-    .bind(r.updated_at.0)
-    .bind(r.status_reason.clone())
-    .bind(r.duration_minutes.map(i64::from))
-    .bind(r.break_glass)
-    .bind(r.approval.as_ref().map(row::to_json).transpose()?)
-    .execute(&mut *c)
-    .await?;
-    Ok(())
+    insert_requests(c, std::slice::from_ref(r)).await
 }
 
-/// Inserts requests, many rows per statement (what [`insert_request`] does for each).
+/// Inserts requests, many rows per statement (one statement for a single row too).
 pub async fn insert_requests(c: &mut AnyConnection, list: &[Request]) -> Result<()> {
     const COLS: usize = 21;
     let (_, per) = crate::q::chunk_sizes(c, COLS);
