@@ -19,13 +19,15 @@ impl Engine {
     /// [`EXPIRY_BATCH`] assignments per write transaction: their `assignment.expired` events, their
     /// notices and their marks are written together (multi-row statements), so each event commits
     /// with its mark or not at all, and a crash or a second server's worker (writers are
-    /// serialized; the batch is read inside the transaction) never records one twice.
+    /// serialized; the batch is read inside the transaction) never records one twice. Each batch
+    /// of a pass starts after the (end, id) where the last one ended; an assignment that ends at or
+    /// before the pass's `now` but is written behind that point meanwhile is left to the next pass.
     pub async fn record_expirations(&self) -> Result<usize> {
         let now = self.now();
-        let mut done = 0;
+        let (mut done, mut after) = (0, None);
         loop {
             let mut tx = self.store.write(now).await?;
-            let batch = q::unrecorded_expirations(tx.conn(), now, EXPIRY_BATCH).await?;
+            let batch = q::unrecorded_expirations_after(tx.conn(), now, after, EXPIRY_BATCH).await?;
             if batch.is_empty() {
                 break;
             }
@@ -46,6 +48,7 @@ impl Engine {
                 .collect();
             tx.audit_many(now, events).await?;
             self.notify_expired_batch(tx.conn(), now, &ended).await?;
+            after = batch.last().map(|a| (a.window.end.unwrap_or(now), a.id));
             let ids: Vec<_> = batch.iter().map(|a| a.id).collect();
             q::mark_expiries_recorded(tx.conn(), &ids).await?;
             tx.commit().await?;

@@ -185,10 +185,27 @@ pub async fn all_current_assignments(c: &mut AnyConnection, now: Timestamp) -> R
 
 /// Assignments that have ended at `now` whose expiry has not been recorded yet, oldest end first.
 pub async fn unrecorded_expirations(c: &mut AnyConnection, now: Timestamp, limit: i64) -> Result<Vec<Assignment>> {
+    unrecorded_expirations_after(c, now, None, limit).await
+}
+
+/// [`unrecorded_expirations`] after the (end, id) `after` in that order: the expiry worker's next
+/// batch of a pass starts where the last one ended. On PostgreSQL a marked row's entry stays in the
+/// partial index until a vacuum, so without it each batch of a storm walked past every entry the
+/// pass had marked before (quadratic in the storm's size).
+pub async fn unrecorded_expirations_after(
+    c: &mut AnyConnection,
+    now: Timestamp,
+    after: Option<(Timestamp, AssignmentId)>,
+    limit: i64,
+) -> Result<Vec<Assignment>> {
     let mut s = Select::new(&format!("SELECT {ASSIGNMENT_COLS} FROM assignments"));
     let p = s.arg(now.0);
     s.cond(format!("end_at <= {p}"));
     s.cond("expiry_recorded = FALSE".to_owned());
+    if let Some((end, id)) = after {
+        let (pe, pi) = (s.arg(end.0), s.arg(id.to_string()));
+        s.cond(format!("(end_at, id) > ({pe}, {pi})"));
+    }
     let (sql, args) = s.finish("end_at, id", limit);
     collect(c, &sql, args).await
 }

@@ -147,6 +147,35 @@ both!(expirations_are_reported_until_recorded, |db| {
     assert_eq!(ids(q::unrecorded_expirations(&mut c, t(200), 10).await.unwrap()), [b.id]);
 });
 
+both!(expirations_after_a_cursor, |db| {
+    let mut c = db.conn().await;
+    let u = user("u");
+    add(&mut c, &u).await;
+    drop(c);
+    let mut same = Vec::new();
+    for _ in 0..3 {
+        same.push(assign(&db.store, &u, READER, "/", AssignmentKind::Active, win(0, Some(100))).await.id);
+    }
+    same.sort();
+    let early = assign(&db.store, &u, OWNER, "/", AssignmentKind::Active, win(0, Some(50))).await.id;
+    let mut c = db.conn().await;
+    let ids = |v: Vec<Assignment>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    let all = ids(q::unrecorded_expirations_after(&mut c, t(100), None, 10).await.unwrap());
+    assert_eq!(all, [early, same[0], same[1], same[2]], "by end, then by id");
+    // After a cursor: the rest of the same end (by id), and from an earlier end everything later.
+    let after = |end, id| Some((t(end), id));
+    assert_eq!(ids(q::unrecorded_expirations_after(&mut c, t(100), after(100, same[0]), 10).await.unwrap()), same[1..]);
+    assert_eq!(ids(q::unrecorded_expirations_after(&mut c, t(100), after(50, early), 2).await.unwrap()), same[..2]);
+    assert_eq!(ids(q::unrecorded_expirations_after(&mut c, t(100), after(100, same[2]), 10).await.unwrap()), []);
+    // Still only what has ended and is unrecorded.
+    q::mark_expiry_recorded(&mut c, same[1]).await.unwrap();
+    assert_eq!(
+        ids(q::unrecorded_expirations_after(&mut c, t(100), after(50, early), 10).await.unwrap()),
+        [same[0], same[2]]
+    );
+    assert_eq!(ids(q::unrecorded_expirations_after(&mut c, t(99), after(50, early), 10).await.unwrap()), []);
+});
+
 both!(requests_round_trip_and_filters, |db| {
     let mut c = db.conn().await;
     let (u, admin) = (user("u"), user("admin"));
