@@ -278,6 +278,8 @@ pub struct WriteTx {
 /// What a [`WriteTx`] was at a savepoint (see [`WriteTx::savepoint`]).
 #[derive(Debug)]
 pub struct Savepoint {
+    /// A savepoint in the database too (not only a [`WriteTx::mark`]).
+    sql: bool,
     head_seq: i64,
     head_hash: String,
     appended: bool,
@@ -497,7 +499,16 @@ impl WriteTx {
     /// Used to carry out several requests in one transaction (group commit) when one may fail.
     pub async fn savepoint(&mut self) -> Result<Savepoint> {
         sqlx::query("SAVEPOINT pim_item").execute(&mut *self.tx).await?;
-        Ok(Savepoint {
+        Ok(Savepoint { sql: true, ..self.mark() })
+    }
+
+    /// What the transaction keeps in memory now (what is to be written later, the chain head),
+    /// without a savepoint in the database: [`WriteTx::rollback_to`] a mark forgets what was
+    /// kept since, and undoes nothing in the database. For a request that writes no statement
+    /// before the commit (group commit), so that refusing it costs no round trip.
+    pub fn mark(&self) -> Savepoint {
+        Savepoint {
+            sql: false,
             head_seq: self.head_seq,
             head_hash: self.head_hash.clone(),
             appended: self.appended,
@@ -508,13 +519,16 @@ impl WriteTx {
             later_assignments: self.later_assignments.len(),
             later_written: self.later_written,
             on_commit: self.on_commit.len(),
-        })
+        }
     }
 
     /// Undoes everything written since `sp` (the latest savepoint), in the database and in the
-    /// chain head this transaction will record; hooks registered since are dropped.
+    /// chain head this transaction will record; hooks registered since are dropped. For a
+    /// [`WriteTx::mark`], only what is kept in memory is undone.
     pub async fn rollback_to(&mut self, sp: Savepoint) -> Result<()> {
-        sqlx::query("ROLLBACK TO SAVEPOINT pim_item").execute(&mut *self.tx).await?;
+        if sp.sql {
+            sqlx::query("ROLLBACK TO SAVEPOINT pim_item").execute(&mut *self.tx).await?;
+        }
         self.head_seq = sp.head_seq;
         self.head_hash = sp.head_hash;
         self.appended = sp.appended;

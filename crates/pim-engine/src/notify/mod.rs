@@ -332,9 +332,23 @@ impl Engine {
         event: RequestEvent<'_>,
         known: &mut Known,
     ) -> Result<()> {
+        let rows = self.request_notice_rows(c, now, request, event, known).await?;
+        q::insert_notifications(c, &rows).await?;
+        Ok(())
+    }
+
+    /// The outbox rows [`Engine::notify_request_known`] writes, not written yet (reading only).
+    pub(crate) async fn request_notice_rows(
+        &self,
+        c: &mut AnyConnection,
+        now: Timestamp,
+        request: &Request,
+        event: RequestEvent<'_>,
+        known: &mut Known,
+    ) -> Result<Vec<Notification>> {
         let facts = compose::Facts::of_request(c, request, known).await?;
         let Some(notice) = compose::request_notice(&facts, request, &event, self.public_url()) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let settings = match &known.settings {
             Some((role, scope, s)) if *role == request.role_id && *scope == request.scope => s.clone(),
@@ -378,9 +392,10 @@ impl Engine {
                 to
             }
         };
-        let rows = self.notice_rows(c, now, &notice, &to, except, &known.principals).await?;
-        q::insert_notifications(c, &rows).await?;
-        Ok(())
+        // The recipients read are known to the request's next notices (and the batch's next requests).
+        let (addresses, read) = self.addresses_known(c, now, &to, except, &known.principals).await?;
+        known.principals.extend(read);
+        Ok(self.rows_to(now, &notice, addresses))
     }
 
     /// Lower level: one notice to explicit audiences (for events outside requests, e.g. a
@@ -420,7 +435,12 @@ impl Engine {
         except: Option<PrincipalId>,
         known: &HashMap<PrincipalId, Principal>,
     ) -> Result<Vec<Notification>> {
-        let addresses = self.addresses_known(c, now, to, except, known).await?;
+        let (addresses, _) = self.addresses_known(c, now, to, except, known).await?;
+        Ok(self.rows_to(now, notice, addresses))
+    }
+
+    /// One email row per address and one row per webhook that wants the notice.
+    fn rows_to(&self, now: Timestamp, notice: &Notice, addresses: Vec<String>) -> Vec<Notification> {
         let payload = compose::payload(notice, now);
         let row = |channel: Channel, recipient: String| Notification {
             id: NotificationId::new(),
@@ -447,7 +467,7 @@ impl Engine {
         for w in self.options.notifications.webhooks.iter().filter(|w| w.wants(&notice.event)) {
             rows.push(row(Channel::Webhook, w.name.clone()));
         }
-        Ok(rows)
+        rows
     }
 
     fn public_url(&self) -> Option<&str> {

@@ -34,7 +34,7 @@ impl Engine {
     /// The email addresses `to` resolves to at `now`, each once (compared case-insensitively), in
     /// a stable order; `except`'s address is left out.
     /// Principals in `known` (read in the same transaction) are taken from there instead of
-    /// being read again.
+    /// being read again; those read here are returned beside the addresses.
     pub(crate) async fn addresses_known(
         &self,
         c: &mut AnyConnection,
@@ -42,7 +42,7 @@ impl Engine {
         to: &[Audience],
         except: Option<PrincipalId>,
         known: &HashMap<PrincipalId, Principal>,
-    ) -> Result<Vec<String>> {
+    ) -> Result<(Vec<String>, HashMap<PrincipalId, Principal>)> {
         let mut principals = Vec::new();
         let mut literal = Vec::new();
         for a in to {
@@ -93,6 +93,6 @@ impl Engine {
             let key = a.to_lowercase();
             Some(&key) != excluded.as_ref() && seen.insert(key)
         });
-        Ok(out)
+        Ok((out, read))
     }
 }

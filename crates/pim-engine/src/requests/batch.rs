@@ -14,13 +14,18 @@
 //! events, change-feed entries and (for an activation that changes nothing else) the request and
 //! assignment rows are kept by the [`pim_store::WriteTx`] and written in one multi-row statement
 //! each, before the commit; the rows of a principal are written before any later request of
-//! that principal is planned, so it sees them. Principals read for notices are shared.
+//! that principal is planned, so it sees them. Principals read for notices are shared, the
+//! requesters' and what the activations plan with are read once at the start
+//! ([`super::prefetch`]), and a request's savepoint is taken before its first write only: one
+//! that writes nothing before the commit is undone in memory ([`pim_store::WriteTx::mark`]).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use pim_domain::AuditDraft;
+use pim_domain::{AuditDraft, Principal, PrincipalId};
 use tokio::sync::oneshot;
 
+use super::prefetch::Wanted;
 use super::{RequestInput, RequestOutcome, Sharing, WrittenRequest};
 use crate::context::{Actor, Context};
 use crate::engine::Engine;
@@ -94,7 +99,17 @@ impl Engine {
         let (reply, mut answer) = oneshot::channel();
         self.batch.lock_queue().push(Job { ctx: ctx.clone(), actor, draft, input, reply });
         loop {
-            let leader = Arc::clone(&self.batch.leader).lock_owned().await;
+            // Answered by a batch written meanwhile: done at once, not after the next batch (whose
+            // writer holds the lock).
+            let leader = tokio::select! {
+                biased;
+                r = &mut answer => {
+                    return r.unwrap_or_else(|_| {
+                        Err(EngineError::Internal("a write batch ended without an answer".into()))
+                    });
+                }
+                l = Arc::clone(&self.batch.leader).lock_owned() => l,
+            };
             match answer.try_recv() {
                 Ok(r) => return r,
                 Err(oneshot::error::TryRecvError::Closed) => {
@@ -120,13 +135,34 @@ impl Engine {
         }
     }
 
+    /// The batch's transaction and, read in it at once: the principals of its requesters (their
+    /// notices name them; no request of the batch changes one) in one statement, and what its
+    /// activations plan with (see [`super::prefetch`]).
+    async fn begin_batch(&self, jobs: &[Job], now: pim_domain::Timestamp) -> Result<(pim_store::WriteTx, Sharing)> {
+        let mut tx = self.store.write(now).await?;
+        let mut ids: Vec<PrincipalId> = jobs.iter().map(|j| j.actor.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let principals: HashMap<PrincipalId, Principal> =
+            pim_store::q::get_principals(tx.conn(), &ids).await?.into_iter().map(|p| (p.id, p)).collect();
+        let wanted: Vec<Wanted> = jobs
+            .iter()
+            .filter(|j| j.input.action == pim_domain::RequestAction::SelfActivate)
+            .filter_map(|j| Some((j.actor.id, j.input.role_id?, j.input.scope.clone()?)))
+            .collect();
+        let reads = self.read_for_batch(tx.conn(), &wanted, now).await?;
+        let sharing =
+            Sharing { defer_rows: true, isolate: jobs.len() > 1, principals, reads: Some(reads), ..Sharing::default() };
+        Ok((tx, sharing))
+    }
+
     /// Carries out `jobs` in one transaction and answers each.
     async fn write_batch(&self, mut jobs: Vec<Job>) {
         let started = self.now();
-        let mut tx = match self.store.write(started).await {
-            Ok(tx) => tx,
+        let (mut tx, mut sharing) = match self.begin_batch(&jobs, started).await {
+            Ok(begun) => begun,
             Err(e) => {
-                let e = EngineError::from(e).to_string();
+                let e = e.to_string();
                 for j in jobs {
                     let _ = j.reply.send(Err(EngineError::Internal(e.clone())));
                 }
@@ -134,7 +170,6 @@ impl Engine {
             }
         };
         let alone = jobs.len() == 1;
-        let mut sharing = Sharing { defer_rows: true, ..Sharing::default() };
         let mut written: Vec<(Job, Result<WrittenRequest>)> = Vec::with_capacity(jobs.len());
         let mut broken = None;
         let mut rest = jobs.drain(..);
@@ -149,27 +184,28 @@ impl Engine {
                 written.push((job, Err(EngineError::Internal("the write batch failed".into()))));
                 break;
             }
-            // Alone, an error rolls the whole transaction back, as without batching.
-            let sp = if alone {
-                None
-            } else {
-                match tx.savepoint().await {
-                    Ok(sp) => Some(sp),
-                    Err(e) => {
-                        broken = Some(EngineError::from(e).to_string());
-                        written.push((job, Err(EngineError::Internal("the write batch failed".into()))));
-                        break;
-                    }
-                }
-            };
+            // Alone, an error rolls the whole transaction back, as without batching. Otherwise
+            // the request takes a savepoint before its first write (`Sharing::isolate`); one
+            // refused before it wrote anything is undone in memory only.
+            let mark = tx.mark();
+            sharing.savepoint = None;
             let r = self
                 .write_request_sharing(&mut tx, &job.ctx, &job.actor, &job.draft, &job.input, now, &mut sharing)
                 .await;
-            if r.is_err()
-                && let Some(sp) = sp
-                && let Err(e) = tx.rollback_to(sp).await
+            if let Err(e) = &r
+                && !alone
             {
-                broken = Some(EngineError::from(e).to_string());
+                let undone = match (sharing.savepoint.take(), e) {
+                    (Some(sp), _) => tx.rollback_to(sp).await.map_err(|e| EngineError::from(e).to_string()),
+                    (None, EngineError::Refused(_)) => {
+                        tx.rollback_to(mark).await.map_err(|e| EngineError::from(e).to_string())
+                    }
+                    // A statement that failed outside a savepoint may have spoilt the transaction.
+                    (None, EngineError::Internal(e)) => Err(e.clone()),
+                };
+                if let Err(e) = undone {
+                    broken = Some(e);
+                }
             }
             let membership =
                 r.as_ref().is_ok_and(|w| w.touched.iter().any(|a| a.role_id == pim_domain::role::GROUP_MEMBER));

@@ -252,6 +252,100 @@ async fn a_request_sees_the_rows_inserted_for_later_before_it(postgres: bool) {
     w.finish().await;
 }
 
+/// The activations of a batch, planned with what the batch read at its start, are decided as on
+/// their own: each with the settings nearest its own scope, and through a group's eligibility.
+async fn a_batch_plans_each_activation_with_its_own_settings_and_groups(postgres: bool) {
+    let Some(w) = world(postgres).await else { return };
+    let strict = RoleSettings {
+        require_mfa_on_activation: false,
+        require_justification_on_activation: true,
+        ..RoleSettings::default()
+    };
+    let loose = RoleSettings { require_justification_on_activation: false, ..strict.clone() };
+    w.engine.put_settings(&w.admin, &CONTRIBUTOR.to_string(), sp("/s"), loose).await.unwrap();
+    w.engine.put_settings(&w.admin, &CONTRIBUTOR.to_string(), sp("/s/strict"), strict).await.unwrap();
+    let (u1, c1) = w.principal(PrincipalKind::User, "loose").await;
+    let (u2, c2) = w.principal(PrincipalKind::User, "strict").await;
+    let (u3, c3) = w.principal(PrincipalKind::User, "member").await;
+    let (group, _) = w.principal(PrincipalKind::Group, "team").await;
+    w.eligible(u1, CONTRIBUTOR, "/s/loose").await;
+    w.eligible(u2, CONTRIBUTOR, "/s/strict").await;
+    w.eligible(group, CONTRIBUTOR, "/s/team").await;
+    let mut member = RequestInput::new(RequestAction::AdminAssign);
+    member.principal_id = Some(u3);
+    member.role_id = Some(GROUP_MEMBER);
+    member.scope = Some(ScopePath::for_group(group));
+    member.kind = Some(AssignmentKind::Active);
+    member.justification = Some("test".into());
+    w.engine.submit(&w.admin, member).await.unwrap();
+    let unjustified = |scope: &str| RequestInput { justification: None, ..activate(CONTRIBUTOR, scope) };
+    let answers = w
+        .together(vec![
+            (c1, unjustified("/s/loose/x")),
+            (c2, unjustified("/s/strict/x")),
+            (c3, activate(CONTRIBUTOR, "/s/team/x")),
+        ])
+        .await;
+    assert_eq!(w.engine.batch.stats(), BatchStats { batches: 1, requests: 3, largest: 3 }, "one transaction");
+    assert_eq!(done(&answers[0]).request.principal_id, u1);
+    match &answers[1] {
+        Err(EngineError::Refused(e)) => assert_eq!(e.kind, ErrorKind::JustificationRequired),
+        other => panic!("{other:?}"),
+    }
+    let through_group = done(&answers[2]).assignment.clone().unwrap();
+    assert_eq!(through_group.principal_id, u3);
+    let mut c = w.engine.store.read().await.unwrap();
+    let eligibility = q::get_assignment(&mut c, through_group.activated_from.unwrap()).await.unwrap().unwrap();
+    assert_eq!((eligibility.principal_id, eligibility.scope), (group, sp("/s/team")));
+    assert!(q::verify_audit(&mut c).await.unwrap().ok);
+    drop(c);
+    w.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_plans_each_activation_with_its_own_settings_and_groups_sqlite() {
+    a_batch_plans_each_activation_with_its_own_settings_and_groups(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_plans_each_activation_with_its_own_settings_and_groups_postgres() {
+    a_batch_plans_each_activation_with_its_own_settings_and_groups(true).await;
+}
+
+/// A request carried out by a batch another caller wrote is answered at once, not once the
+/// writer of the next batch (who holds the batch lock) is done.
+async fn an_answered_request_does_not_wait_for_the_next_batch(postgres: bool) {
+    let Some(w) = world(postgres).await else { return };
+    let (id, ctx) = w.principal(PrincipalKind::User, "quick").await;
+    w.eligible(id, CONTRIBUTOR, "/q").await;
+    let leader = w.engine.batch.leader();
+    let next_writer = leader.lock().await;
+    let engine = w.engine.clone();
+    let task = tokio::spawn(async move { engine.submit(&ctx, activate(CONTRIBUTOR, "/q/x")).await });
+    while w.engine.batch.queued() < 1 {
+        tokio::task::yield_now().await;
+    }
+    let jobs = std::mem::take(&mut *w.engine.batch.lock_queue());
+    w.engine.write_batch(jobs).await;
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), task)
+        .await
+        .expect("answered while the batch lock is held")
+        .unwrap();
+    assert_eq!(done(&answer).request.status, RequestStatus::Provisioned);
+    drop(next_writer);
+    w.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_request_does_not_wait_for_the_next_batch_sqlite() {
+    an_answered_request_does_not_wait_for_the_next_batch(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_request_does_not_wait_for_the_next_batch_postgres() {
+    an_answered_request_does_not_wait_for_the_next_batch(true).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_sees_the_rows_inserted_for_later_before_it_sqlite() {
     a_request_sees_the_rows_inserted_for_later_before_it(false).await;

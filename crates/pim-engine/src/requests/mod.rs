@@ -4,6 +4,7 @@
 mod approve;
 pub(crate) mod batch;
 mod plan;
+mod prefetch;
 mod read;
 
 use std::collections::HashMap;
@@ -129,6 +130,24 @@ pub(crate) struct Sharing {
     pub(crate) defer_rows: bool,
     /// The principals read so far in the transaction (no request of a write batch changes one).
     pub(crate) principals: HashMap<PrincipalId, Principal>,
+    /// Whether each request is isolated from the others of its transaction: before its first
+    /// statement that writes, a savepoint is taken ([`Sharing::savepoint`]), so that its failure
+    /// undoes only its own writes. A request that writes nothing before the commit takes none.
+    pub(crate) isolate: bool,
+    /// The savepoint taken before the current request's first write, if it wrote.
+    pub(crate) savepoint: Option<pim_store::Savepoint>,
+    /// What the batch's activations read at its start (see [`prefetch`]).
+    pub(crate) reads: Option<prefetch::BatchReads>,
+}
+
+impl Sharing {
+    /// Called before the current request's first statement that writes (see [`Sharing::isolate`]).
+    async fn before_writing(&mut self, tx: &mut WriteTx) -> Result<()> {
+        if self.isolate && self.savepoint.is_none() {
+            self.savepoint = Some(tx.savepoint().await?);
+        }
+        Ok(())
+    }
 }
 
 /// What `submit` did.
@@ -261,7 +280,17 @@ impl Engine {
         now: Timestamp,
         sharing: &mut Sharing,
     ) -> Result<WrittenRequest> {
-        let plan = self.plan(tx.conn(), ctx, actor, input, now).await?;
+        let pre = match (&mut sharing.reads, input.action, input.role_id, &input.scope) {
+            (Some(reads), RequestAction::SelfActivate, Some(role), Some(scope)) => {
+                reads.for_request(actor.id, &self.activation_holders(actor.id, now), role, scope, now)
+            }
+            (Some(reads), ..) => {
+                reads.saw(actor.id);
+                None
+            }
+            (None, ..) => None,
+        };
+        let plan = self.plan(tx.conn(), ctx, actor, input, now, pre).await?;
         if let Some(e) = plan.needs.first_unmet() {
             return Err(e.into());
         }
@@ -286,6 +315,19 @@ impl Engine {
             && requests_to_update.is_empty()
             && !request.break_glass
             && request.approval.is_none();
+        // Such a request writes no statement before the commit but its notices' rows (read
+        // first, here): without them it needs no savepoint. Anything else takes one now, before
+        // anything of it is kept for later.
+        let mut done_rows = None;
+        if later && self.connectors.is_empty() {
+            let rows = self.request_notice_rows(tx.conn(), now, &request, RequestEvent::Done, &mut known).await?;
+            if !rows.is_empty() {
+                sharing.before_writing(tx).await?;
+            }
+            done_rows = Some(rows);
+        } else {
+            sharing.before_writing(tx).await?;
+        }
         if later {
             tx.insert_later(request.clone(), insert.clone());
         } else {
@@ -351,7 +393,12 @@ impl Engine {
                     )
                     .await?;
                 }
-                self.notify_request_known(tx.conn(), now, &request, RequestEvent::Done, &mut known).await?;
+                match done_rows {
+                    Some(rows) => q::insert_notifications(tx.conn(), &rows).await?,
+                    None => {
+                        self.notify_request_known(tx.conn(), now, &request, RequestEvent::Done, &mut known).await?;
+                    }
+                }
             }
         }
         sharing.principals = known.principals;
@@ -367,7 +414,7 @@ impl Engine {
         let actor = self.actor(ctx)?.clone();
         let now = self.now();
         let mut c = self.store.read().await?;
-        match self.plan(&mut c, ctx, &actor, input, now).await {
+        match self.plan(&mut c, ctx, &actor, input, now, None).await {
             Ok(plan) => {
                 let problems: Vec<DomainError> = plan.needs.first_unmet().into_iter().collect();
                 Ok(Validation {

@@ -10,7 +10,8 @@ use pim_domain::settings::ApproverRef;
 use pim_domain::time::DAY_MS;
 use pim_domain::{
     Assignment, AssignmentId, AssignmentKind, AuditDraft, DomainError, ErrorKind, PrincipalId, PrincipalKind, Request,
-    RequestAction, RequestId, RequestStatus, RoleDefinition, RoleSettings, ScopePath, Ticket, Timestamp, Window,
+    RequestAction, RequestId, RequestStatus, RoleDefinition, RoleId, RoleSettings, ScopePath, Ticket, Timestamp,
+    Window,
 };
 use pim_store::{AnyConnection, q};
 
@@ -20,6 +21,7 @@ use crate::error::{Result, refuse};
 use crate::notify::Known;
 use crate::roles::{check_group_role, find_role, settings_at};
 
+use super::prefetch::ActivationReads;
 use super::{EXTEND_WINDOW_MS, RENEW_WINDOW_MS, RequestInput};
 
 /// Everything a request will change, computed before anything is written.
@@ -185,6 +187,7 @@ pub(crate) async fn ensure_global_admin_remains(
 }
 
 impl Engine {
+    /// Plans `input`; `pre` is what a self-activation reads, when the caller has read it.
     pub(super) async fn plan(
         &self,
         c: &mut AnyConnection,
@@ -192,6 +195,7 @@ impl Engine {
         actor: &Actor,
         input: &RequestInput,
         now: Timestamp,
+        pre: Option<ActivationReads>,
     ) -> Result<Plan> {
         let justification = normalize_justification(input.justification.as_deref())?;
         if let Some(t) = &input.ticket {
@@ -205,7 +209,7 @@ impl Engine {
                 self.plan_admin_change(c, ctx, actor, input, now).await
             }
             RequestAction::AdminRemove => self.plan_remove(c, ctx, actor, input, now).await,
-            RequestAction::SelfActivate => self.plan_activate(c, actor, input, now).await,
+            RequestAction::SelfActivate => self.plan_activate(c, actor, input, now, pre).await,
             RequestAction::SelfDeactivate => self.plan_deactivate(c, actor, input, now).await,
             RequestAction::SelfExtend | RequestAction::SelfRenew => self.plan_self_extend(c, actor, input, now).await,
         }
@@ -467,36 +471,53 @@ impl Engine {
     }
 
     /// `selfActivate`: activate an eligibility the caller (or one of its groups) holds.
+    /// What planning an activation reads, in two statements (a write batch reads them for all
+    /// its activations at once: see [`super::prefetch`]).
+    async fn activation_reads(
+        &self,
+        c: &mut AnyConnection,
+        actor: PrincipalId,
+        role_id: RoleId,
+        scope: &ScopePath,
+        now: Timestamp,
+    ) -> Result<ActivationReads> {
+        // The role and the settings in force at the scope, in one statement.
+        let Some((role, settings)) = q::get_role_with_settings(c, role_id, scope).await? else {
+            return Err(DomainError::not_found(format!("role '{role_id}'")).into());
+        };
+        let settings = settings.map_or_else(RoleSettings::default, |(_, s)| s);
+        // One statement for both: the eligibilities of the caller and its groups at the scope or
+        // above it, and the caller's activation in effect at exactly the scope (also among the
+        // current assignments of those holders at the scope or above it).
+        let filter = q::AssignmentFilter {
+            principals: Some(self.activation_holders(actor, now)),
+            role: Some(role.id),
+            containing: Some(scope.clone()),
+            not_ended_at: Some(now),
+            ..Default::default()
+        };
+        let current = q::list_assignments(c, &filter).await?;
+        Ok(ActivationReads { role, settings, current })
+    }
+
+    /// `selfActivate`, with what it reads when the caller has read it (`pre`).
     async fn plan_activate(
         &self,
         c: &mut AnyConnection,
         actor: &Actor,
         input: &RequestInput,
         now: Timestamp,
+        pre: Option<ActivationReads>,
     ) -> Result<Plan> {
         let action = input.action;
         let role_id = input.role_id.ok_or_else(|| missing("roleId", action))?;
         let scope = input.scope.clone().ok_or_else(|| missing("scope", action))?;
         let duration = input.duration_minutes.ok_or_else(|| missing("durationMinutes", action))?;
-        // The role and the settings in force at the scope, in one statement.
-        let Some((role, settings)) = q::get_role_with_settings(c, role_id, &scope).await? else {
-            return Err(DomainError::not_found(format!("role '{role_id}'")).into());
-        };
-        let settings = settings.map_or_else(RoleSettings::default, |(_, s)| s);
-        let mut holders = vec![actor.id];
-        holders.extend(self.index.groups_of(actor.id, now));
-        // One statement for both: the eligibilities of the caller and its groups at the scope or
-        // above it, and the caller's activation in effect at exactly the scope (also among the
-        // current assignments of those holders at the scope or above it).
-        let filter = q::AssignmentFilter {
-            principals: Some(holders),
-            role: Some(role.id),
-            containing: Some(scope.clone()),
-            not_ended_at: Some(now),
-            ..Default::default()
+        let ActivationReads { role, settings, current } = match pre {
+            Some(reads) => reads,
+            None => self.activation_reads(c, actor.id, role_id, &scope, now).await?,
         };
         let start_at = input.start.filter(|s| *s > now).unwrap_or(now);
-        let current = q::list_assignments(c, &filter).await?;
         // An activation already in effect at this scope is extended in place rather than stacked.
         let existing = if input.start.is_none() {
             current.iter().find(|a| is_activation_in_effect(a, actor.id, &scope, now)).cloned()

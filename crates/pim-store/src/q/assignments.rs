@@ -26,6 +26,8 @@ pub struct AssignmentFilter {
     pub under: Option<ScopePath>,
     /// At this scope or one of its ancestors (so in force at this scope).
     pub containing: Option<ScopePath>,
+    /// At exactly one of these scopes (an empty list matches nothing).
+    pub scope_in: Option<Vec<ScopePath>>,
     /// Eligible or active.
     pub kind: Option<AssignmentKind>,
     /// Activations of this eligible assignment.
@@ -150,6 +152,9 @@ pub async fn list_assignments(c: &mut AnyConnection, f: &AssignmentFilter) -> Re
     }
     if let Some(sc) = &f.containing {
         s.any_of("scope", sc.self_and_ancestors().iter().map(|a| a.as_str()));
+    }
+    if let Some(sc) = &f.scope_in {
+        s.any_of("scope", sc.iter().map(|a| a.as_str()));
     }
     if let Some(k) = f.kind {
         s.eq("kind", k.as_str());

@@ -151,32 +151,58 @@ pub async fn get_role_with_settings(
     id: RoleId,
     scope: &ScopePath,
 ) -> Result<Option<(RoleDefinition, Option<(ScopePath, RoleSettings)>)>> {
+    let found = get_role_with_settings_at(c, id, &scope.self_and_ancestors()).await?;
+    Ok(found.map(|(role, settings)| (role, nearest_settings(settings, scope))))
+}
+
+/// The role with this id and, in the same statement, its explicit settings at any of `scopes`
+/// (those in force at several scopes at once: see [`nearest_settings`]).
+pub async fn get_role_with_settings_at(
+    c: &mut AnyConnection,
+    id: RoleId,
+    scopes: &[ScopePath],
+) -> Result<Option<(RoleDefinition, Vec<(ScopePath, RoleSettings)>)>> {
     let mut args: Vec<Arg> = vec![id.to_string().into()];
-    let mut scopes = Vec::new();
-    for a in scope.self_and_ancestors() {
+    let mut params = Vec::new();
+    for a in scopes {
         args.push(a.as_str().into());
-        scopes.push(format!("${}", args.len()));
+        params.push(format!("${}", args.len()));
     }
     // The scopes are a condition of the join, so that a role without settings there still has its row.
-    let sql = format!(
-        "SELECT r.id, r.name, r.description, r.builtin, r.permissions, s.scope, s.settings FROM roles r \
-         LEFT JOIN role_settings s ON s.role_id = r.id AND s.scope IN ({}) WHERE r.id = $1",
-        scopes.join(", ")
-    );
+    let sql = if params.is_empty() {
+        "SELECT r.id, r.name, r.description, r.builtin, r.permissions, NULL, NULL FROM roles r WHERE r.id = $1"
+            .to_owned()
+    } else {
+        format!(
+            "SELECT r.id, r.name, r.description, r.builtin, r.permissions, s.scope, s.settings FROM roles r \
+             LEFT JOIN role_settings s ON s.role_id = r.id AND s.scope IN ({}) WHERE r.id = $1",
+            params.join(", ")
+        )
+    };
     let rows = bind_all(&sql, args).fetch_all(&mut *c).await?;
     let Some(first) = rows.first() else { return Ok(None) };
-    let mut best: Option<(ScopePath, &AnyRow)> = None;
+    let mut settings = Vec::new();
     for r in &rows {
-        let Some(at) = row::opt_scope(r, 5)? else { continue };
-        if best.as_ref().is_none_or(|(b, _)| at.depth() > b.depth()) {
-            best = Some((at, r));
+        if let Some(at) = row::opt_scope(r, 5)? {
+            settings.push((at, row::json(r, 6)?));
         }
     }
-    let settings = match best {
-        Some((at, r)) => Some((at, row::json(r, 6)?)),
-        None => None,
-    };
     Ok(Some((role(first)?, settings)))
+}
+
+/// Of explicit settings (of one role), those in force at `scope`: at `scope` or its nearest
+/// ancestor among them.
+pub fn nearest_settings(
+    settings: impl IntoIterator<Item = (ScopePath, RoleSettings)>,
+    scope: &ScopePath,
+) -> Option<(ScopePath, RoleSettings)> {
+    let mut best: Option<(ScopePath, RoleSettings)> = None;
+    for (at, s) in settings {
+        if at.contains(scope) && best.as_ref().is_none_or(|(b, _)| at.depth() > b.depth()) {
+            best = Some((at, s));
+        }
+    }
+    best
 }
 
 /// Every explicit setting (of one role, or of all), ordered by role and scope.

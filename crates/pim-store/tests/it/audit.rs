@@ -492,3 +492,24 @@ both!(an_event_for_later_written_after_a_savepoint_survives_its_rollback, |db| {
     drop(c);
     assert!(verify(db).await.ok);
 });
+
+both!(rolling_back_to_a_mark_forgets_what_was_kept_for_later_since, |db| {
+    let draft = |action: &str| AuditDraft { action: action.into(), ..Default::default() };
+    let mut c = db.conn().await;
+    let feed_before = q::last_change_seq(&mut c).await.unwrap();
+    drop(c);
+    let mut tx = db.store.write(t(1_000)).await.unwrap();
+    tx.audit_later(t(1_000), draft("kept"));
+    let mark = tx.mark();
+    tx.audit_later(t(1_001), draft("forgotten"));
+    tx.record_change_later("assignment", "forgotten".into(), t(1_001));
+    tx.rollback_to(mark).await.unwrap();
+    tx.audit_later(t(1_002), draft("after"));
+    tx.commit().await.unwrap();
+    let mut c = db.conn().await;
+    let all = q::list_audit(&mut c, &AuditFilter::default()).await.unwrap();
+    assert_eq!(all.iter().map(|e| (e.seq, e.action.as_str())).collect::<Vec<_>>(), [(1, "kept"), (2, "after")]);
+    assert!(q::changes_after(&mut c, feed_before, 10).await.unwrap().is_empty());
+    drop(c);
+    assert!(verify(db).await.ok);
+});
