@@ -128,8 +128,11 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// The whole HTTP application, as [`serve`] runs it.
+pub type App = Router;
+
 /// The whole HTTP application.
-pub fn app(state: AppState) -> Router {
+pub fn app(state: AppState) -> App {
     let x_request_id = HeaderName::from_static("x-request-id");
     handlers::routes(&state)
         .merge(portal::routes(&state))
