@@ -13,6 +13,8 @@
 //! give the allocations per request. What hyper and the kernel cost on top is measured by
 //! bench/check_load.sh.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark's setup may fail loudly
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,6 +26,8 @@ use pim_server::AppState;
 use tower::{Service, ServiceExt};
 
 type App = pim_server::App;
+/// A case: its name, how to make its request, the status it answers.
+type Case<'a> = (&'static str, Box<dyn Fn() -> Request<Body> + 'a>, StatusCode);
 
 /// A request as the server sees it (with the client's address, as `pim serve` adds it).
 fn request(method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Request<Body> {
@@ -112,7 +116,7 @@ fn main() {
         assert!(body.contains(r#""allowed":false"#), "{body}");
 
         println!("{n} requests a round, median of 5 rounds, in process (no hyper, no sockets)");
-        let cases: [(&str, Box<dyn Fn() -> Request<Body>>, StatusCode); 4] = [
+        let cases: [Case<'_>; 4] = [
             ("GET /healthz", Box::new(|| request("GET", "/healthz", None, None)), StatusCode::OK),
             (
                 "POST /api/v1/check (allowed)",
