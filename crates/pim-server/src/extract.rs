@@ -116,8 +116,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonOrForm<T> {
     }
 }
 
-/// Parses a body that must be one JSON object without NUL characters in its strings.
-pub fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// Parses a body that must be one JSON object without NUL characters in its strings (into a type
+/// that may borrow from `bytes`).
+pub fn parse_json_object<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
         None => return Err(ApiError::bad_request("the body is empty; send a JSON object")),

@@ -22,14 +22,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use axum::extract::Request;
 use parking_lot::Mutex;
 use pim_engine::Engine;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -128,28 +123,19 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The whole HTTP application.
-pub fn app(state: AppState) -> Router {
-    let x_request_id = HeaderName::from_static("x-request-id");
-    handlers::routes(&state)
+/// The whole HTTP application, as [`serve`] runs it.
+pub type App = stack::Stack;
+
+/// The whole HTTP application: the routes inside pim's middleware ([`stack`]), which wraps the
+/// router once (a layer given to `Router::layer` wraps every route, and is boxed and cloned
+/// again per request).
+pub fn app(state: AppState) -> App {
+    let router = handlers::routes(&state)
         .merge(portal::routes(&state))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state.clone())
-        // One layer around each route, composed of all the others (outermost first): axum clones
-        // and boxes the route's service once per layer per request, so they are not separate.
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(CatchPanicLayer::custom(error::panic_response))
-                .layer(SetRequestIdLayer::new(x_request_id.clone(), stack::MakeRandomRequestId))
-                .layer(PropagateRequestIdLayer::new(x_request_id))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                }))
-                .layer(DefaultBodyLimit::max(BODY_LIMIT))
-                .layer(stack::StackLayer::new(state)),
-        )
+        .with_state(state.clone());
+    stack::Stack::new(state, router)
 }
 
 /// Unknown paths: problem+json under `/api/` (and for the other machine endpoints), the portal's
@@ -181,7 +167,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app(state));
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
