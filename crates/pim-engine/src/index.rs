@@ -4,8 +4,9 @@
 //! Layout (everything addressed by dense `u32` indexes):
 //! - principals live in one `Vec` of slots. A slot holds a contiguous `Vec` of compact entries for
 //!   the principal's *active* assignments (32 bytes: window, scope index and depth, role index,
-//!   record index), sorted by scope then end (latest first); lists longer than `SCAN_MAX` also get
-//!   a hash index of each scope's run and a 256-bit Bloom filter of their scopes. A slot also holds
+//!   record index), sorted by scope then end (latest first); lists longer than `SCAN_MAX` also say
+//!   where each scope's run begins: the shallowest few inline in the slot, the rest behind a
+//!   256-bit Bloom filter in a flat table (`runs`). A slot also holds
 //!   the principal's direct membership edges (static, or time-bound from an active `Member`
 //!   assignment at `/groups/{id}`), the reverse edges, and its precomputed group closure: every
 //!   group it is in, transitively, with the window of each distinct path;
@@ -37,11 +38,13 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 mod matcher;
 mod rec_ids;
+mod runs;
 #[cfg(test)]
 mod tests;
 
 use matcher::{Action, CompiledRole, Segments};
 use rec_ids::RecIds;
+use runs::{FarRuns, NEAR, Near};
 
 /// A principal as the index sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -371,9 +374,9 @@ const PRUNE_SLICE: usize = 2;
 const ANC: usize = 32;
 const _: () = assert!(MAX_SCOPE_DEPTH < ANC);
 
-/// Lists up to this long are scanned; longer ones are searched by scope.
+/// Lists up to this long are scanned (at most four cache lines); longer ones are searched by scope.
 #[cfg(not(test))]
-const SCAN_MAX: usize = 32;
+const SCAN_MAX: usize = 8;
 /// Small in tests, so that their small worlds exercise both ways.
 #[cfg(test)]
 const SCAN_MAX: usize = 2;
@@ -384,12 +387,6 @@ struct Ancestors {
     by_depth: [u32; ANC],
     ids: [u32; MAX_SCOPE_DEPTH + 1],
     n: usize,
-}
-
-/// The word and bit of a scope in a list's Bloom filter.
-fn bloom_bit(scope: u32) -> (usize, u64) {
-    let h = scope.wrapping_mul(0x9E37_79B9) >> 24;
-    ((h >> 6) as usize & 3, 1 << (h & 63))
 }
 
 /// `now` as compared with window ends: permanent windows (end `FOREVER`) contain every instant.
@@ -428,20 +425,23 @@ struct Edge {
     source: u32,
 }
 
-/// One principal. `repr(C)` keeps what a check reads in the first two cache lines.
+/// One principal. `repr(C)` keeps what a check reads in the first two cache lines: the entries
+/// and the filter in the first, the closure and the inline runs in the second.
 #[derive(Debug)]
 #[repr(C, align(64))]
 struct Slot {
     entries: Vec<Entry>,
-    /// For lists longer than `SCAN_MAX`: a Bloom filter of the scopes that have entries (spares
-    /// most lookups of scopes the list does not have), and where each scope's run of entries sits.
+    /// For lists longer than `SCAN_MAX`: a Bloom filter of the scopes whose runs are in `far`.
     bloom: [u64; 4],
     /// Known and enabled: may be granted anything.
     holds: bool,
     /// A known, enabled group: its members inherit its assignments.
     confers: bool,
     closure: Vec<Reach>,
-    runs: FxHashMap<u32, Run>,
+    /// For lists longer than `SCAN_MAX`: where the runs of the shallowest scopes begin.
+    near: [Near; NEAR],
+    /// For lists longer than `SCAN_MAX`: where the other runs begin.
+    far: FarRuns,
     // Not read by checks.
     id: PrincipalId,
     /// `None` while only referenced (by a membership or an assignment), never upserted.
@@ -450,31 +450,18 @@ struct Slot {
     children: Vec<u32>,
 }
 
-/// Where one scope's entries sit in a long list.
-#[derive(Clone, Copy, Debug)]
-struct Run {
-    from: u32,
-    len: u32,
-}
+// What a check reads of a group is in the slot's first two cache lines.
+const _: () = assert!(std::mem::offset_of!(Slot, holds) < 64 && std::mem::offset_of!(Slot, closure) >= 64);
+const _: () = assert!(std::mem::offset_of!(Slot, near) + std::mem::size_of::<[Near; NEAR]>() <= 128);
 
 impl Slot {
     /// Re-indexes the runs of the entry list after it changed (only long lists have them).
     fn reindex(&mut self) {
-        self.runs.clear();
-        self.bloom = [0; 4];
-        if self.entries.len() <= SCAN_MAX {
-            self.runs.shrink_to_fit();
-            return;
-        }
-        let mut from = 0;
-        for run in self.entries.chunk_by(|a, b| a.scope == b.scope) {
-            if let Some(first) = run.first() {
-                self.runs.insert(first.scope, Run { from: len_u32(from), len: len_u32(run.len()) });
-                let (word, bit) = bloom_bit(first.scope);
-                self.bloom[word] |= bit;
-            }
-            from += run.len();
-        }
+        (self.near, self.bloom, self.far) = if self.entries.len() <= SCAN_MAX {
+            ([Near::EMPTY; NEAR], [0; 4], FarRuns::default())
+        } else {
+            runs::index(&self.entries)
+        };
     }
 
     fn new(id: PrincipalId) -> Slot {
@@ -484,9 +471,10 @@ impl Slot {
             holds: false,
             confers: false,
             entries: Vec::new(),
-            runs: FxHashMap::default(),
             bloom: [0; 4],
             closure: Vec::new(),
+            near: [Near::EMPTY; NEAR],
+            far: FarRuns::default(),
             parents: Vec::new(),
             children: Vec::new(),
         }
@@ -947,16 +935,18 @@ impl IndexData {
             return best;
         }
         // Look up the run of each ancestor that holds any assignment; runs are sorted by end.
-        for scope in anc.ids.iter().take(anc.n) {
-            let (word, bit) = bloom_bit(*scope);
-            if slot.bloom[word] & bit == 0 {
-                continue;
-            }
-            let Some(run) = slot.runs.get(scope) else { continue };
-            let from = run.from as usize;
-            for e in slot.entries.get(from..from + run.len as usize).unwrap_or_default() {
+        for &scope in anc.ids.iter().take(anc.n) {
+            let from = match slot.near.iter().find(|n| n.scope == scope) {
+                Some(n) => n.from,
+                None if runs::bloom_has(&slot.bloom, scope) => match slot.far.get(scope) {
+                    Some(from) => from,
+                    None => continue,
+                },
+                None => continue,
+            };
+            for e in slot.entries.get(from as usize..).unwrap_or_default() {
                 let eff = e.end.min(path_end);
-                if eff <= floor {
+                if e.scope != scope || eff <= floor {
                     break;
                 }
                 if e.start <= now && memo.allows(&self.roles, e.role) {
@@ -1387,7 +1377,7 @@ impl IndexData {
             .iter()
             .map(|s| {
                 s.entries.capacity() * size_of::<Entry>()
-                    + s.runs.capacity() * (size_of::<(u32, Run)>() + 1)
+                    + s.far.heap_bytes()
                     + s.closure.capacity() * size_of::<Reach>()
                     + s.parents.capacity() * size_of::<Edge>()
                     + s.children.capacity() * size_of::<u32>()

@@ -919,12 +919,11 @@ fn dump(d: &IndexData) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     for (i, s) in d.principals.iter().enumerate() {
-        let runs: BTreeMap<u32, (u32, u32)> = s.runs.iter().map(|(k, r)| (*k, (r.from, r.len))).collect();
         let _ = writeln!(
             out,
-            "slot {i}: {:?} {:?} holds={} confers={} entries={:?} bloom={:?} runs={runs:?} closure={:?} \
+            "slot {i}: {:?} {:?} holds={} confers={} entries={:?} bloom={:?} near={:?} far={:?} closure={:?} \
              parents={:?} children={:?}",
-            s.id, s.info, s.holds, s.confers, s.entries, s.bloom, s.closure, s.parents, s.children
+            s.id, s.info, s.holds, s.confers, s.entries, s.bloom, s.near, s.far, s.closure, s.parents, s.children
         );
     }
     let ids: BTreeMap<_, _> = d.ids.iter().collect();
