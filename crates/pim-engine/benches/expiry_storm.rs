@@ -196,15 +196,13 @@ async fn count(store: &Store, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&mut *c).await.expect("count")
 }
 
+/// Expiry events after the audit sequence number `seq` (the primary key: only new rows are read,
+/// so polling every 50 ms does not scan the whole history on the cores the storm runs on).
 async fn count_audited_after(store: &Store, seq: i64) -> i64 {
-    let mut c = store.read().await.expect("read");
-    let sql = AUDITED.replace("$1", &seq.to_string());
-    sqlx::query_scalar(&sql).fetch_one(&mut *c).await.expect("count")
+    count(store, &format!("SELECT count(*) FROM audit_events WHERE seq > {seq} AND action = 'assignment.expired'"))
+        .await
 }
 
-/// Expiry events after the audit sequence number `$1` (the primary key: only new rows are read,
-/// so polling every 50 ms does not scan the whole history on the cores the storm runs on).
-const AUDITED: &str = "SELECT count(*) FROM audit_events WHERE seq > $1 AND action = 'assignment.expired'";
 const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM audit_events";
 const NOTICES: &str = "SELECT count(*) FROM outbox WHERE event = 'assignment.expired'";
 const MARKED: &str = "SELECT count(*) FROM assignments WHERE expiry_recorded = TRUE";
