@@ -52,6 +52,12 @@ impl ScopePath {
 
     /// Validates `s` as a scope path.
     pub fn parse(s: &str) -> Result<ScopePath, ScopeError> {
+        ScopePath::validate(s)?;
+        Ok(ScopePath(s.to_owned()))
+    }
+
+    /// Whether `s` is a scope path, as [`ScopePath::parse`] decides, without making one (no copy of `s`).
+    pub fn validate(s: &str) -> Result<(), ScopeError> {
         if s.is_empty() {
             return Err(ScopeError::Empty);
         }
@@ -62,7 +68,7 @@ impl ScopePath {
             return Err(ScopeError::NotAbsolute(s.to_owned()));
         }
         if s == "/" {
-            return Ok(ScopePath::root());
+            return Ok(());
         }
         let mut depth = 0;
         for seg in s[1..].split('/') {
@@ -83,7 +89,7 @@ impl ScopePath {
         if depth > MAX_SCOPE_DEPTH {
             return Err(ScopeError::TooDeep);
         }
-        Ok(ScopePath(s.to_owned()))
+        Ok(())
     }
 
     /// The path as text.
@@ -215,6 +221,15 @@ mod tests {
         assert_eq!(ScopePath::parse(&"/a".repeat(17)), Err(ScopeError::TooDeep));
         assert!(ScopePath::parse(&"/a".repeat(16)).is_ok());
         assert_eq!(ScopePath::parse(&format!("/{}", "a".repeat(129))), Err(ScopeError::SegmentTooLong));
+    }
+
+    #[test]
+    fn validate_decides_as_parse_does() {
+        let deep = "/a".repeat(17);
+        let long = format!("/{}", "a".repeat(600));
+        for s in ["", "/", "/a/b", "a/b", "/a//b", "/a/", "/a/../b", "/a b", deep.as_str(), long.as_str()] {
+            assert_eq!(ScopePath::validate(s), ScopePath::parse(s).map(|_| ()), "{s}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (random secrets stored as SHA-256 hashes, with a short-lived in-memory cache).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -72,7 +73,25 @@ const DUMMY_HASH: &str =
 
 /// SHA-256 (hex) of a token secret: what the store keeps.
 pub fn token_hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    TokenHash::of(secret).as_str().to_owned()
+}
+
+/// [`token_hash`] on the stack: what each authenticated request looks its token up by, without
+/// an allocation.
+#[derive(Clone, Copy)]
+struct TokenHash([u8; 64]);
+
+impl TokenHash {
+    fn of(secret: &str) -> TokenHash {
+        let mut hex = [0u8; 64];
+        // 32 bytes of digest always fill 64 hex digits.
+        let _ = hex::encode_to_slice(Sha256::digest(secret.as_bytes()), &mut hex);
+        TokenHash(hex)
+    }
+    fn as_str(&self) -> &str {
+        // Hex digits are ASCII.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 fn new_secret() -> String {
@@ -91,7 +110,9 @@ pub fn new_setup_secret() -> String {
 
 #[derive(Clone, Debug)]
 struct CachedToken {
-    token: ApiToken,
+    /// Shared with the requests that found it (a lookup copies no name); a change to the cached
+    /// copy replaces it (`Arc::make_mut`), so a request goes on with what it read.
+    token: Arc<ApiToken>,
     cached_at: Timestamp,
 }
 
@@ -100,11 +121,13 @@ struct CachedToken {
 pub struct TokenCache(Mutex<HashMap<String, CachedToken>>);
 
 impl TokenCache {
-    fn get(&self, hash: &str, now: Timestamp) -> Option<ApiToken> {
+    fn get(&self, hash: &str, now: Timestamp) -> Option<Arc<ApiToken>> {
         let map = self.0.lock();
-        map.get(hash).filter(|c| now.0 - c.cached_at.0 < TOKEN_CACHE_MS && c.cached_at <= now).map(|c| c.token.clone())
+        map.get(hash)
+            .filter(|c| now.0 - c.cached_at.0 < TOKEN_CACHE_MS && c.cached_at <= now)
+            .map(|c| Arc::clone(&c.token))
     }
-    fn put(&self, hash: String, token: ApiToken, now: Timestamp) {
+    fn put(&self, hash: String, token: Arc<ApiToken>, now: Timestamp) {
         let mut map = self.0.lock();
         if map.len() > 100_000 {
             map.clear();
@@ -113,7 +136,7 @@ impl TokenCache {
     }
     fn mark_used(&self, hash: &str, now: Timestamp) {
         if let Some(c) = self.0.lock().get_mut(hash) {
-            c.token.last_used_at = Some(now);
+            Arc::make_mut(&mut c.token).last_used_at = Some(now);
         }
     }
     fn forget(&self, id: TokenId) {
@@ -123,7 +146,7 @@ impl TokenCache {
     /// with it sees that at once.
     pub(crate) fn set_mfa(&self, id: TokenId, at: Timestamp) {
         for c in self.0.lock().values_mut().filter(|c| c.token.id == id) {
-            c.token.mfa_at = Some(at);
+            Arc::make_mut(&mut c.token).mfa_at = Some(at);
         }
     }
     /// Forgets every cached token of `principal`.
@@ -369,13 +392,15 @@ impl Engine {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 100 {
             return Err(unauthenticated());
         }
-        let hash = token_hash(secret);
-        let token = match self.tokens.get(&hash, now) {
+        let hash = TokenHash::of(secret);
+        let hash = hash.as_str();
+        let token = match self.tokens.get(hash, now) {
             Some(t) => t,
             None => {
                 let mut c = self.store.read().await?;
-                let Some(t) = q::get_token_by_hash(&mut c, &hash).await? else { return Err(unauthenticated()) };
-                self.tokens.put(hash.clone(), t.clone(), now);
+                let Some(t) = q::get_token_by_hash(&mut c, hash).await? else { return Err(unauthenticated()) };
+                let t = Arc::new(t);
+                self.tokens.put(hash.to_owned(), Arc::clone(&t), now);
                 t
             }
         };
@@ -384,10 +409,10 @@ impl Engine {
         }
         if token.last_used_at.is_none_or(|t| now.0 - t.0 >= TOUCH_EVERY_MS) {
             if wait {
-                self.tokens.mark_used(&hash, now);
+                self.tokens.mark_used(hash, now);
                 q::touch_token(&mut *self.store.read().await?, token.id, now).await?;
             } else {
-                self.touch(&hash, &token, now);
+                self.touch(hash, &token, now);
             }
         }
         let p = self.index.principal(token.principal_id).filter(|p| p.enabled).ok_or_else(unauthenticated)?;
@@ -400,14 +425,15 @@ impl Engine {
     /// answer, at most once a minute).
     pub async fn authenticate_session(&self, secret: &str, idle_ms: i64) -> Result<Actor> {
         let now = self.now();
-        let hash = token_hash(secret);
-        let token = match self.tokens.get(&hash, now) {
+        let hash = TokenHash::of(secret);
+        let hash = hash.as_str();
+        let token = match self.tokens.get(hash, now) {
             Some(t) => Some(t),
             None if secret.starts_with(TOKEN_PREFIX) && secret.len() <= 100 => {
-                let t = q::get_token_by_hash(&mut *self.store.read().await?, &hash).await?;
+                let t = q::get_token_by_hash(&mut *self.store.read().await?, hash).await?.map(Arc::new);
                 // Cached, so `authenticate` below does not read it again.
                 if let Some(t) = &t {
-                    self.tokens.put(hash.clone(), t.clone(), now);
+                    self.tokens.put(hash.to_owned(), Arc::clone(t), now);
                 }
                 t
             }
@@ -606,6 +632,8 @@ mod tests {
         assert!(a.starts_with(TOKEN_PREFIX));
         assert_eq!(token_hash(&a).len(), 64);
         assert_ne!(token_hash(&a), token_hash(&b));
+        // The stack copy each request looks up by is the stored hex of SHA-256.
+        assert_eq!(TokenHash::of(&a).as_str(), hex::encode(Sha256::digest(a.as_bytes())));
         assert!(validate_password("short").is_err());
         assert!(validate_password("long enough").is_ok());
         let s = new_setup_secret();

@@ -56,7 +56,7 @@ impl Engine {
                     ),
                 );
             }
-            ScopePath::parse(q.scope)
+            ScopePath::validate(q.scope)
                 .map_err(|e| DomainError::new(ErrorKind::InvalidScope, format!("check {i}: {e}")))?;
         }
         let found: Vec<Option<PrincipalId>> = questions.iter().map(|q| self.resolve_checked(q.principal)).collect();
@@ -78,7 +78,7 @@ impl Engine {
     /// The principal a check names (by id or name), if it exists.
     fn resolve_checked(&self, principal: &str) -> Option<PrincipalId> {
         match principal.parse::<PrincipalId>() {
-            Ok(id) => self.index.principal(id).map(|p| p.id),
+            Ok(id) => self.index.knows(id).then_some(id),
             Err(_) => self.index.resolve_name(principal),
         }
     }
@@ -86,7 +86,9 @@ impl Engine {
     /// Authorizes asking about others (`pim.check.read` at `/`); a refusal is recorded off the hot
     /// path, since a check changes nothing and nothing waits for the event.
     fn authorize_check_of_others(&self, ctx: &Context) -> Result<()> {
-        let Err(e) = self.authorize(ctx, CHECK_READ, &ScopePath::root()) else { return Ok(()) };
+        /// `/`, made once (a check of others asks at it on every call).
+        static ROOT: std::sync::LazyLock<ScopePath> = std::sync::LazyLock::new(ScopePath::root);
+        let Err(e) = self.authorize(ctx, CHECK_READ, &ROOT) else { return Ok(()) };
         if let Some(r) = e.refusal().cloned() {
             let engine = self.clone();
             let mut d = self.draft(ctx, "access.denied");
@@ -117,7 +119,7 @@ impl Engine {
                 format!("'{action}' is not an action name (dot-separated segments of letters, digits, '-' and '_')"),
             );
         }
-        ScopePath::parse(scope).map_err(DomainError::from)?;
+        ScopePath::validate(scope).map_err(DomainError::from)?;
         let found = self.resolve_checked(principal);
         // Authorize before saying whether the principal exists, so outsiders cannot probe names.
         if found != Some(actor.id) {

@@ -246,6 +246,12 @@ impl AccessIndex {
         d.principals.get(i as usize)?.info.clone()
     }
 
+    /// Whether [`AccessIndex::principal`] knows `id` (without copying its name).
+    pub fn knows(&self, id: PrincipalId) -> bool {
+        let d = self.data.read();
+        d.ids.get(&id).and_then(|&i| d.principals.get(i as usize)).is_some_and(|s| s.info.is_some())
+    }
+
     /// Groups the principal belongs to at `now`, transitively (static memberships and active
     /// Member-role assignments). Disabled groups, and groups reached only through them, are left
     /// out; a disabled or unknown principal belongs to none.

@@ -67,11 +67,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let state = self.state.clone();
         Box::pin(async move {
-            let actor = match bearer_token(req.headers()) {
-                Ok(token) => state.engine.authenticate(token).await.map_err(ApiError::from),
-                Err(e) => Err(e),
-            };
-            match actor {
+            match authenticate(&state, req.headers()).await {
                 Ok(actor) => {
                     req.extensions_mut().insert(Authenticated(actor));
                     inner.call(req).await
@@ -80,6 +76,13 @@ where
             }
         })
     }
+}
+
+/// The caller of a request with `headers` by its bearer token, or the `401` that refuses it: what
+/// [`RequireBearer`] decides (the check routes call it directly, see [`crate::stack`]).
+pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
+    let token = bearer_token(headers)?;
+    state.engine.authenticate(token).await.map_err(ApiError::from)
 }
 
 /// The token of `Authorization: Bearer <token>`, or why there is none.

@@ -239,7 +239,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let mut ctx = anonymous_context(parts);
-        ctx.actor = parts.extensions.get::<Authenticated>().map(|a| a.0.clone());
+        // Taken, not copied: the handler's one `Ctx` is all that reads it.
+        ctx.actor = parts.extensions.remove::<Authenticated>().map(|a| a.0);
         Ok(Ctx(ctx))
     }
 }

@@ -36,12 +36,20 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct Stack {
     state: AppState,
     router: Router,
+    /// Whether the check routes are answered without the router ([`crate::handlers::check::direct`]).
+    direct: bool,
 }
 
 impl Stack {
     /// The middleware over `state` (its metrics, rate limiter and portal settings) around `router`.
     pub fn new(state: AppState, router: Router) -> Stack {
-        Stack { state, router }
+        Stack { state, router, direct: true }
+    }
+
+    /// This stack with every request going through the router, the check routes too (to compare
+    /// the direct answers with the router's in tests).
+    pub fn routing_everything(self) -> Stack {
+        Stack { direct: false, ..self }
     }
 
     /// Everything after the request id and the span: the returned future makes the answer.
@@ -50,19 +58,24 @@ impl Stack {
         DefaultBodyLimit::max(crate::BODY_LIMIT).apply(&mut req);
         let (req, lingering) = crate::linger::track(req);
         let refusal = crate::rate_limit::refusal(&self.state, &req).or_else(|| crate::extract::nul_refusal(req.uri()));
+        let state = self.state.clone();
         let answer = match refusal {
             // The request (and its tracked body) is dropped here, before lingering looks for it.
-            Some(refusal) => Err(refusal),
-            None => Ok(self.router.call(req)),
+            Some(refusal) => Next::Refused(refusal),
+            // The check routes, the hot path of gateways, without the router's per-route boxing.
+            None => match crate::handlers::check::direct(&req).filter(|_| self.direct) {
+                Some(route) => Next::Check(route, req),
+                None => Next::Route(self.router.call(req)),
+            },
         };
-        let state = self.state.clone();
         Box::pin(async move {
             let mut resp = match answer {
-                Ok(future) => match future.await {
+                Next::Route(future) => match future.await {
                     Ok(resp) => resp,
                     Err(never) => match never {},
                 },
-                Err(refusal) => refusal,
+                Next::Check(route, req) => route.answer(state.clone(), req).await,
+                Next::Refused(refusal) => refusal,
             };
             state.metrics.count_status(resp.status().as_u16());
             crate::portal::security::apply(resp.headers_mut(), state.portal.secure_cookies);
@@ -74,6 +87,16 @@ impl Stack {
             resp
         })
     }
+}
+
+/// Where [`Stack::start`] sends a request.
+enum Next<F> {
+    /// The router's answer.
+    Route(F),
+    /// A check route's, without the router.
+    Check(crate::handlers::check::Direct, Request),
+    /// Refused before routing.
+    Refused(Response),
 }
 
 impl Service<Request> for Stack {
@@ -252,6 +275,105 @@ mod tests {
         assert!(!body.contains("boom"), "no detail of the panic");
         let (status, _, _) = send(&s, get_req("/id", None)).await;
         assert_eq!(status, StatusCode::OK, "the server goes on");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// The whole application on a fresh store, with an administrator's token and a user's id.
+    async fn whole_app() -> (Stack, String, String, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("pim-stack-app-{}-{}", std::process::id(), rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let url = format!("sqlite://{}", dir.join("pim.db").display());
+        let store = pim_store::Store::open(&url).await.unwrap_or_else(|e| panic!("store: {e}"));
+        let clock = std::sync::Arc::new(pim_engine::clock::SystemClock);
+        let engine = pim_engine::Engine::open(store, clock, Default::default()).await.unwrap_or_else(|e| panic!("{e}"));
+        let app = crate::app(AppState::new(engine, Some("s3cret".to_owned())));
+        let json = |method: &str, path: &str, token: Option<&str>, body: &str| {
+            let mut b =
+                axum::http::Request::builder().method(method).uri(path).header("content-type", "application/json");
+            if let Some(t) = token {
+                b = b.header("authorization", format!("Bearer {t}"));
+            }
+            b.body(Body::from(body.to_owned())).unwrap_or_default()
+        };
+        let setup = r#"{"setupSecret":"s3cret","username":"admin","password":"admin-password-1"}"#;
+        let (status, _, body) = send(&app, json("POST", "/api/v1/setup", None, setup)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let login = r#"{"username":"admin","password":"admin-password-1"}"#;
+        let (_, _, body) = send(&app, json("POST", "/api/v1/auth/login", None, login)).await;
+        let field = |body: &str, name: &str| {
+            let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+            v[name].as_str().unwrap_or_default().to_owned()
+        };
+        let token = field(&body, "token");
+        let (status, _, body) = send(&app, json("POST", "/api/v1/users", Some(&token), r#"{"name":"alice"}"#)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (app, token, field(&body, "id"), dir)
+    }
+
+    #[tokio::test]
+    async fn the_check_routes_answer_without_the_router_as_through_it() {
+        let (direct, token, alice, dir) = whole_app().await;
+        let routed = direct.clone().routing_everything();
+        let bearer = format!("Bearer {token}");
+        let allowed = r#"{"principal":"admin","action":"storage.blobs.read","scope":"/a/b"}"#.to_owned();
+        let denied = format!(r#"{{"principal":"{alice}","action":"storage.blobs.read","scope":"/a/b"}}"#);
+        let batch = format!(r#"{{"checks":[{allowed},{denied}]}}"#);
+        let big = format!(r#"{{"principal":"{}","action":"x","scope":"/"}}"#, "a".repeat(crate::BODY_LIMIT));
+        type Headers<'a> = &'a [(&'a str, &'a str)];
+        let json: Headers<'_> = &[("authorization", &bearer), ("content-type", "application/json")];
+        let text: Headers<'_> = &[("authorization", &bearer), ("content-type", "text/plain")];
+        let anonymous: Headers<'_> = &[("content-type", "application/json")];
+        let unknown: Headers<'_> = &[("authorization", "Bearer pim_nope"), ("content-type", "application/json")];
+        let basic: Headers<'_> = &[("authorization", "Basic eDp5"), ("content-type", "application/json")];
+        let cases: Vec<(&str, &str, Headers<'_>, String)> = vec![
+            ("POST", "/api/v1/check", json, allowed.clone()),
+            ("POST", "/api/v1/check", json, denied.clone()),
+            ("POST", "/api/v1/check", text, denied.clone()),
+            ("POST", "/api/v1/check", anonymous, denied.clone()),
+            ("POST", "/api/v1/check", unknown, denied.clone()),
+            ("POST", "/api/v1/check", basic, denied.clone()),
+            ("POST", "/api/v1/check", json, r#"{"principal":"nobody","action":"x","scope":"/"}"#.to_owned()),
+            ("POST", "/api/v1/check", json, r#"{"principal":"admin","action":"x..y","scope":"/"}"#.to_owned()),
+            ("POST", "/api/v1/check", json, r#"{"principal":"admin","action":"x","scope":"a"}"#.to_owned()),
+            ("POST", "/api/v1/check", json, r#"{"principal":"admin","#.to_owned()),
+            ("POST", "/api/v1/check", json, String::new()),
+            ("POST", "/api/v1/check", json, big),
+            ("POST", "/api/v1/check?x=1", json, allowed.clone()),
+            ("POST", "/api/v1/check/batch", json, batch),
+            ("POST", "/api/v1/check/batch", json, r#"{"checks":[]}"#.to_owned()),
+            ("POST", "/api/v1/check/", json, allowed.clone()),
+            ("GET", "/api/v1/check", json, String::new()),
+            ("PUT", "/api/v1/check/batch", json, allowed),
+        ];
+        let mut statuses = Vec::new();
+        for (method, path, headers, body) in cases {
+            let make = || {
+                let mut b = axum::http::Request::builder().method(method).uri(path).header("x-request-id", "same-id");
+                for (name, value) in headers {
+                    b = b.header(*name, *value);
+                }
+                b.body(Body::from(body.clone())).unwrap_or_default()
+            };
+            let (status, mut headers_direct, body_direct) = send(&direct, make()).await;
+            let (routed_status, mut headers_routed, body_routed) = send(&routed, make()).await;
+            // The router writes the length into the headers; hyper writes the same from the body's size.
+            let length = headers_routed.remove("content-length");
+            assert!(length.is_none_or(|l| l.to_str().ok() == Some(body_routed.len().to_string().as_str())));
+            headers_direct.remove("content-length");
+            let what = format!("{method} {path} {headers:?}");
+            assert_eq!(
+                (status, &headers_direct, &body_direct),
+                (routed_status, &headers_routed, &body_routed),
+                "{what}"
+            );
+            let direct_route = crate::handlers::check::direct(&make()).is_some();
+            assert_eq!(direct_route, method == "POST" && !path.ends_with('/'), "{what}");
+            statuses.push(status.as_u16());
+        }
+        assert_eq!(
+            statuses,
+            [200, 200, 415, 401, 401, 401, 404, 400, 400, 400, 400, 413, 200, 200, 400, 404, 405, 405]
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -416,6 +416,12 @@ fn names_resolve_case_insensitively_and_principals_read_back() {
     assert_eq!(idx.resolve_name("CI-Bot"), Some(pid(5)));
     assert_eq!(idx.principal(pid(5)).map(|p| p.name), Some("ci-bot".to_owned()));
     assert_eq!(idx.principal(pid(12)), Some(group(12)));
+    // `knows` agrees with `principal`, also for ids seen only in a membership.
+    idx.set_membership(pid(90), pid(91), true);
+    for n in [1, 5, 12, 90, 91, 999] {
+        assert_eq!(idx.knows(pid(n)), idx.principal(pid(n)).is_some(), "{n}");
+    }
+    assert!(idx.knows(pid(5)) && !idx.knows(pid(999)));
 }
 
 #[test]

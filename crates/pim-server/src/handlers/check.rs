@@ -50,6 +50,50 @@ pub async fn check(State(s): State<AppState>, Ctx(ctx): Ctx, JsonBytes(body): Js
     Ok(Json(Answer::of(&s, a)))
 }
 
+/// `POST /api/v1/check` and `POST /api/v1/check/batch` answered without the router (see
+/// [`crate::stack`]): the bearer check, then the extractors and the handler of the route, in
+/// the order and with the refusals the router gives them. `None` for any other request.
+pub(crate) fn direct(req: &axum::extract::Request) -> Option<Direct> {
+    if req.method() != axum::http::Method::POST {
+        return None;
+    }
+    match req.uri().path() {
+        "/api/v1/check" => Some(Direct::One),
+        "/api/v1/check/batch" => Some(Direct::Batch),
+        _ => None,
+    }
+}
+
+/// Which check route [`direct`] found.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Direct {
+    One,
+    Batch,
+}
+
+impl Direct {
+    /// The answer to `req`, as the route gives it.
+    pub(crate) async fn answer(self, state: AppState, req: axum::extract::Request) -> axum::response::Response {
+        use axum::extract::{FromRequest, FromRequestParts};
+        use axum::response::IntoResponse;
+        let actor = match crate::bearer::authenticate(&state, req.headers()).await {
+            Ok(actor) => actor,
+            Err(e) => return e.into_response(),
+        };
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(crate::bearer::Authenticated(actor));
+        let Ok(ctx) = Ctx::from_request_parts(&mut parts, &()).await;
+        let body = match JsonBytes::from_request(axum::extract::Request::from_parts(parts, body), &()).await {
+            Ok(body) => body,
+            Err(e) => return e.into_response(),
+        };
+        match self {
+            Direct::One => check(State(state), ctx, body).await.into_response(),
+            Direct::Batch => check_batch(State(state), ctx, body).await.into_response(),
+        }
+    }
+}
+
 /// Many checks in one round trip (1 to 1000), answered in order: for gateways that authorize a
 /// page of resources at once. A bad question refuses the whole batch and names it.
 #[utoipa::path(post, path = "/api/v1/check/batch", tag = "check", security(("bearer" = [])), request_body = BatchCheckRequest,
