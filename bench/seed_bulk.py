@@ -116,16 +116,16 @@ def build(args):
             start, end = now - 60 * DAY_MS, now - rng.randrange(1, 30) * DAY_MS
         else:
             start, end = now + rng.randrange(1, 30) * DAY_MS, None
-        ended = end is not None and end <= now
-        assignments.append((aid, pid, pkind, rng.choice(role_pool), scope, kind, start, end, None, request_id, now, None, ended, 0))
+        assignments.append((aid, pid, pkind, rng.choice(role_pool), scope, kind, start, end, None, request_id, now, None, 0))
     allowing = ids(rng, 1)[0]
-    assignments.append((allowing, top[0], "group", BULK_ROLE, "/bulk/t0/s0", "active", now - DAY_MS, None, None, request_id, now, None, False, 0))
+    assignments.append((allowing, top[0], "group", BULK_ROLE, "/bulk/t0/s0", "active", now - DAY_MS, None, None, request_id, now, None, 0))
     return {
         "principals": principals,
         "memberships": membership_rows,
         "roles": roles,
         "requests": requests,
         "assignments": assignments,
+        "recorded_before": now,
     }, {"probe": probe, "probeName": "bulk-probe", "allowingGroup": top[0], "allowingAssignment": allowing}
 
 
@@ -134,9 +134,12 @@ COLUMNS = {
     "memberships": "group_id, member_id, created_at",
     "roles": "id, name, name_key, description, builtin, permissions, created_at, updated_at",
     "requests": "id, action, status, principal_id, role_id, scope, kind, start_at, end_at, requested_by, justification, ticket_system, ticket_number, target_assignment, eligibility, created_at, updated_at, status_reason, duration_minutes, break_glass, approval",
-    "assignments": "id, principal_id, principal_kind, role_id, scope, kind, start_at, end_at, activated_from, created_by_request, created_at, ended_early_at, expiry_recorded, reminder_stage",
+    "assignments": "id, principal_id, principal_kind, role_id, scope, kind, start_at, end_at, activated_from, created_by_request, created_at, ended_early_at, reminder_stage",
 }
 ORDER = ["principals", "memberships", "roles", "requests", "assignments"]
+# The ends already past are recorded (as their expiry would have been): the triggers of migration
+# 0020 queue every inserted end in `unrecorded_ends`; the past ones are taken out again.
+RECORD_PAST_ENDS = "DELETE FROM unrecorded_ends WHERE end_at <= {now}"
 
 
 def seed_sqlite(path, rows):
@@ -150,6 +153,7 @@ def seed_sqlite(path, rows):
                 f"INSERT INTO {table} ({cols}) VALUES ({marks})",
                 ([int(v) if isinstance(v, bool) else v for v in r] for r in rows[table]),
             )
+        db.execute(RECORD_PAST_ENDS.format(now=int(rows["recorded_before"])))
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.execute("ANALYZE")
     db.close()
@@ -175,6 +179,7 @@ def seed_postgres(url, rows):
             script.write(",".join(csv_value(v) for v in r))
             script.write("\n")
         script.write("\\.\n")
+    script.write(RECORD_PAST_ENDS.format(now=int(rows["recorded_before"])) + ";\n")
     script.write("COMMIT;\nANALYZE;\n")
     done = subprocess.run(["psql", "-q", "-X", url], input=script.getvalue(), text=True, capture_output=True)
     if done.returncode != 0:

@@ -51,6 +51,11 @@ const SQLITE: &[Migration] = &[
         name: "foreign_key_indexes",
         sql: include_str!("../migrations/sqlite/0019_foreign_key_indexes.sql"),
     },
+    Migration {
+        version: 20,
+        name: "unrecorded_ends_table",
+        sql: include_str!("../migrations/sqlite/0020_unrecorded_ends_table.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -88,6 +93,11 @@ const POSTGRES: &[Migration] = &[
         version: 19,
         name: "foreign_key_indexes",
         sql: include_str!("../migrations/postgres/0019_foreign_key_indexes.sql"),
+    },
+    Migration {
+        version: 20,
+        name: "unrecorded_ends_table",
+        sql: include_str!("../migrations/postgres/0020_unrecorded_ends_table.sql"),
     },
 ];
 

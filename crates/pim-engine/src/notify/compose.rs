@@ -133,8 +133,15 @@ impl Body {
     fn new(headline: &str) -> Body {
         Body { text: format!("{headline}\n\n") }
     }
+    /// `Label:` padded to 15 characters, then the value (labels are ASCII, so bytes are characters).
     fn fact(&mut self, label: &str, value: impl AsRef<str>) {
-        let _ = writeln!(self.text, "{:<15}{}", format!("{label}:"), value.as_ref());
+        self.text.push_str(label);
+        self.text.push(':');
+        for _ in label.len() + 1..15 {
+            self.text.push(' ');
+        }
+        self.text.push_str(value.as_ref());
+        self.text.push('\n');
     }
     fn section(&mut self, title: &str, lines: &[String]) {
         let _ = writeln!(self.text, "\n{title}");
@@ -466,8 +473,9 @@ pub(super) fn end_notice(
     }
 }
 
-/// The JSON document stored with every row of a notice (a webhook receives it with its `id`).
-pub(super) fn payload(n: &Notice, now: Timestamp) -> Value {
+/// The JSON document stored with every row of a notice (a webhook receives it with its `id`);
+/// `data` is the notice's `data`, taken from it by the caller (it is needed nowhere else).
+pub(super) fn payload(n: &Notice, data: Value, now: Timestamp) -> Value {
     json!({
         "event": n.event,
         "subject": n.subject,
@@ -478,7 +486,7 @@ pub(super) fn payload(n: &Notice, now: Timestamp) -> Value {
         "roleId": n.role_id,
         "scope": n.scope,
         "requestId": n.request_id,
-        "data": n.data,
+        "data": data,
     })
 }
 

@@ -58,7 +58,7 @@ impl Engine {
             let event = if a.is_activation() { RuleEvent::Activated } else { RuleEvent::of_kind(a.kind) };
             let rule = &event.rules(&s.notifications).requester;
             let to = by_rule(rule, notice.critical, vec![Audience::Principal(a.principal_id)]);
-            rows.extend(self.notice_rows(c, now, &notice, &to, None, &known).await?);
+            rows.extend(self.notice_rows(c, now, notice, &to, None, &known).await?);
         }
         q::insert_notifications(c, &rows).await?;
         Ok(rows.len())

@@ -395,7 +395,7 @@ impl Engine {
         // The recipients read are known to the request's next notices (and the batch's next requests).
         let (addresses, read) = self.addresses_known(c, now, &to, except, &known.principals).await?;
         known.principals.extend(read);
-        Ok(self.rows_to(now, &notice, addresses))
+        Ok(self.rows_to(now, notice, addresses))
     }
 
     /// Lower level: one notice to explicit audiences (for events outside requests, e.g. a
@@ -419,7 +419,7 @@ impl Engine {
         to: &[Audience],
         except: Option<PrincipalId>,
     ) -> Result<()> {
-        let rows = self.notice_rows(c, now, notice, to, except, &HashMap::new()).await?;
+        let rows = self.notice_rows(c, now, notice.clone(), to, except, &HashMap::new()).await?;
         q::insert_notifications(c, &rows).await?;
         Ok(())
     }
@@ -430,7 +430,7 @@ impl Engine {
         &self,
         c: &mut AnyConnection,
         now: Timestamp,
-        notice: &Notice,
+        notice: Notice,
         to: &[Audience],
         except: Option<PrincipalId>,
         known: &HashMap<PrincipalId, Principal>,
@@ -439,34 +439,65 @@ impl Engine {
         Ok(self.rows_to(now, notice, addresses))
     }
 
-    /// One email row per address and one row per webhook that wants the notice.
-    fn rows_to(&self, now: Timestamp, notice: &Notice, addresses: Vec<String>) -> Vec<Notification> {
-        let payload = compose::payload(notice, now);
-        let row = |channel: Channel, recipient: String| Notification {
-            id: NotificationId::new(),
-            created_at: now,
-            event: notice.event.clone(),
-            channel,
-            recipient,
-            subject: notice.subject.clone(),
-            text: notice.text.clone(),
-            payload: payload.clone(),
-            critical: notice.critical,
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            next_attempt_at: now,
-            claimed_until: None,
-            last_error: None,
-            delivered_at: None,
-            principal_id: notice.principal_id,
-            role_id: notice.role_id,
-            scope: notice.scope.clone(),
-            request_id: notice.request_id,
-        };
-        let mut rows: Vec<Notification> = addresses.into_iter().map(|a| row(Channel::Email, a)).collect();
+    /// One email row per address and one row per webhook that wants the notice. The notice is
+    /// moved into the last row (most notices have one recipient), cloned for the others.
+    fn rows_to(&self, now: Timestamp, mut notice: Notice, addresses: Vec<String>) -> Vec<Notification> {
+        let mut to: Vec<(Channel, String)> = addresses.into_iter().map(|a| (Channel::Email, a)).collect();
         for w in self.options.notifications.webhooks.iter().filter(|w| w.wants(&notice.event)) {
-            rows.push(row(Channel::Webhook, w.name.clone()));
+            to.push((Channel::Webhook, w.name.clone()));
         }
+        let Some((last_channel, last_recipient)) = to.pop() else { return Vec::new() };
+        let data = std::mem::take(&mut notice.data);
+        let payload = compose::payload(&notice, data, now);
+        let row = |channel: Channel,
+                   recipient: String,
+                   (event, subject, text, payload, scope): (
+            String,
+            String,
+            String,
+            serde_json::Value,
+            Option<ScopePath>,
+        )| {
+            Notification {
+                id: NotificationId::new(),
+                created_at: now,
+                event,
+                channel,
+                recipient,
+                subject,
+                text,
+                payload,
+                critical: notice.critical,
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                next_attempt_at: now,
+                claimed_until: None,
+                last_error: None,
+                delivered_at: None,
+                principal_id: notice.principal_id,
+                role_id: notice.role_id,
+                scope,
+                request_id: notice.request_id,
+            }
+        };
+        let mut rows: Vec<Notification> = Vec::with_capacity(to.len() + 1);
+        for (channel, recipient) in to {
+            let copy = (
+                notice.event.clone(),
+                notice.subject.clone(),
+                notice.text.clone(),
+                payload.clone(),
+                notice.scope.clone(),
+            );
+            rows.push(row(channel, recipient, copy));
+        }
+        let (event, subject, text, scope) = (
+            std::mem::take(&mut notice.event),
+            std::mem::take(&mut notice.subject),
+            std::mem::take(&mut notice.text),
+            notice.scope.take(),
+        );
+        rows.push(row(last_channel, last_recipient, (event, subject, text, payload, scope)));
         rows
     }
 

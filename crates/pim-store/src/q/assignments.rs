@@ -44,6 +44,9 @@ pub struct AssignmentFilter {
 
 const ASSIGNMENT_COLS: &str = "id, principal_id, principal_kind, role_id, scope, kind, start_at, end_at, \
                                activated_from, created_by_request, created_at, ended_early_at";
+/// [`ASSIGNMENT_COLS`] of the table aliased `a` (in a join).
+const ASSIGNMENT_COLS_A: &str = "a.id, a.principal_id, a.principal_kind, a.role_id, a.scope, a.kind, a.start_at, \
+                                 a.end_at, a.activated_from, a.created_by_request, a.created_at, a.ended_early_at";
 
 fn assignment(r: &AnyRow) -> Result<Assignment> {
     Ok(Assignment {
@@ -107,12 +110,12 @@ pub async fn insert_assignments(c: &mut AnyConnection, list: &[Assignment]) -> R
 }
 
 /// Updates an assignment's window and `ended_early_at`. When the end changes, the expiry is
-/// no longer recorded (it will be reported again by [`unrecorded_expirations`] once it passes),
-/// and the reminders of the old end no longer count (see [`due_reminders`]).
+/// no longer recorded (it will be reported again by [`unrecorded_expirations`] once it passes: a
+/// trigger of migration 0020 moves its row of `unrecorded_ends`), and the reminders of the old end
+/// no longer count (see [`due_reminders`]).
 pub async fn update_assignment(c: &mut AnyConnection, a: &Assignment) -> Result<()> {
     sqlx::query(
         "UPDATE assignments SET start_at = $2, end_at = $3, ended_early_at = $4, \
-         expiry_recorded = CASE WHEN end_at IS NOT DISTINCT FROM $3 THEN expiry_recorded ELSE FALSE END, \
          reminder_stage = CASE WHEN end_at IS NOT DISTINCT FROM $3 THEN reminder_stage ELSE 0 END \
          WHERE id = $1",
     )
@@ -194,52 +197,53 @@ pub async fn unrecorded_expirations(c: &mut AnyConnection, now: Timestamp, limit
 }
 
 /// [`unrecorded_expirations`] after the (end, id) `after` in that order: the expiry worker's next
-/// batch of a pass starts where the last one ended. On PostgreSQL a marked row's entry stays in the
-/// partial index until a vacuum, so without it each batch of a storm walked past every entry the
-/// pass had marked before (quadratic in the storm's size).
+/// batch of a pass starts where the last one ended. On PostgreSQL a recorded end's index entry
+/// stays until a vacuum, so without it each batch of a storm walked past every entry the pass had
+/// recorded before (quadratic in the storm's size).
+///
+/// The ends not recorded yet are the rows of `unrecorded_ends` (migration 0020; triggers keep it
+/// in step with `assignments`), walked in (end, id) order by its index and joined to their
+/// assignments by primary key: recorded history is never walked.
 pub async fn unrecorded_expirations_after(
     c: &mut AnyConnection,
     now: Timestamp,
     after: Option<(Timestamp, AssignmentId)>,
     limit: i64,
 ) -> Result<Vec<Assignment>> {
-    let mut s = Select::new(&format!("SELECT {ASSIGNMENT_COLS} FROM assignments"));
+    let mut s = Select::new(&format!(
+        "SELECT {ASSIGNMENT_COLS_A} FROM unrecorded_ends u JOIN assignments a ON a.id = u.assignment_id"
+    ));
     let p = s.arg(now.0);
-    s.cond(format!("end_at <= {p}"));
-    s.cond("expiry_recorded = FALSE".to_owned());
+    s.cond(format!("u.end_at <= {p}"));
     if let Some((end, id)) = after {
         let (pe, pi) = (s.arg(end.0), s.arg(id.to_string()));
-        s.cond(format!("(end_at, id) > ({pe}, {pi})"));
+        s.cond(format!("(u.end_at, u.assignment_id) > ({pe}, {pi})"));
     }
-    let (sql, args) = s.finish("end_at, id", limit);
+    let (sql, args) = s.finish("u.end_at, u.assignment_id", limit);
     collect(c, &sql, args).await
 }
 
 /// The earliest end after `now` of an assignment whose expiry is not recorded (the expiry
 /// worker's next wake-up).
 pub async fn next_unrecorded_end(c: &mut AnyConnection, now: Timestamp) -> Result<Option<Timestamp>> {
-    let t: Option<i64> = sqlx::query_scalar(
-        "SELECT end_at FROM assignments WHERE end_at > $1 AND expiry_recorded = FALSE ORDER BY end_at LIMIT 1",
-    )
-    .bind(now.0)
-    .fetch_optional(&mut *c)
-    .await?;
+    let t: Option<i64> =
+        sqlx::query_scalar("SELECT end_at FROM unrecorded_ends WHERE end_at > $1 ORDER BY end_at LIMIT 1")
+            .bind(now.0)
+            .fetch_optional(&mut *c)
+            .await?;
     Ok(t.map(Timestamp))
 }
 
 /// Marks an assignment's expiry as recorded.
 pub async fn mark_expiry_recorded(c: &mut AnyConnection, id: AssignmentId) -> Result<()> {
-    sqlx::query("UPDATE assignments SET expiry_recorded = TRUE WHERE id = $1")
-        .bind(id.to_string())
-        .execute(&mut *c)
-        .await?;
-    Ok(())
+    mark_expiries_recorded(c, &[id]).await
 }
 
-/// Marks the expiries of these assignments as recorded: on PostgreSQL 2,000 ids a statement bound
-/// as one JSON parameter (see [`crate::sql::json_rows_select`]), on SQLite 500 (`?` each).
+/// Marks the expiries of these assignments as recorded (deletes their rows of `unrecorded_ends`,
+/// leaving `assignments` untouched): on PostgreSQL 2,000 ids a statement bound as one JSON
+/// parameter (see [`crate::sql::json_rows_select`]), on SQLite 500 (`?` each).
 pub async fn mark_expiries_recorded(c: &mut AnyConnection, ids: &[AssignmentId]) -> Result<()> {
-    const SQL: &str = "UPDATE assignments SET expiry_recorded = TRUE WHERE id IN ";
+    const SQL: &str = "DELETE FROM unrecorded_ends WHERE assignment_id IN ";
     if crate::sql::is_sqlite(c) {
         let (per, _) = crate::q::chunk_sizes(c, 1);
         for chunk in ids.chunks(per) {
@@ -257,6 +261,11 @@ pub async fn mark_expiries_recorded(c: &mut AnyConnection, ids: &[AssignmentId])
         sqlx::query(&sql).bind(crate::sql::json_texts(chunk)).execute(&mut *c).await?;
     }
     Ok(())
+}
+
+/// How many ends are not recorded yet (for tests and benches).
+pub async fn count_unrecorded_ends(c: &mut AnyConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM unrecorded_ends").fetch_one(&mut *c).await?)
 }
 
 /// Assignments (not activations) that have not ended at `now` and owe a reminder of their end:

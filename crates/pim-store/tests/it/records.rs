@@ -176,6 +176,68 @@ both!(expirations_after_a_cursor, |db| {
     assert_eq!(ids(q::unrecorded_expirations_after(&mut c, t(99), after(50, early), 10).await.unwrap()), []);
 });
 
+/// PostgreSQL: the version (`xmin`) of an assignment's row, which any update of it changes.
+async fn row_version(c: &mut pim_store::AnyConnection, id: AssignmentId) -> String {
+    let sql = "SELECT xmin::text FROM assignments WHERE id = $1";
+    sqlx::query_scalar(sql).bind(id.to_string()).fetch_one(&mut *c).await.unwrap()
+}
+
+both!(unrecorded_ends_follow_every_write_of_assignments, |db| {
+    // Migration 0020: the ends not recorded are rows of their own table, kept by triggers.
+    let mut c = db.conn().await;
+    let u = user("u");
+    add(&mut c, &u).await;
+    drop(c);
+    // Many in one statement (the trigger of a multi-row insert), and one that is permanent.
+    let rows: Vec<(Request, Assignment)> = (0..40)
+        .map(|i| {
+            let r = request_for(&u, READER, &format!("/m{i}"), AssignmentKind::Active, win(0, Some(100 + i)));
+            let a = assignment_for(&u, &r);
+            (r, a)
+        })
+        .collect();
+    let mut tx = db.store.write(t(0)).await.unwrap();
+    let requests: Vec<Request> = rows.iter().map(|(r, _)| r.clone()).collect();
+    let many: Vec<Assignment> = rows.iter().map(|(_, a)| a.clone()).collect();
+    q::insert_requests(tx.conn(), &requests).await.unwrap();
+    q::insert_assignments(tx.conn(), &many).await.unwrap();
+    tx.commit().await.unwrap();
+    let _p = assign(&db.store, &u, READER, "/p", AssignmentKind::Active, win(0, None)).await;
+    let mut c = db.conn().await;
+    assert_eq!(q::count_unrecorded_ends(&mut c).await.unwrap(), 40, "one per end, none for the permanent one");
+    let ids = |v: Vec<Assignment>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(ids(q::unrecorded_expirations(&mut c, t(105), 0).await.unwrap()), ids(many[..6].to_vec()));
+
+    // Recording leaves the assignment's row as it was (on PostgreSQL: the same row version, so no
+    // index of `assignments` gets an entry).
+    let postgres = db.store.backend() == pim_store::Backend::Postgres;
+    let before = if postgres { Some(row_version(&mut c, many[0].id).await) } else { None };
+    let stored = q::get_assignment(&mut c, many[0].id).await.unwrap();
+    q::mark_expiries_recorded(&mut c, &[many[0].id, many[1].id]).await.unwrap();
+    assert_eq!(q::get_assignment(&mut c, many[0].id).await.unwrap(), stored);
+    if postgres {
+        assert_eq!(Some(row_version(&mut c, many[0].id).await), before, "the mark did not write the assignment");
+    }
+    assert_eq!(q::count_unrecorded_ends(&mut c).await.unwrap(), 38);
+    assert_eq!(ids(q::unrecorded_expirations(&mut c, t(105), 0).await.unwrap()), ids(many[2..6].to_vec()));
+
+    // A permanent end is never due; given an end again, it is due once that passes.
+    let mut a = many[2].clone();
+    a.window.end = None;
+    q::update_assignment(&mut c, &a).await.unwrap();
+    assert_eq!(ids(q::unrecorded_expirations(&mut c, t(105), 0).await.unwrap()), ids(many[3..6].to_vec()));
+    a.window.end = Some(t(50));
+    q::update_assignment(&mut c, &a).await.unwrap();
+    assert_eq!(ids(q::unrecorded_expirations(&mut c, t(100), 0).await.unwrap()), [a.id]);
+    assert_eq!(q::next_unrecorded_end(&mut c, t(0)).await.unwrap(), Some(t(50)));
+
+    // A deleted assignment leaves nothing behind.
+    let gone = many[3].id;
+    sqlx::query("DELETE FROM assignments WHERE id = $1").bind(gone.to_string()).execute(&mut *c).await.unwrap();
+    assert_eq!(q::count_unrecorded_ends(&mut c).await.unwrap(), 37);
+    assert!(!ids(q::unrecorded_expirations(&mut c, t(200), 0).await.unwrap()).contains(&gone));
+});
+
 both!(requests_round_trip_and_filters, |db| {
     let mut c = db.conn().await;
     let (u, admin) = (user("u"), user("admin"));

@@ -8,7 +8,7 @@ use super::fixture;
 use crate::harness::prelude::*;
 
 /// The tables holding pim's state (everything but the audit history and bookkeeping).
-pub(crate) const DATA_TABLES: [&str; 28] = [
+pub(crate) const DATA_TABLES: [&str; 29] = [
     "principals",
     "credentials",
     "memberships",
@@ -37,6 +37,7 @@ pub(crate) const DATA_TABLES: [&str; 28] = [
     "scim_resources",
     "activity_events",
     "oidc_device_pending",
+    "unrecorded_ends",
 ];
 
 /// Bookkeeping that any authenticated call may touch (token use, sign-in time): not a change. A
