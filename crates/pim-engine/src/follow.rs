@@ -2,6 +2,7 @@
 //! transaction); every replica polls the feed and reloads those entities into its access index, so
 //! its checks follow changes made by the others within a poll interval.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -68,8 +69,28 @@ impl Engine {
             let after = self.applied_seq.load(Ordering::SeqCst);
             let batch = q::changes_after(&mut c, after, 500).await?;
             let Some(last) = batch.last().map(|r| r.seq) else { break };
-            for row in &batch {
-                self.apply_change(&mut c, &row.kind, &row.entity).await?;
+            // Each run of assignment entries is read in one statement, not one each (an
+            // activation is one entry: a statement per activation on every replica, this one
+            // included), right before it is applied, in the feed's order.
+            let mut rest = &batch[..];
+            while let Some(first) = rest.first() {
+                if first.kind != "assignment" {
+                    self.apply_change(&mut c, &first.kind, &first.entity).await?;
+                    rest = &rest[1..];
+                    continue;
+                }
+                let n = rest.iter().take_while(|r| r.kind == "assignment").count();
+                let (run, after) = rest.split_at(n);
+                rest = after;
+                let ids: Vec<AssignmentId> = run.iter().filter_map(|r| r.entity.parse().ok()).collect();
+                let read: HashMap<AssignmentId, pim_domain::Assignment> =
+                    q::get_assignments(&mut c, &ids).await?.into_iter().map(|a| (a.id, a)).collect();
+                for id in ids {
+                    match read.get(&id) {
+                        Some(a) => self.index.upsert_assignment(a),
+                        None => self.index.remove_assignment(id),
+                    }
+                }
             }
             applied += batch.len();
             self.applied_seq.store(last, Ordering::SeqCst);

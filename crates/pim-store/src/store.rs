@@ -75,6 +75,23 @@ fn sqlite_after_connect(
     Box::pin(async move { sqlx::Executor::execute(c, SQLITE_PRAGMAS).await.map(|_| ()) })
 }
 
+/// How long a PostgreSQL connection may sit idle in the pool and be handed out without a ping.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// Pings a PostgreSQL connection before handing it out when it sat idle for [`PING_IDLE_AFTER`]
+/// or more; a connection that does not answer is closed and another one taken.
+fn postgres_before_acquire(
+    c: &mut AnyConnection,
+    meta: PoolConnectionMetadata,
+) -> BoxFuture<'_, std::result::Result<bool, sqlx::Error>> {
+    Box::pin(async move {
+        if meta.idle_for >= PING_IDLE_AFTER {
+            sqlx::Connection::ping(c).await?;
+        }
+        Ok(true)
+    })
+}
+
 /// Tunables of the connection pool.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
@@ -142,15 +159,25 @@ impl Store {
     pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
+        // sqlx pings every connection it hands out by default: a round trip (PostgreSQL) or a
+        // hand-off to the connection's thread and back (SQLite) before every read and every
+        // write transaction. A SQLite connection is a file this process holds open: it is not
+        // pinged. A PostgreSQL connection is pinged when it sat idle for a second or more (a
+        // server restarted or a connection dropped meanwhile is found then, as before); one in
+        // use moments ago is handed out as it is.
         let mut pool = AnyPoolOptions::new()
             .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.acquire_timeout);
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false);
         let url = match backend {
             Backend::Sqlite => {
                 pool = pool.after_connect(sqlite_after_connect);
                 sqlite_url(url)
             }
-            Backend::Postgres => url.to_owned(),
+            Backend::Postgres => {
+                pool = pool.before_acquire(postgres_before_acquire);
+                url.to_owned()
+            }
         };
         let pool = pool.connect(&url).await?;
         migrate::run(&pool, backend).await?;
@@ -391,6 +418,16 @@ impl WriteTx {
 
     /// Writes `items` as the next events of the chain, many rows per statement.
     async fn append(&mut self, items: Vec<(Timestamp, AuditDraft)>) -> Result<Vec<AuditEvent>> {
+        let events = self.chain(items)?;
+        for chunk in events.chunks(crate::q::JSON_ROWS) {
+            insert_events(&mut self.tx, chunk).await?;
+        }
+        Ok(events.into_iter().map(|(e, _)| e).collect())
+    }
+
+    /// Chains `items` as the next events after the head (which becomes the last of them), each
+    /// with its `details` as stored; writes nothing.
+    fn chain(&mut self, items: Vec<(Timestamp, AuditDraft)>) -> Result<Vec<(AuditEvent, String)>> {
         let mut events = Vec::with_capacity(items.len());
         let (mut seq, mut head) = (self.head_seq, self.head_hash.clone());
         for (at, draft) in items {
@@ -453,19 +490,23 @@ impl WriteTx {
                 details,
             ));
         }
-        for chunk in events.chunks(crate::q::JSON_ROWS) {
-            insert_events(&mut self.tx, chunk).await?;
-        }
         if !events.is_empty() {
             self.head_seq = seq;
             self.head_hash = head;
             self.appended = true;
         }
-        Ok(events.into_iter().map(|(e, _)| e).collect())
+        Ok(events)
     }
 
     /// Records the new head of the audit chain and commits.
     pub async fn commit(mut self) -> Result<()> {
+        if self.write_at_commit_in_one().await? {
+            self.tx.commit().await?;
+            for f in self.on_commit.drain(..) {
+                f();
+            }
+            return Ok(());
+        }
         self.write_later_rows().await?;
         if self.later_audit_written < self.later.len() {
             let later = self.later.split_off(self.later_audit_written);
@@ -487,6 +528,100 @@ impl WriteTx {
             f();
         }
         Ok(())
+    }
+
+    /// Writes what is kept for the commit (the requests and assignments inserted for later, the
+    /// audit events appended for later, the change-feed entries) and the new head of the chain
+    /// in **one** statement, when each fits one statement: on SQLite the statements one after
+    /// the other in one text (one hand-off to the connection's thread instead of five), on
+    /// PostgreSQL one statement of data-modifying `WITH` queries (one round trip instead of
+    /// five; the deferred foreign keys are checked at commit). The rows and their order are
+    /// those of the statements one by one. Returns false, having written nothing, when a part
+    /// is too large for one statement (the caller writes them one by one).
+    async fn write_at_commit_in_one(&mut self) -> Result<bool> {
+        let sqlite = crate::sql::is_sqlite(&self.tx);
+        if !self.kept_fits_one_statement(sqlite) {
+            return Ok(false);
+        }
+        let later = self.later.split_off(self.later_audit_written);
+        let events = self.chain(later)?;
+        let requests = &self.later_requests[self.later_written.0..];
+        let assignments = &self.later_assignments[self.later_written.1..];
+        let changes = &self.later_changes[..];
+        // The statements, PostgreSQL's placeholders numbered across them.
+        let mut parts: Vec<String> = Vec::new();
+        let mut next = 1;
+        if !requests.is_empty() {
+            parts.push(crate::q::insert_requests_sql(sqlite, requests.len(), next));
+            next += requests.len() * crate::q::REQUEST_INSERT_COLS;
+        }
+        if !assignments.is_empty() {
+            parts.push(crate::q::insert_assignments_sql(sqlite, assignments.len(), next));
+            next += assignments.len() * crate::q::ASSIGNMENT_INSERT_COLS;
+        }
+        if !events.is_empty() {
+            parts.push(if sqlite {
+                format!(
+                    "INSERT INTO audit_events ({EVENT_COLS}) VALUES {}",
+                    crate::q::values_rows(true, events.len(), 19)
+                )
+            } else {
+                let p = format!("${next}");
+                next += 1;
+                format!("INSERT INTO audit_events ({EVENT_COLS}) {}", crate::sql::json_rows_select(&p, &EVENT_TYPES))
+            });
+        }
+        if !changes.is_empty() {
+            parts.push(crate::q::record_changes_sql(sqlite, changes.len(), next));
+            next += changes.len() * crate::q::CHANGE_INSERT_COLS;
+        }
+        if self.appended {
+            parts.push(if sqlite {
+                "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1".to_owned()
+            } else {
+                format!("UPDATE audit_head SET seq = ${next}, hash = ${} WHERE id = 1", next + 1)
+            });
+        }
+        let Some(last) = parts.pop() else { return Ok(true) };
+        let sql = if sqlite {
+            // Each statement ends with `;`; sqlx runs them in turn, binding the `?` in order.
+            parts.push(last);
+            parts.join(";\n")
+        } else {
+            let mut sql = String::from("WITH ");
+            for (k, part) in parts.iter().enumerate() {
+                if k > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("w{k} AS ({part})"));
+            }
+            if parts.is_empty() { last } else { format!("{sql} {last}") }
+        };
+        let mut q = sqlx::query(&sql);
+        q = crate::q::bind_requests(q, requests)?;
+        q = crate::q::bind_assignments(q, assignments);
+        if !events.is_empty() {
+            q = if sqlite { bind_events(q, &events) } else { q.bind(events_json(&events)) };
+        }
+        q = crate::q::bind_changes(q, changes);
+        if self.appended {
+            q = q.bind(self.head_seq).bind(self.head_hash.clone());
+        }
+        q.execute(&mut *self.tx).await?;
+        self.later_written = (self.later_requests.len(), self.later_assignments.len());
+        self.later_changes.clear();
+        Ok(true)
+    }
+
+    /// Whether each part of what is kept for the commit fits one statement (see
+    /// [`WriteTx::write_at_commit_in_one`]).
+    fn kept_fits_one_statement(&self, sqlite: bool) -> bool {
+        let fits = |n: usize, cols: usize| n <= crate::q::chunk_sizes(&self.tx, cols).1;
+        let events = self.later.len() - self.later_audit_written;
+        fits(self.later_requests.len() - self.later_written.0, crate::q::REQUEST_INSERT_COLS)
+            && fits(self.later_assignments.len() - self.later_written.1, crate::q::ASSIGNMENT_INSERT_COLS)
+            && fits(self.later_changes.len(), crate::q::CHANGE_INSERT_COLS)
+            && if sqlite { fits(events, 19) } else { events <= crate::q::JSON_ROWS }
     }
 
     /// Runs `f` once this transaction has committed (never when it rolls back).
@@ -568,6 +703,13 @@ async fn insert_events(c: &mut AnyConnection, events: &[(AuditEvent, String)]) -
     if events.is_empty() {
         return Ok(());
     }
+    let sql = format!("INSERT INTO audit_events ({EVENT_COLS}) {}", crate::sql::json_rows_select("$1", &EVENT_TYPES));
+    sqlx::query(&sql).bind(events_json(events)).execute(&mut *c).await?;
+    Ok(())
+}
+
+/// The rows of `events` as one JSON parameter (PostgreSQL, see [`crate::sql::json_rows_select`]).
+fn events_json(events: &[(AuditEvent, String)]) -> String {
     let mut rows = crate::sql::JsonRows::default();
     for (e, details) in events {
         rows.row()
@@ -591,9 +733,7 @@ async fn insert_events(c: &mut AnyConnection, events: &[(AuditEvent, String)]) -
             .text(&e.prev_hash)
             .text(&e.hash);
     }
-    let sql = format!("INSERT INTO audit_events ({EVENT_COLS}) {}", crate::sql::json_rows_select("$1", &EVENT_TYPES));
-    sqlx::query(&sql).bind(rows.finish()).execute(&mut *c).await?;
-    Ok(())
+    rows.finish()
 }
 
 /// [`insert_events`] with one placeholder per value (see `chunk_sizes`).
@@ -604,32 +744,39 @@ async fn insert_events_bound(c: &mut AnyConnection, events: &[(AuditEvent, Strin
             "INSERT INTO audit_events ({EVENT_COLS}) VALUES {}",
             crate::q::values_rows(crate::sql::is_sqlite(c), chunk.len(), 19)
         );
-        let mut q = sqlx::query(&sql);
-        for (e, details) in chunk {
-            q = q
-                .bind(e.seq)
-                .bind(e.id.to_string())
-                .bind(e.at.0)
-                .bind(e.action.clone())
-                .bind(e.outcome.as_str())
-                .bind(e.error_code.clone())
-                .bind(e.actor_id.map(|v| v.to_string()))
-                .bind(e.actor_name.clone())
-                .bind(e.principal_id.map(|v| v.to_string()))
-                .bind(e.role_id.map(|v| v.to_string()))
-                .bind(e.scope.as_ref().map(|s| s.as_str().to_owned()))
-                .bind(e.justification.clone())
-                .bind(e.ticket.clone())
-                .bind(e.request_id.map(|v| v.to_string()))
-                .bind(e.http_request_id.clone())
-                .bind(e.client_addr.clone())
-                .bind(details.clone())
-                .bind(e.prev_hash.clone())
-                .bind(e.hash.clone());
-        }
-        q.execute(&mut *c).await?;
+        bind_events(sqlx::query(&sql), chunk).execute(&mut *c).await?;
     }
     Ok(())
+}
+
+/// Binds the values of the events' `VALUES` rows (one `?` each, SQLite).
+fn bind_events<'q>(
+    mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    events: &[(AuditEvent, String)],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    for (e, details) in events {
+        q = q
+            .bind(e.seq)
+            .bind(e.id.to_string())
+            .bind(e.at.0)
+            .bind(e.action.clone())
+            .bind(e.outcome.as_str())
+            .bind(e.error_code.clone())
+            .bind(e.actor_id.map(|v| v.to_string()))
+            .bind(e.actor_name.clone())
+            .bind(e.principal_id.map(|v| v.to_string()))
+            .bind(e.role_id.map(|v| v.to_string()))
+            .bind(e.scope.as_ref().map(|s| s.as_str().to_owned()))
+            .bind(e.justification.clone())
+            .bind(e.ticket.clone())
+            .bind(e.request_id.map(|v| v.to_string()))
+            .bind(e.http_request_id.clone())
+            .bind(e.client_addr.clone())
+            .bind(details.clone())
+            .bind(e.prev_hash.clone())
+            .bind(e.hash.clone());
+    }
+    q
 }
 
 #[cfg(test)]

@@ -80,33 +80,48 @@ pub async fn insert_assignment(c: &mut AnyConnection, a: &Assignment) -> Result<
 
 /// Inserts assignments, many rows per statement (one statement for a single row too).
 pub async fn insert_assignments(c: &mut AnyConnection, list: &[Assignment]) -> Result<()> {
-    const COLS: usize = 12;
-    let (_, per) = crate::q::chunk_sizes(c, COLS);
+    let (_, per) = crate::q::chunk_sizes(c, ASSIGNMENT_INSERT_COLS);
     for chunk in list.chunks(per) {
-        let sql = format!(
-            "INSERT INTO assignments (id, principal_id, principal_kind, role_id, scope, kind, start_at, end_at, \
-             activated_from, created_by_request, created_at, ended_early_at) VALUES {}",
-            crate::q::values_rows(crate::sql::is_sqlite(c), chunk.len(), COLS)
-        );
-        let mut q = sqlx::query(&sql);
-        for a in chunk {
-            q = q
-                .bind(a.id.to_string())
-                .bind(a.principal_id.to_string())
-                .bind(a.principal_kind.as_str())
-                .bind(a.role_id.to_string())
-                .bind(a.scope.as_str().to_owned())
-                .bind(a.kind.as_str())
-                .bind(a.window.start.0)
-                .bind(a.window.end.map(|t| t.0))
-                .bind(a.activated_from.map(|v| v.to_string()))
-                .bind(a.created_by_request.to_string())
-                .bind(a.created_at.0)
-                .bind(a.ended_early_at.map(|t| t.0));
-        }
-        q.execute(&mut *c).await?;
+        let sql = insert_assignments_sql(crate::sql::is_sqlite(c), chunk.len(), 1);
+        bind_assignments(sqlx::query(&sql), chunk).execute(&mut *c).await?;
     }
     Ok(())
+}
+
+/// Values per row of [`insert_assignments_sql`].
+pub(crate) const ASSIGNMENT_INSERT_COLS: usize = 12;
+
+/// The `INSERT` of `n` assignments, PostgreSQL's placeholders from `$first`; bound by
+/// [`bind_assignments`].
+pub(crate) fn insert_assignments_sql(sqlite: bool, n: usize, first: usize) -> String {
+    format!(
+        "INSERT INTO assignments (id, principal_id, principal_kind, role_id, scope, kind, start_at, end_at, \
+         activated_from, created_by_request, created_at, ended_early_at) VALUES {}",
+        crate::q::values_rows_from(sqlite, n, ASSIGNMENT_INSERT_COLS, first)
+    )
+}
+
+/// Binds the values of [`insert_assignments_sql`] for `list`.
+pub(crate) fn bind_assignments<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    list: &[Assignment],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for a in list {
+        q = q
+            .bind(a.id.to_string())
+            .bind(a.principal_id.to_string())
+            .bind(a.principal_kind.as_str())
+            .bind(a.role_id.to_string())
+            .bind(a.scope.as_str().to_owned())
+            .bind(a.kind.as_str())
+            .bind(a.window.start.0)
+            .bind(a.window.end.map(|t| t.0))
+            .bind(a.activated_from.map(|v| v.to_string()))
+            .bind(a.created_by_request.to_string())
+            .bind(a.created_at.0)
+            .bind(a.ended_early_at.map(|t| t.0));
+    }
+    q
 }
 
 /// Updates an assignment's window and `ended_early_at`. When the end changes, the expiry is
@@ -133,6 +148,34 @@ pub async fn get_assignment(c: &mut AnyConnection, id: AssignmentId) -> Result<O
     let sql = format!("SELECT {ASSIGNMENT_COLS} FROM assignments WHERE id = $1");
     let r = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *c).await?;
     r.as_ref().map(assignment).transpose()
+}
+
+/// The assignments with these ids (those that exist, in no particular order), many ids a
+/// statement (as [`crate::q::get_principals`] reads principals): the change feed's follower reads
+/// those of a page of entries at once.
+pub async fn get_assignments(c: &mut AnyConnection, ids: &[AssignmentId]) -> Result<Vec<Assignment>> {
+    let mut out = Vec::with_capacity(ids.len());
+    let sqlite = crate::sql::is_sqlite(c);
+    let per = if sqlite { crate::q::chunk_sizes(c, 1).0 } else { crate::q::JSON_ROWS };
+    let json_sql =
+        format!("SELECT {ASSIGNMENT_COLS} FROM assignments WHERE id IN ({})", crate::sql::json_texts_select("$1"));
+    for chunk in ids.chunks(per) {
+        let sql;
+        let q = if sqlite {
+            sql = format!(
+                "SELECT {ASSIGNMENT_COLS} FROM assignments WHERE id IN {}",
+                crate::q::in_list(true, chunk.len())
+            );
+            chunk.iter().fold(sqlx::query(&sql), |q, id| q.bind(id.to_string()))
+        } else {
+            sqlx::query(&json_sql).bind(crate::sql::json_texts(chunk))
+        };
+        let mut rows = q.fetch(&mut *c);
+        while let Some(r) = rows.try_next().await? {
+            out.push(assignment(&r)?);
+        }
+    }
+    Ok(out)
 }
 
 /// Assignments matching `f`, ordered by id.

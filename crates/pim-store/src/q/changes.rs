@@ -41,19 +41,35 @@ pub struct ChangeEntry {
 
 /// Appends entries to the change feed in this order, many rows per statement.
 pub async fn record_changes(c: &mut AnyConnection, entries: &[ChangeEntry]) -> Result<()> {
-    let (_, per) = crate::q::chunk_sizes(c, 3);
+    let (_, per) = crate::q::chunk_sizes(c, CHANGE_INSERT_COLS);
     for chunk in entries.chunks(per) {
-        let sql = format!(
-            "INSERT INTO changes (kind, entity, at) VALUES {}",
-            crate::q::values_rows(crate::sql::is_sqlite(c), chunk.len(), 3)
-        );
-        let mut q = sqlx::query(&sql);
-        for e in chunk {
-            q = q.bind(e.kind.clone()).bind(e.entity.clone()).bind(e.at.0);
-        }
-        q.execute(&mut *c).await?;
+        let sql = record_changes_sql(crate::sql::is_sqlite(c), chunk.len(), 1);
+        bind_changes(sqlx::query(&sql), chunk).execute(&mut *c).await?;
     }
     Ok(())
+}
+
+/// Values per row of [`record_changes_sql`].
+pub(crate) const CHANGE_INSERT_COLS: usize = 3;
+
+/// The `INSERT` of `n` feed entries, PostgreSQL's placeholders from `$first`; bound by
+/// [`bind_changes`]. The rows are inserted (and numbered) in the order of their `VALUES`.
+pub(crate) fn record_changes_sql(sqlite: bool, n: usize, first: usize) -> String {
+    format!(
+        "INSERT INTO changes (kind, entity, at) VALUES {}",
+        crate::q::values_rows_from(sqlite, n, CHANGE_INSERT_COLS, first)
+    )
+}
+
+/// Binds the values of [`record_changes_sql`] for `entries`.
+pub(crate) fn bind_changes<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    entries: &[ChangeEntry],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for e in entries {
+        q = q.bind(e.kind.clone()).bind(e.entity.clone()).bind(e.at.0);
+    }
+    q
 }
 
 /// Entries after `after`, oldest first, at most `limit`.

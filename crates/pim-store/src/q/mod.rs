@@ -90,6 +90,12 @@ pub(crate) fn in_list(sqlite: bool, n: usize) -> String {
 /// `($1, ..., $cols), ($cols+1, ...), ...` for `rows` rows of `cols` values, or the same with
 /// `?` on SQLite (see [`chunk_sizes`]).
 pub(crate) fn values_rows(sqlite: bool, rows: usize, cols: usize) -> String {
+    values_rows_from(sqlite, rows, cols, 1)
+}
+
+/// [`values_rows`] numbering PostgreSQL's placeholders from `$first` (for a statement that binds
+/// other values before these).
+pub(crate) fn values_rows_from(sqlite: bool, rows: usize, cols: usize, first: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -104,7 +110,7 @@ pub(crate) fn values_rows(sqlite: bool, rows: usize, cols: usize) -> String {
                 s.push('?');
             } else {
                 s.push('$');
-                s.push_str(&(r * cols + k + 1).to_string());
+                s.push_str(&(first + r * cols + k).to_string());
             }
         }
         s.push(')');

@@ -81,43 +81,57 @@ pub async fn insert_request(c: &mut AnyConnection, r: &Request) -> Result<()> {
 
 /// Inserts requests, many rows per statement (one statement for a single row too).
 pub async fn insert_requests(c: &mut AnyConnection, list: &[Request]) -> Result<()> {
-    const COLS: usize = 21;
-    let (_, per) = crate::q::chunk_sizes(c, COLS);
+    let (_, per) = crate::q::chunk_sizes(c, REQUEST_INSERT_COLS);
     for chunk in list.chunks(per) {
-        let sql = format!(
-            "INSERT INTO requests (id, action, status, principal_id, role_id, scope, kind, start_at, end_at, \
-             requested_by, justification, ticket_system, ticket_number, target_assignment, eligibility, \
-             created_at, updated_at, status_reason, duration_minutes, break_glass, approval) VALUES {}",
-            crate::q::values_rows(crate::sql::is_sqlite(c), chunk.len(), COLS)
-        );
-        let mut q = sqlx::query(&sql);
-        for r in chunk {
-            q = q
-                .bind(r.id.to_string())
-                .bind(r.action.as_str())
-                .bind(r.status.as_str())
-                .bind(r.principal_id.to_string())
-                .bind(r.role_id.to_string())
-                .bind(r.scope.as_str().to_owned())
-                .bind(r.kind.as_str())
-                .bind(r.window.start.0)
-                .bind(r.window.end.map(|t| t.0))
-                .bind(r.requested_by.to_string())
-                .bind(r.justification.clone())
-                .bind(r.ticket.as_ref().map(|t| t.system.clone()))
-                .bind(r.ticket.as_ref().map(|t| t.number.clone()))
-                .bind(r.target_assignment.map(|v| v.to_string()))
-                .bind(r.eligibility.map(|v| v.to_string()))
-                .bind(r.created_at.0)
-                .bind(r.updated_at.0)
-                .bind(r.status_reason.clone())
-                .bind(r.duration_minutes.map(i64::from))
-                .bind(r.break_glass)
-                .bind(r.approval.as_ref().map(row::to_json).transpose()?);
-        }
-        q.execute(&mut *c).await?;
+        let sql = insert_requests_sql(crate::sql::is_sqlite(c), chunk.len(), 1);
+        bind_requests(sqlx::query(&sql), chunk)?.execute(&mut *c).await?;
     }
     Ok(())
+}
+
+/// Values per row of [`insert_requests_sql`].
+pub(crate) const REQUEST_INSERT_COLS: usize = 21;
+
+/// The `INSERT` of `n` requests, PostgreSQL's placeholders from `$first`; bound by [`bind_requests`].
+pub(crate) fn insert_requests_sql(sqlite: bool, n: usize, first: usize) -> String {
+    format!(
+        "INSERT INTO requests (id, action, status, principal_id, role_id, scope, kind, start_at, end_at, \
+         requested_by, justification, ticket_system, ticket_number, target_assignment, eligibility, \
+         created_at, updated_at, status_reason, duration_minutes, break_glass, approval) VALUES {}",
+        crate::q::values_rows_from(sqlite, n, REQUEST_INSERT_COLS, first)
+    )
+}
+
+/// Binds the values of [`insert_requests_sql`] for `list`.
+pub(crate) fn bind_requests<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    list: &[Request],
+) -> Result<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>> {
+    for r in list {
+        q = q
+            .bind(r.id.to_string())
+            .bind(r.action.as_str())
+            .bind(r.status.as_str())
+            .bind(r.principal_id.to_string())
+            .bind(r.role_id.to_string())
+            .bind(r.scope.as_str().to_owned())
+            .bind(r.kind.as_str())
+            .bind(r.window.start.0)
+            .bind(r.window.end.map(|t| t.0))
+            .bind(r.requested_by.to_string())
+            .bind(r.justification.clone())
+            .bind(r.ticket.as_ref().map(|t| t.system.clone()))
+            .bind(r.ticket.as_ref().map(|t| t.number.clone()))
+            .bind(r.target_assignment.map(|v| v.to_string()))
+            .bind(r.eligibility.map(|v| v.to_string()))
+            .bind(r.created_at.0)
+            .bind(r.updated_at.0)
+            .bind(r.status_reason.clone())
+            .bind(r.duration_minutes.map(i64::from))
+            .bind(r.break_glass)
+            .bind(r.approval.as_ref().map(row::to_json).transpose()?);
+    }
+    Ok(q)
 }
 
 /// Updates every field of the request with `r.id` but its id and creation time.

@@ -425,6 +425,41 @@ both!(an_event_with_a_nul_is_stored_whole_or_refused, |db| {
     assert_eq!(stored[1].justification.as_deref(), Some("a\0b"));
 });
 
+both!(more_kept_for_the_commit_than_one_statement_holds_is_written_in_parts, |db| {
+    // 600 events (more than one SQLite statement's rows of 19 values) and 600 feed entries
+    // (more than one PostgreSQL statement's 500 rows): the commit writes them statement by
+    // statement instead of in one; the result is the same.
+    let draft = |i: usize| AuditDraft { action: format!("many.{i}"), ..Default::default() };
+    let mut c = db.conn().await;
+    let feed_before = q::last_change_seq(&mut c).await.unwrap();
+    drop(c);
+    for (events, changes) in [(600, 2), (2, 600), (3, 3)] {
+        let mut c = db.conn().await;
+        let (seq_before, _) = q::audit_head(&mut c).await.unwrap();
+        let feed_at = q::last_change_seq(&mut c).await.unwrap();
+        drop(c);
+        let mut tx = db.store.write(t(1_000)).await.unwrap();
+        for i in 0..events {
+            tx.audit_later(t(1_000), draft(i));
+        }
+        for i in 0..changes {
+            tx.record_change_later("assignment", format!("a{i}"), t(1_000));
+        }
+        tx.commit().await.unwrap();
+        let mut c = db.conn().await;
+        let (seq, _) = q::audit_head(&mut c).await.unwrap();
+        assert_eq!(seq, seq_before + events as i64, "{events} events");
+        let feed = q::changes_after(&mut c, feed_at, 1_000).await.unwrap();
+        let got: Vec<&str> = feed.iter().map(|r| r.entity.as_str()).collect();
+        let want: Vec<String> = (0..changes).map(|i| format!("a{i}")).collect();
+        assert_eq!(got, want, "{changes} entries, in order");
+    }
+    let mut c = db.conn().await;
+    assert_eq!(q::changes_after(&mut c, feed_before, 10_000).await.unwrap().len(), 605);
+    drop(c);
+    assert!(verify(db).await.ok);
+});
+
 both!(events_appended_for_later_are_written_in_order_at_commit_and_undone_by_a_savepoint, |db| {
     let draft = |action: &str| AuditDraft { action: action.into(), ..Default::default() };
     let mut c = db.conn().await;

@@ -112,8 +112,45 @@ async fn the_chunked_load_builds_the_index_of_the_ordered_read(b: Backend) {
     s.stop().await;
 }
 
+/// A page of the feed with runs of assignment entries (each run read in one statement) between
+/// other entries: the replica ends with each assignment as it is now, in the feed's order, a
+/// removal included, and with the other entries applied between them.
+async fn a_replica_follows_a_page_of_assignments_read_together(b: Backend) {
+    let s = TestServer::start(&b).await;
+    let store = pim_store::Store::open(&s.db.url).await.expect("second store");
+    let replica = Engine::open(store, s.clock.clone(), EngineOptions::default()).await.expect("replica");
+    let role = s.custom_role("Ops", &["ops.*"]).await;
+    let mut users = Vec::new();
+    for i in 0..5 {
+        users.push(s.user(&format!("u{i}")).await.0);
+    }
+    replica.follow_changes().await.expect("follow");
+    let check = |e: &Engine, u: PrincipalId, at: &str| e.index().check(u, "ops.x", at, s.clock.now()).allowed;
+    let mut made = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        made.push(s.assign(*u, role, &format!("/p{i}"), AssignmentKind::Active, None).await);
+    }
+    // A principal's entry between two runs, then one assignment removed after it was made.
+    s.admin.update_user(users[4], &UpdateUser { enabled: Some(false), ..Default::default() }).await.expect("disable");
+    s.admin
+        .create_request(&CreateRequest::for_assignment(RequestAction::AdminRemove, made[1].id))
+        .await
+        .expect("remove");
+    s.assign(users[0], role, "/q", AssignmentKind::Active, None).await;
+    assert!(!check(&replica, users[0], "/p0"), "not before the replica follows");
+    assert!(replica.follow_changes().await.expect("follow") >= 8);
+    for (i, u) in users.iter().enumerate() {
+        let expected = i != 1 && i != 4;
+        assert_eq!(check(&replica, *u, &format!("/p{i}")), expected, "user {i}");
+        assert_eq!(check(&replica, *u, &format!("/p{i}")), check(&s.engine, *u, &format!("/p{i}")), "user {i}");
+    }
+    assert!(check(&replica, users[0], "/q"), "the run after the removal");
+    s.stop().await;
+}
+
 crate::backend_tests!(
     a_second_replica_follows_the_first,
+    a_replica_follows_a_page_of_assignments_read_together,
     a_replica_that_fell_far_behind_reloads,
     the_chunked_load_builds_the_index_of_the_ordered_read
 );
