@@ -18,10 +18,7 @@
 //!   (`matcher`) and evaluated at most once per check, and what a thread learnt of which roles
 //!   allow an action is kept for its next check of that action until the roles change
 //!   (`RoleMemo::recall`); assignment records (ids, kind, windows) sit in a slab beside the hot
-//!   entries;
-//! - a check touches the cache lines it will read (the principal's slot, its entries and
-//!   closure, every group's slot) as soon as it knows their addresses, so that their misses
-//!   overlap instead of following one another.
+//!   entries.
 //!
 //! Whether an assignment is in effect is computed from its window and `now` on every check; `prune`
 //! only reclaims memory. Membership changes rebuild the closures of the affected members only.
@@ -452,9 +449,6 @@ struct Slot {
     confers: bool,
     /// As last upserted (a user while only referenced).
     kind: PrincipalKind,
-    /// The first groups of `closure` (`NONE` past its end): a check touches their slots as soon
-    /// as it has this line, before the closure itself comes in. Only a hint, kept with `closure`.
-    hint: [u32; HINTS],
     /// For lists longer than `SCAN_MAX`: where the runs of the shallowest scopes begin.
     near: NearRuns,
     /// For lists longer than `SCAN_MAX`: a Bloom filter of the scopes whose runs are in `far`.
@@ -470,34 +464,13 @@ struct Slot {
     children: Vec<u32>,
 }
 
-// The layout the check's reads and touches assume.
+// The layout the check's reads assume.
 const _: () = assert!(std::mem::offset_of!(Slot, holds) < 64 && std::mem::offset_of!(Slot, kind) < 64);
-const _: () = assert!(std::mem::offset_of!(Slot, hint) + std::mem::size_of::<[u32; HINTS]>() <= 64);
 const _: () = assert!(std::mem::offset_of!(Slot, near) == 64 && std::mem::size_of::<NearRuns>() == 64);
 const _: () = assert!(std::mem::offset_of!(Slot, bloom) == 128 && std::mem::offset_of!(Slot, far) + 16 <= 192);
 const _: () = assert!(std::mem::size_of::<Slot>() == 256);
 
-/// How many groups of its closure a slot names in its first line.
-const HINTS: usize = 3;
-
 impl Slot {
-    /// Sets the closure, and the hint of its first groups.
-    fn set_closure(&mut self, closure: Vec<Reach>) {
-        self.hint = [NONE; HINTS];
-        let mut groups = closure.iter().map(|r| r.group);
-        let mut last = NONE;
-        for h in &mut self.hint {
-            match groups.find(|&g| g != last) {
-                Some(g) => {
-                    *h = g;
-                    last = g;
-                }
-                None => break,
-            }
-        }
-        self.closure = closure;
-    }
-
     /// Re-indexes the runs of the entry list after it changed (only long lists have them).
     fn reindex(&mut self) {
         (self.near, self.bloom, self.far) = if self.entries.len() <= SCAN_MAX {
@@ -512,7 +485,6 @@ impl Slot {
             id,
             name: None,
             kind: PrincipalKind::User,
-            hint: [NONE; HINTS],
             holds: false,
             confers: false,
             entries: Vec::new(),
@@ -675,7 +647,8 @@ impl<'a> RoleMemo<'a> {
     /// [`RoleMemo::recall`]).
     fn remember(&self, roles_gen: u64) {
         let text = self.text.as_bytes();
-        if text.len() > MAX_ACTION_LEN || self.known == [0; MEMO_WORDS] {
+        // Nothing was evaluated (the action is split at the first evaluation): nothing new.
+        if self.action.is_none() || text.len() > MAX_ACTION_LEN || self.known == [0; MEMO_WORDS] {
             return;
         }
         LEARNT_BY_THREAD.with_borrow_mut(|learnt| {
@@ -696,6 +669,7 @@ impl<'a> RoleMemo<'a> {
     /// Whether any role of `set` (a run's [`runs::role_bit`]s) may allow the action: false only
     /// when none of them does. Evaluates the roles of the set not yet known (below index 63; a
     /// set naming roles from 63 on may allow).
+    #[inline]
     fn any_allows(&mut self, roles: &[RoleSlot], set: u64) -> bool {
         if set & HIGH_ROLES != 0 {
             return true;
@@ -708,12 +682,14 @@ impl<'a> RoleMemo<'a> {
         set & self.allowed[0] != 0
     }
 
+    #[cold]
     fn eval(&mut self, roles: &[RoleSlot], role: u32) -> bool {
         let Some(r) = roles.get(role as usize).and_then(|r| r.role.as_ref()) else { return false };
         let (text, segments) = (self.text, self.segments);
         r.allows(self.action.get_or_insert_with(|| Action::new(text, segments)))
     }
 
+    #[inline]
     fn allows(&mut self, roles: &[RoleSlot], role: u32) -> bool {
         let (word, bit) = (role as usize / 64, 1u64 << (role % 64));
         let (Some(&known), Some(&allowed)) = (self.known.get(word), self.allowed.get(word)) else {
@@ -730,23 +706,6 @@ impl<'a> RoleMemo<'a> {
             }
         }
         v
-    }
-}
-
-/// Reads `v` where it stands in the code, so that its cache line's miss starts there and overlaps
-/// the work up to its use (with the other lines touched alike) instead of starting at the use.
-/// A read the compiler keeps in place; the crate has no `unsafe`, so no prefetch instruction.
-#[inline(always)]
-fn touch<T: Copy>(v: &T) {
-    std::hint::black_box(*v);
-}
-
-/// [`touch`]es each cache line of the first 256 bytes of a list (a short list whole).
-#[inline(always)]
-fn touch_lines<T: Copy>(list: &[T]) {
-    let step = (64 / std::mem::size_of::<T>().max(1)).max(1);
-    for v in list.iter().take(256 / std::mem::size_of::<T>().max(1)).step_by(step) {
-        touch(v);
     }
 }
 
@@ -1030,7 +989,7 @@ impl IndexData {
         });
         for (i, c) in closures.into_iter().flatten() {
             if let Some(s) = self.principals.get_mut(i) {
-                s.set_closure(c);
+                s.closure = c;
             }
         }
     }
@@ -1060,7 +1019,8 @@ impl IndexData {
                 cur = id;
                 break;
             }
-            match scope.get(..end).and_then(|s| s.rfind('/')) {
+            // A plain loop back to the previous '/' (a few bytes) costs less than `rfind`.
+            match scope.as_bytes().get(..end).and_then(|s| s.iter().rposition(|&b| b == b'/')) {
                 Some(p) if p > 0 => {
                     end = p;
                     depth -= 1;
@@ -1108,7 +1068,6 @@ impl IndexData {
                     && memo.allows(&self.roles, e.role)
                 {
                     best = Some((e.rec, eff));
-                    self.prefetch_rec(e.rec);
                     floor = eff;
                 }
             }
@@ -1133,7 +1092,6 @@ impl IndexData {
                 }
                 if e.start <= now && memo.allows(&self.roles, e.role) {
                     best = Some((e.rec, eff));
-                    self.prefetch_rec(e.rec);
                     floor = eff;
                     break;
                 }
@@ -1142,56 +1100,18 @@ impl IndexData {
         best
     }
 
-    /// [`touch`]es the record a grant is made from, once a check has found it.
-    fn prefetch_rec(&self, rec: u32) {
-        if let Some(r) = self.recs.get(rec as usize) {
-            touch(&r.end);
-        }
-    }
-
     fn check(&self, principal: PrincipalId, action: &str, scope: &str, now: i64) -> Decision {
         let now = clamp(now);
         let Some(&pi) = self.ids.get(&principal) else { return Decision::DENY };
         let Some(slot) = self.principals.get(pi as usize) else { return Decision::DENY };
-        // The lines a check reads are touched as soon as their address is known, so that their
-        // misses overlap (with each other, and with the work on the scope and the action) instead
-        // of following one another.
-        // A group's entries (line 0), inline runs (1), filter and table (2).
-        let touch_group = |g: &Slot| {
-            touch(&g.holds);
-            touch(&g.near.0[0].scope);
-            touch(&g.bloom[0]);
-        };
-        for &h in &slot.hint {
-            if let Some(g) = self.principals.get(h as usize) {
-                touch_group(g);
-            }
-        }
-        touch_lines(&slot.entries);
-        touch_lines(&slot.closure);
         let anc = self.ancestors(scope);
         let mut memo = RoleMemo::recall(action, &self.segments, self.roles_gen);
         if !slot.holds {
             return Decision::DENY;
         }
-        for r in slot.closure.iter().filter(|r| !slot.hint.contains(&r.group)) {
-            if let Some(g) = self.principals.get(r.group as usize) {
-                touch_group(g);
-            }
-        }
         // Direct assignments first: they win ties, and a permanent one cannot be beaten.
         let mut best = self.best_in(slot, &anc, now, FOREVER, now, &mut memo);
-        if best.is_some() {
-            touch(&slot.id); // read by the grant
-        }
         if best.is_none_or(|(_, end)| end != FOREVER) {
-            // The groups' first entries (where the runs of the shallowest scopes, interned first,
-            // usually are), now that the groups' slots have come in.
-            for r in &slot.closure {
-                if let Some(e) = self.principals.get(r.group as usize).and_then(|g| g.entries.first()) {
-                    touch(&e.end);
-                }
-            }
             self.for_each_group(pi, now, |group, path_end| {
                 let floor = best.map_or(now, |(_, end)| end);
                 if path_end > floor
@@ -1571,7 +1491,7 @@ impl IndexData {
         for x in order {
             let c = self.closure_of(x);
             if let Some(slot) = self.principals.get_mut(x as usize) {
-                slot.set_closure(c);
+                slot.closure = c;
             }
         }
     }

@@ -1009,7 +1009,7 @@ fn dump(d: &IndexData) -> String {
         let _ = writeln!(
             out,
             "slot {i}: {:?} {:?} {:?} holds={} confers={} entries={:?} bloom={:?} near={:?} far={:?} \
-             closure={:?} hint={:?} parents={:?} children={:?}",
+             closure={:?} parents={:?} children={:?}",
             s.id,
             s.name,
             s.kind,
@@ -1020,7 +1020,6 @@ fn dump(d: &IndexData) -> String {
             s.near,
             s.far,
             s.closure,
-            s.hint,
             s.parents,
             s.children
         );
