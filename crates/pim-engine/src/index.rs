@@ -1075,7 +1075,7 @@ impl IndexData {
         }
         // Look up the run of each ancestor that holds any assignment; runs are sorted by end.
         for &scope in anc.ids.iter().take(anc.n) {
-            let from = match slot.near.0.iter().find(|n| n.scope == scope) {
+            let from = match slot.near.find(scope) {
                 // No role of the run allows the action: its entries are not read.
                 Some(n) if !memo.any_allows(&self.roles, n.roles) => continue,
                 Some(n) => n.from,

@@ -27,17 +27,38 @@ pub(super) struct Near {
     pub(super) roles: u64,
 }
 
-impl Near {
-    pub(super) const EMPTY: Near = Near { scope: NONE, from: 0, roles: 0 };
-}
-
-/// The inline runs, in a cache line of their own.
+/// The inline runs, in a cache line of their own, field by field (so that finding a scope is one
+/// comparison of the four scopes at once).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C, align(64))]
-pub(super) struct NearRuns(pub(super) [Near; NEAR]);
+pub(super) struct NearRuns {
+    scopes: [u32; NEAR],
+    froms: [u32; NEAR],
+    roles: [u64; NEAR],
+}
 
 impl NearRuns {
-    pub(super) const EMPTY: NearRuns = NearRuns([Near::EMPTY; NEAR]);
+    pub(super) const EMPTY: NearRuns = NearRuns { scopes: [NONE; NEAR], froms: [0; NEAR], roles: [0; NEAR] };
+
+    /// The run of `scope` (not `NONE`), if inline. The scopes of a list's runs are distinct.
+    #[inline]
+    pub(super) fn find(&self, scope: u32) -> Option<Near> {
+        let hits = self.scopes.iter().enumerate().fold(0u32, |h, (k, &s)| h | (u32::from(s == scope) << k));
+        let k = hits.trailing_zeros() as usize;
+        Some(Near { scope, from: *self.froms.get(k)?, roles: *self.roles.get(k)? })
+    }
+
+    /// Every inline run (scope `NONE` for the unused places).
+    #[cfg(test)]
+    fn runs(&self) -> impl Iterator<Item = Near> + '_ {
+        (0..NEAR).map(|k| Near { scope: self.scopes[k], from: self.froms[k], roles: self.roles[k] })
+    }
+
+    fn set(&mut self, k: usize, n: Near) {
+        if let (Some(s), Some(f), Some(r)) = (self.scopes.get_mut(k), self.froms.get_mut(k), self.roles.get_mut(k)) {
+            (*s, *f, *r) = (n.scope, n.from, n.roles);
+        }
+    }
 }
 
 /// The bit that stands for every role from index 63 on in a set of [`role_bit`]s.
@@ -135,8 +156,8 @@ pub(super) fn index(entries: &[Entry]) -> (NearRuns, [u64; 4], FarRuns) {
     }
     runs.sort_by_key(|&(depth, _, from, _)| (depth, from));
     let mut near = NearRuns::EMPTY;
-    for (n, &(_, scope, from, roles)) in near.0.iter_mut().zip(&runs) {
-        *n = Near { scope, from, roles };
+    for (k, &(_, scope, from, roles)) in runs.iter().take(NEAR).enumerate() {
+        near.set(k, Near { scope, from, roles });
     }
     let far: Vec<(u32, u32)> = runs.iter().skip(NEAR).map(|&(_, scope, from, _)| (scope, from)).collect();
     let mut bloom = [0; 4];
@@ -163,7 +184,7 @@ mod tests {
 
     /// Where the directory says `scope`'s run begins, as a check looks it up.
     fn find(near: &NearRuns, bloom: &[u64; 4], far: &FarRuns, scope: u32) -> Option<u32> {
-        match near.0.iter().find(|n| n.scope == scope) {
+        match near.find(scope) {
             Some(n) => Some(n.from),
             None if bloom_has(bloom, scope) => far.get(scope),
             None => None,
@@ -188,7 +209,7 @@ mod tests {
             for (&scope, &from) in &want {
                 prop_assert_eq!(find(&near, &bloom, &far, scope), Some(from), "scope {}", scope);
             }
-            for n in near.0.iter().filter(|n| n.scope != NONE) {
+            for n in near.runs().filter(|n| n.scope != NONE) {
                 let roles = entries.iter().filter(|e| e.scope == n.scope).fold(0, |set, e| set | role_bit(e.role));
                 prop_assert_eq!(n.roles, roles, "scope {}", n.scope);
                 for e in entries.iter().filter(|e| e.scope == n.scope) {
@@ -199,12 +220,12 @@ mod tests {
             for scope in absent {
                 prop_assert_eq!(find(&near, &bloom, &far, scope), None);
             }
-            let inline: Vec<u8> = near.0.iter().filter(|n| n.scope != NONE).map(|n| (n.scope % 8) as u8).collect();
+            let inline: Vec<u8> = near.runs().filter(|n| n.scope != NONE).map(|n| (n.scope % 8) as u8).collect();
             let deepest_inline = inline.iter().max().copied().unwrap_or(0);
             let held = want.len().min(NEAR);
             prop_assert_eq!(inline.len(), held);
             if want.len() > NEAR {
-                let shallower_outside = want.keys().filter(|s| !near.0.iter().any(|n| n.scope == **s))
+                let shallower_outside = want.keys().filter(|s| !near.runs().any(|n| n.scope == **s))
                     .any(|s| (*s % 8) < u32::from(deepest_inline));
                 prop_assert!(!shallower_outside, "the shallowest runs are inline");
             }
