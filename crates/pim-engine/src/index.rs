@@ -5,8 +5,8 @@
 //! - principals live in one `Vec` of slots. A slot holds a contiguous `Vec` of compact entries for
 //!   the principal's *active* assignments (32 bytes: window, scope index and depth, role index,
 //!   record index), sorted by scope then end (latest first); lists longer than `SCAN_MAX` also say
-//!   where each scope's run begins: the shallowest few inline in the slot, the rest behind a
-//!   256-bit Bloom filter in a flat table (`runs`). A slot also holds
+//!   where each scope's run begins: the shallowest few inline in the slot with the set of roles
+//!   in each run, the rest behind a 256-bit Bloom filter in a flat table (`runs`). A slot also holds
 //!   the principal's direct membership edges (static, or time-bound from an active `Member`
 //!   assignment at `/groups/{id}`), the reverse edges, and its precomputed group closure: every
 //!   group it is in, transitively, with the window of each distinct path;
@@ -15,19 +15,25 @@
 //!   entry's scope with one comparison (`ancestors[entry.depth] == entry.scope`) in short lists and
 //!   looks up each ancestor's run in long ones;
 //! - roles are looked up by dense index, their patterns compiled to interned segment ids
-//!   (`matcher`) and evaluated at most once per check; assignment records (ids, kind, windows)
-//!   sit in a slab beside the hot entries.
+//!   (`matcher`) and evaluated at most once per check, and what a thread learnt of which roles
+//!   allow an action is kept for its next check of that action until the roles change
+//!   (`RoleMemo::recall`); assignment records (ids, kind, windows) sit in a slab beside the hot
+//!   entries.
 //!
 //! Whether an assignment is in effect is computed from its window and `now` on every check; `prune`
 //! only reclaims memory. Membership changes rebuild the closures of the affected members only.
 //! Figures: `docs/PERFORMANCE.md`, from `cargo bench -p pim-engine --bench check`.
 
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
+use pim_domain::permission::MAX_ACTION_LEN;
 use pim_domain::role::GROUP_MEMBER;
 use pim_domain::scope::MAX_SCOPE_DEPTH;
 use pim_domain::{
@@ -44,7 +50,7 @@ mod tests;
 
 use matcher::{Action, CompiledRole, Segments};
 use rec_ids::RecIds;
-use runs::{FarRuns, NEAR, Near};
+use runs::{FarRuns, HIGH_ROLES, NearRuns};
 
 /// A principal as the index sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,6 +189,7 @@ impl AccessIndex {
     /// Removes a role; assignments of it grant nothing until it is defined again.
     pub fn remove_role(&self, id: RoleId) {
         let mut d = self.data.write();
+        d.roles_gen = next_roles_gen();
         let r = d.role_ids.get(&id).copied().unwrap_or(NONE);
         if let Some(slot) = d.roles.get_mut(r as usize) {
             slot.role = None;
@@ -243,7 +250,9 @@ impl AccessIndex {
     pub fn principal(&self, id: PrincipalId) -> Option<IndexPrincipal> {
         let d = self.data.read();
         let i = *d.ids.get(&id)?;
-        d.principals.get(i as usize)?.info.clone()
+        let slot = d.principals.get(i as usize)?;
+        let name = slot.name.as_deref()?;
+        Some(IndexPrincipal { id: slot.id, kind: slot.kind, name: name.to_owned(), enabled: slot.holds })
     }
 
     /// Whether [`AccessIndex::principal`] knows `id` (without copying its name).
@@ -431,40 +440,47 @@ struct Edge {
     source: u32,
 }
 
-/// One principal. `repr(C)` keeps what a check reads in the first two cache lines: the entries
-/// and the filter in the first, the closure and the inline runs in the second.
+/// One principal, in four cache lines. `repr(C)` keeps what a check reads of the principal asked
+/// about in the first line (the flags, the entries, the closure), and what it reads of a group
+/// with a long list in the first three: the entries (line 0), the inline runs (line 1), the Bloom
+/// filter and the table of the other runs (line 2).
 #[derive(Debug)]
 #[repr(C, align(64))]
 struct Slot {
     entries: Vec<Entry>,
-    /// For lists longer than `SCAN_MAX`: a Bloom filter of the scopes whose runs are in `far`.
-    bloom: [u64; 4],
+    closure: Vec<Reach>,
     /// Known and enabled: may be granted anything.
     holds: bool,
     /// A known, enabled group: its members inherit its assignments.
     confers: bool,
-    closure: Vec<Reach>,
+    /// As last upserted (a user while only referenced).
+    kind: PrincipalKind,
     /// For lists longer than `SCAN_MAX`: where the runs of the shallowest scopes begin.
-    near: [Near; NEAR],
+    near: NearRuns,
+    /// For lists longer than `SCAN_MAX`: a Bloom filter of the scopes whose runs are in `far`.
+    bloom: [u64; 4],
     /// For lists longer than `SCAN_MAX`: where the other runs begin.
     far: FarRuns,
     // Not read by checks.
     id: PrincipalId,
-    /// `None` while only referenced (by a membership or an assignment), never upserted.
-    info: Option<IndexPrincipal>,
+    /// The name as last upserted; `None` while only referenced (by a membership or an
+    /// assignment), never upserted.
+    name: Option<Box<str>>,
     parents: Vec<Edge>,
     children: Vec<u32>,
 }
 
-// What a check reads of a group is in the slot's first two cache lines.
-const _: () = assert!(std::mem::offset_of!(Slot, holds) < 64 && std::mem::offset_of!(Slot, closure) >= 64);
-const _: () = assert!(std::mem::offset_of!(Slot, near) + std::mem::size_of::<[Near; NEAR]>() <= 128);
+// The layout the check's reads assume.
+const _: () = assert!(std::mem::offset_of!(Slot, holds) < 64 && std::mem::offset_of!(Slot, kind) < 64);
+const _: () = assert!(std::mem::offset_of!(Slot, near) == 64 && std::mem::size_of::<NearRuns>() == 64);
+const _: () = assert!(std::mem::offset_of!(Slot, bloom) == 128 && std::mem::offset_of!(Slot, far) + 16 <= 192);
+const _: () = assert!(std::mem::size_of::<Slot>() == 256);
 
 impl Slot {
     /// Re-indexes the runs of the entry list after it changed (only long lists have them).
     fn reindex(&mut self) {
         (self.near, self.bloom, self.far) = if self.entries.len() <= SCAN_MAX {
-            ([Near::EMPTY; NEAR], [0; 4], FarRuns::default())
+            (NearRuns::EMPTY, [0; 4], FarRuns::default())
         } else {
             runs::index(&self.entries)
         };
@@ -473,13 +489,14 @@ impl Slot {
     fn new(id: PrincipalId) -> Slot {
         Slot {
             id,
-            info: None,
+            name: None,
+            kind: PrincipalKind::User,
             holds: false,
             confers: false,
             entries: Vec::new(),
             bloom: [0; 4],
             closure: Vec::new(),
-            near: [Near::EMPTY; NEAR],
+            near: NearRuns::EMPTY,
             far: FarRuns::default(),
             parents: Vec::new(),
             children: Vec::new(),
@@ -525,10 +542,12 @@ struct RoleSlot {
 #[derive(Debug)]
 struct ScopeNode {
     path: Arc<str>,
-    parent: u32,
     depth: u8,
     /// Active assignments at exactly this scope (searches skip scopes that have none).
     active: u32,
+    /// Where its ancestors begin in `IndexData::chains`: `depth + 1` scopes, the root first and
+    /// itself last.
+    chain: u32,
 }
 
 #[derive(Debug)]
@@ -541,11 +560,18 @@ struct IndexData {
     roles: Vec<RoleSlot>,
     scope_ids: FxHashMap<Arc<str>, u32>,
     scopes: Vec<ScopeNode>,
+    /// Every scope's ancestors, itself included, one after the other (see `ScopeNode::chain`).
+    chains: Vec<u32>,
+    /// The depth of the deepest scope interned: no longer prefix of a requested scope is looked up.
+    max_depth: usize,
     rec_ids: RecIds,
     recs: Vec<Rec>,
     free: Vec<u32>,
     /// Literal segments of role patterns, interned for matching.
     segments: Segments,
+    /// Drawn anew from `ROLES_GEN` for every index and at every change of `roles` or `segments`:
+    /// what a thread learnt of the roles under another value is not used (see `RoleMemo::recall`).
+    roles_gen: u64,
 }
 
 /// Remembers, for one check, whether the roles seen so far allow the action (a bitset over the
@@ -561,17 +587,115 @@ struct RoleMemo<'a> {
 
 const MEMO_WORDS: usize = 4;
 
+/// What the checks made on one thread learnt of which roles allow an action, kept for the next
+/// check of the same action there (see [`RoleMemo::recall`]).
+struct Learnt {
+    /// The [`IndexData::roles_gen`] it was learnt under; 0 for none.
+    roles_gen: u64,
+    len: usize,
+    text: [u8; MAX_ACTION_LEN],
+    known: [u64; MEMO_WORDS],
+    allowed: [u64; MEMO_WORDS],
+}
+
+impl Learnt {
+    const EMPTY: Learnt =
+        Learnt { roles_gen: 0, len: 0, text: [0; MAX_ACTION_LEN], known: [0; MEMO_WORDS], allowed: [0; MEMO_WORDS] };
+}
+
+/// Actions remembered per thread (each at the place its hash picks; a newer one replaces it).
+const LEARNT: usize = 16;
+
+thread_local! {
+    static LEARNT_BY_THREAD: RefCell<[Learnt; LEARNT]> = const { RefCell::new([Learnt::EMPTY; LEARNT]) };
+}
+
+/// Where a thread remembers `text` among its [`LEARNT`] actions.
+fn learnt_place(text: &str) -> usize {
+    let mut h = rustc_hash::FxHasher::default();
+    text.hash(&mut h);
+    (h.finish() >> 32) as usize % LEARNT
+}
+
+/// The source of [`IndexData::roles_gen`]: never 0, never twice.
+static ROLES_GEN: AtomicU64 = AtomicU64::new(1);
+
+fn next_roles_gen() -> u64 {
+    ROLES_GEN.fetch_add(1, Ordering::Relaxed)
+}
+
 impl<'a> RoleMemo<'a> {
     fn new(text: &'a str, segments: &'a Segments) -> Self {
         RoleMemo { text, segments, action: None, known: [0; MEMO_WORDS], allowed: [0; MEMO_WORDS] }
     }
 
+    /// A memo that starts from what this thread learnt of the action under the same role
+    /// definitions (`roles_gen`). Whether a role allows an action depends on nothing else (not on
+    /// time, principals, assignments or scopes), and `roles_gen` changes with every role change
+    /// and every index, so what is recalled is what evaluating the roles again would answer.
+    fn recall(text: &'a str, segments: &'a Segments, roles_gen: u64) -> Self {
+        let mut memo = RoleMemo::new(text, segments);
+        if text.len() <= MAX_ACTION_LEN {
+            LEARNT_BY_THREAD.with_borrow(|learnt| {
+                if let Some(l) = learnt.get(learnt_place(text))
+                    && l.roles_gen == roles_gen
+                    && l.text.get(..l.len) == Some(text.as_bytes())
+                {
+                    memo.known = l.known;
+                    memo.allowed = l.allowed;
+                }
+            });
+        }
+        memo
+    }
+
+    /// Keeps what this check learnt for the thread's next check of the same action (see
+    /// [`RoleMemo::recall`]).
+    fn remember(&self, roles_gen: u64) {
+        let text = self.text.as_bytes();
+        // Nothing was evaluated (the action is split at the first evaluation): nothing new.
+        if self.action.is_none() || text.len() > MAX_ACTION_LEN || self.known == [0; MEMO_WORDS] {
+            return;
+        }
+        LEARNT_BY_THREAD.with_borrow_mut(|learnt| {
+            let Some(l) = learnt.get_mut(learnt_place(self.text)) else { return };
+            if l.roles_gen == roles_gen && l.known == self.known && l.text.get(..l.len) == Some(text) {
+                return;
+            }
+            l.roles_gen = roles_gen;
+            l.len = text.len();
+            if let Some(t) = l.text.get_mut(..text.len()) {
+                t.copy_from_slice(text);
+            }
+            l.known = self.known;
+            l.allowed = self.allowed;
+        });
+    }
+
+    /// Whether any role of `set` (a run's [`runs::role_bit`]s) may allow the action: false only
+    /// when none of them does. Evaluates the roles of the set not yet known (below index 63; a
+    /// set naming roles from 63 on may allow).
+    #[inline]
+    fn any_allows(&mut self, roles: &[RoleSlot], set: u64) -> bool {
+        if set & HIGH_ROLES != 0 {
+            return true;
+        }
+        let mut unknown = set & !self.known[0];
+        while unknown != 0 {
+            self.allows(roles, unknown.trailing_zeros());
+            unknown &= unknown - 1;
+        }
+        set & self.allowed[0] != 0
+    }
+
+    #[cold]
     fn eval(&mut self, roles: &[RoleSlot], role: u32) -> bool {
         let Some(r) = roles.get(role as usize).and_then(|r| r.role.as_ref()) else { return false };
         let (text, segments) = (self.text, self.segments);
         r.allows(self.action.get_or_insert_with(|| Action::new(text, segments)))
     }
 
+    #[inline]
     fn allows(&mut self, roles: &[RoleSlot], role: u32) -> bool {
         let (word, bit) = (role as usize / 64, 1u64 << (role % 64));
         let (Some(&known), Some(&allowed)) = (self.known.get(word), self.allowed.get(word)) else {
@@ -673,10 +797,13 @@ impl IndexData {
             roles: Vec::new(),
             scope_ids: FxHashMap::default(),
             scopes: Vec::new(),
+            chains: Vec::new(),
+            max_depth: 0,
             rec_ids: RecIds::default(),
             recs: Vec::new(),
             free: Vec::new(),
             segments: Segments::default(),
+            roles_gen: next_roles_gen(),
         };
         d.intern("/"); // the root is scope 0
         d
@@ -889,13 +1016,17 @@ impl IndexData {
         let mut depth = scope.bytes().filter(|&b| b == b'/').count();
         let mut cur = 0; // the root, when no deeper prefix is interned
         while depth > 0 {
-            let found =
-                if depth <= MAX_SCOPE_DEPTH { scope.get(..end).and_then(|s| self.scope_ids.get(s)) } else { None };
+            let found = if depth <= MAX_SCOPE_DEPTH.min(self.max_depth) {
+                scope.get(..end).and_then(|s| self.scope_ids.get(s))
+            } else {
+                None
+            };
             if let Some(&id) = found {
                 cur = id;
                 break;
             }
-            match scope.get(..end).and_then(|s| s.rfind('/')) {
+            // A plain loop back to the previous '/' (a few bytes) costs less than `rfind`.
+            match scope.as_bytes().get(..end).and_then(|s| s.iter().rposition(|&b| b == b'/')) {
                 Some(p) if p > 0 => {
                     end = p;
                     depth -= 1;
@@ -903,13 +1034,21 @@ impl IndexData {
                 _ => break,
             }
         }
-        while let Some(node) = self.scopes.get(cur as usize) {
-            anc.by_depth[usize::from(node.depth) & (ANC - 1)] = cur;
-            if let Some(id) = anc.ids.get_mut(anc.n).filter(|_| node.active > 0) {
-                *id = cur;
+        // The ancestors from the chain (one line, read at once) rather than by parent links (one
+        // dependent read each): the same scopes at the same depths, deepest first in `ids`.
+        let Some(node) = self.scopes.get(cur as usize) else { return anc };
+        let from = node.chain as usize;
+        let chain = self.chains.get(from..from + usize::from(node.depth) + 1).unwrap_or_default();
+        for (depth, &id) in chain.iter().enumerate() {
+            anc.by_depth[depth & (ANC - 1)] = id;
+        }
+        for &id in chain.iter().rev() {
+            if let Some(slot) = anc.ids.get_mut(anc.n)
+                && self.scopes.get(id as usize).is_some_and(|n| n.active > 0)
+            {
+                *slot = id;
                 anc.n += 1;
             }
-            cur = node.parent;
         }
         anc
     }
@@ -942,7 +1081,9 @@ impl IndexData {
         }
         // Look up the run of each ancestor that holds any assignment; runs are sorted by end.
         for &scope in anc.ids.iter().take(anc.n) {
-            let from = match slot.near.iter().find(|n| n.scope == scope) {
+            let from = match slot.near.find(scope) {
+                // No role of the run allows the action: its entries are not read.
+                Some(n) if !memo.any_allows(&self.roles, n.roles) => continue,
                 Some(n) => n.from,
                 None if runs::bloom_has(&slot.bloom, scope) => match slot.far.get(scope) {
                     Some(from) => from,
@@ -967,10 +1108,13 @@ impl IndexData {
 
     fn check(&self, principal: PrincipalId, action: &str, scope: &str, now: i64) -> Decision {
         let now = clamp(now);
-        let Some(pi) = self.holding(principal) else { return Decision::DENY };
+        let Some(&pi) = self.ids.get(&principal) else { return Decision::DENY };
         let Some(slot) = self.principals.get(pi as usize) else { return Decision::DENY };
         let anc = self.ancestors(scope);
-        let mut memo = RoleMemo::new(action, &self.segments);
+        let mut memo = RoleMemo::recall(action, &self.segments, self.roles_gen);
+        if !slot.holds {
+            return Decision::DENY;
+        }
         // Direct assignments first: they win ties, and a permanent one cannot be beaten.
         let mut best = self.best_in(slot, &anc, now, FOREVER, now, &mut memo);
         if best.is_none_or(|(_, end)| end != FOREVER) {
@@ -984,6 +1128,7 @@ impl IndexData {
                 }
             });
         }
+        memo.remember(self.roles_gen);
         match best.and_then(|(rec, end)| self.grant(pi, rec, end)) {
             Some(g) => Decision { allowed: true, grant: Some(g) },
             None => Decision::DENY,
@@ -1046,7 +1191,7 @@ impl IndexData {
         let mut out: Vec<PrincipalId> = candidates
             .into_iter()
             .filter_map(|i| self.principals.get(i as usize))
-            .filter(|slot| slot.holds && slot.info.as_ref().is_some_and(|p| p.kind == PrincipalKind::User))
+            .filter(|slot| slot.holds && slot.name.is_some() && slot.kind == PrincipalKind::User)
             .map(|slot| slot.id)
             .filter(|id| self.check(*id, action, scope, now).allowed)
             .collect();
@@ -1098,6 +1243,7 @@ impl IndexData {
     }
 
     fn put_role(&mut self, role: RoleDefinition) {
+        self.roles_gen = next_roles_gen();
         let r = self.role_slot(role.id);
         let compiled = CompiledRole::new(role.permissions, &mut self.segments);
         if let Some(slot) = self.roles.get_mut(r as usize) {
@@ -1110,6 +1256,7 @@ impl IndexData {
         if let Some(&i) = self.role_ids.get(&id) {
             return i;
         }
+        self.roles_gen = next_roles_gen();
         let i = len_u32(self.roles.len());
         self.roles.push(RoleSlot { id, name: None, role: None });
         self.role_ids.insert(id, i);
@@ -1131,8 +1278,15 @@ impl IndexData {
             None => (NONE, 0),
         };
         let i = len_u32(self.scopes.len());
+        let chain = len_u32(self.chains.len());
+        if let Some(p) = self.scopes.get(parent as usize) {
+            let from = p.chain as usize;
+            self.chains.extend_from_within(from..from + usize::from(p.depth) + 1);
+        }
+        self.chains.push(i);
+        self.max_depth = self.max_depth.max(usize::from(depth));
         let path: Arc<str> = Arc::from(path);
-        self.scopes.push(ScopeNode { path: path.clone(), parent, depth, active: 0 });
+        self.scopes.push(ScopeNode { path: path.clone(), depth, active: 0, chain });
         self.scope_ids.insert(path, i);
         i
     }
@@ -1141,8 +1295,8 @@ impl IndexData {
     fn put_principal(&mut self, p: IndexPrincipal) -> bool {
         let i = self.principal_slot(p.id);
         let Some(slot) = self.principals.get_mut(i as usize) else { return false };
-        if let Some(old) = &slot.info {
-            let key = old.name.to_lowercase();
+        if let Some(old) = &slot.name {
+            let key = old.to_lowercase();
             if self.names.get(&key) == Some(&i) {
                 self.names.remove(&key);
             }
@@ -1151,7 +1305,8 @@ impl IndexData {
         let was = slot.confers;
         slot.holds = p.enabled;
         slot.confers = p.enabled && p.kind == PrincipalKind::Group;
-        slot.info = Some(p);
+        slot.kind = p.kind;
+        slot.name = Some(p.name.into_boxed_str());
         was != slot.confers
     }
 
@@ -1387,7 +1542,7 @@ impl IndexData {
                     + s.closure.capacity() * size_of::<Reach>()
                     + s.parents.capacity() * size_of::<Edge>()
                     + s.children.capacity() * size_of::<u32>()
-                    + s.info.as_ref().map_or(0, |p| p.name.capacity())
+                    + s.name.as_ref().map_or(0, |n| n.len())
             })
             .sum();
         let names: usize = self.names.keys().map(String::capacity).sum();
@@ -1410,6 +1565,7 @@ impl IndexData {
             + segments
             + map(&self.scope_ids)
             + self.scopes.capacity() * size_of::<ScopeNode>()
+            + self.chains.capacity() * size_of::<u32>()
             + scopes
             + map(&self.rec_ids.folded)
             + map(&self.rec_ids.clashes)

@@ -189,6 +189,93 @@ fn unknown_or_removed_roles_grant_nothing() {
     assert!(!allowed(&idx, 1, "y.read", "/", 5));
 }
 
+/// What a thread learnt of which roles allow an action is kept for its next check of the action,
+/// and forgotten when a role changes or the index is replaced (the same role id and index, other
+/// permissions).
+#[test]
+fn what_a_thread_learnt_of_the_roles_follows_every_role_change() {
+    let idx = world();
+    idx.upsert_role(role(7, &["x.*"], &[]));
+    idx.upsert_assignment(&active(1, pid(1), rid(7), "/", 0, None));
+    for _ in 0..3 {
+        assert!(allowed(&idx, 1, "x.read", "/a", 5));
+        assert!(!allowed(&idx, 1, "y.read", "/a", 5));
+    }
+    idx.upsert_role(role(7, &["y.*"], &[]));
+    assert!(!allowed(&idx, 1, "x.read", "/a", 5));
+    assert!(allowed(&idx, 1, "y.read", "/a", 5));
+    idx.remove_role(rid(7));
+    assert!(!allowed(&idx, 1, "y.read", "/a", 5));
+    let load = |actions: &[&str]| {
+        let mut roles = builtin_roles();
+        roles.push(role(7, actions, &[]));
+        idx.load(vec![user(1)], vec![], roles, vec![active(1, pid(1), rid(7), "/", 0, None)]);
+    };
+    load(&["x.*"]);
+    assert!(allowed(&idx, 1, "x.read", "/a", 5) && !allowed(&idx, 1, "y.read", "/a", 5));
+    load(&["y.*"]);
+    assert!(!allowed(&idx, 1, "x.read", "/a", 5) && allowed(&idx, 1, "y.read", "/a", 5));
+    // Two indexes checked in turn on one thread: each answers from its own roles.
+    let other = world();
+    other.upsert_role(role(7, &["x.*"], &[]));
+    other.upsert_assignment(&active(1, pid(1), rid(7), "/", 0, None));
+    for _ in 0..3 {
+        assert!(allowed(&other, 1, "x.read", "/a", 5) && !allowed(&idx, 1, "x.read", "/a", 5));
+        assert!(!allowed(&other, 1, "y.read", "/a", 5) && allowed(&idx, 1, "y.read", "/a", 5));
+    }
+}
+
+/// More actions than a thread remembers, in turn, and actions too long to remember: every answer
+/// is the one a fresh evaluation gives.
+#[test]
+fn many_actions_in_turn_are_answered_each_by_its_own_roles() {
+    let idx = world();
+    for k in 0..40u128 {
+        idx.upsert_role(role(100 + k, &[&format!("a{k}.*")], &[]));
+        idx.upsert_assignment(&active(k, pid(1), rid(100 + k), "/", 0, None));
+    }
+    let long = format!("a3.{}", "b".repeat(300));
+    for round in 0..3 {
+        for k in 0..80 {
+            assert_eq!(allowed(&idx, 1, &format!("a{k}.read"), "/x", 5), k < 40, "a{k}, round {round}");
+        }
+        assert!(allowed(&idx, 1, &long, "/x", 5), "{round}");
+        assert!(!allowed(&idx, 1, &format!("z{}", "b".repeat(300)), "/x", 5), "{round}");
+    }
+}
+
+/// A long list whose runs mix roles, some of index 63 and above (beyond a run's role set's own
+/// bits): a run is passed over only when none of its roles allows the action.
+#[test]
+fn runs_with_many_roles_are_passed_over_only_when_none_allows() {
+    let idx = world();
+    for k in 0..80u128 {
+        idx.upsert_role(role(100 + k, &[&format!("a{k}.*")], &[]));
+    }
+    // Group 10 (user 1 is in it): at `/` every fifth role, at `/t` roles 60-79, at `/t/u` one.
+    idx.set_membership(pid(10), pid(1), true);
+    let mut n = 0;
+    let mut grant = |k: u128, at: &str| {
+        n += 1;
+        idx.upsert_assignment(&active(n, pid(10), rid(100 + k), at, 0, Some(100 + n as i64)));
+    };
+    for k in (0..80).step_by(5) {
+        grant(k, "/");
+    }
+    for k in 60..80 {
+        grant(k, "/t");
+    }
+    grant(1, "/t/u");
+    for k in 0..80u128 {
+        let at_root = k % 5 == 0;
+        assert_eq!(allowed(&idx, 1, &format!("a{k}.read"), "/x", 5), at_root, "a{k} at /x");
+        assert_eq!(allowed(&idx, 1, &format!("a{k}.read"), "/t/v", 5), at_root || k >= 60, "a{k} at /t/v");
+        assert_eq!(allowed(&idx, 1, &format!("a{k}.read"), "/t/u/w", 5), at_root || k >= 60 || k == 1, "a{k}");
+    }
+    let d = idx.check(pid(1), "a70.read", "/t/u/w", t(5));
+    assert_eq!(d.grant.map(|g| (g.scope.to_string(), g.role_id)), Some(("/t".to_owned(), rid(170))));
+}
+
 #[test]
 fn disabled_and_unknown_principals_are_denied() {
     let idx = world();
@@ -927,9 +1014,20 @@ fn dump(d: &IndexData) -> String {
     for (i, s) in d.principals.iter().enumerate() {
         let _ = writeln!(
             out,
-            "slot {i}: {:?} {:?} holds={} confers={} entries={:?} bloom={:?} near={:?} far={:?} closure={:?} \
-             parents={:?} children={:?}",
-            s.id, s.info, s.holds, s.confers, s.entries, s.bloom, s.near, s.far, s.closure, s.parents, s.children
+            "slot {i}: {:?} {:?} {:?} holds={} confers={} entries={:?} bloom={:?} near={:?} far={:?} \
+             closure={:?} parents={:?} children={:?}",
+            s.id,
+            s.name,
+            s.kind,
+            s.holds,
+            s.confers,
+            s.entries,
+            s.bloom,
+            s.near,
+            s.far,
+            s.closure,
+            s.parents,
+            s.children
         );
     }
     let ids: BTreeMap<_, _> = d.ids.iter().collect();
@@ -940,7 +1038,7 @@ fn dump(d: &IndexData) -> String {
     let clashes: BTreeMap<_, _> = d.rec_ids.clashes.iter().collect();
     let segments: BTreeMap<_, _> = d.segments.iter().collect();
     let _ = writeln!(out, "ids {ids:?}\nnames {names:?}\nrole_ids {role_ids:?}\nroles {:?}", d.roles);
-    let _ = writeln!(out, "scope_ids {scope_ids:?}\nscopes {:?}", d.scopes);
+    let _ = writeln!(out, "scope_ids {scope_ids:?}\nscopes {:?}\nchains {:?}", d.scopes, d.chains);
     let _ = writeln!(out, "folded {folded:?}\nclashes {clashes:?}\nrecs {:?}\nfree {:?}", d.recs, d.free);
     let _ = writeln!(out, "segments {segments:?}");
     out
