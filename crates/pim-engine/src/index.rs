@@ -258,7 +258,7 @@ impl AccessIndex {
     /// Whether [`AccessIndex::principal`] knows `id` (without copying its name).
     pub fn knows(&self, id: PrincipalId) -> bool {
         let d = self.data.read();
-        d.ids.get(&id).and_then(|&i| d.principals.get(i as usize)).is_some_and(|s| s.info.is_some())
+        d.ids.get(&id).and_then(|&i| d.principals.get(i as usize)).is_some_and(|s| s.name.is_some())
     }
 
     /// Groups the principal belongs to at `now`, transitively (static memberships and active
