@@ -446,58 +446,36 @@ impl Engine {
         for w in self.options.notifications.webhooks.iter().filter(|w| w.wants(&notice.event)) {
             to.push((Channel::Webhook, w.name.clone()));
         }
-        let Some((last_channel, last_recipient)) = to.pop() else { return Vec::new() };
+        let Some((channel, recipient)) = to.pop() else { return Vec::new() };
         let data = std::mem::take(&mut notice.data);
         let payload = compose::payload(&notice, data, now);
-        let row = |channel: Channel,
-                   recipient: String,
-                   (event, subject, text, payload, scope): (
-            String,
-            String,
-            String,
-            serde_json::Value,
-            Option<ScopePath>,
-        )| {
-            Notification {
-                id: NotificationId::new(),
-                created_at: now,
-                event,
-                channel,
-                recipient,
-                subject,
-                text,
-                payload,
-                critical: notice.critical,
-                status: DeliveryStatus::Pending,
-                attempts: 0,
-                next_attempt_at: now,
-                claimed_until: None,
-                last_error: None,
-                delivered_at: None,
-                principal_id: notice.principal_id,
-                role_id: notice.role_id,
-                scope,
-                request_id: notice.request_id,
-            }
+        let last = Notification {
+            id: NotificationId::new(),
+            created_at: now,
+            event: notice.event,
+            channel,
+            recipient,
+            subject: notice.subject,
+            text: notice.text,
+            payload,
+            critical: notice.critical,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            claimed_until: None,
+            last_error: None,
+            delivered_at: None,
+            principal_id: notice.principal_id,
+            role_id: notice.role_id,
+            scope: notice.scope,
+            request_id: notice.request_id,
         };
-        let mut rows: Vec<Notification> = Vec::with_capacity(to.len() + 1);
-        for (channel, recipient) in to {
-            let copy = (
-                notice.event.clone(),
-                notice.subject.clone(),
-                notice.text.clone(),
-                payload.clone(),
-                notice.scope.clone(),
-            );
-            rows.push(row(channel, recipient, copy));
-        }
-        let (event, subject, text, scope) = (
-            std::mem::take(&mut notice.event),
-            std::mem::take(&mut notice.subject),
-            std::mem::take(&mut notice.text),
-            notice.scope.take(),
-        );
-        rows.push(row(last_channel, last_recipient, (event, subject, text, payload, scope)));
+        // Each row's id is drawn as it is added, so the ids follow the rows' order.
+        let mut rows: Vec<Notification> = to
+            .into_iter()
+            .map(|(channel, recipient)| Notification { id: NotificationId::new(), channel, recipient, ..last.clone() })
+            .collect();
+        rows.push(Notification { id: NotificationId::new(), ..last });
         rows
     }
 

@@ -150,32 +150,10 @@ pub async fn get_assignment(c: &mut AnyConnection, id: AssignmentId) -> Result<O
     r.as_ref().map(assignment).transpose()
 }
 
-/// The assignments with these ids (those that exist, in no particular order), many ids a
-/// statement (as [`crate::q::get_principals`] reads principals): the change feed's follower reads
-/// those of a page of entries at once.
+/// The assignments with these ids (those that exist, in no particular order; see
+/// [`crate::q::rows_by_ids`]): the change feed's follower reads those of a page of entries at once.
 pub async fn get_assignments(c: &mut AnyConnection, ids: &[AssignmentId]) -> Result<Vec<Assignment>> {
-    let mut out = Vec::with_capacity(ids.len());
-    let sqlite = crate::sql::is_sqlite(c);
-    let per = if sqlite { crate::q::chunk_sizes(c, 1).0 } else { crate::q::JSON_ROWS };
-    let json_sql =
-        format!("SELECT {ASSIGNMENT_COLS} FROM assignments WHERE id IN ({})", crate::sql::json_texts_select("$1"));
-    for chunk in ids.chunks(per) {
-        let sql;
-        let q = if sqlite {
-            sql = format!(
-                "SELECT {ASSIGNMENT_COLS} FROM assignments WHERE id IN {}",
-                crate::q::in_list(true, chunk.len())
-            );
-            chunk.iter().fold(sqlx::query(&sql), |q, id| q.bind(id.to_string()))
-        } else {
-            sqlx::query(&json_sql).bind(crate::sql::json_texts(chunk))
-        };
-        let mut rows = q.fetch(&mut *c);
-        while let Some(r) = rows.try_next().await? {
-            out.push(assignment(&r)?);
-        }
-    }
-    Ok(out)
+    crate::q::rows_by_ids(c, ASSIGNMENT_COLS, "assignments", ids, assignment).await
 }
 
 /// Assignments matching `f`, ordered by id.

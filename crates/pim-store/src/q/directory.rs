@@ -103,30 +103,10 @@ pub async fn get_principal(c: &mut AnyConnection, id: PrincipalId) -> Result<Opt
     r.as_ref().map(principal).transpose()
 }
 
-/// The principals with these ids (those that exist, in no particular order): on PostgreSQL 2,000
-/// ids a statement bound as one JSON parameter (see [`crate::sql::json_rows_select`]), on SQLite
-/// 500 (`?` each).
+/// The principals with these ids (those that exist, in no particular order; see
+/// [`crate::q::rows_by_ids`]).
 pub async fn get_principals(c: &mut AnyConnection, ids: &[PrincipalId]) -> Result<Vec<Principal>> {
-    let mut out = Vec::with_capacity(ids.len());
-    let sqlite = crate::sql::is_sqlite(c);
-    let per = if sqlite { crate::q::chunk_sizes(c, 1).0 } else { crate::q::JSON_ROWS };
-    let json_sql =
-        format!("SELECT {PRINCIPAL_COLS} FROM principals WHERE id IN ({})", crate::sql::json_texts_select("$1"));
-    for chunk in ids.chunks(per) {
-        let sql;
-        let q = if sqlite {
-            sql =
-                format!("SELECT {PRINCIPAL_COLS} FROM principals WHERE id IN {}", crate::q::in_list(true, chunk.len()));
-            chunk.iter().fold(sqlx::query(&sql), |q, id| q.bind(id.to_string()))
-        } else {
-            sqlx::query(&json_sql).bind(crate::sql::json_texts(chunk))
-        };
-        let mut rows = q.fetch(&mut *c);
-        while let Some(r) = futures_util::TryStreamExt::try_next(&mut rows).await? {
-            out.push(principal(&r)?);
-        }
-    }
-    Ok(out)
+    crate::q::rows_by_ids(c, PRINCIPAL_COLS, "principals", ids, principal).await
 }
 
 /// The principal with this name, compared case-insensitively.

@@ -68,6 +68,37 @@ pub(crate) fn chunk_sizes(c: &AnyConnection, cols: usize) -> (usize, usize) {
     if crate::sql::is_sqlite(c) { (500, (10_000 / cols).max(1)) } else { (500, (60_000 / cols).clamp(1, 500)) }
 }
 
+/// The rows of `from` (a table, its columns `cols`) whose `id` is among `ids`, each read by `row`,
+/// in no particular order: on SQLite 500 ids a statement (`?` each), on PostgreSQL
+/// [`JSON_ROWS`] a statement bound as one JSON parameter.
+pub(crate) async fn rows_by_ids<T, I: std::fmt::Display>(
+    c: &mut AnyConnection,
+    cols: &str,
+    from: &str,
+    ids: &[I],
+    row: fn(&sqlx::any::AnyRow) -> crate::error::Result<T>,
+) -> crate::error::Result<Vec<T>> {
+    use futures_util::TryStreamExt as _;
+    let mut out = Vec::with_capacity(ids.len());
+    let sqlite = crate::sql::is_sqlite(c);
+    let per = if sqlite { chunk_sizes(c, 1).0 } else { JSON_ROWS };
+    let json_sql = format!("SELECT {cols} FROM {from} WHERE id IN ({})", crate::sql::json_texts_select("$1"));
+    for chunk in ids.chunks(per) {
+        let sql;
+        let q = if sqlite {
+            sql = format!("SELECT {cols} FROM {from} WHERE id IN {}", in_list(true, chunk.len()));
+            chunk.iter().fold(sqlx::query(&sql), |q, id| q.bind(id.to_string()))
+        } else {
+            sqlx::query(&json_sql).bind(crate::sql::json_texts(chunk))
+        };
+        let mut rows = q.fetch(&mut *c);
+        while let Some(r) = rows.try_next().await? {
+            out.push(row(&r)?);
+        }
+    }
+    Ok(out)
+}
+
 /// `(?, ?, ...)` (SQLite) or `($n, ...)` (PostgreSQL, from `$1`) for `n` ids.
 pub(crate) fn in_list(sqlite: bool, n: usize) -> String {
     let mut s = String::with_capacity(n * 6 + 2);
