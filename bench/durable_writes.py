@@ -152,6 +152,46 @@ def pim_phase(port, role, tokens, seconds, round_no, acked):
             "clientCpuSeconds": round(cpu_seconds() - cpu0, 2)}
 
 
+def scrape_batches(port):
+    """pim_write_batch_{requests,seconds} from /metrics: {name: {"buckets": {le: n}, "sum": x, "count": n}}
+    (empty for a pim without them)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'(pim_write_batch_(?:requests|seconds))_(bucket|sum|count)(?:\{le="([^"]+)"\})? (\S+)$', line)
+        if not m:
+            continue
+        h = out.setdefault(m.group(1), {"buckets": {}, "sum": 0.0, "count": 0})
+        if m.group(2) == "bucket":
+            h["buckets"][m.group(3)] = int(m.group(4))
+        else:
+            h[m.group(2)] = float(m.group(4))
+    return out
+
+
+def batch_figures(before, after):
+    """The batches of a phase (the difference of two scrapes): per histogram its count, mean and the share
+    of batches in each bucket (not cumulative)."""
+    figures = {}
+    for name, h in after.items():
+        b = before.get(name, {"buckets": {}, "sum": 0.0, "count": 0})
+        n = h["count"] - b["count"]
+        if n <= 0:
+            continue
+        prev, shares = 0, {}
+        for le, cum in h["buckets"].items():
+            cum -= b["buckets"].get(le, 0)
+            if cum - prev:
+                shares[le] = round((cum - prev) / n, 3)
+            prev = cum
+        figures[name.removeprefix("pim_write_batch_")] = {"batches": int(n), "mean": (h["sum"] - b["sum"]) / n,
+                                                           "shareByBucket": shares}
+    return figures
+
+
 def sqlite_raw_phase(db, clients, seconds):
     """CLIENTS threads, one connection each, one row per transaction, at pim's durability."""
     setup = sqlite3.connect(db, isolation_level=None, timeout=30)
@@ -268,8 +308,10 @@ def run_backend(name, args, tmp, pg_admin_url):
                                         stderr=subprocess.DEVNULL)
                 time.sleep(0.5)
             s0 = cpu_seconds(server.proc.pid)
+            m0 = scrape_batches(server.port)
             api = pim_phase(server.port, role, tokens, args.seconds, r, acked)
             api["serverCpuSeconds"] = round(cpu_seconds(server.proc.pid) - s0, 2)
+            api["writeBatches"] = batch_figures(m0, scrape_batches(server.port))
             api["serverCpuMsPerActivation"] = round(1000 * api["serverCpuSeconds"] / max(api["activations"], 1), 3)
             if perf:
                 perf.send_signal(signal.SIGINT)
@@ -280,6 +322,11 @@ def run_backend(name, args, tmp, pg_admin_url):
                 f"(ratio {api['ratio']:.2f}; server CPU {api['serverCpuSeconds']} s = "
                 f"{api['serverCpuMsPerActivation']:.2f} ms per activation, client CPU "
                 f"{api['clientCpuSeconds']} s over {api['seconds']} s)")
+            wb = api["writeBatches"]
+            if wb.get("requests") and wb.get("seconds"):
+                log(f"{name}: round {r}: {wb['requests']['batches']} batches, {wb['requests']['mean']:.2f} requests "
+                    f"and {1000 * wb['seconds']['mean']:.2f} ms of batch lock each; requests per batch by bucket "
+                    f"{wb['requests']['shareByBucket']}, lock held by bucket (s) {wb['seconds']['shareByBucket']}")
         chain = admin.must("POST", "/api/v1/audit/verify", {})
         admin.close()
         server.kill()

@@ -1,5 +1,5 @@
 //! Prometheus metrics at `/metrics` (text exposition format): request counts by status class,
-//! check decisions, and the size of the access index. No labels carry ids or names.
+//! check decisions, the size of the access index, group commit's batches. No labels carry ids or names.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +54,34 @@ impl Metrics {
     }
 }
 
+/// One histogram in the exposition format: its buckets (cumulative), `+Inf`, sum and count.
+fn render_histogram(out: &mut String, name: &str, help: &str, h: &pim_engine::requests::Histogram) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (bound, n) in h.bounds.iter().zip(&h.cumulative) {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
+    let _ = writeln!(out, "{name}_sum {}", h.sum);
+    let _ = writeln!(out, "{name}_count {}", h.count);
+}
+
+/// Group commit: requests per batch and seconds the batch lock was held per batch.
+fn render_write_batches(out: &mut String, f: &pim_engine::requests::BatchFigures) {
+    render_histogram(
+        out,
+        "pim_write_batch_requests",
+        "Self-activations and self-deactivations carried out per group-commit batch (one transaction).",
+        &f.requests,
+    );
+    render_histogram(
+        out,
+        "pim_write_batch_seconds",
+        "Seconds the group-commit batch lock was held per batch, from taking it to the end of the commit.",
+        &f.seconds,
+    );
+}
+
 /// The connectors' queues: rows due, how long the longest-waiting access has been out of line, and failing rows.
 fn render_connectors(out: &mut String, queues: &[pim_engine::connectors::QueueFigures]) {
     if queues.is_empty() {
@@ -84,6 +112,7 @@ fn render_connectors(out: &mut String, queues: &[pim_engine::connectors::QueueFi
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format", body = String)))]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let mut body = s.metrics.render(s.engine.index().len());
+    render_write_batches(&mut body, &s.engine.write_batch_figures());
     if let Ok(queues) = s.engine.connector_queues().await {
         render_connectors(&mut body, &queues);
     }
@@ -108,5 +137,28 @@ mod tests {
         assert!(text.contains("pim_http_responses_total{class=\"5xx\"} 1"));
         assert!(text.contains("pim_checks_total{decision=\"allowed\"} 1"));
         assert!(text.contains("pim_index_assignments 7"));
+    }
+
+    #[test]
+    fn renders_the_write_batch_histograms() {
+        let mut f = pim_engine::requests::BatchFigures::default();
+        f.requests.cumulative[2..].iter_mut().for_each(|c| *c = 1);
+        f.requests.count = 1;
+        f.requests.sum = 3.0;
+        f.seconds.cumulative[4..].iter_mut().for_each(|c| *c = 1);
+        f.seconds.count = 1;
+        f.seconds.sum = 0.0025;
+        let mut text = String::new();
+        render_write_batches(&mut text, &f);
+        assert!(text.contains("# TYPE pim_write_batch_requests histogram"), "{text}");
+        assert!(text.contains("pim_write_batch_requests_bucket{le=\"2\"} 0\n"), "{text}");
+        assert!(text.contains("pim_write_batch_requests_bucket{le=\"4\"} 1\n"), "{text}");
+        assert!(text.contains("pim_write_batch_requests_bucket{le=\"+Inf\"} 1\n"), "{text}");
+        assert!(text.contains("pim_write_batch_requests_sum 3\n"), "{text}");
+        assert!(text.contains("pim_write_batch_requests_count 1\n"), "{text}");
+        assert!(text.contains("# TYPE pim_write_batch_seconds histogram"), "{text}");
+        assert!(text.contains("pim_write_batch_seconds_bucket{le=\"0.002\"} 0\n"), "{text}");
+        assert!(text.contains("pim_write_batch_seconds_bucket{le=\"0.003\"} 1\n"), "{text}");
+        assert!(text.contains("pim_write_batch_seconds_sum 0.0025\n"), "{text}");
     }
 }

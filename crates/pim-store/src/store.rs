@@ -1,5 +1,5 @@
 //! The [`Store`]: the connection pool, its backend, pooled read connections and serialized write
-//! transactions that append to the audit chain.
+//! transactions that append to the audit chain (on SQLite, on a write connection of their own).
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -111,6 +111,12 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions run. SQLite: a pool of **one** connection, outside `pool`, so
+    /// every write transaction runs on the same connection, whose page cache stays valid from one
+    /// to the next (SQLite drops a connection's cache when another connection wrote; handed a
+    /// different pooled connection each time, a writer read its pages again through the OS).
+    /// PostgreSQL: `pool` itself (the server holds the cache).
+    writes: AnyPool,
     backend: Backend,
     /// The URL the pool connects to, for the start-up read that opens connections of the native
     /// drivers ([`crate::index_load`]).
@@ -181,7 +187,23 @@ impl Store {
         };
         let pool = pool.connect(&url).await?;
         migrate::run(&pool, backend).await?;
-        Ok(Store { pool, backend, url: url.into(), writer: Arc::new(Mutex::new(())) })
+        let writes = match backend {
+            // Opened now and kept open (no idle timeout, no lifetime): its cache is the point.
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(options.acquire_timeout)
+                    .test_before_acquire(false)
+                    .after_connect(sqlite_after_connect)
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Store { pool, writes, backend, url: url.into(), writer: Arc::new(Mutex::new(())) })
     }
 
     /// The backend.
@@ -218,7 +240,7 @@ impl Store {
     /// the chain stays linear. Do not open a second write transaction while holding one.
     pub async fn write(&self, now: Timestamp) -> Result<WriteTx> {
         let guard = Arc::clone(&self.writer).lock_owned().await;
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.writes.begin_with(self.backend.begin_write()).await?;
         let head = sqlx::query("UPDATE audit_head SET locked_at = $1 WHERE id = 1 RETURNING seq, hash")
             .bind(now.0)
             .fetch_optional(&mut *tx)
@@ -247,6 +269,7 @@ impl Store {
 
     /// Closes every connection; the store is unusable afterwards.
     pub async fn close(&self) {
+        self.writes.close().await;
         self.pool.close().await;
     }
 }

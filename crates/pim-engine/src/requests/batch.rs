@@ -21,6 +21,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use pim_domain::{AuditDraft, Principal, PrincipalId};
 use tokio::sync::oneshot;
@@ -41,6 +42,66 @@ pub(crate) struct WriteBatch {
     leader: Arc<tokio::sync::Mutex<()>>,
     /// Transactions written and requests carried out in them (for tests and the log).
     stats: Mutex<BatchStats>,
+    /// The distributions of batch sizes and of the time the batch lock is held (for `/metrics`).
+    figures: Mutex<BatchFigures>,
+}
+
+/// Upper bounds of the buckets of [`BatchFigures::requests`] (requests per batch).
+pub const BATCH_REQUESTS_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, MAX_BATCH as f64];
+
+/// Upper bounds of the buckets of [`BatchFigures::seconds`] (seconds the batch lock is held).
+pub const BATCH_SECONDS_BUCKETS: [f64; 11] =
+    [0.000_25, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0];
+
+/// A histogram as Prometheus exposes one: how many observations fell at or below each bound
+/// (cumulative), their count and their sum.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Histogram {
+    /// The buckets' upper bounds, increasing (`+Inf` is implied).
+    pub bounds: &'static [f64],
+    /// Observations at or below each bound (cumulative, one per bound).
+    pub cumulative: Vec<u64>,
+    /// Observations in all.
+    pub count: u64,
+    /// Sum of the observations.
+    pub sum: f64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram { bounds, cumulative: vec![0; bounds.len()], count: 0, sum: 0.0 }
+    }
+
+    fn observe(&mut self, v: f64) {
+        for (b, c) in self.bounds.iter().zip(self.cumulative.iter_mut()) {
+            if v <= *b {
+                *c += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += v;
+    }
+}
+
+/// Group commit as `/metrics` shows it: requests per batch and seconds the batch lock was held
+/// per batch (from taking the lock to the end of the commit: the transaction, its reads, its
+/// requests' statements and its commit with the fsync). Throughput is at most the one over the
+/// other.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchFigures {
+    /// Requests carried out per batch (one observation per batch written).
+    pub requests: Histogram,
+    /// Seconds the batch lock was held per batch.
+    pub seconds: Histogram,
+}
+
+impl Default for BatchFigures {
+    fn default() -> Self {
+        BatchFigures {
+            requests: Histogram::new(&BATCH_REQUESTS_BUCKETS),
+            seconds: Histogram::new(&BATCH_SECONDS_BUCKETS),
+        }
+    }
 }
 
 /// How many batches were written, with how many requests.
@@ -60,6 +121,18 @@ struct Job {
 }
 
 impl WriteBatch {
+    /// Records a batch of `requests` written while the lock was held for `held`.
+    fn observe(&self, requests: usize, held: Duration) {
+        let mut f = self.figures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f.requests.observe(requests as f64);
+        f.seconds.observe(held.as_secs_f64());
+    }
+
+    /// The batch sizes and lock-held times so far.
+    pub(crate) fn figures(&self) -> BatchFigures {
+        self.figures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
         self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -110,6 +183,7 @@ impl Engine {
                 }
                 l = Arc::clone(&self.batch.leader).lock_owned() => l,
             };
+            let held = Instant::now();
             match answer.try_recv() {
                 Ok(r) => return r,
                 Err(oneshot::error::TryRecvError::Closed) => {
@@ -126,7 +200,7 @@ impl Engine {
             // not abandon the others' requests half way.
             let engine = self.clone();
             let done = tokio::spawn(async move {
-                engine.write_batch(jobs).await;
+                engine.write_batch(jobs, held).await;
                 drop(leader);
             });
             if done.await.is_err() {
@@ -156,8 +230,14 @@ impl Engine {
         Ok((tx, sharing))
     }
 
-    /// Carries out `jobs` in one transaction and answers each.
-    async fn write_batch(&self, mut jobs: Vec<Job>) {
+    /// The distributions of group commit's batch sizes and lock-held times (for `/metrics`).
+    pub fn write_batch_figures(&self) -> BatchFigures {
+        self.batch.figures()
+    }
+
+    /// Carries out `jobs` in one transaction and answers each; `held` is when the batch lock was
+    /// taken (the batch is observed in the figures before any answer).
+    async fn write_batch(&self, mut jobs: Vec<Job>, held: Instant) {
         let started = self.now();
         let (mut tx, mut sharing) = match self.begin_batch(&jobs, started).await {
             Ok(begun) => begun,
@@ -237,6 +317,7 @@ impl Engine {
             s.requests += written.len() as u64;
             s.largest = s.largest.max(written.len());
         }
+        self.batch.observe(written.len(), held.elapsed());
         for (job, r) in written {
             let answer = match (&committed, r) {
                 (_, Err(e)) => Err(e),

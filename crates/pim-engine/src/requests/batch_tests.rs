@@ -148,6 +148,12 @@ async fn waiting_requests_share_one_transaction_and_a_refusal_undoes_only_itself
     assert_eq!(before, BatchStats::default(), "admin requests are not batched");
     let answers = w.together(requests).await;
     assert_eq!(w.engine.batch.stats(), BatchStats { batches: 1, requests: 7, largest: 7 }, "one transaction");
+    // Observed for `/metrics` before the answers: one batch of 7, one time the lock was held.
+    let f = w.engine.write_batch_figures();
+    assert_eq!((f.requests.count, f.requests.sum), (1, 7.0));
+    assert_eq!(f.requests.cumulative, vec![0, 0, 0, 1, 1, 1, 1], "7 requests: in the buckets from le=8");
+    assert_eq!(f.seconds.count, 1);
+    assert!(f.seconds.sum > 0.0, "{f:?}");
     match &answers[3] {
         Err(EngineError::Refused(e)) => assert_eq!(e.kind, ErrorKind::NotEligible),
         other => panic!("{other:?}"),

@@ -24,6 +24,7 @@ use crate::follow::Change;
 use crate::notify::RequestEvent;
 
 pub use approve::DecisionInput;
+pub use batch::{BATCH_REQUESTS_BUCKETS, BATCH_SECONDS_BUCKETS, BatchFigures, Histogram};
 use plan::Plan;
 pub(crate) use plan::ensure_global_admin_remains;
 

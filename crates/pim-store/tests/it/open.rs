@@ -40,6 +40,34 @@ async fn sqlite_connections_are_durable_and_enforce_foreign_keys() {
 }
 
 #[tokio::test]
+async fn sqlite_write_transactions_run_on_one_connection_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("pim.db").display());
+    let options = pim_store::StoreOptions { max_connections: 2, acquire_timeout: std::time::Duration::from_secs(2) };
+    let store = Store::open_with(&url, &options).await.unwrap();
+    let now = Timestamp(1_767_603_600_000);
+    // Every read connection held: a write transaction still begins (it is not taken from them).
+    let (r1, r2) = (store.read().await.unwrap(), store.read().await.unwrap());
+    let mut tx = store.write(now).await.unwrap();
+    let int = |r: sqlx::any::AnyRow| r.try_get::<i64, _>(0).unwrap();
+    let c = tx.conn();
+    assert_eq!(int(sqlx::query("PRAGMA synchronous").fetch_one(&mut *c).await.unwrap()), 2, "FULL");
+    assert_eq!(int(sqlx::query("PRAGMA foreign_keys").fetch_one(&mut *c).await.unwrap()), 1);
+    assert_eq!(int(sqlx::query("PRAGMA busy_timeout").fetch_one(&mut *c).await.unwrap()), 5000);
+    // A temporary table lives on its connection only: the next write transaction sees it.
+    sqlx::query("CREATE TEMP TABLE write_probe (x INTEGER)").execute(&mut *c).await.unwrap();
+    tx.commit().await.unwrap();
+    drop((r1, r2));
+    for _ in 0..3 {
+        let mut tx = store.write(now).await.unwrap();
+        let n = int(sqlx::query("SELECT count(*) FROM temp.write_probe").fetch_one(tx.conn()).await.unwrap());
+        assert_eq!(n, 0);
+        tx.commit().await.unwrap();
+    }
+    store.close().await;
+}
+
+#[tokio::test]
 async fn unknown_url_schemes_are_refused() {
     let err = Store::open("mysql://localhost/pim").await.unwrap_err();
     assert!(matches!(err, StoreError::Config(_)), "{err:?}");

@@ -39,6 +39,7 @@ async fn checks_follow_groups_and_scope_inheritance(b: Backend) {
     assert_eq!(code_, 200);
     assert!(body.contains("pim_checks_total{decision=\"allowed\"} 2"), "{body}");
     assert!(body.contains("pim_index_assignments "), "{body}");
+    assert!(body.contains("# TYPE pim_write_batch_seconds histogram"), "{body}");
     s.stop().await;
 }
 
