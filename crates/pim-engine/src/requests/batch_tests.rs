@@ -332,7 +332,7 @@ async fn an_answered_request_does_not_wait_for_the_next_batch(postgres: bool) {
         tokio::task::yield_now().await;
     }
     let jobs = std::mem::take(&mut *w.engine.batch.lock_queue());
-    w.engine.write_batch(jobs).await;
+    w.engine.write_batch(jobs, std::time::Instant::now()).await;
     let answer = tokio::time::timeout(std::time::Duration::from_secs(10), task)
         .await
         .expect("answered while the batch lock is held")
