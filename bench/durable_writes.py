@@ -23,7 +23,9 @@ is killed with SIGKILL (no clean shut-down), and the database is read directly: 
 acknowledged activation must be there as an active assignment with its request and its
 `request.selfActivate` success event. Prints the medians and the ratio pim / raw per backend and
 the CPU seconds the server and this client spent in the pim phases (the client must not be the
-bottleneck); `--json FILE` writes everything.
+bottleneck), and group commit's batches in each pim phase from `/metrics` (`pim_write_batch_requests`,
+`pim_write_batch_seconds`: how many, their mean size and lock time, the share per bucket);
+`--json FILE` writes everything.
 
 Knobs: --seconds (10), --rounds (3), --clients (8), --backends (sqlite,postgres),
 PIM_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres), --pim (target/release/pim),
