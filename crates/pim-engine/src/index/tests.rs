@@ -774,8 +774,9 @@ fn apply(w: &mut World, idx: &AccessIndex, op: Op) {
     }
 }
 
-/// Whether what each slot keeps beside its entries for checks (the inline runs with their roles,
-/// the Bloom filter, the table of the other runs) is what its entries make now.
+/// Whether what each slot keeps beside its entries and closure for checks (the inline runs with
+/// their roles, the Bloom filter, the table of the other runs; the closure's first groups) is
+/// what its entries and closure make now.
 fn derived_is_exact(idx: &AccessIndex) -> Result<(), String> {
     let d = idx.data.read();
     for (i, s) in d.principals.iter().enumerate() {
@@ -786,6 +787,9 @@ fn derived_is_exact(idx: &AccessIndex) -> Result<(), String> {
         };
         if (s.near, s.bloom, &s.far) != (want.0, want.1, &want.2) {
             return Err(format!("slot {i}: {:?} {:?} {:?}, want {want:?}", s.near, s.bloom, s.far));
+        }
+        if (s.lead, s.leads) != leads_of(&s.closure) {
+            return Err(format!("slot {i}: lead {:?} ({}) of closure {:?}", s.lead, s.leads, s.closure));
         }
     }
     Ok(())
@@ -1034,13 +1038,15 @@ fn dump(d: &IndexData) -> String {
     for (i, s) in d.principals.iter().enumerate() {
         let _ = writeln!(
             out,
-            "slot {i}: {:?} {:?} {:?} holds={} confers={} entries={:?} bloom={:?} near={:?} far={:?} \
+            "slot {i}: {:?} {:?} {:?} holds={} confers={} leads={} lead={:?} entries={:?} bloom={:?} near={:?} far={:?} \
              closure={:?} parents={:?} children={:?}",
             s.id,
             s.name,
             s.kind,
             s.holds,
             s.confers,
+            s.leads,
+            s.lead,
             s.entries,
             s.bloom,
             s.near,
