@@ -455,6 +455,12 @@ struct Slot {
     confers: bool,
     /// As last upserted (a user while only referenced).
     kind: PrincipalKind,
+    /// How many of `lead` are used.
+    leads: u8,
+    /// The groups of the first `leads` reaches of `closure`, when each is a permanent path (static
+    /// memberships only: start `i64::MIN`, end `FOREVER`): a check walks them without waiting for
+    /// the closure's line. Set with the closure (`Slot::set_closure`).
+    lead: [u32; LEAD],
     /// For lists longer than `SCAN_MAX`: where the runs of the shallowest scopes begin.
     near: NearRuns,
     /// For lists longer than `SCAN_MAX`: a Bloom filter of the scopes whose runs are in `far`.
@@ -472,11 +478,35 @@ struct Slot {
 
 // The layout the check's reads assume.
 const _: () = assert!(std::mem::offset_of!(Slot, holds) < 64 && std::mem::offset_of!(Slot, kind) < 64);
+const _: () = assert!(std::mem::offset_of!(Slot, lead) + std::mem::size_of::<[u32; LEAD]>() <= 64);
 const _: () = assert!(std::mem::offset_of!(Slot, near) == 64 && std::mem::size_of::<NearRuns>() == 64);
 const _: () = assert!(std::mem::offset_of!(Slot, bloom) == 128 && std::mem::offset_of!(Slot, far) + 16 <= 192);
 const _: () = assert!(std::mem::size_of::<Slot>() == 256);
 
+/// The closure's first groups a slot keeps in its first line (see `Slot::lead`).
+const LEAD: usize = 3;
+
+/// The groups of the first reaches of `closure` that are permanent paths, and how many.
+fn leads_of(closure: &[Reach]) -> ([u32; LEAD], u8) {
+    let mut lead = [NONE; LEAD];
+    let mut n = 0;
+    for (place, r) in lead.iter_mut().zip(closure) {
+        if r.start != i64::MIN || r.end != FOREVER {
+            break;
+        }
+        *place = r.group;
+        n += 1;
+    }
+    (lead, n)
+}
+
 impl Slot {
+    /// Sets the closure, and the groups of its first reaches that are permanent paths.
+    fn set_closure(&mut self, closure: Vec<Reach>) {
+        (self.lead, self.leads) = leads_of(&closure);
+        self.closure = closure;
+    }
+
     /// Re-indexes the runs of the entry list after it changed (only long lists have them).
     fn reindex(&mut self) {
         (self.near, self.bloom, self.far) = if self.entries.len() <= SCAN_MAX {
@@ -496,6 +526,8 @@ impl Slot {
             entries: Vec::new(),
             bloom: [0; 4],
             closure: Vec::new(),
+            leads: 0,
+            lead: [NONE; LEAD],
             near: NearRuns::EMPTY,
             far: FarRuns::default(),
             parents: Vec::new(),
@@ -995,7 +1027,7 @@ impl IndexData {
         });
         for (i, c) in closures.into_iter().flatten() {
             if let Some(s) = self.principals.get_mut(i) {
-                s.closure = c;
+                s.set_closure(c);
             }
         }
     }
@@ -1139,8 +1171,14 @@ impl IndexData {
     /// among the windows of its paths there.
     fn for_each_group(&self, i: u32, now: i64, mut f: impl FnMut(u32, i64)) {
         let Some(slot) = self.principals.get(i as usize) else { return };
+        // The first groups from the slot's own line: each a permanent path, so the only reach of
+        // its group (a permanent path's window contains every other), in the closure's order.
+        let leads = usize::from(slot.leads);
+        for &group in slot.lead.iter().take(leads) {
+            f(group, FOREVER);
+        }
         let closure = &slot.closure;
-        let mut k = 0;
+        let mut k = leads;
         while let Some(first) = closure.get(k) {
             let group = first.group;
             let mut path_end = i64::MIN;
@@ -1497,7 +1535,7 @@ impl IndexData {
         for x in order {
             let c = self.closure_of(x);
             if let Some(slot) = self.principals.get_mut(x as usize) {
-                slot.closure = c;
+                slot.set_closure(c);
             }
         }
     }

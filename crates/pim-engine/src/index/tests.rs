@@ -774,9 +774,31 @@ fn apply(w: &mut World, idx: &AccessIndex, op: Op) {
     }
 }
 
+/// Whether what each slot keeps beside its entries and closure for checks (the inline runs with
+/// their roles, the Bloom filter, the table of the other runs; the closure's first groups) is
+/// what its entries and closure make now.
+fn derived_is_exact(idx: &AccessIndex) -> Result<(), String> {
+    let d = idx.data.read();
+    for (i, s) in d.principals.iter().enumerate() {
+        let want = if s.entries.len() <= SCAN_MAX {
+            (NearRuns::EMPTY, [0; 4], FarRuns::default())
+        } else {
+            runs::index(&s.entries)
+        };
+        if (s.near, s.bloom, &s.far) != (want.0, want.1, &want.2) {
+            return Err(format!("slot {i}: {:?} {:?} {:?}, want {want:?}", s.near, s.bloom, s.far));
+        }
+        if (s.lead, s.leads) != leads_of(&s.closure) {
+            return Err(format!("slot {i}: lead {:?} ({}) of closure {:?}", s.lead, s.leads, s.closure));
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
+    /// Also: after the load and after every change, what the slots keep for checks is exact.
     #[test]
     fn agrees_with_a_naive_reference((world, ops) in arb_world()) {
         let mut w = world;
@@ -787,8 +809,10 @@ proptest! {
             w.roles.values().cloned().collect(),
             w.assignments.values().cloned().collect(),
         );
+        prop_assert_eq!(derived_is_exact(&idx), Ok(()));
         for op in ops {
             apply(&mut w, &idx, op);
+            prop_assert_eq!(derived_is_exact(&idx), Ok(()));
         }
         prop_assert_eq!(idx.len(), w.assignments.len());
         for &n in &P {
@@ -1014,13 +1038,15 @@ fn dump(d: &IndexData) -> String {
     for (i, s) in d.principals.iter().enumerate() {
         let _ = writeln!(
             out,
-            "slot {i}: {:?} {:?} {:?} holds={} confers={} entries={:?} bloom={:?} near={:?} far={:?} \
+            "slot {i}: {:?} {:?} {:?} holds={} confers={} leads={} lead={:?} entries={:?} bloom={:?} near={:?} far={:?} \
              closure={:?} parents={:?} children={:?}",
             s.id,
             s.name,
             s.kind,
             s.holds,
             s.confers,
+            s.leads,
+            s.lead,
             s.entries,
             s.bloom,
             s.near,
