@@ -56,6 +56,11 @@ const SQLITE: &[Migration] = &[
         name: "unrecorded_ends_table",
         sql: include_str!("../migrations/sqlite/0020_unrecorded_ends_table.sql"),
     },
+    Migration {
+        version: 21,
+        name: "assignments_role_scope_principal",
+        sql: include_str!("../migrations/sqlite/0021_assignments_role_scope_principal.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -98,6 +103,11 @@ const POSTGRES: &[Migration] = &[
         version: 20,
         name: "unrecorded_ends_table",
         sql: include_str!("../migrations/postgres/0020_unrecorded_ends_table.sql"),
+    },
+    Migration {
+        version: 21,
+        name: "assignments_role_scope_principal",
+        sql: include_str!("../migrations/postgres/0021_assignments_role_scope_principal.sql"),
     },
 ];
 

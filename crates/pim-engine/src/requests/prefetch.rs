@@ -35,11 +35,10 @@ pub(crate) struct BatchReads {
     at: Timestamp,
     /// Each role read, with its explicit settings at every scope read.
     roles: HashMap<RoleId, (RoleDefinition, Vec<(ScopePath, RoleSettings)>)>,
-    /// The principals whose assignments were read.
-    holders: HashSet<PrincipalId>,
-    /// The scopes read (each activation's scope and its ancestors).
-    scopes: HashSet<ScopePath>,
-    /// Their assignments not ended at `at`, at the scopes read.
+    /// The (holder, role, scope) whose assignments were read: for each activation, its
+    /// requester and the requester's groups, its role, its scope and each ancestor of it.
+    keys: HashSet<q::AssignmentKey>,
+    /// Their assignments not ended at `at`.
     current: Vec<Assignment>,
     /// The requesters who have made a request of the batch so far.
     seen: HashSet<PrincipalId>,
@@ -66,8 +65,7 @@ impl Engine {
         let mut reads = BatchReads {
             at: now,
             roles: HashMap::new(),
-            holders: HashSet::new(),
-            scopes: HashSet::new(),
+            keys: HashSet::new(),
             current: Vec::new(),
             seen: HashSet::new(),
         };
@@ -75,25 +73,28 @@ impl Engine {
             return Ok(reads);
         }
         let mut roles = BTreeSet::new();
+        let mut scopes = BTreeSet::new();
+        let mut keys = Vec::new();
         for (actor, role, scope) in wanted {
-            reads.holders.extend(self.activation_holders(*actor, now));
-            reads.scopes.extend(scope.self_and_ancestors());
+            let holders = self.activation_holders(*actor, now);
+            for at in scope.self_and_ancestors() {
+                for h in &holders {
+                    if reads.keys.insert((*h, *role, at.clone())) {
+                        keys.push((*h, *role, at.clone()));
+                    }
+                }
+                scopes.insert(at);
+            }
             roles.insert(*role);
         }
-        let scopes: Vec<ScopePath> = reads.scopes.iter().cloned().collect();
+        let scopes: Vec<ScopePath> = scopes.into_iter().collect();
         for role in &roles {
             if let Some(found) = q::get_role_with_settings_at(c, *role, &scopes).await? {
                 reads.roles.insert(*role, found);
             }
         }
-        let filter = q::AssignmentFilter {
-            principals: Some(reads.holders.iter().copied().collect()),
-            role: if roles.len() == 1 { roles.first().copied() } else { None },
-            scope_in: Some(scopes),
-            not_ended_at: Some(now),
-            ..Default::default()
-        };
-        reads.current = q::list_assignments(c, &filter).await?;
+        // One index probe per key (see `q::current_assignments_at`), whatever the statistics.
+        reads.current = q::current_assignments_at(c, &keys, now).await?;
         Ok(reads)
     }
 }
@@ -112,8 +113,10 @@ impl BatchReads {
     ) -> Option<ActivationReads> {
         if !self.seen.insert(actor)
             || now < self.at
-            || !self.scopes.contains(scope)
-            || !holders.iter().all(|h| self.holders.contains(h))
+            || !scope
+                .self_and_ancestors()
+                .into_iter()
+                .all(|at| holders.iter().all(|h| self.keys.contains(&(*h, role, at.clone()))))
         {
             return None;
         }
@@ -185,11 +188,12 @@ mod tests {
         current.push(held(a, role, "/x", Some(150)));
         current.push(held(a, RoleId::new(), "/x", None));
         current.push(held(a, role, "/x/y/z", None));
+        let keys =
+            sp("/x/y").self_and_ancestors().into_iter().flat_map(|at| [(a, role, at.clone()), (g, role, at)]).collect();
         let reads = BatchReads {
             at: Timestamp(100),
             roles: HashMap::from([(role, (def, vec![(sp("/"), strict), (sp("/x"), loose)]))]),
-            holders: HashSet::from([a, g]),
-            scopes: sp("/x/y").self_and_ancestors().into_iter().collect(),
+            keys,
             current,
             seen: HashSet::new(),
         };

@@ -528,3 +528,53 @@ both!(requests_and_assignments_inserted_for_later_are_written_in_one_go, |db| {
     let f = AssignmentFilter { principal: Some(alice.id), ..Default::default() };
     assert_eq!(q::list_assignments(&mut c, &f).await.unwrap().len(), 131);
 });
+
+both!(the_batch_read_of_assignments_probes_one_index_per_key_before_any_statistics, |db| {
+    // Group commit reads the current assignments of its requesters (and their groups) for each
+    // activation's role at its scope and the ancestors (`prefetch.rs`). On a table grown fast and
+    // never analysed, PostgreSQL answered the `IN`-list form of that read with a bitmap AND of the
+    // principal index and the role, reading every row of the role. Here 15,000 rows of one role
+    // over 8 principals (as after two bench rounds), no ANALYZE: each key must be an index probe.
+    if db.store.backend() == pim_store::Backend::Postgres {
+        let mut c = db.conn().await;
+        sqlx::query("ALTER TABLE assignments SET (autovacuum_enabled = false)").execute(&mut *c).await.unwrap();
+    }
+    let role = RoleId::new();
+    let users: Vec<Principal> = (0..8).map(|i| user(&format!("u{i}"))).collect();
+    let w = Window { start: t(1_000), end: Some(t(10_000_000)) };
+    let mut tx = db.store.write(t(1_000)).await.unwrap();
+    let (mut requests, mut assignments) = (Vec::new(), Vec::new());
+    let mut row = |u: &Principal, role: RoleId, at: &str, w: Window| {
+        let r = request_for(u, role, at, AssignmentKind::Active, w);
+        assignments.push(assignment_for(u, &r));
+        requests.push(r);
+        assignments.last().unwrap().clone()
+    };
+    for u in &users {
+        add(tx.conn(), u).await;
+        for k in 0..1_875 {
+            row(u, role, &format!("/d/{}/s{k}", u.name), w);
+        }
+    }
+    // At a key: found; ended, of another role, or of another principal at the scope: not.
+    let wanted = row(&users[3], role, "/d/u3", w);
+    row(&users[3], role, "/d", Window { start: t(1_000), end: Some(t(1_500)) });
+    row(&users[3], RoleId::new(), "/d/u3", w);
+    row(&users[4], role, "/d/u3", w);
+    q::insert_requests(tx.conn(), &requests).await.unwrap();
+    q::insert_assignments(tx.conn(), &assignments).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let keys: Vec<q::AssignmentKey> = users
+        .iter()
+        .flat_map(|u| {
+            scope(&format!("/d/{}/new", u.name)).self_and_ancestors().into_iter().map(move |at| (u.id, role, at))
+        })
+        .collect();
+    let mut c = db.conn().await;
+    let plan = q::explain_current_assignments_at(&mut c, &keys, t(2_000)).await.unwrap();
+    assert!(plan.contains("assignments_role_scope_principal"), "{plan}");
+    assert!(!plan.contains("BitmapAnd") && !plan.contains("Seq Scan"), "{plan}");
+    let got = q::current_assignments_at(&mut c, &keys, t(2_000)).await.unwrap();
+    assert_eq!(got, vec![wanted]);
+});
