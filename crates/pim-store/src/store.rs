@@ -165,6 +165,15 @@ impl Store {
     pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
+        if backend == Backend::Sqlite && (url.contains(":memory:") || url.contains("mode=memory")) {
+            // sqlx opens each connection of a pool from the URL again, and each is then an
+            // in-memory database of its own: the schema would be in one, the writes in another.
+            return Err(StoreError::Config(
+                "an in-memory SQLite database is not supported (each pooled connection would be a \
+                 database of its own); use a file, e.g. sqlite:///var/lib/pim/pim.db"
+                    .into(),
+            ));
+        }
         // sqlx pings every connection it hands out by default: a round trip (PostgreSQL) or a
         // hand-off to the connection's thread and back (SQLite) before every read and every
         // write transaction. A SQLite connection is a file this process holds open: it is not

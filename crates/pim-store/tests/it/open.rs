@@ -68,6 +68,15 @@ async fn sqlite_write_transactions_run_on_one_connection_of_their_own() {
 }
 
 #[tokio::test]
+async fn in_memory_sqlite_urls_are_refused_with_a_reason() {
+    // Each pooled connection (and the write connection) would be an empty database of its own.
+    for url in ["sqlite::memory:", "sqlite://file:pim?mode=memory&cache=shared"] {
+        let err = Store::open(url).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Config(m) if m.contains("in-memory")), "{url}: {err:?}");
+    }
+}
+
+#[tokio::test]
 async fn unknown_url_schemes_are_refused() {
     let err = Store::open("mysql://localhost/pim").await.unwrap_err();
     assert!(matches!(err, StoreError::Config(_)), "{err:?}");
